@@ -1,0 +1,109 @@
+// Measurements the benchmark takes: kafkajs consume-only and consume+decode rates, PostgreSQL COPY of the same rows,
+// a sink group's catch-up throughput, and end-to-end latency percentiles.
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { Kafka } from 'kafkajs';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { RunnerHooks } from '../consumers/runner.ts';
+import { startSinks } from '../consumers/start.ts';
+import type { SinkName } from '../consumers/registry.ts';
+import type { Config } from '../lib/config.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Serde } from '../lib/serde.ts';
+import type { Pool } from '../lib/stores/postgres.ts';
+import type { PriceUpdate } from '../schemas/types.generated.ts';
+import type { TopicDef } from '../topics/index.ts';
+
+export interface Rate { records: number; seconds: number; perSecond: number }
+const rate = (records: number, ms: number): Rate => ({ records, seconds: ms / 1000, perSecond: Math.round(records / (ms / 1000)) });
+
+/** Reads `expected` records from the beginning in a fresh group, optionally decoding each; the rate from group join to the last record. */
+export async function consumeRate(kafka: Kafka, config: Config, topic: TopicDef<PriceUpdate>, expected: number, groupId: string, serde?: Serde): Promise<Rate> {
+  const consumer = kafka.consumer({ groupId, maxBytesPerPartition: 2 * 1024 * 1024 });
+  let seen = 0;
+  let t0 = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => { done = r; });
+  await consumer.connect();
+  await consumer.subscribe({ topic: topic.name, fromBeginning: true });
+  await consumer.run({
+    partitionsConsumedConcurrently: config.SINK_PARTITIONS_CONCURRENCY,
+    eachBatch: async ({ batch }) => {
+      t0 ||= Date.now();
+      if (serde) for (const m of batch.messages) await serde.decode(topic, m.value!);
+      seen += batch.messages.length;
+      if (seen >= expected) done();
+    },
+  });
+  await finished;
+  const ms = Date.now() - t0;
+  await consumer.disconnect();
+  return rate(seen, ms);
+}
+
+/** COPY of the same rows into a fresh table shaped like price_data: the fastest PostgreSQL can take them in. */
+export async function copyRate(pool: Pool, rows: readonly PriceUpdate[]): Promise<Rate> {
+  const table = `bench_copy_${process.pid}_${Date.now()}`;
+  const client = await pool.connect();
+  try {
+    await client.query(`CREATE TABLE ${table} (LIKE price_data INCLUDING ALL)`);
+    const lines = function* () {
+      for (let i = 0; i < rows.length; i += 5000) {
+        yield rows.slice(i, i + 5000).map((r) => `${r.symbol}\t${r.interval}\t${new Date(r.eventTime).toISOString()}\t${r.open}\t${r.high}\t${r.low}\t${r.close}\t${r.volume}\t${r.source}\t${r.quality}\t${new Date(r.ingestTime).toISOString()}\n`).join('');
+      }
+    };
+    const t0 = Date.now();
+    await pipeline(Readable.from(lines()), client.query(copyFrom(`COPY ${table} (symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at) FROM STDIN`)));
+    return rate(rows.length, Date.now() - t0);
+  } finally {
+    await client.query(`DROP TABLE IF EXISTS ${table}`);
+    client.release();
+  }
+}
+
+export interface SinkRun {
+  stop(): Promise<void>;
+  latencies: Map<SinkName, number[]>;
+  written: Map<SinkName, number>;
+  batches: Map<SinkName, number>;
+  /** When each sink got its first batch (the start of its throughput measure) and wrote its last. */
+  firstReceived: Map<SinkName, number>;
+  lastWritten: Map<SinkName, number>;
+}
+
+/** Starts the given sink groups on `topic`, counting written records and collecting end-to-end latencies per sink. */
+export async function runSinks(config: Config, logger: Logger, names: readonly SinkName[], topic: TopicDef<PriceUpdate>): Promise<SinkRun> {
+  const byName = new Map<string, SinkName>(names.map((n) => [`${n}-sink`, n]));
+  const latencies = new Map(names.map((n) => [n, [] as number[]]));
+  const written = new Map(names.map((n) => [n, 0]));
+  const batches = new Map(names.map((n) => [n, 0]));
+  const firstReceived = new Map<SinkName, number>();
+  const lastWritten = new Map<SinkName, number>();
+  const hooks: RunnerHooks = {
+    onWritten(e) {
+      const n = byName.get(e.sink)!;
+      written.set(n, written.get(n)! + e.timestamps.length);
+      batches.set(n, batches.get(n)! + 1);
+      firstReceived.set(n, Math.min(firstReceived.get(n) ?? Infinity, e.receivedAt));
+      lastWritten.set(n, Math.max(lastWritten.get(n) ?? 0, e.writtenAt));
+      const l = latencies.get(n)!;
+      for (const t of e.timestamps) l.push(e.writtenAt - t);
+    },
+  };
+  const running = await startSinks({ config, logger, names, topics: { prices: topic }, hooks });
+  return { stop: () => running.stop(), latencies, written, batches, firstReceived, lastWritten };
+}
+
+export function percentiles(xs: number[]): { p50: number; p95: number; p99: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: s[s.length - 1] ?? NaN };
+}
+
+export async function until(cond: () => boolean | Promise<boolean>, limitMs: number, what: string): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`benchmark: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,29 @@
+// `marketstream consume <group> [--instances N]`: run one consumer group (N members) until SIGINT/SIGTERM.
+import { type Command, InvalidArgumentError } from 'commander';
+import { isSinkName, sinkNames, sinks, type SinkName } from '../../consumers/registry.ts';
+import { startSinks } from '../../consumers/start.ts';
+import { loadContext } from '../context.ts';
+import { stopOnSignal } from '../lifecycle.ts';
+
+export function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function sinkName(v: string): SinkName {
+  if (!isSinkName(v)) throw new InvalidArgumentError(`expected one of ${sinkNames.join(', ')}`);
+  return v;
+}
+
+export function registerConsume(program: Command): void {
+  program.command('consume')
+    .description(`run a consumer group: ${sinkNames.map((n) => `${n} (${sinks[n].description})`).join('; ')}`)
+    .argument('<group>', `one of ${sinkNames.join(', ')}`, sinkName)
+    .option('--instances <n>', 'members of the group in this process', positiveInt, 1)
+    .action(async (name: SinkName, opts: { instances: number }) => {
+      const { config, logger } = loadContext(sinks[name].name);
+      const running = await startSinks({ config, logger, names: [name], instances: opts.instances });
+      await stopOnSignal(logger, () => running.stop());
+    });
+}

@@ -1,0 +1,64 @@
+// The enricher's event classifier: Claude when ANTHROPIC_API_KEY is set (rule-based fallback built in), the
+// rule-based classifier otherwise; either way cached by event id in PostgreSQL. The Kafka consumer wraps this.
+import type { Config } from '../../lib/config.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { Pool } from '../../lib/stores/postgres.ts';
+import { createCachedClassifier, type ClassifyOptions } from './cache.ts';
+import { claudeOptionsFromConfig, createClaudeClassifier, type ClaudeCall, type ClaudeClassifierOptions } from './claude-classifier.ts';
+import { createRulesClassifier, RULES_MODEL, type RulesOptions } from './rules-classifier.ts';
+import type { Classification, EventToClassify } from './types.ts';
+
+export type { Classification, EventToClassify } from './types.ts';
+export type { ClaudeCall } from './claude-classifier.ts';
+export type { CallOutcome } from './claude-errors.ts';
+
+export interface EventClassifier {
+  /** Which classifier answers first: 'claude' (falls back to rules when it must) or 'rules'. */
+  readonly primary: 'claude' | 'rules';
+  /** Cached by event id: a known event is answered from PostgreSQL without classifying again. */
+  classify(event: EventToClassify, opts?: ClassifyOptions): Promise<Classification>;
+  close(): Promise<void>;
+}
+
+export interface CreateClassifierDeps {
+  config: Config;
+  logger: Logger;
+  /** The caller's pool; the classifier never ends it. */
+  pool: Pool;
+  /** Called after each Claude request with its tokens, cost, latency and outcome (metrics). */
+  onCall?: (call: ClaudeCall) => void;
+  rules?: RulesOptions;
+  /** Overrides of the Claude settings taken from config (tests, tuning). */
+  claude?: Partial<Omit<ClaudeClassifierOptions, 'logger' | 'rules' | 'onCall'>>;
+}
+
+export function createClassifier(deps: CreateClassifierDeps): EventClassifier {
+  const logger = deps.logger.child({ component: 'enricher-classifier' });
+  const rules = createRulesClassifier(deps.rules);
+  let classify: (event: EventToClassify) => Promise<Classification>;
+  let close = async () => {};
+  let primary: 'claude' | 'rules';
+
+  if (deps.config.ANTHROPIC_API_KEY) {
+    const options = { ...claudeOptionsFromConfig(deps.config), ...deps.claude };
+    const claude = createClaudeClassifier({ ...options, logger, rules, onCall: deps.onCall });
+    classify = (e) => claude.classify(e);
+    close = () => claude.close();
+    primary = 'claude';
+    logger.info({
+      classifier: 'claude', model: options.model, baseURL: options.baseURL ?? 'https://api.anthropic.com', maxConcurrency: options.maxConcurrency,
+      hourlyTokenBudget: options.budget.tokensPerHour, hourlyCostBudgetUsd: options.budget.costUsdPerHour,
+    }, `event classifier: Claude (${options.model}), rule-based (${RULES_MODEL}) as fallback`);
+  } else {
+    classify = async (e) => rules.classify(e);
+    primary = 'rules';
+    logger.info({ classifier: 'rules', model: RULES_MODEL }, `event classifier: rule-based (${RULES_MODEL}) — ANTHROPIC_API_KEY is not set`);
+  }
+
+  const cached = createCachedClassifier({ pool: deps.pool, classify, logger });
+  return {
+    primary,
+    classify: (event, opts) => cached.classifyCached(event, opts),
+    close,
+  };
+}

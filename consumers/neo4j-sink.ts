@@ -1,0 +1,43 @@
+// neo4j-sink: price-updates → (:Company:Stock {symbol}) with last_price and last_updated, moved only forward in event time.
+// One UNWIND … MERGE per batch (the newest bar per symbol), parameters only; the uniqueness constraints are created at start.
+import type { Config } from '../lib/config.ts';
+import { classifyNeo4jError, createNeo4jDriver, ensureConstraints, type Driver } from '../lib/stores/neo4j.ts';
+import { validatePriceUpdate } from '../producers/validate.ts';
+import type { PriceUpdate } from '../schemas/types.generated.ts';
+import { priceUpdates } from '../topics/index.ts';
+import type { Sink, SinkTopics, TopicHandler } from './types.ts';
+
+const UPDATE_LAST_PRICE = `
+UNWIND $rows AS r
+MERGE (c:Company {symbol: r.symbol})
+ON CREATE SET c:Stock
+WITH c, r, datetime({epochMillis: toInteger(r.ts)}) AS ts
+WHERE c.last_updated IS NULL OR c.last_updated <= ts
+SET c:Stock, c.last_price = r.close, c.last_updated = ts`;
+
+export function createNeo4jSink(config: Config, opts: SinkTopics = {}): Sink {
+  let driver: Driver | undefined;
+  const db = () => driver ?? (driver = createNeo4jDriver(config));
+
+  const prices: TopicHandler<PriceUpdate> = {
+    topic: opts.prices ?? priceUpdates,
+    validate: (v) => validatePriceUpdate(v, Date.now()),
+    async writeBatch(records) {
+      const newest = new Map<string, PriceUpdate>();
+      for (const { value } of records) {
+        const seen = newest.get(value!.symbol);
+        if (!seen || value!.eventTime >= seen.eventTime) newest.set(value!.symbol, value!);
+      }
+      const rows = [...newest.values()].map((v) => ({ symbol: v.symbol, close: v.close, ts: v.eventTime }));
+      await db().executeQuery(UPDATE_LAST_PRICE, { rows }).catch((err) => { throw classifyNeo4jError(err); });
+    },
+  };
+
+  return {
+    name: 'neo4j-sink',
+    handlers: [prices],
+    async connect() { await ensureConstraints(db()).catch((err) => { throw classifyNeo4jError(err); }); },
+    async ping() { await db().executeQuery('RETURN 1'); },
+    async close() { await driver?.close(); driver = undefined; },
+  };
+}

@@ -1,0 +1,50 @@
+// postgres-sink: price-updates → price_data, one multi-row upsert per batch (a single round trip).
+// Idempotent: a replayed record finds an identical row and the WHERE clause skips the update.
+import { z } from 'zod';
+import type { Config } from '../lib/config.ts';
+import { classifyPgError, createPgPool, migrate, type Pool } from '../lib/stores/postgres.ts';
+import { validatePriceUpdate } from '../producers/validate.ts';
+import type { PriceUpdate } from '../schemas/types.generated.ts';
+import { priceUpdates } from '../topics/index.ts';
+import type { Sink, SinkRecord, SinkTopics, TopicHandler } from './types.ts';
+
+export const postgresSinkSpec = z.object({
+  poolSize: z.number().int().min(1).default(8).describe('Connections; one batch uses one'),
+});
+
+const UPSERT_PRICES = `
+INSERT INTO price_data AS p (symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at)
+SELECT s, i, to_timestamp(t / 1000.0), o, h, l, c, v, src, q, to_timestamp(ing / 1000.0)
+FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::text[], $10::float8[], $11::float8[])
+  AS u(s, i, t, o, h, l, c, v, src, q, ing)
+ON CONFLICT (symbol, interval, ts) DO UPDATE SET
+  open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume,
+  source = EXCLUDED.source, quality = EXCLUDED.quality, ingested_at = EXCLUDED.ingested_at
+WHERE (p.open, p.high, p.low, p.close, p.volume, p.source, p.quality, p.ingested_at)
+  IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.source, EXCLUDED.quality, EXCLUDED.ingested_at)`;
+
+export function createPostgresSink(config: Config, opts: z.input<typeof postgresSinkSpec> & SinkTopics = {}): Sink {
+  const { poolSize } = postgresSinkSpec.parse(opts);
+  let pool: Pool | undefined;
+  const db = () => pool ?? (pool = createPgPool(config, { max: poolSize, applicationName: 'marketstream-postgres-sink' }));
+
+  const prices: TopicHandler<PriceUpdate> = {
+    topic: opts.prices ?? priceUpdates,
+    validate: (v) => validatePriceUpdate(v, Date.now()),
+    async writeBatch(records: readonly SinkRecord<PriceUpdate>[]) {
+      // One row per key: ON CONFLICT cannot touch a row twice in one statement; the later record (offset order) wins.
+      const rows = [...new Map(records.map((r) => [`${r.value!.symbol}|${r.value!.interval}|${r.value!.eventTime}`, r.value!])).values()];
+      const col = <K extends keyof PriceUpdate>(k: K) => rows.map((r) => r[k]);
+      await db().query(UPSERT_PRICES, [col('symbol'), col('interval'), col('eventTime'), col('open'), col('high'), col('low'),
+        col('close'), col('volume'), col('source'), col('quality'), col('ingestTime')]).catch((err) => { throw classifyPgError(err); });
+    },
+  };
+
+  return {
+    name: 'postgres-sink',
+    handlers: [prices],
+    async connect() { await migrate(db()).catch((err) => { throw classifyPgError(err); }); },
+    async ping() { await db().query('SELECT 1'); },
+    async close() { await pool?.end(); pool = undefined; },
+  };
+}

@@ -1,0 +1,96 @@
+// redis-sink: price-updates → price:{symbol}:latest (hash with TTL) and bars:{symbol}:{interval} (sorted by event time, capped).
+// One Lua script per symbol+interval keeps each update atomic; all of a batch's calls go in one pipeline (one round trip).
+// An older record never overwrites a newer latest: price:{symbol}:watermark (no TTL) remembers the newest event time written.
+import { z } from 'zod';
+import type { Config } from '../lib/config.ts';
+import { TransientError } from '../lib/errors.ts';
+import { createRedis, type Redis } from '../lib/stores/redis.ts';
+import { validatePriceUpdate } from '../producers/validate.ts';
+import type { PriceUpdate } from '../schemas/types.generated.ts';
+import { priceUpdates } from '../topics/index.ts';
+import type { Sink, SinkTopics, TopicHandler } from './types.ts';
+
+export const redisSinkSpec = z.object({
+  latestTtlSeconds: z.number().int().min(1).describe('TTL of price:{symbol}:latest'),
+  barsCap: z.number().int().min(1).describe('Bars kept per bars:{symbol}:{interval}'),
+});
+
+export const redisKeys = {
+  latest: (symbol: string) => `price:${symbol}:latest`,
+  watermark: (symbol: string) => `price:${symbol}:watermark`,
+  bars: (symbol: string, interval: string) => `bars:${symbol}:${interval}`,
+};
+
+// KEYS: latest, watermark, bars. ARGV: ttl, cap, n, n × (ts, member), then latest ts and its hash field/value pairs.
+const APPLY_BARS = `
+local ttl, cap, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local i = 4
+for _ = 1, n do
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], ARGV[i], ARGV[i])
+  redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -cap - 1)
+local ts = tonumber(ARGV[i])
+local mark = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if ts < mark then return 0 end
+redis.call('SET', KEYS[2], ARGV[i])
+redis.call('HSET', KEYS[1], unpack(ARGV, i + 1))
+redis.call('EXPIRE', KEYS[1], ttl)
+return 1`;
+
+type WithScript = Redis & { applyBars(...args: (string | number)[]): Promise<number> };
+
+export function createRedisSink(config: Config, opts: Partial<z.input<typeof redisSinkSpec>> & SinkTopics = {}): Sink {
+  const { latestTtlSeconds, barsCap } = redisSinkSpec.parse({ latestTtlSeconds: config.REDIS_LATEST_TTL_SECONDS, barsCap: config.REDIS_BARS_CAP, ...opts });
+  let client: WithScript | undefined;
+  const redis = (): WithScript => {
+    if (!client) {
+      client = createRedis(config) as WithScript;
+      client.defineCommand('applyBars', { numberOfKeys: 3, lua: APPLY_BARS });
+    }
+    return client;
+  };
+
+  const prices: TopicHandler<PriceUpdate> = {
+    topic: opts.prices ?? priceUpdates,
+    validate: (v) => validatePriceUpdate(v, Date.now()),
+    async writeBatch(records) {
+      const groups = new Map<string, PriceUpdate[]>();
+      for (const { value } of records) {
+        const k = `${value!.symbol}\u0000${value!.interval}`;
+        (groups.get(k) ?? groups.set(k, []).get(k)!).push(value!);
+      }
+      const pipeline = redis().pipeline() as unknown as WithScript & { exec(): Promise<[Error | null, unknown][] | null> };
+      for (const bars of groups.values()) {
+        const first = bars[0]!;
+        // Newest by event time; among equal times the later record (offset order) wins.
+        const latest = bars.reduce((a, b) => (b.eventTime >= a.eventTime ? b : a));
+        const args: (string | number)[] = [latestTtlSeconds, barsCap, bars.length];
+        for (const b of bars) args.push(b.eventTime, barMember(b));
+        args.push(latest.eventTime, 'close', latest.close, 'open', latest.open, 'high', latest.high, 'low', latest.low,
+          'volume', latest.volume, 'ts', new Date(latest.eventTime).toISOString(), 'interval', latest.interval, 'source', latest.source);
+        pipeline.applyBars(redisKeys.latest(first.symbol), redisKeys.watermark(first.symbol), redisKeys.bars(first.symbol, first.interval), ...args);
+      }
+      const results = await pipeline.exec().catch((err: unknown) => { throw new TransientError(`Redis unavailable: ${(err as Error).message}`, err); });
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw new TransientError(`Redis write failed: ${failed?.[0]?.message ?? 'no reply'}`);
+    },
+  };
+
+  return {
+    name: 'redis-sink',
+    handlers: [prices],
+    async connect() {
+      const r = redis();
+      if (r.status === 'wait') await r.connect().catch((err: unknown) => { throw new TransientError(`Redis unavailable: ${(err as Error).message}`, err); });
+    },
+    async ping() { await redis().ping(); },
+    async close() { await client?.quit().catch(() => client?.disconnect()); client = undefined; },
+  };
+}
+
+/** A bar as stored in bars:{symbol}:{interval}: deterministic JSON, so a replayed bar is the same member. */
+export function barMember(b: PriceUpdate): string {
+  return JSON.stringify({ ts: b.eventTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: b.source });
+}

@@ -1,0 +1,31 @@
+// The consumer groups marketstream knows: name → description and factory. The CLI lists and starts from here.
+import type { Config } from '../lib/config.ts';
+import { createNeo4jSink } from './neo4j-sink.ts';
+import { createPostgresSink } from './postgres-sink.ts';
+import { createRedisSink } from './redis-sink.ts';
+import type { Sink, SinkTopics } from './types.ts';
+
+export interface SinkEntry {
+  /** The sink's component name and consumer group suffix. */
+  readonly name: string;
+  readonly description: string;
+  create(config: Config, topics?: SinkTopics): Sink;
+}
+
+export const sinks = {
+  postgres: { name: 'postgres-sink', description: 'price-updates → PostgreSQL price_data', create: (c, t) => createPostgresSink(c, t) },
+  redis: { name: 'redis-sink', description: 'price-updates → Redis latest price (TTL) and recent bars', create: (c, t) => createRedisSink(c, t) },
+  neo4j: { name: 'neo4j-sink', description: 'price-updates → Neo4j Stock nodes (last_price)', create: (c, t) => createNeo4jSink(c, t) },
+} satisfies Record<string, SinkEntry>;
+
+export type SinkName = keyof typeof sinks;
+export const sinkNames = Object.keys(sinks) as SinkName[];
+
+export function isSinkName(s: string): s is SinkName {
+  return Object.hasOwn(sinks, s);
+}
+
+/** Consumer group id of a sink: `<KAFKA_GROUP_PREFIX>.<sink name>`, e.g. marketstream.postgres-sink. */
+export function groupIdOf(config: Config, sink: SinkName): string {
+  return `${config.KAFKA_GROUP_PREFIX}.${sinks[sink].name}`;
+}

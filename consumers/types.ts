@@ -1,0 +1,41 @@
+// The sink lifecycle: built without I/O, then connect(), writeBatch() per topic-partition batch, close().
+// A sink never sees bytes or offsets: the runner decodes, validates, dead-letters and commits.
+import type { PriceUpdate } from '../schemas/types.generated.ts';
+import type { TopicDef } from '../topics/index.ts';
+
+export interface SinkRecord<T> {
+  /** Decoded value; null for a tombstone. */
+  readonly value: T | null;
+  readonly key: string | null;
+  /** Kafka record timestamp (ms), the start of the end-to-end latency measure. */
+  readonly timestamp: number;
+}
+
+export interface TopicHandler<T> {
+  readonly topic: TopicDef<T>;
+  /** Reason the record is invalid, or null. Invalid records go to the topic's DLQ. */
+  validate?(value: T): string | null;
+  /** True when tombstones are meaningful (deletes); otherwise they are dead-lettered. */
+  readonly acceptsTombstones?: boolean;
+  /**
+   * Writes one batch (records of one partition, in offset order) idempotently.
+   * Throws a retriable error when the store is unavailable (the runner retries with back-off and never skips),
+   * a non-retriable one when the data is at fault (the runner isolates the bad record and dead-letters it).
+   */
+  writeBatch(records: readonly SinkRecord<T>[]): Promise<void>;
+}
+
+export interface Sink {
+  /** Component name, also the consumer group suffix: postgres-sink, redis-sink, neo4j-sink, enricher. */
+  readonly name: string;
+  readonly handlers: readonly TopicHandler<any>[];
+  connect(): Promise<void>;
+  /** Cheap liveness probe of the store, for /health and for deciding when to resume. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Topic overrides for a sink (isolated topics in tests and benchmarks); defaults are the topics in topics/index.ts. */
+export interface SinkTopics {
+  prices?: TopicDef<PriceUpdate>;
+}

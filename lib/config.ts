@@ -1,0 +1,84 @@
+// Configuration from environment variables, validated once at start.
+// Every field names its variable; a bad value fails with "<VAR>: <what is expected>".
+import { z } from 'zod';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number({ error: `expected an integer between ${min} and ${max}` })
+    .int(`expected an integer between ${min} and ${max}`).min(min, `expected an integer >= ${min}`).max(max, `expected an integer <= ${max}`);
+const num = (min: number) => z.coerce.number({ error: 'expected a number' }).min(min, `expected a number >= ${min}`);
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const url = (protocols: string[]) => z.string().refine((v) => {
+  try { return protocols.includes(new URL(v).protocol.replace(':', '')); } catch { return false; }
+}, `expected a URL starting with ${protocols.map((p) => `${p}://`).join(' or ')}`);
+const list = (item: RegExp, what: string) => z.string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .refine((xs) => xs.length > 0 && xs.every((x) => item.test(x)), `expected a comma-separated list of ${what}`);
+
+/** The variables, their defaults and meaning. README's configuration table is written from this. */
+export const configSpec = {
+  KAFKA_BROKERS: { schema: list(/^[\w.-]+:\d+$/, 'host:port'), default: '127.0.0.1:9092', doc: 'Kafka bootstrap brokers' },
+  KAFKA_CLIENT_ID: { schema: z.string().min(1), default: 'marketstream', doc: 'Kafka client id prefix' },
+  KAFKA_GROUP_PREFIX: { schema: z.string().regex(/^[\w.-]+$/, 'expected letters, digits, dot, dash or underscore'), default: 'marketstream', doc: 'Consumer group ids are <prefix>.<group>' },
+  KAFKA_SSL: { schema: bool, default: 'false', doc: 'Use TLS to reach Kafka' },
+  KAFKA_SASL_MECHANISM: { schema: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512'], { error: 'expected none, plain, scram-sha-256 or scram-sha-512' }), default: 'none', doc: 'SASL mechanism for Kafka' },
+  KAFKA_SASL_USERNAME: { schema: z.string(), default: '', doc: 'SASL user name' },
+  KAFKA_SASL_PASSWORD: { schema: z.string(), default: '', doc: 'SASL password (secret)' },
+  SCHEMA_REGISTRY_URL: { schema: url(['http', 'https']), default: 'http://127.0.0.1:8081', doc: 'Confluent-compatible Schema Registry' },
+  SCHEMA_REGISTRY_USERNAME: { schema: z.string(), default: '', doc: 'Registry basic-auth user' },
+  SCHEMA_REGISTRY_PASSWORD: { schema: z.string(), default: '', doc: 'Registry basic-auth password (secret)' },
+  POSTGRES_URL: { schema: url(['postgres', 'postgresql']), default: 'postgres://marketstream:marketstream@127.0.0.1:5432/marketstream', doc: 'PostgreSQL connection URL' },
+  REDIS_URL: { schema: url(['redis', 'rediss']), default: 'redis://127.0.0.1:6379', doc: 'Redis connection URL' },
+  NEO4J_URL: { schema: url(['bolt', 'neo4j', 'bolt+s', 'neo4j+s']), default: 'bolt://127.0.0.1:7687', doc: 'Neo4j Bolt URL' },
+  NEO4J_USER: { schema: z.string().min(1), default: 'neo4j', doc: 'Neo4j user' },
+  NEO4J_PASSWORD: { schema: z.string(), default: 'marketstream', doc: 'Neo4j password (secret)' },
+  ANTHROPIC_API_KEY: { schema: z.string(), default: '', doc: 'Claude API key; empty = rule-based classifier (secret)' },
+  ANTHROPIC_MODEL: { schema: z.string().min(1), default: 'claude-haiku-5-5', doc: 'Claude model used by the enricher' },
+  ANTHROPIC_BASE_URL: { schema: z.union([z.literal(''), url(['http', 'https'])]), default: '', doc: 'Override of the Messages API base URL' },
+  CLAUDE_MAX_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Claude requests in flight at once (enricher)' },
+  CLAUDE_MAX_RETRIES: { schema: int(0, 10), default: '4', doc: 'Retries of a Claude call on 429, 5xx, timeout or connection error (backoff with jitter, retry-after honoured)' },
+  CLAUDE_TIMEOUT_MS: { schema: int(1000), default: '30000', doc: 'Timeout of one Claude request' },
+  CLAUDE_HOURLY_TOKEN_BUDGET: { schema: int(0), default: '250000', doc: 'Most Claude tokens (input + output) per rolling hour per process, then rule-based fallback; 0 = no limit' },
+  CLAUDE_HOURLY_COST_BUDGET_USD: { schema: num(0), default: '1', doc: 'Most Claude spend (USD) per rolling hour per process, then rule-based fallback; 0 = no limit' },
+  CLAUDE_PRICE_PER_MTOK: { schema: z.union([z.literal(''), z.string().regex(/^\d+(\.\d+)?\/\d+(\.\d+)?$/, 'expected <input>/<output> USD per million tokens, e.g. 0.1/0.5')]), default: '', doc: 'Override of the Claude price table (input/output USD per million tokens); empty = built-in table' },
+  SYMBOLS: { schema: list(/^[A-Z0-9.^=-]{1,15}$/, 'ticker symbols (A-Z, 0-9, . ^ = -)'), default: 'AAPL,MSFT,GOOGL,TSLA,NVDA', doc: 'Symbols the producers follow' },
+  PRICE_SOURCE: { schema: z.enum(['synthetic', 'yahoo', 'file'], { error: 'expected synthetic, yahoo or file' }), default: 'synthetic', doc: 'Price producer source' },
+  PRICE_POLL_SECONDS: { schema: num(0.001), default: '60', doc: 'Seconds between price fetches' },
+  SYNTHETIC_SEED: { schema: int(0), default: '42', doc: 'Seed of the synthetic source' },
+  TOPIC_PARTITIONS: { schema: int(1, 1000), default: '6', doc: 'Partitions of each main topic' },
+  TOPIC_REPLICATION_FACTOR: { schema: int(1, 10), default: '1', doc: 'Replication factor of the topics' },
+  PRICE_RETENTION_DAYS: { schema: int(1), default: '90', doc: 'Retention of price-updates (replay window)' },
+  EVENT_RETENTION_DAYS: { schema: int(1), default: '365', doc: 'Retention of market-events and graph-mutations' },
+  REDIS_LATEST_TTL_SECONDS: { schema: int(1), default: '60', doc: 'TTL of price:{symbol}:latest' },
+  REDIS_BARS_CAP: { schema: int(1), default: '5000', doc: 'Bars kept per bars:{symbol}:{interval}' },
+  SINK_PARTITIONS_CONCURRENCY: { schema: int(1, 64), default: '3', doc: 'Partitions a sink member writes concurrently' },
+  SINK_RETRY_MAX_MS: { schema: int(100), default: '30000', doc: 'Longest back-off between retries of a failed store write' },
+  METRICS_PORT: { schema: int(0, 65535), default: '9464', doc: 'Port of /metrics, /health, /ready, /live (0 = any free port)' },
+  LOG_LEVEL: { schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'expected trace, debug, info, warn, error, fatal or silent' }), default: 'info', doc: 'Log level' },
+  LOG_FORMAT: { schema: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }), default: 'auto', doc: 'json, pretty, or auto (pretty on a terminal)' },
+  STACK_DIR: { schema: z.string().min(1), default: '.stack', doc: 'Data, logs and pid files of the local stack' },
+} as const;
+
+type Spec = typeof configSpec;
+export type Config = { readonly [K in keyof Spec]: z.output<Spec[K]['schema']> };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parse and validate; throws one ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, field] of Object.entries(configSpec)) {
+    const raw = env[name] === undefined || env[name] === '' ? field.default : env[name];
+    const parsed = (field.schema as z.ZodType).safeParse(raw);
+    if (parsed.success) out[name] = parsed.data;
+    else problems.push(`${name}: ${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
+  }
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  return out as Config;
+}
+
+/** Variables whose values must never be printed. */
+export const secretVariables = ['KAFKA_SASL_PASSWORD', 'SCHEMA_REGISTRY_PASSWORD', 'NEO4J_PASSWORD', 'ANTHROPIC_API_KEY'] as const;

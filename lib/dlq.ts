@@ -1,0 +1,84 @@
+// Record header conventions: the headers every record carries, and the ones a dead-letter record adds.
+// Header values are UTF-8 strings; times are ISO 8601 (UTC). Documented in schemas/README.md.
+import { randomUUID } from 'node:crypto';
+import type { IHeaders } from 'kafkajs';
+import { errorClass, errorMessage } from './errors.ts';
+
+/** On every record. */
+export const Headers = {
+  /** Who produced the record: a source (yahoo, synthetic, file, backfill) or a component (enricher, correlation). */
+  source: 'source',
+  /** When the producer sent it, ISO 8601. */
+  producedAt: 'produced-at',
+  /** Ties together the records of one run, batch or request (a UUID unless the caller gives one). */
+  correlationId: 'correlation-id',
+} as const;
+
+/** Added on a dead-letter record (`<topic>.dlq`), next to the original record's own headers. */
+export const DlqHeaders = {
+  /** Error class name: DecodeError, ValidationError, … */
+  errorClass: 'error-class',
+  /** The error's message, cut to MAX_ERROR_MESSAGE characters. */
+  errorMessage: 'error-message',
+  originalTopic: 'original-topic',
+  originalPartition: 'original-partition',
+  originalOffset: 'original-offset',
+  /** Consumer group that gave up on the record (absent when a producer dead-lettered it before publishing). */
+  consumerGroup: 'consumer-group',
+  /** When it was dead-lettered, ISO 8601. */
+  failedAt: 'failed-at',
+} as const;
+
+export const MAX_ERROR_MESSAGE = 2000;
+
+export interface RecordOrigin { topic: string; partition: number; offset: string; group?: string }
+
+/** The headers of a freshly produced record. */
+export function standardHeaders(meta: { source: string; correlationId?: string }, now = new Date()): Record<string, string> {
+  return {
+    [Headers.source]: meta.source,
+    [Headers.producedAt]: now.toISOString(),
+    [Headers.correlationId]: meta.correlationId ?? randomUUID(),
+  };
+}
+
+/**
+ * Headers of a dead-letter record: the original headers kept as they were (so its source, produced-at and correlation id
+ * survive), the standard ones filled in if the original lacked them, plus the failure and where the record came from.
+ */
+export function dlqHeaders(a: {
+  error: unknown;
+  /** Topic the record was meant for or read from. */
+  topic: string;
+  origin?: RecordOrigin;
+  original?: Record<string, string>;
+  now?: Date;
+}): Record<string, string> {
+  const now = a.now ?? new Date();
+  const h: Record<string, string> = {
+    [Headers.source]: a.origin?.group ?? 'unknown',
+    [Headers.producedAt]: now.toISOString(),
+    [Headers.correlationId]: randomUUID(),
+    ...a.original,
+    [DlqHeaders.errorClass]: errorClass(a.error),
+    [DlqHeaders.errorMessage]: errorMessage(a.error).slice(0, MAX_ERROR_MESSAGE),
+    [DlqHeaders.originalTopic]: a.origin?.topic ?? a.topic,
+    [DlqHeaders.failedAt]: now.toISOString(),
+  };
+  if (a.origin) {
+    h[DlqHeaders.originalPartition] = String(a.origin.partition);
+    h[DlqHeaders.originalOffset] = a.origin.offset;
+    if (a.origin.group) h[DlqHeaders.consumerGroup] = a.origin.group;
+  }
+  return h;
+}
+
+/** kafkajs headers as a string map (repeated headers joined with `,`). */
+export function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? v.map((x) => x.toString()).join(',') : v.toString();
+  }
+  return out;
+}

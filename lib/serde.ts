@@ -1,0 +1,202 @@
+// Typed Avro serde in the Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro body), over
+// @kafkajs/confluent-schema-registry. Encoding registers the topic's local schema under `<topic>-value` (BACKWARD) once;
+// decoding reads with the writer schema from the registry into the topic's local schema, so every version yields T.
+// After the first record of a schema id, neither direction touches the registry again.
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type avro from 'avsc';
+import type { Config } from './config.ts';
+import { DecodeError, MarketstreamError, TransientError, ValidationError, errorMessage } from './errors.ts';
+import { createRegistryRest, registryStatus, type RegistryRest } from './registry-rest.ts';
+import { avroOptions, loadSchema } from '../schemas/avro.ts';
+import type { TopicDef } from '../topics/index.ts';
+
+export interface Decoded<T> { value: T; schemaId: number }
+
+export interface Serde {
+  /** Registers the topic's schema under `<topic>-value` (BACKWARD) on first use, then encodes in Confluent wire format. */
+  encode<T>(topic: TopicDef<T>, value: T): Promise<Buffer>;
+  /**
+   * The encoder of a topic, once its schema is registered: a synchronous function for bulk publishing.
+   * Throws ValidationError for a value that does not fit the schema.
+   */
+  encoder<T>(topic: TopicDef<T>): Promise<(value: T) => Buffer>;
+  /**
+   * Decodes Confluent wire format with the writer schema from the registry, read into the topic's local schema (reader
+   * schema) so old and new versions both yield T. Throws DecodeError for bad magic byte, unknown schema id, corrupt
+   * body. A registry that is unreachable is a TransientError, not a DecodeError.
+   */
+  decode<T>(topic: TopicDef<T>, bytes: Buffer): Promise<Decoded<T>>;
+  /** Schema id registered for the topic (registers if needed). */
+  schemaId(topic: TopicDef<unknown>): Promise<number>;
+}
+
+/** The registry refused the topic's schema: incompatible with the subject's earlier versions, or not valid. */
+export class SchemaRejectedError extends MarketstreamError {
+  constructor(message: string, cause?: unknown) { super('SCHEMA_REJECTED', message, { retriable: false, cause }); }
+}
+
+const MAGIC = 0;
+const HEADER = 5;
+const SLAB = 64 * 1024;
+
+type Reader = (payload: Buffer) => unknown;
+type Encoder = (value: unknown) => Buffer;
+
+export function createSerde(config: Config): Serde {
+  const auth = config.SCHEMA_REGISTRY_USERNAME
+    ? { username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }
+    : undefined;
+  // Writer schemas fetched by id are parsed with the same avsc options as the local ones (schemas/avro.ts).
+  const registry = new SchemaRegistry(
+    { host: config.SCHEMA_REGISTRY_URL, auth, clientId: 'marketstream', retry: { retries: 2 } },
+    { [SchemaType.AVRO]: avroOptions() },
+  );
+  const rest = createRegistryRest(config);
+  const ids = new Map<string, Promise<number>>(); // subject + schema text → id
+  // Readers depend on the local schema file and the writer id only; the WeakMap is the per-record fast path.
+  const readersByFile = new Map<string, Map<number, Reader | Promise<Reader>>>();
+  const readers = new WeakMap<TopicDef<any>, Map<number, Reader | Promise<Reader>>>();
+  const encoders = new WeakMap<TopicDef<any>, Encoder>();
+
+  /** Dedupes concurrent first calls; a failure is not cached, so the next call tries again. */
+  function once<K, V>(cache: Map<K, Promise<V>>, key: K, make: () => Promise<V>): Promise<V> {
+    let p = cache.get(key);
+    if (!p) {
+      p = make();
+      cache.set(key, p);
+      p.catch(() => cache.delete(key));
+    }
+    return p;
+  }
+
+  function schemaId(topic: TopicDef<unknown>): Promise<number> {
+    const schema = loadSchema(topic.schemaFile);
+    return once(ids, `${topic.subject}\n${schema.text}`, () => register(rest, registry, topic.subject, schema.text));
+  }
+
+  async function encoder<T>(topic: TopicDef<T>): Promise<(value: T) => Buffer> {
+    const cached = encoders.get(topic);
+    if (cached) return cached;
+    const id = await schemaId(topic);
+    const type = loadSchema(topic.schemaFile).type;
+    // Records are written header + body straight into a shared slab and handed out as views of it:
+    // no per-record allocation or copy (a slab is freed once no record of it is referenced).
+    let slab = Buffer.allocUnsafe(SLAB);
+    let pos = 0;
+    const enc: Encoder = (value) => {
+      for (;;) {
+        if (slab.length - pos < HEADER + 1) {
+          slab = Buffer.allocUnsafe(SLAB);
+          pos = 0;
+        }
+        slab[pos] = MAGIC;
+        slab.writeInt32BE(id, pos + 1);
+        let end: number;
+        try {
+          end = type.encode(value, slab, pos + HEADER);
+        } catch (err) {
+          throw new ValidationError(`value does not fit ${type.name}: ${invalidPaths(type, value) || errorMessage(err)}`, err);
+        }
+        if (end > 0) {
+          const out = slab.subarray(pos, end);
+          pos = end;
+          return out;
+        }
+        // Did not fit: continue in a fresh slab big enough for it.
+        slab = Buffer.allocUnsafe(Math.max(SLAB, 2 * (HEADER - end + slab.length - pos)));
+        pos = 0;
+      }
+    };
+    encoders.set(topic, enc);
+    return enc;
+  }
+
+  async function makeReader(topic: TopicDef<unknown>, id: number): Promise<Reader> {
+    const local = loadSchema(topic.schemaFile).type;
+    let writer: avro.Type;
+    try {
+      writer = (await registry.getSchema(id)) as unknown as avro.Type;
+    } catch (err) {
+      const status = registryStatus(err);
+      if (status === 404) throw new DecodeError(`unknown schema id ${id} (not in the registry)`, err);
+      if (status === undefined && !isNetworkError(err)) throw new DecodeError(`schema id ${id} cannot be used: ${errorMessage(err)}`, err);
+      throw new TransientError(`schema registry unavailable while fetching schema id ${id}: ${errorMessage(err)}`, err);
+    }
+    if (typeof (writer as { createResolver?: unknown }).createResolver !== 'function') {
+      throw new DecodeError(`schema id ${id} is not an Avro schema`);
+    }
+    if (writer.equals(local)) return (payload) => local.fromBuffer(payload);
+    let resolver: avro.Resolver;
+    try {
+      resolver = local.createResolver(writer);
+    } catch (err) {
+      throw new DecodeError(`records of schema id ${id} (${writer.name}) cannot be read as ${local.name}: ${errorMessage(err)}`, err);
+    }
+    return (payload) => local.fromBuffer(payload, resolver);
+  }
+
+  async function decode<T>(topic: TopicDef<T>, bytes: Buffer): Promise<Decoded<T>> {
+    if (bytes.length < HEADER) throw new DecodeError(`record of ${bytes.length} bytes is too short for the Confluent wire format`);
+    if (bytes[0] !== MAGIC) throw new DecodeError(`unknown magic byte ${bytes[0]} (expected ${MAGIC}: Confluent wire format)`);
+    const id = bytes.readInt32BE(1);
+    let byId = readers.get(topic);
+    if (!byId) {
+      const file = loadSchema(topic.schemaFile).file;
+      byId = readersByFile.get(file) ?? new Map();
+      readersByFile.set(file, byId);
+      readers.set(topic, byId);
+    }
+    let reader = byId.get(id);
+    if (!reader) {
+      const p = makeReader(topic, id);
+      byId.set(id, p);
+      const cache = byId;
+      p.then((r) => cache.set(id, r), () => cache.delete(id));
+      reader = p;
+    }
+    if (typeof reader !== 'function') reader = await reader;
+    try {
+      return { value: reader(bytes.subarray(HEADER)) as T, schemaId: id };
+    } catch (err) {
+      throw new DecodeError(`corrupt Avro body (schema id ${id}): ${errorMessage(err)}`, err);
+    }
+  }
+
+  return {
+    encode: async (topic, value) => (encoders.get(topic) ?? (await encoder(topic)))(value),
+    encoder,
+    decode,
+    schemaId,
+  };
+}
+
+/** Registers a schema under a subject whose compatibility is BACKWARD (set if the subject has no level of its own). */
+async function register(rest: RegistryRest, registry: SchemaRegistry, subject: string, schema: string): Promise<number> {
+  try {
+    const level = await rest.ensureSubjectCompatibility(subject, COMPATIBILITY.BACKWARD);
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema },
+      { subject, compatibility: level as COMPATIBILITY, updateConfig: false },
+    );
+    return id;
+  } catch (err) {
+    if (err instanceof MarketstreamError) throw err;
+    const status = registryStatus(err);
+    if (status === 409) throw new SchemaRejectedError(`schema for ${subject} is incompatible with its earlier versions: ${errorMessage(err)}`, err);
+    if (status === 422) throw new SchemaRejectedError(`schema for ${subject} is invalid: ${errorMessage(err)}`, err);
+    if (status === 401 || status === 403) throw new SchemaRejectedError(`schema registry refused access (${status}); check SCHEMA_REGISTRY_USERNAME/PASSWORD`, err);
+    if (status === undefined && !isNetworkError(err)) throw new SchemaRejectedError(`schema for ${subject} not registered: ${errorMessage(err)}`, err);
+    throw new TransientError(`schema registry unavailable while registering ${subject}: ${errorMessage(err)}`, err);
+  }
+}
+
+/** Network failures reach us from mappersmith as "status 400" responses whose message names the socket error. */
+function isNetworkError(err: unknown): boolean {
+  return /ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|timeout|fetch failed/i.test(errorMessage(err));
+}
+
+function invalidPaths(type: avro.Type, value: unknown): string {
+  const paths: string[] = [];
+  type.isValid(value, { errorHook: (path: string[], v: unknown) => paths.push(`${path.join('.') || '<root>'} = ${String(v)}`) });
+  return paths.join('; ');
+}

@@ -1,0 +1,180 @@
+// File replay price source: CSV (with a header row) or JSONL bars, read lazily line by line and released at
+// `speed` × the pace of their event times, or as fast as possible (speed 0). A line that cannot be parsed
+// becomes a RejectedInput with its line number and reason, never a crash.
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import type { PriceUpdate } from '../../schemas/types.generated.ts';
+import { PRICE_INTERVALS } from '../intervals.ts';
+import type { PriceSource, RejectedInput } from './types.ts';
+
+export const fileConfigSchema = z.object({
+  path: z.string().min(1).describe('CSV or JSONL file of bars: symbol, interval, ts|eventTime (ISO or epoch ms), open, high, low, close, volume'),
+  format: z.enum(['auto', 'csv', 'jsonl']).default('auto').describe('auto: by extension (.jsonl/.ndjson/.json = JSONL, else CSV)'),
+  speed: z.number().min(0).default(0).describe('Replay speed: N × the pace of the event times; 0 = as fast as possible'),
+  batchSize: z.number().int().min(1).default(1000).describe('Most records one fetch() returns'),
+  interval: z.enum(PRICE_INTERVALS).optional().describe('Interval for rows that have none'),
+});
+export type FileConfig = z.output<typeof fileConfigSchema>;
+
+export interface FileSource extends PriceSource {
+  readonly name: 'file';
+  exhausted(): boolean;
+  takeRejected(): RejectedInput[];
+}
+
+type Parsed = { ok: true; value: PriceUpdate } | { ok: false; reason: string; symbol: string | null };
+
+const TIME_FIELDS = ['ts', 'eventTime', 'timestamp', 'time', 'date'] as const;
+const NUMBER_FIELDS = ['open', 'high', 'low', 'close', 'volume'] as const;
+
+export function createFileSource(input: z.input<typeof fileConfigSchema>): FileSource {
+  const config = fileConfigSchema.parse(input);
+  const format = config.format !== 'auto' ? config.format : /\.(jsonl|ndjson|json)$/i.test(config.path) ? 'jsonl' : 'csv';
+  let lines: AsyncIterator<string> | null = null;
+  let closeReader: (() => void) | null = null;
+  let lineNo = 0;
+  let header: string[] | null = null;
+  let pending: PriceUpdate | null = null; // next record, read but not yet due
+  let done = false;
+  let rejected: RejectedInput[] = [];
+  let replayStart: { wall: number; event: number } | null = null;
+
+  function open(): AsyncIterator<string> {
+    const stream = createReadStream(config.path, { encoding: 'utf8' });
+    const rl = createInterface({ input: stream, crlfDelay: Infinity });
+    closeReader = () => { rl.close(); stream.destroy(); };
+    return rl[Symbol.asyncIterator]();
+  }
+
+  /** The next parsed record, queuing rejected lines on the way; null at end of file. */
+  async function next(now: number): Promise<PriceUpdate | null> {
+    lines ??= open();
+    for (;;) {
+      const r = await lines.next();
+      if (r.done) { done = true; return null; }
+      lineNo++;
+      const text = lineNo === 1 ? r.value.replace(/^\uFEFF/, '') : r.value;
+      if (text.trim() === '' || text.startsWith('#')) continue;
+      if (format === 'csv' && header === null) { header = splitCsv(text).map((h) => h.trim()); continue; }
+      const parsed = format === 'csv' ? parseCsvRow(header as string[], text, now) : parseJsonLine(text, now);
+      if (parsed.ok) return parsed.value;
+      rejected.push({ reason: `line ${lineNo}: ${parsed.reason}`, symbol: parsed.symbol, raw: { file: config.path, line: lineNo, text } });
+    }
+  }
+
+  function parseCsvRow(cols: string[], text: string, now: number): Parsed {
+    const cells = splitCsv(text);
+    if (cells.length !== cols.length) return { ok: false, reason: `expected ${cols.length} columns, got ${cells.length}`, symbol: null };
+    const row: Record<string, string> = {};
+    cols.forEach((c, i) => { row[c] = (cells[i] as string).trim(); });
+    return toUpdate(row, now);
+  }
+
+  function parseJsonLine(text: string, now: number): Parsed {
+    let obj: unknown;
+    try { obj = JSON.parse(text); } catch (err) { return { ok: false, reason: `not JSON: ${(err as Error).message}`, symbol: null }; }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return { ok: false, reason: 'not a JSON object', symbol: null };
+    return toUpdate(obj as Record<string, unknown>, now);
+  }
+
+  function toUpdate(row: Record<string, unknown>, now: number): Parsed {
+    const symbol = typeof row.symbol === 'string' && row.symbol.trim() !== '' ? row.symbol.trim().toUpperCase() : null;
+    if (symbol === null) return { ok: false, reason: 'missing symbol', symbol: null };
+    const fail = (reason: string): Parsed => ({ ok: false, reason, symbol });
+    const interval = row.interval === undefined || row.interval === '' ? config.interval : String(row.interval);
+    if (interval === undefined) return fail('missing interval');
+    const timeField = TIME_FIELDS.find((f) => row[f] !== undefined && row[f] !== '');
+    if (timeField === undefined) return fail(`missing time (${TIME_FIELDS.join(' or ')})`);
+    const eventTime = parseTime(row[timeField]);
+    if (eventTime === null) return fail(`${timeField} ${JSON.stringify(row[timeField])} is neither ISO 8601 nor epoch ms`);
+    const nums: Record<string, number> = {};
+    for (const f of NUMBER_FIELDS) {
+      const n = parseNumber(row[f]);
+      if (n === null) return fail(`${f} ${JSON.stringify(row[f] ?? null)} is not a number`);
+      nums[f] = n;
+    }
+    let quality = 1;
+    if (row.quality !== undefined && row.quality !== '') {
+      const q = parseNumber(row.quality);
+      if (q === null) return fail(`quality ${JSON.stringify(row.quality)} is not a number`);
+      quality = q;
+    }
+    return {
+      ok: true,
+      value: {
+        symbol, interval, eventTime,
+        open: nums.open as number, high: nums.high as number, low: nums.low as number, close: nums.close as number, volume: nums.volume as number,
+        source: 'file', ingestTime: now, quality,
+      },
+    };
+  }
+
+  return {
+    name: 'file',
+
+    async fetch(symbols, now) {
+      const wanted = symbols.length > 0 ? new Set(symbols) : null;
+      const out: PriceUpdate[] = [];
+      while (out.length < config.batchSize) {
+        pending ??= done ? null : await next(now);
+        if (pending === null) break;
+        if (config.speed > 0) {
+          replayStart ??= { wall: now, event: pending.eventTime };
+          const due = replayStart.event + (now - replayStart.wall) * config.speed;
+          if (pending.eventTime > due) break; // not yet: wait for a later poll
+        }
+        const record = { ...pending, ingestTime: now };
+        pending = null;
+        if (wanted === null || wanted.has(record.symbol)) out.push(record);
+      }
+      return out;
+    },
+
+    takeRejected() {
+      const r = rejected;
+      rejected = [];
+      return r;
+    },
+
+    exhausted: () => done && pending === null,
+
+    async close() {
+      closeReader?.();
+      done = true;
+      pending = null;
+    },
+  };
+}
+
+function parseNumber(v: unknown): number | null {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string' || v.trim() === '') return null;
+  const n = Number(v);
+  return Number.isNaN(n) ? null : n;
+}
+
+/** ISO 8601 text or epoch milliseconds (number or digits). */
+function parseTime(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (typeof v !== 'string') return null;
+  if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? null : t;
+}
+
+/** Splits one CSV line; fields may be double-quoted ("" is a quote inside). */
+function splitCsv(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i] as string;
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') { cur += '"'; i++; } else if (ch === '"') quoted = false; else cur += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') { out.push(cur); cur = ''; } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}

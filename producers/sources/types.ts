@@ -1,0 +1,38 @@
+// The contract every price source implements (synthetic, yahoo, file), plus what it may hand back besides bars.
+import type { PriceUpdate } from '../../schemas/types.generated.ts';
+import type { PriceInterval } from '../intervals.ts';
+
+/** Input a source read but could not turn into a PriceUpdate (e.g. a malformed CSV line). */
+export interface RejectedInput {
+  /** Why it was rejected, e.g. `line 12: high is not a number`. */
+  reason: string;
+  /** Symbol if known; becomes the DLQ record key. */
+  symbol: string | null;
+  /** What was read, kept as JSON in the DLQ value. */
+  raw: unknown;
+}
+
+export interface HistoryRange {
+  /** Inclusive start, epoch ms. */
+  from: number;
+  /** Exclusive end, epoch ms. */
+  to: number;
+  interval: Extract<PriceInterval, '1d' | '1h'>;
+}
+
+/**
+ * A price source: constructed from its parsed config without I/O, then polled by the price producer.
+ * `fetch` returns the bars that became available for `symbols` as of `now`; it should not repeat
+ * bars it already returned (the producer publishes everything it gets).
+ */
+export interface PriceSource {
+  readonly name: 'synthetic' | 'yahoo' | 'file';
+  fetch(symbols: readonly string[], now: number): Promise<PriceUpdate[]>;
+  /** Historical bars with source `backfill`, for the backfill command; same bar for the same symbol+time each call. */
+  history?(symbol: string, range: HistoryRange): Promise<PriceUpdate[]>;
+  /** Inputs rejected since the last call (the producer dead-letters them). */
+  takeRejected?(): RejectedInput[];
+  /** True once a finite source (a file) has nothing more to give. */
+  exhausted?(): boolean;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,215 @@
+// Yahoo Finance price source (yahoo-finance2): live quotes or intraday bars, and daily/hourly history for backfill.
+// Every request goes through lib/resilience (rate limit, retry with backoff + jitter, circuit breaker).
+// `deps.fetch` replaces the HTTP client (tests feed recorded responses through it).
+import YahooFinance from 'yahoo-finance2';
+import { ExtendedCookieJar } from 'yahoo-finance2/lib/cookieJar';
+import { z } from 'zod';
+import type { PriceUpdate } from '../../schemas/types.generated.ts';
+import { MarketstreamError } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { createResilience, resilienceConfigSchema, type CircuitState, type Resilient } from '../../lib/resilience.ts';
+import { intervalMs, type PriceInterval } from '../intervals.ts';
+import type { HistoryRange, PriceSource, RejectedInput } from './types.ts';
+
+export const yahooConfigSchema = z.object({
+  mode: z.enum(['bars', 'quote']).default('bars').describe('bars: completed intraday bars (chart); quote: one tick per symbol with the session-to-date open/high/low and volume'),
+  barInterval: z.enum(['1m', '5m']).default('1m').describe('Interval of the intraday bars in bars mode'),
+  lookbackMinutes: z.number().int().min(1).max(60 * 24 * 7).default(15).describe('How far back each chart request reaches (covers missed polls)'),
+  host: z.string().min(1).default('query2.finance.yahoo.com').describe('Yahoo query host'),
+  resilience: resilienceConfigSchema.prefault({}).describe('Rate limit, retries and circuit breaker of the Yahoo calls'),
+});
+export type YahooConfig = z.output<typeof yahooConfigSchema>;
+
+export interface YahooDeps {
+  logger: Logger;
+  /** HTTP client used by yahoo-finance2 (default: global fetch). */
+  fetch?: typeof fetch;
+  onCircuitStateChange?: (state: CircuitState) => void;
+  clock?: () => number;
+}
+
+export interface YahooSource extends PriceSource {
+  readonly name: 'yahoo';
+  history(symbol: string, range: HistoryRange): Promise<PriceUpdate[]>;
+  circuitState(): CircuitState;
+}
+
+interface Bar { date: Date; open: number | null; high: number | null; low: number | null; close: number | null; volume: number | null }
+
+/** Yahoo refused the request itself (4xx other than 429: unknown symbol, bad parameters): retrying will not help. */
+export class YahooRequestError extends MarketstreamError {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super('YAHOO_REQUEST', `Yahoo answered ${status}: ${message}`, { retriable: false });
+    this.status = status;
+  }
+}
+
+const NOT_RETRIABLE = new Set(['BadRequestError', 'FailedYahooValidationError', 'InvalidOptionsError', 'ZodError']);
+
+/** 429 and 5xx, network errors and timeouts are worth retrying; a bad symbol or a malformed answer is not. */
+export function isRetriableYahooError(err: unknown): boolean {
+  if (err instanceof MarketstreamError) return err.retriable;
+  const e = err as { name?: unknown; code?: unknown } | null;
+  if (typeof e?.name === 'string' && NOT_RETRIABLE.has(e.name)) return false;
+  if (e?.name === 'HTTPError') return typeof e.code === 'number' && (e.code === 429 || e.code >= 500);
+  return true;
+}
+
+/**
+ * yahoo-finance2 turns a JSON error body into a plain Error before looking at the status, so a 404 ("No data found")
+ * would look retriable. The status is checked here first: a 4xx other than 429 becomes a YahooRequestError.
+ */
+function statusAwareFetch(inner: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const res = await inner(input, init);
+    if (res.status >= 400 && res.status < 500 && res.status !== 429) {
+      const text = await res.clone().text().catch(() => '');
+      let description = res.statusText || 'request refused';
+      try {
+        const body = JSON.parse(text) as Record<string, { error?: { description?: string } } | undefined>;
+        description = Object.values(body)[0]?.error?.description ?? description;
+      } catch { /* not JSON */ }
+      throw new YahooRequestError(res.status, description);
+    }
+    return res;
+  };
+}
+
+export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps: YahooDeps): YahooSource {
+  const config = yahooConfigSchema.parse(input);
+  const logger = deps.logger.child({ source: 'yahoo' });
+  const clock = deps.clock ?? Date.now;
+  const yf = new YahooFinance({
+    YF_QUERY_HOST: config.host,
+    cookieJar: new ExtendedCookieJar(),
+    versionCheck: false,
+    suppressNotices: ['yahooSurvey', 'ripHistorical'],
+    validation: { logErrors: false, logOptionsErrors: true },
+    logger: {
+      info: (...args: unknown[]) => logger.debug({ yahoo: args }, 'yahoo-finance2'),
+      debug: (...args: unknown[]) => logger.trace({ yahoo: args }, 'yahoo-finance2'),
+      dir: (...args: unknown[]) => logger.trace({ yahoo: args }, 'yahoo-finance2'),
+      warn: (...args: unknown[]) => logger.warn({ yahoo: args }, 'yahoo-finance2'),
+      error: (...args: unknown[]) => logger.error({ yahoo: args }, 'yahoo-finance2'),
+    },
+    fetch: statusAwareFetch(deps.fetch ?? ((input, init) => globalThis.fetch(input, init))),
+  });
+  const resilient: Resilient = createResilience('yahoo', config.resilience, {
+    logger,
+    isRetriable: isRetriableYahooError,
+    ...(deps.onCircuitStateChange ? { onStateChange: deps.onCircuitStateChange } : {}),
+  });
+  const lastEventTime = new Map<string, number>(); // per symbol, so a poll never repeats a bar or quote
+  const warnedMissing = new Set<string>();
+  let rejected: RejectedInput[] = [];
+
+  function toUpdate(symbol: string, interval: PriceInterval, eventTime: number, bar: Bar, source: 'yahoo' | 'backfill', now: number): PriceUpdate | null {
+    if (bar.open === null || bar.high === null || bar.low === null || bar.close === null) return null; // no trades in the bar
+    return {
+      symbol, interval, eventTime,
+      open: bar.open, high: bar.high, low: bar.low, close: bar.close,
+      volume: bar.volume ?? 0,
+      source, ingestTime: now,
+      quality: bar.volume === null ? 0.8 : 1,
+    };
+  }
+
+  async function quotes(symbols: readonly string[], now: number): Promise<PriceUpdate[]> {
+    const result = await resilient.run(() => yf.quote([...symbols]), 'quote');
+    const out: PriceUpdate[] = [];
+    const seen = new Set<string>();
+    for (const q of result) {
+      seen.add(q.symbol);
+      const price = q.regularMarketPrice;
+      const time = q.regularMarketTime?.getTime();
+      if (price === undefined || time === undefined) {
+        rejected.push({ reason: `quote for ${q.symbol} has no regularMarketPrice or regularMarketTime`, symbol: q.symbol, raw: q });
+        continue;
+      }
+      if (time <= (lastEventTime.get(q.symbol) ?? -Infinity)) continue; // unchanged since the last poll (e.g. market closed)
+      lastEventTime.set(q.symbol, time);
+      const open = q.regularMarketOpen ?? price;
+      const complete = q.regularMarketOpen !== undefined && q.regularMarketDayHigh !== undefined && q.regularMarketDayLow !== undefined && q.regularMarketVolume !== undefined;
+      out.push({
+        symbol: q.symbol, interval: 'tick', eventTime: time,
+        open, high: q.regularMarketDayHigh ?? Math.max(open, price), low: q.regularMarketDayLow ?? Math.min(open, price), close: price,
+        volume: q.regularMarketVolume ?? 0,
+        source: 'yahoo', ingestTime: now, quality: complete ? 1 : 0.5,
+      });
+    }
+    for (const s of symbols) {
+      if (!seen.has(s) && !warnedMissing.has(s)) {
+        warnedMissing.add(s);
+        logger.warn({ symbol: s }, 'Yahoo returned no quote for this symbol (unknown or delisted?)');
+      }
+    }
+    return out;
+  }
+
+  async function intradayBars(symbol: string, now: number): Promise<PriceUpdate[]> {
+    const interval = config.barInterval;
+    const ms = intervalMs(interval);
+    const chart = await resilient.run(
+      () => yf.chart(symbol, { period1: new Date(now - config.lookbackMinutes * 60_000), period2: new Date(now), interval, includePrePost: false }),
+      `chart ${symbol}`,
+    );
+    const out: PriceUpdate[] = [];
+    let last = lastEventTime.get(symbol) ?? -Infinity;
+    for (const bar of chart.quotes) {
+      const start = bar.date.getTime();
+      // Only whole, aligned bars that have ended: the last entry is often the bar in progress, stamped "now".
+      if (start % ms !== 0 || start + ms > now || start <= last) continue;
+      const u = toUpdate(symbol, interval, start, bar, 'yahoo', now);
+      if (u) { out.push(u); last = start; }
+    }
+    if (last > -Infinity) lastEventTime.set(symbol, last);
+    return out;
+  }
+
+  return {
+    name: 'yahoo',
+
+    async fetch(symbols, now) {
+      if (symbols.length === 0) return [];
+      if (config.mode === 'quote') return quotes(symbols, now);
+      const settled = await Promise.allSettled(symbols.map((s) => intradayBars(s, now)));
+      const failures = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ symbol: symbols[i], err: r.reason as unknown }] : []));
+      if (failures.length === symbols.length) throw failures[0]?.err;
+      for (const f of failures) logger.warn({ symbol: f.symbol, err: (f.err as Error)?.message }, 'Yahoo chart request failed; symbol skipped this poll');
+      return settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+    },
+
+    async history(symbol, range) {
+      const now = clock();
+      const chart = await resilient.run(
+        () => yf.chart(symbol, { period1: new Date(range.from), period2: new Date(Math.min(range.to, now)), interval: range.interval, includePrePost: false }),
+        `history ${symbol}`,
+      );
+      const gmtoffsetMs = (chart.meta.gmtoffset ?? 0) * 1000;
+      const ms = intervalMs(range.interval);
+      const out: PriceUpdate[] = [];
+      for (const bar of chart.quotes) {
+        const t = bar.date.getTime();
+        // Daily bars are stamped at the session open; keyed here by the exchange-local date (UTC midnight), stable across runs.
+        const start = range.interval === '1d' ? Math.floor((t + gmtoffsetMs) / ms) * ms : t;
+        if (start < range.from || start >= range.to || start + ms > now) continue;
+        const u = toUpdate(symbol, range.interval, start, bar, 'backfill', now);
+        if (u) out.push(u);
+      }
+      return out;
+    },
+
+    takeRejected() {
+      const r = rejected;
+      rejected = [];
+      return r;
+    },
+
+    circuitState: () => resilient.state(),
+
+    async close() {
+      await resilient.shutdown();
+    },
+  };
+}

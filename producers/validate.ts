@@ -1,0 +1,48 @@
+// Rules a price record must satisfy to be published or stored. Pure: the producer and the consumers share it.
+import type { PriceUpdate } from '../schemas/types.generated.ts';
+import { intervalMs, isPriceInterval } from './intervals.ts';
+
+export const SYMBOL_PATTERN = /^[A-Z0-9.^=-]{1,15}$/;
+/** 1970-01-02: anything earlier is an unset (zero) or garbled timestamp. */
+export const MIN_TIMESTAMP_MS = 86_400_000;
+export const DEFAULT_MAX_FUTURE_MS = 5 * 60_000;
+const SOURCES = ['yahoo', 'synthetic', 'file', 'backfill'];
+
+export interface ValidateOptions {
+  /**
+   * Reject bars of live sources (yahoo, synthetic) that ended more than one interval plus this long before `now`.
+   * Off when undefined: consumers must leave it off, or a replay of the log would reject everything.
+   * Backfill and file replays are never stale.
+   */
+  maxStalenessMs?: number;
+  /** How far in the future an event time may be (clock skew). Default 5 min. */
+  maxFutureMs?: number;
+}
+
+/** null when `p` is valid, otherwise the reason (the first rule it breaks). */
+export function validatePriceUpdate(p: PriceUpdate, now: number, opts: ValidateOptions = {}): string | null {
+  if (typeof p.symbol !== 'string' || !SYMBOL_PATTERN.test(p.symbol)) return `symbol ${JSON.stringify(p.symbol)} is not a ticker (A-Z, 0-9, . ^ = -, 1-15 chars)`;
+  if (typeof p.interval !== 'string' || !isPriceInterval(p.interval)) return `interval ${JSON.stringify(p.interval)} is not one of tick, 1m, 5m, 1h, 1d`;
+  if (!SOURCES.includes(p.source)) return `source ${JSON.stringify(p.source)} is not one of ${SOURCES.join(', ')}`;
+  for (const field of ['open', 'high', 'low', 'close', 'volume', 'eventTime', 'ingestTime', 'quality'] as const) {
+    const v = p[field];
+    if (typeof v !== 'number' || !Number.isFinite(v)) return `${field} is not a finite number (${String(v)})`;
+  }
+  if (p.low <= 0) return `low ${p.low} is not positive`;
+  if (p.high < Math.max(p.open, p.close)) return `high ${p.high} is below max(open ${p.open}, close ${p.close})`;
+  if (p.low > Math.min(p.open, p.close)) return `low ${p.low} is above min(open ${p.open}, close ${p.close})`;
+  if (p.volume < 0) return `volume ${p.volume} is negative`;
+  if (p.quality < 0 || p.quality > 1) return `quality ${p.quality} is outside 0..1`;
+  if (p.eventTime < MIN_TIMESTAMP_MS) return `eventTime ${p.eventTime} is before 1970-01-02`;
+  if (p.ingestTime < MIN_TIMESTAMP_MS) return `ingestTime ${p.ingestTime} is before 1970-01-02`;
+  const maxFuture = opts.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
+  if (p.eventTime > now + maxFuture) return `eventTime ${new Date(p.eventTime).toISOString()} is more than ${Math.round(maxFuture / 1000)} s in the future`;
+  if (opts.maxStalenessMs !== undefined && (p.source === 'yahoo' || p.source === 'synthetic')) {
+    // The freshest complete bar may have ended up to one interval ago; staleness is lateness beyond that.
+    const length = intervalMs(p.interval);
+    const age = now - (p.eventTime + length);
+    const limit = length + opts.maxStalenessMs;
+    if (age > limit) return `stale: bar ended ${Math.round(age / 1000)} s ago (limit ${Math.round(limit / 1000)} s)`;
+  }
+  return null;
+}

@@ -1,0 +1,116 @@
+// Readiness probes: does a server answer a real request? Each resolves true/false and never throws,
+// so `stack up`, `stack status` and the test global setup can all use them on any address.
+import { createConnection } from 'node:net';
+import { Kafka, logLevel } from 'kafkajs';
+import neo4j from 'neo4j-driver';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+
+const PROBE_TIMEOUT_MS = 3000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((res) => { timer = setTimeout(() => res(fallback), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Something accepts TCP connections on host:port. */
+export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((res) => {
+    const socket = createConnection({ host, port });
+    const done = (ok: boolean) => { socket.destroy(); res(ok); };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Kafka answers a metadata request (describeCluster) with at least one broker. */
+export async function probeKafka(brokers: readonly string[]): Promise<boolean> {
+  const kafka = new Kafka({
+    clientId: 'marketstream-probe',
+    brokers: [...brokers],
+    connectionTimeout: 2000,
+    requestTimeout: 3000,
+    retry: { retries: 0 },
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  const attempt = (async () => {
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      return cluster.brokers.length > 0 && cluster.controller !== null;
+    } catch {
+      return false;
+    }
+  })();
+  const ok = await withTimeout(attempt, PROBE_TIMEOUT_MS * 2, false);
+  await admin.disconnect().catch(() => undefined);
+  return ok;
+}
+
+/** The Schema Registry answers GET /subjects with 200 (AxonOps answers `null` while empty). */
+export async function probeRegistry(url: string, auth?: { username: string; password: string }): Promise<boolean> {
+  try {
+    const headers: Record<string, string> = {};
+    if (auth?.username) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+    const res = await fetch(new URL('subjects', url.endsWith('/') ? url : `${url}/`), { headers, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** PostgreSQL accepts the URL's credentials and answers `select 1`. */
+export async function probePostgres(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const res = await client.query('select 1 as ok');
+    return res.rows[0]?.ok === 1;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Redis answers PING with PONG. */
+export async function probeRedis(url: string): Promise<boolean> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: PROBE_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Neo4j answers `RETURN 1` over Bolt with the given credentials. */
+export async function probeNeo4j(url: string, user: string, password: string): Promise<boolean> {
+  const driver = neo4j.driver(url, neo4j.auth.basic(user, password), {
+    connectionTimeout: PROBE_TIMEOUT_MS,
+    maxConnectionPoolSize: 1,
+    logging: { level: 'error', logger: () => undefined },
+  });
+  try {
+    const res = await withTimeout(driver.executeQuery('RETURN 1 AS ok'), PROBE_TIMEOUT_MS * 2, undefined);
+    return res?.records[0]?.get('ok')?.toNumber?.() === 1;
+  } catch {
+    return false;
+  } finally {
+    await driver.close().catch(() => undefined);
+  }
+}

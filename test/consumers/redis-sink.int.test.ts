@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { createRedisSink, redisKeys } from '../../consumers/redis-sink.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { createRedis } from '../../lib/stores/redis.ts';
+import { bar, randomSymbol, sinkContract } from './sink-contract.ts';
+
+sinkContract('redis', async (config) => {
+  const redis = createRedis(config);
+  await redis.connect();
+  return {
+    urlVariable: 'REDIS_URL',
+    async snapshot(symbols) {
+      const out: Record<string, unknown> = {};
+      for (const s of symbols) {
+        const { ts, close, open, high, low, volume, source, interval } = await redis.hgetall(redisKeys.latest(s));
+        out[s] = { latest: { ts, close, open, high, low, volume, source, interval }, bars: await redis.zrange(redisKeys.bars(s, '1h'), '0', '-1', 'WITHSCORES') };
+      }
+      return out;
+    },
+    count: (symbol) => redis.zcard(redisKeys.bars(symbol, '1h')),
+    async latestClose(symbol) {
+      const v = await redis.hget(redisKeys.latest(symbol), 'close');
+      return v === null ? null : Number(v);
+    },
+    close: async () => { await redis.quit(); },
+  };
+}, { keepsHistory: true });
+
+describe('redis-sink keys', () => {
+  it('writes price:{symbol}:latest with the configured TTL (default 60 s) and caps bars:{symbol}:{interval}', async () => {
+    const config = loadConfig({ REDIS_BARS_CAP: '5' });
+    expect(config.REDIS_LATEST_TTL_SECONDS).toBe(60);
+    const sink = createRedisSink(config);
+    await sink.connect();
+    const s = randomSymbol();
+    await sink.handlers[0]!.writeBatch([...Array(8).keys()].map((i) => ({ value: bar(s, i, 10 + i), key: s, timestamp: Date.now() })));
+    const redis = createRedis(config);
+    const ttl = await redis.ttl(`price:${s}:latest`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60);
+    expect(await redis.hget(`price:${s}:latest`, 'close')).toBe('17');
+    expect(await redis.zcard(`bars:${s}:1h`)).toBe(5);
+    const newest = JSON.parse((await redis.zrange(`bars:${s}:1h`, '-1', '-1'))[0]!);
+    expect(newest.close).toBe(17);
+    await redis.quit();
+    await sink.close();
+  });
+});

@@ -1,0 +1,115 @@
+// The publisher against the real Kafka and registry: typed records arrive keyed, decodable and with the standard
+// headers; tombstones carry a null value; dead letters keep the original bytes, key and headers plus the reason.
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config.ts';
+import { headersToStrings } from '../../lib/dlq.ts';
+import { DecodeError } from '../../lib/errors.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { createPublisher, type Publisher } from '../../lib/publisher.ts';
+import { createSerde } from '../../lib/serde.ts';
+import type { GraphMutation, PriceUpdate } from '../../schemas/types.generated.ts';
+import { ensureTopics } from '../../topics/admin.ts';
+import { graphMutations, priceUpdates, withName } from '../../topics/index.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const config = { ...loadConfig(), TOPIC_PARTITIONS: 3 };
+const kafka = new Kafka({ clientId: 'publisher-test', brokers: [...config.KAFKA_BROKERS], logLevel: logLevel.NOTHING });
+const serde = createSerde(config);
+const suffix = randomUUID().slice(0, 8);
+const prices = withName(priceUpdates, `test-pub-prices-${suffix}`);
+const graph = withName(graphMutations, `test-pub-graph-${suffix}`);
+let publisher: Publisher;
+
+const bar = (symbol: string, i: number): PriceUpdate => ({ symbol, interval: '1m', eventTime: 1_767_625_200_000 + i * 60_000, open: 10, high: 11, low: 9, close: 10 + i / 100, volume: 100 + i, source: 'synthetic', ingestTime: 1_767_625_260_000 + i * 60_000, quality: 1 });
+
+/** Reads a topic from the beginning until `count` messages arrived. */
+async function readAll(topic: string, count: number): Promise<KafkaMessage[]> {
+  const consumer = kafka.consumer({ groupId: `test-pub-${randomUUID()}` });
+  const got: KafkaMessage[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ message }) => { got.push(message); } });
+  try {
+    await waitFor(() => got.length >= count, { timeoutMs: 60_000, what: `${count} messages on ${topic}` });
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
+}
+
+beforeAll(async () => {
+  await ensureTopics(kafka, config, [prices, graph]);
+  publisher = createPublisher({ kafka, serde, logger: createLogger({ level: 'warn', format: 'json' }), chunkSize: 500 });
+  await publisher.connect();
+});
+afterAll(async () => {
+  await publisher?.disconnect();
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [prices.name, prices.dlq, graph.name, graph.dlq] }).catch(() => {});
+  await admin.disconnect();
+});
+
+describe('publisher (real Kafka and registry)', () => {
+  it('sends typed records keyed by topic.key with the standard headers, in order per key across chunks', async () => {
+    const values = Array.from({ length: 1200 }, (_, i) => bar(['AAPL', 'MSFT', 'NVDA'][i % 3]!, i));
+    await publisher.send(prices, values, { source: 'synthetic', correlationId: 'run-42' });
+    const got = await readAll(prices.name, values.length);
+    expect(got).toHaveLength(values.length);
+    const bySymbol = new Map<string, number[]>();
+    for (const m of got) {
+      const { value } = await serde.decode(prices, m.value!);
+      expect(m.key!.toString()).toBe(value.symbol);
+      const h = headersToStrings(m.headers);
+      expect(h).toMatchObject({ source: 'synthetic', 'correlation-id': 'run-42' });
+      expect(Number.isNaN(Date.parse(h['produced-at']!))).toBe(false);
+      bySymbol.set(value.symbol, [...(bySymbol.get(value.symbol) ?? []), value.eventTime]);
+    }
+    for (const times of bySymbol.values()) expect(times).toEqual([...times].sort((a, b) => a - b));
+    const first = await serde.decode(prices, got.find((m) => m.key!.toString() === 'AAPL')!.value!);
+    expect(first.value).toEqual(values[0]);
+  });
+
+  it('keys graph mutations by entity and sends tombstones with a null value', async () => {
+    const m: GraphMutation = { mutationTime: 1, origin: 'profile', op: { UpsertNode: { label: 'Company', key: 'AAPL', properties: { name: 'Apple Inc.', employees: 164_000n } } } };
+    await publisher.send(graph, [m], { source: 'profile' });
+    await publisher.sendTombstone(graph, 'COMPETES_WITH:AAPL:MSFT', { source: 'competitors' });
+    const got = await readAll(graph.name, 2);
+    const upsert = got.find((x) => x.value !== null)!;
+    expect(upsert.key!.toString()).toBe('Company:AAPL');
+    expect((await serde.decode(graph, upsert.value!)).value).toEqual(m);
+    const tomb = got.find((x) => x.value === null)!;
+    expect(tomb.key!.toString()).toBe('COMPETES_WITH:AAPL:MSFT');
+    expect(headersToStrings(tomb.headers).source).toBe('competitors');
+  });
+
+  it('a value that does not fit the schema throws before anything is sent', async () => {
+    const bad = { ...bar('BAD', 0), close: 'not a number' } as unknown as PriceUpdate;
+    await expect(publisher.send(prices, [bar('OKAY', 1), bad], { source: 'synthetic' })).rejects.toThrow(/close/);
+  });
+
+  it('dead-letters the original bytes, key and headers with the reason and origin', async () => {
+    const original = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x01]);
+    await publisher.deadLetter(prices, [
+      {
+        key: 'AAPL', value: original, headers: { source: 'yahoo', 'correlation-id': 'c-7', 'produced-at': '2026-01-05T14:00:00.000Z' },
+        error: new DecodeError('unknown magic byte 222'), origin: { topic: prices.name, partition: 2, offset: '17', group: 'marketstream-postgres-sink' },
+      },
+      { key: null, value: null, error: new Error('tombstone not meaningful') },
+    ]);
+    const got = await readAll(prices.dlq, 2);
+    const first = got.find((m) => m.key?.toString() === 'AAPL')!;
+    expect(Buffer.compare(first.value!, original)).toBe(0);
+    expect(headersToStrings(first.headers)).toMatchObject({
+      source: 'yahoo', 'correlation-id': 'c-7', 'produced-at': '2026-01-05T14:00:00.000Z',
+      'error-class': 'DecodeError', 'error-message': 'unknown magic byte 222',
+      'original-topic': prices.name, 'original-partition': '2', 'original-offset': '17', 'consumer-group': 'marketstream-postgres-sink',
+    });
+    expect(Number.isNaN(Date.parse(headersToStrings(first.headers)['failed-at']!))).toBe(false);
+    const second = got.find((m) => m.key === null)!;
+    expect(second.value).toBeNull();
+    expect(headersToStrings(second.headers)).toMatchObject({ 'error-class': 'Error', 'original-topic': prices.name });
+  });
+});

@@ -1,0 +1,116 @@
+// The price producer against the real Kafka and Schema Registry, on an isolated topic: valid bars arrive decoded,
+// keyed by symbol, with the standard headers; invalid bars and unparseable lines land in the DLQ with the reason;
+// stop() finishes the tick in flight, so everything fetched was published.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headersToStrings } from '../../lib/dlq.ts';
+import { createPublisher, type Publisher } from '../../lib/publisher.ts';
+import { createSerde } from '../../lib/serde.ts';
+import { createPriceProducer } from '../../producers/price-producer.ts';
+import { createFileSource } from '../../producers/sources/file.ts';
+import { createSyntheticSource } from '../../producers/sources/synthetic.ts';
+import type { PriceUpdate } from '../../schemas/types.generated.ts';
+import { ensureTopics } from '../../topics/admin.ts';
+import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
+import { consumeMessages, deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+
+const config = testConfig();
+const kafka = testKafka(config);
+const serde = createSerde(config);
+const logger = testLogger('price-producer-test');
+const dir = mkdtempSync(join(tmpdir(), 'marketstream-producer-'));
+const topics: TopicDef<PriceUpdate>[] = [];
+let publisher: Publisher;
+
+async function isolatedTopic(): Promise<TopicDef<PriceUpdate>> {
+  const topic = withName(priceUpdates, randomName('test-prices'));
+  await ensureTopics(kafka, config, [topic]);
+  topics.push(topic);
+  return topic;
+}
+
+async function decodeAll(topic: TopicDef<PriceUpdate>, count: number) {
+  const messages = await consumeMessages(kafka, topic.name, count);
+  return Promise.all(messages.map(async (m) => ({
+    key: m.key?.toString() ?? null,
+    headers: headersToStrings(m.headers),
+    value: (await serde.decode(topic, m.value as Buffer)).value,
+  })));
+}
+
+beforeAll(async () => {
+  publisher = createPublisher({ kafka, serde, logger });
+  await publisher.connect();
+});
+afterAll(async () => {
+  await publisher?.disconnect();
+  await deleteTestTopics(kafka, topics.flatMap((t) => [t.name, t.dlq]));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('price producer (real Kafka and registry)', () => {
+  it('publishes validated synthetic bars keyed by symbol, decodable, with source, produced-at and one correlation id per tick', async () => {
+    const topic = await isolatedTopic();
+    const now = Date.now();
+    const producer = createPriceProducer({ config, logger, publisher, topic, source: createSyntheticSource({ seed: 7, interval: '1m' }), symbols: ['AAPL', 'MSFT', 'NVDA'], intervalMs: 60_000 });
+    expect(await producer.publishOnce(now)).toEqual({ fetched: 3, published: 3, invalid: 0, rejected: 0 });
+
+    const got = await decodeAll(topic, 3);
+    const expected = createSyntheticSource({ seed: 7 }).bars(['AAPL', 'MSFT', 'NVDA'], { from: Math.floor(now / 60_000) * 60_000 - 60_000, to: Math.floor(now / 60_000) * 60_000, interval: '1m' }, { ingestTime: now });
+    expect(got.map((g) => g.value).sort((a, b) => a.symbol.localeCompare(b.symbol))).toEqual(expected);
+    expect(got.every((g) => g.key === g.value.symbol)).toBe(true);
+    for (const g of got) {
+      expect(g.headers.source).toBe('synthetic');
+      expect(Date.parse(g.headers['produced-at'] as string)).toBeGreaterThanOrEqual(now - 1000);
+    }
+    expect(new Set(got.map((g) => g.headers['correlation-id'])).size).toBe(1);
+  });
+
+  it('dead-letters an invalid bar and an unparseable line with the reason, and publishes the valid ones', async () => {
+    const topic = await isolatedTopic();
+    const path = join(dir, 'bars.csv');
+    writeFileSync(path, [
+      'symbol,interval,ts,open,high,low,close,volume',
+      'AAPL,1d,2026-01-05T00:00:00Z,250,252,248,251,1000000',
+      'TSLA,1d,2026-01-05T00:00:00Z,400,398,405,401,2000000', // high below low
+      'MSFT,1d,2026-01-05T00:00:00Z,420,oops,415,421,300',
+      'MSFT,1d,2026-01-06T00:00:00Z,421,425,419,424,3100000',
+    ].join('\n'));
+    const producer = createPriceProducer({ config, logger, publisher, topic, source: createFileSource({ path }), symbols: [], intervalMs: 0 });
+    expect(await producer.publishOnce()).toEqual({ fetched: 3, published: 2, invalid: 1, rejected: 1 });
+
+    const good = await decodeAll(topic, 2);
+    const goodRows = good.map((g) => [g.key, g.value.symbol, g.value.close, g.value.source]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    expect(goodRows).toEqual([['AAPL', 'AAPL', 251, 'file'], ['MSFT', 'MSFT', 424, 'file']]);
+
+    const dead = await consumeMessages(kafka, topic.dlq, 2);
+    const byKey = new Map(dead.map((m) => [m.key?.toString() ?? null, { headers: headersToStrings(m.headers), value: JSON.parse((m.value as Buffer).toString('utf8')) as Record<string, unknown> }]));
+    const tsla = byKey.get('TSLA');
+    expect(tsla?.headers['error-class']).toBe('ValidationError');
+    expect(tsla?.headers['error-message']).toBe('high 398 is below max(open 400, close 401)');
+    expect(tsla?.headers['original-topic']).toBe(topic.name);
+    expect(tsla?.headers.source).toBe('file');
+    expect(tsla?.value).toMatchObject({ symbol: 'TSLA', high: 398, low: 405, source: 'file' });
+    const line = byKey.get('MSFT');
+    expect(line?.headers['error-message']).toBe('line 4: high "oops" is not a number');
+    expect(line?.value).toMatchObject({ line: 4, text: 'MSFT,1d,2026-01-05T00:00:00Z,420,oops,415,421,300' });
+  });
+
+  it('runs ticks until stopped and finishes the tick in flight: everything fetched is on the topic', async () => {
+    const topic = await isolatedTopic();
+    const producer = createPriceProducer({ config, logger, publisher, topic, source: createSyntheticSource({ seed: 1, interval: 'tick' }), symbols: ['AAPL', 'GOOGL'], intervalMs: 1000 });
+    const running = producer.start();
+    await waitFor(() => producer.ticks >= 2, { timeoutMs: 30_000, what: 'two ticks' });
+    await producer.stop();
+    await running;
+    const { fetched, published, invalid } = producer.totals;
+    expect(invalid).toBe(0);
+    expect(published).toBe(fetched);
+    expect(published).toBeGreaterThanOrEqual(4);
+    const got = await decodeAll(topic, published);
+    expect(got).toHaveLength(published);
+    expect(got.every((g) => g.value.interval === 'tick' && g.value.open === g.value.close)).toBe(true);
+  });
+});

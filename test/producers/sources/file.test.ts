@@ -1,0 +1,103 @@
+// File source: CSV and JSONL bars, replay pacing by event time, per-line rejects with reasons (never a crash).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createFileSource } from '../../../producers/sources/file.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'marketstream-file-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+const T0 = Date.UTC(2026, 0, 5, 14, 30);
+const NOW = Date.UTC(2026, 0, 6);
+
+describe('file source', () => {
+  it('reads CSV with a header, ISO or epoch-ms times, quoted fields and CRLF, as fast as possible', async () => {
+    const path = write('bars.csv', [
+      '\uFEFFsymbol,interval,ts,open,high,low,close,volume',
+      'AAPL,1m,2026-01-05T14:30:00Z,100,101,99.5,100.5,1200',
+      `"msft",1m,${T0},400,401,399,400.25,"3400"`,
+      '',
+      'AAPL,1m,2026-01-05T14:31:00.000Z,100.5,100.9,100.1,100.8,900',
+    ].join('\r\n'));
+    const src = createFileSource({ path });
+    const got = await src.fetch([], NOW);
+    expect(got).toEqual([
+      { symbol: 'AAPL', interval: '1m', eventTime: T0, open: 100, high: 101, low: 99.5, close: 100.5, volume: 1200, source: 'file', ingestTime: NOW, quality: 1 },
+      { symbol: 'MSFT', interval: '1m', eventTime: T0, open: 400, high: 401, low: 399, close: 400.25, volume: 3400, source: 'file', ingestTime: NOW, quality: 1 },
+      { symbol: 'AAPL', interval: '1m', eventTime: T0 + 60_000, open: 100.5, high: 100.9, low: 100.1, close: 100.8, volume: 900, source: 'file', ingestTime: NOW, quality: 1 },
+    ]);
+    expect(src.exhausted()).toBe(true);
+    expect(src.takeRejected()).toEqual([]);
+    expect(await src.fetch([], NOW)).toEqual([]);
+  });
+
+  it('turns unparseable lines into rejects with line number and reason, and keeps going', async () => {
+    const path = write('bars.jsonl', [
+      JSON.stringify({ symbol: 'AAPL', interval: '1d', eventTime: T0, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10 }),
+      '{"symbol": "AAPL", "interval": "1d", ', // truncated JSON
+      JSON.stringify({ symbol: 'AAPL', interval: '1d', eventTime: 'yesterday', open: 1, high: 2, low: 0.5, close: 1.5, volume: 10 }),
+      JSON.stringify({ symbol: 'AAPL', interval: '1d', eventTime: T0, open: 1, high: 'n/a', low: 0.5, close: 1.5, volume: 10 }),
+      JSON.stringify({ interval: '1d', eventTime: T0, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10 }),
+      '[1,2,3]',
+      // parses fine; breaking OHLC is for validation to reject, not the parser
+      JSON.stringify({ symbol: 'TSLA', interval: '1d', ts: '2026-01-06T00:00:00Z', open: 10, high: 9, low: 11, close: 10, volume: 5, quality: 0.5 }),
+    ].join('\n'));
+    const src = createFileSource({ path });
+    const got = await src.fetch([], NOW);
+    expect(got.map((b) => [b.symbol, b.high, b.low, b.quality])).toEqual([['AAPL', 2, 0.5, 1], ['TSLA', 9, 11, 0.5]]);
+    const rejected = src.takeRejected();
+    expect(rejected.map((r) => r.reason)).toEqual([
+      expect.stringMatching(/^line 2: not JSON/),
+      'line 3: eventTime "yesterday" is neither ISO 8601 nor epoch ms',
+      'line 4: high "n/a" is not a number',
+      'line 5: missing symbol',
+      'line 6: not a JSON object',
+    ]);
+    expect(rejected[2]).toMatchObject({ symbol: 'AAPL', raw: { file: path, line: 4 } });
+    expect(rejected[3]?.symbol).toBeNull();
+    expect(src.takeRejected()).toEqual([]); // handed over once
+  });
+
+  it('rejects CSV rows with the wrong number of columns or a missing interval', async () => {
+    const path = write('short.csv', 'symbol,ts,open,high,low,close,volume\nAAPL,2026-01-05T14:30:00Z,1,2,0.5,1.5\nAAPL,2026-01-05T14:30:00Z,1,2,0.5,1.5,7\n');
+    const src = createFileSource({ path });
+    expect(await src.fetch([], NOW)).toEqual([]);
+    expect(src.takeRejected().map((r) => r.reason)).toEqual(['line 2: expected 7 columns, got 6', 'line 3: missing interval']);
+    const withDefault = createFileSource({ path, interval: '1d' });
+    expect((await withDefault.fetch([], NOW)).map((b) => b.interval)).toEqual(['1d']);
+  });
+
+  it('replays at N × the pace of the event times, and caps a fetch at batchSize', async () => {
+    const rows = Array.from({ length: 5 }, (_, i) => `AAPL,1m,${T0 + i * 60_000},1,2,0.5,1.5,${i + 1}`);
+    const path = write('paced.csv', ['symbol,interval,ts,open,high,low,close,volume', ...rows].join('\n'));
+    const src = createFileSource({ path, speed: 60 }); // one minute of bars per second
+    const wall = 1_000_000;
+    expect((await src.fetch([], wall)).map((b) => b.volume)).toEqual([1]);
+    expect(await src.fetch([], wall + 500)).toEqual([]);
+    expect((await src.fetch([], wall + 1000)).map((b) => b.volume)).toEqual([2]);
+    expect((await src.fetch([], wall + 3100)).map((b) => b.volume)).toEqual([3, 4]);
+    expect(src.exhausted()).toBe(false);
+    expect((await src.fetch([], wall + 9000)).map((b) => b.volume)).toEqual([5]);
+    expect(await src.fetch([], wall + 9000)).toEqual([]);
+    expect(src.exhausted()).toBe(true);
+
+    const batched = createFileSource({ path, batchSize: 2 });
+    expect((await batched.fetch([], wall)).length).toBe(2);
+    expect((await batched.fetch([], wall)).length).toBe(2);
+    expect((await batched.fetch([], wall)).length).toBe(1);
+  });
+
+  it('keeps only the requested symbols when given some', async () => {
+    const path = write('mixed.csv', 'symbol,interval,ts,open,high,low,close,volume\nAAPL,1d,1767571200000,1,2,0.5,1.5,1\nJPM,1d,1767571200000,1,2,0.5,1.5,1\n');
+    expect((await createFileSource({ path }).fetch(['JPM'], NOW)).map((b) => b.symbol)).toEqual(['JPM']);
+  });
+
+  it('fails fetch (not the process) when the file is missing', async () => {
+    await expect(createFileSource({ path: join(dir, 'nope.csv') }).fetch([], NOW)).rejects.toThrow(/ENOENT/);
+  });
+});

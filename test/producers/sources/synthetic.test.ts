@@ -1,0 +1,120 @@
+// Synthetic source: deterministic per seed, same bar whenever asked, realistic OHLCV, correlated sectors.
+import { describe, expect, it } from 'vitest';
+import { createSyntheticSource } from '../../../producers/sources/synthetic.ts';
+import { validatePriceUpdate } from '../../../producers/validate.ts';
+import type { PriceUpdate } from '../../../schemas/types.generated.ts';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 0, 5);
+const TECH = ['AAPL', 'MSFT', 'GOOGL', 'NVDA'];
+const strip = (bars: PriceUpdate[]) => bars.map(({ ingestTime: _, ...rest }) => rest);
+
+function dailyReturns(bars: PriceUpdate[]): Map<string, number[]> {
+  const closes = new Map<string, number[]>();
+  for (const b of bars) closes.set(b.symbol, [...(closes.get(b.symbol) ?? []), b.close]);
+  return new Map([...closes].map(([s, c]) => [s, c.slice(1).map((x, i) => Math.log(x / (c[i] as number)))]));
+}
+
+function pearson(a: number[], b: number[]): number {
+  const mean = (x: number[]) => x.reduce((s, y) => s + y, 0) / x.length;
+  const ma = mean(a), mb = mean(b);
+  let ab = 0, aa = 0, bb = 0;
+  a.forEach((x, i) => { const y = b[i] as number; ab += (x - ma) * (y - mb); aa += (x - ma) ** 2; bb += (y - mb) ** 2; });
+  return ab / Math.sqrt(aa * bb);
+}
+
+describe('synthetic source', () => {
+  it('gives the same bars for the same seed, symbols and times, and different bars for another seed', () => {
+    const range = { from: T0, to: T0 + 3 * 3_600_000, interval: '1m' as const };
+    const a = createSyntheticSource({ seed: 7 }).bars(['AAPL', 'TSLA'], range);
+    const b = createSyntheticSource({ seed: 7 }).bars(['AAPL', 'TSLA'], range);
+    const c = createSyntheticSource({ seed: 8 }).bars(['AAPL', 'TSLA'], range);
+    expect(a).toHaveLength(2 * 180);
+    expect(strip(a)).toEqual(strip(b));
+    expect(strip(c)).not.toEqual(strip(a));
+  });
+
+  it('gives the same bar for a symbol and time however it is asked (sub-range, other symbols, history twice)', async () => {
+    const src = createSyntheticSource({ seed: 42 });
+    const wide = src.bars(['AAPL', 'MSFT', 'JPM'], { from: T0, to: T0 + 60 * DAY, interval: '1d' }).filter((b) => b.symbol === 'MSFT');
+    const narrow = src.bars(['MSFT'], { from: T0 + 20 * DAY, to: T0 + 25 * DAY, interval: '1d' });
+    expect(strip(narrow)).toEqual(strip(wide.slice(20, 25)));
+
+    const h1 = await src.history('MSFT', { from: T0, to: T0 + 60 * DAY, interval: '1d' });
+    const h2 = await createSyntheticSource({ seed: 42 }).history('MSFT', { from: T0, to: T0 + 60 * DAY, interval: '1d' });
+    expect(h1.every((b) => b.source === 'backfill')).toBe(true);
+    expect(strip(h1)).toEqual(strip(h2));
+    expect(h1.map((b) => [b.eventTime, b.close])).toEqual(wide.map((b) => [b.eventTime, b.close]));
+  });
+
+  it('aligns bars to the interval and chains them: each open is the previous close; a day closes where its last hour closes', () => {
+    const src = createSyntheticSource({ seed: 3 });
+    const hours = src.bars(['NVDA'], { from: T0 + 1234, to: T0 + 2 * DAY, interval: '1h' });
+    expect(hours[0]?.eventTime).toBe(T0 + 3_600_000); // first bar starting at or after `from`
+    for (let i = 1; i < hours.length; i++) {
+      expect(hours[i]?.eventTime).toBe((hours[i - 1] as PriceUpdate).eventTime + 3_600_000);
+      expect(hours[i]?.open).toBe(hours[i - 1]?.close);
+    }
+    const days = src.bars(['NVDA'], { from: T0, to: T0 + 2 * DAY, interval: '1d' });
+    expect(days[0]?.close).toBe(hours[22]?.close); // hour 23:00-24:00 of day 0 is hours[22] (hours start at 01:00)
+    expect(days[1]?.open).toBe(days[0]?.close);
+  });
+
+  it('keeps OHLC relationships, positive prices and volume over many bars of every interval', () => {
+    const src = createSyntheticSource({ seed: 99 });
+    const symbols = ['AAPL', 'TSLA', 'JPM', 'ZZZZ', 'PENNY'];
+    const all = [
+      ...src.bars(symbols, { from: T0, to: T0 + 10 * DAY, interval: '1m' }),
+      ...src.bars(symbols, { from: T0, to: T0 + 400 * DAY, interval: '1h' }),
+      ...src.bars(symbols, { from: Date.UTC(1975, 0, 1), to: Date.UTC(2100, 0, 1), interval: '1d' }),
+      ...src.bars(symbols, { from: T0, to: T0 + 3_600_000, interval: 'tick' }),
+    ];
+    expect(all.length).toBeGreaterThan(300_000);
+    const broken = all.filter((b) => !(b.high >= Math.max(b.open, b.close) && b.low <= Math.min(b.open, b.close) && b.low > 0 && b.volume > 0 && Number.isInteger(b.volume)));
+    expect(broken).toEqual([]);
+    const invalid = all.filter((b) => validatePriceUpdate(b, Date.UTC(2101, 0, 1)) !== null);
+    expect(invalid).toEqual([]);
+    const ranges = all.filter((b) => b.interval === '1m').filter((b) => b.high > b.low);
+    expect(ranges.length).toBeGreaterThan(0.9 * 10 * 1440 * symbols.length); // bars have a real range, not flat
+  });
+
+  it('moves same-sector symbols together: over 30 daily returns a tech pair correlates |r| >= 0.7, more than cross-sector pairs', () => {
+    for (const seed of [1, 2, 42, 1234]) {
+      const src = createSyntheticSource({ seed });
+      const returns = dailyReturns(src.bars([...TECH, 'JPM', 'XOM'], { from: T0, to: T0 + 31 * DAY, interval: '1d' }));
+      expect(returns.get('AAPL')).toHaveLength(30);
+      const r = (a: string, b: string) => pearson(returns.get(a) as number[], returns.get(b) as number[]);
+      const techPairs = TECH.flatMap((a, i) => TECH.slice(i + 1).map((b) => r(a, b)));
+      const crossPairs = TECH.flatMap((a) => ['JPM', 'XOM'].map((b) => r(a, b)));
+      expect(Math.max(...techPairs.map(Math.abs))).toBeGreaterThanOrEqual(0.7);
+      const mean = (x: number[]) => x.reduce((s, y) => s + y, 0) / x.length;
+      expect(mean(techPairs)).toBeGreaterThan(mean(crossPairs));
+    }
+  });
+
+  it('lets the factor loadings be configured: without market and sector factors symbols move independently', () => {
+    const src = createSyntheticSource({ seed: 5, marketLoading: 0, sectorLoading: 0 });
+    const returns = dailyReturns(src.bars(TECH, { from: T0, to: T0 + 201 * DAY, interval: '1d' }));
+    const r = pearson(returns.get('AAPL') as number[], returns.get('MSFT') as number[]);
+    expect(Math.abs(r)).toBeLessThan(0.3);
+    expect(() => createSyntheticSource({ marketLoading: 0.9, sectorLoading: 0.9 })).toThrow(/must be <= 1/);
+  });
+
+  it('fetch() returns the last completed bar once, then only new bars, catching up after a pause', async () => {
+    const now = T0 + 10 * 60_000 + 30_000; // 00:10:30
+    const a = createSyntheticSource({ seed: 11, interval: '1m', maxCatchUpBars: 5 });
+    const first = await a.fetch(['AAPL', 'MSFT'], now);
+    expect(first.map((b) => [b.symbol, b.eventTime])).toEqual([['AAPL', T0 + 9 * 60_000], ['MSFT', T0 + 9 * 60_000]]);
+    expect(first.every((b) => b.source === 'synthetic' && b.ingestTime === now)).toBe(true);
+    expect(await a.fetch(['AAPL', 'MSFT'], now + 20_000)).toEqual([]); // same minute: nothing new
+    const later = await a.fetch(['AAPL', 'MSFT'], now + 3 * 60_000);
+    expect(later.map((b) => b.eventTime)).toEqual([T0 + 10 * 60_000, T0 + 10 * 60_000, T0 + 11 * 60_000, T0 + 11 * 60_000, T0 + 12 * 60_000, T0 + 12 * 60_000]);
+    const afterPause = await a.fetch(['AAPL'], now + 60 * 60_000);
+    expect(afterPause).toHaveLength(5); // capped catch-up
+    // Another instance fed the same times returns the same bars.
+    const b = createSyntheticSource({ seed: 11, interval: '1m', maxCatchUpBars: 5 });
+    expect(strip(await b.fetch(['AAPL', 'MSFT'], now))).toEqual(strip(first));
+    // The bars fetch() returns are the ones bars() and history() give for that time.
+    expect(strip(first.slice(0, 1))).toEqual(strip(a.bars(['AAPL'], { from: T0 + 9 * 60_000, to: T0 + 10 * 60_000, interval: '1m' })));
+  });
+});

@@ -1,0 +1,146 @@
+// Yahoo source through yahoo-finance2 with recorded Yahoo responses fed via the library's fetch hook (no network):
+// quote and chart parsing, the cookie/crumb handshake, retry after a 500, the circuit breaker, 4xx not retried.
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../../lib/logger.ts';
+import { CircuitOpenError } from '../../../lib/resilience.ts';
+import { createYahooSource, YahooRequestError, type YahooSource } from '../../../producers/sources/yahoo.ts';
+import { validatePriceUpdate } from '../../../producers/validate.ts';
+
+interface Recorded { request: { url: string }; response: { status: number; statusText: string; headers: Record<string, string | string[]>; bodyJson?: unknown; bodyText?: string } }
+const fixture = (name: string): Recorded => JSON.parse(readFileSync(new URL(`../../fixtures/yahoo/${name}`, import.meta.url), 'utf8')) as Recorded;
+
+function toResponse(r: Recorded): Response {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(r.response.headers)) for (const x of Array.isArray(v) ? v : [v]) headers.append(k, x);
+  const body = r.response.bodyJson !== undefined ? JSON.stringify(r.response.bodyJson) : r.response.bodyText ?? '';
+  return new Response(body, { status: r.response.status, statusText: r.response.statusText, headers });
+}
+
+/** A fake Yahoo: answers the crumb handshake, quotes and charts from fixtures; `chart` can be scripted per call. */
+function fakeYahoo() {
+  const calls: string[] = [];
+  const chartScript: Recorded[] = [];
+  let chartDefault: ((symbol: string) => Recorded) = (symbol) => (symbol === 'NOPE' ? fixture('chart-NOPE-404.json') : symbol === 'MSFT' ? fixture('chart-MSFT-1d.json') : fixture('chart-AAPL-1m.json'));
+  const fetch = (async (input: string | URL | Request) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    calls.push(url);
+    if (url.startsWith('https://finance.yahoo.com/quote/')) return toResponse(fixture('getCrumb-quote-AAPL.json'));
+    if (url.startsWith('https://query1.finance.yahoo.com/v1/test/getcrumb')) return toResponse(fixture('getCrumb-getcrumb.json'));
+    if (url.includes('/v7/finance/quote')) return toResponse(fixture('quote-AAPL-MSFT.json'));
+    const chart = /\/v8\/finance\/chart\/([^?]+)/.exec(url);
+    if (chart) return toResponse(chartScript.shift() ?? chartDefault(decodeURIComponent(chart[1] as string)));
+    return new Response('unexpected request', { status: 418 });
+  }) as typeof globalThis.fetch;
+  return {
+    fetch, calls, chartScript,
+    chartCalls: () => calls.filter((u) => u.includes('/v8/finance/chart/')).length,
+    failChartsFromNowOn: () => { chartDefault = () => fixture('error-500.json'); },
+    healCharts: () => { chartDefault = () => fixture('chart-AAPL-1m.json'); },
+  };
+}
+
+const logger = createLogger({ level: 'silent', format: 'json' });
+const FAST = { minBackoffMs: 1, maxBackoffMs: 5, ratePerSecond: 1000, maxConcurrent: 4 };
+const NOW = Date.UTC(2026, 9, 2, 14, 16, 5); // 5 s after the last recorded trade
+const sources: YahooSource[] = [];
+function source(config: Parameters<typeof createYahooSource>[0], fake: ReturnType<typeof fakeYahoo>): YahooSource {
+  const s = createYahooSource(config, { logger, fetch: fake.fetch, clock: () => NOW });
+  sources.push(s);
+  return s;
+}
+
+beforeAll(() => { vi.spyOn(console, 'error').mockImplementation(() => {}); }); // yahoo-finance2 prints the URL of a failed request
+afterEach(async () => { await Promise.all(sources.splice(0).map((s) => s.close?.())); });
+
+describe('yahoo source', () => {
+  it('maps quotes to ticks after the cookie/crumb handshake, and does not repeat an unchanged quote', async () => {
+    const fake = fakeYahoo();
+    const src = source({ mode: 'quote', resilience: FAST }, fake);
+    const ticks = await src.fetch(['AAPL', 'MSFT'], NOW);
+    expect(ticks).toEqual([
+      { symbol: 'AAPL', interval: 'tick', eventTime: Date.UTC(2026, 9, 2, 14, 16, 2), open: 331.2, high: 334.54, low: 330.61, close: 331.99, volume: 9034471, source: 'yahoo', ingestTime: NOW, quality: 1 },
+      { symbol: 'MSFT', interval: 'tick', eventTime: Date.UTC(2026, 9, 2, 14, 16, 1), open: 510.3, high: 512.8, low: 507.1, close: 511.87, volume: 4120554, source: 'yahoo', ingestTime: NOW, quality: 1 },
+    ]);
+    expect(ticks.map((t) => validatePriceUpdate(t, NOW, { maxStalenessMs: 60_000 }))).toEqual([null, null]);
+    const quoteUrl = new URL(fake.calls.find((u) => u.includes('/v7/finance/quote')) as string);
+    expect(quoteUrl.searchParams.get('symbols')).toBe('AAPL,MSFT');
+    expect(quoteUrl.searchParams.get('crumb')).toBe('Mm.oQGSe2By');
+    expect(fake.calls.slice(0, 2)).toEqual(['https://finance.yahoo.com/quote/AAPL', 'https://query1.finance.yahoo.com/v1/test/getcrumb']);
+
+    expect(await src.fetch(['AAPL', 'MSFT'], NOW + 60_000)).toEqual([]); // same regularMarketTime: nothing new
+  });
+
+  it('maps intraday chart bars: only whole, ended bars, skipping empty minutes, never repeating a bar', async () => {
+    const fake = fakeYahoo();
+    const src = source({ mode: 'bars', barInterval: '1m', lookbackMinutes: 20, resilience: FAST }, fake);
+    const bars = await src.fetch(['AAPL'], NOW);
+    const t0 = Date.UTC(2026, 9, 2, 14, 0);
+    expect(bars.map((b) => (b.eventTime - t0) / 60_000)).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15]);
+    expect(bars[0]).toEqual({ symbol: 'AAPL', interval: '1m', eventTime: t0, open: 331.8, high: 331.92, low: 331.71, close: 331.8, volume: 41000, source: 'yahoo', ingestTime: NOW, quality: 1 });
+    expect(bars.every((b) => validatePriceUpdate(b, NOW, { maxStalenessMs: 30 * 60_000 }) === null)).toBe(true);
+    const chartUrl = new URL(fake.calls.find((u) => u.includes('/v8/finance/chart/AAPL')) as string);
+    expect(chartUrl.searchParams.get('interval')).toBe('1m');
+    expect(Number(chartUrl.searchParams.get('period1'))).toBe((NOW - 20 * 60_000) / 1000);
+    expect(fake.calls.some((u) => u.includes('getcrumb'))).toBe(false); // chart needs no crumb
+
+    expect(await src.fetch(['AAPL'], NOW + 30_000)).toEqual([]);
+  });
+
+  it('returns daily history as backfill bars keyed by exchange date, with a missing volume as 0 and lower quality', async () => {
+    const fake = fakeYahoo();
+    const src = source({ resilience: FAST }, fake);
+    const from = Date.UTC(2026, 8, 28);
+    const bars = await src.history('MSFT', { from, to: Date.UTC(2026, 9, 3), interval: '1d' });
+    expect(bars.map((b) => new Date(b.eventTime).toISOString().slice(0, 10))).toEqual(['2026-09-28', '2026-09-29', '2026-09-30', '2026-10-01']); // 10-02 had not closed at NOW
+    expect(bars.every((b) => b.source === 'backfill' && b.interval === '1d')).toBe(true);
+    expect(bars[3]).toMatchObject({ close: 508.66, volume: 0, quality: 0.8 });
+    const url = new URL(fake.calls.find((u) => u.includes('/v8/finance/chart/MSFT')) as string);
+    expect(url.searchParams.get('interval')).toBe('1d');
+    expect(Number(url.searchParams.get('period1'))).toBe(from / 1000);
+  });
+
+  it('retries a 500 with backoff and then succeeds', async () => {
+    const fake = fakeYahoo();
+    fake.chartScript.push(fixture('error-500.json'));
+    const src = source({ resilience: { ...FAST, retries: 3 } }, fake);
+    const bars = await src.fetch(['AAPL'], NOW);
+    expect(bars).toHaveLength(15);
+    expect(fake.chartCalls()).toBe(2);
+    expect(src.circuitState()).toBe('closed');
+  });
+
+  it('opens the circuit after 5 failures, then fails fast without calling Yahoo', async () => {
+    const fake = fakeYahoo();
+    fake.failChartsFromNowOn();
+    const src = source({ resilience: { ...FAST, retries: 20, failureThreshold: 5, resetTimeoutMs: 60_000 } }, fake);
+    await expect(src.fetch(['AAPL'], NOW)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(fake.chartCalls()).toBe(5); // retries stop as soon as the circuit opens
+    expect(src.circuitState()).toBe('open');
+    await expect(src.fetch(['AAPL'], NOW + 60_000)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(fake.chartCalls()).toBe(5);
+  });
+
+  it('lets a trial call through once the reset timeout passes (half-open) and closes on success', async () => {
+    const fake = fakeYahoo();
+    fake.failChartsFromNowOn();
+    const src = source({ resilience: { ...FAST, retries: 0, failureThreshold: 5, resetTimeoutMs: 50 } }, fake);
+    for (let i = 0; i < 5; i++) await expect(src.fetch(['AAPL'], NOW)).rejects.toThrow();
+    expect(src.circuitState()).toBe('open');
+    await vi.waitFor(() => expect(src.circuitState()).toBe('half-open'), { timeout: 5000, interval: 10 });
+    fake.healCharts();
+    expect(await src.fetch(['AAPL'], NOW)).toHaveLength(15);
+    expect(src.circuitState()).toBe('closed');
+  });
+
+  it('does not retry a 404 (unknown symbol), does not count it against the circuit, and keeps the other symbols', async () => {
+    const fake = fakeYahoo();
+    const src = source({ resilience: { ...FAST, retries: 3, failureThreshold: 2 } }, fake);
+    await expect(src.fetch(['NOPE'], NOW)).rejects.toBeInstanceOf(YahooRequestError);
+    await expect(src.fetch(['NOPE'], NOW)).rejects.toThrow(/404: No data found, symbol may be delisted/);
+    expect(fake.chartCalls()).toBe(2);
+    expect(src.circuitState()).toBe('closed');
+    const bars = await src.fetch(['AAPL', 'NOPE'], NOW);
+    expect(new Set(bars.map((b) => b.symbol))).toEqual(new Set(['AAPL']));
+  });
+});

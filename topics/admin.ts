@@ -1,0 +1,125 @@
+// Applying and inspecting the topics of topics/index.ts: idempotent creation of each topic and its `.dlq`
+// (existing topics are left as they are), and a description of partitions, leaders, offsets and retention.
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+import type { Config } from '../lib/config.ts';
+import { allTopics, dlqSettings, type TopicDef, type TopicSettings } from './index.ts';
+
+// kafkajs is CommonJS and Node's ESM loader does not see this enum as a named export.
+const { ConfigResourceTypes } = kafkajs;
+
+export interface EnsureResult {
+  /** Topics this call created. */
+  created: string[];
+  /** Topics that were there already (left untouched). */
+  existing: string[];
+}
+
+/** Each topic with its settings, main topics followed by their DLQ. */
+export function plannedTopics(config: Config, topics: readonly TopicDef<unknown>[] = allTopics): Array<{ name: string; settings: TopicSettings }> {
+  return topics.flatMap((t) => {
+    const main = t.settings(config);
+    return [{ name: t.name, settings: main }, { name: t.dlq, settings: dlqSettings(main) }];
+  });
+}
+
+/** Creates missing topics (and DLQs) with their settings; existing ones are not changed. Safe to run concurrently. */
+export async function ensureTopics(kafka: Kafka, config: Config, topics: readonly TopicDef<unknown>[] = allTopics): Promise<EnsureResult> {
+  return withAdmin(kafka, async (admin) => {
+    const planned = plannedTopics(config, topics);
+    const present = new Set(await admin.listTopics());
+    const missing = planned.filter((p) => !present.has(p.name));
+    const created: string[] = [];
+    if (missing.length) {
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map(({ name, settings }) => ({
+            topic: name,
+            numPartitions: settings.partitions,
+            replicationFactor: settings.replicationFactor,
+            configEntries: [
+              { name: 'retention.ms', value: String(settings.retentionMs) },
+              { name: 'cleanup.policy', value: settings.cleanupPolicy },
+            ],
+          })),
+        });
+      } catch (err) {
+        // Another process created some of them in the meantime: fine, as long as every topic now exists.
+        const now = new Set(await admin.listTopics());
+        if (!missing.every((m) => now.has(m.name))) throw err;
+      }
+      created.push(...missing.map((m) => m.name));
+    }
+    return { created, existing: planned.filter((p) => present.has(p.name)).map((p) => p.name) };
+  });
+}
+
+export interface PartitionInfo {
+  partition: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+  /** Earliest offset still in the log. */
+  earliest: string;
+  /** Offset the next record will get (end of the log). */
+  latest: string;
+}
+
+export interface TopicDescription {
+  name: string;
+  exists: boolean;
+  /** Settings the code asks for. */
+  expected: TopicSettings;
+  partitions: PartitionInfo[];
+  /** As the broker reports them (null when the topic does not exist). */
+  retentionMs: number | null;
+  cleanupPolicy: string | null;
+  /** Records currently in the log (sum of latest - earliest). */
+  records: number;
+}
+
+/** Partitions, leaders, earliest/latest offsets and retention of each topic and its DLQ. */
+export async function describeTopics(kafka: Kafka, config: Config, topics: readonly TopicDef<unknown>[] = allTopics): Promise<TopicDescription[]> {
+  return withAdmin(kafka, async (admin) => {
+    const planned = plannedTopics(config, topics);
+    const present = new Set(await admin.listTopics());
+    const names = planned.filter((p) => present.has(p.name)).map((p) => p.name);
+    const metadata = names.length ? (await admin.fetchTopicMetadata({ topics: names })).topics : [];
+    const configs = names.length
+      ? (await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: names.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms', 'cleanup.policy'] })),
+      })).resources
+      : [];
+    return Promise.all(planned.map(async ({ name, settings }): Promise<TopicDescription> => {
+      if (!present.has(name)) return { name, exists: false, expected: settings, partitions: [], retentionMs: null, cleanupPolicy: null, records: 0 };
+      const offsets = new Map((await admin.fetchTopicOffsets(name)).map((o) => [o.partition, o]));
+      const meta = metadata.find((m) => m.name === name);
+      const partitions = (meta?.partitions ?? [])
+        .map((p) => ({
+          partition: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr,
+          earliest: offsets.get(p.partitionId)?.low ?? '0', latest: offsets.get(p.partitionId)?.high ?? '0',
+        }))
+        .sort((a, b) => a.partition - b.partition);
+      const entries = configs.find((c) => c.resourceName === name)?.configEntries ?? [];
+      const value = (key: string) => entries.find((e) => e.configName === key)?.configValue ?? null;
+      const retention = value('retention.ms');
+      return {
+        name, exists: true, expected: settings, partitions,
+        retentionMs: retention === null ? null : Number(retention),
+        cleanupPolicy: value('cleanup.policy'),
+        records: partitions.reduce((n, p) => n + Number(BigInt(p.latest) - BigInt(p.earliest)), 0),
+      };
+    }));
+  });
+}
+
+async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}

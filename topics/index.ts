@@ -1,0 +1,85 @@
+// Topics as code: name, key, value schema, and settings. `marketstream topics create` applies them idempotently.
+import type { Config } from '../lib/config.ts';
+import type { GraphMutation, MarketEvent, PriceUpdate } from '../schemas/types.generated.ts';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface TopicDef<T> {
+  /** Kafka topic name. */
+  readonly name: string;
+  /** Dead-letter topic for records of this topic that cannot be decoded or are invalid. */
+  readonly dlq: string;
+  /** Registry subject of the value schema (TopicNameStrategy). */
+  readonly subject: string;
+  /** File under schemas/ holding the value schema (an absolute path is taken as is). */
+  readonly schemaFile: string;
+  /** The record key: records with the same key stay in one partition, in order. */
+  key(value: T): string;
+  /** Broker-side settings for this topic under the given configuration. */
+  settings(config: Config): TopicSettings;
+}
+
+export interface TopicSettings {
+  partitions: number;
+  replicationFactor: number;
+  retentionMs: number;
+  cleanupPolicy: 'delete' | 'compact' | 'compact,delete';
+}
+
+function topic<T>(name: string, schemaFile: string, key: (v: T) => string, settings: (c: Config) => TopicSettings): TopicDef<T> {
+  return { name, dlq: `${name}.dlq`, subject: `${name}-value`, schemaFile, key, settings };
+}
+
+export const priceUpdates = topic<PriceUpdate>('price-updates', 'price-update.avsc', (v) => v.symbol, (c) => ({
+  partitions: c.TOPIC_PARTITIONS,
+  replicationFactor: c.TOPIC_REPLICATION_FACTOR,
+  retentionMs: c.PRICE_RETENTION_DAYS * DAY_MS,
+  cleanupPolicy: 'delete',
+}));
+
+/** News and other events; key = event id, so duplicates of an article land in one partition, in order. */
+export const marketEvents = topic<MarketEvent>('market-events', 'market-event.avsc', (v) => v.id, (c) => ({
+  partitions: c.TOPIC_PARTITIONS,
+  replicationFactor: c.TOPIC_REPLICATION_FACTOR,
+  retentionMs: c.EVENT_RETENTION_DAYS * DAY_MS,
+  cleanupPolicy: 'delete',
+}));
+
+/**
+ * Graph changes; key = entity key (see graphMutationKey). Not compacted: an UpsertNode sets only the properties it
+ * carries, so the older mutations of a key are still needed to rebuild the graph from the log.
+ */
+export const graphMutations = topic<GraphMutation>('graph-mutations', 'graph-mutation.avsc', (v) => graphMutationKey(v), (c) => ({
+  partitions: c.TOPIC_PARTITIONS,
+  replicationFactor: c.TOPIC_REPLICATION_FACTOR,
+  retentionMs: c.EVENT_RETENTION_DAYS * DAY_MS,
+  cleanupPolicy: 'delete',
+}));
+
+/**
+ * The entity a mutation changes: `<label>:<key>` for a node (`Company:AAPL`), `<type>:<from key>:<to key>` for a
+ * relationship (`CORRELATED_WITH:AAPL:MSFT`; the type fixes both labels). Upserts and deletes of one entity share it,
+ * so they stay in order; a tombstone under it deletes that entity.
+ */
+export function graphMutationKey(m: GraphMutation): string {
+  const op = m.op;
+  if ('UpsertNode' in op) return `${op.UpsertNode.label}:${op.UpsertNode.key}`;
+  const r = 'UpsertRelationship' in op ? op.UpsertRelationship : op.DeleteRelationship;
+  return `${r.type}:${r.from.key}:${r.to.key}`;
+}
+
+/** Every main topic; each also has its `.dlq`. */
+export const allTopics: readonly TopicDef<any>[] = [priceUpdates, marketEvents, graphMutations];
+
+/** DLQ topics keep records as long as their main topic, on a single partition (order of failure). */
+export function dlqSettings(main: TopicSettings): TopicSettings {
+  return { ...main, partitions: 1, cleanupPolicy: 'delete' };
+}
+
+/**
+ * The same contract under another topic name (its own DLQ and subject): isolated topics for tests and benchmarks,
+ * or a per-environment namespace on a shared cluster.
+ */
+export function withName<T>(def: TopicDef<T>, name: string): TopicDef<T> {
+  return { ...def, name, dlq: `${name}.dlq`, subject: `${name}-value` };
+}
