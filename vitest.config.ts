@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // which the global setup finds (configured servers that answer) or starts (the local stack).
 export default defineConfig({
   test: {
+    env: { KAFKAJS_NO_PARTITIONER_WARNING: '1' },
     projects: [
       { test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/**/*.int.test.ts'], testTimeout: 20_000 } },
       {

@@ -24,12 +24,12 @@ export async function consumeRate(kafka: Kafka, config: Config, topic: TopicDef<
   let t0 = 0;
   let done!: () => void;
   const finished = new Promise<void>((r) => { done = r; });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => { t0 ||= e.timestamp; });
   await consumer.connect();
   await consumer.subscribe({ topic: topic.name, fromBeginning: true });
   await consumer.run({
     partitionsConsumedConcurrently: config.SINK_PARTITIONS_CONCURRENCY,
     eachBatch: async ({ batch }) => {
-      t0 ||= Date.now();
       if (serde) for (const m of batch.messages) await serde.decode(topic, m.value!);
       seen += batch.messages.length;
       if (seen >= expected) done();
@@ -66,8 +66,8 @@ export interface SinkRun {
   latencies: Map<SinkName, number[]>;
   written: Map<SinkName, number>;
   batches: Map<SinkName, number>;
-  /** When each sink got its first batch (the start of its throughput measure) and wrote its last. */
-  firstReceived: Map<SinkName, number>;
+  /** When each sink's group was joined (the start of its throughput measure) and when it wrote its last batch. */
+  joinedAt: Map<SinkName, number>;
   lastWritten: Map<SinkName, number>;
 }
 
@@ -77,21 +77,21 @@ export async function runSinks(config: Config, logger: Logger, names: readonly S
   const latencies = new Map(names.map((n) => [n, [] as number[]]));
   const written = new Map(names.map((n) => [n, 0]));
   const batches = new Map(names.map((n) => [n, 0]));
-  const firstReceived = new Map<SinkName, number>();
+  const joinedAt = new Map<SinkName, number>();
   const lastWritten = new Map<SinkName, number>();
   const hooks: RunnerHooks = {
+    onGroupJoin(e) { const n = byName.get(e.sink)!; if (!joinedAt.has(n)) joinedAt.set(n, e.at); },
     onWritten(e) {
       const n = byName.get(e.sink)!;
       written.set(n, written.get(n)! + e.timestamps.length);
       batches.set(n, batches.get(n)! + 1);
-      firstReceived.set(n, Math.min(firstReceived.get(n) ?? Infinity, e.receivedAt));
       lastWritten.set(n, Math.max(lastWritten.get(n) ?? 0, e.writtenAt));
       const l = latencies.get(n)!;
       for (const t of e.timestamps) l.push(e.writtenAt - t);
     },
   };
   const running = await startSinks({ config, logger, names, topics: { prices: topic }, hooks });
-  return { stop: () => running.stop(), latencies, written, batches, firstReceived, lastWritten };
+  return { stop: () => running.stop(), latencies, written, batches, joinedAt, lastWritten };
 }
 
 export function percentiles(xs: number[]): { p50: number; p95: number; p99: number; max: number } {

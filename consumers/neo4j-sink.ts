@@ -2,10 +2,9 @@
 // One UNWIND … MERGE per batch (the newest bar per symbol), parameters only; the uniqueness constraints are created at start.
 import type { Config } from '../lib/config.ts';
 import { classifyNeo4jError, createNeo4jDriver, ensureConstraints, type Driver } from '../lib/stores/neo4j.ts';
-import { validatePriceUpdate } from '../producers/validate.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
-import { priceUpdates } from '../topics/index.ts';
-import type { Sink, SinkTopics, TopicHandler } from './types.ts';
+import { priceHandler } from './price-handler.ts';
+import type { Sink, SinkTopics } from './types.ts';
 
 const UPDATE_LAST_PRICE = `
 UNWIND $rows AS r
@@ -19,19 +18,15 @@ export function createNeo4jSink(config: Config, opts: SinkTopics = {}): Sink {
   let driver: Driver | undefined;
   const db = () => driver ?? (driver = createNeo4jDriver(config));
 
-  const prices: TopicHandler<PriceUpdate> = {
-    topic: opts.prices ?? priceUpdates,
-    validate: (v) => validatePriceUpdate(v, Date.now()),
-    async writeBatch(records) {
-      const newest = new Map<string, PriceUpdate>();
-      for (const { value } of records) {
-        const seen = newest.get(value!.symbol);
-        if (!seen || value!.eventTime >= seen.eventTime) newest.set(value!.symbol, value!);
-      }
-      const rows = [...newest.values()].map((v) => ({ symbol: v.symbol, close: v.close, ts: v.eventTime }));
-      await db().executeQuery(UPDATE_LAST_PRICE, { rows }).catch((err) => { throw classifyNeo4jError(err); });
-    },
-  };
+  const prices = priceHandler(opts.prices, async (records) => {
+    const newest = new Map<string, PriceUpdate>();
+    for (const { value } of records) {
+      const seen = newest.get(value!.symbol);
+      if (!seen || value!.eventTime >= seen.eventTime) newest.set(value!.symbol, value!);
+    }
+    const rows = [...newest.values()].map((v) => ({ symbol: v.symbol, close: v.close, ts: v.eventTime }));
+    await db().executeQuery(UPDATE_LAST_PRICE, { rows }).catch((err) => { throw classifyNeo4jError(err); });
+  });
 
   return {
     name: 'neo4j-sink',

@@ -3,10 +3,9 @@
 import { z } from 'zod';
 import type { Config } from '../lib/config.ts';
 import { classifyPgError, createPgPool, migrate, type Pool } from '../lib/stores/postgres.ts';
-import { validatePriceUpdate } from '../producers/validate.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
-import { priceUpdates } from '../topics/index.ts';
-import type { Sink, SinkRecord, SinkTopics, TopicHandler } from './types.ts';
+import { priceHandler } from './price-handler.ts';
+import type { Sink, SinkRecord, SinkTopics } from './types.ts';
 
 export const postgresSinkSpec = z.object({
   poolSize: z.number().int().min(1).default(8).describe('Connections; one batch uses one'),
@@ -28,17 +27,13 @@ export function createPostgresSink(config: Config, opts: z.input<typeof postgres
   let pool: Pool | undefined;
   const db = () => pool ?? (pool = createPgPool(config, { max: poolSize, applicationName: 'marketstream-postgres-sink' }));
 
-  const prices: TopicHandler<PriceUpdate> = {
-    topic: opts.prices ?? priceUpdates,
-    validate: (v) => validatePriceUpdate(v, Date.now()),
-    async writeBatch(records: readonly SinkRecord<PriceUpdate>[]) {
-      // One row per key: ON CONFLICT cannot touch a row twice in one statement; the later record (offset order) wins.
-      const rows = [...new Map(records.map((r) => [`${r.value!.symbol}|${r.value!.interval}|${r.value!.eventTime}`, r.value!])).values()];
-      const col = <K extends keyof PriceUpdate>(k: K) => rows.map((r) => r[k]);
-      await db().query(UPSERT_PRICES, [col('symbol'), col('interval'), col('eventTime'), col('open'), col('high'), col('low'),
-        col('close'), col('volume'), col('source'), col('quality'), col('ingestTime')]).catch((err) => { throw classifyPgError(err); });
-    },
-  };
+  const prices = priceHandler(opts.prices, async (records: readonly SinkRecord<PriceUpdate>[]) => {
+    // One row per key: ON CONFLICT cannot touch a row twice in one statement; the later record (offset order) wins.
+    const rows = [...new Map(records.map((r) => [`${r.value!.symbol}|${r.value!.interval}|${r.value!.eventTime}`, r.value!])).values()];
+    const col = <K extends keyof PriceUpdate>(k: K) => rows.map((r) => r[k]);
+    await db().query(UPSERT_PRICES, [col('symbol'), col('interval'), col('eventTime'), col('open'), col('high'), col('low'),
+      col('close'), col('volume'), col('source'), col('quality'), col('ingestTime')]).catch((err) => { throw classifyPgError(err); });
+  });
 
   return {
     name: 'postgres-sink',

@@ -5,10 +5,9 @@ import { z } from 'zod';
 import type { Config } from '../lib/config.ts';
 import { TransientError } from '../lib/errors.ts';
 import { createRedis, type Redis } from '../lib/stores/redis.ts';
-import { validatePriceUpdate } from '../producers/validate.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
-import { priceUpdates } from '../topics/index.ts';
-import type { Sink, SinkTopics, TopicHandler } from './types.ts';
+import { priceHandler } from './price-handler.ts';
+import type { Sink, SinkTopics } from './types.ts';
 
 export const redisSinkSpec = z.object({
   latestTtlSeconds: z.number().int().min(1).describe('TTL of price:{symbol}:latest'),
@@ -52,31 +51,27 @@ export function createRedisSink(config: Config, opts: Partial<z.input<typeof red
     return client;
   };
 
-  const prices: TopicHandler<PriceUpdate> = {
-    topic: opts.prices ?? priceUpdates,
-    validate: (v) => validatePriceUpdate(v, Date.now()),
-    async writeBatch(records) {
-      const groups = new Map<string, PriceUpdate[]>();
-      for (const { value } of records) {
-        const k = `${value!.symbol}\u0000${value!.interval}`;
-        (groups.get(k) ?? groups.set(k, []).get(k)!).push(value!);
-      }
-      const pipeline = redis().pipeline() as unknown as WithScript & { exec(): Promise<[Error | null, unknown][] | null> };
-      for (const bars of groups.values()) {
-        const first = bars[0]!;
-        // Newest by event time; among equal times the later record (offset order) wins.
-        const latest = bars.reduce((a, b) => (b.eventTime >= a.eventTime ? b : a));
-        const args: (string | number)[] = [latestTtlSeconds, barsCap, bars.length];
-        for (const b of bars) args.push(b.eventTime, barMember(b));
-        args.push(latest.eventTime, 'close', latest.close, 'open', latest.open, 'high', latest.high, 'low', latest.low,
-          'volume', latest.volume, 'ts', new Date(latest.eventTime).toISOString(), 'interval', latest.interval, 'source', latest.source);
-        pipeline.applyBars(redisKeys.latest(first.symbol), redisKeys.watermark(first.symbol), redisKeys.bars(first.symbol, first.interval), ...args);
-      }
-      const results = await pipeline.exec().catch((err: unknown) => { throw new TransientError(`Redis unavailable: ${(err as Error).message}`, err); });
-      const failed = results?.find(([err]) => err);
-      if (!results || failed) throw new TransientError(`Redis write failed: ${failed?.[0]?.message ?? 'no reply'}`);
-    },
-  };
+  const prices = priceHandler(opts.prices, async (records) => {
+    const groups = new Map<string, PriceUpdate[]>();
+    for (const { value } of records) {
+      const k = `${value!.symbol}\u0000${value!.interval}`;
+      (groups.get(k) ?? groups.set(k, []).get(k)!).push(value!);
+    }
+    const pipeline = redis().pipeline() as unknown as WithScript & { exec(): Promise<[Error | null, unknown][] | null> };
+    for (const bars of groups.values()) {
+      const first = bars[0]!;
+      // Newest by event time; among equal times the later record (offset order) wins.
+      const latest = bars.reduce((a, b) => (b.eventTime >= a.eventTime ? b : a));
+      const args: (string | number)[] = [latestTtlSeconds, barsCap, bars.length];
+      for (const b of bars) args.push(b.eventTime, barMember(b));
+      args.push(latest.eventTime, 'close', latest.close, 'open', latest.open, 'high', latest.high, 'low', latest.low,
+        'volume', latest.volume, 'ts', new Date(latest.eventTime).toISOString(), 'interval', latest.interval, 'source', latest.source);
+      pipeline.applyBars(redisKeys.latest(first.symbol), redisKeys.watermark(first.symbol), redisKeys.bars(first.symbol, first.interval), ...args);
+    }
+    const results = await pipeline.exec().catch((err: unknown) => { throw new TransientError(`Redis unavailable: ${(err as Error).message}`, err); });
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw new TransientError(`Redis write failed: ${failed?.[0]?.message ?? 'no reply'}`);
+  });
 
   return {
     name: 'redis-sink',

@@ -13,6 +13,8 @@ import type { Sink, SinkRecord, TopicHandler } from './types.ts';
 export interface RunnerHooks {
   /** After a batch was written and before its offsets are committed. */
   onWritten?(e: { sink: string; topic: string; partition: number; timestamps: number[]; receivedAt: number; writtenAt: number; writeMs: number }): void;
+  /** This member joined its group (again, after a rebalance) and got its partitions. */
+  onGroupJoin?(e: { sink: string; groupId: string; at: number; partitions: number }): void;
   onDeadLetter?(e: { sink: string; topic: string; reason: string }): void;
   onRetry?(e: { sink: string; topic: string; error: unknown; attempt: number }): void;
 }
@@ -136,6 +138,11 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
       await pRetry(() => d.sink.connect(), {
         retries: Infinity, minTimeout: 500, maxTimeout: d.config.SINK_RETRY_MAX_MS, signal: stopping.signal, shouldRetry: ({ error }) => isRetriable(error),
         onFailedAttempt: ({ error }) => log.warn({ err: errorMessage(error) }, 'store not reachable yet; retrying'),
+      });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const partitions = Object.values(e.payload.memberAssignment).reduce((n, ps) => n + ps.length, 0);
+        log.info({ partitions, leader: e.payload.isLeader }, 'joined group');
+        d.hooks?.onGroupJoin?.({ sink: d.sink.name, groupId: d.groupId, at: e.timestamp, partitions });
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [...handlers.keys()], fromBeginning: true });

@@ -1,5 +1,5 @@
 // One place that builds kafkajs clients from configuration (brokers, TLS, SASL), with kafkajs logs routed to pino.
-import { Kafka, logLevel, type KafkaConfig, type SASLOptions, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type KafkaConfig, type SASLOptions, type Producer } from 'kafkajs';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 
@@ -27,9 +27,12 @@ export function createKafka(config: Config, logger: Logger, clientSuffix = ''): 
   return new Kafka(kafkaConfig);
 }
 
-/** Idempotent producer: acks from all in-sync replicas, no duplicates on retry, per-partition order kept. */
+/**
+ * Idempotent producer: acks from all in-sync replicas, no duplicates on retry, per-partition order kept.
+ * Keys are partitioned with murmur2 like the Java client, so every client agrees on a symbol's partition.
+ */
 export function createIdempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
 }
 
 let silenced = false;

@@ -34,8 +34,10 @@ export interface Publisher {
   disconnect(): Promise<void>;
 }
 
-/** Messages per kafkajs send: large enough to amortize a round trip, small enough to keep requests well under 1 MB per partition. */
+/** Most messages per kafkajs send: large enough to amortize a round trip. */
 export const SEND_CHUNK = 4000;
+/** Most value bytes per send, so one partition's batch stays under the broker's 1 MB default even when every key is the same. */
+export const SEND_CHUNK_BYTES = 512 * 1024;
 
 export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logger; chunkSize?: number }): Publisher {
   const producer: Producer = createIdempotentProducer(deps.kafka);
@@ -44,6 +46,22 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
 
   const sendMessages = (topic: string, messages: Message[]) =>
     producer.send({ topic, messages, acks: -1, compression: CompressionTypes.None });
+
+  /** Sends in consecutive chunks (never concurrently), so records of one key keep their order. */
+  async function sendChunked(topic: string, messages: Message[]): Promise<void> {
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const size = (messages[i]!.value?.length ?? 0) + 64;
+      if (i > start && (i - start >= chunk || bytes + size > SEND_CHUNK_BYTES)) {
+        await sendMessages(topic, messages.slice(start, i));
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    await sendMessages(topic, messages.slice(start));
+  }
 
   return {
     async connect() {
@@ -61,8 +79,7 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
         const v = values[i]!;
         messages[i] = { key: topic.key(v), value: encode(v), headers };
       }
-      // Chunks go one after another, so records of one key keep their order.
-      for (let from = 0; from < messages.length; from += chunk) await sendMessages(topic.name, messages.slice(from, from + chunk));
+      await sendChunked(topic.name, messages);
       log.debug({ topic: topic.name, count: values.length }, 'records sent');
     },
 
@@ -78,7 +95,7 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
         value: r.value,
         headers: dlqHeaders({ error: r.error, topic: topic.name, origin: r.origin, original: r.headers, now }),
       }));
-      for (let from = 0; from < messages.length; from += chunk) await sendMessages(topic.dlq, messages.slice(from, from + chunk));
+      await sendChunked(topic.dlq, messages);
       log.debug({ topic: topic.dlq, count: records.length }, 'records dead-lettered');
     },
 

@@ -11,6 +11,8 @@ import type { Classification, EventToClassify } from './types.ts';
 export type { Classification, EventToClassify } from './types.ts';
 export type { ClaudeCall } from './claude-classifier.ts';
 export type { CallOutcome } from './claude-errors.ts';
+export type { ClassifyOptions } from './cache.ts';
+export { createRulesClassifier, RULES_MODEL } from './rules-classifier.ts';
 
 export interface EventClassifier {
   /** Which classifier answers first: 'claude' (falls back to rules when it must) or 'rules'. */

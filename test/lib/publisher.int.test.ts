@@ -9,9 +9,9 @@ import { DecodeError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
-import type { GraphMutation, PriceUpdate } from '../../schemas/types.generated.ts';
+import type { GraphMutation, MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
-import { graphMutations, priceUpdates, withName } from '../../topics/index.ts';
+import { graphMutations, marketEvents, priceUpdates, withName } from '../../topics/index.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const config = { ...loadConfig(), TOPIC_PARTITIONS: 3 };
@@ -20,6 +20,7 @@ const serde = createSerde(config);
 const suffix = randomUUID().slice(0, 8);
 const prices = withName(priceUpdates, `test-pub-prices-${suffix}`);
 const graph = withName(graphMutations, `test-pub-graph-${suffix}`);
+const events = withName(marketEvents, `test-pub-events-${suffix}`);
 let publisher: Publisher;
 
 const bar = (symbol: string, i: number): PriceUpdate => ({ symbol, interval: '1m', eventTime: 1_767_625_200_000 + i * 60_000, open: 10, high: 11, low: 9, close: 10 + i / 100, volume: 100 + i, source: 'synthetic', ingestTime: 1_767_625_260_000 + i * 60_000, quality: 1 });
@@ -40,7 +41,7 @@ async function readAll(topic: string, count: number): Promise<KafkaMessage[]> {
 }
 
 beforeAll(async () => {
-  await ensureTopics(kafka, config, [prices, graph]);
+  await ensureTopics(kafka, config, [prices, graph, events]);
   publisher = createPublisher({ kafka, serde, logger: createLogger({ level: 'warn', format: 'json' }), chunkSize: 500 });
   await publisher.connect();
 });
@@ -48,7 +49,7 @@ afterAll(async () => {
   await publisher?.disconnect();
   const admin = kafka.admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: [prices.name, prices.dlq, graph.name, graph.dlq] }).catch(() => {});
+  await admin.deleteTopics({ topics: [prices.name, prices.dlq, graph.name, graph.dlq, events.name, events.dlq] }).catch(() => {});
   await admin.disconnect();
 });
 
@@ -83,6 +84,21 @@ describe('publisher (real Kafka and registry)', () => {
     const tomb = got.find((x) => x.value === null)!;
     expect(tomb.key!.toString()).toBe('COMPETES_WITH:AAPL:MSFT');
     expect(headersToStrings(tomb.headers).source).toBe('competitors');
+  });
+
+  it('large records of one key are split into sends under the broker limit', async () => {
+    // 30 records of 100 kB under one key: 3 MB for one partition, three times the broker's default batch limit
+    const big = (i: number): MarketEvent => ({ id: 'same-article', symbols: ['AAPL'], headline: `h${i}`, summary: 'x'.repeat(100_000), source: 'Reuters', url: null, publishedAt: i, category: null, ingestTime: i });
+    const bigPublisher = createPublisher({ kafka, serde, logger: createLogger({ level: 'warn', format: 'json' }) });
+    await bigPublisher.connect();
+    try {
+      await bigPublisher.send(events, Array.from({ length: 30 }, (_, i) => big(i)), { source: 'file' });
+    } finally {
+      await bigPublisher.disconnect();
+    }
+    const got = await readAll(events.name, 30);
+    const decoded = await Promise.all(got.map(async (m) => (await serde.decode(events, m.value!)).value.publishedAt));
+    expect(decoded).toEqual(Array.from({ length: 30 }, (_, i) => i));
   });
 
   it('a value that does not fit the schema throws before anything is sent', async () => {
