@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     env: { KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+    reporters: ['default', './test/setup/summary-reporter.ts'],
     projects: [
       { test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/**/*.int.test.ts'], testTimeout: 20_000 } },
       {

@@ -5,12 +5,13 @@ import { createNeo4jDriver } from '../../lib/stores/neo4j.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
 import { createRedis } from '../../lib/stores/redis.ts';
 import { redisKeys } from '../../consumers/redis-sink.ts';
+import { allTopics } from '../../topics/index.ts';
 
 export interface DemoSummary {
   postgres: { symbol: string; rows: number; first: string; last: string }[];
   redis: { symbol: string; close: string | null; ts: string | null; source: string | null; ttlSeconds: number }[];
   neo4j: { symbol: string; lastPrice: number | null; lastUpdated: string | null; labels: string[] }[];
-  subjects: string[];
+  subjects: { subject: string; version: number; id: number }[];
 }
 
 export async function readSummary(config: Config, symbols: readonly string[]): Promise<DemoSummary> {
@@ -28,12 +29,17 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
     const nodes = await driver.executeQuery(
       'MATCH (c:Stock) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol, c.last_price AS lastPrice, toString(c.last_updated) AS lastUpdated, labels(c) AS labels ORDER BY symbol',
       { symbols });
-    const subjects = ((await createRegistryRest(config).request('GET', '/subjects')) as string[] | null) ?? [];
+    const registry = createRegistryRest(config);
+    const listed = new Set(((await registry.request('GET', '/subjects')) as string[] | null) ?? []); // null while empty
+    const subjects = await Promise.all(allTopics.filter((t) => listed.has(t.subject)).map(async (t) => {
+      const latest = (await registry.request('GET', `/subjects/${encodeURIComponent(t.subject)}/versions/latest`)) as { version: number; id: number };
+      return { subject: t.subject, version: latest.version, id: latest.id };
+    }));
     return {
       postgres: pg.rows.map((r) => ({ symbol: r.symbol, rows: Number(r.rows), first: r.first.toISOString(), last: r.last.toISOString() })),
       redis: latest,
       neo4j: nodes.records.map((r) => r.toObject() as DemoSummary['neo4j'][number]),
-      subjects: [...subjects].sort(),
+      subjects,
     };
   } finally {
     await pool.end();
@@ -49,8 +55,8 @@ export function printSummary(s: DemoSummary, out: (line: string) => void = conso
   for (const r of s.redis) out(`  ${r.symbol.padEnd(6)} close ${r.close ?? '-'}  at ${r.ts ?? '-'}  source ${r.source ?? '-'}  TTL ${r.ttlSeconds} s`);
   out('\nNeo4j  (:Company:Stock)');
   for (const r of s.neo4j) out(`  ${r.symbol.padEnd(6)} last_price ${r.lastPrice ?? '-'}  last_updated ${r.lastUpdated ?? '-'}  labels ${r.labels.join(':')}`);
-  out('\nSchema Registry subjects');
-  for (const subject of s.subjects) out(`  ${subject}`);
+  out('\nSchema Registry subjects (BACKWARD compatibility)');
+  for (const r of s.subjects) out(`  ${r.subject.padEnd(24)} version ${r.version}  schema id ${r.id}`);
   out(`
 Look further:
   marketstream topics describe                 topics, partitions, offsets, retention
