@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { sinkNames, type SinkName } from '../consumers/registry.ts';
+import { sinkNames } from '../consumers/registry.ts';
+import { sinkTopicNames } from '../ops/groups.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createKafka } from '../lib/kafka.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -36,6 +37,8 @@ const logger = createLogger({ level: 'warn', format: 'json' });
 const kafka = createKafka(config, logger, 'bench');
 const serde = createSerde(config);
 const topic = withName(priceUpdates, `bench-prices-${run.toLowerCase()}`);
+/** The groups that read price-updates (the enricher reads market-events). */
+const priceSinks = sinkNames.filter((n) => sinkTopicNames(config, n, { prices: topic }).includes(topic.name));
 const symbols = Array.from({ length: SYMBOLS }, (_, i) => `B${run}${String(i).padStart(3, '0')}`);
 const pool = createPgPool(config, { max: 2 });
 const say = (m: string) => process.stderr.write(`${m}\n`);
@@ -61,7 +64,7 @@ async function main() {
   const copy = await copyRate(pool, rows);
 
   const sinks: Record<string, { throughput: Rate; batches: number; meanBatch: number }> = {};
-  for (const name of sinkNames) {
+  for (const name of priceSinks) {
     say(`${name}-sink catching up on ${rows.length} records…`);
     const r = await runSinks(config, logger, [name], topic);
     await until(() => r.written.get(name)! >= rows.length, 600_000, `${name}-sink to write ${rows.length} records`);
@@ -71,7 +74,7 @@ async function main() {
   }
 
   say(`latency: all groups together, ${LAT_RATE} records/s for ${LAT_SECONDS} s…`);
-  const live = await runSinks(config, logger, sinkNames, topic);
+  const live = await runSinks(config, logger, priceSinks, topic);
   const liveFrom = from + perSymbol * 3_600_000;
   const perTick = Math.max(1, Math.round(LAT_RATE / 10));
   let sent = 0;
@@ -83,10 +86,10 @@ async function main() {
     sent += batch.length;
     await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - started))));
   }
-  await until(() => sinkNames.every((n) => live.written.get(n)! >= sent), 120_000, 'the latency phase to drain');
+  await until(() => priceSinks.every((n) => live.written.get(n)! >= sent), 120_000, 'the latency phase to drain');
   await live.stop();
   await publisher.disconnect();
-  const latency = Object.fromEntries(sinkNames.map((n) => [n, percentiles(live.latencies.get(n)!)]));
+  const latency = Object.fromEntries(priceSinks.map((n) => [n, percentiles(live.latencies.get(n)!)]));
 
   const result = {
     at: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, node: process.version },

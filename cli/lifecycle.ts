@@ -1,6 +1,10 @@
-// Long-running commands: on SIGINT/SIGTERM stop gracefully (finish the batch in flight, commit, disconnect), exit 0;
-// a second signal or the grace period running out exits 1.
+// Long-running commands: on SIGINT/SIGTERM stop gracefully (stop fetching, finish the batch in flight, commit,
+// disconnect), exit 0; a second signal or the grace period running out exits 1. Once stopped, a handle some client
+// left open cannot keep the process alive: it exits 0 after EXIT_LINGER_MS at most.
 import type { Logger } from '../lib/logger.ts';
+
+/** After a clean stop, how long the process may linger (closing sockets, flushing) before it exits anyway. */
+export const EXIT_LINGER_MS = 3000;
 
 export function stopOnSignal(logger: Logger, stop: () => Promise<void>, graceMs = 30_000): Promise<void> {
   return new Promise((resolve) => {
@@ -8,10 +12,17 @@ export function stopOnSignal(logger: Logger, stop: () => Promise<void>, graceMs 
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) { logger.warn({ signal }, 'second signal: exiting now'); process.exit(1); }
       stopping = true;
-      logger.info({ signal }, 'shutting down gracefully');
+      const started = Date.now();
+      logger.info({ signal, graceMs }, 'shutting down gracefully: finishing the batches in flight, committing, disconnecting');
       const timer = setTimeout(() => { logger.error({ graceMs }, 'graceful shutdown took too long; exiting'); process.exit(1); }, graceMs);
       timer.unref();
-      stop().then(() => { clearTimeout(timer); resolve(); }, (err: unknown) => {
+      stop().then(() => {
+        clearTimeout(timer);
+        logger.info({ signal, tookMs: Date.now() - started }, 'stopped');
+        process.exitCode ??= 0;
+        setTimeout(() => process.exit(), EXIT_LINGER_MS).unref();
+        resolve();
+      }, (err: unknown) => {
         logger.error({ err }, 'error while shutting down');
         process.exit(1);
       });

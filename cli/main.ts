@@ -1,12 +1,20 @@
 // marketstream CLI: every command lives in cli/commands/<name>.ts and exports register(program).
 import { Command } from 'commander';
 import { silenceKnownKafkajsWarning } from '../lib/kafka.ts';
+import { registerConfig } from './commands/config.ts';
 import { registerConsume } from './commands/consume.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerProduce } from './commands/produce.ts';
+import { registerProduceEvents } from './commands/produce-events.ts';
+import { registerProduceGraph } from './commands/produce-graph.ts';
+import { registerProduceCorrelations } from './commands/produce-correlations.ts';
 import { registerRun } from './commands/run.ts';
 import { registerStack } from './commands/stack.ts';
 import { registerTopics } from './commands/topics.ts';
+import { registerBackfill } from './commands/backfill.ts';
+import { registerInspect } from './commands/inspect.ts';
+import { registerRebuild } from './commands/rebuild.ts';
+import { registerReplay } from './commands/replay.ts';
 
 silenceKnownKafkajsWarning();
 
@@ -15,10 +23,18 @@ const program = new Command('marketstream')
   .showHelpAfterError();
 
 registerStack(program);
+registerConfig(program);
 registerTopics(program);
 registerConsume(program);
 registerProduce(program);
+registerProduceEvents(program);
+registerProduceGraph(program);
+registerProduceCorrelations(program);
 registerRun(program);
 registerDemo(program);
+registerBackfill(program);
+registerReplay(program);
+registerRebuild(program);
+registerInspect(program);
 
 await program.parseAsync(process.argv);

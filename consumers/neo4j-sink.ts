@@ -1,9 +1,12 @@
-// neo4j-sink: price-updates → (:Company:Stock {symbol}) with last_price and last_updated, moved only forward in event time.
+// neo4j-sink: price-updates → (:Company:Stock {symbol}) with last_price and last_updated, moved only forward in event time;
+// graph-mutations → the company graph (consumers/neo4j/graph-mutations.ts).
 // One UNWIND … MERGE per batch (the newest bar per symbol), parameters only; the uniqueness constraints are created at start.
 import type { Config } from '../lib/config.ts';
 import { classifyNeo4jError, createNeo4jDriver, ensureConstraints, type Driver } from '../lib/stores/neo4j.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
+import { createGraphMutationsHandler } from './neo4j/graph-mutations.ts';
 import { priceHandler } from './price-handler.ts';
+import { resetNeo4j } from './store-reset.ts';
 import type { Sink, SinkTopics } from './types.ts';
 
 const UPDATE_LAST_PRICE = `
@@ -30,9 +33,10 @@ export function createNeo4jSink(config: Config, opts: SinkTopics = {}): Sink {
 
   return {
     name: 'neo4j-sink',
-    handlers: [prices],
+    handlers: [prices, createGraphMutationsHandler({ db, topic: opts.mutations })],
     async connect() { await ensureConstraints(db()).catch((err) => { throw classifyNeo4jError(err); }); },
     async ping() { await db().executeQuery('RETURN 1'); },
     async close() { await driver?.close(); driver = undefined; },
+    async reset(scope) { await resetNeo4j(db(), scope); },
   };
 }

@@ -1,10 +1,13 @@
 // postgres-sink: price-updates → price_data, one multi-row upsert per batch (a single round trip).
+// market-events → market_events (consumers/postgres/market-events.ts).
 // Idempotent: a replayed record finds an identical row and the WHERE clause skips the update.
 import { z } from 'zod';
 import type { Config } from '../lib/config.ts';
 import { classifyPgError, createPgPool, migrate, type Pool } from '../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
+import { marketEventsHandler } from './postgres/market-events.ts';
 import { priceHandler } from './price-handler.ts';
+import { resetPostgres } from './store-reset.ts';
 import type { Sink, SinkRecord, SinkTopics } from './types.ts';
 
 export const postgresSinkSpec = z.object({
@@ -37,9 +40,10 @@ export function createPostgresSink(config: Config, opts: z.input<typeof postgres
 
   return {
     name: 'postgres-sink',
-    handlers: [prices],
+    handlers: [prices, marketEventsHandler(opts.events, db)],
     async connect() { await migrate(db()).catch((err) => { throw classifyPgError(err); }); },
     async ping() { await db().query('SELECT 1'); },
     async close() { await pool?.end(); pool = undefined; },
+    async reset(scope) { await resetPostgres(db(), scope); },
   };
 }

@@ -7,6 +7,7 @@ import { TransientError } from '../lib/errors.ts';
 import { createRedis, type Redis } from '../lib/stores/redis.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
 import { priceHandler } from './price-handler.ts';
+import { resetRedis } from './store-reset.ts';
 import type { Sink, SinkTopics } from './types.ts';
 
 export const redisSinkSpec = z.object({
@@ -82,6 +83,7 @@ export function createRedisSink(config: Config, opts: Partial<z.input<typeof red
     },
     async ping() { await redis().ping(); },
     async close() { await client?.quit().catch(() => client?.disconnect()); client = undefined; },
+    async reset(scope) { await resetRedis(redis(), scope); },
   };
 }
 

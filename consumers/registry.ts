@@ -1,5 +1,7 @@
 // The consumer groups marketstream knows: name → description and factory. The CLI lists and starts from here.
 import type { Config } from '../lib/config.ts';
+import { processMetrics } from '../lib/metrics.ts';
+import { createEnricher } from './enricher.ts';
 import { createNeo4jSink } from './neo4j-sink.ts';
 import { createPostgresSink } from './postgres-sink.ts';
 import { createRedisSink } from './redis-sink.ts';
@@ -13,9 +15,10 @@ export interface SinkEntry {
 }
 
 export const sinks = {
-  postgres: { name: 'postgres-sink', description: 'price-updates → PostgreSQL price_data', create: (c, t) => createPostgresSink(c, t) },
+  postgres: { name: 'postgres-sink', description: 'price-updates, market-events → PostgreSQL price_data, market_events', create: (c, t) => createPostgresSink(c, t) },
   redis: { name: 'redis-sink', description: 'price-updates → Redis latest price (TTL) and recent bars', create: (c, t) => createRedisSink(c, t) },
   neo4j: { name: 'neo4j-sink', description: 'price-updates → Neo4j Stock nodes (last_price)', create: (c, t) => createNeo4jSink(c, t) },
+  enricher: { name: 'enricher', description: 'market-events → Claude (or rule-based) classification → graph-mutations (MarketEvent, AFFECTS) and market_events enrichment', create: (c, t) => createEnricher(c, { ...t, onCall: (call) => processMetrics().claudeCall(call) }) },
 } satisfies Record<string, SinkEntry>;
 
 export type SinkName = keyof typeof sinks;

@@ -4,19 +4,25 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import pRetry from 'p-retry';
 import type { Config } from '../lib/config.ts';
-import { DecodeError, errorMessage, isRetriable } from '../lib/errors.ts';
+import { Headers } from '../lib/dlq.ts';
+import { DecodeError, errorClass, errorMessage, isRetriable } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
 import type { Serde } from '../lib/serde.ts';
 import type { Sink, SinkRecord, TopicHandler } from './types.ts';
 
 export interface RunnerHooks {
-  /** After a batch was written and before its offsets are committed. */
-  onWritten?(e: { sink: string; topic: string; partition: number; timestamps: number[]; receivedAt: number; writtenAt: number; writeMs: number }): void;
+  /** start() was called: this member exists (not yet connected to its store nor joined). For readiness, lag and /health. */
+  onMember?(e: { sink: Sink; groupId: string; topics: readonly string[]; consumer: Consumer }): void;
+  /**
+   * After a batch was written (and its bad records dead-lettered), before its offsets are committed.
+   * `records` counts the whole batch; `timestamps` only the records written to the store.
+   */
+  onWritten?(e: { sink: string; groupId: string; topic: string; partition: number; records: number; timestamps: number[]; receivedAt: number; writtenAt: number; writeMs: number }): void;
   /** This member joined its group (again, after a rebalance) and got its partitions. */
   onGroupJoin?(e: { sink: string; groupId: string; at: number; partitions: number }): void;
-  onDeadLetter?(e: { sink: string; topic: string; reason: string }): void;
-  onRetry?(e: { sink: string; topic: string; error: unknown; attempt: number }): void;
+  onDeadLetter?(e: { sink: string; groupId: string; topic: string; reason: string }): void;
+  onRetry?(e: { sink: string; groupId: string; topic: string; error: unknown; attempt: number }): void;
 }
 
 export interface RunnerDeps {
@@ -44,8 +50,8 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
     shouldRetry: ({ error }) => isRetriable(error),
     onFailedAttempt: async ({ error, attemptNumber }) => {
       if (!isRetriable(error)) return;
-      log.warn({ topic, err: errorMessage(error), attempt: attemptNumber }, `${what} failed; pausing this partition and retrying`);
-      d.hooks?.onRetry?.({ sink: d.sink.name, topic, error, attempt: attemptNumber });
+      log.warn({ topic, partition: p.batch.partition, offset: p.batch.firstOffset(), err: errorMessage(error), attempt: attemptNumber }, `${what} failed; pausing this partition and retrying`);
+      d.hooks?.onRetry?.({ sink: d.sink.name, groupId: d.groupId, topic, error, attempt: attemptNumber });
       if (!p.isRunning() || p.isStale()) throw new StaleBatch('batch abandoned: member stopping or partition reassigned');
       await p.heartbeat().catch(() => {});
     },
@@ -95,7 +101,7 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
       await once(records);
     } catch (err) {
       if (isRetriable(err)) throw err;
-      log.warn({ topic: h.topic.name, err: errorMessage(err) }, 'batch rejected by the store; isolating the bad record(s)');
+      log.warn({ topic: h.topic.name, partition: p.batch.partition, offset: p.batch.firstOffset(), err: errorMessage(err) }, 'batch rejected by the store; isolating the bad record(s)');
       for (const [i, r] of records.entries()) {
         try { await once([r]); } catch (e) {
           if (isRetriable(e)) throw e;
@@ -118,11 +124,11 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
       if (dead.length) {
         await retrying('dead-letter', h.topic.name, p, () => d.publisher.deadLetter(h.topic, dead));
         for (const x of dead) {
-          log.warn({ topic: p.batch.topic, partition: p.batch.partition, offset: x.origin?.offset, key: x.key, err: errorMessage(x.error) }, 'record sent to DLQ');
-          d.hooks?.onDeadLetter?.({ sink: d.sink.name, topic: h.topic.name, reason: (x.error as Error)?.name ?? 'Error' });
+          log.warn({ topic: p.batch.topic, partition: p.batch.partition, offset: x.origin?.offset, key: x.key, correlationId: x.headers?.[Headers.correlationId], errClass: errorClass(x.error), err: errorMessage(x.error) }, 'record sent to DLQ');
+          d.hooks?.onDeadLetter?.({ sink: d.sink.name, groupId: d.groupId, topic: h.topic.name, reason: errorClass(x.error) });
         }
       }
-      d.hooks?.onWritten?.({ sink: d.sink.name, topic: h.topic.name, partition: p.batch.partition, timestamps: good.map((r) => r.timestamp), receivedAt, writtenAt, writeMs: writtenAt - started });
+      d.hooks?.onWritten?.({ sink: d.sink.name, groupId: d.groupId, topic: h.topic.name, partition: p.batch.partition, records: p.batch.messages.length, timestamps: good.map((r) => r.timestamp), receivedAt, writtenAt, writeMs: writtenAt - started });
       p.resolveOffset(p.batch.lastOffset());
       await p.commitOffsetsIfNecessary();
     } catch (err) {
@@ -135,6 +141,7 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
   return {
     consumer,
     async start() {
+      d.hooks?.onMember?.({ sink: d.sink, groupId: d.groupId, topics: [...handlers.keys()], consumer });
       await pRetry(() => d.sink.connect(), {
         retries: Infinity, minTimeout: 500, maxTimeout: d.config.SINK_RETRY_MAX_MS, signal: stopping.signal, shouldRetry: ({ error }) => isRetriable(error),
         onFailedAttempt: ({ error }) => log.warn({ err: errorMessage(error) }, 'store not reachable yet; retrying'),

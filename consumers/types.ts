@@ -1,6 +1,6 @@
 // The sink lifecycle: built without I/O, then connect(), writeBatch() per topic-partition batch, close().
 // A sink never sees bytes or offsets: the runner decodes, validates, dead-letters and commits.
-import type { PriceUpdate } from '../schemas/types.generated.ts';
+import type { GraphMutation, MarketEvent, PriceUpdate } from '../schemas/types.generated.ts';
 import type { TopicDef } from '../topics/index.ts';
 
 export interface SinkRecord<T> {
@@ -33,9 +33,22 @@ export interface Sink {
   /** Cheap liveness probe of the store, for /health and for deciding when to resume. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Clears what this sink materialized (for `rebuild`: clear, then replay the log). Never touches data the sink does
+   * not derive from its topics (e.g. the enricher's classification cache). Called after connect(), with the group stopped.
+   */
+  reset?(scope?: ResetScope): Promise<void>;
+}
+
+/** Limits a reset to some keys (tests and partial rebuilds on a shared store); everything when absent. */
+export interface ResetScope {
+  /** Only what is keyed by these symbols. */
+  symbols?: readonly string[];
 }
 
 /** Topic overrides for a sink (isolated topics in tests and benchmarks); defaults are the topics in topics/index.ts. */
 export interface SinkTopics {
   prices?: TopicDef<PriceUpdate>;
+  events?: TopicDef<MarketEvent>;
+  mutations?: TopicDef<GraphMutation>;
 }

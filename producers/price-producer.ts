@@ -8,7 +8,7 @@ import { ValidationError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
-import { priceUpdates, type TopicDef } from '../topics/index.ts';
+import { priceUpdatesOf, type TopicDef } from '../topics/index.ts';
 import type { PriceSource } from './sources/types.ts';
 import { validatePriceUpdate } from './validate.ts';
 
@@ -58,7 +58,7 @@ export function createPriceProducer(opts: PriceProducerOptions): PriceProducer {
   const { publisher, source } = opts;
   const symbols = opts.symbols ?? opts.config.SYMBOLS;
   const intervalMs = opts.intervalMs ?? opts.config.PRICE_POLL_SECONDS * 1000;
-  const topic = opts.topic ?? priceUpdates;
+  const topic = opts.topic ?? priceUpdatesOf(opts.config);
   const clock = opts.clock ?? Date.now;
   const maxStalenessMs = opts.maxStalenessMs === undefined ? DEFAULT_MAX_STALENESS_MS : opts.maxStalenessMs;
   const logger = opts.logger.child({ component: 'price-producer', source: source.name, topic: topic.name });

@@ -83,3 +83,16 @@ export function dlqSettings(main: TopicSettings): TopicSettings {
 export function withName<T>(def: TopicDef<T>, name: string): TopicDef<T> {
   return { ...def, name, dlq: `${name}.dlq`, subject: `${name}-value` };
 }
+
+/**
+ * price-updates under the name PRICE_UPDATES_TOPIC gives (default `price-updates`): a per-environment namespace on a
+ * shared cluster. Code that reads or writes prices without an explicit override resolves the topic through this.
+ */
+export function priceUpdatesOf(config: Config): TopicDef<PriceUpdate> {
+  return config.PRICE_UPDATES_TOPIC === priceUpdates.name ? priceUpdates : withName(priceUpdates, config.PRICE_UPDATES_TOPIC);
+}
+
+/** allTopics as this configuration names them (price-updates renamed by PRICE_UPDATES_TOPIC). */
+export function configuredTopics(config: Config): readonly TopicDef<any>[] {
+  return allTopics.map((t) => (t === priceUpdates ? priceUpdatesOf(config) : t));
+}

@@ -4,6 +4,7 @@ import { isSinkName, sinkNames, sinks, type SinkName } from '../../consumers/reg
 import { startSinks } from '../../consumers/start.ts';
 import { loadContext } from '../context.ts';
 import { stopOnSignal } from '../lifecycle.ts';
+import { startObservability } from '../observability.ts';
 
 export function positiveInt(v: string): number {
   const n = Number(v);
@@ -23,7 +24,9 @@ export function registerConsume(program: Command): void {
     .option('--instances <n>', 'members of the group in this process', positiveInt, 1)
     .action(async (name: SinkName, opts: { instances: number }) => {
       const { config, logger } = loadContext(sinks[name].name);
-      const running = await startSinks({ config, logger, names: [name], instances: opts.instances });
-      await stopOnSignal(logger, () => running.stop());
+      const obs = await startObservability({ config, logger, command: `consume ${name}` });
+      const running = await startSinks({ config, logger, names: [name], instances: opts.instances, hooks: obs.sinkHooks });
+      obs.started();
+      await stopOnSignal(logger, async () => { obs.stopping(); await running.stop(); await obs.close(); });
     });
 }

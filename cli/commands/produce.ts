@@ -11,6 +11,7 @@ import { SYMBOL_PATTERN } from '../../producers/validate.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { loadContext } from '../context.ts';
 import { stopOnSignal } from '../lifecycle.ts';
+import { startObservability } from '../observability.ts';
 
 interface PricesOptions {
   source?: PriceSourceName;
@@ -70,22 +71,26 @@ export function registerProduce(program: Command): void {
       const symbols = opts.symbols ?? (name === 'file' ? [] : config.SYMBOLS);
       const intervalSeconds = opts.interval ?? (name === 'file' ? (opts.speed > 0 ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
 
+      const obs = await startObservability({ config, logger, command: 'produce prices' });
       const kafka = createKafka(config, logger, 'price-producer');
       await ensureTopics(kafka, config);
-      const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
+      const publisher = obs.instrumentPublisher(createPublisher({ kafka, serde: createSerde(config), logger }));
       await publisher.connect();
-      const source = createPriceSource(name, sourceConfig, { logger });
+      const source = obs.instrumentSource(createPriceSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) }));
       const producer = createPriceProducer({
         config, logger, publisher, source, symbols,
         intervalMs: intervalSeconds * 1000,
         ...(opts.count !== undefined ? { maxTicks: opts.count } : {}),
         maxStalenessMs: opts.maxStaleness === 0 ? null : opts.maxStaleness * 1000,
       });
+      obs.started();
       try {
-        await Promise.race([producer.start(), stopOnSignal(logger, () => producer.stop())]);
+        await Promise.race([producer.start(), stopOnSignal(logger, async () => { obs.stopping(); await producer.stop(); })]);
       } finally {
+        obs.stopping();
         await source.close?.();
         await publisher.disconnect();
+        await obs.close();
       }
     });
 }

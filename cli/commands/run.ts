@@ -9,6 +9,7 @@ import { createPriceProducer } from '../../producers/price-producer.ts';
 import { createPriceSource } from '../../producers/sources/index.ts';
 import { loadContext } from '../context.ts';
 import { stopOnSignal } from '../lifecycle.ts';
+import { startObservability } from '../observability.ts';
 
 export function registerRun(program: Command): void {
   program.command('run')
@@ -18,18 +19,23 @@ export function registerRun(program: Command): void {
       if (config.PRICE_SOURCE === 'file') {
         program.error('run: PRICE_SOURCE=file needs a file; run `marketstream produce prices --source file --file <path>` beside `marketstream consume <group>`');
       }
-      const sinks = await startSinks({ config, logger, names: sinkNames });
+      const obs = await startObservability({ config, logger, command: 'run' });
+      const sinks = await startSinks({ config, logger, names: sinkNames, hooks: obs.sinkHooks });
       const kafka = createKafka(config, logger, 'producer');
-      const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
+      const publisher = obs.instrumentPublisher(createPublisher({ kafka, serde: createSerde(config), logger }));
       await publisher.connect();
-      const source = createPriceSource(config.PRICE_SOURCE, config.PRICE_SOURCE === 'synthetic' ? { seed: config.SYNTHETIC_SEED } : {}, { logger });
+      const circuit = config.PRICE_SOURCE === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {};
+      const source = obs.instrumentSource(createPriceSource(config.PRICE_SOURCE, config.PRICE_SOURCE === 'synthetic' ? { seed: config.SYNTHETIC_SEED } : {}, { logger, ...circuit }));
       const producer = createPriceProducer({ config, logger, publisher, source });
       const loop = producer.start();
+      obs.started();
       await stopOnSignal(logger, async () => {
+        obs.stopping();
         await producer.stop();
         await loop;
         await publisher.disconnect();
         await sinks.stop();
+        await obs.close();
       });
     });
 }

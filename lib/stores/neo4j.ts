@@ -20,6 +20,7 @@ export const constraints = [
   'CREATE CONSTRAINT sector_name IF NOT EXISTS FOR (n:Sector) REQUIRE n.name IS UNIQUE',
   'CREATE CONSTRAINT industry_name IF NOT EXISTS FOR (n:Industry) REQUIRE n.name IS UNIQUE',
   'CREATE CONSTRAINT market_event_id IF NOT EXISTS FOR (n:MarketEvent) REQUIRE n.id IS UNIQUE',
+  'CREATE CONSTRAINT graph_tombstone_key IF NOT EXISTS FOR (n:GraphTombstone) REQUIRE n.key IS UNIQUE',
 ] as const;
 
 export async function ensureConstraints(driver: Driver): Promise<void> {

@@ -60,7 +60,7 @@ export function isRetriableYahooError(err: unknown): boolean {
  * yahoo-finance2 turns a JSON error body into a plain Error before looking at the status, so a 404 ("No data found")
  * would look retriable. The status is checked here first: a 4xx other than 429 becomes a YahooRequestError.
  */
-function statusAwareFetch(inner: typeof fetch): typeof fetch {
+export function statusAwareFetch(inner: typeof fetch): typeof fetch {
   return async (input, init) => {
     const res = await inner(input, init);
     if (res.status >= 400 && res.status < 500 && res.status !== 429) {

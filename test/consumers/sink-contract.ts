@@ -40,7 +40,7 @@ export function randomSymbol(): string {
   return `T${randomUUID().replace(/-/g, '').slice(0, 8).toUpperCase()}`;
 }
 
-export function sinkContract(name: SinkName, openProbe: (config: Config) => Promise<StoreProbe>, opts: { keepsHistory: boolean }) {
+export function sinkContract(name: Exclude<SinkName, 'enricher'>, openProbe: (config: Config) => Promise<StoreProbe>, opts: { keepsHistory: boolean }) {
   describe(`${name} sink contract`, () => {
     const base = loadConfig();
     const logger = createLogger({ level: 'warn', format: 'json' });
@@ -139,7 +139,7 @@ export function sinkContract(name: SinkName, openProbe: (config: Config) => Prom
   });
 }
 
-function probeVariable(name: SinkName) {
+function probeVariable(name: Exclude<SinkName, 'enricher'>) {
   return ({ postgres: 'POSTGRES_URL', redis: 'REDIS_URL', neo4j: 'NEO4J_URL' } as const)[name];
 }
 

@@ -1,0 +1,208 @@
+// Observability of a long-running command: the process's metrics, the health server (/metrics, /live, /ready,
+// /health on METRICS_PORT), the consumer-group monitor (membership, lag, stalls), periodic probes of Kafka and the
+// command's stores, and adapters that count what publishers and sources do. A command starts it first, passes
+// `sinkHooks` to startSinks, wraps its publisher and source, calls started() once running, and on a signal calls
+// stopping() (at once /ready is 503) then close() after its own components stopped.
+import type { Admin, Kafka } from 'kafkajs';
+import type { Config } from '../lib/config.ts';
+import { errorClass, errorMessage } from '../lib/errors.ts';
+import { startHealthServer, type HealthReport, type HealthServer, type Readiness } from '../lib/health-server.ts';
+import { createKafka } from '../lib/kafka.ts';
+import type { Logger } from '../lib/logger.ts';
+import { processMetrics, type CircuitStateName, type Metrics } from '../lib/metrics.ts';
+import type { DeadLetter, Publisher } from '../lib/publisher.ts';
+import { createRegistryRest } from '../lib/registry-rest.ts';
+import { createGroupMonitor, type GroupMonitor } from '../consumers/group-monitor.ts';
+import type { RunnerHooks } from '../consumers/runner.ts';
+import type { PriceSource } from '../producers/sources/types.ts';
+
+export interface Observability {
+  readonly metrics: Metrics;
+  readonly port: number;
+  readonly url: string;
+  /** For startSinks({ hooks }): metrics, membership, lag and stall detection of the groups this process runs. */
+  readonly sinkHooks: RunnerHooks;
+  /** Counts records produced and dead-lettered, and failed sends; remembers the last successful send for /health. */
+  instrumentPublisher(publisher: Publisher, component?: string): Publisher;
+  /** Counts the source's fetches by outcome (ok, empty, error). */
+  instrumentSource<S extends PriceSource>(source: S): S;
+  /** A circuit-breaker listener for `upstream` (gauge + /health); the gauge starts at closed. */
+  circuit(upstream: string): (state: CircuitStateName) => void;
+  /** Another dependency for /health and /ready (pinged every LAG_REFRESH_SECONDS once started). */
+  addDependency(name: string, ping: () => Promise<void>): void;
+  /** Start-up is over (connected, groups started): /ready may turn 200. */
+  started(): void;
+  /** Shutdown has begun: /ready answers 503 from now on and probing stops. */
+  stopping(): void;
+  /** Stops probes and the monitor, closes the server. */
+  close(): Promise<void>;
+}
+
+interface DependencyStatus { status: 'up' | 'down'; latencyMs: number; checkedAt: string; error?: string }
+
+const PING_TIMEOUT_MS = 3000;
+
+export async function startObservability(o: { config: Config; logger: Logger; command: string; metrics?: Metrics }): Promise<Observability> {
+  const { config } = o;
+  const log = o.logger.child({ component: 'observability' });
+  const metrics = o.metrics ?? processMetrics();
+  const kafka: Kafka = createKafka(config, o.logger, 'observability');
+  let admin: Promise<Admin> | null = null;
+  const adminClient = () => admin ??= (async () => {
+    const a = kafka.admin();
+    try { await a.connect(); } catch (err) { admin = null; throw err; }
+    return a;
+  })();
+  const monitor: GroupMonitor = createGroupMonitor({ admin: adminClient, config, logger: o.logger, metrics });
+  const registry = createRegistryRest(config);
+  const extraDeps = new Map<string, () => Promise<void>>();
+  const deps = new Map<string, DependencyStatus>();
+  const circuits = new Map<string, CircuitStateName>();
+  const publishers = new Map<string, { lastSendAt: number | null; records: number }>();
+  const startedAt = Date.now();
+  let phase: 'starting' | 'running' | 'stopping' = 'starting';
+
+  /** Every dependency of this command: Kafka, the registry, each sink's store, extras. */
+  function dependencies(): Map<string, { ping: () => Promise<void>; gatesReadiness: boolean }> {
+    const all = new Map<string, { ping: () => Promise<void>; gatesReadiness: boolean }>();
+    all.set('kafka', { ping: async () => { await (await adminClient()).describeCluster(); }, gatesReadiness: true });
+    all.set('schema-registry', { ping: async () => { await registry.request('GET', '/config'); }, gatesReadiness: false });
+    for (const s of monitor.sinks()) all.set(s.name, { ping: () => s.ping(), gatesReadiness: true });
+    for (const [name, ping] of extraDeps) all.set(name, { ping, gatesReadiness: true });
+    return all;
+  }
+
+  async function probe(): Promise<void> {
+    await Promise.all([...dependencies()].map(async ([name, d]) => {
+      const t0 = Date.now();
+      try {
+        await withTimeout(d.ping(), PING_TIMEOUT_MS, `${name} did not answer within ${PING_TIMEOUT_MS} ms`);
+        deps.set(name, { status: 'up', latencyMs: Date.now() - t0, checkedAt: new Date().toISOString() });
+      } catch (err) {
+        const was = deps.get(name)?.status;
+        deps.set(name, { status: 'down', latencyMs: Date.now() - t0, checkedAt: new Date().toISOString(), error: errorMessage(err) });
+        if (was !== 'down') log.warn({ dependency: name, err: errorMessage(err) }, `${name} is not reachable`);
+      }
+    }));
+  }
+
+  // Lag is read from the start (a group still connecting already has lag); stores are pinged once started
+  // (a sink's store client exists from then on), and nothing is touched once stopping.
+  let probing: Promise<void> | null = null;
+  const probeAll = () => probing ??= Promise.all([phase === 'running' ? probe() : null, monitor.refresh()]).then(() => {}).finally(() => { probing = null; });
+  const timer = setInterval(() => { if (phase !== 'stopping') void probeAll(); }, config.LAG_REFRESH_SECONDS * 1000);
+  timer.unref();
+
+  function readiness(): Readiness {
+    if (phase === 'starting') return { ready: false, reasons: ['starting', ...monitor.notReady()] };
+    if (phase === 'stopping') return { ready: false, reasons: ['shutting down'] };
+    const reasons = monitor.notReady();
+    const all = dependencies();
+    for (const [name, s] of deps) if (s.status === 'down' && all.get(name)?.gatesReadiness) reasons.push(`${name} unreachable: ${s.error}`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  async function health(): Promise<HealthReport> {
+    // Fresh answers when they come quickly; otherwise the last known ones (the probe keeps running).
+    if (phase !== 'stopping') await withTimeout(probeAll(), PING_TIMEOUT_MS + 500, 'probe is slow').catch(() => {});
+    const r = readiness();
+    const groups = monitor.groups();
+    const writes = [...Object.values(groups).map((g) => g.lastWriteAt), ...[...publishers.values()].map((p) => iso(p.lastSendAt))].filter((x): x is string => x !== null);
+    return {
+      status: phase === 'starting' ? 'starting' : phase === 'stopping' ? 'stopping' : r.ready && [...deps.values()].every((d) => d.status === 'up') ? 'ok' : 'degraded',
+      command: o.command,
+      pid: process.pid,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      ready: r.ready,
+      reasons: r.reasons,
+      dependencies: Object.fromEntries([...dependencies().keys()].flatMap((name) => (deps.has(name) ? [[name, deps.get(name)]] : []))),
+      lastSuccessfulWriteAt: writes.sort().at(-1) ?? null,
+      groups,
+      publishers: Object.fromEntries([...publishers].map(([k, v]) => [k, { lastSendAt: iso(v.lastSendAt), records: v.records }])),
+      circuits: Object.fromEntries(circuits),
+    };
+  }
+
+  const server: HealthServer = await startHealthServer({ port: config.METRICS_PORT, host: config.METRICS_HOST, logger: o.logger, metrics, readiness, health });
+
+  return {
+    metrics,
+    port: server.port,
+    url: server.url,
+    sinkHooks: monitor.hooks,
+    instrumentPublisher(publisher, component = 'publisher') {
+      const stats = { lastSendAt: null as number | null, records: 0 };
+      publishers.set(component, stats);
+      const failed = (err: unknown): never => { metrics.error(component, errorClass(err)); throw err; };
+      return {
+        ...publisher,
+        async send(topic, values, meta) {
+          await publisher.send(topic, values, meta).catch(failed);
+          metrics.recordsProduced(topic.name, values.length);
+          stats.lastSendAt = Date.now();
+          stats.records += values.length;
+        },
+        async sendTombstone(topic, key, meta) {
+          await publisher.sendTombstone(topic, key, meta).catch(failed);
+          metrics.recordsProduced(topic.name, 1);
+          stats.lastSendAt = Date.now();
+        },
+        async deadLetter(topic, records: readonly DeadLetter[]) {
+          await publisher.deadLetter(topic, records).catch(failed);
+          const byReason = new Map<string, number>();
+          for (const r of records) byReason.set(errorClass(r.error), (byReason.get(errorClass(r.error)) ?? 0) + 1);
+          for (const [reason, n] of byReason) metrics.deadLettered(topic.name, reason, n);
+        },
+      };
+    },
+    instrumentSource<S extends PriceSource>(source: S): S {
+      const wrapped = Object.create(source) as S;
+      Object.defineProperty(wrapped, 'fetch', {
+        value: async (symbols: readonly string[], now: number) => {
+          try {
+            const bars = await source.fetch(symbols, now);
+            metrics.sourceFetch(source.name, bars.length > 0 ? 'ok' : 'empty');
+            return bars;
+          } catch (err) {
+            metrics.sourceFetch(source.name, 'error');
+            metrics.error(`${source.name}-source`, errorClass(err));
+            throw err;
+          }
+        },
+      });
+      return wrapped;
+    },
+    circuit(upstream) {
+      const set = (state: CircuitStateName) => { circuits.set(upstream, state); metrics.circuitState(upstream, state); };
+      set('closed');
+      return set;
+    },
+    addDependency(name, ping) { extraDeps.set(name, ping); },
+    started() {
+      if (phase !== 'starting') return;
+      phase = 'running';
+      void probeAll();
+      log.info({ url: server.url }, 'started: ready once every group has joined');
+    },
+    stopping() { phase = 'stopping'; },
+    async close() {
+      phase = 'stopping';
+      clearInterval(timer);
+      await probing?.catch(() => {});
+      await monitor.stop();
+      const a = await admin?.catch(() => null);
+      await a?.disconnect().catch(() => {});
+      await server.close();
+    },
+  };
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

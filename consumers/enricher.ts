@@ -1,0 +1,125 @@
+// enricher: market-events → a classification per event (Claude, or the rule-based classifier without
+// ANTHROPIC_API_KEY; cached by event id in PostgreSQL, see consumers/enricher/) → graph-mutations: the
+// (:MarketEvent) node and its [:AFFECTS] relationships (consumers/enricher/mutations.ts), origin `enricher`.
+// The classification is also written to PostgreSQL market_events (consumers/postgres/market-events.ts).
+//
+// Everything happens inside writeBatch, so the runner commits the batch's offsets only after the mutations were
+// acknowledged by Kafka and the rows written: at-least-once. A redelivered batch republishes the same mutations
+// (idempotent in the graph) and is answered from the cache, so Claude is never asked (or billed) twice for an event.
+//
+// A tombstone on market-events (an event withdrawn) deletes its AFFECTS relationships (the symbols come from the
+// cached classification), then the node (a graph-mutations tombstone under `MarketEvent:<id>`), and its
+// market_events row. Within a batch, the last record of each event id decides.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Config } from '../lib/config.ts';
+import { createKafka } from '../lib/kafka.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
+import { createPublisher, type Publisher } from '../lib/publisher.ts';
+import { createSerde } from '../lib/serde.ts';
+import { classifyPgError, createPgPool, migrate, type Pool } from '../lib/stores/postgres.ts';
+import { validateMarketEvent } from '../producers/events/validate.ts';
+import type { MarketEvent } from '../schemas/types.generated.ts';
+import { graphMutations, marketEvents } from '../topics/index.ts';
+import { createClassificationStore, type ClassificationStore } from './enricher/cache.ts';
+import { createClassifier, type ClaudeCall, type CreateClassifierDeps, type EventClassifier, type EventToClassify } from './enricher/index.ts';
+import { deletionMutations, enrichmentMutations } from './enricher/mutations.ts';
+import { lastStatePerKey, writeEnrichment, type EnrichedEvent } from './postgres/market-events.ts';
+import type { Sink, SinkTopics, TopicHandler } from './types.ts';
+
+export const enricherSpec = z.object({
+  poolSize: z.number().int().min(1).default(4).describe('PostgreSQL connections (classification cache and market_events)'),
+});
+
+export interface EnricherOptions extends SinkTopics, z.input<typeof enricherSpec> {
+  /** Default: a logger from LOG_LEVEL / LOG_FORMAT named `enricher`. */
+  logger?: Logger;
+  /** Called after each Claude request with its tokens, cost, latency and outcome (metrics). */
+  onCall?: (call: ClaudeCall) => void;
+  /** Overrides of the Claude settings taken from config (tests, tuning). */
+  claude?: CreateClassifierDeps['claude'];
+}
+
+const SOURCE = 'enricher';
+
+function toClassify(e: MarketEvent): EventToClassify {
+  return { id: e.id, headline: e.headline, summary: e.summary, symbols: e.symbols, publishedAt: e.publishedAt, source: e.source };
+}
+
+export function createEnricher(config: Config, opts: EnricherOptions = {}): Sink {
+  const { poolSize } = enricherSpec.parse(opts);
+  const logger = (opts.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, name: 'enricher' })).child({ component: 'enricher' });
+  const mutationsTopic = opts.mutations ?? graphMutations;
+  let pool: Pool | undefined;
+  let publisher: Publisher | undefined;
+  let published = false;
+  let classifier: EventClassifier | undefined;
+  let store: ClassificationStore | undefined;
+
+  const ready = () => {
+    if (!pool || !publisher || !classifier || !store) throw new Error('enricher used before connect()');
+    return { pool, publisher, classifier, store };
+  };
+
+  async function classifyAll(c: EventClassifier, events: readonly MarketEvent[]): Promise<EnrichedEvent[]> {
+    // All settled: the answers that did arrive are cached before a failure makes the runner retry the batch.
+    const settled = await Promise.allSettled(events.map((e) => c.classify(toClassify(e))));
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return events.map((event, i) => ({ event, classification: (settled[i] as PromiseFulfilledResult<EnrichedEvent['classification']>).value }));
+  }
+
+  const events: TopicHandler<MarketEvent> = {
+    topic: opts.events ?? marketEvents,
+    acceptsTombstones: true,
+    validate: (v) => validateMarketEvent(v, Date.now()),
+    async writeBatch(records) {
+      const { pool: db, publisher: out, classifier: c, store: cache } = ready();
+      const { upserts, deletes } = lastStatePerKey(records);
+      const enriched = await classifyAll(c, upserts);
+      // What each withdrawn event was known to affect (nothing when it was never classified).
+      const withdrawn = await Promise.all(deletes.map(async (id) => {
+        const known = await cache.get(id).catch((err) => { throw classifyPgError(err); });
+        return { id, symbols: known?.affected.map((a) => a.symbol) ?? [] };
+      }));
+
+      const time = Date.now();
+      const mutations = [
+        ...enriched.flatMap((x) => enrichmentMutations(x.event, x.classification, time)),
+        ...withdrawn.flatMap((w) => deletionMutations(w.id, w.symbols, time)),
+      ];
+      const meta = { source: SOURCE, correlationId: randomUUID() };
+      await out.send(mutationsTopic, mutations, meta);
+      for (const w of withdrawn) await out.sendTombstone(mutationsTopic, `MarketEvent:${w.id}`, meta);
+      await writeEnrichment(db, enriched, deletes);
+
+      const by = (k: 'claude' | 'rules') => enriched.filter((x) => x.classification.classifier === k).length;
+      logger.info({
+        events: enriched.length, withdrawn: deletes.length, mutations: mutations.length + withdrawn.length,
+        claude: by('claude'), rules: by('rules'), fallbacks: enriched.filter((x) => x.classification.fallbackReason).length,
+        correlationId: meta.correlationId,
+      }, 'enriched batch');
+    },
+  };
+
+  return {
+    name: 'enricher',
+    handlers: [events],
+    async connect() {
+      // Idempotent: the runner calls it again after a retriable failure.
+      pool ??= createPgPool(config, { max: poolSize, applicationName: 'marketstream-enricher' });
+      await migrate(pool).catch((err) => { throw classifyPgError(err); });
+      publisher ??= createPublisher({ kafka: createKafka(config, logger, 'enricher'), serde: createSerde(config), logger });
+      if (!published) { await publisher.connect(); published = true; }
+      store ??= createClassificationStore(pool, logger);
+      classifier ??= createClassifier({ config, logger, pool, ...(opts.onCall ? { onCall: opts.onCall } : {}), ...(opts.claude ? { claude: opts.claude } : {}) });
+    },
+    async ping() { await ready().pool.query('SELECT 1'); },
+    async close() {
+      await classifier?.close();
+      if (published) await publisher?.disconnect();
+      await pool?.end();
+      pool = undefined; publisher = undefined; classifier = undefined; store = undefined; published = false;
+    },
+  };
+}

@@ -1,0 +1,46 @@
+// What the enricher publishes for a classified market event: the (:MarketEvent) node with the classification, and one
+// (:MarketEvent)-[:AFFECTS {relevance}]->(:Company) per affected symbol (the relationship upsert creates a missing
+// Company node, so no Company upsert is sent: company properties belong to the profile producer). For a deleted
+// event (a market-events tombstone): AFFECTS deletes for the symbols it was known to affect; the node itself is
+// deleted by a graph-mutations tombstone under `MarketEvent:<id>` (see enricher.ts). Built with topics/graph-model.ts
+// helpers and checked with its validator, so nothing the neo4j sink would reject is published.
+import { ValidationError } from '../../lib/errors.ts';
+import type { GraphMutation, MarketEvent } from '../../schemas/types.generated.ts';
+import { deleteRelationship, upsertNode, upsertRelationship, validateGraphMutation, type MutationMeta } from '../../topics/graph-model.ts';
+import type { Classification } from './types.ts';
+
+const ORIGIN = 'enricher' as const;
+
+/** The MarketEvent node upsert, then the AFFECTS upserts (most relevant first). */
+export function enrichmentMutations(event: MarketEvent, c: Classification, time: number): GraphMutation[] {
+  const meta: MutationMeta = { origin: ORIGIN, time };
+  const node = upsertNode('MarketEvent', event.id, {
+    type: c.type,
+    sentiment: c.sentiment,
+    sentiment_score: c.sentimentScore,
+    headline: event.headline,
+    // ISO 8601 UTC: readable, sorts in time order, and `datetime(e.published_at)` in Cypher.
+    published_at: new Date(event.publishedAt).toISOString(),
+    source: event.source,
+    url: event.url,
+    classifier: c.classifier,
+    model: c.model,
+    rationale: c.rationale,
+  }, meta);
+  const affects = c.affected.map((a) => upsertRelationship('AFFECTS', event.id, a.symbol, { relevance: a.relevance }, meta));
+  return checked([node, ...affects], time);
+}
+
+/** AFFECTS deletes for a deleted event's symbols. */
+export function deletionMutations(eventId: string, affectedSymbols: readonly string[], time: number): GraphMutation[] {
+  const meta: MutationMeta = { origin: ORIGIN, time };
+  return checked(affectedSymbols.map((s) => deleteRelationship('AFFECTS', eventId, s, meta)), time);
+}
+
+function checked(mutations: GraphMutation[], now: number): GraphMutation[] {
+  for (const m of mutations) {
+    const problem = validateGraphMutation(m, now);
+    if (problem) throw new ValidationError(`enricher built a mutation the graph would reject: ${problem}`);
+  }
+  return mutations;
+}

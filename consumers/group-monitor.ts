@@ -1,0 +1,208 @@
+// Watches the sink runners of this process through their RunnerHooks: membership (joined, rebalancing, crashed),
+// batches written (metrics, last write time), dead letters and retries (metrics), consumer lag read from the broker
+// on each refresh() (the owner calls it every LAG_REFRESH_SECONDS; gauge per partition), and stalls — lag > 0 with no progress for STALL_SECONDS — which
+// make the process not ready and are logged with the likely cause. Feeds /ready and /health.
+import type { Admin, Consumer } from 'kafkajs';
+import type { Config } from '../lib/config.ts';
+import { errorClass, errorMessage } from '../lib/errors.ts';
+import { groupLag, type PartitionLag } from '../lib/lag.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../lib/metrics.ts';
+import type { RunnerHooks } from './runner.ts';
+import type { Sink } from './types.ts';
+
+type MemberState = 'starting' | 'joined' | 'rebalancing' | 'crashed' | 'stopped';
+
+interface Member { sink: Sink; groupId: string; state: MemberState; partitions: number; detail?: string }
+
+interface GroupState {
+  groupId: string;
+  sink: Sink;
+  topics: Set<string>;
+  lastWriteAt: number | null;
+  lastProgressAt: number;
+  committed: number | null;
+  lag: number | null;
+  partitions: PartitionLag[];
+  lagError: string | null;
+  lastRetry: { at: number; error: string } | null;
+  stalled: boolean;
+}
+
+export interface GroupReport {
+  members: { state: MemberState; partitions: number; detail?: string }[];
+  lag: number | null;
+  partitions: { topic: string; partition: number; committed: number | null; latest: number; lag: number }[];
+  lastWriteAt: string | null;
+  lastProgressAt: string;
+  stalled: boolean;
+  lagError?: string;
+  lastRetryError?: string;
+}
+
+export interface GroupMonitor {
+  /** Pass to startSinks (merge with others by spreading). */
+  readonly hooks: RunnerHooks;
+  /** Why the groups are not ready: a member not joined, or a stalled group. Empty when ready. */
+  notReady(): string[];
+  /** Per group: members, lag, last write, stall. */
+  groups(): Record<string, GroupReport>;
+  /** One sink instance per sink name, for pinging its store. */
+  sinks(): Sink[];
+  /** Reads the lag of every group from the broker once; updates gauges and stall state. */
+  refresh(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface GroupMonitorOptions {
+  /** A connected admin client (the owner connects and disconnects it). */
+  admin: () => Promise<Admin>;
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
+  const now = o.now ?? Date.now;
+  const log = o.logger.child({ component: 'group-monitor' });
+  const stallMs = o.config.STALL_SECONDS * 1000;
+  const members = new Map<Consumer, Member>();
+  const groups = new Map<string, GroupState>();
+  let refreshing: Promise<void> | null = null;
+
+  function groupOf(groupId: string, sink: Sink): GroupState {
+    let g = groups.get(groupId);
+    if (!g) {
+      g = { groupId, sink, topics: new Set(), lastWriteAt: null, lastProgressAt: now(), committed: null, lag: null, partitions: [], lagError: null, lastRetry: null, stalled: false };
+      groups.set(groupId, g);
+    }
+    return g;
+  }
+
+  function watch(consumer: Consumer, m: Member): void {
+    const set = (state: MemberState, detail?: string) => { m.state = state; m.detail = detail; };
+    const { GROUP_JOIN, REBALANCING, CRASH, STOP } = consumer.events;
+    consumer.on(GROUP_JOIN, (e) => {
+      m.partitions = Object.values(e.payload.memberAssignment).reduce((n, ps) => n + ps.length, 0);
+      set('joined');
+    });
+    consumer.on(REBALANCING, () => set('rebalancing'));
+    consumer.on(CRASH, (e) => set('crashed', `${e.payload.error.name}: ${e.payload.error.message}${e.payload.restart ? ' (restarting)' : ''}`));
+    // A stopped member is no longer part of this process (shutdown, or a rebuild that restarts its sinks).
+    consumer.on(STOP, () => { members.delete(consumer); });
+  }
+
+  function updateStall(g: GroupState): void {
+    const idleMs = now() - g.lastProgressAt;
+    const stalled = g.lag !== null && g.lag > 0 && idleMs >= stallMs;
+    if (stalled === g.stalled) return;
+    g.stalled = stalled;
+    o.metrics.groupStalled(g.groupId, stalled);
+    const retry = g.lastRetry && g.lastRetry.at >= g.lastProgressAt ? g.lastRetry.error : undefined;
+    const states = [...members.values()].filter((m) => m.groupId === g.groupId).map((m) => m.state);
+    if (stalled) {
+      const why = retry ? `store writes keep failing (${retry})`
+        : states.some((s) => s !== 'joined') ? `members not consuming (${states.join(', ')})`
+        : 'no batch completed (slow store, stuck write or a member without partitions)';
+      log.warn({ group: g.groupId, lag: g.lag, noProgressSeconds: Math.round(idleMs / 1000), stallSeconds: o.config.STALL_SECONDS, lastWriteAt: iso(g.lastWriteAt), members: states, lastRetryError: retry },
+        `consumer group ${g.groupId} stalled: lag ${g.lag} and no progress for ${Math.round(idleMs / 1000)} s: ${why}; not ready until it moves`);
+    } else {
+      log.info({ group: g.groupId, lag: g.lag }, `consumer group ${g.groupId} is progressing again`);
+    }
+  }
+
+  async function refreshOnce(): Promise<void> {
+    if (groups.size === 0) return;
+    const admin = await o.admin();
+    for (const g of groups.values()) {
+      try {
+        const parts = await groupLag(admin, g.groupId, [...g.topics]);
+        const committed = parts.reduce((n, p) => n + (p.committed ?? 0), 0);
+        if (g.committed !== null && committed > g.committed) g.lastProgressAt = now();
+        g.committed = committed;
+        g.partitions = parts;
+        g.lag = parts.reduce((n, p) => n + p.lag, 0);
+        g.lagError = null;
+        for (const p of parts) o.metrics.consumerLag(g.groupId, p.topic, p.partition, p.lag);
+      } catch (err) {
+        g.lagError = errorMessage(err);
+        log.debug({ group: g.groupId, err: g.lagError }, 'could not read consumer lag');
+      }
+      updateStall(g);
+    }
+  }
+
+  function refresh(): Promise<void> {
+    refreshing ??= refreshOnce()
+      .catch((err: unknown) => { log.debug({ err: errorMessage(err) }, 'lag refresh failed'); })
+      .finally(() => { refreshing = null; });
+    return refreshing;
+  }
+
+  const hooks: RunnerHooks = {
+    onMember(e) {
+      const m: Member = { sink: e.sink, groupId: e.groupId, state: 'starting', partitions: 0 };
+      members.set(e.consumer, m);
+      const g = groupOf(e.groupId, e.sink);
+      for (const t of e.topics) g.topics.add(t);
+      o.metrics.groupStalled(e.groupId, false);
+      watch(e.consumer, m);
+    },
+    onWritten(e) {
+      o.metrics.sinkBatch({ sink: e.sink, group: e.groupId, topic: e.topic, records: e.records, written: e.timestamps.length, writeMs: e.writeMs, timestamps: e.timestamps, writtenAt: e.writtenAt });
+      const g = groups.get(e.groupId);
+      if (!g) return;
+      if (e.timestamps.length > 0) g.lastWriteAt = e.writtenAt;
+      g.lastProgressAt = e.writtenAt;
+      if (g.stalled) updateStall(g);
+    },
+    onDeadLetter(e) { o.metrics.deadLettered(e.topic, e.reason); },
+    onRetry(e) {
+      o.metrics.error(e.sink, errorClass(e.error));
+      const g = groups.get(e.groupId);
+      if (g) g.lastRetry = { at: now(), error: `${errorClass(e.error)}: ${errorMessage(e.error)}` };
+    },
+  };
+
+  return {
+    hooks,
+    notReady() {
+      const out: string[] = [];
+      for (const m of members.values()) {
+        if (m.state === 'joined') continue;
+        const what = m.state === 'starting' ? 'connecting to its store and joining its group' : m.state;
+        out.push(`${m.groupId}: a member is ${what}${m.detail ? ` (${m.detail})` : ''}`);
+      }
+      for (const g of groups.values()) {
+        if (g.stalled) out.push(`${g.groupId}: stalled (lag ${g.lag}, no progress since ${iso(g.lastProgressAt)})`);
+      }
+      return out;
+    },
+    groups() {
+      const out: Record<string, GroupReport> = {};
+      for (const g of groups.values()) {
+        out[g.groupId] = {
+          members: [...members.values()].filter((m) => m.groupId === g.groupId).map((m) => ({ state: m.state, partitions: m.partitions, ...(m.detail ? { detail: m.detail } : {}) })),
+          lag: g.lag,
+          partitions: g.partitions.map((p) => ({ topic: p.topic, partition: p.partition, committed: p.committed, latest: p.latest, lag: p.lag })),
+          lastWriteAt: iso(g.lastWriteAt),
+          lastProgressAt: iso(g.lastProgressAt)!,
+          stalled: g.stalled,
+          ...(g.lagError ? { lagError: g.lagError } : {}),
+          ...(g.lastRetry ? { lastRetryError: g.lastRetry.error } : {}),
+        };
+      }
+      return out;
+    },
+    sinks: () => [...groups.values()].map((g) => g.sink),
+    refresh,
+    async stop() {
+      await refreshing;
+    },
+  };
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}

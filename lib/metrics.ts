@@ -1,0 +1,141 @@
+// Prometheus metrics (prom-client): one Registry per process with the default process metrics, and one small
+// recording function per thing worth counting. Callers record per batch or per call, never per record with fresh
+// labels: each function resolves its label set once per call. Names follow Prometheus conventions (base units,
+// `_total` counters, `marketstream_` prefix); the README's metrics table is written from `metricsDoc` below.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type CircuitStateName = 'closed' | 'half-open' | 'open';
+
+/** The enricher's Claude call report (same shape as consumers/enricher ClaudeCall). */
+export interface ClaudeCallReport {
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  latencyMs: number;
+  outcome: string;
+  eventId?: string;
+}
+
+export interface SinkBatchReport {
+  sink: string;
+  group: string;
+  topic: string;
+  /** Records in the Kafka batch (written + dead-lettered). */
+  records: number;
+  /** Records written to the store. */
+  written: number;
+  /** Time the store write took, ms. */
+  writeMs: number;
+  /** Kafka timestamps (ms) of the written records: the start of the end-to-end latency. */
+  timestamps: readonly number[];
+  /** When the write finished (ms): the end of the end-to-end latency. */
+  writtenAt: number;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** Prometheus text exposition of every metric. */
+  scrape(): Promise<string>;
+  readonly contentType: string;
+  recordsProduced(topic: string, n: number): void;
+  sinkBatch(b: SinkBatchReport): void;
+  deadLettered(topic: string, reason: string, n?: number): void;
+  /** An error worth alerting on; `kind` is a bounded class name or code (TransientError, KafkaJSConnectionError, …). */
+  error(component: string, kind: string): void;
+  sourceFetch(source: string, outcome: 'ok' | 'empty' | 'error'): void;
+  circuitState(upstream: string, state: CircuitStateName): void;
+  consumerLag(group: string, topic: string, partition: number, lag: number): void;
+  groupStalled(group: string, stalled: boolean): void;
+  /** Pass as the enricher classifier's `onCall`. */
+  claudeCall(call: ClaudeCallReport): void;
+}
+
+const CIRCUIT_VALUE: Record<CircuitStateName, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** name, type, labels and meaning of every marketstream metric (README table). */
+export const metricsDoc = [
+  ['marketstream_records_produced_total', 'counter', 'topic', 'Records a producer published (acknowledged by Kafka)'],
+  ['marketstream_records_consumed_total', 'counter', 'topic, group', 'Records a consumer group processed (written or dead-lettered) and committed'],
+  ['marketstream_sink_batch_records', 'histogram', 'sink, topic', 'Records per batch handed to a sink'],
+  ['marketstream_sink_write_duration_seconds', 'histogram', 'sink, topic', 'Time a sink took to write one batch (retries included)'],
+  ['marketstream_end_to_end_latency_seconds', 'histogram', 'sink, topic', 'Kafka record timestamp (production) to store write, per record'],
+  ['marketstream_sink_last_write_timestamp_seconds', 'gauge', 'sink', 'Unix time of the last successful store write'],
+  ['marketstream_consumer_lag_records', 'gauge', 'group, topic, partition', 'Latest offset minus the group\'s committed offset (from the broker)'],
+  ['marketstream_consumer_group_stalled', 'gauge', 'group', '1 while the group has lag but made no progress for STALL_SECONDS'],
+  ['marketstream_dlq_records_total', 'counter', 'topic, reason', 'Records sent to <topic>.dlq; reason is the error class'],
+  ['marketstream_errors_total', 'counter', 'component, kind', 'Errors by component and error class (store retries, failed sends, failed fetches)'],
+  ['marketstream_source_fetches_total', 'counter', 'source, outcome', 'Source fetches: ok, empty or error'],
+  ['marketstream_circuit_state', 'gauge', 'upstream', 'Circuit breaker state: 0 closed, 1 half-open, 2 open'],
+  ['marketstream_claude_requests_total', 'counter', 'model, outcome', 'Claude Messages API requests by outcome'],
+  ['marketstream_claude_input_tokens_total', 'counter', 'model', 'Claude input tokens'],
+  ['marketstream_claude_output_tokens_total', 'counter', 'model', 'Claude output tokens'],
+  ['marketstream_claude_cost_usd_total', 'counter', 'model', 'Claude spend in US dollars (price table or CLAUDE_PRICE_PER_MTOK)'],
+  ['marketstream_claude_request_duration_seconds', 'histogram', 'model', 'Claude request latency'],
+] as const;
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const help = (name: string) => metricsDoc.find((m) => m[0] === name)![3];
+  const counter = <L extends string>(name: string, labelNames: L[]) => new Counter<L>({ name, help: help(name), labelNames, registers: [registry] });
+  const gauge = <L extends string>(name: string, labelNames: L[]) => new Gauge<L>({ name, help: help(name), labelNames, registers: [registry] });
+  const histogram = <L extends string>(name: string, labelNames: L[], buckets: number[]) => new Histogram<L>({ name, help: help(name), labelNames, buckets, registers: [registry] });
+
+  const produced = counter('marketstream_records_produced_total', ['topic']);
+  const consumed = counter('marketstream_records_consumed_total', ['topic', 'group']);
+  const batchSize = histogram('marketstream_sink_batch_records', ['sink', 'topic'], [1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000, 25_000]);
+  const writeTime = histogram('marketstream_sink_write_duration_seconds', ['sink', 'topic'], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
+  const e2e = histogram('marketstream_end_to_end_latency_seconds', ['sink', 'topic'], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600]);
+  const lastWrite = gauge('marketstream_sink_last_write_timestamp_seconds', ['sink']);
+  const lag = gauge('marketstream_consumer_lag_records', ['group', 'topic', 'partition']);
+  const stalled = gauge('marketstream_consumer_group_stalled', ['group']);
+  const dlq = counter('marketstream_dlq_records_total', ['topic', 'reason']);
+  const errors = counter('marketstream_errors_total', ['component', 'kind']);
+  const fetches = counter('marketstream_source_fetches_total', ['source', 'outcome']);
+  const circuit = gauge('marketstream_circuit_state', ['upstream']);
+  const claudeRequests = counter('marketstream_claude_requests_total', ['model', 'outcome']);
+  const claudeIn = counter('marketstream_claude_input_tokens_total', ['model']);
+  const claudeOut = counter('marketstream_claude_output_tokens_total', ['model']);
+  const claudeCost = counter('marketstream_claude_cost_usd_total', ['model']);
+  const claudeLatency = histogram('marketstream_claude_request_duration_seconds', ['model'], [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60]);
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    scrape: () => registry.metrics(),
+    recordsProduced(topic, n) { if (n > 0) produced.labels(topic).inc(n); },
+    sinkBatch(b) {
+      if (b.records > 0) consumed.labels(b.topic, b.group).inc(b.records);
+      if (b.written === 0) return;
+      batchSize.labels(b.sink, b.topic).observe(b.written);
+      writeTime.labels(b.sink, b.topic).observe(b.writeMs / 1000);
+      lastWrite.labels(b.sink).set(b.writtenAt / 1000);
+      const latency = e2e.labels(b.sink, b.topic);
+      for (const t of b.timestamps) latency.observe(Math.max(0, b.writtenAt - t) / 1000);
+    },
+    deadLettered(topic, reason, n = 1) { if (n > 0) dlq.labels(topic, reason).inc(n); },
+    error(component, kind) { errors.labels(component, kind).inc(); },
+    sourceFetch(source, outcome) { fetches.labels(source, outcome).inc(); },
+    circuitState(upstream, state) { circuit.labels(upstream).set(CIRCUIT_VALUE[state]); },
+    consumerLag(group, topic, partition, n) { lag.labels(group, topic, String(partition)).set(n); },
+    groupStalled(group, is) { stalled.labels(group).set(is ? 1 : 0); },
+    claudeCall(c) {
+      claudeRequests.labels(c.model, c.outcome).inc();
+      if (c.inputTokens > 0) claudeIn.labels(c.model).inc(c.inputTokens);
+      if (c.outputTokens > 0) claudeOut.labels(c.model).inc(c.outputTokens);
+      if (c.costUsd > 0) claudeCost.labels(c.model).inc(c.costUsd);
+      claudeLatency.labels(c.model).observe(c.latencyMs / 1000);
+    },
+  };
+}
+
+let shared: Metrics | undefined;
+
+/**
+ * The process's metrics: what `/metrics` serves for CLI commands. Components the CLI builds without a dependency path
+ * (e.g. a sink's factory creating the enricher classifier) record here: `onCall: processMetrics().claudeCall`.
+ */
+export function processMetrics(): Metrics {
+  return shared ??= createMetrics();
+}

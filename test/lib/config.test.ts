@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configSpec, loadConfig } from '../../lib/config.ts';
+
+describe('configuration', () => {
+  it('defaults point at the local stack (spec §6)', () => {
+    const c = loadConfig({});
+    expect(c.KAFKA_BROKERS).toEqual(['127.0.0.1:9092']);
+    expect(c.SCHEMA_REGISTRY_URL).toBe('http://127.0.0.1:8081');
+    expect(c.POSTGRES_URL).toBe('postgres://marketstream:marketstream@127.0.0.1:5432/marketstream');
+    expect(c.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(c.NEO4J_URL).toBe('bolt://127.0.0.1:7687');
+    expect([c.NEO4J_USER, c.NEO4J_PASSWORD]).toEqual(['neo4j', 'marketstream']);
+    expect(c.ANTHROPIC_MODEL).toBe('claude-haiku-5-5');
+    expect(c.SYMBOLS).toEqual(['AAPL', 'MSFT', 'GOOGL', 'TSLA', 'NVDA']);
+    expect(c.PRICE_POLL_SECONDS).toBe(60);
+    expect(c.REDIS_LATEST_TTL_SECONDS).toBe(60);
+    expect(c.REDIS_BARS_CAP).toBe(5000);
+  });
+
+  it('a bad value fails at start with a message naming the variable and what is expected', () => {
+    const bad = { KAFKA_BROKERS: 'localhost', METRICS_PORT: 'ninety', POSTGRES_URL: 'mysql://x', LOG_LEVEL: 'loud' };
+    let err: unknown;
+    try { loadConfig(bad); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as Error).message;
+    expect(message).toMatch(/KAFKA_BROKERS: expected a comma-separated list of host:port/);
+    expect(message).toMatch(/METRICS_PORT: expected an integer/);
+    expect(message).toMatch(/POSTGRES_URL: expected a URL starting with postgres:\/\//);
+    expect(message).toMatch(/LOG_LEVEL: expected trace, debug/);
+  });
+
+  it('parses lists, numbers and booleans', () => {
+    const c = loadConfig({ KAFKA_BROKERS: 'a:1, b:2', SYMBOLS: 'AAPL,BRK.B', KAFKA_SSL: 'true', TOPIC_PARTITIONS: '12' });
+    expect(c.KAFKA_BROKERS).toEqual(['a:1', 'b:2']);
+    expect(c.SYMBOLS).toEqual(['AAPL', 'BRK.B']);
+    expect(c.KAFKA_SSL).toBe(true);
+    expect(c.TOPIC_PARTITIONS).toBe(12);
+  });
+
+  it('documents every variable', () => {
+    for (const [name, field] of Object.entries(configSpec)) expect(field.doc, name).toBeTruthy();
+  });
+});
