@@ -1,7 +1,8 @@
 // Watches the sink runners of this process through their RunnerHooks: membership (joined, rebalancing, crashed),
 // batches written (metrics, last write time), dead letters and retries (metrics), consumer lag read from the broker
-// on each refresh() (the owner calls it every LAG_REFRESH_SECONDS; gauge per partition), and stalls — lag > 0 with no progress for STALL_SECONDS — which
-// make the process not ready and are logged with the likely cause. Feeds /ready and /health.
+// on each refresh() (the owner calls it every LAG_REFRESH_SECONDS; gauge for every partition of the group, so with
+// several processes take max by partition), and stalls — lag > 0 on the partitions this process's members own with no
+// progress for STALL_SECONDS — which make the process not ready and are logged with the likely cause. Feeds /ready and /health.
 import type { Admin, Consumer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { errorClass, errorMessage } from '../lib/errors.ts';
@@ -13,7 +14,7 @@ import type { Sink } from './types.ts';
 
 type MemberState = 'starting' | 'joined' | 'rebalancing' | 'crashed' | 'stopped';
 
-interface Member { sink: Sink; groupId: string; state: MemberState; partitions: number; detail?: string }
+interface Member { sink: Sink; groupId: string; state: MemberState; partitions: number; assigned: Set<string>; detail?: string }
 
 interface GroupState {
   groupId: string;
@@ -22,7 +23,9 @@ interface GroupState {
   lastWriteAt: number | null;
   lastProgressAt: number;
   committed: number | null;
+  /** Lag of the whole group, and of the partitions this process's members own (all partitions while none joined). */
   lag: number | null;
+  ownLag: number | null;
   partitions: PartitionLag[];
   lagError: string | null;
   lastRetry: { at: number; error: string } | null;
@@ -32,6 +35,8 @@ interface GroupState {
 export interface GroupReport {
   members: { state: MemberState; partitions: number; detail?: string }[];
   lag: number | null;
+  /** Lag of the partitions this process's members own. */
+  ownLag: number | null;
   partitions: { topic: string; partition: number; committed: number | null; latest: number; lag: number }[];
   lastWriteAt: string | null;
   lastProgressAt: string;
@@ -74,7 +79,7 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
   function groupOf(groupId: string, sink: Sink): GroupState {
     let g = groups.get(groupId);
     if (!g) {
-      g = { groupId, sink, topics: new Set(), lastWriteAt: null, lastProgressAt: now(), committed: null, lag: null, partitions: [], lagError: null, lastRetry: null, stalled: false };
+      g = { groupId, sink, topics: new Set(), lastWriteAt: null, lastProgressAt: now(), committed: null, lag: null, ownLag: null, partitions: [], lagError: null, lastRetry: null, stalled: false };
       groups.set(groupId, g);
     }
     return g;
@@ -84,18 +89,23 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
     const set = (state: MemberState, detail?: string) => { m.state = state; m.detail = detail; };
     const { GROUP_JOIN, REBALANCING, CRASH, STOP } = consumer.events;
     consumer.on(GROUP_JOIN, (e) => {
-      m.partitions = Object.values(e.payload.memberAssignment).reduce((n, ps) => n + ps.length, 0);
+      const assignment = Object.entries(e.payload.memberAssignment);
+      m.partitions = assignment.reduce((n, [, ps]) => n + ps.length, 0);
+      m.assigned = new Set(assignment.flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
       set('joined');
     });
     consumer.on(REBALANCING, () => set('rebalancing'));
-    consumer.on(CRASH, (e) => set('crashed', `${e.payload.error.name}: ${e.payload.error.message}${e.payload.restart ? ' (restarting)' : ''}`));
+    consumer.on(CRASH, (e) => {
+      o.metrics.error(m.sink.name, e.payload.error.name);
+      set('crashed', `${e.payload.error.name}: ${e.payload.error.message}${e.payload.restart ? ' (restarting)' : ''}`);
+    });
     // A stopped member is no longer part of this process (shutdown, or a rebuild that restarts its sinks).
     consumer.on(STOP, () => { members.delete(consumer); });
   }
 
   function updateStall(g: GroupState): void {
     const idleMs = now() - g.lastProgressAt;
-    const stalled = g.lag !== null && g.lag > 0 && idleMs >= stallMs;
+    const stalled = g.ownLag !== null && g.ownLag > 0 && idleMs >= stallMs;
     if (stalled === g.stalled) return;
     g.stalled = stalled;
     o.metrics.groupStalled(g.groupId, stalled);
@@ -105,8 +115,8 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
       const why = retry ? `store writes keep failing (${retry})`
         : states.some((s) => s !== 'joined') ? `members not consuming (${states.join(', ')})`
         : 'no batch completed (slow store, stuck write or a member without partitions)';
-      log.warn({ group: g.groupId, lag: g.lag, noProgressSeconds: Math.round(idleMs / 1000), stallSeconds: o.config.STALL_SECONDS, lastWriteAt: iso(g.lastWriteAt), members: states, lastRetryError: retry },
-        `consumer group ${g.groupId} stalled: lag ${g.lag} and no progress for ${Math.round(idleMs / 1000)} s: ${why}; not ready until it moves`);
+      log.warn({ group: g.groupId, lag: g.ownLag, noProgressSeconds: Math.round(idleMs / 1000), stallSeconds: o.config.STALL_SECONDS, lastWriteAt: iso(g.lastWriteAt), members: states, lastRetryError: retry },
+        `consumer group ${g.groupId} stalled: lag ${g.ownLag} and no progress for ${Math.round(idleMs / 1000)} s: ${why}; not ready until it moves`);
     } else {
       log.info({ group: g.groupId, lag: g.lag }, `consumer group ${g.groupId} is progressing again`);
     }
@@ -118,11 +128,15 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
     for (const g of groups.values()) {
       try {
         const parts = await groupLag(admin, g.groupId, [...g.topics]);
-        const committed = parts.reduce((n, p) => n + (p.committed ?? 0), 0);
+        const joined = [...members.values()].filter((m) => m.groupId === g.groupId && m.state === 'joined');
+        const owned = new Set(joined.flatMap((m) => [...m.assigned]));
+        const mine = joined.length ? parts.filter((p) => owned.has(`${p.topic}:${p.partition}`)) : parts;
+        const committed = mine.reduce((n, p) => n + (p.committed ?? 0), 0);
         if (g.committed !== null && committed > g.committed) g.lastProgressAt = now();
         g.committed = committed;
         g.partitions = parts;
         g.lag = parts.reduce((n, p) => n + p.lag, 0);
+        g.ownLag = mine.reduce((n, p) => n + p.lag, 0);
         g.lagError = null;
         for (const p of parts) o.metrics.consumerLag(g.groupId, p.topic, p.partition, p.lag);
       } catch (err) {
@@ -142,7 +156,7 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
 
   const hooks: RunnerHooks = {
     onMember(e) {
-      const m: Member = { sink: e.sink, groupId: e.groupId, state: 'starting', partitions: 0 };
+      const m: Member = { sink: e.sink, groupId: e.groupId, state: 'starting', partitions: 0, assigned: new Set() };
       members.set(e.consumer, m);
       const g = groupOf(e.groupId, e.sink);
       for (const t of e.topics) g.topics.add(t);
@@ -175,7 +189,7 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
         out.push(`${m.groupId}: a member is ${what}${m.detail ? ` (${m.detail})` : ''}`);
       }
       for (const g of groups.values()) {
-        if (g.stalled) out.push(`${g.groupId}: stalled (lag ${g.lag}, no progress since ${iso(g.lastProgressAt)})`);
+        if (g.stalled) out.push(`${g.groupId}: stalled (lag ${g.ownLag}, no progress since ${iso(g.lastProgressAt)})`);
       }
       return out;
     },
@@ -185,6 +199,7 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
         out[g.groupId] = {
           members: [...members.values()].filter((m) => m.groupId === g.groupId).map((m) => ({ state: m.state, partitions: m.partitions, ...(m.detail ? { detail: m.detail } : {}) })),
           lag: g.lag,
+          ownLag: g.ownLag,
           partitions: g.partitions.map((p) => ({ topic: p.topic, partition: p.partition, committed: p.committed, latest: p.latest, lag: p.lag })),
           lastWriteAt: iso(g.lastWriteAt),
           lastProgressAt: iso(g.lastProgressAt)!,

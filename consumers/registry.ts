@@ -17,7 +17,7 @@ export interface SinkEntry {
 export const sinks = {
   postgres: { name: 'postgres-sink', description: 'price-updates, market-events → PostgreSQL price_data, market_events', create: (c, t) => createPostgresSink(c, t) },
   redis: { name: 'redis-sink', description: 'price-updates → Redis latest price (TTL) and recent bars', create: (c, t) => createRedisSink(c, t) },
-  neo4j: { name: 'neo4j-sink', description: 'price-updates → Neo4j Stock nodes (last_price)', create: (c, t) => createNeo4jSink(c, t) },
+  neo4j: { name: 'neo4j-sink', description: 'price-updates → Neo4j Stock nodes (last_price); graph-mutations → the company graph', create: (c, t) => createNeo4jSink(c, t) },
   enricher: { name: 'enricher', description: 'market-events → Claude (or rule-based) classification → graph-mutations (MarketEvent, AFFECTS) and market_events enrichment', create: (c, t) => createEnricher(c, { ...t, onCall: (call) => processMetrics().claudeCall(call) }) },
 } satisfies Record<string, SinkEntry>;
 

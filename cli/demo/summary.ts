@@ -12,6 +12,12 @@ export interface DemoSummary {
   redis: { symbol: string; close: string | null; ts: string | null; source: string | null; ttlSeconds: number }[];
   neo4j: { symbol: string; lastPrice: number | null; lastUpdated: string | null; labels: string[] }[];
   subjects: { subject: string; version: number; id: number }[];
+  events: { total: number; enriched: number; latest: { publishedAt: string; symbols: string[]; type: string | null; sentiment: string | null; classifier: string | null; headline: string }[] };
+  graph: {
+    counts: { affects: number; inSector: number; correlated: number; competes: number };
+    correlated: { a: string; b: string; coefficient: number }[];
+    focus: { symbol: string; sector: string | null; industry: string | null; competitors: string[]; correlated: string[]; events: string[] };
+  };
 }
 
 export async function readSummary(config: Config, symbols: readonly string[]): Promise<DemoSummary> {
@@ -35,7 +41,31 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
       const latest = (await registry.request('GET', `/subjects/${encodeURIComponent(t.subject)}/versions/latest`)) as { version: number; id: number };
       return { subject: t.subject, version: latest.version, id: latest.id };
     }));
+    const events = await pool.query<{ total: string; enriched: string }>('SELECT count(*) AS total, count(classifier) AS enriched FROM market_events');
+    const latestEvents = await pool.query<{ published_at: Date; symbols: string[]; type: string | null; sentiment: string | null; classifier: string | null; headline: string }>(
+      'SELECT published_at, symbols, type, sentiment, classifier, headline FROM market_events WHERE classifier IS NOT NULL ORDER BY published_at DESC LIMIT 5');
+    const one = async (q: string, p: Record<string, unknown> = {}) => (await driver.executeQuery(q, p)).records.map((r) => r.toObject());
+    const [counts] = await one(`RETURN
+      COUNT { (:MarketEvent)-[:AFFECTS]->(:Company) } AS affects, COUNT { (:Company)-[:IN_SECTOR]->(:Sector) } AS inSector,
+      COUNT { (:Company)-[:CORRELATED_WITH]->(:Company) } AS correlated, COUNT { (:Company)-[:COMPETES_WITH]->(:Company) } AS competes`);
+    const correlated = await one('MATCH (a:Company)-[r:CORRELATED_WITH]->(b:Company) RETURN a.symbol AS a, b.symbol AS b, r.coefficient AS coefficient ORDER BY abs(r.coefficient) DESC LIMIT 10');
+    const focusSymbol = symbols[0] ?? 'AAPL';
+    const [focus] = await one(`MATCH (c:Company {symbol: $symbol})
+      OPTIONAL MATCH (c)-[:IN_SECTOR]->(s:Sector) OPTIONAL MATCH (c)-[:IN_INDUSTRY]->(i:Industry)
+      RETURN s.name AS sector, i.name AS industry,
+        [(c)-[r:COMPETES_WITH]-(o:Company) | o.symbol + ' (' + r.source + ', ' + toString(r.confidence) + ')'] AS competitors,
+        [(c)-[r:CORRELATED_WITH]-(o:Company) | o.symbol + ' (r=' + toString(round(r.coefficient, 2)) + ')'] AS correlated,
+        [(e:MarketEvent)-[r:AFFECTS]->(c) | e.type + '/' + e.sentiment + ': ' + e.headline][0..5] AS events`, { symbol: focusSymbol });
     return {
+      events: {
+        total: Number(events.rows[0]?.total ?? 0), enriched: Number(events.rows[0]?.enriched ?? 0),
+        latest: latestEvents.rows.map((r) => ({ publishedAt: r.published_at.toISOString(), symbols: r.symbols, type: r.type, sentiment: r.sentiment, classifier: r.classifier, headline: r.headline })),
+      },
+      graph: {
+        counts: counts as DemoSummary['graph']['counts'],
+        correlated: correlated as DemoSummary['graph']['correlated'],
+        focus: { symbol: focusSymbol, sector: null, industry: null, competitors: [], correlated: [], events: [], ...(focus ?? {}) } as DemoSummary['graph']['focus'],
+      },
       postgres: pg.rows.map((r) => ({ symbol: r.symbol, rows: Number(r.rows), first: r.first.toISOString(), last: r.last.toISOString() })),
       redis: latest,
       neo4j: nodes.records.map((r) => r.toObject() as DemoSummary['neo4j'][number]),
@@ -55,13 +85,26 @@ export function printSummary(s: DemoSummary, out: (line: string) => void = conso
   for (const r of s.redis) out(`  ${r.symbol.padEnd(6)} close ${r.close ?? '-'}  at ${r.ts ?? '-'}  source ${r.source ?? '-'}  TTL ${r.ttlSeconds} s`);
   out('\nNeo4j  (:Company:Stock)');
   for (const r of s.neo4j) out(`  ${r.symbol.padEnd(6)} last_price ${r.lastPrice ?? '-'}  last_updated ${r.lastUpdated ?? '-'}  labels ${r.labels.join(':')}`);
+  out(`\nPostgreSQL  market_events: ${s.events.total} events, ${s.events.enriched} enriched; latest enriched:`);
+  for (const e of s.events.latest) out(`  ${e.publishedAt.slice(0, 16)}  ${e.symbols.join(',').padEnd(10)} ${`${e.type}/${e.sentiment}`.padEnd(28)} [${e.classifier}] ${e.headline}`);
+  const g = s.graph;
+  out(`\nNeo4j  graph: ${g.counts.affects} (:MarketEvent)-[:AFFECTS]->(:Company), ${g.counts.inSector} (:Company)-[:IN_SECTOR]->(:Sector), ${g.counts.competes} COMPETES_WITH, ${g.counts.correlated} CORRELATED_WITH`);
+  for (const c of g.correlated) out(`  ${c.a} -[:CORRELATED_WITH {coefficient: ${c.coefficient.toFixed(3)}}]- ${c.b}`);
+  out(`\nNeo4j  neighbourhood of ${g.focus.symbol}`);
+  out(`  sector ${g.focus.sector ?? '-'}, industry ${g.focus.industry ?? '-'}`);
+  out(`  competes with: ${g.focus.competitors.join(', ') || '-'}`);
+  out(`  correlated with: ${g.focus.correlated.join(', ') || '-'}`);
+  for (const e of g.focus.events) out(`  affected by: ${e}`);
   out('\nSchema Registry subjects (BACKWARD compatibility)');
   for (const r of s.subjects) out(`  ${r.subject.padEnd(24)} version ${r.version}  schema id ${r.id}`);
   out(`
 Look further:
-  marketstream topics describe                 topics, partitions, offsets, retention
+  marketstream inspect topics | groups          partitions, offsets, retention; members and lag per partition
+  marketstream inspect tail price-updates --last 5   decoded records with schema id and version
+  marketstream inspect tail market-events.dlq  dead-lettered records with their error headers
   marketstream consume postgres|redis|neo4j    run one consumer group (add --instances N to scale)
   psql postgres://marketstream:marketstream@127.0.0.1:5432/marketstream -c 'select * from price_data order by ts desc limit 10'
   redis-cli hgetall price:AAPL:latest
+  Neo4j Browser or cypher-shell: MATCH (e:MarketEvent)-[r:AFFECTS]->(c:Company) RETURN e.headline, c.symbol, r.relevance
   kafka-ui (Docker path): docker compose -f docker-compose.kafka.yml up -d, then http://localhost:8080`);
 }

@@ -96,6 +96,23 @@ describe('neo4j-sink: graph-mutations', () => {
     expect((await company(b))?.labels).toEqual(expect.arrayContaining(['Company', 'Stock'])); // created by the relationship upsert
   });
 
+  it('applies MarketEvent nodes and AFFECTS; Stock:X is the same node as Company:X', async () => {
+    const [s, id] = [sym('S'), `evt${RUN.toLowerCase()}`];
+    await send(
+      upsertNode('Stock', s, { name: 'Sigma' }, at(3)),
+      upsertNode('MarketEvent', id, { type: 'earnings', sentiment_score: 0.6, headline: 'Sigma beats' }, { origin: 'enricher', time: T0 + 3000 }),
+      upsertRelationship('AFFECTS', id, s, { relevance: 1 }, { origin: 'enricher', time: T0 + 3000 }),
+      upsertRelationship('IN_INDUSTRY', s, `${sector('Industry')}`, {}, at(3)),
+    );
+    await settle();
+    expect((await company(s))?.p).toMatchObject({ name: 'Sigma' });
+    expect((await company(s))?.labels).toEqual(expect.arrayContaining(['Company', 'Stock']));
+    const affects = await driver.executeQuery('MATCH (e:MarketEvent {id: $id})-[x:AFFECTS]->(c:Company) RETURN e.type AS type, c.symbol AS symbol, x.relevance AS relevance', { id });
+    expect(affects.records.map((r) => r.toObject())).toEqual([{ type: 'earnings', symbol: s, relevance: 1 }]);
+    expect(await rel('IN_INDUSTRY', s, sector('Industry'))).toBeDefined();
+    await driver.executeQuery('MATCH (e:MarketEvent {id: $id}) DETACH DELETE e', { id });
+  });
+
   it('applying the same mutations again changes nothing', async () => {
     const c = sym('C');
     const ms = [upsertNode('Company', c, { name: 'Gamma' }, at(2)), upsertRelationship('CORRELATED_WITH', c, sym('D'), { coefficient: 0.9 }, at(2))];
@@ -135,6 +152,11 @@ describe('neo4j-sink: graph-mutations', () => {
     expect(await rel('CORRELATED_WITH', g, h)).toBeUndefined();
 
     await send(upsertRelationship('CORRELATED_WITH', g, h, { coefficient: 0.71 }, at(60)));
+    await settle();
+    expect(await rel('CORRELATED_WITH', g, h)).toEqual({ coefficient: 0.71, _mutated_at: T0 + 60_000 });
+
+    // A delete older than the relationship's last change is stale: the relationship stays.
+    await send(deleteRelationship('CORRELATED_WITH', g, h, at(55)));
     await settle();
     expect(await rel('CORRELATED_WITH', g, h)).toEqual({ coefficient: 0.71, _mutated_at: T0 + 60_000 });
   });

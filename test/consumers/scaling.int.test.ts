@@ -121,15 +121,19 @@ describe('postgres-sink scaled over two processes', () => {
     let sent = 0;
     let committedAtKill: Map<number, number> | null = null;
     while (sent < records.length) {
-      await publisher.send(topic, records.slice(sent, sent + slice), { source: 'test' });
-      sent += slice;
       if (!committedAtKill && sent >= records.length * 0.4) {
-        // Kill A once it has written part of the stream, with more of it still to come.
+        // Kill A once it has written part of the stream, just after a new slice arrived (likely mid-batch).
         await waitFor(async () => (await rowCount()) >= 3000, { what: 'part of the stream written', timeoutMs: 60_000 });
+        await publisher.send(topic, records.slice(sent, sent + slice), { source: 'test' });
+        sent += slice;
+        await sleep(20);
         a.child.kill('SIGKILL');
         await a.exited;
         committedAtKill = await committed(); // A can commit nothing more
+        continue;
       }
+      await publisher.send(topic, records.slice(sent, sent + slice), { source: 'test' });
+      sent += slice;
       await sleep(100);
     }
 

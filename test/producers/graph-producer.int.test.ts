@@ -19,7 +19,7 @@ import { readDailyCloses } from '../../producers/correlation/daily-closes.ts';
 import { createGraphProducer } from '../../producers/graph-producer.ts';
 import { createCompetitorFinder } from '../../producers/graph/competitor-finder.ts';
 import { COMPETITORS_TOOL_NAME } from '../../producers/graph/claude-competitors.ts';
-import { createFileProfileSource } from '../../producers/graph/profiles.ts';
+import { createFileProfileSource, type ProfileSource } from '../../producers/graph/profiles.ts';
 import { createSyntheticSource } from '../../producers/sources/synthetic.ts';
 import type { GraphMutation, PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
@@ -57,8 +57,8 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
   const settle = () => waitFor(async () => (await totalLag(kafka, groupIdOf(config, 'neo4j'), [topic.name])) === 0, { what: 'the neo4j sink to catch up', timeoutMs: 60_000 });
   const rows = async (cypher: string) => (await driver.executeQuery(cypher, { run: RUN })).records.map((r) => r.toObject());
 
-  /** Synthetic bars of the random symbols, with A, B, C sharing the tech factor and D alone in auto. */
-  const synthetic = createSyntheticSource({ seed: 11, sectors: { tech: [A, B, C, G, H], auto: [D] } });
+  /** Synthetic bars of the random symbols, with A, B, C (and G, H) sharing the tech factor and D alone in auto. */
+  const synthetic = createSyntheticSource({ seed: 11, sectorLoading: 0.8, sectors: { tech: [A, B, C, G, H], auto: [D] } }); // same-sector r ≈ 0.94, others ≈ 0.3
   async function insertBars(bars: PriceUpdate[]) {
     await pool.query(`INSERT INTO price_data (symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at)
       SELECT s, i, to_timestamp(t / 1000.0), o, h, l, c, v, src, 1, now()
@@ -113,6 +113,20 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
       .toEqual([[A, B], [A, F], [B, A], [B, F]].map(([a, b]) => ({ a, b, source: 'profile-industry', confidence: 0.4 })));
   });
 
+  it('a company that changes sector or industry loses its old IN_SECTOR/IN_INDUSTRY', async () => {
+    const M = `${RUN}M`;
+    let profile = { symbol: M, name: 'Mike Co', sector: TECH, industry: SOFTWARE, exchange: 'NYSE' };
+    const source: ProfileSource = { origin: 'file', profiles: async () => ({ profiles: [profile], missing: [] }), known: async () => [profile] };
+    const producer = createGraphProducer({ config, logger, publisher, topic, symbols: [M], profiles: source, competitors: createCompetitorFinder({ config, logger }) });
+    await producer.runOnce();
+    profile = { ...profile, sector: AUTO, industry: CARS };
+    expect(await producer.runOnce()).toMatchObject({ deletes: 2 });
+    await settle();
+    expect(await rows(`MATCH (c:Company {symbol: '${M}'})-[x]->(n) RETURN type(x) AS type, n.name AS name ORDER BY type`))
+      .toEqual([{ type: 'IN_INDUSTRY', name: CARS }, { type: 'IN_SECTOR', name: AUTO }]);
+    expect(await rows(`MATCH (c:Company {symbol: '${M}'}) RETURN c.sector AS sector`)).toEqual([{ sector: AUTO }]);
+  });
+
   it('with Claude: competitors from the tool answer become COMPETES_WITH (claude); a competitor Claude drops later is deleted', async () => {
     const answers: Record<string, unknown[]> = { [C]: [{ symbol: A, name: 'Alpha', confidence: 0.8 }], [D]: [{ symbol: E, name: 'Echo Cars', confidence: 0.9 }] };
     fake.setDefault((req) => {
@@ -161,7 +175,7 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
     const expected = [[A, B], [A, C], [A, D], [B, C], [B, D], [C, D]]
       .map(([a, b]) => ({ a: a!, b: b!, coefficient: Math.round(r(returns(a!), returns(b!)) * 10_000) / 10_000 }))
       .filter((p) => Math.abs(p.coefficient) >= 0.7);
-    expect(expected.map((p) => `${p.a}-${p.b}`)).toEqual(expect.arrayContaining([`${A}-${B}`])); // the shared tech factor shows
+    expect(expected.map((p) => `${p.a}-${p.b}`)).toEqual([`${A}-${B}`, `${A}-${C}`, `${B}-${C}`]); // the shared tech factor shows
 
     const analyzer = createCorrelationAnalyzer({ config, logger, publisher, pool, topic, symbols: [A, B, C, D], windowDays: 30, threshold: 0.7, clock: () => now });
     const run = await analyzer.runOnce();
