@@ -77,6 +77,7 @@ export async function startObservability(o: { config: Config; logger: Logger; co
       const t0 = Date.now();
       try {
         await withTimeout(d.ping(), PING_TIMEOUT_MS, `${name} did not answer within ${PING_TIMEOUT_MS} ms`);
+        if (deps.get(name)?.status === 'down') log.info({ dependency: name }, `${name} is reachable again`);
         deps.set(name, { status: 'up', latencyMs: Date.now() - t0, checkedAt: new Date().toISOString() });
       } catch (err) {
         const was = deps.get(name)?.status;
@@ -188,9 +189,9 @@ export async function startObservability(o: { config: Config; logger: Logger; co
     async close() {
       phase = 'stopping';
       clearInterval(timer);
-      await probing?.catch(() => {});
-      await monitor.stop();
-      const a = await admin?.catch(() => null);
+      // A probe stuck on an unreachable Kafka must not hold up the shutdown.
+      await withTimeout(Promise.all([probing, monitor.stop()]), PING_TIMEOUT_MS, 'probe still running').catch(() => {});
+      const a = admin ? await withTimeout(admin, 1000, 'admin not connected').catch(() => null) : null;
       await a?.disconnect().catch(() => {});
       await server.close();
     },

@@ -41,7 +41,7 @@ const HEARTBEAT_MS = 3000;
 export function createSinkRunner(d: RunnerDeps): SinkRunner {
   const log = d.logger.child({ sink: d.sink.name, group: d.groupId });
   const handlers = new Map(d.sink.handlers.map((h) => [h.topic.name, h]));
-  const consumer = d.kafka.consumer({ groupId: d.groupId, sessionTimeout: 30_000, heartbeatInterval: HEARTBEAT_MS, maxBytesPerPartition: 2 * 1024 * 1024 });
+  const consumer = d.kafka.consumer({ groupId: d.groupId, sessionTimeout: 30_000, heartbeatInterval: HEARTBEAT_MS, maxBytesPerPartition: 2 * 1024 * 1024, maxWaitTimeInMs: 1000 });
   const stopping = new AbortController();
 
   /** Retries a retriable failure forever with back-off, heartbeating; gives up only when this member stops or loses the partition. */

@@ -70,7 +70,7 @@ export async function rebuild(o: RebuildOptions): Promise<RebuildResult> {
     // Offsets first: if a member joins in the meantime this fails, and nothing has been cleared yet.
     await assertGroupStopped(admin, group.groupId);
     rewound = (await planReplay(admin, { groupId: group.groupId, topics: group.topics, target: { kind: 'earliest' } })).changes;
-    await applyOffsets(admin, group.groupId, rewound);
+    await applyOffsets(kafka, admin, group.groupId, rewound);
   } finally {
     await admin.disconnect();
   }
@@ -90,6 +90,7 @@ export async function rebuild(o: RebuildOptions): Promise<RebuildResult> {
   const started = Date.now();
   let done = 0;
   let completed = total === 0;
+  let caughtUpAt = started;
   const progress = () => {
     const elapsedMs = Date.now() - started;
     o.onProgress?.({ done, total, elapsedMs, perSecond: elapsedMs > 0 ? Math.round((done * 1000) / elapsedMs) : 0 });
@@ -111,7 +112,7 @@ export async function rebuild(o: RebuildOptions): Promise<RebuildResult> {
           if (at < end) behind = true;
         }
         progress();
-        if (!behind) { completed = true; break; }
+        if (!behind) { completed = true; caughtUpAt = Date.now(); break; }
         await sleep(o.pollMs ?? 500, undefined, { signal: o.signal }).catch(() => {});
       }
     } finally {
@@ -119,7 +120,8 @@ export async function rebuild(o: RebuildOptions): Promise<RebuildResult> {
       await running.stop();
     }
   }
-  const ms = Date.now() - started;
+  // Rate up to catching up; stopping the group and counting afterwards are not replay time.
+  const ms = (completed ? caughtUpAt : Date.now()) - started;
   return {
     sink: o.sink, groupId: group.groupId, topics: group.topics, rewound, records: done, ms,
     perSecond: ms > 0 ? Math.round((done * 1000) / ms) : 0,

@@ -113,19 +113,39 @@ export async function replay(kafka: Kafka, o: { groupId: string; topics: readonl
     if (!o.dryRun) await assertGroupStopped(admin, o.groupId);
     const plan = await planReplay(admin, o);
     if (o.dryRun) return { ...plan, applied: false };
-    await applyOffsets(admin, o.groupId, plan.changes);
+    await applyOffsets(kafka, admin, o.groupId, plan.changes);
     return { ...plan, applied: true };
   } finally {
     await admin.disconnect();
   }
 }
 
-/** Commits `after` for every planned partition (kafkajs checks again that the group has no running instance). */
-export async function applyOffsets(admin: Admin, groupId: string, changes: readonly OffsetChange[]): Promise<void> {
-  const byTopic = new Map<string, OffsetChange[]>();
-  for (const c of changes) (byTopic.get(c.topic) ?? byTopic.set(c.topic, []).get(c.topic)!).push(c);
-  for (const [topic, cs] of byTopic) {
-    await admin.setOffsets({ groupId, topic, partitions: cs.map((c) => ({ partition: c.partition, offset: c.after })) });
+/**
+ * Commits `after` for every planned partition, as a short-lived member of the group (what kafkajs admin.setOffsets does,
+ * for all topics at once and without its 5 s fetch wait), then reads the offsets back: if another member joined in the
+ * meantime, some partitions would not be ours to move, and this throws instead of reporting a partial replay.
+ */
+export async function applyOffsets(kafka: Kafka, admin: Admin, groupId: string, changes: readonly OffsetChange[]): Promise<void> {
+  if (!changes.length) return;
+  const topics = [...new Set(changes.map((c) => c.topic))];
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      // The first fetch happens after the seeks were applied (committed: autoCommit is on).
+      consumer.on(consumer.events.FETCH, () => resolve());
+      consumer.run({ eachBatchAutoResolve: false, eachBatch: async () => {} }).catch(reject);
+      consumer.pause(topics.map((topic) => ({ topic })));
+      for (const c of changes) consumer.seek({ topic: c.topic, partition: c.partition, offset: c.after });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  const now = await admin.fetchOffsets({ groupId, topics });
+  const wrong = changes.filter((c) => now.find((t) => t.topic === c.topic)?.partitions.find((p) => p.partition === c.partition)?.offset !== c.after);
+  if (wrong.length) {
+    throw new ValidationError(`offsets of ${groupId} not moved for ${wrong.map((c) => `${c.topic}/${c.partition}`).join(', ')}: did a member join meanwhile? Stop it and run this again`);
   }
 }
 

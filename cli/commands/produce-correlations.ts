@@ -9,6 +9,7 @@ import { createCorrelationAnalyzer } from '../../producers/correlation-analyzer.
 import { ensureTopics } from '../../topics/admin.ts';
 import { loadContext } from '../context.ts';
 import { stopOnSignal } from '../lifecycle.ts';
+import { startObservability } from '../observability.ts';
 import { positiveMinutes, symbolList } from './produce-graph.ts';
 import { produceCommand } from './produce.ts';
 
@@ -46,11 +47,13 @@ export function registerProduceCorrelations(program: Command): void {
     .action(async (opts: CorrelationOptions, cmd: Command) => {
       if (opts.allSymbols && opts.symbols) cmd.error('error: --symbols and --all-symbols exclude each other');
       const { config, logger } = loadContext('correlation-analyzer');
+      const obs = await startObservability({ config, logger, command: 'produce correlations' });
       const kafka = createKafka(config, logger, 'correlation-analyzer');
       await ensureTopics(kafka, config);
-      const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
+      const publisher = obs.instrumentPublisher(createPublisher({ kafka, serde: createSerde(config), logger }));
       await publisher.connect();
       const pool = createPgPool(config, { max: 2, applicationName: 'marketstream-correlations' });
+      obs.addDependency('postgres', async () => { await pool.query('SELECT 1'); });
       const analyzer = createCorrelationAnalyzer({
         config, logger, publisher, pool,
         ...(opts.allSymbols ? { symbols: 'all' as const } : opts.symbols ? { symbols: opts.symbols } : {}),
@@ -58,10 +61,12 @@ export function registerProduceCorrelations(program: Command): void {
         ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
         ...(opts.interval !== undefined ? { intervalMs: opts.interval * 60_000 } : {}),
       });
+      obs.started();
       try {
         if (opts.once) await analyzer.runOnce();
-        else await Promise.race([analyzer.start(), stopOnSignal(logger, () => analyzer.stop())]);
+        else await Promise.race([analyzer.start(), stopOnSignal(logger, async () => { obs.stopping(); await analyzer.stop(); })]);
       } finally {
+        await obs.close();
         await publisher.disconnect();
         await pool.end();
       }

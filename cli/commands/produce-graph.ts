@@ -13,6 +13,7 @@ import { SYMBOL_PATTERN } from '../../producers/validate.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { loadContext } from '../context.ts';
 import { stopOnSignal } from '../lifecycle.ts';
+import { startObservability } from '../observability.ts';
 import { produceCommand } from './produce.ts';
 
 interface GraphOptions {
@@ -46,9 +47,10 @@ export function registerProduceGraph(program: Command): void {
     .option('--once', 'run once and exit')
     .action(async (opts: GraphOptions) => {
       const { config, logger } = loadContext('graph-producer');
+      const obs = await startObservability({ config, logger, command: 'produce graph' });
       const kafka = createKafka(config, logger, 'graph-producer');
       await ensureTopics(kafka, config);
-      const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
+      const publisher = obs.instrumentPublisher(createPublisher({ kafka, serde: createSerde(config), logger }));
       await publisher.connect();
       const file = createFileProfileSource(opts.profilesFile || config.GRAPH_PROFILES_FILE || SAMPLE_PROFILES_FILE);
       const fromYahoo = (opts.profiles ?? config.GRAPH_PROFILE_SOURCE) === 'yahoo';
@@ -60,13 +62,16 @@ export function registerProduceGraph(program: Command): void {
         ...(opts.symbols ? { symbols: opts.symbols } : {}),
         ...(opts.interval !== undefined ? { intervalMs: opts.interval * 60_000 } : {}),
       });
+      obs.started();
       try {
         if (opts.once) await producer.runOnce();
-        else await Promise.race([producer.start(), stopOnSignal(logger, () => producer.stop())]);
+        else await Promise.race([producer.start(), stopOnSignal(logger, async () => { obs.stopping(); await producer.stop(); })]);
       } finally {
+        obs.stopping();
         await competitors.close();
         await profiles.close?.();
         await publisher.disconnect();
+        await obs.close();
       }
     });
 }

@@ -21,15 +21,19 @@ import { createCompetitorFinder } from '../../producers/graph/competitor-finder.
 import { createFileProfileSource } from '../../producers/graph/profiles.ts';
 import { createPriceProducer } from '../../producers/price-producer.ts';
 import { createSyntheticSource } from '../../producers/sources/synthetic.ts';
+import { startObservability } from '../observability.ts';
 
 const DAY = 86_400_000;
 
 export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka: Kafka; durationS: number; say: (m: string) => void }): Promise<void> {
   const { config, logger, kafka, say } = o;
-  const sinks = await startSinks({ config, logger, names: sinkNames });
+  const obs = await startObservability({ config, logger, command: 'demo' });
+  const sinks = await startSinks({ config, logger, names: sinkNames, hooks: obs.sinkHooks });
   say(`Consumer groups running: ${sinkNames.map((n) => groupIdOf(config, n)).join(', ')}`);
-  const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
+  const publisher = obs.instrumentPublisher(createPublisher({ kafka, serde: createSerde(config), logger }));
   await publisher.connect();
+  obs.started();
+  say(`Metrics and health while it runs: ${obs.url}/metrics, ${obs.url}/health`);
   const pool = createPgPool(config, { max: 2, applicationName: 'marketstream-demo' });
   const competitors = createCompetitorFinder({ config, logger });
   try {
@@ -46,7 +50,7 @@ export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka
     const news = await createEventsProducer({ config, logger, publisher, source: createEventSource('file', {}, { logger }) }).publishOnce();
     say(`Events producer: ${news.published} news events from the bundled sample file (${news.duplicates} duplicates dropped); the enricher classifies them ${config.ANTHROPIC_API_KEY ? `with Claude (${config.ANTHROPIC_MODEL})` : 'with the rule-based classifier (no ANTHROPIC_API_KEY)'}.`);
 
-    const producer = createPriceProducer({ config, logger, publisher, source: createSyntheticSource({ seed: config.SYNTHETIC_SEED, interval: 'tick' }), intervalMs: 1000 });
+    const producer = createPriceProducer({ config, logger, publisher, source: obs.instrumentSource(createSyntheticSource({ seed: config.SYNTHETIC_SEED, interval: 'tick' })), intervalMs: 1000 });
     say(`Live prices: ${config.SYMBOLS.join(', ')} every second for ${o.durationS} s (source synthetic, seed ${config.SYNTHETIC_SEED})…`);
     const loop = producer.start();
     const ends = Date.now() + o.durationS * 1000;
@@ -61,10 +65,12 @@ export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka
     say(`Published ${producer.totals.published} live price updates. Letting the groups catch up…`);
     await waitForCatchUp(kafka, config, sinkNames, 90_000);
   } finally {
+    obs.stopping();
     await competitors.close();
     await pool.end();
     await publisher.disconnect();
     await sinks.stop();
+    await obs.close();
   }
 }
 

@@ -62,10 +62,11 @@ export async function tail(kafka: Kafka, config: Config, decoder: RecordDecoder,
     let caughtUp = false;
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => { resolveDone = r; });
+    const emit = (r: TailRecord) => { o.onRecord(r); printed++; };
     const flush = () => {
-      // Before catching up, records are buffered so the last N over all partitions come out in timestamp order.
+      // With --last, the backlog is buffered (at most N per partition) so the last N over all partitions come out in timestamp order.
       buffered.sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
-      for (const r of last === undefined ? buffered : buffered.slice(-last)) { o.onRecord(r); printed++; }
+      for (const r of last === undefined ? buffered : buffered.slice(-last)) emit(r);
       buffered.length = 0;
       caughtUp = true;
       if (!o.follow) resolveDone();
@@ -78,11 +79,15 @@ export async function tail(kafka: Kafka, config: Config, decoder: RecordDecoder,
       await consumer.run({
         autoCommit: false,
         eachMessage: async ({ partition, message }) => {
+          if (caughtUp && !o.follow) return; // done: records published since are not ours to print
           const record = await toTailRecord(o.topic, partition, message, decoder);
-          if (caughtUp) { o.onRecord(record); printed++; return; }
+          if (caughtUp) { emit(record); return; }
           const p = plan.find((x) => x.partition === partition);
-          if (p && BigInt(message.offset) < p.end) buffered.push(record);
-          else if (o.follow) buffered.push(record); // arrived after we looked: printed after the backlog
+          // A record past the end we noted arrived after we looked: shown only when following.
+          if ((p !== undefined && BigInt(message.offset) < p.end) || o.follow) {
+            if (last === undefined) emit(record); // --from: streamed as read, nothing held in memory
+            else buffered.push(record);
+          }
           if (p && BigInt(message.offset) + 1n >= p.end) pending.delete(partition);
           if (!pending.size) flush();
         },

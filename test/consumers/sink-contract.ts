@@ -13,7 +13,7 @@ import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
-import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
+import { graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
 import { randomName, waitFor } from '../helpers/index.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
@@ -51,7 +51,9 @@ export function sinkContract(name: Exclude<SinkName, 'enricher'>, openProbe: (co
     let probe: StoreProbe;
     let publisher: Publisher;
     let sinks: RunningSinks | undefined;
-    const start = async () => { sinks = await startSinks({ config, logger, names: [name], topics: { prices: topic } }); };
+    // The sink's other topics are isolated too, so the group reads only what this suite produced.
+    const others = { events: withName(marketEvents, randomName('test-events')), mutations: withName(graphMutations, randomName('test-graph')) };
+    const start = async () => { sinks = await startSinks({ config, logger, names: [name], topics: { prices: topic, ...others } }); };
     const stop = async () => { await sinks?.stop(); sinks = undefined; };
 
     beforeAll(async () => {
