@@ -1,10 +1,11 @@
-// A job run every interval until stopped (graph producer, correlation analyzer): a failed run is logged and the next
-// one tries again; stop() lets the run in flight finish.
+// A job run every interval until stopped (price and events producers, graph producer, correlation analyzer): a failed
+// run is logged and the next one tries again; the loop also ends after maxRuns or once `exhausted()` says a finite
+// source has nothing more; stop() wakes the sleep and lets the run in flight finish.
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 
 export interface Periodic {
-  /** Runs until stop() or maxRuns; resolves when the loop has ended. */
+  /** Runs until stop(), maxRuns or exhausted(); resolves when the loop has ended. */
   start(): Promise<void>;
   /** Stops after the run in flight; resolves once it is done. */
   stop(): Promise<void>;
@@ -17,9 +18,19 @@ export function createPeriodic(o: {
   logger: Logger;
   run: (now: number) => Promise<unknown>;
   maxRuns?: number;
+  /** Checked after each run: true ends the loop (a finite source ran dry). */
+  exhausted?: () => boolean;
+  /** What one run is called in the log lines' fields and messages (default 'run'; the producers say 'tick'). */
+  unit?: string;
+  /** Extra fields of the "started" log line. */
+  describe?: Record<string, unknown>;
+  /** Extra fields of the "stopped" log line (e.g. totals). */
+  summary?: () => Record<string, unknown>;
   clock?: () => number;
 }): Periodic {
   const clock = o.clock ?? Date.now;
+  const unit = o.unit ?? 'run';
+  const Unit = unit.charAt(0).toUpperCase() + unit.slice(1);
   let runs = 0;
   let loop: Promise<void> | null = null;
   let stopping = false;
@@ -31,19 +42,22 @@ export function createPeriodic(o: {
   });
 
   async function run(): Promise<void> {
-    o.logger.info({ intervalMs: o.intervalMs, maxRuns: o.maxRuns }, `${o.name} started`);
+    o.logger.info({ ...o.describe, intervalMs: o.intervalMs, [`max${Unit}s`]: o.maxRuns }, `${o.name} started`);
     while (!stopping) {
       const started = clock();
       try {
         await o.run(started);
       } catch (err) {
-        o.logger.error({ run: runs + 1, err: errorMessage(err), errClass: (err as Error)?.name }, `${o.name} run failed; trying again next interval`);
+        // A failed run (source down, circuit open, Kafka unavailable after retries) is logged; the next one tries again.
+        o.logger.error({ [unit]: runs + 1, err: errorMessage(err), errClass: (err as Error)?.name }, `${o.name} ${unit} failed; trying again next interval`);
       }
       runs++;
-      if ((o.maxRuns !== undefined && runs >= o.maxRuns) || stopping) break;
+      if (o.maxRuns !== undefined && runs >= o.maxRuns) break;
+      if (o.exhausted?.()) { o.logger.info('source has nothing more: stopping'); break; }
+      if (stopping) break;
       await sleep(Math.max(0, started + o.intervalMs - clock()));
     }
-    o.logger.info({ runs }, `${o.name} stopped`);
+    o.logger.info({ [`${unit}s`]: runs, ...o.summary?.() }, `${o.name} stopped`);
   }
 
   return {

@@ -65,17 +65,54 @@ export interface PartitionInfo {
   latest: string;
 }
 
-export interface TopicDescription {
+/** A topic as the broker reports it. */
+export interface TopicState {
   name: string;
-  exists: boolean;
-  /** Settings the code asks for. */
-  expected: TopicSettings;
   partitions: PartitionInfo[];
-  /** As the broker reports them (null when the topic does not exist). */
+  /** Broker setting; -1 = forever. */
   retentionMs: number | null;
   cleanupPolicy: string | null;
   /** Records currently in the log (sum of latest - earliest). */
   records: number;
+}
+
+/** Records in one partition's log now (latest - earliest). */
+export const partitionRecords = (p: PartitionInfo): number => Number(BigInt(p.latest) - BigInt(p.earliest));
+
+/** Partitions (leader, replicas, in-sync replicas, earliest/latest offsets), retention and cleanup policy of existing topics. */
+export async function readTopicStates(admin: Admin, names: readonly string[]): Promise<TopicState[]> {
+  if (!names.length) return [];
+  const metadata = (await admin.fetchTopicMetadata({ topics: [...names] })).topics;
+  const configs = (await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: names.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms', 'cleanup.policy'] })),
+  })).resources;
+  return Promise.all(names.map(async (name): Promise<TopicState> => {
+    const offsets = new Map((await admin.fetchTopicOffsets(name)).map((o) => [o.partition, o]));
+    const meta = metadata.find((m) => m.name === name);
+    const partitions = (meta?.partitions ?? [])
+      .map((p) => ({
+        partition: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr,
+        earliest: offsets.get(p.partitionId)?.low ?? '0', latest: offsets.get(p.partitionId)?.high ?? '0',
+      }))
+      .sort((a, b) => a.partition - b.partition);
+    const entries = configs.find((c) => c.resourceName === name)?.configEntries ?? [];
+    const value = (key: string) => entries.find((e) => e.configName === key)?.configValue ?? null;
+    const retention = value('retention.ms');
+    return {
+      name, partitions,
+      retentionMs: retention === null ? null : Number(retention),
+      cleanupPolicy: value('cleanup.policy'),
+      records: partitions.reduce((n, p) => n + partitionRecords(p), 0),
+    };
+  }));
+}
+
+/** A configured topic: what the code asks for, and what the broker has (nothing when the topic does not exist). */
+export interface TopicDescription extends TopicState {
+  exists: boolean;
+  /** Settings the code asks for. */
+  expected: TopicSettings;
 }
 
 /** Partitions, leaders, earliest/latest offsets and retention of each topic and its DLQ. */
@@ -83,34 +120,12 @@ export async function describeTopics(kafka: Kafka, config: Config, topics: reado
   return withAdmin(kafka, async (admin) => {
     const planned = plannedTopics(config, topics);
     const present = new Set(await admin.listTopics());
-    const names = planned.filter((p) => present.has(p.name)).map((p) => p.name);
-    const metadata = names.length ? (await admin.fetchTopicMetadata({ topics: names })).topics : [];
-    const configs = names.length
-      ? (await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: names.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms', 'cleanup.policy'] })),
-      })).resources
-      : [];
-    return Promise.all(planned.map(async ({ name, settings }): Promise<TopicDescription> => {
-      if (!present.has(name)) return { name, exists: false, expected: settings, partitions: [], retentionMs: null, cleanupPolicy: null, records: 0 };
-      const offsets = new Map((await admin.fetchTopicOffsets(name)).map((o) => [o.partition, o]));
-      const meta = metadata.find((m) => m.name === name);
-      const partitions = (meta?.partitions ?? [])
-        .map((p) => ({
-          partition: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr,
-          earliest: offsets.get(p.partitionId)?.low ?? '0', latest: offsets.get(p.partitionId)?.high ?? '0',
-        }))
-        .sort((a, b) => a.partition - b.partition);
-      const entries = configs.find((c) => c.resourceName === name)?.configEntries ?? [];
-      const value = (key: string) => entries.find((e) => e.configName === key)?.configValue ?? null;
-      const retention = value('retention.ms');
-      return {
-        name, exists: true, expected: settings, partitions,
-        retentionMs: retention === null ? null : Number(retention),
-        cleanupPolicy: value('cleanup.policy'),
-        records: partitions.reduce((n, p) => n + Number(BigInt(p.latest) - BigInt(p.earliest)), 0),
-      };
-    }));
+    const states = new Map((await readTopicStates(admin, planned.filter((p) => present.has(p.name)).map((p) => p.name))).map((s) => [s.name, s]));
+    return planned.map(({ name, settings }): TopicDescription => {
+      const state = states.get(name);
+      if (!state) return { name, exists: false, expected: settings, partitions: [], retentionMs: null, cleanupPolicy: null, records: 0 };
+      return { name, exists: true, expected: settings, partitions: state.partitions, retentionMs: state.retentionMs, cleanupPolicy: state.cleanupPolicy, records: state.records };
+    });
   });
 }
 

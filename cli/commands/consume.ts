@@ -5,12 +5,10 @@ import { startSinks } from '../../consumers/start.ts';
 import { loadContext } from '../context.ts';
 import { stopOnSignal } from '../lifecycle.ts';
 import { startObservability } from '../observability.ts';
+import { positiveInt } from '../options.ts';
 
-export function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
+/** Re-exported for the commands that still import it from here (backfill, inspect). */
+export { positiveInt };
 
 function sinkName(v: string): SinkName {
   if (!isSinkName(v)) throw new InvalidArgumentError(`expected one of ${sinkNames.join(', ')}`);

@@ -7,7 +7,7 @@ import { ensureTopics } from '../../topics/admin.ts';
 import { loadContext } from '../context.ts';
 import { runDemoPipeline } from '../demo/pipeline.ts';
 import { printSummary, readSummary } from '../demo/summary.ts';
-import { positiveInt } from './consume.ts';
+import { positiveInt } from '../options.ts';
 
 export function registerDemo(program: Command): void {
   program.command('demo')

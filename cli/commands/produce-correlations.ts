@@ -10,7 +10,7 @@ import { ensureTopics } from '../../topics/admin.ts';
 import { loadContext } from '../context.ts';
 import { stopOnSignal } from '../lifecycle.ts';
 import { startObservability } from '../observability.ts';
-import { positiveMinutes, symbolList } from './produce-graph.ts';
+import { positiveMinutes, symbolList } from '../options.ts';
 import { produceCommand } from './produce.ts';
 
 interface CorrelationOptions {

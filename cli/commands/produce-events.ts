@@ -1,19 +1,13 @@
 // `marketstream produce events …`: run the events producer (news → market-events) until SIGINT/SIGTERM, --count
 // ticks, or the end of a --file. The file source (default: the bundled sample) is the offline default.
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import { createKafka } from '../../lib/kafka.ts';
-import { createPublisher } from '../../lib/publisher.ts';
-import { createSerde } from '../../lib/serde.ts';
+import { type Command, Option } from 'commander';
 import { createEventsProducer } from '../../producers/events-producer.ts';
 import { errorClass } from '../../lib/errors.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import { createEventSource, eventSourceNames, eventSources, type EventSource, type EventSourceName } from '../../producers/events/index.ts';
-import { SYMBOL_PATTERN } from '../../producers/validate.ts';
-import { ensureTopics } from '../../topics/admin.ts';
 import { loadContext } from '../context.ts';
-import { stopOnSignal } from '../lifecycle.ts';
-import { startObservability } from '../observability.ts';
-import { positiveInt } from './consume.ts';
+import { positiveInt, seconds, symbolList } from '../options.ts';
+import { openPublishing, runUntilStopped } from '../producing.ts';
 import { produceCommand } from './produce.ts';
 
 interface EventsOptions {
@@ -23,18 +17,6 @@ interface EventsOptions {
   interval?: number;
   count?: number;
   newsCount?: number;
-}
-
-function seconds(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of seconds >= 0');
-  return n;
-}
-
-function symbolList(v: string): string[] {
-  const xs = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  if (xs.length === 0 || !xs.every((x) => SYMBOL_PATTERN.test(x))) throw new InvalidArgumentError('expected a comma-separated list of ticker symbols');
-  return xs;
 }
 
 /** Counts the source's fetches by outcome under `label` (yahoo-news, events-file), apart from the price sources. */
@@ -74,25 +56,13 @@ export function registerProduceEvents(program: Command): void {
       const intervalSeconds = opts.interval ?? (name === 'file' ? 0 : config.EVENT_POLL_SECONDS);
 
       const label = name === 'yahoo' ? 'yahoo-news' : 'events-file';
-      const obs = await startObservability({ config, logger, command: 'produce events' });
-      const kafka = createKafka(config, logger, 'events-producer');
-      await ensureTopics(kafka, config);
-      const publisher = obs.instrumentPublisher(createPublisher({ kafka, serde: createSerde(config), logger }));
-      await publisher.connect();
+      const { obs, publisher } = await openPublishing({ config, logger, command: 'produce events', clientId: 'events-producer' });
       const source = instrumented(createEventSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit(label) } : {}) }), label, obs.metrics);
       const producer = createEventsProducer({
         config, logger, publisher, source, symbols,
         intervalMs: intervalSeconds * 1000,
         ...(opts.count !== undefined ? { maxTicks: opts.count } : {}),
       });
-      obs.started();
-      try {
-        await Promise.race([producer.start(), stopOnSignal(logger, async () => { obs.stopping(); await producer.stop(); })]);
-      } finally {
-        obs.stopping();
-        await source.close?.();
-        await publisher.disconnect();
-        await obs.close();
-      }
+      await runUntilStopped({ logger, obs, publisher, job: producer, close: async () => source.close?.() });
     });
 }

@@ -1,6 +1,6 @@
 // `marketstream produce graph …`: the graph producer (company profiles → Company/Sector/Industry nodes and IN_SECTOR /
 // IN_INDUSTRY; competitors → COMPETES_WITH), hourly by default, until SIGINT/SIGTERM or once with --once.
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { createKafka } from '../../lib/kafka.ts';
 import { processMetrics } from '../../lib/metrics.ts';
 import { createPublisher } from '../../lib/publisher.ts';
@@ -9,11 +9,11 @@ import { createGraphProducer } from '../../producers/graph-producer.ts';
 import { createCompetitorFinder } from '../../producers/graph/competitor-finder.ts';
 import { createFileProfileSource, SAMPLE_PROFILES_FILE } from '../../producers/graph/profiles.ts';
 import { createYahooProfileSource } from '../../producers/graph/yahoo-profiles.ts';
-import { SYMBOL_PATTERN } from '../../producers/validate.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { loadContext } from '../context.ts';
 import { stopOnSignal } from '../lifecycle.ts';
 import { startObservability } from '../observability.ts';
+import { positiveMinutes, symbolList } from '../options.ts';
 import { produceCommand } from './produce.ts';
 
 interface GraphOptions {
@@ -22,18 +22,6 @@ interface GraphOptions {
   profilesFile?: string;
   interval?: number;
   once?: boolean;
-}
-
-export function symbolList(v: string): string[] {
-  const xs = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  if (xs.length === 0 || !xs.every((x) => SYMBOL_PATTERN.test(x))) throw new InvalidArgumentError('expected a comma-separated list of ticker symbols');
-  return xs;
-}
-
-export function positiveMinutes(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of minutes > 0');
-  return n;
 }
 
 export function registerProduceGraph(program: Command): void {

@@ -1,17 +1,12 @@
 // `marketstream produce prices …`: run the price producer until SIGINT/SIGTERM (or --count ticks, or the end of a
 // --file). `produce` is a parent command: events, graph and correlations attach to it via produceCommand(program).
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import { createKafka } from '../../lib/kafka.ts';
-import { createPublisher } from '../../lib/publisher.ts';
-import { createSerde } from '../../lib/serde.ts';
+import { type Command, Option } from 'commander';
 import { PRICE_INTERVALS, type PriceInterval } from '../../producers/intervals.ts';
 import { createPriceProducer } from '../../producers/price-producer.ts';
 import { createPriceSource, priceSourceNames, priceSources, type PriceSourceName } from '../../producers/sources/index.ts';
-import { SYMBOL_PATTERN } from '../../producers/validate.ts';
-import { ensureTopics } from '../../topics/admin.ts';
 import { loadContext } from '../context.ts';
-import { stopOnSignal } from '../lifecycle.ts';
-import { startObservability } from '../observability.ts';
+import { integer, number, seconds, symbolList } from '../options.ts';
+import { openPublishing, runUntilStopped } from '../producing.ts';
 
 interface PricesOptions {
   source?: PriceSourceName;
@@ -26,22 +21,6 @@ interface PricesOptions {
   maxStaleness: number;
 }
 
-const number = (min: number, what: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected ${what}`);
-  return n;
-};
-const integer = (min: number) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
-  return n;
-};
-function symbolList(v: string): string[] {
-  const xs = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  if (xs.length === 0 || !xs.every((x) => SYMBOL_PATTERN.test(x))) throw new InvalidArgumentError('expected a comma-separated list of ticker symbols');
-  return xs;
-}
-
 /** The `produce` parent command, created on first use; subcommands attach to it. */
 export function produceCommand(program: Command): Command {
   return program.commands.find((c) => c.name() === 'produce')
@@ -53,14 +32,14 @@ export function registerProduce(program: Command): void {
     .description(`fetch prices every interval, validate them and publish to price-updates (invalid ones to price-updates.dlq).\nSources:\n${priceSourceNames.map((n) => `  ${n}: ${priceSources[n].description}`).join('\n')}`)
     .addOption(new Option('--source <name>', 'price source (default PRICE_SOURCE)').choices(priceSourceNames))
     .option('--symbols <list>', 'comma-separated symbols (default SYMBOLS; for --file: all symbols in the file)', symbolList)
-    .option('--interval <seconds>', 'seconds between fetches (default PRICE_POLL_SECONDS; for --file 0.1, or 0 at full speed)', number(0, 'a number of seconds >= 0'))
+    .option('--interval <seconds>', 'seconds between fetches (default PRICE_POLL_SECONDS; for --file 0.1, or 0 at full speed)', seconds)
     .option('--file <path>', 'CSV or JSONL file of bars (source file)')
     .option('--speed <n>', 'file replay speed: N × real time, 0 = as fast as possible', number(0, 'a number >= 0'), 0)
     .option('--seed <n>', 'synthetic seed (default SYNTHETIC_SEED)', integer(0))
     .addOption(new Option('--bar <interval>', 'synthetic bar interval').choices(PRICE_INTERVALS).default('1m'))
     .addOption(new Option('--yahoo-mode <mode>', 'yahoo: completed intraday bars or quotes').choices(['bars', 'quote']).default('bars'))
     .option('--count <n>', 'stop after N ticks', integer(1))
-    .option('--max-staleness <seconds>', 'dead-letter live bars later than one interval plus this; 0 = no check', number(0, 'a number of seconds >= 0'), 900)
+    .option('--max-staleness <seconds>', 'dead-letter live bars later than one interval plus this; 0 = no check', seconds, 900)
     .action(async (opts: PricesOptions, cmd: Command) => {
       const { config, logger } = loadContext('price-producer');
       const name = opts.source ?? (opts.file ? 'file' : config.PRICE_SOURCE);
@@ -71,11 +50,7 @@ export function registerProduce(program: Command): void {
       const symbols = opts.symbols ?? (name === 'file' ? [] : config.SYMBOLS);
       const intervalSeconds = opts.interval ?? (name === 'file' ? (opts.speed > 0 ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
 
-      const obs = await startObservability({ config, logger, command: 'produce prices' });
-      const kafka = createKafka(config, logger, 'price-producer');
-      await ensureTopics(kafka, config);
-      const publisher = obs.instrumentPublisher(createPublisher({ kafka, serde: createSerde(config), logger }));
-      await publisher.connect();
+      const { obs, publisher } = await openPublishing({ config, logger, command: 'produce prices', clientId: 'price-producer' });
       const source = obs.instrumentSource(createPriceSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) }));
       const producer = createPriceProducer({
         config, logger, publisher, source, symbols,
@@ -83,14 +58,6 @@ export function registerProduce(program: Command): void {
         ...(opts.count !== undefined ? { maxTicks: opts.count } : {}),
         maxStalenessMs: opts.maxStaleness === 0 ? null : opts.maxStaleness * 1000,
       });
-      obs.started();
-      try {
-        await Promise.race([producer.start(), stopOnSignal(logger, async () => { obs.stopping(); await producer.stop(); })]);
-      } finally {
-        obs.stopping();
-        await source.close?.();
-        await publisher.disconnect();
-        await obs.close();
-      }
+      await runUntilStopped({ logger, obs, publisher, job: producer, close: async () => source.close?.() });
     });
 }

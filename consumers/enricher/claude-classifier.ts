@@ -2,13 +2,11 @@
 // validated with zod (one corrective turn when malformed), behind a concurrency limit, retries with backoff
 // and jitter (retry-after honoured), a circuit breaker and an hourly token/cost budget. Whenever Claude cannot
 // give a valid answer the rule-based classifier answers instead, and the result says why (`fallbackReason`).
-import Anthropic from '@anthropic-ai/sdk';
-import type { Config } from '../../lib/config.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { CircuitOpenError, createResilience, type Resilient } from '../../lib/resilience.ts';
-import { createHourlyBudget, type BudgetLimits } from './budget.ts';
+import type Anthropic from '@anthropic-ai/sdk';
+import { CircuitOpenError } from '../../lib/resilience.ts';
+import { createClaudeClient, type ClaudeClientOptions } from './claude-client.ts';
 import { describeApiError, type CallOutcome } from './claude-errors.ts';
-import { costUsd, parsePriceOverride, priceOf, tokensOf, type ModelPrice } from './pricing.ts';
+import { costUsd, tokensOf } from './pricing.ts';
 import { CLASSIFY_TOOL, estimateInputTokens, renderEvent, SYSTEM_PROMPT, TOOL_NAME } from './prompt.ts';
 import { asFallback, type RulesClassifier } from './rules-classifier.ts';
 import { fromToolAnswer, toolAnswerSchema, type Classification, type EventToClassify, type ToolAnswer } from './types.ts';
@@ -24,29 +22,12 @@ export interface ClaudeCall {
   eventId: string;
 }
 
-export interface ClaudeClassifierOptions {
-  apiKey: string;
-  /** Messages API base URL; undefined = Anthropic's. */
-  baseURL?: string;
-  model: string;
-  timeoutMs: number;
-  maxRetries: number;
-  maxConcurrency: number;
-  budget: BudgetLimits;
-  /** Replaces the price table (CLAUDE_PRICE_PER_MTOK). */
-  price?: ModelPrice;
-  logger: Logger;
+/** The client settings (claude-client.ts: apiKey, model, budget, tuning…) plus the classifier's own. */
+export interface ClaudeClassifierOptions extends ClaudeClientOptions {
   rules: RulesClassifier;
   onCall?: (call: ClaudeCall) => void;
-  /** Tuning, mostly for tests. */
-  minBackoffMs?: number;
-  maxBackoffMs?: number;
-  /** Consecutive failed calls (after their retries) that open the circuit. */
-  failureThreshold?: number;
-  resetTimeoutMs?: number;
   /** Longest retry-after honoured; a longer one is capped to it. */
   maxRetryAfterMs?: number;
-  now?: () => number;
 }
 
 export interface ClaudeClassifier {
@@ -56,19 +37,6 @@ export interface ClaudeClassifier {
 
 /** Room for the tool answer (about 150-300 tokens), with margin; also what the budget reserves for the output. */
 export const MAX_OUTPUT_TOKENS = 1024;
-
-export function claudeOptionsFromConfig(config: Config): Omit<ClaudeClassifierOptions, 'logger' | 'rules' | 'onCall'> {
-  return {
-    apiKey: config.ANTHROPIC_API_KEY,
-    baseURL: config.ANTHROPIC_BASE_URL || undefined,
-    model: config.ANTHROPIC_MODEL,
-    timeoutMs: config.CLAUDE_TIMEOUT_MS,
-    maxRetries: config.CLAUDE_MAX_RETRIES,
-    maxConcurrency: config.CLAUDE_MAX_CONCURRENCY,
-    budget: { tokensPerHour: config.CLAUDE_HOURLY_TOKEN_BUDGET, costUsdPerHour: config.CLAUDE_HOURLY_COST_BUDGET_USD },
-    price: parsePriceOverride(config.CLAUDE_PRICE_PER_MTOK),
-  };
-}
 
 type Answer =
   | { kind: 'ok'; answer: ToolAnswer }
@@ -119,32 +87,13 @@ function renderedUser(messages: Anthropic.MessageParam[]): string {
 export function createClaudeClassifier(o: ClaudeClassifierOptions): ClaudeClassifier {
   const { logger, rules, model } = o;
   const now = o.now ?? Date.now;
-  const client = new Anthropic({ apiKey: o.apiKey, baseURL: o.baseURL ?? null, maxRetries: 0, timeout: o.timeoutMs });
-  const { price, known } = priceOf(model, o.price);
-  if (!known) logger.warn({ model, assumedPricePerMTok: price }, 'no price known for this Claude model: costing it at the highest known price (set CLAUDE_PRICE_PER_MTOK)');
-  const budget = createHourlyBudget(o.budget, now);
   const maxRetryAfterMs = o.maxRetryAfterMs ?? 60_000;
-
-  const resilience: Resilient = createResilience('claude', {
-    ratePerSecond: 50, // the concurrency limit and retry-after do the pacing
-    maxConcurrent: o.maxConcurrency,
-    retries: o.maxRetries,
-    minBackoffMs: o.minBackoffMs ?? 1000,
-    maxBackoffMs: o.maxBackoffMs ?? 30_000,
-    timeoutMs: 0, // the SDK times each request out (timeoutMs); the breaker must not count retry-after waits
-    failureThreshold: o.failureThreshold ?? 5,
-    resetTimeoutMs: o.resetTimeoutMs ?? 60_000,
-  }, {
-    logger,
-    isRetriable: (err) => describeApiError(err).retriable,
+  const { client, price, budget, resilience, params, relaxShape } = createClaudeClient('claude', o, {
     onStateChange: (state) => {
       if (state === 'open') logger.warn({ model }, 'Claude keeps failing (circuit open): the rule-based classifier answers until a trial call succeeds');
       if (state === 'closed') logger.info({ model }, 'Claude answers again (circuit closed)');
     },
   });
-
-  // Request shape that this model accepts; relaxed once, for the process, if the API rejects a part of it.
-  const shape = { thinkingDisabled: true, forcedTool: true };
   // After a 429/529 with retry-after, no request starts before this time (shared by all concurrent calls).
   let notBefore = 0;
   let budgetBlocked = false;
@@ -155,36 +104,6 @@ export function createClaudeClassifier(o: ClaudeClassifierOptions): ClaudeClassi
     try { o.onCall?.(full); } catch (err) { logger.warn({ err }, 'onCall hook failed (ignored)'); }
   };
 
-  function params(messages: Anthropic.MessageParam[]): Anthropic.MessageCreateParamsNonStreaming {
-    return {
-      model,
-      max_tokens: MAX_OUTPUT_TOKENS,
-      system: SYSTEM_PROMPT,
-      tools: [CLASSIFY_TOOL],
-      tool_choice: shape.forcedTool ? { type: 'tool', name: TOOL_NAME, disable_parallel_tool_use: true } : { type: 'auto' },
-      ...(shape.thinkingDisabled ? { thinking: { type: 'disabled' } } : {}),
-      messages,
-    };
-  }
-
-  /** Relaxes the request shape when a 400 names a part this model rejects; true when the request should be re-sent. */
-  function relaxShape(err: unknown): boolean {
-    const f = describeApiError(err);
-    if (f.status !== 400) return false;
-    const text = f.text.toLowerCase();
-    if (shape.thinkingDisabled && text.includes('thinking')) {
-      shape.thinkingDisabled = false;
-      logger.warn({ model, apiSaid: f.text }, 'model rejects thinking: disabled; sending requests without the thinking parameter');
-      return true;
-    }
-    if (shape.forcedTool && text.includes('tool_choice')) {
-      shape.forcedTool = false;
-      logger.warn({ model, apiSaid: f.text }, 'model rejects a forced tool_choice; using tool_choice auto (the prompt still asks for the tool)');
-      return true;
-    }
-    return false;
-  }
-
   /** One request (re-sent at once after a shape relaxation). Failed requests are reported, then rethrown for the retry policy. */
   async function request(messages: Anthropic.MessageParam[], eventId: string): Promise<{ message: Anthropic.Message; latencyMs: number }> {
     for (;;) {
@@ -192,7 +111,7 @@ export function createClaudeClassifier(o: ClaudeClassifierOptions): ClaudeClassi
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const started = performance.now();
       try {
-        const message = await client.messages.create(params(messages));
+        const message = await client.messages.create(params({ system: SYSTEM_PROMPT, tool: CLASSIFY_TOOL, maxTokens: MAX_OUTPUT_TOKENS, messages }));
         return { message, latencyMs: Math.round(performance.now() - started) };
       } catch (err) {
         const f = describeApiError(err);

@@ -4,7 +4,8 @@ import type { Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Pool } from '../../lib/stores/postgres.ts';
 import { createCachedClassifier, type ClassifyOptions } from './cache.ts';
-import { claudeOptionsFromConfig, createClaudeClassifier, type ClaudeCall, type ClaudeClassifierOptions } from './claude-classifier.ts';
+import { createClaudeClassifier, type ClaudeCall, type ClaudeClassifierOptions } from './claude-classifier.ts';
+import { claudeOptionsFromConfig } from './claude-client.ts';
 import { createRulesClassifier, RULES_MODEL, type RulesOptions } from './rules-classifier.ts';
 import type { Classification, EventToClassify } from './types.ts';
 

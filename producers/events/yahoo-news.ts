@@ -1,32 +1,24 @@
 // Yahoo Finance news source (yahoo-finance2 `search(symbol, { newsCount })`): the latest articles about each symbol,
 // as market events with a stable id from Yahoo's article uuid. An article found under several symbols is one event.
 // Every request goes through lib/resilience (rate limit, retry with backoff + jitter, circuit breaker), like the
-// price source; `deps.fetch` replaces the HTTP client (tests feed recorded responses through it).
-import YahooFinance from 'yahoo-finance2';
-import { ExtendedCookieJar } from 'yahoo-finance2/lib/cookieJar';
+// price source (client setup: ../yahoo-client.ts); `deps.fetch` replaces the HTTP client (tests feed recorded
+// responses through it).
 import { z } from 'zod';
-import type { Logger } from '../../lib/logger.ts';
-import { createResilience, resilienceConfigSchema, type CircuitState, type Resilient } from '../../lib/resilience.ts';
+import type { CircuitState } from '../../lib/resilience.ts';
 import type { MarketEvent } from '../../schemas/types.generated.ts';
-import { isRetriableYahooError, statusAwareFetch } from '../sources/yahoo.ts';
 import { SYMBOL_PATTERN } from '../validate.ts';
+import { createYahooClient, yahooClientFields, type YahooClientDeps } from '../yahoo-client.ts';
 import { eventId } from './ids.ts';
 import type { EventSource } from './types.ts';
 import { MAX_HEADLINE, MAX_SUMMARY, MAX_SYMBOLS } from './validate.ts';
 
 export const yahooNewsConfigSchema = z.object({
   newsPerSymbol: z.number().int().min(1).max(100).default(10).describe('Articles asked for per symbol and fetch (search newsCount)'),
-  host: z.string().min(1).default('query2.finance.yahoo.com').describe('Yahoo query host'),
-  resilience: resilienceConfigSchema.prefault({}).describe('Rate limit, retries and circuit breaker of the Yahoo calls'),
+  ...yahooClientFields,
 });
 export type YahooNewsConfig = z.output<typeof yahooNewsConfigSchema>;
 
-export interface YahooNewsDeps {
-  logger: Logger;
-  /** HTTP client used by yahoo-finance2 (default: global fetch). */
-  fetch?: typeof fetch;
-  onCircuitStateChange?: (state: CircuitState) => void;
-}
+export type YahooNewsDeps = YahooClientDeps;
 
 export interface YahooNewsSource extends EventSource {
   readonly name: 'yahoo';
@@ -59,27 +51,7 @@ export function newsToEvent(n: News, querySymbol: string, now: number): MarketEv
 
 export function createYahooNewsSource(input: z.input<typeof yahooNewsConfigSchema>, deps: YahooNewsDeps): YahooNewsSource {
   const config = yahooNewsConfigSchema.parse(input);
-  const logger = deps.logger.child({ source: 'yahoo-news' });
-  const yf = new YahooFinance({
-    YF_QUERY_HOST: config.host,
-    cookieJar: new ExtendedCookieJar(),
-    versionCheck: false,
-    suppressNotices: ['yahooSurvey', 'ripHistorical'],
-    validation: { logErrors: false, logOptionsErrors: true },
-    logger: {
-      info: (...args: unknown[]) => logger.debug({ yahoo: args }, 'yahoo-finance2'),
-      debug: (...args: unknown[]) => logger.trace({ yahoo: args }, 'yahoo-finance2'),
-      dir: (...args: unknown[]) => logger.trace({ yahoo: args }, 'yahoo-finance2'),
-      warn: (...args: unknown[]) => logger.warn({ yahoo: args }, 'yahoo-finance2'),
-      error: (...args: unknown[]) => logger.error({ yahoo: args }, 'yahoo-finance2'),
-    },
-    fetch: statusAwareFetch(deps.fetch ?? ((input, init) => globalThis.fetch(input, init))),
-  });
-  const resilient: Resilient = createResilience('yahoo-news', config.resilience, {
-    logger,
-    isRetriable: isRetriableYahooError,
-    ...(deps.onCircuitStateChange ? { onStateChange: deps.onCircuitStateChange } : {}),
-  });
+  const { yf, resilient, logger } = createYahooClient('yahoo-news', config, deps);
 
   async function newsOf(symbol: string): Promise<News[]> {
     const result = await resilient.run(() => yf.search(symbol, { newsCount: config.newsPerSymbol, quotesCount: 0, enableFuzzyQuery: false }), `news ${symbol}`);

@@ -1,17 +1,15 @@
 // Competitors by Claude: one Messages API request per company with the forced `record_competitors` tool, its answer
-// validated with zod. Reuses the enricher's pieces: settings from config, the hourly token/cost budget, the price
-// table, the API error reading (retriable or not) and lib/resilience (concurrency limit, retries with backoff and
-// jitter, circuit breaker). Whenever Claude cannot give a valid answer, the same-industry peers answer instead and the
-// result says why (`fallbackReason`).
-import Anthropic from '@anthropic-ai/sdk';
+// validated with zod. Reuses the enricher's pieces: the Claude client setup (claude-client.ts: settings from config,
+// the hourly token/cost budget, the price table, the request shape, lib/resilience with its concurrency limit,
+// retries with backoff and jitter, circuit breaker) and the API error reading (retriable or not). Whenever Claude
+// cannot give a valid answer, the same-industry peers answer instead and the result says why (`fallbackReason`).
+import type Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { CircuitOpenError, createResilience } from '../../lib/resilience.ts';
-import { createHourlyBudget, type BudgetLimits } from '../../consumers/enricher/budget.ts';
-import { claudeOptionsFromConfig } from '../../consumers/enricher/claude-classifier.ts';
+import { CircuitOpenError } from '../../lib/resilience.ts';
+import { claudeOptionsFromConfig, createClaudeClient, type ClaudeClientOptions } from '../../consumers/enricher/claude-client.ts';
 import { describeApiError, type CallOutcome } from '../../consumers/enricher/claude-errors.ts';
-import { costUsd, priceOf, tokensOf, type ModelPrice } from '../../consumers/enricher/pricing.ts';
+import { costUsd, tokensOf } from '../../consumers/enricher/pricing.ts';
 import { competitorsAnswerSchema, industryPeers, MAX_COMPETITORS, normalizeCompetitors, type CompetitorAnswer, type CompetitorFinder } from './competitors.ts';
 import type { CompanyProfile } from './profiles.ts';
 
@@ -32,24 +30,9 @@ export const COMPETITORS_TOOL = {
   input_schema: { ...inputSchema, type: 'object' as const },
 };
 
-export interface ClaudeCompetitorOptions {
-  apiKey: string;
-  /** Messages API base URL; undefined = Anthropic's. */
-  baseURL?: string;
-  model: string;
-  timeoutMs: number;
-  maxRetries: number;
-  maxConcurrency: number;
-  budget: BudgetLimits;
-  /** Replaces the price table (CLAUDE_PRICE_PER_MTOK). */
-  price?: ModelPrice;
-  logger: Logger;
+/** The client settings (claude-client.ts: apiKey, model, budget, tuning…) plus the call hook. */
+export interface ClaudeCompetitorOptions extends ClaudeClientOptions {
   onCall?: (call: CompetitorCall) => void;
-  minBackoffMs?: number;
-  maxBackoffMs?: number;
-  failureThreshold?: number;
-  resetTimeoutMs?: number;
-  now?: () => number;
 }
 
 /** One Messages API request, as reported to `onCall`. Failed requests have 0 tokens. */
@@ -89,23 +72,7 @@ function estimateInputTokens(userText: string): number {
 
 export function createClaudeCompetitorFinder(o: ClaudeCompetitorOptions): CompetitorFinder {
   const { logger, model } = o;
-  const now = o.now ?? Date.now;
-  const client = new Anthropic({ apiKey: o.apiKey, baseURL: o.baseURL ?? null, maxRetries: 0, timeout: o.timeoutMs });
-  const { price, known } = priceOf(model, o.price);
-  if (!known) logger.warn({ model, assumedPricePerMTok: price }, 'no price known for this Claude model: costing it at the highest known price (set CLAUDE_PRICE_PER_MTOK)');
-  const budget = createHourlyBudget(o.budget, now);
-  const resilience = createResilience('claude-competitors', {
-    ratePerSecond: 50,
-    maxConcurrent: o.maxConcurrency,
-    retries: o.maxRetries,
-    minBackoffMs: o.minBackoffMs ?? 1000,
-    maxBackoffMs: o.maxBackoffMs ?? 30_000,
-    timeoutMs: 0, // the SDK times each request out
-    failureThreshold: o.failureThreshold ?? 5,
-    resetTimeoutMs: o.resetTimeoutMs ?? 60_000,
-  }, { logger, isRetriable: (err) => describeApiError(err).retriable });
-  // Request shape this model accepts; relaxed once if the API rejects a part of it (as the classifier does).
-  const shape = { thinkingDisabled: true, forcedTool: true };
+  const { client, price, budget, resilience, params, relaxShape } = createClaudeClient('claude-competitors', o);
 
   const emit = (call: Omit<CompetitorCall, 'model'>) => {
     const full = { model, ...call };
@@ -117,22 +84,14 @@ export function createClaudeCompetitorFinder(o: ClaudeCompetitorOptions): Compet
     for (;;) {
       const started = performance.now();
       try {
-        const message = await client.messages.create({
-          model,
-          max_tokens: MAX_OUTPUT_TOKENS,
-          system: COMPETITORS_SYSTEM_PROMPT,
-          tools: [COMPETITORS_TOOL],
-          tool_choice: shape.forcedTool ? { type: 'tool', name: COMPETITORS_TOOL_NAME, disable_parallel_tool_use: true } : { type: 'auto' },
-          ...(shape.thinkingDisabled ? { thinking: { type: 'disabled' } } : {}),
-          messages: [{ role: 'user', content: user }],
-        });
+        const message = await client.messages.create(params({
+          system: COMPETITORS_SYSTEM_PROMPT, tool: COMPETITORS_TOOL, maxTokens: MAX_OUTPUT_TOKENS, messages: [{ role: 'user', content: user }],
+        }));
         return { message, latencyMs: Math.round(performance.now() - started) };
       } catch (err) {
         const f = describeApiError(err);
         emit({ symbol, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: Math.round(performance.now() - started), outcome: f.outcome });
-        const text = f.text.toLowerCase();
-        if (f.status === 400 && shape.thinkingDisabled && text.includes('thinking')) { shape.thinkingDisabled = false; continue; }
-        if (f.status === 400 && shape.forcedTool && text.includes('tool_choice')) { shape.forcedTool = false; continue; }
+        if (relaxShape(err)) continue;
         throw err;
       }
     }

@@ -1,26 +1,18 @@
 // Company profiles from Yahoo Finance: yahoo-finance2 `quoteSummary(symbol, { modules: ['assetProfile', 'price'] })`,
 // one request per symbol, through lib/resilience (rate limit, retry with backoff + jitter, circuit breaker) like the
-// price source. `deps.fetch` replaces the HTTP client (tests feed recorded responses through it).
-import YahooFinance from 'yahoo-finance2';
-import { ExtendedCookieJar } from 'yahoo-finance2/lib/cookieJar';
+// price source (client setup: ../yahoo-client.ts). `deps.fetch` replaces the HTTP client (tests feed recorded
+// responses through it).
 import { z } from 'zod';
-import type { Logger } from '../../lib/logger.ts';
-import { createResilience, resilienceConfigSchema, type CircuitState, type Resilient } from '../../lib/resilience.ts';
+import type { CircuitState } from '../../lib/resilience.ts';
 import { NAME_PATTERN } from '../../topics/graph-model.ts';
-import { isRetriableYahooError, statusAwareFetch, YahooRequestError } from '../sources/yahoo.ts';
+import { createYahooClient, yahooClientFields, YahooRequestError, type YahooClientDeps } from '../yahoo-client.ts';
 import type { CompanyProfile, ProfileSource } from './profiles.ts';
 
 export const yahooProfilesConfigSchema = z.object({
-  host: z.string().min(1).default('query2.finance.yahoo.com').describe('Yahoo query host'),
-  resilience: resilienceConfigSchema.prefault({}).describe('Rate limit, retries and circuit breaker of the Yahoo calls'),
+  ...yahooClientFields,
 });
 
-export interface YahooProfilesDeps {
-  logger: Logger;
-  /** HTTP client used by yahoo-finance2 (default: global fetch). */
-  fetch?: typeof fetch;
-  onCircuitStateChange?: (state: CircuitState) => void;
-}
+export type YahooProfilesDeps = YahooClientDeps;
 
 export interface YahooProfileSource extends ProfileSource {
   readonly origin: 'yahoo';
@@ -54,27 +46,7 @@ export function profileFromSummary(symbol: string, s: Summary): CompanyProfile {
 
 export function createYahooProfileSource(input: z.input<typeof yahooProfilesConfigSchema>, deps: YahooProfilesDeps): YahooProfileSource {
   const config = yahooProfilesConfigSchema.parse(input);
-  const logger = deps.logger.child({ source: 'yahoo-profiles' });
-  const yf = new YahooFinance({
-    YF_QUERY_HOST: config.host,
-    cookieJar: new ExtendedCookieJar(),
-    versionCheck: false,
-    suppressNotices: ['yahooSurvey', 'ripHistorical'],
-    validation: { logErrors: false, logOptionsErrors: true },
-    logger: {
-      info: (...args: unknown[]) => logger.debug({ yahoo: args }, 'yahoo-finance2'),
-      debug: (...args: unknown[]) => logger.trace({ yahoo: args }, 'yahoo-finance2'),
-      dir: (...args: unknown[]) => logger.trace({ yahoo: args }, 'yahoo-finance2'),
-      warn: (...args: unknown[]) => logger.warn({ yahoo: args }, 'yahoo-finance2'),
-      error: (...args: unknown[]) => logger.error({ yahoo: args }, 'yahoo-finance2'),
-    },
-    fetch: statusAwareFetch(deps.fetch ?? ((input, init) => globalThis.fetch(input, init))),
-  });
-  const resilient: Resilient = createResilience('yahoo-profiles', config.resilience, {
-    logger,
-    isRetriable: isRetriableYahooError,
-    ...(deps.onCircuitStateChange ? { onStateChange: deps.onCircuitStateChange } : {}),
-  });
+  const { yf, resilient, logger } = createYahooClient('yahoo-profiles', config, deps);
   const fetched = new Map<string, CompanyProfile>();
 
   return {

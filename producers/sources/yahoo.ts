@@ -1,30 +1,22 @@
 // Yahoo Finance price source (yahoo-finance2): live quotes or intraday bars, and daily/hourly history for backfill.
-// Every request goes through lib/resilience (rate limit, retry with backoff + jitter, circuit breaker).
-// `deps.fetch` replaces the HTTP client (tests feed recorded responses through it).
-import YahooFinance from 'yahoo-finance2';
-import { ExtendedCookieJar } from 'yahoo-finance2/lib/cookieJar';
+// Every request goes through lib/resilience (rate limit, retry with backoff + jitter, circuit breaker); the client
+// setup is ../yahoo-client.ts. `deps.fetch` replaces the HTTP client (tests feed recorded responses through it).
 import { z } from 'zod';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
-import { MarketstreamError } from '../../lib/errors.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { createResilience, resilienceConfigSchema, type CircuitState, type Resilient } from '../../lib/resilience.ts';
+import type { CircuitState } from '../../lib/resilience.ts';
 import { intervalMs, type PriceInterval } from '../intervals.ts';
+import { createYahooClient, yahooClientFields, type YahooClientDeps } from '../yahoo-client.ts';
 import type { HistoryRange, PriceSource, RejectedInput } from './types.ts';
 
 export const yahooConfigSchema = z.object({
   mode: z.enum(['bars', 'quote']).default('bars').describe('bars: completed intraday bars (chart); quote: one tick per symbol with the session-to-date open/high/low and volume'),
   barInterval: z.enum(['1m', '5m']).default('1m').describe('Interval of the intraday bars in bars mode'),
   lookbackMinutes: z.number().int().min(1).max(60 * 24 * 7).default(15).describe('How far back each chart request reaches (covers missed polls)'),
-  host: z.string().min(1).default('query2.finance.yahoo.com').describe('Yahoo query host'),
-  resilience: resilienceConfigSchema.prefault({}).describe('Rate limit, retries and circuit breaker of the Yahoo calls'),
+  ...yahooClientFields,
 });
 export type YahooConfig = z.output<typeof yahooConfigSchema>;
 
-export interface YahooDeps {
-  logger: Logger;
-  /** HTTP client used by yahoo-finance2 (default: global fetch). */
-  fetch?: typeof fetch;
-  onCircuitStateChange?: (state: CircuitState) => void;
+export interface YahooDeps extends YahooClientDeps {
   clock?: () => number;
 }
 
@@ -36,70 +28,10 @@ export interface YahooSource extends PriceSource {
 
 interface Bar { date: Date; open: number | null; high: number | null; low: number | null; close: number | null; volume: number | null }
 
-/** Yahoo refused the request itself (4xx other than 429: unknown symbol, bad parameters): retrying will not help. */
-export class YahooRequestError extends MarketstreamError {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super('YAHOO_REQUEST', `Yahoo answered ${status}: ${message}`, { retriable: false });
-    this.status = status;
-  }
-}
-
-const NOT_RETRIABLE = new Set(['BadRequestError', 'FailedYahooValidationError', 'InvalidOptionsError', 'ZodError']);
-
-/** 429 and 5xx, network errors and timeouts are worth retrying; a bad symbol or a malformed answer is not. */
-export function isRetriableYahooError(err: unknown): boolean {
-  if (err instanceof MarketstreamError) return err.retriable;
-  const e = err as { name?: unknown; code?: unknown } | null;
-  if (typeof e?.name === 'string' && NOT_RETRIABLE.has(e.name)) return false;
-  if (e?.name === 'HTTPError') return typeof e.code === 'number' && (e.code === 429 || e.code >= 500);
-  return true;
-}
-
-/**
- * yahoo-finance2 turns a JSON error body into a plain Error before looking at the status, so a 404 ("No data found")
- * would look retriable. The status is checked here first: a 4xx other than 429 becomes a YahooRequestError.
- */
-export function statusAwareFetch(inner: typeof fetch): typeof fetch {
-  return async (input, init) => {
-    const res = await inner(input, init);
-    if (res.status >= 400 && res.status < 500 && res.status !== 429) {
-      const text = await res.clone().text().catch(() => '');
-      let description = res.statusText || 'request refused';
-      try {
-        const body = JSON.parse(text) as Record<string, { error?: { description?: string } } | undefined>;
-        description = Object.values(body)[0]?.error?.description ?? description;
-      } catch { /* not JSON */ }
-      throw new YahooRequestError(res.status, description);
-    }
-    return res;
-  };
-}
-
 export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps: YahooDeps): YahooSource {
   const config = yahooConfigSchema.parse(input);
-  const logger = deps.logger.child({ source: 'yahoo' });
+  const { yf, resilient, logger } = createYahooClient('yahoo', config, deps);
   const clock = deps.clock ?? Date.now;
-  const yf = new YahooFinance({
-    YF_QUERY_HOST: config.host,
-    cookieJar: new ExtendedCookieJar(),
-    versionCheck: false,
-    suppressNotices: ['yahooSurvey', 'ripHistorical'],
-    validation: { logErrors: false, logOptionsErrors: true },
-    logger: {
-      info: (...args: unknown[]) => logger.debug({ yahoo: args }, 'yahoo-finance2'),
-      debug: (...args: unknown[]) => logger.trace({ yahoo: args }, 'yahoo-finance2'),
-      dir: (...args: unknown[]) => logger.trace({ yahoo: args }, 'yahoo-finance2'),
-      warn: (...args: unknown[]) => logger.warn({ yahoo: args }, 'yahoo-finance2'),
-      error: (...args: unknown[]) => logger.error({ yahoo: args }, 'yahoo-finance2'),
-    },
-    fetch: statusAwareFetch(deps.fetch ?? ((input, init) => globalThis.fetch(input, init))),
-  });
-  const resilient: Resilient = createResilience('yahoo', config.resilience, {
-    logger,
-    isRetriable: isRetriableYahooError,
-    ...(deps.onCircuitStateChange ? { onStateChange: deps.onCircuitStateChange } : {}),
-  });
   const lastEventTime = new Map<string, number>(); // per symbol, so a poll never repeats a bar or quote
   const warnedMissing = new Set<string>();
   let rejected: RejectedInput[] = [];

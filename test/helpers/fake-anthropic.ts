@@ -4,6 +4,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { ClaudeClientOptions } from '../../consumers/enricher/claude-client.ts';
+import { createLogger } from '../../lib/logger.ts';
 
 export interface RecordedRequest {
   method: string;
@@ -120,4 +123,17 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
 export function apiKeyOf(req: RecordedRequest): string | undefined {
   const header = req.headers['x-api-key'];
   return (typeof header === 'string' ? header : undefined) ?? req.headers.authorization?.replace(/^Bearer /, '');
+}
+
+/**
+ * Claude client settings for a unit test against `fake`: model claude-haiku-5-5, no budget limit, fast backoff, and a
+ * debug-level JSON logger whose output goes to `onLog` (tests assert on it, and that the API key never appears).
+ */
+export function fakeClaudeOptions(fake: FakeAnthropic, apiKey: string, onLog: (text: string) => void): ClaudeClientOptions {
+  const destination = new Writable({ write(chunk, _enc, cb) { onLog(chunk.toString()); cb(); } });
+  return {
+    apiKey, baseURL: fake.url, model: 'claude-haiku-5-5', timeoutMs: 5000, maxRetries: 3, maxConcurrency: 4,
+    budget: { tokensPerHour: 0, costUsdPerHour: 0 }, minBackoffMs: 1, maxBackoffMs: 10,
+    logger: createLogger({ level: 'debug', format: 'json', destination }),
+  };
 }

@@ -11,35 +11,18 @@ import { createSerde } from '../../lib/serde.ts';
 import { createEventsProducer } from '../../producers/events-producer.ts';
 import { createEventFileSource, SAMPLE_EVENTS_FILE } from '../../producers/events/file.ts';
 import { createYahooNewsSource } from '../../producers/events/yahoo-news.ts';
-import type { MarketEvent } from '../../schemas/types.generated.ts';
-import { ensureTopics } from '../../topics/admin.ts';
-import { marketEvents, withName, type TopicDef } from '../../topics/index.ts';
-import { consumeMessages, deleteTestTopics, randomName, testConfig, testKafka, testLogger } from '../helpers/index.ts';
+import { marketEvents } from '../../topics/index.ts';
+import { consumeMessages, testConfig, testKafka, testLogger } from '../helpers/index.ts';
 import { fakeYahooNews } from './events/fake-yahoo-news.ts';
+import { isolatedTopics } from './isolated-topics.ts';
 
 const config = testConfig();
 const kafka = testKafka(config);
 const serde = createSerde(config);
 const logger = testLogger('events-producer-test');
 const dir = mkdtempSync(join(tmpdir(), 'marketstream-events-producer-'));
-const topics: TopicDef<MarketEvent>[] = [];
+const topics = isolatedTopics({ kafka, config, serde, def: marketEvents, prefix: 'test-events' });
 let publisher: Publisher;
-
-async function isolatedTopic(): Promise<TopicDef<MarketEvent>> {
-  const topic = withName(marketEvents, randomName('test-events'));
-  await ensureTopics(kafka, config, [topic]);
-  topics.push(topic);
-  return topic;
-}
-
-async function decodeAll(topic: TopicDef<MarketEvent>, count: number) {
-  const messages = await consumeMessages(kafka, topic.name, count);
-  return Promise.all(messages.map(async (m) => ({
-    key: m.key?.toString() ?? null,
-    headers: headersToStrings(m.headers),
-    value: (await serde.decode(topic, m.value as Buffer)).value,
-  })));
-}
 
 beforeAll(async () => {
   vi.spyOn(console, 'error').mockImplementation(() => {}); // yahoo-finance2 prints the URL of a failed request
@@ -48,13 +31,13 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await publisher?.disconnect();
-  await deleteTestTopics(kafka, topics.flatMap((t) => [t.name, t.dlq]));
+  await topics.deleteAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('events producer (real Kafka and registry)', () => {
   it('publishes Yahoo news keyed by event id, each article once, and nothing again on the next fetch of the same news', async () => {
-    const topic = await isolatedTopic();
+    const topic = await topics.create();
     const fake = fakeYahooNews();
     const source = createYahooNewsSource({ resilience: { minBackoffMs: 1, maxBackoffMs: 5, ratePerSecond: 1000 } }, { logger, fetch: fake.fetch });
     const producer = createEventsProducer({ config, logger, publisher, topic, source, symbols: ['AAPL', 'MSFT'], intervalMs: 300_000 });
@@ -66,7 +49,7 @@ describe('events producer (real Kafka and registry)', () => {
       await source.close();
     }
 
-    const got = await decodeAll(topic, 5);
+    const got = await topics.decodeAll(topic, 5);
     expect(got).toHaveLength(5);
     expect(got.every((g) => g.key === g.value.id && g.headers.source === 'yahoo')).toBe(true);
     expect(new Set(got.map((g) => g.value.id)).size).toBe(5);
@@ -75,7 +58,7 @@ describe('events producer (real Kafka and registry)', () => {
   });
 
   it('replays a file until it ends: every valid event published, an invalid one and an unparseable line dead-lettered with the reason', async () => {
-    const topic = await isolatedTopic();
+    const topic = await topics.create();
     const sample = readFileSync(SAMPLE_EVENTS_FILE, 'utf8').trim().split('\n');
     const path = join(dir, 'events.jsonl');
     writeFileSync(path, [
@@ -88,7 +71,7 @@ describe('events producer (real Kafka and registry)', () => {
     await producer.start(); // ends with the file
     expect(producer.totals).toEqual({ fetched: 5, duplicates: 1, published: 3, invalid: 1, rejected: 1 });
 
-    const good = await decodeAll(topic, 3);
+    const good = await topics.decodeAll(topic, 3);
     expect(good.map((g) => g.value.headline).sort()).toEqual(sample.slice(0, 3).map((l) => (JSON.parse(l) as { headline: string }).headline).sort());
     expect(good.every((g) => g.key === g.value.id && g.headers.source === 'file')).toBe(true);
 

@@ -11,34 +11,17 @@ import { createSerde } from '../../lib/serde.ts';
 import { createPriceProducer } from '../../producers/price-producer.ts';
 import { createFileSource } from '../../producers/sources/file.ts';
 import { createSyntheticSource } from '../../producers/sources/synthetic.ts';
-import type { PriceUpdate } from '../../schemas/types.generated.ts';
-import { ensureTopics } from '../../topics/admin.ts';
-import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
-import { consumeMessages, deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { priceUpdates } from '../../topics/index.ts';
+import { consumeMessages, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { isolatedTopics } from './isolated-topics.ts';
 
 const config = testConfig();
 const kafka = testKafka(config);
 const serde = createSerde(config);
 const logger = testLogger('price-producer-test');
 const dir = mkdtempSync(join(tmpdir(), 'marketstream-producer-'));
-const topics: TopicDef<PriceUpdate>[] = [];
+const topics = isolatedTopics({ kafka, config, serde, def: priceUpdates, prefix: 'test-prices' });
 let publisher: Publisher;
-
-async function isolatedTopic(): Promise<TopicDef<PriceUpdate>> {
-  const topic = withName(priceUpdates, randomName('test-prices'));
-  await ensureTopics(kafka, config, [topic]);
-  topics.push(topic);
-  return topic;
-}
-
-async function decodeAll(topic: TopicDef<PriceUpdate>, count: number) {
-  const messages = await consumeMessages(kafka, topic.name, count);
-  return Promise.all(messages.map(async (m) => ({
-    key: m.key?.toString() ?? null,
-    headers: headersToStrings(m.headers),
-    value: (await serde.decode(topic, m.value as Buffer)).value,
-  })));
-}
 
 beforeAll(async () => {
   publisher = createPublisher({ kafka, serde, logger });
@@ -46,18 +29,18 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await publisher?.disconnect();
-  await deleteTestTopics(kafka, topics.flatMap((t) => [t.name, t.dlq]));
+  await topics.deleteAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('price producer (real Kafka and registry)', () => {
   it('publishes validated synthetic bars keyed by symbol, decodable, with source, produced-at and one correlation id per tick', async () => {
-    const topic = await isolatedTopic();
+    const topic = await topics.create();
     const now = Date.now();
     const producer = createPriceProducer({ config, logger, publisher, topic, source: createSyntheticSource({ seed: 7, interval: '1m' }), symbols: ['AAPL', 'MSFT', 'NVDA'], intervalMs: 60_000 });
     expect(await producer.publishOnce(now)).toEqual({ fetched: 3, published: 3, invalid: 0, rejected: 0 });
 
-    const got = await decodeAll(topic, 3);
+    const got = await topics.decodeAll(topic, 3);
     const expected = createSyntheticSource({ seed: 7 }).bars(['AAPL', 'MSFT', 'NVDA'], { from: Math.floor(now / 60_000) * 60_000 - 60_000, to: Math.floor(now / 60_000) * 60_000, interval: '1m' }, { ingestTime: now });
     expect(got.map((g) => g.value).sort((a, b) => a.symbol.localeCompare(b.symbol))).toEqual(expected);
     expect(got.every((g) => g.key === g.value.symbol)).toBe(true);
@@ -69,7 +52,7 @@ describe('price producer (real Kafka and registry)', () => {
   });
 
   it('dead-letters an invalid bar and an unparseable line with the reason, and publishes the valid ones', async () => {
-    const topic = await isolatedTopic();
+    const topic = await topics.create();
     const path = join(dir, 'bars.csv');
     writeFileSync(path, [
       'symbol,interval,ts,open,high,low,close,volume',
@@ -81,7 +64,7 @@ describe('price producer (real Kafka and registry)', () => {
     const producer = createPriceProducer({ config, logger, publisher, topic, source: createFileSource({ path }), symbols: [], intervalMs: 0 });
     expect(await producer.publishOnce()).toEqual({ fetched: 3, published: 2, invalid: 1, rejected: 1 });
 
-    const good = await decodeAll(topic, 2);
+    const good = await topics.decodeAll(topic, 2);
     const goodRows = good.map((g) => [g.key, g.value.symbol, g.value.close, g.value.source]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     expect(goodRows).toEqual([['AAPL', 'AAPL', 251, 'file'], ['MSFT', 'MSFT', 424, 'file']]);
 
@@ -99,7 +82,7 @@ describe('price producer (real Kafka and registry)', () => {
   });
 
   it('runs ticks until stopped and finishes the tick in flight: everything fetched is on the topic', async () => {
-    const topic = await isolatedTopic();
+    const topic = await topics.create();
     const producer = createPriceProducer({ config, logger, publisher, topic, source: createSyntheticSource({ seed: 1, interval: 'tick' }), symbols: ['AAPL', 'GOOGL'], intervalMs: 1000 });
     const running = producer.start();
     await waitFor(() => producer.ticks >= 2, { timeoutMs: 30_000, what: 'two ticks' });
@@ -109,7 +92,7 @@ describe('price producer (real Kafka and registry)', () => {
     expect(invalid).toBe(0);
     expect(published).toBe(fetched);
     expect(published).toBeGreaterThanOrEqual(4);
-    const got = await decodeAll(topic, published);
+    const got = await topics.decodeAll(topic, published);
     expect(got).toHaveLength(published);
     expect(got.every((g) => g.value.interval === 'tick' && g.value.open === g.value.close)).toBe(true);
   });

@@ -1,13 +1,11 @@
 // The Claude path against a local server speaking the Messages API: tool answers, validation and the corrective
 // turn, retries (429 with retry-after), fallback to the rules on persistent failures and an open circuit,
 // the hourly budget, refusals, and what is reported per call. No PostgreSQL here (see cache.int.test.ts).
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createClaudeClassifier, type ClaudeCall, type ClaudeClassifier, type ClaudeClassifierOptions } from '../../../consumers/enricher/claude-classifier.ts';
 import { createRulesClassifier, RULES_MODEL } from '../../../consumers/enricher/rules-classifier.ts';
 import type { EventToClassify } from '../../../consumers/enricher/types.ts';
-import { createLogger } from '../../../lib/logger.ts';
-import { apiKeyOf, errorResponse, startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../../helpers/fake-anthropic.ts';
+import { apiKeyOf, errorResponse, fakeClaudeOptions, startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../../helpers/fake-anthropic.ts';
 
 const API_KEY = 'sk-ant-test-DO-NOT-LOG-4242';
 const event: EventToClassify = {
@@ -31,11 +29,8 @@ let calls: ClaudeCall[];
 
 function make(overrides: Partial<ClaudeClassifierOptions> = {}): ClaudeClassifier {
   logs = '';
-  const destination = new Writable({ write(chunk, _enc, cb) { logs += chunk.toString(); cb(); } });
   classifier = createClaudeClassifier({
-    apiKey: API_KEY, baseURL: fake.url, model: 'claude-haiku-5-5', timeoutMs: 5000, maxRetries: 3, maxConcurrency: 4,
-    budget: { tokensPerHour: 0, costUsdPerHour: 0 }, minBackoffMs: 1, maxBackoffMs: 10,
-    logger: createLogger({ level: 'debug', format: 'json', destination }),
+    ...fakeClaudeOptions(fake, API_KEY, (text) => { logs += text; }), maxRetries: 3, maxConcurrency: 4,
     rules: createRulesClassifier(), onCall: (c) => calls.push(c),
     ...overrides,
   });

@@ -1,31 +1,16 @@
 // Yahoo company profiles through yahoo-finance2's fetch hook with recorded-format Yahoo responses (no network):
 // quoteSummary assetProfile + price → profile, the crumb handshake, an unknown symbol reported missing (not retried),
 // a 500 retried, and a run failing only when Yahoo fails for every symbol.
-import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../lib/logger.ts';
 import { createYahooProfileSource, type YahooProfileSource } from '../../../producers/graph/yahoo-profiles.ts';
-
-interface Recorded { response: { status: number; statusText: string; headers: Record<string, string | string[]>; bodyJson?: unknown; bodyText?: string } }
-const fixture = (name: string): Recorded => JSON.parse(readFileSync(new URL(`../../fixtures/yahoo/${name}`, import.meta.url), 'utf8')) as Recorded;
-function toResponse(r: Recorded): Response {
-  const headers = new Headers();
-  for (const [k, v] of Object.entries(r.response.headers)) for (const x of Array.isArray(v) ? v : [v]) headers.append(k, x);
-  const body = r.response.bodyJson !== undefined ? JSON.stringify(r.response.bodyJson) : r.response.bodyText ?? '';
-  return new Response(body, { status: r.response.status, statusText: r.response.statusText, headers });
-}
+import { fakeYahooFetch, yahooFixture as fixture, type Recorded } from '../../helpers/fake-yahoo.ts';
 
 function fakeYahoo(script: Recorded[] = []) {
-  const calls: string[] = [];
-  const fetch = (async (input: string | URL | Request) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    calls.push(url);
-    if (url.startsWith('https://finance.yahoo.com/quote/')) return toResponse(fixture('getCrumb-quote-AAPL.json'));
-    if (url.startsWith('https://query1.finance.yahoo.com/v1/test/getcrumb')) return toResponse(fixture('getCrumb-getcrumb.json'));
+  const { fetch, calls } = fakeYahooFetch((url) => {
     const m = /\/v10\/finance\/quoteSummary\/([^?]+)/.exec(url);
-    if (m) return toResponse(script.shift() ?? fixture(m[1] === 'AAPL' ? 'quoteSummary-AAPL.json' : 'quoteSummary-NOPE-404.json'));
-    return new Response('unexpected request', { status: 418 });
-  }) as typeof globalThis.fetch;
+    return m ? script.shift() ?? fixture(m[1] === 'AAPL' ? 'quoteSummary-AAPL.json' : 'quoteSummary-NOPE-404.json') : undefined;
+  });
   return { fetch, calls, summaryCalls: () => calls.filter((u) => u.includes('/v10/finance/quoteSummary/')) };
 }
 

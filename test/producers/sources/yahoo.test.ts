@@ -1,37 +1,23 @@
 // Yahoo source through yahoo-finance2 with recorded Yahoo responses fed via the library's fetch hook (no network):
 // quote and chart parsing, the cookie/crumb handshake, retry after a 500, the circuit breaker, 4xx not retried.
-import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../lib/logger.ts';
 import { CircuitOpenError } from '../../../lib/resilience.ts';
-import { createYahooSource, YahooRequestError, type YahooSource } from '../../../producers/sources/yahoo.ts';
+import { createYahooSource, type YahooSource } from '../../../producers/sources/yahoo.ts';
 import { validatePriceUpdate } from '../../../producers/validate.ts';
-
-interface Recorded { request: { url: string }; response: { status: number; statusText: string; headers: Record<string, string | string[]>; bodyJson?: unknown; bodyText?: string } }
-const fixture = (name: string): Recorded => JSON.parse(readFileSync(new URL(`../../fixtures/yahoo/${name}`, import.meta.url), 'utf8')) as Recorded;
-
-function toResponse(r: Recorded): Response {
-  const headers = new Headers();
-  for (const [k, v] of Object.entries(r.response.headers)) for (const x of Array.isArray(v) ? v : [v]) headers.append(k, x);
-  const body = r.response.bodyJson !== undefined ? JSON.stringify(r.response.bodyJson) : r.response.bodyText ?? '';
-  return new Response(body, { status: r.response.status, statusText: r.response.statusText, headers });
-}
+import { YahooRequestError } from '../../../producers/yahoo-client.ts';
+import { fakeYahooFetch, yahooFixture as fixture, type Recorded } from '../../helpers/fake-yahoo.ts';
 
 /** A fake Yahoo: answers the crumb handshake, quotes and charts from fixtures; `chart` can be scripted per call. */
 function fakeYahoo() {
-  const calls: string[] = [];
   const chartScript: Recorded[] = [];
   let chartDefault: ((symbol: string) => Recorded) = (symbol) => (symbol === 'NOPE' ? fixture('chart-NOPE-404.json') : symbol === 'MSFT' ? fixture('chart-MSFT-1d.json') : fixture('chart-AAPL-1m.json'));
-  const fetch = (async (input: string | URL | Request) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    calls.push(url);
-    if (url.startsWith('https://finance.yahoo.com/quote/')) return toResponse(fixture('getCrumb-quote-AAPL.json'));
-    if (url.startsWith('https://query1.finance.yahoo.com/v1/test/getcrumb')) return toResponse(fixture('getCrumb-getcrumb.json'));
-    if (url.includes('/v7/finance/quote')) return toResponse(fixture('quote-AAPL-MSFT.json'));
+  const { fetch, calls } = fakeYahooFetch((url) => {
+    if (url.includes('/v7/finance/quote')) return fixture('quote-AAPL-MSFT.json');
     const chart = /\/v8\/finance\/chart\/([^?]+)/.exec(url);
-    if (chart) return toResponse(chartScript.shift() ?? chartDefault(decodeURIComponent(chart[1] as string)));
-    return new Response('unexpected request', { status: 418 });
-  }) as typeof globalThis.fetch;
+    if (chart) return chartScript.shift() ?? chartDefault(decodeURIComponent(chart[1] as string));
+    return undefined;
+  });
   return {
     fetch, calls, chartScript,
     chartCalls: () => calls.filter((u) => u.includes('/v8/finance/chart/')).length,

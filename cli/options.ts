@@ -1,0 +1,40 @@
+// Parsers for command-line option values shared by the commands (commander's custom option processing): each returns
+// the parsed value or throws InvalidArgumentError, whose message commander prints after the option name.
+import { InvalidArgumentError } from 'commander';
+import { SYMBOL_PATTERN } from '../producers/validate.ts';
+
+/** `AAPL, msft` → ['AAPL', 'MSFT']: upper-cased ticker symbols, at least one. */
+export function symbolList(v: string): string[] {
+  const xs = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  if (xs.length === 0 || !xs.every((x) => SYMBOL_PATTERN.test(x))) throw new InvalidArgumentError('expected a comma-separated list of ticker symbols');
+  return xs;
+}
+
+export function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+/** An integer >= min. */
+export const integer = (min: number) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+  return n;
+};
+
+/** A finite number >= min; `what` completes the error message ("expected <what>"). */
+export const number = (min: number, what: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected ${what}`);
+  return n;
+};
+
+/** Seconds >= 0 (0 = no wait). */
+export const seconds = number(0, 'a number of seconds >= 0');
+
+export function positiveMinutes(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of minutes > 0');
+  return n;
+}

@@ -1,0 +1,42 @@
+// What the long-running producing commands (produce prices, produce events) do around their producer: observability,
+// the topics, a connected and instrumented publisher; then run until the producer ends by itself (--count, the end of
+// a file) or SIGINT/SIGTERM stops it after the tick in flight, and close everything in order.
+import type { Config } from '../lib/config.ts';
+import { createKafka } from '../lib/kafka.ts';
+import type { Logger } from '../lib/logger.ts';
+import { createPublisher, type Publisher } from '../lib/publisher.ts';
+import { createSerde } from '../lib/serde.ts';
+import { ensureTopics } from '../topics/admin.ts';
+import { stopOnSignal } from './lifecycle.ts';
+import { startObservability, type Observability } from './observability.ts';
+
+/** Observability for `command`, the topics created if missing, and a connected publisher whose sends are counted. */
+export async function openPublishing(o: { config: Config; logger: Logger; command: string; clientId: string }): Promise<{ obs: Observability; publisher: Publisher }> {
+  const { config, logger } = o;
+  const obs = await startObservability({ config, logger, command: o.command });
+  const kafka = createKafka(config, logger, o.clientId);
+  await ensureTopics(kafka, config);
+  const publisher = obs.instrumentPublisher(createPublisher({ kafka, serde: createSerde(config), logger }));
+  await publisher.connect();
+  return { obs, publisher };
+}
+
+/** Runs `job` until it ends or a signal stops it; then `close` (e.g. the source), the publisher and observability. */
+export async function runUntilStopped(o: {
+  logger: Logger;
+  obs: Observability;
+  publisher: Publisher;
+  job: { start(): Promise<void>; stop(): Promise<void> };
+  close?: () => Promise<unknown>;
+}): Promise<void> {
+  const { obs } = o;
+  obs.started();
+  try {
+    await Promise.race([o.job.start(), stopOnSignal(o.logger, async () => { obs.stopping(); await o.job.stop(); })]);
+  } finally {
+    obs.stopping();
+    await o.close?.();
+    await o.publisher.disconnect();
+    await obs.close();
+  }
+}

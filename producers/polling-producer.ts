@@ -1,0 +1,124 @@
+// What the price and events producers share: every interval (periodic.ts), fetch records from a source, drop ids
+// already published (when given a memory of them), validate, publish the good ones and dead-letter the bad ones and
+// the inputs the source could not parse, with the reason; one log line and running totals per tick.
+import { randomUUID } from 'node:crypto';
+import { standardHeaders } from '../lib/dlq.ts';
+import { ValidationError } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { DeadLetter, Publisher } from '../lib/publisher.ts';
+import type { TopicDef } from '../topics/index.ts';
+import type { SeenIds } from './events/seen.ts';
+import { createPeriodic } from './periodic.ts';
+import type { RejectedInput } from './sources/types.ts';
+
+/** The part of a price or event source the loop uses. */
+export interface PolledSource<T> {
+  readonly name: string;
+  fetch(symbols: readonly string[], now: number): Promise<T[]>;
+  takeRejected?(): RejectedInput[];
+  exhausted?(): boolean;
+}
+
+/** Everything one tick counts; each producer reports the fields that apply to it (resultOf). */
+export interface TickCounts {
+  /** Records the source returned. */
+  fetched: number;
+  /** Dropped because their key was already published, this tick or an earlier one (only with `seen`). */
+  duplicates: number;
+  published: number;
+  /** Records that failed validation (dead-lettered). */
+  invalid: number;
+  /** Inputs the source could not parse (dead-lettered). */
+  rejected: number;
+}
+
+export interface PollingProducer<R> {
+  /** Runs ticks until stop(), maxTicks or an exhausted source; resolves when the loop has ended. */
+  start(): Promise<void>;
+  /** Stops after the tick in flight; resolves once it is done. */
+  stop(): Promise<void>;
+  /** One fetch → validate → publish round; errors propagate. */
+  publishOnce(now?: number): Promise<R>;
+  readonly ticks: number;
+  readonly totals: Readonly<R>;
+}
+
+export function createPollingProducer<T, R extends { [K in keyof R]: number }>(o: {
+  /** 'price' or 'events': log messages say `<kind> producer started`, `<kind> tick`. */
+  kind: string;
+  logger: Logger;
+  publisher: Publisher;
+  source: PolledSource<T>;
+  topic: TopicDef<T>;
+  symbols: readonly string[];
+  intervalMs: number;
+  maxTicks?: number | undefined;
+  clock: () => number;
+  /** Key of a record's dead letter, and with `seen` its identity. */
+  keyOf(record: T): string;
+  /** null when valid, otherwise the reason. */
+  validate(record: T, now: number): string | null;
+  /**
+   * Keys already published: a record whose key is in it, or was accepted earlier in the same tick, is a duplicate.
+   * Keys are added only once Kafka acknowledged the send, so a failed tick's records are offered again.
+   */
+  seen?: SeenIds;
+  /** The result a tick reports (and totals sum) from its counts. */
+  resultOf(counts: TickCounts): R;
+}): PollingProducer<R> {
+  const { publisher, source, topic, logger, clock } = o;
+  const totals = o.resultOf({ fetched: 0, duplicates: 0, published: 0, invalid: 0, rejected: 0 });
+
+  function deadLetterOf(key: string | null, raw: unknown, reason: string, headers: Record<string, string>): DeadLetter {
+    return { key, value: Buffer.from(JSON.stringify(raw)), headers, error: new ValidationError(reason) };
+  }
+
+  async function publishOnce(now = clock()): Promise<R> {
+    const started = clock();
+    const correlationId = randomUUID();
+    const fetched = await source.fetch(o.symbols, now);
+    const rejectedInputs = source.takeRejected?.() ?? [];
+    const headers = standardHeaders({ source: source.name, correlationId });
+    const good: T[] = [];
+    const goodKeys = new Set<string>();
+    const bad: DeadLetter[] = [];
+    const reasons: string[] = [];
+    let duplicates = 0;
+    for (const r of fetched) {
+      const key = o.keyOf(r);
+      if (o.seen && (o.seen.has(key) || goodKeys.has(key))) { duplicates++; continue; }
+      const reason = o.validate(r, now);
+      if (reason === null) { good.push(r); goodKeys.add(key); }
+      else { bad.push(deadLetterOf(key, r, reason, headers)); reasons.push(`${key}: ${reason}`); }
+    }
+    for (const r of rejectedInputs) { bad.push(deadLetterOf(r.symbol, r.raw, r.reason, headers)); reasons.push(r.reason); }
+    if (good.length > 0) await publisher.send(topic, good, { source: source.name, correlationId });
+    if (o.seen) for (const key of goodKeys) o.seen.add(key);
+    if (bad.length > 0) await publisher.deadLetter(topic, bad);
+
+    const result = o.resultOf({
+      fetched: fetched.length, duplicates, published: good.length, invalid: fetched.length - duplicates - good.length, rejected: rejectedInputs.length,
+    });
+    for (const k of Object.keys(totals) as (keyof R)[]) (totals[k] as number) += result[k];
+    const log: Record<string, unknown> = { tick: periodic.runs + 1, ...result, durationMs: clock() - started, correlationId };
+    if (bad.length > 0) logger.warn({ ...log, reasons: reasons.slice(0, 10) }, `${o.kind} tick: some records dead-lettered`);
+    else logger.info(log, `${o.kind} tick`);
+    return result;
+  }
+
+  const periodic = createPeriodic({
+    name: `${o.kind} producer`, unit: 'tick', logger, clock, intervalMs: o.intervalMs, run: publishOnce,
+    ...(o.maxTicks !== undefined ? { maxRuns: o.maxTicks } : {}),
+    exhausted: () => source.exhausted?.() ?? false,
+    describe: { symbols: o.symbols },
+    summary: () => ({ ...totals }),
+  });
+
+  return {
+    start: periodic.start,
+    stop: periodic.stop,
+    publishOnce,
+    get ticks() { return periodic.runs; },
+    get totals() { return totals; },
+  };
+}

@@ -1,0 +1,33 @@
+// For producer integration tests: isolated copies of a topic (random name, created with its DLQ, deleted at the end)
+// and reading one back decoded, with key and headers as strings.
+import type { Kafka } from 'kafkajs';
+import type { Config } from '../../lib/config.ts';
+import { headersToStrings } from '../../lib/dlq.ts';
+import type { Serde } from '../../lib/serde.ts';
+import { ensureTopics } from '../../topics/admin.ts';
+import { withName, type TopicDef } from '../../topics/index.ts';
+import { consumeMessages, deleteTestTopics, randomName } from '../helpers/index.ts';
+
+export function isolatedTopics<T>(o: { kafka: Kafka; config: Config; serde: Serde; def: TopicDef<T>; prefix: string }) {
+  const created: TopicDef<T>[] = [];
+  return {
+    /** A fresh copy of the topic (and its DLQ) under a random name. */
+    async create(): Promise<TopicDef<T>> {
+      const topic = withName(o.def, randomName(o.prefix));
+      await ensureTopics(o.kafka, o.config, [topic]);
+      created.push(topic);
+      return topic;
+    },
+    /** The first `count` records of `topic`, decoded. */
+    async decodeAll(topic: TopicDef<T>, count: number) {
+      const messages = await consumeMessages(o.kafka, topic.name, count);
+      return Promise.all(messages.map(async (m) => ({
+        key: m.key?.toString() ?? null,
+        headers: headersToStrings(m.headers),
+        value: (await o.serde.decode(topic, m.value as Buffer)).value,
+      })));
+    },
+    /** Deletes every topic (and DLQ) created. */
+    deleteAll: () => deleteTestTopics(o.kafka, created.flatMap((t) => [t.name, t.dlq])),
+  };
+}
