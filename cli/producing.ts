@@ -1,4 +1,4 @@
-// What the long-running producing commands (produce prices, produce events) do around their producer: observability,
+// What the producing commands (produce prices|events|graph|correlations) do around their producer: observability,
 // the topics, a connected and instrumented publisher; then run until the producer ends by itself (--count, the end of
 // a file) or SIGINT/SIGTERM stops it after the tick in flight, and close everything in order.
 import type { Config } from '../lib/config.ts';
@@ -7,6 +7,7 @@ import type { Logger } from '../lib/logger.ts';
 import { createPublisher, type Publisher } from '../lib/publisher.ts';
 import { createSerde } from '../lib/serde.ts';
 import { ensureTopics } from '../topics/admin.ts';
+import type { Job } from './jobs.ts';
 import { stopOnSignal } from './lifecycle.ts';
 import { startObservability, type Observability } from './observability.ts';
 
@@ -21,21 +22,16 @@ export async function openPublishing(o: { config: Config; logger: Logger; comman
   return { obs, publisher };
 }
 
-/** Runs `job` until it ends or a signal stops it; then `close` (e.g. the source), the publisher and observability. */
-export async function runUntilStopped(o: {
-  logger: Logger;
-  obs: Observability;
-  publisher: Publisher;
-  job: { start(): Promise<void>; stop(): Promise<void> };
-  close?: () => Promise<unknown>;
-}): Promise<void> {
-  const { obs } = o;
+/** Runs `job` (once, or until it ends or a signal stops it); then closes the job, the publisher and observability. */
+export async function runUntilStopped(o: { logger: Logger; obs: Observability; publisher: Publisher; job: Job; once?: boolean }): Promise<void> {
+  const { obs, job } = o;
   obs.started();
   try {
-    await Promise.race([o.job.start(), stopOnSignal(o.logger, async () => { obs.stopping(); await o.job.stop(); })]);
+    if (o.once && job.runOnce) await job.runOnce();
+    else await Promise.race([job.start(), stopOnSignal(o.logger, async () => { obs.stopping(); await job.stop(); })]);
   } finally {
     obs.stopping();
-    await o.close?.();
+    await job.close();
     await o.publisher.disconnect();
     await obs.close();
   }

@@ -1,16 +1,10 @@
 // `marketstream produce correlations …`: the correlation analyzer (daily closes from PostgreSQL → Pearson on daily
 // returns → CORRELATED_WITH upserts/deletes on graph-mutations), hourly by default, or once with --once.
 import { type Command, InvalidArgumentError } from 'commander';
-import { createKafka } from '../../lib/kafka.ts';
-import { createPublisher } from '../../lib/publisher.ts';
-import { createSerde } from '../../lib/serde.ts';
-import { createPgPool } from '../../lib/stores/postgres.ts';
-import { createCorrelationAnalyzer } from '../../producers/correlation-analyzer.ts';
-import { ensureTopics } from '../../topics/admin.ts';
 import { loadContext } from '../context.ts';
-import { stopOnSignal } from '../lifecycle.ts';
-import { startObservability } from '../observability.ts';
+import { correlationsJob } from '../jobs.ts';
 import { positiveMinutes, symbolList } from '../options.ts';
+import { openPublishing, runUntilStopped } from '../producing.ts';
 import { produceCommand } from './produce.ts';
 
 interface CorrelationOptions {
@@ -47,28 +41,8 @@ export function registerProduceCorrelations(program: Command): void {
     .action(async (opts: CorrelationOptions, cmd: Command) => {
       if (opts.allSymbols && opts.symbols) cmd.error('error: --symbols and --all-symbols exclude each other');
       const { config, logger } = loadContext('correlation-analyzer');
-      const obs = await startObservability({ config, logger, command: 'produce correlations' });
-      const kafka = createKafka(config, logger, 'correlation-analyzer');
-      await ensureTopics(kafka, config);
-      const publisher = obs.instrumentPublisher(createPublisher({ kafka, serde: createSerde(config), logger }));
-      await publisher.connect();
-      const pool = createPgPool(config, { max: 2, applicationName: 'marketstream-correlations' });
-      obs.addDependency('postgres', async () => { await pool.query('SELECT 1'); });
-      const analyzer = createCorrelationAnalyzer({
-        config, logger, publisher, pool,
-        ...(opts.allSymbols ? { symbols: 'all' as const } : opts.symbols ? { symbols: opts.symbols } : {}),
-        ...(opts.window !== undefined ? { windowDays: opts.window } : {}),
-        ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
-        ...(opts.interval !== undefined ? { intervalMs: opts.interval * 60_000 } : {}),
-      });
-      obs.started();
-      try {
-        if (opts.once) await analyzer.runOnce();
-        else await Promise.race([analyzer.start(), stopOnSignal(logger, async () => { obs.stopping(); await analyzer.stop(); })]);
-      } finally {
-        await obs.close();
-        await publisher.disconnect();
-        await pool.end();
-      }
+      const ctx = { config, logger, ...(await openPublishing({ config, logger, command: 'produce correlations', clientId: 'correlation-analyzer' })) };
+      const job = correlationsJob(ctx, { symbols: opts.allSymbols ? 'all' : opts.symbols, windowDays: opts.window, threshold: opts.threshold, intervalMinutes: opts.interval });
+      await runUntilStopped({ ...ctx, job, once: opts.once });
     });
 }

@@ -2,9 +2,9 @@
 // --file). `produce` is a parent command: events, graph and correlations attach to it via produceCommand(program).
 import { type Command, Option } from 'commander';
 import { PRICE_INTERVALS, type PriceInterval } from '../../producers/intervals.ts';
-import { createPriceProducer } from '../../producers/price-producer.ts';
-import { createPriceSource, priceSourceNames, priceSources, type PriceSourceName } from '../../producers/sources/index.ts';
+import { priceSourceNames, priceSources, type PriceSourceName } from '../../producers/sources/index.ts';
 import { loadContext } from '../context.ts';
+import { pricesJob } from '../jobs.ts';
 import { integer, number, seconds, symbolList } from '../options.ts';
 import { openPublishing, runUntilStopped } from '../producing.ts';
 
@@ -42,22 +42,12 @@ export function registerProduce(program: Command): void {
     .option('--max-staleness <seconds>', 'dead-letter live bars later than one interval plus this; 0 = no check', seconds, 900)
     .action(async (opts: PricesOptions, cmd: Command) => {
       const { config, logger } = loadContext('price-producer');
-      const name = opts.source ?? (opts.file ? 'file' : config.PRICE_SOURCE);
-      if (name === 'file' && !opts.file) cmd.error('error: --source file needs --file <path>');
-      const sourceConfig = name === 'synthetic' ? { seed: opts.seed ?? config.SYNTHETIC_SEED, interval: opts.bar }
-        : name === 'yahoo' ? { mode: opts.yahooMode }
-        : { path: opts.file, speed: opts.speed };
-      const symbols = opts.symbols ?? (name === 'file' ? [] : config.SYMBOLS);
-      const intervalSeconds = opts.interval ?? (name === 'file' ? (opts.speed > 0 ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
-
-      const { obs, publisher } = await openPublishing({ config, logger, command: 'produce prices', clientId: 'price-producer' });
-      const source = obs.instrumentSource(createPriceSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) }));
-      const producer = createPriceProducer({
-        config, logger, publisher, source, symbols,
-        intervalMs: intervalSeconds * 1000,
-        ...(opts.count !== undefined ? { maxTicks: opts.count } : {}),
-        maxStalenessMs: opts.maxStaleness === 0 ? null : opts.maxStaleness * 1000,
+      if ((opts.source ?? (opts.file ? 'file' : config.PRICE_SOURCE)) === 'file' && !opts.file) cmd.error('error: --source file needs --file <path>');
+      const ctx = { config, logger, ...(await openPublishing({ config, logger, command: 'produce prices', clientId: 'price-producer' })) };
+      const job = pricesJob(ctx, {
+        source: opts.source, symbols: opts.symbols, intervalSeconds: opts.interval, file: opts.file, speed: opts.speed, seed: opts.seed,
+        bar: opts.bar, yahooMode: opts.yahooMode, count: opts.count, maxStalenessSeconds: opts.maxStaleness,
       });
-      await runUntilStopped({ logger, obs, publisher, job: producer, close: async () => source.close?.() });
+      await runUntilStopped({ ...ctx, job });
     });
 }

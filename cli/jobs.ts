@@ -1,0 +1,120 @@
+// The producing jobs, each built from configuration plus a command's overrides and ready to start:
+// `produce prices|events|graph|correlations` runs one, `run` runs them all beside the consumer groups.
+import type { Config } from '../lib/config.ts';
+import { errorClass } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../lib/metrics.ts';
+import type { Publisher } from '../lib/publisher.ts';
+import { createPgPool } from '../lib/stores/postgres.ts';
+import { createCorrelationAnalyzer } from '../producers/correlation-analyzer.ts';
+import { createEventSource, type EventSource, type EventSourceName } from '../producers/events/index.ts';
+import { createEventsProducer } from '../producers/events-producer.ts';
+import { createGraphProducer } from '../producers/graph-producer.ts';
+import { createCompetitorFinder } from '../producers/graph/competitor-finder.ts';
+import { createFileProfileSource, SAMPLE_PROFILES_FILE } from '../producers/graph/profiles.ts';
+import { createYahooProfileSource } from '../producers/graph/yahoo-profiles.ts';
+import type { PriceInterval } from '../producers/intervals.ts';
+import { createPriceProducer } from '../producers/price-producer.ts';
+import { createPriceSource, type PriceSourceName } from '../producers/sources/index.ts';
+import type { Observability } from './observability.ts';
+
+export interface JobContext { config: Config; logger: Logger; publisher: Publisher; obs: Observability }
+
+export interface Job {
+  /** Runs until stop(), or until the job ends by itself (tick count, end of a file). */
+  start(): Promise<void>;
+  /** Stops after the tick or run in flight. */
+  stop(): Promise<void>;
+  /** One run, for the periodic jobs' --once. */
+  runOnce?(): Promise<unknown>;
+  /** Releases the job's own resources (sources, pools); the publisher is the caller's. */
+  close(): Promise<void>;
+}
+
+const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+export interface PricesJobOptions {
+  source?: PriceSourceName; symbols?: string[]; intervalSeconds?: number; file?: string; speed?: number;
+  seed?: number; bar?: PriceInterval; yahooMode?: 'bars' | 'quote'; count?: number; maxStalenessSeconds?: number;
+}
+
+export function pricesJob({ config, logger, publisher, obs }: JobContext, o: PricesJobOptions = {}): Job {
+  const name = o.source ?? (o.file ? 'file' : config.PRICE_SOURCE);
+  const speed = o.speed ?? 0;
+  const sourceConfig = name === 'synthetic' ? { seed: o.seed ?? config.SYNTHETIC_SEED, interval: o.bar ?? '1m' }
+    : name === 'yahoo' ? { mode: o.yahooMode ?? 'bars' }
+    : { path: o.file, speed };
+  const intervalSeconds = o.intervalSeconds ?? (name === 'file' ? (speed > 0 ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
+  const source = obs.instrumentSource(createPriceSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) }));
+  const maxStalenessSeconds = o.maxStalenessSeconds ?? 900;
+  const producer = createPriceProducer({
+    config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
+    intervalMs: intervalSeconds * 1000, ...defined({ maxTicks: o.count }),
+    maxStalenessMs: maxStalenessSeconds === 0 ? null : maxStalenessSeconds * 1000,
+  });
+  return { start: () => producer.start(), stop: () => producer.stop(), close: async () => { await source.close?.(); } };
+}
+
+export interface EventsJobOptions { source?: EventSourceName; file?: string; symbols?: string[]; intervalSeconds?: number; count?: number; newsCount?: number }
+
+export function eventsJob({ config, logger, publisher, obs }: JobContext, o: EventsJobOptions = {}): Job {
+  const name = o.source ?? (o.file ? 'file' : config.EVENT_SOURCE);
+  const path = o.file ?? (config.EVENT_FILE || undefined);
+  const sourceConfig = name === 'file' ? (path ? { path } : {}) : { newsPerSymbol: o.newsCount ?? config.EVENT_NEWS_PER_SYMBOL };
+  const label = name === 'yahoo' ? 'yahoo-news' : 'events-file';
+  const source = instrumented(createEventSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit(label) } : {}) }), label, obs.metrics);
+  const producer = createEventsProducer({
+    config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
+    intervalMs: (o.intervalSeconds ?? (name === 'file' ? 0 : config.EVENT_POLL_SECONDS)) * 1000, ...defined({ maxTicks: o.count }),
+  });
+  return { start: () => producer.start(), stop: () => producer.stop(), close: async () => { await source.close?.(); } };
+}
+
+/** Counts the source's fetches by outcome under `label` (yahoo-news, events-file), apart from the price sources. */
+function instrumented(source: EventSource, label: string, metrics: Metrics): EventSource {
+  const wrapped = Object.create(source) as EventSource;
+  Object.defineProperty(wrapped, 'fetch', {
+    value: async (symbols: readonly string[], now: number) => {
+      try {
+        const events = await source.fetch(symbols, now);
+        metrics.sourceFetch(label, events.length > 0 ? 'ok' : 'empty');
+        return events;
+      } catch (err) {
+        metrics.sourceFetch(label, 'error');
+        metrics.error(label, errorClass(err));
+        throw err;
+      }
+    },
+  });
+  return wrapped;
+}
+
+export interface GraphJobOptions { symbols?: string[]; profiles?: 'file' | 'yahoo'; profilesFile?: string; intervalMinutes?: number }
+
+export function graphJob({ config, logger, publisher, obs }: JobContext, o: GraphJobOptions = {}): Job {
+  const file = createFileProfileSource(o.profilesFile || config.GRAPH_PROFILES_FILE || SAMPLE_PROFILES_FILE);
+  const fromYahoo = (o.profiles ?? config.GRAPH_PROFILE_SOURCE) === 'yahoo';
+  const profiles = fromYahoo ? createYahooProfileSource({}, { logger }) : file;
+  const competitors = createCompetitorFinder({ config, logger, onCall: obs.metrics.claudeCall });
+  const producer = createGraphProducer({
+    config, logger, publisher, profiles, competitors,
+    ...(fromYahoo ? { peerProfiles: file } : {}),
+    ...defined({ symbols: o.symbols, intervalMs: o.intervalMinutes === undefined ? undefined : o.intervalMinutes * 60_000 }),
+  });
+  return {
+    start: () => producer.start(), stop: () => producer.stop(), runOnce: () => producer.runOnce(),
+    close: async () => { await competitors.close(); await profiles.close?.(); },
+  };
+}
+
+export interface CorrelationsJobOptions { symbols?: string[] | 'all'; windowDays?: number; threshold?: number; intervalMinutes?: number }
+
+export function correlationsJob({ config, logger, publisher, obs }: JobContext, o: CorrelationsJobOptions = {}): Job {
+  const pool = createPgPool(config, { max: 2, applicationName: 'marketstream-correlations' });
+  obs.addDependency('postgres', async () => { await pool.query('SELECT 1'); });
+  const analyzer = createCorrelationAnalyzer({
+    config, logger, publisher, pool,
+    ...defined({ symbols: o.symbols, windowDays: o.windowDays, threshold: o.threshold, intervalMs: o.intervalMinutes === undefined ? undefined : o.intervalMinutes * 60_000 }),
+  });
+  return { start: () => analyzer.start(), stop: () => analyzer.stop(), runOnce: () => analyzer.runOnce(), close: () => pool.end() };
+}
