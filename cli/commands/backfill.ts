@@ -13,7 +13,7 @@ import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdatesOf } from '../../topics/index.ts';
 import { loadContext } from '../context.ts';
 import { progressBar } from '../progress.ts';
-import { positiveInt } from './consume.ts';
+import { integer, positiveInt, symbolList } from '../options.ts';
 
 interface BackfillCliOptions {
   symbols?: string[];
@@ -28,18 +28,6 @@ interface BackfillCliOptions {
   json?: boolean;
 }
 
-function seed(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0');
-  return n;
-}
-
-function symbolList(v: string): string[] {
-  const xs = parseTickers(v);
-  if (!xs.length || !xs.every((x) => SYMBOL_PATTERN.test(x))) throw new InvalidArgumentError('expected a comma-separated list of ticker symbols');
-  return xs;
-}
-
 export function registerBackfill(program: Command): void {
   program.command('backfill')
     .description('publish historical bars to price-updates (source backfill); running it again creates no duplicates downstream')
@@ -51,7 +39,7 @@ export function registerBackfill(program: Command): void {
     .option('--parallel <n>', 'symbols fetched and published at once', positiveInt, 4)
     .addOption(new Option('--source <name>', 'where the history comes from').choices(['synthetic', 'yahoo', 'file']).default('synthetic'))
     .option('--file <path>', 'CSV or JSONL bars (source file)')
-    .option('--seed <n>', 'synthetic seed (default SYNTHETIC_SEED)', seed)
+    .option('--seed <n>', 'synthetic seed (default SYNTHETIC_SEED)', integer(0))
     .option('--json', 'print the result as JSON')
     .action(async (opts: BackfillCliOptions, cmd: Command) => {
       if ((opts.range === undefined) === (opts.days === undefined)) cmd.error('error: give one of --range or --days');

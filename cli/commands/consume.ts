@@ -8,7 +8,6 @@ import { startObservability } from '../observability.ts';
 import { positiveInt } from '../options.ts';
 
 /** Re-exported for the commands that still import it from here (backfill, inspect). */
-export { positiveInt };
 
 function sinkName(v: string): SinkName {
   if (!isSinkName(v)) throw new InvalidArgumentError(`expected one of ${sinkNames.join(', ')}`);

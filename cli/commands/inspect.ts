@@ -9,7 +9,7 @@ import { tail } from '../../ops/inspect/tail.ts';
 import { inspectTopics } from '../../ops/inspect/topics.ts';
 import { loadContext, type Context } from '../context.ts';
 import { formatGroups, formatRecord, formatTopics, recordJson } from '../inspect/format.ts';
-import { positiveInt } from './consume.ts';
+import { positiveInt } from '../options.ts';
 
 function isoTime(v: string): number {
   const t = /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : Number.NaN;
