@@ -1,7 +1,6 @@
 // Observability of a consumer group against the real Kafka, registry and PostgreSQL: /ready stays 503 until the group
 // joined (its store reachable), /metrics counters move with the records, the lag gauge shows the backlog and drops to 0
 // once the group caught up, and a stalled group (store cut off) turns /ready false with the reason, then recovers.
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startObservability, type Observability } from '../../cli/observability.ts';
 import { groupIdOf } from '../../consumers/registry.ts';
@@ -16,14 +15,14 @@ import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
 import { bar, randomSymbol } from '../consumers/sink-contract.ts';
-import { deleteTestTopics, randomName, waitFor } from '../helpers/index.ts';
+import { deleteTestTopics, randomName, testKafka, waitFor } from '../helpers/index.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { ready, scrape, total } from './scrape.ts';
 
 describe('metrics, readiness and lag of a consumer group', () => {
   const base = loadConfig();
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error', format: 'json' });
-  const kafka = new Kafka({ clientId: 'obs-test', brokers: [...base.KAFKA_BROKERS], logLevel: logLevel.NOTHING });
+  const kafka = testKafka(base, 'obs-test');
   const pool = createPgPool(base, { max: 1 });
   let topic: TopicDef<PriceUpdate>;
   let config: Config;

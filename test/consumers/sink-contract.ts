@@ -2,19 +2,18 @@
 // materializes, redelivery changes nothing, an older record never overwrites a newer latest,
 // bad records go to the DLQ while the good ones after them land, and a store outage pauses the group without skipping.
 import { randomUUID } from 'node:crypto';
-import { Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupIdOf, type SinkName } from '../../consumers/registry.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
 import { loadConfig, type Config } from '../../lib/config.ts';
 import { totalLag } from '../../lib/lag.ts';
-import { createLogger } from '../../lib/logger.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
-import { randomName, waitFor } from '../helpers/index.ts';
+import { randomName, testKafka, testLogger, waitFor } from '../helpers/index.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 export interface StoreProbe {
@@ -43,8 +42,8 @@ export function randomSymbol(): string {
 export function sinkContract(name: Exclude<SinkName, 'enricher'>, openProbe: (config: Config) => Promise<StoreProbe>, opts: { keepsHistory: boolean }) {
   describe(`${name} sink contract`, () => {
     const base = loadConfig();
-    const logger = createLogger({ level: 'warn', format: 'json' });
-    const kafka = new Kafka({ clientId: 'sink-contract', brokers: [...base.KAFKA_BROKERS], logLevel: 0 });
+    const logger = testLogger('sink-contract');
+    const kafka = testKafka(base, 'sink-contract');
     let topic: TopicDef<PriceUpdate>;
     let config: Config;
     let proxy: TcpProxy;
