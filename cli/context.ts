@@ -1,6 +1,7 @@
 // What every command needs first: validated configuration and a logger. Bad config exits 2 with the message.
-import { ConfigError, loadConfig, type Config } from '../lib/config.ts';
+import { loadConfig, type Config } from '../lib/config.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
+import { ConfigError } from '../lib/errors.ts';
 
 export interface Context { config: Config; logger: Logger }
 

@@ -9,12 +9,13 @@ import { errorClass, errorMessage } from '../lib/errors.ts';
 import { startHealthServer, type HealthReport, type HealthServer, type Readiness } from '../lib/health-server.ts';
 import { createKafka } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
-import { processMetrics, type CircuitStateName, type Metrics } from '../lib/metrics.ts';
+import { processMetrics, type Metrics } from '../lib/metrics.ts';
+import type { CircuitState } from '../lib/resilience.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
 import { createRegistryRest } from '../lib/registry-rest.ts';
 import { createGroupMonitor, type GroupMonitor } from '../consumers/group-monitor.ts';
 import type { RunnerHooks } from '../consumers/runner.ts';
-import type { PriceSource } from '../producers/sources/types.ts';
+import type { PriceFeed } from '../producers/sources/types.ts';
 
 export interface Observability {
   readonly metrics: Metrics;
@@ -25,9 +26,9 @@ export interface Observability {
   /** Counts records produced and dead-lettered, and failed sends; remembers the last successful send for /health. */
   instrumentPublisher(publisher: Publisher, component?: string): Publisher;
   /** Counts the source's fetches by outcome (ok, empty, error). */
-  instrumentSource<S extends PriceSource>(source: S): S;
+  instrumentSource<S extends PriceFeed>(source: S): S;
   /** A circuit-breaker listener for `upstream` (gauge + /health); the gauge starts at closed. */
-  circuit(upstream: string): (state: CircuitStateName) => void;
+  circuit(upstream: string): (state: CircuitState) => void;
   /** Another dependency for /health and /ready (pinged every LAG_REFRESH_SECONDS once started). */
   addDependency(name: string, ping: () => Promise<void>): void;
   /** Start-up is over (connected, groups started): /ready may turn 200. */
@@ -57,7 +58,7 @@ export async function startObservability(o: { config: Config; logger: Logger; co
   const registry = createRegistryRest(config);
   const extraDeps = new Map<string, () => Promise<void>>();
   const deps = new Map<string, DependencyStatus>();
-  const circuits = new Map<string, CircuitStateName>();
+  const circuits = new Map<string, CircuitState>();
   const publishers = new Map<string, { lastSendAt: number | null; records: number }>();
   const startedAt = Date.now();
   let phase: 'starting' | 'running' | 'stopping' = 'starting';
@@ -156,7 +157,7 @@ export async function startObservability(o: { config: Config; logger: Logger; co
         },
       };
     },
-    instrumentSource<S extends PriceSource>(source: S): S {
+    instrumentSource<S extends PriceFeed>(source: S): S {
       const wrapped = Object.create(source) as S;
       Object.defineProperty(wrapped, 'fetch', {
         value: async (symbols: readonly string[], now: number) => {
@@ -174,7 +175,7 @@ export async function startObservability(o: { config: Config; logger: Logger; co
       return wrapped;
     },
     circuit(upstream) {
-      const set = (state: CircuitStateName) => { circuits.set(upstream, state); metrics.circuitState(upstream, state); };
+      const set = (state: CircuitState) => { circuits.set(upstream, state); metrics.circuitState(upstream, state); };
       set('closed');
       return set;
     },

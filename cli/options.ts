@@ -1,7 +1,7 @@
 // Parsers for command-line option values shared by the commands (commander's custom option processing): each returns
 // the parsed value or throws InvalidArgumentError, whose message commander prints after the option name.
 import { InvalidArgumentError } from 'commander';
-import { SYMBOL_PATTERN } from '../producers/validate.ts';
+import { SYMBOL_PATTERN } from '../topics/rules.ts';
 
 /** `AAPL, msft` → ['AAPL', 'MSFT']: upper-cased ticker symbols, at least one. */
 export function symbolList(v: string): string[] {

@@ -1,28 +1,48 @@
-// The consumer groups marketstream knows: name → description and factory. The CLI lists and starts from here.
+// The consumer groups marketstream knows: name → description, option spec and factory. The CLI lists and starts from
+// here; ops read a sink's topics, reset and counts through it. Each factory builds its sink without I/O.
+import type { z } from 'zod';
 import type { Config } from '../lib/config.ts';
 import { processMetrics } from '../lib/metrics.ts';
-import { createEnricher } from './enricher.ts';
-import { createNeo4jSink } from './neo4j-sink.ts';
-import { createPostgresSink } from './postgres-sink.ts';
-import { createRedisSink } from './redis-sink.ts';
-import type { Sink, SinkTopics } from './types.ts';
+import { createEnricher, enricherSpec } from './enricher/sink.ts';
+import { createNeo4jSink, neo4jSinkSpec } from './neo4j/sink.ts';
+import { createPostgresSink, postgresSinkSpec } from './postgres/sink.ts';
+import { createRedisSink, redisSinkSpec } from './redis/sink.ts';
+import type { Sink, SinkContext } from './types.ts';
 
 export interface SinkEntry {
   /** The sink's component name and consumer group suffix. */
   readonly name: string;
   readonly description: string;
-  create(config: Config, topics?: SinkTopics): Sink;
+  /** The sink's options (zod, each field described); defaults come from configuration where the config has them. */
+  readonly spec: z.ZodObject;
+  create(config: Config, ctx?: SinkContext): Sink;
 }
 
 export const sinks = {
-  postgres: { name: 'postgres-sink', description: 'price-updates, market-events → PostgreSQL price_data, market_events', create: (c, t) => createPostgresSink(c, t) },
-  redis: { name: 'redis-sink', description: 'price-updates → Redis latest price (TTL) and recent bars', create: (c, t) => createRedisSink(c, t) },
-  neo4j: { name: 'neo4j-sink', description: 'price-updates → Neo4j Stock nodes (last_price); graph-mutations → the company graph', create: (c, t) => createNeo4jSink(c, t) },
-  enricher: { name: 'enricher', description: 'market-events → Claude (or rule-based) classification → graph-mutations (MarketEvent, AFFECTS) and market_events enrichment', create: (c, t) => createEnricher(c, { ...t, onCall: (call) => processMetrics().claudeCall(call) }) },
+  postgres: {
+    name: 'postgres-sink', description: 'price-updates, market-events → PostgreSQL price_data, market_events',
+    spec: postgresSinkSpec, create: (c, ctx) => createPostgresSink(c, ctx),
+  },
+  redis: {
+    name: 'redis-sink', description: 'price-updates → Redis latest price (TTL) and recent bars',
+    spec: redisSinkSpec, create: (c, ctx) => createRedisSink(c, ctx),
+  },
+  neo4j: {
+    name: 'neo4j-sink', description: 'price-updates → Neo4j Stock nodes (last_price); graph-mutations → the company graph',
+    spec: neo4jSinkSpec, create: (c, ctx) => createNeo4jSink(c, ctx),
+  },
+  enricher: {
+    name: 'enricher', description: 'market-events → Claude (or rule-based) classification → graph-mutations (MarketEvent, AFFECTS) and market_events enrichment',
+    spec: enricherSpec, create: (c, ctx) => createEnricher(c, ctx, { onCall: (call) => processMetrics().claudeCall(call) }),
+  },
 } satisfies Record<string, SinkEntry>;
 
 export type SinkName = keyof typeof sinks;
 export const sinkNames = Object.keys(sinks) as SinkName[];
+
+/** The sinks that materialize a store of their own, and so can be cleared, counted and rebuilt. */
+export const STORES = ['postgres', 'redis', 'neo4j'] as const satisfies readonly SinkName[];
+export type StoreName = (typeof STORES)[number];
 
 export function isSinkName(s: string): s is SinkName {
   return Object.hasOwn(sinks, s);

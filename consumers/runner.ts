@@ -4,8 +4,8 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import pRetry from 'p-retry';
 import type { Config } from '../lib/config.ts';
-import { Headers } from '../lib/dlq.ts';
-import { DecodeError, errorClass, errorMessage, isRetriable } from '../lib/errors.ts';
+import { Headers, headersToStrings } from '../lib/dlq.ts';
+import { DecodeError, StaleBatchError, ValidationError, errorClass, errorMessage, isRetriable } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
 import type { Serde } from '../lib/serde.ts';
@@ -30,6 +30,20 @@ export interface RunnerDeps {
   sink: Sink; groupId: string; hooks?: RunnerHooks;
 }
 
+/** What the per-batch handler needs: everything a runner has but the Kafka client. */
+export interface BatchHandlerDeps {
+  sink: Sink; groupId: string; serde: Serde; publisher: Publisher; logger: Logger; config: Config; hooks?: RunnerHooks;
+  /** Aborted when the member stops for good: a batch still retrying is then abandoned, uncommitted. */
+  signal?: AbortSignal;
+}
+
+/** The `eachBatch` of a sink's consumer, usable without a broker. */
+export interface BatchHandler {
+  eachBatch(p: EachBatchPayload): Promise<void>;
+  /** Abandons (uncommitted) a batch stuck retrying, as when `signal` aborts. */
+  abort(): void;
+}
+
 export interface SinkRunner {
   readonly consumer: Consumer;
   start(): Promise<void>;
@@ -40,19 +54,62 @@ const HEARTBEAT_MS = 3000;
 
 export function createSinkRunner(d: RunnerDeps): SinkRunner {
   const log = d.logger.child({ sink: d.sink.name, group: d.groupId });
-  const handlers = new Map(d.sink.handlers.map((h) => [h.topic.name, h]));
+  const topics = [...new Set(d.sink.handlers.map((h) => h.topic.name))];
   const consumer = d.kafka.consumer({ groupId: d.groupId, sessionTimeout: 30_000, heartbeatInterval: HEARTBEAT_MS, maxBytesPerPartition: 2 * 1024 * 1024, maxWaitTimeInMs: 1000 });
   const stopping = new AbortController();
+  const { eachBatch } = createBatchHandler({ sink: d.sink, groupId: d.groupId, serde: d.serde, publisher: d.publisher, logger: d.logger, config: d.config, hooks: d.hooks, signal: stopping.signal });
+
+  return {
+    consumer,
+    async start() {
+      callHook(d.hooks, log, 'onMember', { sink: d.sink, groupId: d.groupId, topics: [...topics], consumer });
+      await pRetry(() => d.sink.connect(), {
+        retries: Infinity, minTimeout: 500, maxTimeout: d.config.SINK_RETRY_MAX_MS, signal: stopping.signal, shouldRetry: ({ error }) => isRetriable(error),
+        onFailedAttempt: ({ error }) => log.warn({ err: errorMessage(error) }, 'store not reachable yet; retrying'),
+      });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const partitions = Object.values(e.payload.memberAssignment).reduce((n, ps) => n + ps.length, 0);
+        log.info({ partitions, leader: e.payload.isLeader }, 'joined group');
+        callHook(d.hooks, log, 'onGroupJoin', { sink: d.sink.name, groupId: d.groupId, at: e.timestamp, partitions });
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+      await consumer.run({ eachBatchAutoResolve: false, autoCommit: true, partitionsConsumedConcurrently: d.config.SINK_PARTITIONS_CONCURRENCY, eachBatch });
+      log.info({ topics: [...topics] }, 'sink started');
+    },
+    async stop() {
+      // The batch in flight finishes and commits; only one stuck retrying a dead store is abandoned (uncommitted) after the grace period.
+      const grace = setTimeout(() => stopping.abort(), 10_000);
+      await consumer.disconnect();
+      clearTimeout(grace);
+      stopping.abort();
+      await d.sink.close();
+      log.info('sink stopped');
+    },
+  };
+}
+
+/**
+ * Handles one topic-partition batch: decode and validate, write the good records, dead-letter the bad ones, then
+ * resolve and commit. Returns without committing when the batch is abandoned (member stopping, partition reassigned).
+ */
+export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
+  const log = d.logger.child({ sink: d.sink.name, group: d.groupId });
+  const handlers = new Map(d.sink.handlers.map((h) => [h.topic.name, h]));
+  const aborting = new AbortController();
+  const signal = d.signal ? AbortSignal.any([aborting.signal, d.signal]) : aborting.signal;
+  /** This member stopped or lost the partition: leave the batch uncommitted; whoever owns the partition next re-reads it. */
+  const abandoned = (err: unknown) => err instanceof StaleBatchError || signal.aborted;
 
   /** Retries a retriable failure forever with back-off, heartbeating; gives up only when this member stops or loses the partition. */
   const retrying = <T>(what: string, topic: string, p: EachBatchPayload, fn: () => Promise<T>) => pRetry(fn, {
-    retries: Infinity, minTimeout: 200, maxTimeout: d.config.SINK_RETRY_MAX_MS, randomize: true, signal: stopping.signal,
+    retries: Infinity, minTimeout: 200, maxTimeout: d.config.SINK_RETRY_MAX_MS, randomize: true, signal,
     shouldRetry: ({ error }) => isRetriable(error),
     onFailedAttempt: async ({ error, attemptNumber }) => {
       if (!isRetriable(error)) return;
       log.warn({ topic, partition: p.batch.partition, offset: p.batch.firstOffset(), err: errorMessage(error), attempt: attemptNumber }, `${what} failed; pausing this partition and retrying`);
-      d.hooks?.onRetry?.({ sink: d.sink.name, groupId: d.groupId, topic, error, attempt: attemptNumber });
-      if (!p.isRunning() || p.isStale()) throw new StaleBatch('batch abandoned: member stopping or partition reassigned');
+      callHook(d.hooks, log, 'onRetry', { sink: d.sink.name, groupId: d.groupId, topic, error, attempt: attemptNumber });
+      if (!p.isRunning() || p.isStale()) throw new StaleBatchError();
       await p.heartbeat().catch(() => {});
     },
   });
@@ -77,7 +134,7 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
       try {
         const { value } = await d.serde.decode(h.topic, m.value);
         const reason = h.validate?.(value);
-        if (reason) dead.push(deadLetter(p, m, new InvalidRecord(reason)));
+        if (reason) dead.push(deadLetter(p, m, new ValidationError(reason)));
         else accept(value);
       } catch (err) {
         if (isRetriable(err)) throw err;
@@ -89,7 +146,7 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
 
   function deadLetter(p: EachBatchPayload, m: KafkaMessage, error: unknown): DeadLetter {
     return {
-      key: m.key?.toString('utf8') ?? null, value: m.value, headers: stringHeaders(m.headers), error,
+      key: m.key?.toString('utf8') ?? null, value: m.value, headers: headersToStrings(m.headers), error,
       origin: { topic: p.batch.topic, partition: p.batch.partition, offset: m.offset, group: d.groupId },
     };
   }
@@ -100,11 +157,11 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
     try {
       await once(records);
     } catch (err) {
-      if (isRetriable(err)) throw err;
+      if (isRetriable(err) || abandoned(err)) throw err;
       log.warn({ topic: h.topic.name, partition: p.batch.partition, offset: p.batch.firstOffset(), err: errorMessage(err) }, 'batch rejected by the store; isolating the bad record(s)');
       for (const [i, r] of records.entries()) {
         try { await once([r]); } catch (e) {
-          if (isRetriable(e)) throw e;
+          if (isRetriable(e) || abandoned(e)) throw e;
           dead.push(deadLetter(p, raw[i]!, e));
         }
       }
@@ -125,58 +182,32 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
         await retrying('dead-letter', h.topic.name, p, () => d.publisher.deadLetter(h.topic, dead));
         for (const x of dead) {
           log.warn({ topic: p.batch.topic, partition: p.batch.partition, offset: x.origin?.offset, key: x.key, correlationId: x.headers?.[Headers.correlationId], errClass: errorClass(x.error), err: errorMessage(x.error) }, 'record sent to DLQ');
-          d.hooks?.onDeadLetter?.({ sink: d.sink.name, groupId: d.groupId, topic: h.topic.name, reason: errorClass(x.error) });
+          callHook(d.hooks, log, 'onDeadLetter', { sink: d.sink.name, groupId: d.groupId, topic: h.topic.name, reason: errorClass(x.error) });
         }
       }
-      d.hooks?.onWritten?.({ sink: d.sink.name, groupId: d.groupId, topic: h.topic.name, partition: p.batch.partition, records: p.batch.messages.length, timestamps: good.map((r) => r.timestamp), receivedAt, writtenAt, writeMs: writtenAt - started });
+      callHook(d.hooks, log, 'onWritten', { sink: d.sink.name, groupId: d.groupId, topic: h.topic.name, partition: p.batch.partition, records: p.batch.messages.length, timestamps: good.map((r) => r.timestamp), receivedAt, writtenAt, writeMs: writtenAt - started });
       p.resolveOffset(p.batch.lastOffset());
       await p.commitOffsetsIfNecessary();
     } catch (err) {
-      // Stopping or rebalanced away: leave the batch uncommitted; whoever owns the partition next re-reads it.
-      if (err instanceof StaleBatch || stopping.signal.aborted) return;
+      if (abandoned(err)) return;
       throw err;
     }
   }
 
-  return {
-    consumer,
-    async start() {
-      d.hooks?.onMember?.({ sink: d.sink, groupId: d.groupId, topics: [...handlers.keys()], consumer });
-      await pRetry(() => d.sink.connect(), {
-        retries: Infinity, minTimeout: 500, maxTimeout: d.config.SINK_RETRY_MAX_MS, signal: stopping.signal, shouldRetry: ({ error }) => isRetriable(error),
-        onFailedAttempt: ({ error }) => log.warn({ err: errorMessage(error) }, 'store not reachable yet; retrying'),
-      });
-      consumer.on(consumer.events.GROUP_JOIN, (e) => {
-        const partitions = Object.values(e.payload.memberAssignment).reduce((n, ps) => n + ps.length, 0);
-        log.info({ partitions, leader: e.payload.isLeader }, 'joined group');
-        d.hooks?.onGroupJoin?.({ sink: d.sink.name, groupId: d.groupId, at: e.timestamp, partitions });
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...handlers.keys()], fromBeginning: true });
-      await consumer.run({ eachBatchAutoResolve: false, autoCommit: true, partitionsConsumedConcurrently: d.config.SINK_PARTITIONS_CONCURRENCY, eachBatch });
-      log.info({ topics: [...handlers.keys()] }, 'sink started');
-    },
-    async stop() {
-      // The batch in flight finishes and commits; only one stuck retrying a dead store is abandoned (uncommitted) after the grace period.
-      const grace = setTimeout(() => stopping.abort(), 10_000);
-      await consumer.disconnect();
-      clearTimeout(grace);
-      stopping.abort();
-      await d.sink.close();
-      log.info('sink stopped');
-    },
-  };
+  return { eachBatch, abort: () => aborting.abort() };
 }
 
-class StaleBatch extends Error {}
+type HookEvent<K extends keyof RunnerHooks> = Parameters<NonNullable<RunnerHooks[K]>>[0];
 
-/** A record the sink's validation rejected. */
-export class InvalidRecord extends Error {
-  override name = 'ValidationError';
-}
-
-function stringHeaders(h: KafkaMessage['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h ?? {})) if (v !== undefined) out[k] = Array.isArray(v) ? v.map(String).join(',') : v.toString();
-  return out;
+/** Calls a hook if set; a hook that throws (or rejects) is logged and ignored: observability never fails a batch. */
+function callHook<K extends keyof RunnerHooks>(hooks: RunnerHooks | undefined, log: Logger, name: K, e: HookEvent<K>): void {
+  const warn = (err: unknown) => log.warn({ hook: name, err: errorMessage(err) }, `runner hook ${name} threw; ignored`);
+  const fn = hooks?.[name] as ((e: HookEvent<K>) => unknown) | undefined;
+  if (!fn) return;
+  try {
+    const r = fn.call(hooks, e);
+    if (r instanceof Promise) r.catch(warn);
+  } catch (err) {
+    warn(err);
+  }
 }

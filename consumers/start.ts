@@ -24,7 +24,7 @@ export async function startSinks(o: { config: Config; logger: Logger; names: rea
   const runners: SinkRunner[] = [];
   for (const name of o.names) {
     for (let i = 0; i < (o.instances ?? 1); i++) {
-      const sink = sinks[name].create(o.config, o.topics ?? { prices: priceUpdatesOf(o.config) });
+      const sink = sinks[name].create(o.config, { topics: o.topics ?? { prices: priceUpdatesOf(o.config) }, publisher, logger: o.logger });
       runners.push(createSinkRunner({ kafka, serde, publisher, logger: o.logger.child({ member: i }), config: o.config, sink, groupId: groupIdOf(o.config, name), hooks: o.hooks }));
     }
   }

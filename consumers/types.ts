@@ -1,5 +1,7 @@
 // The sink lifecycle: built without I/O, then connect(), writeBatch() per topic-partition batch, close().
 // A sink never sees bytes or offsets: the runner decodes, validates, dead-letters and commits.
+import type { Logger } from '../lib/logger.ts';
+import type { Publisher } from '../lib/publisher.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../schemas/types.generated.ts';
 import type { TopicDef } from '../topics/index.ts';
 
@@ -38,12 +40,28 @@ export interface Sink {
    * not derive from its topics (e.g. the enricher's classification cache). Called after connect(), with the group stopped.
    */
   reset?(scope?: ResetScope): Promise<void>;
+  /** What this sink has materialized (rows per table, keys per pattern, nodes per label…), for `rebuild`. After connect(). */
+  counts?(scope?: ResetScope): Promise<StoreCounts>;
 }
+
+/** What was counted → how many (e.g. `price_data rows`, `bars:* keys`, `Company nodes`). */
+export type StoreCounts = Record<string, number>;
 
 /** Limits a reset to some keys (tests and partial rebuilds on a shared store); everything when absent. */
 export interface ResetScope {
   /** Only what is keyed by these symbols. */
   symbols?: readonly string[];
+}
+
+/**
+ * What the runner's process hands a sink it creates: topic overrides, and the shared DLQ publisher (whose serde encodes
+ * for every topic) for sinks that also produce, like the enricher. Creating a sink does no I/O, so ops can build one to
+ * read its topics without these.
+ */
+export interface SinkContext {
+  topics?: SinkTopics;
+  publisher?: Publisher;
+  logger?: Logger;
 }
 
 /** Topic overrides for a sink (isolated topics in tests and benchmarks); defaults are the topics in topics/index.ts. */

@@ -1,6 +1,8 @@
 // Configuration from environment variables, validated once at start.
 // Every field names its variable; a bad value fails with "<VAR>: <what is expected>".
 import { z } from 'zod';
+import { SYMBOL_PATTERN } from '../topics/rules.ts';
+import { ConfigError } from './errors.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number({ error: `expected an integer between ${min} and ${max}` })
@@ -41,7 +43,7 @@ export const configSpec = {
   CLAUDE_HOURLY_TOKEN_BUDGET: { schema: int(0), default: '250000', doc: 'Most Claude tokens (input + output) per rolling hour per process, then rule-based fallback; 0 = no limit' },
   CLAUDE_HOURLY_COST_BUDGET_USD: { schema: num(0), default: '1', doc: 'Most Claude spend (USD) per rolling hour per process, then rule-based fallback; 0 = no limit' },
   CLAUDE_PRICE_PER_MTOK: { schema: z.union([z.literal(''), z.string().regex(/^\d+(\.\d+)?\/\d+(\.\d+)?$/, 'expected <input>/<output> USD per million tokens, e.g. 0.1/0.5')]), default: '', doc: 'Override of the Claude price table (input/output USD per million tokens); empty = built-in table' },
-  SYMBOLS: { schema: list(/^[A-Z0-9.^=-]{1,15}$/, 'ticker symbols (A-Z, 0-9, . ^ = -)'), default: 'AAPL,MSFT,GOOGL,TSLA,NVDA', doc: 'Symbols the producers follow' },
+  SYMBOLS: { schema: list(SYMBOL_PATTERN, 'ticker symbols (A-Z, 0-9, . ^ = -)'), default: 'AAPL,MSFT,GOOGL,TSLA,NVDA', doc: 'Symbols the producers follow' },
   PRICE_SOURCE: { schema: z.enum(['synthetic', 'yahoo', 'file'], { error: 'expected synthetic, yahoo or file' }), default: 'synthetic', doc: 'Price producer source' },
   PRICE_POLL_SECONDS: { schema: num(0.001), default: '60', doc: 'Seconds between price fetches' },
   SYNTHETIC_SEED: { schema: int(0), default: '42', doc: 'Seed of the synthetic source' },
@@ -76,10 +78,6 @@ export const configSpec = {
 
 type Spec = typeof configSpec;
 export type Config = { readonly [K in keyof Spec]: z.output<Spec[K]['schema']> };
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 /** Parse and validate; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

@@ -1,5 +1,9 @@
-// One error hierarchy. The consumer runner decides from `retriable` alone:
-// a retriable error pauses and retries the batch; a non-retriable one sends the record to the DLQ.
+// Every error marketstream throws, in one module: a root error with a `code` and a `retriable` flag, and the
+// classification of the drivers' own errors (pg SQLSTATE, Neo4j status codes, Redis reply codes) into it.
+// The consumer runner decides from `retriable` alone: a retriable error pauses and retries the batch (the store or
+// service is down, slow or refusing us); a non-retriable one is the record's fault and sends it to the DLQ.
+import neo4j from 'neo4j-driver';
+
 export class MarketstreamError extends Error {
   readonly code: string;
   readonly retriable: boolean;
@@ -11,22 +15,97 @@ export class MarketstreamError extends Error {
   }
 }
 
-/** Bytes that cannot be decoded: bad magic byte, unknown schema id, corrupt Avro. */
+// ── Records ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Bytes that cannot be decoded: bad magic byte, unknown schema id, corrupt Avro, a tombstone where none is meaningful. */
 export class DecodeError extends MarketstreamError {
   constructor(message: string, cause?: unknown) { super('DECODE', message, { retriable: false, cause }); }
 }
 
-/** A decoded record that breaks a rule (OHLC relationships, whitelist, …). */
+/** A decoded record that breaks a rule (OHLC relationships, whitelist, …), or that the store rejects as data. */
 export class ValidationError extends MarketstreamError {
   constructor(message: string, cause?: unknown) { super('VALIDATION', message, { retriable: false, cause }); }
 }
+
+/** The registry refused a topic's schema: incompatible with the subject's earlier versions, or not valid. */
+export class SchemaRejectedError extends MarketstreamError {
+  constructor(message: string, cause?: unknown) { super('SCHEMA_REJECTED', message, { retriable: false, cause }); }
+}
+
+// ── Stores and services ─────────────────────────────────────────────────────────────────────────────────────
 
 /** A store or service that is down, slow or refusing for now: retry, never dead-letter. */
 export class TransientError extends MarketstreamError {
   constructor(message: string, cause?: unknown) { super('TRANSIENT', message, { retriable: true, cause }); }
 }
 
-/** Non-MarketstreamErrors thrown by drivers (ECONNREFUSED, timeouts) count as transient. */
+/** The circuit is open: the upstream is failing, the call was not made. Transient: try again later. */
+export class CircuitOpenError extends MarketstreamError {
+  readonly upstream: string;
+  constructor(upstream: string, cause?: unknown) {
+    super('CIRCUIT_OPEN', `circuit for ${upstream} is open: not calling it until the reset timeout passes`, { retriable: true, cause });
+    this.upstream = upstream;
+  }
+}
+
+/** A Schema Registry REST call answered non-2xx. 429 and 5xx are worth retrying. */
+export class RegistryHttpError extends MarketstreamError {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super('REGISTRY_HTTP', message, { retriable: status === 429 || status >= 500 });
+    this.status = status;
+  }
+}
+
+/** Yahoo refused the request itself (4xx other than 429: unknown symbol, bad parameters): retrying will not help. */
+export class YahooRequestError extends MarketstreamError {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super('YAHOO_REQUEST', `Yahoo answered ${status}: ${message}`, { retriable: false });
+    this.status = status;
+  }
+}
+
+// ── The runner and operations ───────────────────────────────────────────────────────────────────────────────
+
+/** A batch the runner gave up on because this member is stopping or lost the partition; left uncommitted. */
+export class StaleBatchError extends MarketstreamError {
+  constructor(message = 'batch abandoned: member stopping or partition reassigned') { super('STALE_BATCH', message, { retriable: false }); }
+}
+
+/** Offsets cannot be moved while members are in the group: they would overwrite them with their next commit. */
+export class GroupActiveError extends MarketstreamError {
+  readonly groupId: string;
+  readonly members: number;
+  constructor(groupId: string, state: string, members: number) {
+    super('GROUP_ACTIVE', `consumer group ${groupId} has ${members} live member(s) (state ${state}); stop them first (e.g. stop \`marketstream consume\`), then run this again`, { retriable: false });
+    this.groupId = groupId;
+    this.members = members;
+  }
+}
+
+export class RebuildUnsupportedError extends MarketstreamError {
+  constructor(sink: string) { super('REBUILD_UNSUPPORTED', `${sink} cannot be reset, so it cannot be rebuilt`, { retriable: false }); }
+}
+
+/** Invalid environment; the message names every bad variable. */
+export class ConfigError extends MarketstreamError {
+  constructor(message: string) { super('CONFIG', message, { retriable: false }); }
+}
+
+/** The local stack could not be brought up or down. */
+export class StackError extends MarketstreamError {
+  constructor(message: string, cause?: unknown) { super('STACK', message, { retriable: false, cause }); }
+}
+
+/** A command the stack ran exited non-zero; the message carries the tail of its output. */
+export class CommandError extends MarketstreamError {
+  constructor(message: string, cause?: unknown) { super('COMMAND', message, { retriable: false, cause }); }
+}
+
+// ── Reading errors ──────────────────────────────────────────────────────────────────────────────────────────
+
+/** Errors that are not ours (driver errors: ECONNREFUSED, timeouts) count as transient: never dead-letter on them. */
 export function isRetriable(err: unknown): boolean {
   return err instanceof MarketstreamError ? err.retriable : true;
 }
@@ -37,4 +116,46 @@ export function errorClass(err: unknown): string {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+const codeOf = (err: unknown): string | undefined => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+
+/**
+ * PostgreSQL, by SQLSTATE: classes 22 (data exception) and 23 (integrity violation) are the record's fault. Everything
+ * else is the store: connection failures (no code), 28 (invalid password), 3D000 (database missing), 42501 (permission
+ * denied), 57P01 (admin shutdown), 53300 (too many connections), 25006 (read-only transaction), 40 (serialization,
+ * deadlock), 55P03 (lock not available): the group pauses and retries.
+ */
+export function classifyPgError(err: unknown): MarketstreamError {
+  if (err instanceof MarketstreamError) return err;
+  const code = codeOf(err);
+  if (code && /^2[23]/.test(code)) return new ValidationError(`PostgreSQL rejected the data (${code}): ${errorMessage(err)}`, err);
+  return new TransientError(`PostgreSQL unavailable${code ? ` (${code})` : ''}: ${errorMessage(err)}`, err);
+}
+
+/**
+ * Neo4j, by status code: Neo.ClientError.Statement.*, .Schema.* (a constraint the data breaks) and .Request.* are
+ * the record's fault. Security (authentication, authorization), DatabaseNotFound, Neo.TransientError.*,
+ * Neo.DatabaseError.* and the driver's own codes (ServiceUnavailable, SessionExpired) are the store: retry.
+ */
+export function classifyNeo4jError(err: unknown): MarketstreamError {
+  if (err instanceof MarketstreamError) return err;
+  const code = codeOf(err) ?? '';
+  const dataAtFault = /^Neo\.ClientError\.(Statement|Schema|Request)\./.test(code) && !neo4j.isRetryableError(err as Error);
+  if (dataAtFault) return new ValidationError(`Neo4j rejected the data (${code}): ${errorMessage(err)}`, err);
+  return new TransientError(`Neo4j unavailable${code ? ` (${code})` : ''}: ${errorMessage(err)}`, err);
+}
+
+/**
+ * Redis: every failure is the store's. Connection errors carry no reply; a reply error's code is its first word
+ * (NOAUTH, WRONGPASS, READONLY, LOADING, OOM, MISCONF, BUSY, …), kept in the message for the logs. The sink's script
+ * accepts any validated record, so a reply error never means bad data.
+ */
+export function classifyRedisError(err: unknown): MarketstreamError {
+  if (err instanceof MarketstreamError) return err;
+  const reply = err instanceof Error && err.name === 'ReplyError' ? err.message.split(' ', 1)[0] : undefined;
+  return new TransientError(`Redis unavailable${reply ? ` (${reply})` : ''}: ${errorMessage(err)}`, err);
 }

@@ -3,8 +3,8 @@
 // labels: each function resolves its label set once per call. Names follow Prometheus conventions (base units,
 // `_total` counters, `marketstream_` prefix); the README's metrics table is written from `metricsDoc` below.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CircuitState } from './resilience.ts';
 
-export type CircuitStateName = 'closed' | 'half-open' | 'open';
 
 /** The enricher's Claude call report (same shape as consumers/enricher ClaudeCall). */
 export interface ClaudeCallReport {
@@ -44,14 +44,14 @@ export interface Metrics {
   /** An error worth alerting on; `kind` is a bounded class name or code (TransientError, KafkaJSConnectionError, …). */
   error(component: string, kind: string): void;
   sourceFetch(source: string, outcome: 'ok' | 'empty' | 'error'): void;
-  circuitState(upstream: string, state: CircuitStateName): void;
+  circuitState(upstream: string, state: CircuitState): void;
   consumerLag(group: string, topic: string, partition: number, lag: number): void;
   groupStalled(group: string, stalled: boolean): void;
   /** Pass as the enricher classifier's `onCall`. */
   claudeCall(call: ClaudeCallReport): void;
 }
 
-const CIRCUIT_VALUE: Record<CircuitStateName, number> = { closed: 0, 'half-open': 1, open: 2 };
+const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 /** name, type, labels and meaning of every marketstream metric (README table). */
 export const metricsDoc = [

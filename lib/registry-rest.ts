@@ -1,15 +1,7 @@
 // The few Schema Registry REST calls the registry client does not offer (subject compatibility), with the same
 // URL and basic auth from configuration. Confluent REST API; works with Confluent and AxonOps registries.
 import type { Config } from './config.ts';
-
-export class RegistryHttpError extends Error {
-  override name = 'RegistryHttpError';
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
+import { RegistryHttpError } from './errors.ts';
 
 export interface RegistryRest {
   /** GET/PUT/DELETE a registry path; resolves to the JSON body (null when empty), throws RegistryHttpError on non-2xx. */

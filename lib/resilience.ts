@@ -5,7 +5,7 @@ import Bottleneck from 'bottleneck';
 import CircuitBreaker from 'opossum';
 import pRetry from 'p-retry';
 import { z } from 'zod';
-import { MarketstreamError, errorMessage, isRetriable as defaultIsRetriable } from './errors.ts';
+import { CircuitOpenError, errorMessage, isRetriable as defaultIsRetriable } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 export const resilienceConfigSchema = z.object({
@@ -23,13 +23,6 @@ export const resilienceConfigSchema = z.object({
 export type ResilienceConfig = z.output<typeof resilienceConfigSchema>;
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
-
-/** The circuit is open: the upstream is failing, the call was not made. Transient: try again later. */
-export class CircuitOpenError extends MarketstreamError {
-  constructor(upstream: string, cause?: unknown) {
-    super('CIRCUIT_OPEN', `circuit for ${upstream} is open: not calling it until the reset timeout passes`, { retriable: true, cause });
-  }
-}
 
 export interface Resilient {
   /** Runs `fn` under the rate limit, the breaker and the retry policy; rejects with the last error. */

@@ -5,7 +5,7 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
 import type { Config } from './config.ts';
-import { DecodeError, MarketstreamError, TransientError, ValidationError, errorMessage } from './errors.ts';
+import { DecodeError, errorMessage, MarketstreamError, SchemaRejectedError, TransientError, ValidationError } from './errors.ts';
 import { createRegistryRest, registryStatus, type RegistryRest } from './registry-rest.ts';
 import { avroOptions, loadSchema } from '../schemas/avro.ts';
 import type { TopicDef } from '../topics/index.ts';
@@ -28,11 +28,6 @@ export interface Serde {
   decode<T>(topic: TopicDef<T>, bytes: Buffer): Promise<Decoded<T>>;
   /** Schema id registered for the topic (registers if needed). */
   schemaId(topic: TopicDef<unknown>): Promise<number>;
-}
-
-/** The registry refused the topic's schema: incompatible with the subject's earlier versions, or not valid. */
-export class SchemaRejectedError extends MarketstreamError {
-  constructor(message: string, cause?: unknown) { super('SCHEMA_REJECTED', message, { retriable: false, cause }); }
 }
 
 const MAGIC = 0;

@@ -1,7 +1,7 @@
 // Backfill ranges: `7D`, `1M`, `3M`, `6M`, `YTD`, `1Y`, `3Y`, `5Y`, `MAX` or N days back from now, turned into the
 // [from, to) window of bar starts to fetch. Pure; calendar arithmetic in UTC, `from` aligned down to a bar boundary so
 // two runs on the same day ask for the same bars.
-import { intervalMs } from '../producers/intervals.ts';
+import { intervalMs } from '../topics/price-update.ts';
 
 export const BACKFILL_RANGES = ['7D', '1M', '3M', '6M', 'YTD', '1Y', '3Y', '5Y', 'MAX'] as const;
 export type BackfillRange = (typeof BACKFILL_RANGES)[number];

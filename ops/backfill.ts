@@ -10,8 +10,8 @@ import { ValidationError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
 import { createFileSource } from '../producers/sources/file.ts';
-import { createPriceSource, type HistoryRange, type PriceSource, type RejectedInput } from '../producers/sources/index.ts';
-import { validatePriceUpdate } from '../producers/validate.ts';
+import { createPriceSource, type HistoryRange, type PriceFeed, type RejectedInput } from '../producers/sources/index.ts';
+import { validatePriceUpdate } from '../topics/price-update.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
 import { priceUpdatesOf, type TopicDef } from '../topics/index.ts';
 import type { BackfillInterval, HistorySourceName } from './backfill-range.ts';
@@ -31,7 +31,7 @@ export function createHistorySource(name: HistorySourceName, o: { config: Config
     if (!o.file) throw new ValidationError('the file source needs a file (--file <path>)');
     return fileHistory(o.file);
   }
-  const source: PriceSource = createPriceSource(name, name === 'synthetic' ? { seed: o.seed ?? o.config.SYNTHETIC_SEED } : {}, { logger: o.logger });
+  const source: PriceFeed = createPriceSource(name, name === 'synthetic' ? { seed: o.seed ?? o.config.SYNTHETIC_SEED } : {}, { logger: o.logger });
   const history = source.history?.bind(source);
   if (!history) throw new ValidationError(`source ${name} has no history`);
   return { history, close: () => source.close?.() ?? Promise.resolve() };

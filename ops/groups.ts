@@ -4,7 +4,7 @@ import type { Admin } from 'kafkajs';
 import { groupIdOf, isSinkName, sinks, type SinkName } from '../consumers/registry.ts';
 import type { SinkTopics } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';
-import { MarketstreamError } from '../lib/errors.ts';
+import { GroupActiveError, MarketstreamError } from '../lib/errors.ts';
 import { priceUpdatesOf } from '../topics/index.ts';
 
 export interface ResolvedGroup {
@@ -17,7 +17,7 @@ export interface ResolvedGroup {
 
 /** The topics a sink's group reads, from its handlers (no I/O: sinks are built without connecting). */
 export function sinkTopicNames(config: Config, sink: SinkName, topics?: SinkTopics): string[] {
-  return sinks[sink].create(config, topics ?? { prices: priceUpdatesOf(config) }).handlers.map((h) => h.topic.name);
+  return sinks[sink].create(config, { topics: topics ?? { prices: priceUpdatesOf(config) } }).handlers.map((h) => h.topic.name);
 }
 
 /**
@@ -31,17 +31,6 @@ export function resolveGroup(config: Config, name: string, topics?: SinkTopics):
     if (name === sinks[sink].name || name === groupIdOf(config, sink)) return bySink(sink);
   }
   return { groupId: name, sink: null, topics: [] };
-}
-
-/** Offsets cannot be moved while members are in the group: they would overwrite them with their next commit. */
-export class GroupActiveError extends MarketstreamError {
-  readonly groupId: string;
-  readonly members: number;
-  constructor(groupId: string, state: string, members: number) {
-    super('GROUP_ACTIVE', `consumer group ${groupId} has ${members} live member(s) (state ${state}); stop them first (e.g. stop \`marketstream consume\`), then run this again`, { retriable: false });
-    this.groupId = groupId;
-    this.members = members;
-  }
 }
 
 export interface GroupState { state: string; members: number }

@@ -3,17 +3,16 @@
 // up with the end offsets taken at the start, reporting progress, and count what the store holds afterwards.
 // Sinks are idempotent and ordered by event time, so a rebuild reproduces the same state.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sinks } from '../consumers/registry.ts';
+import { sinks, type StoreName } from '../consumers/registry.ts';
 import { startSinks } from '../consumers/start.ts';
-import type { ResetScope, SinkTopics } from '../consumers/types.ts';
+import type { ResetScope, Sink, SinkTopics, StoreCounts } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';
-import { MarketstreamError } from '../lib/errors.ts';
+import { MarketstreamError, RebuildUnsupportedError } from '../lib/errors.ts';
 import { createKafka } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import { ensureTopics } from '../topics/admin.ts';
 import { assertGroupStopped, resolveGroup } from './groups.ts';
 import { applyOffsets, planReplay, type OffsetChange } from './replay.ts';
-import { storeCounts, type StoreCounts, type StoreName } from './store-counts.ts';
 
 export interface RebuildProgress {
   /** Records consumed (committed) since the rebuild started. */
@@ -54,10 +53,6 @@ export interface RebuildResult {
   completed: boolean;
 }
 
-export class RebuildUnsupportedError extends MarketstreamError {
-  constructor(sink: string) { super('REBUILD_UNSUPPORTED', `${sink} cannot be reset, so it cannot be rebuilt`, { retriable: false }); }
-}
-
 export async function rebuild(o: RebuildOptions): Promise<RebuildResult> {
   const { config, logger } = o;
   const group = resolveGroup(config, o.sink, o.topics);
@@ -76,14 +71,10 @@ export async function rebuild(o: RebuildOptions): Promise<RebuildResult> {
   }
   logger.info({ group: group.groupId, topics: group.topics }, 'offsets rewound to earliest; clearing the store');
 
-  const store = sinks[o.sink].create(config, o.topics);
-  if (!store.reset) throw new RebuildUnsupportedError(store.name);
-  await store.connect();
-  try {
-    await store.reset(o.scope);
-  } finally {
-    await store.close();
-  }
+  await withStore(o, (store) => {
+    if (!store.reset) throw new RebuildUnsupportedError(store.name);
+    return store.reset(o.scope);
+  });
 
   // Caught up = committed offset at or past the end offset every partition had when we started.
   const total = rewound.reduce((n, c) => n + c.lagAfter, 0);
@@ -125,7 +116,18 @@ export async function rebuild(o: RebuildOptions): Promise<RebuildResult> {
   return {
     sink: o.sink, groupId: group.groupId, topics: group.topics, rewound, records: done, ms,
     perSecond: ms > 0 ? Math.round((done * 1000) / ms) : 0,
-    counts: await storeCounts(config, o.sink, o.scope),
+    counts: await withStore(o, async (store) => (await store.counts?.(o.scope)) ?? {}),
     completed,
   };
+}
+
+/** Runs `fn` with the sink connected to its store (no Kafka), then closes it. */
+async function withStore<T>(o: RebuildOptions, fn: (store: Sink) => Promise<T>): Promise<T> {
+  const store = sinks[o.sink].create(o.config, { topics: o.topics ?? {}, logger: o.logger });
+  await store.connect();
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
 }

@@ -2,7 +2,7 @@
 // record at or after a time (Kafka record timestamp), or to explicit partition:offset pairs. Plans first (before/after
 // per partition), then applies unless dry-run; refuses while the group has live members.
 import type { Admin, Kafka } from 'kafkajs';
-import { ValidationError } from '../lib/errors.ts';
+import { GroupActiveError, ValidationError } from '../lib/errors.ts';
 import { assertGroupStopped, groupState, type GroupState } from './groups.ts';
 
 export type ReplayTarget =

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Publisher } from '../lib/publisher.ts';
-import { classifyPgError, migrate, type Pool } from '../lib/stores/postgres.ts';
+import { migrate, type Pool } from '../lib/stores/postgres.ts';
 import type { GraphMutation } from '../schemas/types.generated.ts';
 import { deleteRelationship, long, upsertRelationship } from '../topics/graph-model.ts';
 import { graphMutations, type TopicDef } from '../topics/index.ts';
@@ -21,6 +21,7 @@ import { readDailyCloses } from './correlation/daily-closes.ts';
 import { correlatePairs } from './correlation/pearson.ts';
 import { signature } from './graph/build.ts';
 import { createPeriodic, type Periodic } from './periodic.ts';
+import { classifyPgError } from '../lib/errors.ts';
 
 const DAY_MS = 86_400_000;
 

@@ -11,7 +11,7 @@ import type { MarketEvent } from '../schemas/types.generated.ts';
 import { marketEvents, type TopicDef } from '../topics/index.ts';
 import { createSeenIds } from './events/seen.ts';
 import type { EventSource } from './events/types.ts';
-import { validateMarketEvent } from './events/validate.ts';
+import { validateMarketEvent } from '../topics/market-event.ts';
 import { createPollingProducer, type PollingProducer, type TickCounts } from './polling-producer.ts';
 
 /** Event ids remembered for de-duplication across ticks (a few days of news for hundreds of symbols). */

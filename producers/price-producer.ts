@@ -8,8 +8,8 @@ import type { Publisher } from '../lib/publisher.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
 import { priceUpdatesOf, type TopicDef } from '../topics/index.ts';
 import { createPollingProducer, type PollingProducer, type TickCounts } from './polling-producer.ts';
-import type { PriceSource } from './sources/types.ts';
-import { validatePriceUpdate } from './validate.ts';
+import type { PriceFeed } from './sources/types.ts';
+import { validatePriceUpdate } from '../topics/price-update.ts';
 
 /** Default staleness limit for live sources: a bar that ended longer ago than this is dead-lettered. */
 export const DEFAULT_MAX_STALENESS_MS = 15 * 60_000;
@@ -18,7 +18,7 @@ export interface PriceProducerOptions {
   config: Config;
   logger: Logger;
   publisher: Publisher;
-  source: PriceSource;
+  source: PriceFeed;
   /** Symbols to fetch (default config SYMBOLS); empty = whatever the source has (file). */
   symbols?: readonly string[];
   /** Time between the starts of two ticks (default config PRICE_POLL_SECONDS). */

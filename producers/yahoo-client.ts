@@ -5,7 +5,7 @@
 import YahooFinance from 'yahoo-finance2';
 import { ExtendedCookieJar } from 'yahoo-finance2/lib/cookieJar';
 import { z } from 'zod';
-import { MarketstreamError } from '../lib/errors.ts';
+import { MarketstreamError, YahooRequestError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createResilience, resilienceConfigSchema, type CircuitState, type Resilient } from '../lib/resilience.ts';
 
@@ -29,15 +29,6 @@ export interface YahooClient {
   resilient: Resilient;
   /** deps.logger with `source` = the client's name. */
   logger: Logger;
-}
-
-/** Yahoo refused the request itself (4xx other than 429: unknown symbol, bad parameters): retrying will not help. */
-export class YahooRequestError extends MarketstreamError {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super('YAHOO_REQUEST', `Yahoo answered ${status}: ${message}`, { retriable: false });
-    this.status = status;
-  }
 }
 
 const NOT_RETRIABLE = new Set(['BadRequestError', 'FailedYahooValidationError', 'InvalidOptionsError', 'ZodError']);

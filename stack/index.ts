@@ -12,6 +12,7 @@ import { createPostgresService } from './services/postgres.ts';
 import { createRedisService } from './services/redis.ts';
 import { createSchemaRegistryService } from './services/schema-registry.ts';
 import type { ServiceContext, StackService } from './services/types.ts';
+import { StackError } from '../lib/errors.ts';
 
 export type { StackService } from './services/types.ts';
 
@@ -36,10 +37,6 @@ export interface ServiceStatus {
   /** Healthy but not started by us. */
   external: boolean;
   logFile: string;
-}
-
-export class StackError extends Error {
-  override name = 'StackError';
 }
 
 /** All five, in start order. */

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CommandError } from '../lib/errors.ts';
 
 export interface RunOptions {
   cwd?: string;
@@ -12,10 +13,6 @@ export interface RunOptions {
   gid?: number;
   /** Appended to (stdout and stderr) instead of being captured. */
   logFile?: string;
-}
-
-export class CommandError extends Error {
-  override name = 'CommandError';
 }
 
 /** Runs a command to completion; rejects with the tail of its output when it exits non-zero. */

@@ -1,8 +1,7 @@
 // Applying and inspecting the topics of topics/index.ts: idempotent creation of each topic and its `.dlq`
 // (existing topics are left as they are), and a description of partitions, leaders, offsets and retention.
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
-import type { Config } from '../lib/config.ts';
-import { configuredTopics, dlqSettings, type TopicDef, type TopicSettings } from './index.ts';
+import { configuredTopics, dlqSettings, type TopicDef, type TopicSettings, type TopicsConfig } from './index.ts';
 
 // kafkajs is CommonJS and Node's ESM loader does not see this enum as a named export.
 const { ConfigResourceTypes } = kafkajs;
@@ -15,7 +14,7 @@ export interface EnsureResult {
 }
 
 /** Each topic with its settings, main topics followed by their DLQ. */
-export function plannedTopics(config: Config, topics: readonly TopicDef<unknown>[] = configuredTopics(config)): Array<{ name: string; settings: TopicSettings }> {
+export function plannedTopics(config: TopicsConfig, topics: readonly TopicDef<unknown>[] = configuredTopics(config)): Array<{ name: string; settings: TopicSettings }> {
   return topics.flatMap((t) => {
     const main = t.settings(config);
     return [{ name: t.name, settings: main }, { name: t.dlq, settings: dlqSettings(main) }];
@@ -23,7 +22,7 @@ export function plannedTopics(config: Config, topics: readonly TopicDef<unknown>
 }
 
 /** Creates missing topics (and DLQs) with their settings; existing ones are not changed. Safe to run concurrently. */
-export async function ensureTopics(kafka: Kafka, config: Config, topics: readonly TopicDef<unknown>[] = configuredTopics(config)): Promise<EnsureResult> {
+export async function ensureTopics(kafka: Kafka, config: TopicsConfig, topics: readonly TopicDef<unknown>[] = configuredTopics(config)): Promise<EnsureResult> {
   return withAdmin(kafka, async (admin) => {
     const planned = plannedTopics(config, topics);
     const present = new Set(await admin.listTopics());
@@ -116,7 +115,7 @@ export interface TopicDescription extends TopicState {
 }
 
 /** Partitions, leaders, earliest/latest offsets and retention of each topic and its DLQ. */
-export async function describeTopics(kafka: Kafka, config: Config, topics: readonly TopicDef<unknown>[] = configuredTopics(config)): Promise<TopicDescription[]> {
+export async function describeTopics(kafka: Kafka, config: TopicsConfig, topics: readonly TopicDef<unknown>[] = configuredTopics(config)): Promise<TopicDescription[]> {
   return withAdmin(kafka, async (admin) => {
     const planned = plannedTopics(config, topics);
     const present = new Set(await admin.listTopics());

@@ -2,7 +2,7 @@
 // each label's key property, entity keys (`Company:AAPL`, `CORRELATED_WITH:AAPL:MSFT`) and the rules a mutation must
 // meet (key formats, property names and values). Producers build mutations with the helpers here; the neo4j sink
 // validates every record against the same rules before anything reaches Cypher.
-import { SYMBOL_PATTERN } from '../producers/validate.ts';
+import { SYMBOL_PATTERN } from './rules.ts';
 import {
   MutationOrigins, NodeLabels, RelTypes,
   type GraphMutation, type MutationOrigin, type NodeLabel, type PropertyValue, type RelType,

@@ -1,8 +1,16 @@
 // Topics as code: name, key, value schema, and settings. `marketstream topics create` applies them idempotently.
-import type { Config } from '../lib/config.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../schemas/types.generated.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The settings topics are sized and named by (a subset of lib/config's Config, which satisfies it). */
+export interface TopicsConfig {
+  readonly TOPIC_PARTITIONS: number;
+  readonly TOPIC_REPLICATION_FACTOR: number;
+  readonly PRICE_RETENTION_DAYS: number;
+  readonly EVENT_RETENTION_DAYS: number;
+  readonly PRICE_UPDATES_TOPIC: string;
+}
 
 export interface TopicDef<T> {
   /** Kafka topic name. */
@@ -16,7 +24,7 @@ export interface TopicDef<T> {
   /** The record key: records with the same key stay in one partition, in order. */
   key(value: T): string;
   /** Broker-side settings for this topic under the given configuration. */
-  settings(config: Config): TopicSettings;
+  settings(config: TopicsConfig): TopicSettings;
 }
 
 export interface TopicSettings {
@@ -26,7 +34,7 @@ export interface TopicSettings {
   cleanupPolicy: 'delete' | 'compact' | 'compact,delete';
 }
 
-function topic<T>(name: string, schemaFile: string, key: (v: T) => string, settings: (c: Config) => TopicSettings): TopicDef<T> {
+function topic<T>(name: string, schemaFile: string, key: (v: T) => string, settings: (c: TopicsConfig) => TopicSettings): TopicDef<T> {
   return { name, dlq: `${name}.dlq`, subject: `${name}-value`, schemaFile, key, settings };
 }
 
@@ -88,11 +96,11 @@ export function withName<T>(def: TopicDef<T>, name: string): TopicDef<T> {
  * price-updates under the name PRICE_UPDATES_TOPIC gives (default `price-updates`): a per-environment namespace on a
  * shared cluster. Code that reads or writes prices without an explicit override resolves the topic through this.
  */
-export function priceUpdatesOf(config: Config): TopicDef<PriceUpdate> {
+export function priceUpdatesOf(config: TopicsConfig): TopicDef<PriceUpdate> {
   return config.PRICE_UPDATES_TOPIC === priceUpdates.name ? priceUpdates : withName(priceUpdates, config.PRICE_UPDATES_TOPIC);
 }
 
 /** allTopics as this configuration names them (price-updates renamed by PRICE_UPDATES_TOPIC). */
-export function configuredTopics(config: Config): readonly TopicDef<any>[] {
+export function configuredTopics(config: TopicsConfig): readonly TopicDef<any>[] {
   return allTopics.map((t) => (t === priceUpdates ? priceUpdatesOf(config) : t));
 }

@@ -6,7 +6,7 @@ import { errorMessage } from '../../lib/errors.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { createPublisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
-import { SYMBOL_PATTERN } from '../../producers/validate.ts';
+import { SYMBOL_PATTERN } from '../../topics/rules.ts';
 import { backfill, createHistorySource, parseTickers } from '../../ops/backfill.ts';
 import { BACKFILL_RANGES, backfillWindow, type BackfillInterval, type BackfillRange, type HistorySourceName } from '../../ops/backfill-range.ts';
 import { ensureTopics } from '../../topics/admin.ts';

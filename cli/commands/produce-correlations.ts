@@ -2,7 +2,7 @@
 // returns → CORRELATED_WITH upserts/deletes on graph-mutations), hourly by default, or once with --once.
 import { type Command, InvalidArgumentError } from 'commander';
 import { loadContext } from '../context.ts';
-import { correlationsJob } from '../jobs.ts';
+import { correlationsJob } from '../../producers/registry.ts';
 import { positiveMinutes, symbolList } from '../options.ts';
 import { openPublishing, runUntilStopped } from '../producing.ts';
 import { produceCommand } from './produce.ts';

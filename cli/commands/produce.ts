@@ -1,10 +1,10 @@
 // `marketstream produce prices …`: run the price producer until SIGINT/SIGTERM (or --count ticks, or the end of a
 // --file). `produce` is a parent command: events, graph and correlations attach to it via produceCommand(program).
 import { type Command, Option } from 'commander';
-import { PRICE_INTERVALS, type PriceInterval } from '../../producers/intervals.ts';
+import { PRICE_INTERVALS, type PriceInterval } from '../../topics/price-update.ts';
 import { priceSourceNames, priceSources, type PriceSourceName } from '../../producers/sources/index.ts';
 import { loadContext } from '../context.ts';
-import { pricesJob } from '../jobs.ts';
+import { pricesJob } from '../../producers/registry.ts';
 import { integer, number, seconds, symbolList } from '../options.ts';
 import { openPublishing, runUntilStopped } from '../producing.ts';
 

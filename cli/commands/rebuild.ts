@@ -1,11 +1,10 @@
 // `marketstream rebuild postgres|redis|neo4j`: clear a store and replay it from the log (progress, rate, ETA), then
 // print what it holds. Refused while the store's consumer group has live members.
 import { Argument, type Command, Option } from 'commander';
-import { sinks } from '../../consumers/registry.ts';
-import { errorMessage } from '../../lib/errors.ts';
-import { GroupActiveError } from '../../ops/groups.ts';
+import { errorMessage, GroupActiveError } from '../../lib/errors.ts';
+
 import { rebuild, type RebuildResult } from '../../ops/rebuild.ts';
-import { STORES, type StoreName } from '../../ops/store-counts.ts';
+import { sinks, STORES, type StoreName } from '../../consumers/registry.ts';
 import { loadContext } from '../context.ts';
 import { progressBar } from '../progress.ts';
 

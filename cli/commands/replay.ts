@@ -1,9 +1,9 @@
 // `marketstream replay --group G [--topic T…] --to earliest|latest|<ISO time>|<partition:offset,…> [--dry-run] [--json]`:
 // move a stopped consumer group's committed offsets and print them before and after, per partition.
 import { type Command, InvalidArgumentError } from 'commander';
-import { errorMessage } from '../../lib/errors.ts';
+import { errorMessage, GroupActiveError } from '../../lib/errors.ts';
 import { createKafka } from '../../lib/kafka.ts';
-import { GroupActiveError, resolveGroup } from '../../ops/groups.ts';
+import { resolveGroup } from '../../ops/groups.ts';
 import { describeTarget, parseReplayTarget, replay, type ReplayResult, type ReplayTarget } from '../../ops/replay.ts';
 import { loadContext } from '../context.ts';
 import { table } from '../inspect/format.ts';

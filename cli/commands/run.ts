@@ -4,13 +4,13 @@ import type { Command } from 'commander';
 import { sinkNames } from '../../consumers/registry.ts';
 import { startSinks } from '../../consumers/start.ts';
 import { loadContext } from '../context.ts';
-import { correlationsJob, eventsJob, graphJob, pricesJob } from '../jobs.ts';
+import { jobNames, jobs as jobRegistry } from '../../producers/registry.ts';
 import { stopOnSignal } from '../lifecycle.ts';
 import { openPublishing } from '../producing.ts';
 
 export function registerRun(program: Command): void {
   program.command('run')
-    .description('run every producer (prices from PRICE_SOURCE, events, graph, correlations) and every consumer group in one process')
+    .description(`run every producer (${jobNames.join(', ')}) and every consumer group (${sinkNames.join(', ')}) in one process`)
     .action(async () => {
       const { config, logger } = loadContext('marketstream-run');
       if (config.PRICE_SOURCE === 'file') {
@@ -18,7 +18,7 @@ export function registerRun(program: Command): void {
       }
       const ctx = { config, logger, ...(await openPublishing({ config, logger, command: 'run', clientId: 'producers' })) };
       const sinks = await startSinks({ config, logger, names: sinkNames, hooks: ctx.obs.sinkHooks });
-      const jobs = [pricesJob(ctx), eventsJob(ctx), graphJob(ctx), correlationsJob(ctx)];
+      const jobs = jobNames.map((name) => jobRegistry[name].create(ctx));
       const loops = jobs.map((j) => j.start());
       ctx.obs.started();
       await stopOnSignal(logger, async () => {

@@ -4,7 +4,7 @@ import { createRegistryRest } from '../../lib/registry-rest.ts';
 import { createNeo4jDriver } from '../../lib/stores/neo4j.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
 import { createRedis } from '../../lib/stores/redis.ts';
-import { redisKeys } from '../../consumers/redis-sink.ts';
+import { redisKeys } from '../../consumers/redis/keys.ts';
 import { allTopics } from '../../topics/index.ts';
 
 export interface DemoSummary {

@@ -3,10 +3,8 @@
 // and jitter (retry-after honoured), a circuit breaker and an hourly token/cost budget. Whenever Claude cannot
 // give a valid answer the rule-based classifier answers instead, and the result says why (`fallbackReason`).
 import type Anthropic from '@anthropic-ai/sdk';
-import { CircuitOpenError } from '../../lib/resilience.ts';
-import { createClaudeClient, type ClaudeClientOptions } from './claude-client.ts';
-import { describeApiError, type CallOutcome } from './claude-errors.ts';
-import { costUsd, tokensOf } from './pricing.ts';
+import { costUsd, createClaudeClient, describeApiError, tokensOf, type CallOutcome, type ClaudeClientOptions } from '../../lib/claude/index.ts';
+import { CircuitOpenError } from '../../lib/errors.ts';
 import { CLASSIFY_TOOL, estimateInputTokens, renderEvent, SYSTEM_PROMPT, TOOL_NAME } from './prompt.ts';
 import { asFallback, type RulesClassifier } from './rules-classifier.ts';
 import { fromToolAnswer, toolAnswerSchema, type Classification, type EventToClassify, type ToolAnswer } from './types.ts';
@@ -22,7 +20,7 @@ export interface ClaudeCall {
   eventId: string;
 }
 
-/** The client settings (claude-client.ts: apiKey, model, budget, tuning…) plus the classifier's own. */
+/** The client settings (lib/claude: apiKey, model, budget, tuning…) plus the classifier's own. */
 export interface ClaudeClassifierOptions extends ClaudeClientOptions {
   rules: RulesClassifier;
   onCall?: (call: ClaudeCall) => void;

@@ -2,7 +2,8 @@
 // negation, affected companies from the event's symbols plus cashtags, "(NASDAQ: XYZ)" mentions and known
 // company names. Used when ANTHROPIC_API_KEY is not set, and as the fallback when Claude cannot answer.
 import { COMPANY_NAMES, NEGATIONS, RULES_MODEL, SENTIMENT_WORDS, TYPE_KEYWORDS, TYPE_PRIORITY } from './rules-lexicon.ts';
-import { normalizeAffected, round2, SYMBOL_PATTERN, type AffectedSymbol, type Classification, type EventToClassify, type EventType, type Sentiment } from './types.ts';
+import { SYMBOL_PATTERN } from '../../topics/rules.ts';
+import { normalizeAffected, round2, type AffectedSymbol, type Classification, type EventToClassify, type EventType, type Sentiment } from './types.ts';
 
 export { RULES_MODEL };
 

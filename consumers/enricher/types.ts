@@ -1,6 +1,7 @@
 // The enricher's contracts: the event to classify, the classification it produces, and the zod schema that
 // validates Claude's `classify_event` tool answer (types, ranges, symbol format) before anything uses it.
 import { z } from 'zod';
+import { SYMBOL_PATTERN } from '../../topics/rules.ts';
 
 export const EVENT_TYPES = ['earnings', 'merger_acquisition', 'product', 'regulatory', 'legal', 'management', 'macro', 'analyst_rating', 'other'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -8,8 +9,6 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export const SENTIMENTS = ['positive', 'negative', 'neutral'] as const;
 export type Sentiment = (typeof SENTIMENTS)[number];
 
-/** Ticker format, the same as the SYMBOLS variable accepts (A-Z, 0-9, . ^ = -). */
-export const SYMBOL_PATTERN = /^[A-Z0-9.^=-]{1,15}$/;
 
 /** Most affected companies kept per event. */
 export const MAX_AFFECTED = 10;

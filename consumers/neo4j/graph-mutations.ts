@@ -6,8 +6,8 @@
 // records are grouped by statement (operation × label/type; see graph-cypher.ts) and run as `UNWIND $rows` in the
 // order node upserts, relationship upserts, relationship deletes, node deletes. The whole batch is one transaction.
 // A tombstone's time is its Kafka record timestamp (it carries no mutation time).
-import { ValidationError } from '../../lib/errors.ts';
-import { classifyNeo4jError, type Driver } from '../../lib/stores/neo4j.ts';
+import { classifyNeo4jError, ValidationError } from '../../lib/errors.ts';
+import { type Driver } from '../../lib/stores/neo4j.ts';
 import type { GraphMutation, RelType } from '../../schemas/types.generated.ts';
 import { entityKey, entityOf, parseEntityKey, REL_ENDS, validateGraphMutation, type EntityRef, type StoredLabel } from '../../topics/graph-model.ts';
 import { graphMutationKey, graphMutations, type TopicDef } from '../../topics/index.ts';
@@ -100,6 +100,8 @@ export function planBatch(records: readonly SinkRecord<GraphMutation>[]): Statem
 export interface GraphMutationsHandlerOptions {
   /** The sink's driver (created lazily by the sink). */
   db: () => Driver;
+  /** Database to write to; the server's default when absent. */
+  database?: string;
   /** Default graph-mutations; tests use an isolated copy. */
   topic?: TopicDef<GraphMutation>;
   /** Clock for the "mutation time not in the future" rule. */
@@ -116,7 +118,7 @@ export function createGraphMutationsHandler(o: GraphMutationsHandlerOptions): To
       // Planning first: a record that cannot be applied fails the batch before any statement runs.
       const statements = planBatch(records);
       if (!statements.length) return;
-      const session = o.db().session({ defaultAccessMode: 'WRITE' });
+      const session = o.db().session({ defaultAccessMode: 'WRITE', ...(o.database ? { database: o.database } : {}) });
       try {
         await session.executeWrite(async (tx) => {
           for (const s of statements) await tx.run(s.text, { rows: s.rows });

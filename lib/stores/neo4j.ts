@@ -1,7 +1,6 @@
 // Neo4j: driver construction from config, and the constraints the graph relies on (created at start, idempotent).
 import neo4j, { type Driver } from 'neo4j-driver';
 import type { Config } from '../config.ts';
-import { TransientError, ValidationError } from '../errors.ts';
 
 export type { Driver };
 
@@ -23,14 +22,7 @@ export const constraints = [
   'CREATE CONSTRAINT graph_tombstone_key IF NOT EXISTS FOR (n:GraphTombstone) REQUIRE n.key IS UNIQUE',
 ] as const;
 
-export async function ensureConstraints(driver: Driver): Promise<void> {
-  for (const statement of constraints) await driver.executeQuery(statement);
+export async function ensureConstraints(driver: Driver, database?: string): Promise<void> {
+  for (const statement of constraints) await driver.executeQuery(statement, {}, { database });
 }
 
-/** Neo4j's own retryable codes (and lost connections) are transient; a client error is the batch's data. */
-export function classifyNeo4jError(err: unknown): Error {
-  if (neo4j.isRetryableError(err as Error) || !(err as { code?: string })?.code?.startsWith('Neo.ClientError')) {
-    return new TransientError(`Neo4j unavailable: ${(err as Error)?.message ?? String(err)}`, err);
-  }
-  return new ValidationError(`Neo4j rejected the data: ${(err as Error).message}`, err);
-}

@@ -1,10 +1,8 @@
-// PostgreSQL: pool construction from config, migrations applied at start, and error classification
-// (a data error is the record's fault; anything else — connection, shutdown, lock, serialization — is transient).
+// PostgreSQL: pool construction from config and migrations applied at start (errors are classified in lib/errors.ts).
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Config } from '../config.ts';
-import { TransientError, ValidationError } from '../errors.ts';
 
 export type Pool = pg.Pool;
 const migrationsDir = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -51,9 +49,3 @@ export async function migrate(pool: pg.Pool): Promise<string[]> {
   return applied;
 }
 
-/** SQLSTATE classes 22 (data exception) and 23 (integrity violation) are the record's fault; the rest is transient. */
-export function classifyPgError(err: unknown): Error {
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && /^2[23]/.test(code)) return new ValidationError(`PostgreSQL rejected the data (${code}): ${(err as Error).message}`, err);
-  return new TransientError(`PostgreSQL unavailable: ${(err as Error)?.message ?? String(err)}`, err);
-}

@@ -3,8 +3,8 @@
 // hex/UTF-8 preview of bytes that do not decode (the usual content of a DLQ record).
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../../lib/config.ts';
-import { errorMessage } from '../../lib/errors.ts';
-import { RegistryHttpError, createRegistryRest } from '../../lib/registry-rest.ts';
+import { errorMessage, RegistryHttpError } from '../../lib/errors.ts';
+import { createRegistryRest } from '../../lib/registry-rest.ts';
 import { avroOptions } from '../../schemas/avro.ts';
 
 export interface SchemaRef { id: number; subject: string | null; version: number | null }

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { MarketEvent } from '../../schemas/types.generated.ts';
-import { SYMBOL_PATTERN } from '../validate.ts';
+import { SYMBOL_PATTERN } from '../../topics/rules.ts';
 import { eventId } from './ids.ts';
 import type { EventSource, RejectedInput } from './types.ts';
 

@@ -6,11 +6,11 @@
 import { z } from 'zod';
 import type { CircuitState } from '../../lib/resilience.ts';
 import type { MarketEvent } from '../../schemas/types.generated.ts';
-import { SYMBOL_PATTERN } from '../validate.ts';
+import { SYMBOL_PATTERN } from '../../topics/rules.ts';
 import { createYahooClient, yahooClientFields, type YahooClientDeps } from '../yahoo-client.ts';
 import { eventId } from './ids.ts';
 import type { EventSource } from './types.ts';
-import { MAX_HEADLINE, MAX_SUMMARY, MAX_SYMBOLS } from './validate.ts';
+import { MAX_HEADLINE, MAX_SUMMARY, MAX_SYMBOLS } from '../../topics/market-event.ts';
 
 export const yahooNewsConfigSchema = z.object({
   newsPerSymbol: z.number().int().min(1).max(100).default(10).describe('Articles asked for per symbol and fetch (search newsCount)'),

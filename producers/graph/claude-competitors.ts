@@ -1,15 +1,13 @@
 // Competitors by Claude: one Messages API request per company with the forced `record_competitors` tool, its answer
-// validated with zod. Reuses the enricher's pieces: the Claude client setup (claude-client.ts: settings from config,
+// validated with zod. Uses lib/claude as the enricher does: the Claude client setup ( settings from config,
 // the hourly token/cost budget, the price table, the request shape, lib/resilience with its concurrency limit,
 // retries with backoff and jitter, circuit breaker) and the API error reading (retriable or not). Whenever Claude
 // cannot give a valid answer, the same-industry peers answer instead and the result says why (`fallbackReason`).
 import type Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
-import { CircuitOpenError } from '../../lib/resilience.ts';
-import { claudeOptionsFromConfig, createClaudeClient, type ClaudeClientOptions } from '../../consumers/enricher/claude-client.ts';
-import { describeApiError, type CallOutcome } from '../../consumers/enricher/claude-errors.ts';
-import { costUsd, tokensOf } from '../../consumers/enricher/pricing.ts';
+import { claudeOptionsFromConfig, costUsd, createClaudeClient, describeApiError, tokensOf, type CallOutcome, type ClaudeClientOptions } from '../../lib/claude/index.ts';
+import { CircuitOpenError } from '../../lib/errors.ts';
 import { competitorsAnswerSchema, industryPeers, MAX_COMPETITORS, normalizeCompetitors, type CompetitorAnswer, type CompetitorFinder } from './competitors.ts';
 import type { CompanyProfile } from './profiles.ts';
 
@@ -30,7 +28,7 @@ export const COMPETITORS_TOOL = {
   input_schema: { ...inputSchema, type: 'object' as const },
 };
 
-/** The client settings (claude-client.ts: apiKey, model, budget, tuning…) plus the call hook. */
+/** The client settings (lib/claude: apiKey, model, budget, tuning…) plus the call hook. */
 export interface ClaudeCompetitorOptions extends ClaudeClientOptions {
   onCall?: (call: CompetitorCall) => void;
 }

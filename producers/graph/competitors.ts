@@ -3,7 +3,7 @@
 // offline stand-in: companies of the same industry among the known profiles, at a lower confidence, labelled
 // `profile-industry` so nobody mistakes it for an analysis.
 import { z } from 'zod';
-import { SYMBOL_PATTERN } from '../validate.ts';
+import { SYMBOL_PATTERN } from '../../topics/rules.ts';
 import type { CompanyProfile } from './profiles.ts';
 
 /** Most competitors kept per company. */

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { SYMBOL_PATTERN } from '../validate.ts';
+import { SYMBOL_PATTERN } from '../../topics/rules.ts';
 import { NAME_PATTERN } from '../../topics/graph-model.ts';
 
 export const SAMPLE_PROFILES_FILE = fileURLToPath(new URL('./sample-profiles.json', import.meta.url));

@@ -5,8 +5,9 @@
 import { z } from 'zod';
 import type { CircuitState } from '../../lib/resilience.ts';
 import { NAME_PATTERN } from '../../topics/graph-model.ts';
-import { createYahooClient, yahooClientFields, YahooRequestError, type YahooClientDeps } from '../yahoo-client.ts';
+import { createYahooClient, yahooClientFields, type YahooClientDeps } from '../yahoo-client.ts';
 import type { CompanyProfile, ProfileSource } from './profiles.ts';
+import { YahooRequestError } from '../../lib/errors.ts';
 
 export const yahooProfilesConfigSchema = z.object({
   ...yahooClientFields,

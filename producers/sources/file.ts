@@ -5,8 +5,8 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
-import { PRICE_INTERVALS } from '../intervals.ts';
-import type { PriceSource, RejectedInput } from './types.ts';
+import { PRICE_INTERVALS } from '../../topics/price-update.ts';
+import type { PriceFeed, RejectedInput } from './types.ts';
 
 export const fileConfigSchema = z.object({
   path: z.string().min(1).describe('CSV or JSONL file of bars: symbol, interval, ts|eventTime (ISO or epoch ms), open, high, low, close, volume'),
@@ -17,7 +17,7 @@ export const fileConfigSchema = z.object({
 });
 export type FileConfig = z.output<typeof fileConfigSchema>;
 
-export interface FileSource extends PriceSource {
+export interface FileSource extends PriceFeed {
   readonly name: 'file';
   exhausted(): boolean;
   takeRejected(): RejectedInput[];

@@ -5,7 +5,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { CircuitState } from '../../lib/resilience.ts';
 import { createFileSource, fileConfigSchema } from './file.ts';
 import { createSyntheticSource, syntheticConfigSchema } from './synthetic.ts';
-import type { PriceSource } from './types.ts';
+import type { PriceFeed } from './types.ts';
 import { createYahooSource, yahooConfigSchema } from './yahoo.ts';
 
 export interface SourceDeps {
@@ -18,7 +18,7 @@ export interface SourceDeps {
 interface SourceEntry<S extends z.ZodType> {
   description: string;
   configSchema: S;
-  create(config: z.input<S>, deps: SourceDeps): PriceSource;
+  create(config: z.input<S>, deps: SourceDeps): PriceFeed;
 }
 
 function entry<S extends z.ZodType>(e: SourceEntry<S>): SourceEntry<S> { return e; }
@@ -45,9 +45,9 @@ export type PriceSourceName = keyof typeof priceSources;
 export const priceSourceNames = Object.keys(priceSources) as PriceSourceName[];
 
 /** Builds a source from untyped options (CLI flags, YAML); throws a ZodError naming the bad field. */
-export function createPriceSource(name: PriceSourceName, config: unknown, deps: SourceDeps): PriceSource {
+export function createPriceSource(name: PriceSourceName, config: unknown, deps: SourceDeps): PriceFeed {
   const e = priceSources[name] as SourceEntry<z.ZodType>;
   return e.create(e.configSchema.parse(config), deps);
 }
 
-export type { PriceSource, RejectedInput, HistoryRange } from './types.ts';
+export type { PriceFeed, RejectedInput, HistoryRange } from './types.ts';

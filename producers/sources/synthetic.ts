@@ -3,9 +3,9 @@
 // path from random-walk.ts, so bars are deterministic per (seed, symbol, time) and same-sector symbols co-move.
 import { z } from 'zod';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
-import { PRICE_INTERVALS, intervalMs, type PriceInterval } from '../intervals.ts';
+import { PRICE_INTERVALS, intervalMs, type PriceInterval } from '../../topics/price-update.ts';
 import { MAX_SECOND, brownianAt, gaussian, hash4, hashString, uniform } from './random-walk.ts';
-import type { HistoryRange, PriceSource } from './types.ts';
+import type { HistoryRange, PriceFeed } from './types.ts';
 
 export const DEFAULT_SECTORS: Record<string, string[]> = {
   tech: ['AAPL', 'MSFT', 'GOOGL', 'GOOG', 'NVDA', 'META', 'AMZN', 'AMD', 'INTC', 'ORCL', 'CRM', 'ADBE', 'AVGO'],
@@ -45,7 +45,7 @@ interface SymbolModel {
   volumePerSecond: number;
 }
 
-export interface SyntheticSource extends PriceSource {
+export interface SyntheticSource extends PriceFeed {
   readonly name: 'synthetic';
   readonly config: SyntheticConfig;
   /**

@@ -1,6 +1,6 @@
 // The contract every price source implements (synthetic, yahoo, file), plus what it may hand back besides bars.
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
-import type { PriceInterval } from '../intervals.ts';
+import type { PriceInterval } from '../../topics/price-update.ts';
 
 /** Input a source read but could not turn into a PriceUpdate (e.g. a malformed CSV line). */
 export interface RejectedInput {
@@ -25,7 +25,7 @@ export interface HistoryRange {
  * `fetch` returns the bars that became available for `symbols` as of `now`; it should not repeat
  * bars it already returned (the producer publishes everything it gets).
  */
-export interface PriceSource {
+export interface PriceFeed {
   readonly name: 'synthetic' | 'yahoo' | 'file';
   fetch(symbols: readonly string[], now: number): Promise<PriceUpdate[]>;
   /** Historical bars with source `backfill`, for the backfill command; same bar for the same symbol+time each call. */

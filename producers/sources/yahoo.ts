@@ -4,9 +4,9 @@
 import { z } from 'zod';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import type { CircuitState } from '../../lib/resilience.ts';
-import { intervalMs, type PriceInterval } from '../intervals.ts';
+import { intervalMs, type PriceInterval } from '../../topics/price-update.ts';
 import { createYahooClient, yahooClientFields, type YahooClientDeps } from '../yahoo-client.ts';
-import type { HistoryRange, PriceSource, RejectedInput } from './types.ts';
+import type { HistoryRange, PriceFeed, RejectedInput } from './types.ts';
 
 export const yahooConfigSchema = z.object({
   mode: z.enum(['bars', 'quote']).default('bars').describe('bars: completed intraday bars (chart); quote: one tick per symbol with the session-to-date open/high/low and volume'),
@@ -20,7 +20,7 @@ export interface YahooDeps extends YahooClientDeps {
   clock?: () => number;
 }
 
-export interface YahooSource extends PriceSource {
+export interface YahooSource extends PriceFeed {
   readonly name: 'yahoo';
   history(symbol: string, range: HistoryRange): Promise<PriceUpdate[]>;
   circuitState(): CircuitState;

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { ClaudeClientOptions } from '../../consumers/enricher/claude-client.ts';
+import type { ClaudeClientOptions } from '../../lib/claude/index.ts';
 import { createLogger } from '../../lib/logger.ts';
 
 export interface RecordedRequest {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configSpec, loadConfig } from '../../lib/config.ts';
+import { configSpec, loadConfig } from '../../lib/config.ts';
+import { ConfigError } from '../../lib/errors.ts';
 
 describe('configuration', () => {
   it('defaults point at the local stack (spec §6)', () => {

@@ -11,7 +11,7 @@ import { createKafka } from '../../lib/kafka.ts';
 import { totalLag } from '../../lib/lag.ts';
 import { createPublisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
-import { GroupActiveError } from '../../ops/groups.ts';
+
 import { rebuild } from '../../ops/rebuild.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
@@ -19,6 +19,7 @@ import { graphMutations, marketEvents, priceUpdates, withName } from '../../topi
 import { bar, randomSymbol } from '../consumers/sink-contract.ts';
 import { deleteTestTopics, randomName, testConfig, testLogger, waitFor } from '../helpers/index.ts';
 import { openStores, type Stores } from './snapshots.ts';
+import { GroupActiveError } from '../../lib/errors.ts';
 
 const run = promisify(execFile);
 const prefix = randomName('test-rebuild');

@@ -7,13 +7,14 @@ import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
-import { GroupActiveError } from '../../ops/groups.ts';
+
 import { parseReplayTarget, replay } from '../../ops/replay.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
 import { bar, randomSymbol } from '../consumers/sink-contract.ts';
 import { consumeMessages, deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { GroupActiveError } from '../../lib/errors.ts';
 
 const run = promisify(execFile);
 const config = testConfig({ TOPIC_PARTITIONS: '3' });

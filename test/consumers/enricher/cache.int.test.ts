@@ -2,7 +2,7 @@
 // calls share one request, two "processes" agree on one stored answer, fallbacks are cached with their reason
 // and an explicit refresh overwrites them, and an answer survives a PostgreSQL outage without a second bill.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createClassifier, type EventClassifier } from '../../../consumers/enricher/index.ts';
+import { createClassifier, type EventClassifier } from '../../../consumers/enricher/classifier.ts';
 import type { EventToClassify } from '../../../consumers/enricher/types.ts';
 import { createPgPool, type Pool } from '../../../lib/stores/postgres.ts';
 import { errorResponse, startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../../helpers/fake-anthropic.ts';

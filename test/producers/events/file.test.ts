@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEventFileSource, SAMPLE_EVENTS_FILE } from '../../../producers/events/file.ts';
 import { canonicalUrl, eventId } from '../../../producers/events/ids.ts';
 import { createSeenIds } from '../../../producers/events/seen.ts';
-import { validateMarketEvent } from '../../../producers/events/validate.ts';
+import { validateMarketEvent } from '../../../topics/market-event.ts';
 import type { MarketEvent } from '../../../schemas/types.generated.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'marketstream-events-'));

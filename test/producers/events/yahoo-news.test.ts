@@ -4,7 +4,7 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../lib/logger.ts';
 import { eventId } from '../../../producers/events/ids.ts';
-import { validateMarketEvent } from '../../../producers/events/validate.ts';
+import { validateMarketEvent } from '../../../topics/market-event.ts';
 import { createYahooNewsSource, type YahooNewsSource } from '../../../producers/events/yahoo-news.ts';
 import { fakeYahooNews, fixture } from './fake-yahoo-news.ts';
 

@@ -1,7 +1,7 @@
 // Synthetic source: deterministic per seed, same bar whenever asked, realistic OHLCV, correlated sectors.
 import { describe, expect, it } from 'vitest';
 import { createSyntheticSource } from '../../../producers/sources/synthetic.ts';
-import { validatePriceUpdate } from '../../../producers/validate.ts';
+import { validatePriceUpdate } from '../../../topics/price-update.ts';
 import type { PriceUpdate } from '../../../schemas/types.generated.ts';
 
 const DAY = 86_400_000;

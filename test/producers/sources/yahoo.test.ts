@@ -2,11 +2,12 @@
 // quote and chart parsing, the cookie/crumb handshake, retry after a 500, the circuit breaker, 4xx not retried.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../lib/logger.ts';
-import { CircuitOpenError } from '../../../lib/resilience.ts';
+
 import { createYahooSource, type YahooSource } from '../../../producers/sources/yahoo.ts';
-import { validatePriceUpdate } from '../../../producers/validate.ts';
-import { YahooRequestError } from '../../../producers/yahoo-client.ts';
+import { validatePriceUpdate } from '../../../topics/price-update.ts';
+
 import { fakeYahooFetch, yahooFixture as fixture, type Recorded } from '../../helpers/fake-yahoo.ts';
+import { CircuitOpenError, YahooRequestError } from '../../../lib/errors.ts';
 
 /** A fake Yahoo: answers the crumb handshake, quotes and charts from fixtures; `chart` can be scripted per call. */
 function fakeYahoo() {

@@ -2,16 +2,16 @@
 // events land in market_events; redelivering them rewrites nothing; a later duplicate of an article keeps the first
 // ingestion time; a tombstone deletes the row; an event already classified (a rebuild) gets its enrichment columns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupIdOf } from '../../consumers/registry.ts';
-import { startSinks, type RunningSinks } from '../../consumers/start.ts';
-import type { Config } from '../../lib/config.ts';
-import { totalLag } from '../../lib/lag.ts';
-import { createPublisher, type Publisher } from '../../lib/publisher.ts';
-import { createSerde } from '../../lib/serde.ts';
-import { createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
-import type { MarketEvent } from '../../schemas/types.generated.ts';
-import { marketEvents, priceUpdates, withName } from '../../topics/index.ts';
-import { deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { groupIdOf } from '../../../consumers/registry.ts';
+import { startSinks, type RunningSinks } from '../../../consumers/start.ts';
+import type { Config } from '../../../lib/config.ts';
+import { totalLag } from '../../../lib/lag.ts';
+import { createPublisher, type Publisher } from '../../../lib/publisher.ts';
+import { createSerde } from '../../../lib/serde.ts';
+import { createPgPool, migrate, type Pool } from '../../../lib/stores/postgres.ts';
+import type { MarketEvent } from '../../../schemas/types.generated.ts';
+import { marketEvents, priceUpdates, withName } from '../../../topics/index.ts';
+import { deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../../helpers/index.ts';
 
 const logger = testLogger('postgres-market-events');
 const base = testConfig();

@@ -4,11 +4,11 @@
 // breaker), and the request shape for one forced tool call, relaxed once for the process when the model rejects a
 // part of it (thinking disabled, a forced tool_choice).
 import Anthropic from '@anthropic-ai/sdk';
-import type { Config } from '../../lib/config.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { createResilience, type CircuitState, type Resilient } from '../../lib/resilience.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { createResilience, type CircuitState, type Resilient } from '../resilience.ts';
 import { createHourlyBudget, type BudgetLimits, type HourlyBudget } from './budget.ts';
-import { describeApiError } from './claude-errors.ts';
+import { describeApiError } from './errors.ts';
 import { parsePriceOverride, priceOf, type ModelPrice } from './pricing.ts';
 
 export interface ClaudeClientOptions {

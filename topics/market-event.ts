@@ -1,7 +1,8 @@
-// Rules a market event must satisfy to be published or stored. Pure: the events producer and the consumers share it.
-import type { MarketEvent } from '../../schemas/types.generated.ts';
-import { EVENT_ID_PATTERN } from '../../topics/graph-model.ts';
-import { MIN_TIMESTAMP_MS, SYMBOL_PATTERN } from '../validate.ts';
+// The market-events contract beyond what Avro checks: the rules a market event must satisfy to be published or stored.
+// Pure: the events producer and the consumers share it.
+import type { MarketEvent } from '../schemas/types.generated.ts';
+import { EVENT_ID_PATTERN } from './graph-model.ts';
+import { MIN_TIMESTAMP_MS, SYMBOL_PATTERN } from './rules.ts';
 
 /** Longest headline kept by sources (longer ones are cut); the validator rejects anything longer still. */
 export const MAX_HEADLINE = 1000;

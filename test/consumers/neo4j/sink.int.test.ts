@@ -1,5 +1,5 @@
-import { createNeo4jDriver } from '../../lib/stores/neo4j.ts';
-import { sinkContract } from './sink-contract.ts';
+import { createNeo4jDriver } from '../../../lib/stores/neo4j.ts';
+import { sinkContract } from '../sink-contract.ts';
 
 sinkContract('neo4j', async (config) => {
   const driver = createNeo4jDriver(config);

@@ -1,5 +1,5 @@
-import { createPgPool } from '../../lib/stores/postgres.ts';
-import { sinkContract } from './sink-contract.ts';
+import { createPgPool } from '../../../lib/stores/postgres.ts';
+import { sinkContract } from '../sink-contract.ts';
 
 sinkContract('postgres', async (config) => {
   const pool = createPgPool(config, { max: 2 });

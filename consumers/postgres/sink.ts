@@ -1,14 +1,15 @@
 // postgres-sink: price-updates → price_data, one multi-row upsert per batch (a single round trip).
-// market-events → market_events (consumers/postgres/market-events.ts).
+// market-events → market_events (./market-events.ts). Reset and counts for rebuild: ./store.ts.
 // Idempotent: a replayed record finds an identical row and the WHERE clause skips the update.
 import { z } from 'zod';
-import type { Config } from '../lib/config.ts';
-import { classifyPgError, createPgPool, migrate, type Pool } from '../lib/stores/postgres.ts';
-import type { PriceUpdate } from '../schemas/types.generated.ts';
-import { marketEventsHandler } from './postgres/market-events.ts';
-import { priceHandler } from './price-handler.ts';
-import { resetPostgres } from './store-reset.ts';
-import type { Sink, SinkRecord, SinkTopics } from './types.ts';
+import type { Config } from '../../lib/config.ts';
+import { classifyPgError } from '../../lib/errors.ts';
+import { createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
+import type { PriceUpdate } from '../../schemas/types.generated.ts';
+import { priceHandler } from '../price-handler.ts';
+import type { Sink, SinkContext, SinkRecord } from '../types.ts';
+import { marketEventsHandler } from './market-events.ts';
+import { countPostgres, resetPostgres } from './store.ts';
 
 export const postgresSinkSpec = z.object({
   poolSize: z.number().int().min(1).default(8).describe('Connections; one batch uses one'),
@@ -25,12 +26,12 @@ ON CONFLICT (symbol, interval, ts) DO UPDATE SET
 WHERE (p.open, p.high, p.low, p.close, p.volume, p.source, p.quality, p.ingested_at)
   IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, EXCLUDED.source, EXCLUDED.quality, EXCLUDED.ingested_at)`;
 
-export function createPostgresSink(config: Config, opts: z.input<typeof postgresSinkSpec> & SinkTopics = {}): Sink {
+export function createPostgresSink(config: Config, ctx: SinkContext = {}, opts: z.input<typeof postgresSinkSpec> = {}): Sink {
   const { poolSize } = postgresSinkSpec.parse(opts);
   let pool: Pool | undefined;
   const db = () => pool ?? (pool = createPgPool(config, { max: poolSize, applicationName: 'marketstream-postgres-sink' }));
 
-  const prices = priceHandler(opts.prices, async (records: readonly SinkRecord<PriceUpdate>[]) => {
+  const prices = priceHandler(ctx.topics?.prices, async (records: readonly SinkRecord<PriceUpdate>[]) => {
     // One row per key: ON CONFLICT cannot touch a row twice in one statement; the later record (offset order) wins.
     const rows = [...new Map(records.map((r) => [`${r.value!.symbol}|${r.value!.interval}|${r.value!.eventTime}`, r.value!])).values()];
     const col = <K extends keyof PriceUpdate>(k: K) => rows.map((r) => r[k]);
@@ -40,10 +41,11 @@ export function createPostgresSink(config: Config, opts: z.input<typeof postgres
 
   return {
     name: 'postgres-sink',
-    handlers: [prices, marketEventsHandler(opts.events, db)],
+    handlers: [prices, marketEventsHandler(ctx.topics?.events, db)],
     async connect() { await migrate(db()).catch((err) => { throw classifyPgError(err); }); },
     async ping() { await db().query('SELECT 1'); },
     async close() { await pool?.end(); pool = undefined; },
     async reset(scope) { await resetPostgres(db(), scope); },
+    counts: (scope) => countPostgres(db(), scope),
   };
 }

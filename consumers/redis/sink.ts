@@ -1,25 +1,21 @@
 // redis-sink: price-updates → price:{symbol}:latest (hash with TTL) and bars:{symbol}:{interval} (sorted by event time, capped).
 // One Lua script per symbol+interval keeps each update atomic; all of a batch's calls go in one pipeline (one round trip).
 // An older record never overwrites a newer latest: price:{symbol}:watermark (no TTL) remembers the newest event time written.
+// Key layout: ./keys.ts. Reset and counts for rebuild: ./store.ts.
 import { z } from 'zod';
-import type { Config } from '../lib/config.ts';
-import { TransientError } from '../lib/errors.ts';
-import { createRedis, type Redis } from '../lib/stores/redis.ts';
-import type { PriceUpdate } from '../schemas/types.generated.ts';
-import { priceHandler } from './price-handler.ts';
-import { resetRedis } from './store-reset.ts';
-import type { Sink, SinkTopics } from './types.ts';
+import type { Config } from '../../lib/config.ts';
+import { classifyRedisError } from '../../lib/errors.ts';
+import { createRedis, type Redis } from '../../lib/stores/redis.ts';
+import type { PriceUpdate } from '../../schemas/types.generated.ts';
+import { priceHandler } from '../price-handler.ts';
+import type { Sink, SinkContext } from '../types.ts';
+import { barMember, redisKeys } from './keys.ts';
+import { countRedis, resetRedis } from './store.ts';
 
 export const redisSinkSpec = z.object({
   latestTtlSeconds: z.number().int().min(1).describe('TTL of price:{symbol}:latest'),
   barsCap: z.number().int().min(1).describe('Bars kept per bars:{symbol}:{interval}'),
 });
-
-export const redisKeys = {
-  latest: (symbol: string) => `price:${symbol}:latest`,
-  watermark: (symbol: string) => `price:${symbol}:watermark`,
-  bars: (symbol: string, interval: string) => `bars:${symbol}:${interval}`,
-};
 
 // KEYS: latest, watermark, bars. ARGV: ttl, cap, n, n × (ts, member), then latest ts and its hash field/value pairs.
 const APPLY_BARS = `
@@ -41,7 +37,7 @@ return 1`;
 
 type WithScript = Redis & { applyBars(...args: (string | number)[]): Promise<number> };
 
-export function createRedisSink(config: Config, opts: Partial<z.input<typeof redisSinkSpec>> & SinkTopics = {}): Sink {
+export function createRedisSink(config: Config, ctx: SinkContext = {}, opts: Partial<z.input<typeof redisSinkSpec>> = {}): Sink {
   const { latestTtlSeconds, barsCap } = redisSinkSpec.parse({ latestTtlSeconds: config.REDIS_LATEST_TTL_SECONDS, barsCap: config.REDIS_BARS_CAP, ...opts });
   let client: WithScript | undefined;
   const redis = (): WithScript => {
@@ -52,7 +48,7 @@ export function createRedisSink(config: Config, opts: Partial<z.input<typeof red
     return client;
   };
 
-  const prices = priceHandler(opts.prices, async (records) => {
+  const prices = priceHandler(ctx.topics?.prices, async (records) => {
     const groups = new Map<string, PriceUpdate[]>();
     for (const { value } of records) {
       const k = `${value!.symbol}\u0000${value!.interval}`;
@@ -69,9 +65,9 @@ export function createRedisSink(config: Config, opts: Partial<z.input<typeof red
         'volume', latest.volume, 'ts', new Date(latest.eventTime).toISOString(), 'interval', latest.interval, 'source', latest.source);
       pipeline.applyBars(redisKeys.latest(first.symbol), redisKeys.watermark(first.symbol), redisKeys.bars(first.symbol, first.interval), ...args);
     }
-    const results = await pipeline.exec().catch((err: unknown) => { throw new TransientError(`Redis unavailable: ${(err as Error).message}`, err); });
-    const failed = results?.find(([err]) => err);
-    if (!results || failed) throw new TransientError(`Redis write failed: ${failed?.[0]?.message ?? 'no reply'}`);
+    const results = await pipeline.exec().catch((err: unknown) => { throw classifyRedisError(err); });
+    const failed = results?.find(([err]) => err)?.[0];
+    if (!results || failed) throw classifyRedisError(failed ?? new Error('no reply to the pipeline'));
   });
 
   return {
@@ -79,15 +75,11 @@ export function createRedisSink(config: Config, opts: Partial<z.input<typeof red
     handlers: [prices],
     async connect() {
       const r = redis();
-      if (r.status === 'wait') await r.connect().catch((err: unknown) => { throw new TransientError(`Redis unavailable: ${(err as Error).message}`, err); });
+      if (r.status === 'wait') await r.connect().catch((err: unknown) => { throw classifyRedisError(err); });
     },
     async ping() { await redis().ping(); },
     async close() { await client?.quit().catch(() => client?.disconnect()); client = undefined; },
     async reset(scope) { await resetRedis(redis(), scope); },
+    counts: (scope) => countRedis(redis(), scope),
   };
-}
-
-/** A bar as stored in bars:{symbol}:{interval}: deterministic JSON, so a replayed bar is the same member. */
-export function barMember(b: PriceUpdate): string {
-  return JSON.stringify({ ts: b.eventTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: b.source });
 }

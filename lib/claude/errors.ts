@@ -2,8 +2,7 @@
 // (429, 408, 409, 5xx/529, timeouts, connection errors; the API's x-should-retry header has the last word),
 // how long the API asked us to wait (retry-after-ms / retry-after), and a short text for `fallbackReason`.
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
-import { CircuitOpenError } from '../../lib/resilience.ts';
-import { errorMessage } from '../../lib/errors.ts';
+import { CircuitOpenError, errorMessage } from '../errors.ts';
 
 export type CallOutcome =
   | 'ok' | 'invalid_output' | 'refusal'

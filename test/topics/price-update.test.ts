@@ -1,6 +1,6 @@
 // validatePriceUpdate: each rule rejects with a reason naming the problem; a good bar passes; staleness only for live sources.
 import { describe, expect, it } from 'vitest';
-import { validatePriceUpdate } from '../../producers/validate.ts';
+import { validatePriceUpdate } from '../../topics/price-update.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 
 const NOW = Date.UTC(2026, 2, 2, 15, 0, 0);

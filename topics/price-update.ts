@@ -1,12 +1,30 @@
-// Rules a price record must satisfy to be published or stored. Pure: the producer and the consumers share it.
-import type { PriceUpdate } from '../schemas/types.generated.ts';
-import { intervalMs, isPriceInterval } from './intervals.ts';
+// The price-updates contract beyond what Avro checks: bar intervals and their lengths, and the rules a price record
+// must satisfy to be published or stored. Pure: the producers and the consumers share it.
+import { PriceSources, type PriceUpdate } from '../schemas/types.generated.ts';
+import { MIN_TIMESTAMP_MS, SYMBOL_PATTERN } from './rules.ts';
 
-export const SYMBOL_PATTERN = /^[A-Z0-9.^=-]{1,15}$/;
-/** 1970-01-02: anything earlier is an unset (zero) or garbled timestamp. */
-export const MIN_TIMESTAMP_MS = 86_400_000;
 export const DEFAULT_MAX_FUTURE_MS = 5 * 60_000;
-const SOURCES = ['yahoo', 'synthetic', 'file', 'backfill'];
+
+// Bar intervals and their lengths: one place, so validation, sources and staleness agree.
+export const PRICE_INTERVALS = ['tick', '1m', '5m', '1h', '1d'] as const;
+export type PriceInterval = (typeof PRICE_INTERVALS)[number];
+
+const MS: Record<PriceInterval, number> = { tick: 0, '1m': 60_000, '5m': 300_000, '1h': 3_600_000, '1d': 86_400_000 };
+
+export function isPriceInterval(v: string): v is PriceInterval {
+  return (PRICE_INTERVALS as readonly string[]).includes(v);
+}
+
+/** Length of a bar in ms; 0 for `tick` (a point in time). */
+export function intervalMs(interval: PriceInterval): number {
+  return MS[interval];
+}
+
+/** Start of the bar of `interval` containing `t` (UTC-aligned); `t` itself for ticks. */
+export function barStart(t: number, interval: PriceInterval): number {
+  const ms = MS[interval];
+  return ms === 0 ? t : Math.floor(t / ms) * ms;
+}
 
 export interface ValidateOptions {
   /**
@@ -23,7 +41,7 @@ export interface ValidateOptions {
 export function validatePriceUpdate(p: PriceUpdate, now: number, opts: ValidateOptions = {}): string | null {
   if (typeof p.symbol !== 'string' || !SYMBOL_PATTERN.test(p.symbol)) return `symbol ${JSON.stringify(p.symbol)} is not a ticker (A-Z, 0-9, . ^ = -, 1-15 chars)`;
   if (typeof p.interval !== 'string' || !isPriceInterval(p.interval)) return `interval ${JSON.stringify(p.interval)} is not one of tick, 1m, 5m, 1h, 1d`;
-  if (!SOURCES.includes(p.source)) return `source ${JSON.stringify(p.source)} is not one of ${SOURCES.join(', ')}`;
+  if (!(PriceSources as readonly string[]).includes(p.source)) return `source ${JSON.stringify(p.source)} is not one of ${PriceSources.join(', ')}`;
   for (const field of ['open', 'high', 'low', 'close', 'volume', 'eventTime', 'ingestTime', 'quality'] as const) {
     const v = p[field];
     if (typeof v !== 'number' || !Number.isFinite(v)) return `${field} is not a finite number (${String(v)})`;

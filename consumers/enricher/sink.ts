@@ -1,7 +1,8 @@
 // enricher: market-events → a classification per event (Claude, or the rule-based classifier without
-// ANTHROPIC_API_KEY; cached by event id in PostgreSQL, see consumers/enricher/) → graph-mutations: the
-// (:MarketEvent) node and its [:AFFECTS] relationships (consumers/enricher/mutations.ts), origin `enricher`.
-// The classification is also written to PostgreSQL market_events (consumers/postgres/market-events.ts).
+// ANTHROPIC_API_KEY; cached by event id in PostgreSQL: ./classifier.ts, ./cache.ts) → graph-mutations: the
+// (:MarketEvent) node and its [:AFFECTS] relationships (./mutations.ts), origin `enricher`, published through the
+// runner's publisher (SinkContext). The classification is also written to PostgreSQL market_events
+// (../postgres/market-events.ts).
 //
 // Everything happens inside writeBatch, so the runner commits the batch's offsets only after the mutations were
 // acknowledged by Kafka and the rows written: at-least-once. A redelivered batch republishes the same mutations
@@ -12,28 +13,25 @@
 // market_events row. Within a batch, the last record of each event id decides.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Config } from '../lib/config.ts';
-import { createKafka } from '../lib/kafka.ts';
-import { createLogger, type Logger } from '../lib/logger.ts';
-import { createPublisher, type Publisher } from '../lib/publisher.ts';
-import { createSerde } from '../lib/serde.ts';
-import { classifyPgError, createPgPool, migrate, type Pool } from '../lib/stores/postgres.ts';
-import { validateMarketEvent } from '../producers/events/validate.ts';
-import type { MarketEvent } from '../schemas/types.generated.ts';
-import { graphMutations, marketEvents } from '../topics/index.ts';
-import { createClassificationStore, type ClassificationStore } from './enricher/cache.ts';
-import { createClassifier, type ClaudeCall, type CreateClassifierDeps, type EventClassifier, type EventToClassify } from './enricher/index.ts';
-import { deletionMutations, enrichmentMutations } from './enricher/mutations.ts';
-import { lastStatePerKey, writeEnrichment, type EnrichedEvent } from './postgres/market-events.ts';
-import type { Sink, SinkTopics, TopicHandler } from './types.ts';
+import type { Config } from '../../lib/config.ts';
+import { classifyPgError, MarketstreamError } from '../../lib/errors.ts';
+import { createLogger } from '../../lib/logger.ts';
+import type { Publisher } from '../../lib/publisher.ts';
+import { createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
+import type { MarketEvent } from '../../schemas/types.generated.ts';
+import { graphMutations, marketEvents } from '../../topics/index.ts';
+import { validateMarketEvent } from '../../topics/market-event.ts';
+import { lastStatePerKey, writeEnrichment, type EnrichedEvent } from '../postgres/market-events.ts';
+import type { Sink, SinkContext, TopicHandler } from '../types.ts';
+import { createClassificationStore, type ClassificationStore } from './cache.ts';
+import { createClassifier, type ClaudeCall, type CreateClassifierDeps, type EventClassifier, type EventToClassify } from './classifier.ts';
+import { deletionMutations, enrichmentMutations } from './mutations.ts';
 
 export const enricherSpec = z.object({
   poolSize: z.number().int().min(1).default(4).describe('PostgreSQL connections (classification cache and market_events)'),
 });
 
-export interface EnricherOptions extends SinkTopics, z.input<typeof enricherSpec> {
-  /** Default: a logger from LOG_LEVEL / LOG_FORMAT named `enricher`. */
-  logger?: Logger;
+export interface EnricherOptions extends z.input<typeof enricherSpec> {
   /** Called after each Claude request with its tokens, cost, latency and outcome (metrics). */
   onCall?: (call: ClaudeCall) => void;
   /** Overrides of the Claude settings taken from config (tests, tuning). */
@@ -46,13 +44,12 @@ function toClassify(e: MarketEvent): EventToClassify {
   return { id: e.id, headline: e.headline, summary: e.summary, symbols: e.symbols, publishedAt: e.publishedAt, source: e.source };
 }
 
-export function createEnricher(config: Config, opts: EnricherOptions = {}): Sink {
+export function createEnricher(config: Config, ctx: SinkContext = {}, opts: EnricherOptions = {}): Sink {
   const { poolSize } = enricherSpec.parse(opts);
-  const logger = (opts.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, name: 'enricher' })).child({ component: 'enricher' });
-  const mutationsTopic = opts.mutations ?? graphMutations;
+  const logger = (ctx.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, name: 'enricher' })).child({ component: 'enricher' });
+  const mutationsTopic = ctx.topics?.mutations ?? graphMutations;
   let pool: Pool | undefined;
   let publisher: Publisher | undefined;
-  let published = false;
   let classifier: EventClassifier | undefined;
   let store: ClassificationStore | undefined;
 
@@ -70,7 +67,7 @@ export function createEnricher(config: Config, opts: EnricherOptions = {}): Sink
   }
 
   const events: TopicHandler<MarketEvent> = {
-    topic: opts.events ?? marketEvents,
+    topic: ctx.topics?.events ?? marketEvents,
     acceptsTombstones: true,
     validate: (v) => validateMarketEvent(v, Date.now()),
     async writeBatch(records) {
@@ -109,17 +106,17 @@ export function createEnricher(config: Config, opts: EnricherOptions = {}): Sink
       // Idempotent: the runner calls it again after a retriable failure.
       pool ??= createPgPool(config, { max: poolSize, applicationName: 'marketstream-enricher' });
       await migrate(pool).catch((err) => { throw classifyPgError(err); });
-      publisher ??= createPublisher({ kafka: createKafka(config, logger, 'enricher'), serde: createSerde(config), logger });
-      if (!published) { await publisher.connect(); published = true; }
+      // The runner's publisher (connected and disconnected by the process that runs the sinks).
+      if (!ctx.publisher) throw new MarketstreamError('NO_PUBLISHER', 'enricher needs the runner\'s publisher (SinkContext.publisher) to publish graph mutations', { retriable: false });
+      publisher = ctx.publisher;
       store ??= createClassificationStore(pool, logger);
       classifier ??= createClassifier({ config, logger, pool, ...(opts.onCall ? { onCall: opts.onCall } : {}), ...(opts.claude ? { claude: opts.claude } : {}) });
     },
     async ping() { await ready().pool.query('SELECT 1'); },
     async close() {
       await classifier?.close();
-      if (published) await publisher?.disconnect();
       await pool?.end();
-      pool = undefined; publisher = undefined; classifier = undefined; store = undefined; published = false;
+      pool = undefined; publisher = undefined; classifier = undefined; store = undefined;
     },
   };
 }

@@ -1,24 +1,34 @@
-// The producing jobs, each built from configuration plus a command's overrides and ready to start:
-// `produce prices|events|graph|correlations` runs one, `run` runs them all beside the consumer groups.
+// The producing jobs marketstream knows: name → description and factory, like the consumer groups' registry. Each job is
+// built from configuration plus a command's overrides and is ready to start: `produce prices|events|graph|correlations`
+// runs one, `run` runs every one of them beside the consumer groups.
 import type { Config } from '../lib/config.ts';
 import { errorClass } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Publisher } from '../lib/publisher.ts';
+import type { CircuitState } from '../lib/resilience.ts';
 import { createPgPool } from '../lib/stores/postgres.ts';
-import { createCorrelationAnalyzer } from '../producers/correlation-analyzer.ts';
-import { createEventSource, type EventSource, type EventSourceName } from '../producers/events/index.ts';
-import { createEventsProducer } from '../producers/events-producer.ts';
-import { createGraphProducer } from '../producers/graph-producer.ts';
-import { createCompetitorFinder } from '../producers/graph/competitor-finder.ts';
-import { createFileProfileSource, SAMPLE_PROFILES_FILE } from '../producers/graph/profiles.ts';
-import { createYahooProfileSource } from '../producers/graph/yahoo-profiles.ts';
-import type { PriceInterval } from '../producers/intervals.ts';
-import { createPriceProducer } from '../producers/price-producer.ts';
-import { createPriceSource, type PriceSourceName } from '../producers/sources/index.ts';
-import type { Observability } from './observability.ts';
+import type { PriceInterval } from '../topics/price-update.ts';
+import { createCorrelationAnalyzer } from './correlation-analyzer.ts';
+import { createEventSource, type EventSource, type EventSourceName } from './events/index.ts';
+import { createEventsProducer } from './events-producer.ts';
+import { createGraphProducer } from './graph-producer.ts';
+import { createCompetitorFinder } from './graph/competitor-finder.ts';
+import { createFileProfileSource, SAMPLE_PROFILES_FILE } from './graph/profiles.ts';
+import { createYahooProfileSource } from './graph/yahoo-profiles.ts';
+import { createPriceProducer } from './price-producer.ts';
+import { createPriceSource, type PriceSourceName } from './sources/index.ts';
+import type { PriceFeed } from './sources/types.ts';
 
-export interface JobContext { config: Config; logger: Logger; publisher: Publisher; obs: Observability }
+/** What a job reports through (the CLI's observability satisfies it): metrics, circuits, sources, /health dependencies. */
+export interface JobObservability {
+  readonly metrics: Metrics;
+  instrumentSource<S extends PriceFeed>(source: S): S;
+  circuit(upstream: string): (state: CircuitState) => void;
+  addDependency(name: string, ping: () => Promise<void>): void;
+}
+
+export interface JobContext { config: Config; logger: Logger; publisher: Publisher; obs: JobObservability }
 
 export interface Job {
   /** Runs until stop(), or until the job ends by itself (tick count, end of a file). */
@@ -118,3 +128,21 @@ export function correlationsJob({ config, logger, publisher, obs }: JobContext, 
   });
   return { start: () => analyzer.start(), stop: () => analyzer.stop(), runOnce: () => analyzer.runOnce(), close: () => pool.end() };
 }
+
+export interface JobEntry {
+  /** The job's component name (logs, metrics). */
+  readonly name: string;
+  readonly description: string;
+  /** The job with the configuration's defaults (what `run` starts). */
+  create(ctx: JobContext): Job;
+}
+
+export const jobs = {
+  prices: { name: 'price-producer', description: 'prices from PRICE_SOURCE every PRICE_POLL_SECONDS → price-updates', create: (ctx) => pricesJob(ctx) },
+  events: { name: 'events-producer', description: 'news from EVENT_SOURCE every EVENT_POLL_SECONDS → market-events', create: (ctx) => eventsJob(ctx) },
+  graph: { name: 'graph-producer', description: 'company profiles and competitors → graph-mutations', create: (ctx) => graphJob(ctx) },
+  correlations: { name: 'correlation-analyzer', description: 'correlations of daily returns from PostgreSQL → graph-mutations', create: (ctx) => correlationsJob(ctx) },
+} satisfies Record<string, JobEntry>;
+
+export type JobName = keyof typeof jobs;
+export const jobNames = Object.keys(jobs) as JobName[];

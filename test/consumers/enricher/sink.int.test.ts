@@ -4,18 +4,18 @@
 // replaying market-events (the group rewound) republishes the mutations without a second Claude request; a
 // tombstone withdraws the event from the graph and from market_events.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { groupIdOf } from '../../consumers/registry.ts';
-import { startSinks, type RunningSinks } from '../../consumers/start.ts';
-import type { Config } from '../../lib/config.ts';
-import { processMetrics } from '../../lib/metrics.ts';
-import { createPublisher, type Publisher } from '../../lib/publisher.ts';
-import { createSerde } from '../../lib/serde.ts';
-import { createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
-import type { GraphMutation, MarketEvent } from '../../schemas/types.generated.ts';
-import { validateGraphMutation } from '../../topics/graph-model.ts';
-import { graphMutationKey, graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
-import { startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../helpers/fake-anthropic.ts';
-import { consumeMessages, deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { groupIdOf } from '../../../consumers/registry.ts';
+import { startSinks, type RunningSinks } from '../../../consumers/start.ts';
+import type { Config } from '../../../lib/config.ts';
+import { processMetrics } from '../../../lib/metrics.ts';
+import { createPublisher, type Publisher } from '../../../lib/publisher.ts';
+import { createSerde } from '../../../lib/serde.ts';
+import { createPgPool, migrate, type Pool } from '../../../lib/stores/postgres.ts';
+import type { GraphMutation, MarketEvent } from '../../../schemas/types.generated.ts';
+import { validateGraphMutation } from '../../../topics/graph-model.ts';
+import { graphMutationKey, graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../../../topics/index.ts';
+import { startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../../helpers/fake-anthropic.ts';
+import { consumeMessages, deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../../helpers/index.ts';
 
 const logger = testLogger('enricher-test');
 const base = testConfig({ ANTHROPIC_API_KEY: '' });

@@ -5,13 +5,13 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Pool } from '../../lib/stores/postgres.ts';
 import { createCachedClassifier, type ClassifyOptions } from './cache.ts';
 import { createClaudeClassifier, type ClaudeCall, type ClaudeClassifierOptions } from './claude-classifier.ts';
-import { claudeOptionsFromConfig } from './claude-client.ts';
+import { claudeOptionsFromConfig } from '../../lib/claude/index.ts';
 import { createRulesClassifier, RULES_MODEL, type RulesOptions } from './rules-classifier.ts';
 import type { Classification, EventToClassify } from './types.ts';
 
 export type { Classification, EventToClassify } from './types.ts';
 export type { ClaudeCall } from './claude-classifier.ts';
-export type { CallOutcome } from './claude-errors.ts';
+export type { CallOutcome } from '../../lib/claude/index.ts';
 export type { ClassifyOptions } from './cache.ts';
 export { createRulesClassifier, RULES_MODEL } from './rules-classifier.ts';
 

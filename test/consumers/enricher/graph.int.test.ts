@@ -3,15 +3,15 @@
 // (a market-events tombstone) removes the node and its relationships. Random symbols keep the graph's real companies untouched.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSinks, type RunningSinks } from '../../consumers/start.ts';
-import type { Config } from '../../lib/config.ts';
-import { createPublisher, type Publisher } from '../../lib/publisher.ts';
-import { createSerde } from '../../lib/serde.ts';
-import { createNeo4jDriver, type Driver } from '../../lib/stores/neo4j.ts';
-import { createPgPool, type Pool } from '../../lib/stores/postgres.ts';
-import type { MarketEvent } from '../../schemas/types.generated.ts';
-import { graphMutations, marketEvents, priceUpdates, withName } from '../../topics/index.ts';
-import { deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { startSinks, type RunningSinks } from '../../../consumers/start.ts';
+import type { Config } from '../../../lib/config.ts';
+import { createPublisher, type Publisher } from '../../../lib/publisher.ts';
+import { createSerde } from '../../../lib/serde.ts';
+import { createNeo4jDriver, type Driver } from '../../../lib/stores/neo4j.ts';
+import { createPgPool, type Pool } from '../../../lib/stores/postgres.ts';
+import type { MarketEvent } from '../../../schemas/types.generated.ts';
+import { graphMutations, marketEvents, priceUpdates, withName } from '../../../topics/index.ts';
+import { deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../../helpers/index.ts';
 
 const logger = testLogger('enricher-graph');
 const base = testConfig({ ANTHROPIC_API_KEY: '' });

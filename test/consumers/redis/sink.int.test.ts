@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createRedisSink, redisKeys } from '../../consumers/redis-sink.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { createRedis } from '../../lib/stores/redis.ts';
-import { bar, randomSymbol, sinkContract } from './sink-contract.ts';
+import { redisKeys } from '../../../consumers/redis/keys.ts';
+import { createRedisSink } from '../../../consumers/redis/sink.ts';
+import { loadConfig } from '../../../lib/config.ts';
+import { createRedis } from '../../../lib/stores/redis.ts';
+import { bar, randomSymbol, sinkContract } from '../sink-contract.ts';
 
 sinkContract('redis', async (config) => {
   const redis = createRedis(config);

@@ -1,7 +1,7 @@
 // The hourly Claude budget and the price table behind it.
 import { describe, expect, it } from 'vitest';
-import { createHourlyBudget } from '../../../consumers/enricher/budget.ts';
-import { costUsd, parsePriceOverride, priceOf, tokensOf, UNKNOWN_MODEL_PRICE } from '../../../consumers/enricher/pricing.ts';
+import { createHourlyBudget } from '../../../lib/claude/budget.ts';
+import { costUsd, parsePriceOverride, priceOf, tokensOf, UNKNOWN_MODEL_PRICE } from '../../../lib/claude/pricing.ts';
 
 describe('hourly budget', () => {
   it('counts in-flight reservations, so concurrent calls cannot all pass the limit', () => {

@@ -1,0 +1,50 @@
+// neo4j-sink: price-updates → (:Company:Stock {symbol}) with last_price and last_updated, moved only forward in event time;
+// graph-mutations → the company graph (./graph-mutations.ts). Reset and counts for rebuild: ./store.ts.
+// One UNWIND … MERGE per batch (the newest bar per symbol), parameters only; the uniqueness constraints are created at start.
+import { z } from 'zod';
+import type { Config } from '../../lib/config.ts';
+import { classifyNeo4jError } from '../../lib/errors.ts';
+import { createNeo4jDriver, ensureConstraints, type Driver } from '../../lib/stores/neo4j.ts';
+import type { PriceUpdate } from '../../schemas/types.generated.ts';
+import { priceHandler } from '../price-handler.ts';
+import type { Sink, SinkContext } from '../types.ts';
+import { createGraphMutationsHandler } from './graph-mutations.ts';
+import { countNeo4j, resetNeo4j } from './store.ts';
+
+const UPDATE_LAST_PRICE = `
+UNWIND $rows AS r
+MERGE (c:Company {symbol: r.symbol})
+ON CREATE SET c:Stock
+WITH c, r, datetime({epochMillis: toInteger(r.ts)}) AS ts
+WHERE c.last_updated IS NULL OR c.last_updated <= ts
+SET c:Stock, c.last_price = r.close, c.last_updated = ts`;
+
+export const neo4jSinkSpec = z.object({
+  database: z.string().min(1).optional().describe('Neo4j database to write to; the server\'s default database when absent'),
+});
+
+export function createNeo4jSink(config: Config, ctx: SinkContext = {}, opts: z.input<typeof neo4jSinkSpec> = {}): Sink {
+  const { database } = neo4jSinkSpec.parse(opts);
+  let driver: Driver | undefined;
+  const db = () => driver ?? (driver = createNeo4jDriver(config));
+
+  const prices = priceHandler(ctx.topics?.prices, async (records) => {
+    const newest = new Map<string, PriceUpdate>();
+    for (const { value } of records) {
+      const seen = newest.get(value!.symbol);
+      if (!seen || value!.eventTime >= seen.eventTime) newest.set(value!.symbol, value!);
+    }
+    const rows = [...newest.values()].map((v) => ({ symbol: v.symbol, close: v.close, ts: v.eventTime }));
+    await db().executeQuery(UPDATE_LAST_PRICE, { rows }, { database }).catch((err) => { throw classifyNeo4jError(err); });
+  });
+
+  return {
+    name: 'neo4j-sink',
+    handlers: [prices, createGraphMutationsHandler({ db, database, topic: ctx.topics?.mutations })],
+    async connect() { await ensureConstraints(db(), database).catch((err) => { throw classifyNeo4jError(err); }); },
+    async ping() { await db().executeQuery('RETURN 1', {}, { database }); },
+    async close() { await driver?.close(); driver = undefined; },
+    async reset(scope) { await resetNeo4j(db(), scope, database); },
+    counts: (scope) => countNeo4j(db(), scope, database),
+  };
+}

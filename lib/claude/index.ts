@@ -1,0 +1,6 @@
+// Claude, as every caller in marketstream uses it (the enricher's classifier and the graph producer's competitor
+// finder): the client setup from config, the reading of API errors, the price table and the hourly budget.
+export { claudeOptionsFromConfig, createClaudeClient, type ClaudeClient, type ClaudeClientOptions, type ClaudeTool } from './client.ts';
+export { describeApiError, parseRetryAfter, type ApiFailure, type CallOutcome } from './errors.ts';
+export { costUsd, MODEL_PRICES, parsePriceOverride, priceOf, tokensOf, UNKNOWN_MODEL_PRICE, type ModelPrice, type TokenCounts } from './pricing.ts';
+export { createHourlyBudget, type BudgetLimits, type BudgetUsage, type HourlyBudget, type Reservation } from './budget.ts';

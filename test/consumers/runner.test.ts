@@ -1,0 +1,302 @@
+// The sink runner's batch handler without a broker: a fake kafkajs EachBatchPayload, an in-memory sink, a JSON serde and
+// a recording publisher. Every observable step lands in one `events` log, so the tests can check what happened in what order.
+import { Writable } from 'node:stream';
+import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { createBatchHandler, type RunnerHooks } from '../../consumers/runner.ts';
+import type { SinkRecord, TopicHandler } from '../../consumers/types.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { DecodeError, TransientError, ValidationError, errorClass } from '../../lib/errors.ts';
+import { createLogger } from '../../lib/logger.ts';
+import type { DeadLetter, Publisher } from '../../lib/publisher.ts';
+import type { Serde } from '../../lib/serde.ts';
+import type { TopicDef } from '../../topics/index.ts';
+
+interface Row { id: number; bad?: boolean; invalid?: boolean }
+
+const topic: TopicDef<Row> = {
+  name: 'prices', dlq: 'prices.dlq', subject: 'prices-value', schemaFile: 'unused.avsc', key: (v) => String(v.id),
+  settings: () => ({ partitions: 1, replicationFactor: 1, retentionMs: 1, cleanupPolicy: 'delete' }),
+};
+
+/** A raw record: JSON of `value`, raw bytes when given a Buffer, a tombstone for null. */
+type In = { value: Row | Buffer | null; key?: string; headers?: KafkaMessage['headers'] };
+
+/** Everything observable, in order: `write:<ids>`, `dlq:<offsets>`, `resolve:<offset>`, `commit`, `heartbeat`, … */
+type Events = string[];
+
+const FIRST_OFFSET = 100;
+
+/** A fake EachBatchPayload over `records` (offsets from 100) that logs its calls to `events`. */
+function batch(events: Events, records: In[], o: { running?: () => boolean; stale?: () => boolean } = {}) {
+  const messages = records.map((r, i) => ({
+    key: r.key === undefined ? null : Buffer.from(r.key),
+    value: r.value === null ? null : Buffer.isBuffer(r.value) ? r.value : Buffer.from(JSON.stringify(r.value)),
+    timestamp: String(1_700_000_000_000 + i), attributes: 0, offset: String(FIRST_OFFSET + i), headers: r.headers ?? {},
+  })) as KafkaMessage[];
+  const p = {
+    batch: {
+      topic: topic.name, partition: 3, messages,
+      isEmpty: () => messages.length === 0,
+      firstOffset: () => messages[0]?.offset ?? null,
+      lastOffset: () => messages.at(-1)?.offset ?? String(FIRST_OFFSET - 1),
+    },
+    resolveOffset: (offset: string) => { events.push(`resolve:${offset}`); },
+    commitOffsetsIfNecessary: async () => { events.push('commit'); },
+    heartbeat: async () => { events.push('heartbeat'); },
+    isRunning: o.running ?? (() => true),
+    isStale: o.stale ?? (() => false),
+  };
+  return p as unknown as EachBatchPayload;
+}
+
+/**
+ * An in-memory sink with one handler. `write` decides each writeBatch call (throw to fail it); by default the store
+ * rejects, as data, any batch holding a record marked `bad`. Successful writes are logged as `write:<ids>`.
+ */
+function sinkOf(events: Events, o: { write?: (rows: (Row | null)[], call: number) => void | Promise<void>; validate?: TopicHandler<Row>['validate']; acceptsTombstones?: boolean } = {}) {
+  const written: SinkRecord<Row>[][] = [];
+  let calls = 0;
+  const handler: TopicHandler<Row> = {
+    topic, validate: o.validate, acceptsTombstones: o.acceptsTombstones,
+    async writeBatch(records) {
+      const rows = records.map((r) => r.value);
+      calls++;
+      if (o.write) await o.write(rows, calls);
+      else if (rows.some((r) => r?.bad)) throw new ValidationError('row rejected by the store');
+      written.push([...records]);
+      events.push(`write:${rows.map((r) => r?.id ?? 'null').join(',')}`);
+    },
+  };
+  const sink = { name: 'test-sink', handlers: [handler], connect: async () => {}, ping: async () => {}, close: async () => {} };
+  return { sink, written, writeCalls: () => calls };
+}
+
+/** JSON decoding; DecodeError for bytes that are not JSON; TransientError (registry down) while `down` > 0. */
+function jsonSerde() {
+  const s = {
+    down: 0,
+    async decode(_topic: TopicDef<unknown>, bytes: Buffer) {
+      if (s.down > 0) { s.down--; throw new TransientError('schema registry unavailable'); }
+      try { return { value: JSON.parse(bytes.toString('utf8')), schemaId: 1 }; } catch (err) { throw new DecodeError('not JSON', err); }
+    },
+    encode: () => Promise.reject(new Error('not used')),
+    encoder: () => Promise.reject(new Error('not used')),
+    schemaId: () => Promise.reject(new Error('not used')),
+  };
+  return s;
+}
+
+/** Records deadLetter calls (`dlq:<offsets>`); the first `failures` calls fail retriably. */
+function recordingPublisher(events: Events, failures = 0) {
+  const dead: DeadLetter[] = [];
+  let calls = 0;
+  const publisher: Publisher = {
+    async deadLetter(t, records) {
+      expect(t).toBe(topic);
+      if (++calls <= failures) { events.push('dlq-failed'); throw new TransientError('broker unavailable'); }
+      dead.push(...records);
+      events.push(`dlq:${records.map((r) => r.origin?.offset).join(',')}`);
+    },
+    connect: async () => {}, disconnect: async () => {}, send: async () => {}, sendTombstone: async () => {},
+  };
+  return { publisher, dead, calls: () => calls };
+}
+
+const config = loadConfig({ SINK_RETRY_MAX_MS: '100' }); // the smallest back-off cap the spec allows: retries take ~100 ms
+
+/** A warn-level JSON logger into memory (keeps test output quiet, and lets tests read what was logged). */
+function memoryLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
+  return { logger: createLogger({ level: 'warn', format: 'json', destination }), lines };
+}
+
+/** The handler over a fresh sink, serde and publisher, with everything they record. */
+function setup(o: Parameters<typeof sinkOf>[1] & { dlqFailures?: number; hooks?: RunnerHooks } = {}) {
+  const events: Events = [];
+  const { sink, written, writeCalls } = sinkOf(events, o);
+  const serde = jsonSerde();
+  const pub = recordingPublisher(events, o.dlqFailures);
+  const { logger, lines } = memoryLogger();
+  const handler = createBatchHandler({ sink, groupId: 'test-group', serde: serde as Serde, publisher: pub.publisher, logger, config, hooks: o.hooks });
+  return { handler, events, written, writeCalls, serde, dead: pub.dead, dlqCalls: pub.calls, logs: lines };
+}
+
+const without = (events: Events, name: string) => events.filter((e) => e !== name);
+
+describe('sink runner batch handler', () => {
+  describe('commits only after the write', () => {
+    it('resolves and commits the last offset only after writeBatch resolved', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => { release = r; });
+      let writing!: () => void;
+      const started = new Promise<void>((r) => { writing = r; });
+      const t = setup({ write: async () => { writing(); await gate; } });
+      const done = t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }]));
+      await started;
+      await new Promise((r) => setTimeout(r, 20));
+      expect(t.events).toEqual([]); // the write is in flight: nothing resolved or committed yet
+      release();
+      await done;
+      expect(t.events).toEqual(['write:1,2', 'resolve:101', 'commit']);
+    });
+
+    it('a batch the store rejects as data is isolated record by record: the bad record is dead-lettered, the rest written in order, then committed', async () => {
+      const t = setup();
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2, bad: true } }, { value: { id: 3 } }, { value: { id: 4 } }]));
+      expect(t.writeCalls()).toBe(5); // the whole batch, then one record at a time
+      expect(t.events).toEqual(['write:1', 'write:3', 'write:4', 'dlq:101', 'resolve:103', 'commit']);
+      expect(t.dead).toHaveLength(1);
+      expect(t.dead[0]!.error).toBeInstanceOf(ValidationError);
+      expect(JSON.parse(t.dead[0]!.value!.toString())).toEqual({ id: 2, bad: true });
+    });
+
+    it('a write that never succeeds before abort() leaves nothing resolved or committed', async () => {
+      const t = setup({
+        write: (_rows, call) => {
+          if (call === 3) t.handler.abort();
+          throw new TransientError('store down');
+        },
+      });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }]));
+      expect(t.writeCalls()).toBe(3);
+      expect(t.written).toEqual([]);
+      expect(without(t.events, 'heartbeat')).toEqual([]);
+      expect(t.dlqCalls()).toBe(0);
+    });
+  });
+
+  describe('bad records go to the DLQ alone', () => {
+    it('an undecodable record is dead-lettered with its bytes, key, headers and origin; the records around it are written in offset order', async () => {
+      const t = setup();
+      const garbage = Buffer.from([0xde, 0xad, 0xbe, 0xef]);
+      await t.handler.eachBatch(batch(t.events, [
+        { value: { id: 1 } },
+        { value: garbage, key: 'k2', headers: { 'correlation-id': Buffer.from('c-2'), multi: [Buffer.from('a'), Buffer.from('b')] } },
+        { value: { id: 3 } },
+      ]));
+      expect(t.events).toEqual(['write:1,3', 'dlq:101', 'resolve:102', 'commit']);
+      const [d] = t.dead;
+      expect(d!.error).toBeInstanceOf(DecodeError);
+      expect(d).toMatchObject({ key: 'k2', value: garbage, headers: { 'correlation-id': 'c-2', multi: 'a,b' } });
+      expect(d!.origin).toEqual({ topic: 'prices', partition: 3, offset: '101', group: 'test-group' });
+    });
+
+    it('a record failing validate is dead-lettered as a ValidationError with the reason', async () => {
+      const t = setup({ validate: (v) => (v.invalid ? `row ${v.id} is invalid` : null) });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }, { value: { id: 3, invalid: true } }, { value: { id: 4 } }]));
+      expect(t.events).toEqual(['write:1,2,4', 'dlq:102', 'resolve:103', 'commit']);
+      const err = t.dead[0]!.error;
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(errorClass(err)).toBe('ValidationError'); // the DLQ's error-class header
+      expect((err as Error).message).toBe('row 3 is invalid');
+    });
+  });
+
+  describe('retriable failures', () => {
+    it('a store write failing with TransientError twice is retried (heartbeating, onRetry) and written once, then committed', async () => {
+      const retries: number[] = [];
+      const t = setup({
+        write: (_rows, call) => { if (call <= 2) throw new TransientError('store down'); },
+        hooks: { onRetry: (e) => { retries.push(e.attempt); } },
+      });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }]));
+      expect(t.writeCalls()).toBe(3);
+      expect(t.events).toEqual(['heartbeat', 'heartbeat', 'write:1,2', 'resolve:101', 'commit']);
+      expect(retries).toEqual([1, 2]);
+      expect(t.dlqCalls()).toBe(0);
+    });
+
+    it('a retriable decode failure (registry down) is retried and nothing is dead-lettered', async () => {
+      const t = setup();
+      t.serde.down = 2;
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }]));
+      expect(t.serde.down).toBe(0);
+      expect(t.dlqCalls()).toBe(0);
+      expect(t.events).toEqual(['heartbeat', 'heartbeat', 'write:1,2', 'resolve:101', 'commit']);
+    });
+
+    it('a DLQ publish failing retriably is retried, and the commit happens only after it succeeded', async () => {
+      const t = setup({ dlqFailures: 2 });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: Buffer.from('not json') }]));
+      expect(t.dlqCalls()).toBe(3);
+      expect(without(t.events, 'heartbeat')).toEqual(['write:1', 'dlq-failed', 'dlq-failed', 'dlq:101', 'resolve:101', 'commit']);
+    });
+  });
+
+  describe('abandonment when stopping', () => {
+    it('a write failing retriably until the member stops running returns without resolving, committing or dead-lettering', async () => {
+      let running = true;
+      const t = setup({
+        write: (_rows, call) => {
+          if (call === 3) running = false;
+          throw new TransientError('store down');
+        },
+      });
+      await expect(t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }], { running: () => running }))).resolves.toBeUndefined();
+      expect(t.writeCalls()).toBe(3); // gave up at the first failure after isRunning() turned false; no record-by-record isolation
+      expect(without(t.events, 'heartbeat')).toEqual([]);
+      expect(t.dlqCalls()).toBe(0);
+    });
+
+    it('a member stopping while the store is down during record-by-record isolation dead-letters nothing', async () => {
+      let running = true;
+      const t = setup({
+        write: (rows, call) => {
+          if (call === 1) throw new ValidationError('batch rejected as data');
+          running = false; // the store goes down while isolating, and the member stops
+          throw new TransientError(`store down writing ${rows.length} row(s)`);
+        },
+      });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }, { value: { id: 3 } }], { running: () => running }));
+      expect(t.writeCalls()).toBe(2);
+      expect(t.events).toEqual([]);
+      expect(t.dlqCalls()).toBe(0);
+    });
+
+    it('a partition reassigned while the write fails retriably (isStale) is abandoned the same way', async () => {
+      let stale = false;
+      const t = setup({ write: () => { stale = true; throw new TransientError('store down'); } });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }], { stale: () => stale }));
+      expect(t.writeCalls()).toBe(1);
+      expect(t.events).toEqual([]);
+      expect(t.dlqCalls()).toBe(0);
+    });
+  });
+
+  describe('hooks cannot fail a batch', () => {
+    it.each(['onWritten', 'onDeadLetter', 'onRetry'] as const)('a throwing %s is logged, and the batch is still written, dead-lettered and committed', async (name) => {
+      const called: string[] = [];
+      const hooks: RunnerHooks = {
+        onWritten: () => { called.push('onWritten'); },
+        onDeadLetter: () => { called.push('onDeadLetter'); },
+        onRetry: () => { called.push('onRetry'); },
+        [name]: () => { called.push(name); throw new Error(`${name} exploded`); },
+      };
+      const t = setup({ hooks, write: (_rows, call) => { if (call === 1) throw new TransientError('store down'); } });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: Buffer.from('not json') }, { value: { id: 3 } }]));
+      expect(called).toContain(name);
+      expect(without(t.events, 'heartbeat')).toEqual(['write:1,3', 'dlq:101', 'resolve:102', 'commit']);
+      expect(t.logs).toContainEqual(expect.objectContaining({ level: 40, hook: name, err: `${name} exploded` }));
+    });
+  });
+
+  describe('tombstones', () => {
+    it('are dead-lettered when the handler does not accept them', async () => {
+      const t = setup();
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: null, key: 'gone' }]));
+      expect(t.events).toEqual(['write:1', 'dlq:101', 'resolve:101', 'commit']);
+      expect(t.dead[0]).toMatchObject({ key: 'gone', value: null });
+      expect(t.dead[0]!.error).toBeInstanceOf(DecodeError);
+    });
+
+    it('are passed to writeBatch as value null, in offset order, when the handler accepts them', async () => {
+      const t = setup({ acceptsTombstones: true });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 }, key: 'a' }, { value: null, key: 'gone' }, { value: { id: 3 }, key: 'c' }]));
+      expect(t.events).toEqual(['write:1,null,3', 'resolve:102', 'commit']);
+      expect(t.written[0]!.map((r) => [r.key, r.value])).toEqual([['a', { id: 1 }], ['gone', null], ['c', { id: 3 }]]);
+      expect(t.dlqCalls()).toBe(0);
+    });
+  });
+});
