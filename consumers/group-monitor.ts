@@ -86,7 +86,9 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
   }
 
   function watch(consumer: Consumer, m: Member): void {
-    const set = (state: MemberState, detail?: string) => { m.state = state; m.detail = detail; };
+    // kafkajs stops a crashing consumer (STOP) before it reports the CRASH, and may then restart it: a crash or a join
+    // puts the member back, so a crashed member is never forgotten and a restarted one is tracked again.
+    const set = (state: MemberState, detail?: string) => { m.state = state; m.detail = detail; members.set(consumer, m); };
     const { GROUP_JOIN, REBALANCING, CRASH, STOP } = consumer.events;
     consumer.on(GROUP_JOIN, (e) => {
       const assignment = Object.entries(e.payload.memberAssignment);

@@ -29,6 +29,7 @@ export const configSpec = {
   SCHEMA_REGISTRY_URL: { schema: url(['http', 'https']), default: 'http://127.0.0.1:8081', doc: 'Confluent-compatible Schema Registry' },
   SCHEMA_REGISTRY_USERNAME: { schema: z.string(), default: '', doc: 'Registry basic-auth user' },
   SCHEMA_REGISTRY_PASSWORD: { schema: z.string(), default: '', doc: 'Registry basic-auth password (secret)' },
+  SCHEMA_CACHE_DIR: { schema: z.string(), default: '', doc: 'Folder keeping every schema fetched from the registry by id (ids never change), so records keep decoding while the registry is down, also after a restart; empty = ~/.cache/marketstream/schemas' },
   POSTGRES_URL: { schema: url(['postgres', 'postgresql']), default: 'postgres://marketstream:marketstream@127.0.0.1:5432/marketstream', doc: 'PostgreSQL connection URL' },
   REDIS_URL: { schema: url(['redis', 'rediss']), default: 'redis://127.0.0.1:6379', doc: 'Redis connection URL' },
   NEO4J_URL: { schema: url(['bolt', 'neo4j', 'bolt+s', 'neo4j+s']), default: 'bolt://127.0.0.1:7687', doc: 'Neo4j Bolt URL' },

@@ -27,6 +27,11 @@ export const DlqHeaders = {
   consumerGroup: 'consumer-group',
   /** When it was dead-lettered, ISO 8601. */
   failedAt: 'failed-at',
+  /** Size and SHA-256 (hex) of an original value too large for the DLQ topic, which was dropped (null value). */
+  originalValueBytes: 'original-value-bytes',
+  originalValueSha256: 'original-value-sha256',
+  /** Times `dlq redrive` sent the record back to its original topic. */
+  redriveCount: 'redrive-count',
 } as const;
 
 export const MAX_ERROR_MESSAGE = 2000;

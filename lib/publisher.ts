@@ -1,11 +1,15 @@
 // Publishing typed records: encodes with the serde, keys by topic.key(value), adds the standard headers, and sends with
 // the idempotent producer (acks from all in-sync replicas). Also tombstones, and dead-lettering of raw bytes to `<topic>.dlq`.
-import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
-import { dlqHeaders, standardHeaders, type RecordOrigin } from './dlq.ts';
+import { createHash } from 'node:crypto';
+import kafkajs, { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import { DlqHeaders, dlqHeaders, standardHeaders, type RecordOrigin } from './dlq.ts';
+import { errorMessage } from './errors.ts';
 import { createIdempotentProducer } from './kafka.ts';
 import type { Logger } from './logger.ts';
 import type { Serde } from './serde.ts';
 import type { TopicDef } from '../topics/index.ts';
+
+const { ConfigResourceTypes } = kafkajs;
 
 export interface SendMeta { source: string; correlationId?: string }
 
@@ -36,8 +40,19 @@ export interface Publisher {
 
 /** Most messages per kafkajs send: large enough to amortize a round trip. */
 export const SEND_CHUNK = 4000;
-/** Most value bytes per send, so one partition's batch stays under the broker's 1 MB default even when every key is the same. */
+/** Most record bytes (key, value, headers) per send, so one partition's batch stays under the broker's 1 MB default even when every key is the same. */
 export const SEND_CHUNK_BYTES = 512 * 1024;
+/** Kafka's default max.message.bytes, assumed when a topic's own setting cannot be read. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+/** Room left in a batch for the record batch header and the records' varint overheads. */
+const BATCH_MARGIN = 16 * 1024;
+
+/** Bytes one record adds to a record batch (key, value, headers and their framing), a close upper estimate. */
+export function recordBytes(m: Message): number {
+  let n = 24 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += 8 + Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : (v as Buffer | undefined)?.length ?? 0);
+  return n;
+}
 
 export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logger; chunkSize?: number }): Publisher {
   const producer: Producer = createIdempotentProducer(deps.kafka);
@@ -47,13 +62,13 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
   const sendMessages = (topic: string, messages: Message[]) =>
     producer.send({ topic, messages, acks: -1, compression: CompressionTypes.None });
 
-  /** Sends in consecutive chunks (never concurrently), so records of one key keep their order. */
-  async function sendChunked(topic: string, messages: Message[]): Promise<void> {
+  /** Sends in consecutive chunks (never concurrently) of at most `maxBytes`, so records of one key keep their order. */
+  async function sendChunked(topic: string, messages: Message[], maxBytes = SEND_CHUNK_BYTES): Promise<void> {
     let start = 0;
     let bytes = 0;
     for (let i = 0; i < messages.length; i++) {
-      const size = (messages[i]!.value?.length ?? 0) + 64;
-      if (i > start && (i - start >= chunk || bytes + size > SEND_CHUNK_BYTES)) {
+      const size = recordBytes(messages[i]!);
+      if (i > start && (i - start >= chunk || bytes + size > maxBytes)) {
         await sendMessages(topic, messages.slice(start, i));
         start = i;
         bytes = 0;
@@ -61,6 +76,21 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
       bytes += size;
     }
     await sendMessages(topic, messages.slice(start));
+  }
+
+  const maxBytes = new Map<string, Promise<number>>();
+  /** The topic's max.message.bytes, read once from the broker (Kafka's default when it cannot be read). */
+  function maxMessageBytes(topic: string): Promise<number> {
+    let p = maxBytes.get(topic);
+    if (!p) {
+      p = readMaxMessageBytes(deps.kafka, topic).catch((err: unknown) => {
+        log.warn({ topic, err: errorMessage(err) }, 'cannot read max.message.bytes; assuming Kafka\'s default');
+        maxBytes.delete(topic);
+        return DEFAULT_MAX_MESSAGE_BYTES;
+      });
+      maxBytes.set(topic, p);
+    }
+    return p;
   }
 
   return {
@@ -90,12 +120,14 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
     async deadLetter(topic, records) {
       if (records.length === 0) return;
       const now = new Date();
-      const messages: Message[] = records.map((r) => ({
+      // Chunks fit the DLQ topic's max.message.bytes, so a flood of bad records never makes one request it refuses.
+      const limit = Math.min(SEND_CHUNK_BYTES, (await maxMessageBytes(topic.dlq)) - BATCH_MARGIN);
+      const messages: Message[] = records.map((r) => fitted({
         key: r.key,
         value: r.value,
         headers: dlqHeaders({ error: r.error, topic: topic.name, origin: r.origin, original: r.headers, now }),
-      }));
-      await sendChunked(topic.dlq, messages);
+      }, limit));
+      await sendChunked(topic.dlq, messages, limit);
       log.debug({ topic: topic.dlq, count: records.length }, 'records dead-lettered');
     },
 
@@ -103,4 +135,31 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
       await producer.disconnect();
     },
   };
+}
+
+/** A dead letter whose original value alone is too large for its topic keeps its headers, and the value's size and hash instead. */
+function fitted(m: Message, limit: number): Message {
+  if (recordBytes(m) <= limit || !m.value) return m;
+  const value = m.value as Buffer;
+  return {
+    key: m.key,
+    value: null,
+    headers: {
+      ...m.headers,
+      [DlqHeaders.originalValueBytes]: String(value.length),
+      [DlqHeaders.originalValueSha256]: createHash('sha256').update(value).digest('hex'),
+    },
+  };
+}
+
+async function readMaxMessageBytes(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }] });
+    const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+    return Number.isFinite(value) && value > 0 ? value : DEFAULT_MAX_MESSAGE_BYTES;
+  } finally {
+    await admin.disconnect();
+  }
 }

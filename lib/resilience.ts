@@ -77,10 +77,27 @@ export function createResilience(upstream: string, input: z.input<typeof resilie
 
   const isOpenRejection = (err: unknown) => (err as { code?: unknown } | null)?.code === 'EOPENBREAKER';
 
+  /**
+   * One attempt through the limiter and the breaker. The caller hears the breaker's verdict at once (a timeout rejects
+   * when it expires), but the limiter's slot is held until the upstream call itself has ended, so a slow upstream never
+   * gets more than maxConcurrent calls at a time.
+   */
+  function attempt<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      limiter.schedule(async () => {
+        let call: Promise<T> | undefined;
+        const fired = breaker.fire(() => (call = fn())) as Promise<T>;
+        fired.then(resolve, reject);
+        await fired.catch(() => {});
+        await call?.catch(() => {});
+      }).catch(reject);
+    });
+  }
+
   return {
     async run<T>(fn: () => Promise<T>, what = 'call'): Promise<T> {
       try {
-        return await pRetry(() => limiter.schedule(() => breaker.fire(fn) as Promise<T>), {
+        return await pRetry(() => attempt(fn), {
           retries: config.retries,
           factor: 2,
           minTimeout: config.minBackoffMs,

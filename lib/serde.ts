@@ -1,13 +1,16 @@
 // Typed Avro serde in the Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro body), over
 // @kafkajs/confluent-schema-registry. Encoding registers the topic's local schema under `<topic>-value` (BACKWARD) once;
 // decoding reads with the writer schema from the registry into the topic's local schema, so every version yields T.
-// After the first record of a schema id, neither direction touches the registry again.
+// After the first record of a schema id, neither direction touches the registry again. Writer schemas are kept by id on
+// disk (lib/schema-cache.ts), so known records decode while the registry is down, also after a restart; a 404 for an id
+// the registry lists (its storage is down) is an outage, never "unknown schema id".
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
 import type { Config } from './config.ts';
-import { DecodeError, errorMessage, MarketstreamError, SchemaRejectedError, TransientError, ValidationError } from './errors.ts';
+import { DecodeError, errorMessage, MarketstreamError, RegistryHttpError, SchemaRejectedError, TransientError, ValidationError } from './errors.ts';
 import { createRegistryRest, registryStatus, type RegistryRest } from './registry-rest.ts';
-import { avroOptions, loadSchema } from '../schemas/avro.ts';
+import { createSchemaCache } from './schema-cache.ts';
+import { avroOptions, loadSchema, parseSchema, type AvroSchemaJson } from '../schemas/avro.ts';
 import type { TopicDef } from '../topics/index.ts';
 
 export interface Decoded<T> { value: T; schemaId: number }
@@ -22,8 +25,9 @@ export interface Serde {
   encoder<T>(topic: TopicDef<T>): Promise<(value: T) => Buffer>;
   /**
    * Decodes Confluent wire format with the writer schema from the registry, read into the topic's local schema (reader
-   * schema) so old and new versions both yield T. Throws DecodeError for bad magic byte, unknown schema id, corrupt
-   * body. A registry that is unreachable is a TransientError, not a DecodeError.
+   * schema) so old and new versions both yield T. Throws DecodeError for bad magic byte, unknown schema id (higher than
+   * any the registry lists), corrupt body. A registry that is unreachable, refuses us, or answers 404 for an id it lists
+   * is a TransientError, not a DecodeError.
    */
   decode<T>(topic: TopicDef<T>, bytes: Buffer): Promise<Decoded<T>>;
   /** Schema id registered for the topic (registers if needed). */
@@ -47,6 +51,7 @@ export function createSerde(config: Config): Serde {
     { [SchemaType.AVRO]: avroOptions() },
   );
   const rest = createRegistryRest(config);
+  const schemaCache = createSchemaCache(config);
   const ids = new Map<string, Promise<number>>(); // subject + schema text → id
   // Readers depend on the local schema file and the writer id only; the WeakMap is the per-record fast path.
   const readersByFile = new Map<string, Map<number, Reader | Promise<Reader>>>();
@@ -106,19 +111,43 @@ export function createSerde(config: Config): Serde {
     return enc;
   }
 
+  /**
+   * The writer schema of `id`: from the schema cache (memory, then disk), else from the registry (then kept). A 404 is
+   * "unknown schema id" only when the registry lists no id that high; a registry that lists the id (or cannot say) but
+   * answers 404 has lost its storage, so the decode is retried like any outage and never dead-lettered.
+   */
+  async function writerSchema(id: number): Promise<string> {
+    const cached = schemaCache.get(id);
+    if (cached !== undefined) return cached;
+    let body: { schema?: unknown; schemaType?: unknown } | null;
+    try {
+      body = await rest.request('GET', `/schemas/ids/${id}`) as typeof body;
+    } catch (err) {
+      if (!(err instanceof RegistryHttpError)) throw new TransientError(`schema registry unreachable while fetching schema id ${id}: ${errorMessage(err)}`, err);
+      if (err.status === 404) {
+        const highest = await highestListedId(rest, id);
+        if (id <= highest) throw new TransientError(`schema registry answered 404 for schema id ${id} although it lists ids up to ${highest}: taken as a registry outage (storage down?), retrying`, err);
+        throw new DecodeError(`unknown schema id ${id} (the registry lists ids up to ${highest})`, err);
+      }
+      if (err.retriable || err.status === 401 || err.status === 403 || err.status === 408) {
+        throw new TransientError(`schema registry refused or failed to serve schema id ${id} (${err.status}): ${errorMessage(err)}`, err);
+      }
+      throw new DecodeError(`schema id ${id} cannot be fetched: ${errorMessage(err)}`, err);
+    }
+    if (typeof body?.schema !== 'string') throw new TransientError(`schema registry answered schema id ${id} without a schema`);
+    if (body.schemaType !== undefined && body.schemaType !== 'AVRO') throw new DecodeError(`schema id ${id} is a ${String(body.schemaType)} schema, not Avro`);
+    schemaCache.put(id, body.schema);
+    return body.schema;
+  }
+
   async function makeReader(topic: TopicDef<unknown>, id: number): Promise<Reader> {
     const local = loadSchema(topic.schemaFile).type;
+    const text = await writerSchema(id);
     let writer: avro.Type;
     try {
-      writer = (await registry.getSchema(id)) as unknown as avro.Type;
+      writer = parseSchema(JSON.parse(text) as AvroSchemaJson);
     } catch (err) {
-      const status = registryStatus(err);
-      if (status === 404) throw new DecodeError(`unknown schema id ${id} (not in the registry)`, err);
-      if (status === undefined && !isNetworkError(err)) throw new DecodeError(`schema id ${id} cannot be used: ${errorMessage(err)}`, err);
-      throw new TransientError(`schema registry unavailable while fetching schema id ${id}: ${errorMessage(err)}`, err);
-    }
-    if (typeof (writer as { createResolver?: unknown }).createResolver !== 'function') {
-      throw new DecodeError(`schema id ${id} is not an Avro schema`);
+      throw new DecodeError(`schema id ${id} is not a valid Avro schema: ${errorMessage(err)}`, err);
     }
     if (writer.equals(local)) return (payload) => local.fromBuffer(payload);
     let resolver: avro.Resolver;
@@ -182,6 +211,26 @@ async function register(rest: RegistryRest, registry: SchemaRegistry, subject: s
     if (status === 401 || status === 403) throw new SchemaRejectedError(`schema registry refused access (${status}); check SCHEMA_REGISTRY_USERNAME/PASSWORD`, err);
     if (status === undefined && !isNetworkError(err)) throw new SchemaRejectedError(`schema for ${subject} not registered: ${errorMessage(err)}`, err);
     throw new TransientError(`schema registry unavailable while registering ${subject}: ${errorMessage(err)}`, err);
+  }
+}
+
+/**
+ * The highest schema id the registry lists (GET /schemas, or the latest version of every subject where that endpoint
+ * is missing). Any failure to list is an outage: whether `id` exists cannot be told, so the caller retries.
+ */
+async function highestListedId(rest: RegistryRest, id: number): Promise<number> {
+  try {
+    let listed: { id?: unknown }[];
+    try {
+      listed = (await rest.request('GET', '/schemas?deleted=true') ?? []) as { id?: unknown }[];
+    } catch (err) {
+      if (!(err instanceof RegistryHttpError && err.status === 404)) throw err;
+      const subjects = (await rest.request('GET', '/subjects?deleted=true') ?? []) as string[];
+      listed = await Promise.all(subjects.map(async (s) => (await rest.request('GET', `/subjects/${encodeURIComponent(s)}/versions/latest`)) as { id?: unknown }));
+    }
+    return listed.reduce((max, x) => (typeof x?.id === 'number' && x.id > max ? x.id : max), 0);
+  } catch (err) {
+    throw new TransientError(`schema registry answered 404 for schema id ${id} and cannot list its schemas (${errorMessage(err)}): taken as a registry outage, retrying`, err);
   }
 }
 

@@ -10,35 +10,25 @@
 // Only completed UTC days count (today's partial day is left out). After the first run, unchanged upserts are not
 // published again (compared without computed_at).
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../lib/config.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { Publisher } from '../lib/publisher.ts';
 import { migrate, type Pool } from '../lib/stores/postgres.ts';
 import type { GraphMutation } from '../schemas/types.generated.ts';
 import { deleteRelationship, long, upsertRelationship } from '../topics/graph-model.ts';
-import { graphMutations, type TopicDef } from '../topics/index.ts';
+import { graphMutations } from '../topics/index.ts';
 import { readDailyCloses } from './correlation/daily-closes.ts';
 import { correlatePairs } from './correlation/pearson.ts';
 import { signature } from './graph/build.ts';
-import { createPeriodic, type Periodic } from './periodic.ts';
+import { createGraphJobLoop, type GraphJobOptions, type Periodic } from './periodic.ts';
 import { classifyPgError } from '../lib/errors.ts';
 
 const DAY_MS = 86_400_000;
 
-export interface CorrelationAnalyzerOptions {
-  config: Config;
-  logger: Logger;
-  publisher: Publisher;
+export interface CorrelationAnalyzerOptions extends GraphJobOptions {
   /** The caller's pool; the analyzer never ends it. */
   pool: Pool;
   /** Symbols to correlate (default config SYMBOLS); 'all' = every symbol with bars in the lookback. */
   symbols?: readonly string[] | 'all';
   windowDays?: number;
   threshold?: number;
-  intervalMs?: number;
-  maxRuns?: number;
-  topic?: TopicDef<GraphMutation>;
-  clock?: () => number;
 }
 
 export interface CorrelationRunResult {
@@ -116,10 +106,5 @@ export function createCorrelationAnalyzer(o: CorrelationAnalyzerOptions): Correl
     return result;
   }
 
-  const periodic = createPeriodic({
-    name: 'correlation analyzer', logger, run: runOnce, clock,
-    intervalMs: o.intervalMs ?? o.config.CORRELATION_POLL_MINUTES * 60_000,
-    ...(o.maxRuns !== undefined ? { maxRuns: o.maxRuns } : {}),
-  });
-  return { ...periodic, get runs() { return periodic.runs; }, runOnce };
+  return createGraphJobLoop('correlation analyzer', o, o.config.CORRELATION_POLL_MINUTES * 60_000, logger, runOnce);
 }

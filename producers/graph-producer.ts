@@ -10,35 +10,23 @@
 // - The first run of a process publishes everything; later runs only what changed (mutations are compared without
 //   their times), so an idle hour adds nothing to the log. Every mutation of one run shares its mutation time.
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../lib/config.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { Publisher } from '../lib/publisher.ts';
 import type { GraphMutation } from '../schemas/types.generated.ts';
 import { deleteRelationship, entityKey, entityOf } from '../topics/graph-model.ts';
-import { graphMutations, type TopicDef } from '../topics/index.ts';
+import { graphMutations } from '../topics/index.ts';
 import { competitorMutations, profileMutations, signature } from './graph/build.ts';
 import type { CompetitorAnswer, CompetitorFinder } from './graph/competitors.ts';
 import type { CompanyProfile, ProfileSource } from './graph/profiles.ts';
-import { createPeriodic, type Periodic } from './periodic.ts';
+import { createGraphJobLoop, type GraphJobOptions, type Periodic } from './periodic.ts';
 
-export interface GraphProducerOptions {
-  config: Config;
-  logger: Logger;
-  publisher: Publisher;
+export interface GraphProducerOptions extends GraphJobOptions {
   profiles: ProfileSource;
   competitors: CompetitorFinder;
   /** Extra profiles the peer fallback may pick from (e.g. the sample file while profiles come from Yahoo). */
   peerProfiles?: ProfileSource;
   /** Followed symbols (default config SYMBOLS). */
   symbols?: readonly string[];
-  /** Between the starts of two runs (default GRAPH_POLL_MINUTES). */
-  intervalMs?: number;
   /** How long a Claude answer is reused (default GRAPH_COMPETITORS_REFRESH_HOURS). */
   refreshMs?: number;
-  maxRuns?: number;
-  /** Default graph-mutations; tests use an isolated copy. */
-  topic?: TopicDef<GraphMutation>;
-  clock?: () => number;
 }
 
 export interface GraphRunResult {
@@ -130,10 +118,5 @@ export function createGraphProducer(o: GraphProducerOptions): GraphProducer {
     return result;
   }
 
-  const periodic = createPeriodic({
-    name: 'graph producer', logger, run: runOnce, clock,
-    intervalMs: o.intervalMs ?? o.config.GRAPH_POLL_MINUTES * 60_000,
-    ...(o.maxRuns !== undefined ? { maxRuns: o.maxRuns } : {}),
-  });
-  return { ...periodic, get runs() { return periodic.runs; }, runOnce };
+  return createGraphJobLoop('graph producer', o, o.config.GRAPH_POLL_MINUTES * 60_000, logger, runOnce);
 }

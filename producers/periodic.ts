@@ -1,8 +1,25 @@
 // A job run every interval until stopped (price and events producers, graph producer, correlation analyzer): a failed
 // run is logged and the next one tries again; the loop also ends after maxRuns or once `exhausted()` says a finite
 // source has nothing more; stop() wakes the sleep and lets the run in flight finish.
+import type { Config } from '../lib/config.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { Publisher } from '../lib/publisher.ts';
+import type { GraphMutation } from '../schemas/types.generated.ts';
+import type { TopicDef } from '../topics/index.ts';
+
+/** What the periodic graph-mutations jobs (graph producer, correlation analyzer) are built with besides their own inputs. */
+export interface GraphJobOptions {
+  config: Config;
+  logger: Logger;
+  publisher: Publisher;
+  /** Between the starts of two runs (default: the job's poll minutes from config). */
+  intervalMs?: number;
+  maxRuns?: number;
+  /** Default graph-mutations; tests use an isolated copy. */
+  topic?: TopicDef<GraphMutation>;
+  clock?: () => number;
+}
 
 export interface Periodic {
   /** Runs until stop(), maxRuns or exhausted(); resolves when the loop has ended. */
@@ -74,4 +91,15 @@ export function createPeriodic(o: {
     },
     get runs() { return runs; },
   };
+}
+
+/** A graph job's loop: `runOnce` every interval (the caller's, or the job's default), with runOnce exposed for --once. */
+export function createGraphJobLoop<R>(
+  name: string, o: GraphJobOptions, defaultIntervalMs: number, logger: Logger, runOnce: (now?: number) => Promise<R>,
+): Periodic & { runOnce(now?: number): Promise<R> } {
+  const periodic = createPeriodic({
+    name, logger, run: runOnce, clock: o.clock ?? Date.now, intervalMs: o.intervalMs ?? defaultIntervalMs,
+    ...(o.maxRuns !== undefined ? { maxRuns: o.maxRuns } : {}),
+  });
+  return { start: periodic.start, stop: periodic.stop, get runs() { return periodic.runs; }, runOnce };
 }

@@ -2,6 +2,7 @@
 // already published (when given a memory of them), validate, publish the good ones and dead-letter the bad ones and
 // the inputs the source could not parse, with the reason; one log line and running totals per tick.
 import { randomUUID } from 'node:crypto';
+import type { Config } from '../lib/config.ts';
 import { standardHeaders } from '../lib/dlq.ts';
 import { ValidationError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -43,17 +44,31 @@ export interface PollingProducer<R> {
   readonly totals: Readonly<R>;
 }
 
-export function createPollingProducer<T, R extends { [K in keyof R]: number }>(o: {
-  /** 'price' or 'events': log messages say `<kind> producer started`, `<kind> tick`. */
-  kind: string;
+/** What a caller of the price or events producer gives: the parts both loops are built from. */
+export interface PollingProducerOptions<S, T> {
+  config: Config;
   logger: Logger;
   publisher: Publisher;
-  source: PolledSource<T>;
+  source: S;
+  /** Symbols to fetch (default config SYMBOLS); empty = whatever the source has (file). */
+  symbols?: readonly string[];
+  /** Time between the starts of two ticks (default: the producer's poll interval from config). */
+  intervalMs?: number;
+  /** Stop after this many ticks. */
+  maxTicks?: number;
+  /** Topic to publish to (default: the producer's topic; tests use an isolated copy). */
+  topic?: TopicDef<T>;
+  clock?: () => number;
+}
+
+/** What a producer adds to the shared loop. */
+export interface PollingProducerSpec<T, R> {
+  /** 'price' or 'events': log messages say `<kind> producer started`, `<kind> tick`; the component is `<kind>-producer`. */
+  kind: string;
+  /** Topic when the caller names none. */
   topic: TopicDef<T>;
-  symbols: readonly string[];
+  /** Interval when the caller gives none. */
   intervalMs: number;
-  maxTicks?: number | undefined;
-  clock: () => number;
   /** Key of a record's dead letter, and with `seen` its identity. */
   keyOf(record: T): string;
   /** null when valid, otherwise the reason. */
@@ -65,8 +80,17 @@ export function createPollingProducer<T, R extends { [K in keyof R]: number }>(o
   seen?: SeenIds;
   /** The result a tick reports (and totals sum) from its counts. */
   resultOf(counts: TickCounts): R;
-}): PollingProducer<R> {
-  const { publisher, source, topic, logger, clock } = o;
+}
+
+export function createPollingProducer<T, R extends { [K in keyof R]: number }>(
+  opts: PollingProducerOptions<PolledSource<T>, T>, spec: PollingProducerSpec<T, R>,
+): PollingProducer<R> {
+  const { publisher, source } = opts;
+  const topic = opts.topic ?? spec.topic;
+  const symbols = opts.symbols ?? opts.config.SYMBOLS;
+  const clock = opts.clock ?? Date.now;
+  const logger = opts.logger.child({ component: `${spec.kind}-producer`, source: source.name, topic: topic.name });
+  const o = { ...spec, symbols };
   const totals = o.resultOf({ fetched: 0, duplicates: 0, published: 0, invalid: 0, rejected: 0 });
 
   function deadLetterOf(key: string | null, raw: unknown, reason: string, headers: Record<string, string>): DeadLetter {
@@ -107,8 +131,8 @@ export function createPollingProducer<T, R extends { [K in keyof R]: number }>(o
   }
 
   const periodic = createPeriodic({
-    name: `${o.kind} producer`, unit: 'tick', logger, clock, intervalMs: o.intervalMs, run: publishOnce,
-    ...(o.maxTicks !== undefined ? { maxRuns: o.maxTicks } : {}),
+    name: `${o.kind} producer`, unit: 'tick', logger, clock, intervalMs: opts.intervalMs ?? spec.intervalMs, run: publishOnce,
+    ...(opts.maxTicks !== undefined ? { maxRuns: opts.maxTicks } : {}),
     exhausted: () => source.exhausted?.() ?? false,
     describe: { symbols: o.symbols },
     summary: () => ({ ...totals }),

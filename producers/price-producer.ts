@@ -2,34 +2,18 @@
 // price-updates (key = symbol) and dead-letter the bad ones with the reason. start() runs until stop(), a tick
 // count, or a finite source running dry; stop() lets the tick in flight finish. The loop and the publish step are
 // polling-producer.ts (shared with the events producer).
-import type { Config } from '../lib/config.ts';
-import type { Logger } from '../lib/logger.ts';
-import type { Publisher } from '../lib/publisher.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
-import { priceUpdatesOf, type TopicDef } from '../topics/index.ts';
-import { createPollingProducer, type PollingProducer, type TickCounts } from './polling-producer.ts';
+import { priceUpdatesOf } from '../topics/index.ts';
+import { createPollingProducer, type PollingProducer, type PollingProducerOptions, type TickCounts } from './polling-producer.ts';
 import type { PriceFeed } from './sources/types.ts';
 import { validatePriceUpdate } from '../topics/price-update.ts';
 
 /** Default staleness limit for live sources: a bar that ended longer ago than this is dead-lettered. */
 export const DEFAULT_MAX_STALENESS_MS = 15 * 60_000;
 
-export interface PriceProducerOptions {
-  config: Config;
-  logger: Logger;
-  publisher: Publisher;
-  source: PriceFeed;
-  /** Symbols to fetch (default config SYMBOLS); empty = whatever the source has (file). */
-  symbols?: readonly string[];
-  /** Time between the starts of two ticks (default config PRICE_POLL_SECONDS). */
-  intervalMs?: number;
-  /** Stop after this many ticks. */
-  maxTicks?: number;
+export interface PriceProducerOptions extends PollingProducerOptions<PriceFeed, PriceUpdate> {
   /** Staleness limit for live sources (yahoo, synthetic); null = no check. */
   maxStalenessMs?: number | null;
-  /** Topic to publish to (default price-updates; tests use an isolated copy). */
-  topic?: TopicDef<PriceUpdate>;
-  clock?: () => number;
 }
 
 /** What one tick did: fetched, published, invalid, rejected (the price producer does not de-duplicate). */
@@ -38,20 +22,12 @@ export type TickResult = Omit<TickCounts, 'duplicates'>;
 export type PriceProducer = PollingProducer<TickResult>;
 
 export function createPriceProducer(opts: PriceProducerOptions): PriceProducer {
-  const { source } = opts;
-  const topic = opts.topic ?? priceUpdatesOf(opts.config);
   const maxStalenessMs = opts.maxStalenessMs === undefined ? DEFAULT_MAX_STALENESS_MS : opts.maxStalenessMs;
   const validateOptions = maxStalenessMs === null ? {} : { maxStalenessMs };
-  return createPollingProducer({
+  return createPollingProducer(opts, {
     kind: 'price',
-    logger: opts.logger.child({ component: 'price-producer', source: source.name, topic: topic.name }),
-    publisher: opts.publisher,
-    source,
-    topic,
-    symbols: opts.symbols ?? opts.config.SYMBOLS,
-    intervalMs: opts.intervalMs ?? opts.config.PRICE_POLL_SECONDS * 1000,
-    maxTicks: opts.maxTicks,
-    clock: opts.clock ?? Date.now,
+    topic: priceUpdatesOf(opts.config),
+    intervalMs: opts.config.PRICE_POLL_SECONDS * 1000,
     keyOf: (p) => p.symbol,
     validate: (p, now) => validatePriceUpdate(p, now, validateOptions),
     resultOf: ({ fetched, published, invalid, rejected }) => ({ fetched, published, invalid, rejected }),

@@ -1,38 +1,18 @@
 // The market-event sources by name: what each is, its config schema and its factory. The CLI reads this to list,
 // validate and build sources; nothing is constructed at import.
 import type { z } from 'zod';
-import type { Logger } from '../../lib/logger.ts';
-import type { CircuitState } from '../../lib/resilience.ts';
+import { buildSource, type SourceDeps, type SourceEntry } from '../source-registry.ts';
 import { createEventFileSource, eventFileConfigSchema } from './file.ts';
 import type { EventSource } from './types.ts';
 import { createYahooNewsSource, yahooNewsConfigSchema } from './yahoo-news.ts';
 
-export interface EventSourceDeps {
-  logger: Logger;
-  /** HTTP client for sources that call out (yahoo). */
-  fetch?: typeof fetch;
-  onCircuitStateChange?: (state: CircuitState) => void;
-}
+export type EventSourceDeps = SourceDeps;
 
-interface EventSourceEntry<S extends z.ZodType> {
-  description: string;
-  configSchema: S;
-  create(config: z.input<S>, deps: EventSourceDeps): EventSource;
-}
-
-function entry<S extends z.ZodType>(e: EventSourceEntry<S>): EventSourceEntry<S> { return e; }
+function entry<S extends z.ZodType>(e: SourceEntry<S, EventSource>): SourceEntry<S, EventSource> { return e; }
 
 export const eventSources = {
-  file: entry({
-    description: 'JSONL file of events (default: the bundled sample, offline)',
-    configSchema: eventFileConfigSchema,
-    create: (config) => createEventFileSource(config),
-  }),
-  yahoo: entry({
-    description: 'Yahoo Finance news per symbol (rate-limited, retried, circuit breaker)',
-    configSchema: yahooNewsConfigSchema,
-    create: (config, deps) => createYahooNewsSource(config, deps),
-  }),
+  file: entry({ description: 'JSONL file of events (default: the bundled sample, offline)', configSchema: eventFileConfigSchema, create: (config) => createEventFileSource(config) }),
+  yahoo: entry({ description: 'Yahoo Finance news per symbol (rate-limited, retried, circuit breaker)', configSchema: yahooNewsConfigSchema, create: (config, deps) => createYahooNewsSource(config, deps) }),
 } as const;
 
 export type EventSourceName = keyof typeof eventSources;
@@ -40,8 +20,7 @@ export const eventSourceNames = Object.keys(eventSources) as EventSourceName[];
 
 /** Builds a source from untyped options (CLI flags, YAML); throws a ZodError naming the bad field. */
 export function createEventSource(name: EventSourceName, config: unknown, deps: EventSourceDeps): EventSource {
-  const e = eventSources[name] as EventSourceEntry<z.ZodType>;
-  return e.create(e.configSchema.parse(config), deps);
+  return buildSource<EventSource>(eventSources, name, config, deps);
 }
 
 export type { EventSource, RejectedInput } from './types.ts';

@@ -6,7 +6,7 @@ import { ensureMavenLib, libDirFor } from '../java.ts';
 import { stackSourceDir, type StackPaths } from '../paths.ts';
 import { probeKafka } from '../probes.ts';
 import { run, spawnDetached } from '../proc.ts';
-import type { StackService } from './types.ts';
+import { endpoint, type StackService } from './types.ts';
 
 export const KAFKA_VERSION = '4.4.0';
 export const KAFKA_HOST = '127.0.0.1';
@@ -50,11 +50,7 @@ export function createKafkaService(paths: StackPaths): StackService {
   const classpath = `${lib}/*`;
 
   return {
-    name: 'kafka',
-    address: KAFKA_BROKERS[0] as string,
-    host: KAFKA_HOST,
-    port: KAFKA_PORT,
-    dependsOn: [],
+    ...endpoint('kafka', KAFKA_HOST, KAFKA_PORT),
     processMatch: propsFile,
     stopSignal: 'SIGTERM',
 

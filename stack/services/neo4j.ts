@@ -7,7 +7,7 @@ import { ensureJavaTools, ensureMavenLib, libDirFor } from '../java.ts';
 import { stackSourceDir, type StackPaths } from '../paths.ts';
 import { probeNeo4j } from '../probes.ts';
 import { run, spawnDetached } from '../proc.ts';
-import type { StackService } from './types.ts';
+import { endpoint, type StackService } from './types.ts';
 
 export const NEO4J_VERSION = '5.26.18';
 export const NEO4J_HOST = '127.0.0.1';
@@ -26,11 +26,7 @@ export function createNeo4jService(paths: StackPaths): StackService {
   const dir = paths.data('neo4j');
 
   return {
-    name: 'neo4j',
-    address: `${NEO4J_HOST}:${NEO4J_PORT}`,
-    host: NEO4J_HOST,
-    port: NEO4J_PORT,
-    dependsOn: [],
+    ...endpoint('neo4j', NEO4J_HOST, NEO4J_PORT),
     processMatch: dir,
     stopSignal: 'SIGTERM',
 

@@ -8,7 +8,7 @@ import { aptInstall } from '../apt.ts';
 import { pathHash, type StackPaths } from '../paths.ts';
 import { probePostgres } from '../probes.ts';
 import { run, spawnDetached } from '../proc.ts';
-import type { ServiceContext, StackService } from './types.ts';
+import { endpoint, type ServiceContext, type StackService } from './types.ts';
 
 export const POSTGRES_HOST = '127.0.0.1';
 export const POSTGRES_PORT = 5432;
@@ -88,11 +88,7 @@ export function createPostgresService(paths: StackPaths): StackService {
   }
 
   return {
-    name: 'postgres',
-    address: `${POSTGRES_HOST}:${POSTGRES_PORT}`,
-    host: POSTGRES_HOST,
-    port: POSTGRES_PORT,
-    dependsOn: [],
+    ...endpoint('postgres', POSTGRES_HOST, POSTGRES_PORT),
     get processMatch() { return dataDir; },
     // SIGINT is PostgreSQL's "fast" shutdown; SIGTERM ("smart") would wait for every client to leave.
     stopSignal: 'SIGINT',

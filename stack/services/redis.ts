@@ -5,7 +5,7 @@ import { aptInstall } from '../apt.ts';
 import type { StackPaths } from '../paths.ts';
 import { probeRedis } from '../probes.ts';
 import { spawnDetached, which } from '../proc.ts';
-import type { StackService } from './types.ts';
+import { endpoint, type StackService } from './types.ts';
 
 export const REDIS_HOST = '127.0.0.1';
 export const REDIS_PORT = 6379;
@@ -17,11 +17,7 @@ export function createRedisService(paths: StackPaths): StackService {
   let bin = which('redis-server') ?? which('redis-server', '/usr/bin:/usr/local/bin');
 
   return {
-    name: 'redis',
-    address: `${REDIS_HOST}:${REDIS_PORT}`,
-    host: REDIS_HOST,
-    port: REDIS_PORT,
-    dependsOn: [],
+    ...endpoint('redis', REDIS_HOST, REDIS_PORT),
     processMatch: 'redis-server',
     stopSignal: 'SIGTERM',
 

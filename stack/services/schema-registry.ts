@@ -7,7 +7,7 @@ import type { StackPaths } from '../paths.ts';
 import { probeRegistry } from '../probes.ts';
 import { run, spawnDetached, which } from '../proc.ts';
 import { POSTGRES_HOST, POSTGRES_PASSWORD, POSTGRES_PORT, POSTGRES_USER } from './postgres.ts';
-import type { StackService } from './types.ts';
+import { endpoint, type StackService } from './types.ts';
 
 export const REGISTRY_VERSION = 'v0.2.1';
 export const REGISTRY_MODULE = 'github.com/axonops/axonops-schema-registry';
@@ -34,11 +34,7 @@ export function createSchemaRegistryService(paths: StackPaths): StackService {
   const configFile = join(dir, 'config.yaml');
 
   return {
-    name: 'schema-registry',
-    address: `${REGISTRY_HOST}:${REGISTRY_PORT}`,
-    host: REGISTRY_HOST,
-    port: REGISTRY_PORT,
-    dependsOn: ['postgres'],
+    ...endpoint('schema-registry', REGISTRY_HOST, REGISTRY_PORT, ['postgres']),
     processMatch: bin,
     stopSignal: 'SIGTERM',
 

@@ -35,3 +35,8 @@ export interface StackService {
   /** Answers a real request with the project's credentials. */
   isHealthy(): Promise<boolean>;
 }
+
+/** The identity part of a service: its name, where it listens, and what must run before it. */
+export function endpoint(name: string, host: string, port: number, dependsOn: readonly string[] = []): Pick<StackService, 'name' | 'address' | 'host' | 'port' | 'dependsOn'> {
+  return { name, address: `${host}:${port}`, host, port, dependsOn };
+}

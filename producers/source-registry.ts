@@ -1,0 +1,24 @@
+// What the price and the event source registries share: an entry (description, config schema, factory), the
+// dependencies a source is built with, and building one from untyped options (CLI flags, YAML).
+import type { z } from 'zod';
+import type { Logger } from '../lib/logger.ts';
+import type { CircuitState } from '../lib/resilience.ts';
+
+export interface SourceDeps {
+  logger: Logger;
+  /** HTTP client for sources that call out (yahoo). */
+  fetch?: typeof fetch;
+  onCircuitStateChange?: (state: CircuitState) => void;
+}
+
+export interface SourceEntry<S extends z.ZodType, T> {
+  description: string;
+  configSchema: S;
+  create(config: z.input<S>, deps: SourceDeps): T;
+}
+
+/** Builds the named source; the config is parsed by its schema first (a ZodError names the bad field). */
+export function buildSource<T>(registry: Record<string, SourceEntry<z.ZodType, T>>, name: string, config: unknown, deps: SourceDeps): T {
+  const e = registry[name]!;
+  return e.create(e.configSchema.parse(config), deps);
+}

@@ -1,0 +1,84 @@
+// A flood of bad records must not wedge a group: 20,000 undecodable records in a row (about 190 bytes each, plus the
+// dead-letter headers) all reach the DLQ, in requests that fit the DLQ topic's max.message.bytes, and the good records
+// behind them land. A single record too large for the DLQ keeps its headers, its size and its hash instead.
+import { createHash } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startSinks, type RunningSinks } from '../../consumers/start.ts';
+import { DlqHeaders } from '../../lib/dlq.ts';
+import { createPgPool } from '../../lib/stores/postgres.ts';
+import { createPublisher } from '../../lib/publisher.ts';
+import { createSerde } from '../../lib/serde.ts';
+import { ensureTopics } from '../../topics/admin.ts';
+import { priceUpdates, withName } from '../../topics/index.ts';
+import { bar, deleteTestTopics, randomName, randomSymbol, readTopic, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+
+const FLOOD = 20_000;
+const GOOD = 40;
+
+describe('dead letters of a flood of bad records', () => {
+  const config = testConfig({ KAFKA_GROUP_PREFIX: randomName('test-flood') });
+  const logger = testLogger('dlq-flood-test');
+  const kafka = testKafka(config);
+  const topic = withName(priceUpdates, randomName('test-flood'));
+  const pool = createPgPool(config, { max: 1 });
+  let sinks: RunningSinks | undefined;
+
+  afterAll(async () => {
+    await sinks?.stop();
+    await pool.end();
+    await deleteTestTopics(kafka, [topic.name, topic.dlq]);
+  });
+
+  it(`${FLOOD.toLocaleString('en-US')} undecodable records all reach the DLQ and the good records after them land`, async () => {
+    await ensureTopics(kafka, config, [topic]);
+    const symbol = randomSymbol();
+    const producer = kafka.producer();
+    await producer.connect();
+    // Not the Confluent wire format (magic byte 0x7f): undecodable, about 190 bytes each, one key so one partition.
+    const junk = (i: number) => Buffer.concat([Buffer.from([0x7f]), Buffer.from(`junk ${i} `.padEnd(189, 'x'))]);
+    for (let i = 0; i < FLOOD; i += 2000) {
+      await producer.send({ topic: topic.name, messages: Array.from({ length: 2000 }, (_, k) => ({ key: symbol, value: junk(i + k), headers: { source: 'test' } })) });
+    }
+    await producer.disconnect();
+    const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
+    await publisher.connect();
+    await publisher.send(topic, Array.from({ length: GOOD }, (_, i) => bar(symbol, i, 100 + i)), { source: 'test' });
+    await publisher.disconnect();
+
+    sinks = await startSinks({ config, logger, names: ['postgres'], topics: { prices: topic } });
+    const rows = async () => Number((await pool.query('SELECT count(*) FROM price_data WHERE symbol = $1', [symbol])).rows[0].count);
+    await waitFor(async () => (await rows()) === GOOD, { what: `the ${GOOD} good bars behind the flood`, timeoutMs: 120_000 });
+
+    const dead = await readTopic(kafka, topic.dlq, { timeoutMs: 120_000 });
+    expect(dead).toHaveLength(FLOOD);
+    const first = dead.find((m) => m.value?.toString().startsWith('\x7fjunk 0 '));
+    expect(first?.headers[DlqHeaders.errorClass]?.toString()).toBe('DecodeError');
+    expect(first?.value?.length).toBe(190);
+  });
+
+  it('a dead letter too large for the DLQ topic keeps its headers, the size and the SHA-256 of its value', async () => {
+    const small = withName(priceUpdates, randomName('test-flood-big'));
+    const big = Buffer.concat([Buffer.from([0x7f]), Buffer.alloc(200_000, 'y')]);
+    await ensureTopics(kafka, config, [small]);
+    const admin = kafka.admin();
+    await admin.connect();
+    // A DLQ that accepts at most 100 kB per record batch.
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: small.dlq, configEntries: [{ name: 'max.message.bytes', value: '100000' }] }] });
+    await admin.disconnect();
+    const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
+    await publisher.connect();
+    try {
+      await publisher.deadLetter(small, [{ key: 'BIG', value: big, headers: { source: 'test' }, error: new Error('too big to keep') }]);
+    } finally {
+      await publisher.disconnect();
+    }
+    const [m] = await readTopic(kafka, small.dlq);
+    expect(m?.value).toBeNull();
+    expect(m?.key?.toString()).toBe('BIG');
+    expect(m?.headers[DlqHeaders.originalValueBytes]?.toString()).toBe(String(big.length));
+    expect(m?.headers[DlqHeaders.originalValueSha256]?.toString()).toBe(createHash('sha256').update(big).digest('hex'));
+    expect(m?.headers[DlqHeaders.errorMessage]?.toString()).toBe('too big to keep');
+    expect(m?.headers.source?.toString()).toBe('test');
+    await deleteTestTopics(kafka, [small.name, small.dlq]);
+  });
+});
