@@ -4,7 +4,7 @@ import type { Admin } from 'kafkajs';
 import { groupIdOf, isSinkName, sinks, type SinkName } from '../consumers/registry.ts';
 import type { SinkTopics } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';
-import { GroupActiveError, MarketstreamError } from '../lib/errors.ts';
+import { GroupActiveError } from '../lib/errors.ts';
 import { priceUpdatesOf } from '../topics/index.ts';
 
 export interface ResolvedGroup {

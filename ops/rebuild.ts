@@ -7,7 +7,7 @@ import { sinks, type StoreName } from '../consumers/registry.ts';
 import { startSinks } from '../consumers/start.ts';
 import type { ResetScope, Sink, SinkTopics, StoreCounts } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';
-import { MarketstreamError, RebuildUnsupportedError } from '../lib/errors.ts';
+import { RebuildUnsupportedError } from '../lib/errors.ts';
 import { createKafka } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import { ensureTopics } from '../topics/admin.ts';

@@ -2,7 +2,7 @@
 // (:MarketEvent)-[:AFFECTS {relevance}]->(:Company) per affected symbol (the relationship upsert creates a missing
 // Company node, so no Company upsert is sent: company properties belong to the profile producer). For a deleted
 // event (a market-events tombstone): AFFECTS deletes for the symbols it was known to affect; the node itself is
-// deleted by a graph-mutations tombstone under `MarketEvent:<id>` (see enricher.ts). Built with topics/graph-model.ts
+// deleted by a graph-mutations tombstone under `MarketEvent:<id>` (see sink.ts). Built with topics/graph-model.ts
 // helpers and checked with its validator, so nothing the neo4j sink would reject is published.
 import { ValidationError } from '../../lib/errors.ts';
 import type { GraphMutation, MarketEvent } from '../../schemas/types.generated.ts';
