@@ -13,6 +13,7 @@ import { registerStack } from './commands/stack.ts';
 import { registerTopics } from './commands/topics.ts';
 import { registerBackfill } from './commands/backfill.ts';
 import { registerInspect } from './commands/inspect.ts';
+import { registerDlq } from './commands/dlq.ts';
 import { registerRebuild } from './commands/rebuild.ts';
 import { registerReplay } from './commands/replay.ts';
 
@@ -36,5 +37,6 @@ registerBackfill(program);
 registerReplay(program);
 registerRebuild(program);
 registerInspect(program);
+registerDlq(program);
 
 await program.parseAsync(process.argv);

@@ -5,7 +5,7 @@
 // stopping() (at once /ready is 503) then close() after its own components stopped.
 import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
-import { errorClass, errorMessage } from '../lib/errors.ts';
+import { describeError, errorClass, errorMessage } from '../lib/errors.ts';
 import { startHealthServer, type HealthReport, type HealthServer, type Readiness } from '../lib/health-server.ts';
 import { createKafka } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -77,13 +77,14 @@ export async function startObservability(o: { config: Config; logger: Logger; co
     await Promise.all([...dependencies()].map(async ([name, d]) => {
       const t0 = Date.now();
       try {
-        await withTimeout(d.ping(), PING_TIMEOUT_MS, `${name} did not answer within ${PING_TIMEOUT_MS} ms`);
+        await withTimeout(d.ping(), PING_TIMEOUT_MS, `no answer within ${PING_TIMEOUT_MS} ms`);
         if (deps.get(name)?.status === 'down') log.info({ dependency: name }, `${name} is reachable again`);
         deps.set(name, { status: 'up', latencyMs: Date.now() - t0, checkedAt: new Date().toISOString() });
       } catch (err) {
         const was = deps.get(name)?.status;
-        deps.set(name, { status: 'down', latencyMs: Date.now() - t0, checkedAt: new Date().toISOString(), error: errorMessage(err) });
-        if (was !== 'down') log.warn({ dependency: name, err: errorMessage(err) }, `${name} is not reachable`);
+        // /health and /ready show a stable description (class and code), never the driver's text; the log has the detail (masked).
+        deps.set(name, { status: 'down', latencyMs: Date.now() - t0, checkedAt: new Date().toISOString(), error: describeError(err) });
+        if (was !== 'down') log.warn({ dependency: name, err: errorMessage(err), errClass: describeError(err) }, `${name} is not reachable`);
       }
     }));
   }
@@ -203,8 +204,14 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** A dependency or probe that did not answer in time (described as "TimeoutError (ETIMEDOUT)"). */
+class TimeoutError extends Error {
+  override name = 'TimeoutError';
+  readonly code = 'ETIMEDOUT';
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new TimeoutError(message)), ms); });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

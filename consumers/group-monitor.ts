@@ -5,7 +5,7 @@
 // progress for STALL_SECONDS — which make the process not ready and are logged with the likely cause. Feeds /ready and /health.
 import type { Admin, Consumer } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
-import { errorClass, errorMessage } from '../lib/errors.ts';
+import { describeError, errorClass, errorMessage } from '../lib/errors.ts';
 import { groupLag, type PartitionLag } from '../lib/lag.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
@@ -99,7 +99,7 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
     consumer.on(REBALANCING, () => set('rebalancing'));
     consumer.on(CRASH, (e) => {
       o.metrics.error(m.sink.name, e.payload.error.name);
-      set('crashed', `${e.payload.error.name}: ${e.payload.error.message}${e.payload.restart ? ' (restarting)' : ''}`);
+      set('crashed', `${e.payload.error.name}: ${describeError(e.payload.error)}${e.payload.restart ? ' (restarting)' : ''}`);
     });
     // A stopped member is no longer part of this process (shutdown, or a rebuild that restarts its sinks).
     consumer.on(STOP, () => { members.delete(consumer); });
@@ -142,8 +142,8 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
         g.lagError = null;
         for (const p of parts) o.metrics.consumerLag(g.groupId, p.topic, p.partition, p.lag);
       } catch (err) {
-        g.lagError = errorMessage(err);
-        log.debug({ group: g.groupId, err: g.lagError }, 'could not read consumer lag');
+        g.lagError = describeError(err);
+        log.debug({ group: g.groupId, err: errorMessage(err) }, 'could not read consumer lag');
       }
       updateStall(g);
     }
@@ -177,7 +177,8 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
     onRetry(e) {
       o.metrics.error(e.sink, errorClass(e.error));
       const g = groups.get(e.groupId);
-      if (g) g.lastRetry = { at: now(), error: `${errorClass(e.error)}: ${errorMessage(e.error)}` };
+      // What /health shows and the stall log names: the class and a stable description, not the driver's text.
+      if (g) g.lastRetry = { at: now(), error: `${errorClass(e.error)}: ${describeError(e.error)}` };
     },
   };
 

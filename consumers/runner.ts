@@ -1,6 +1,7 @@
 // The shared runner owns Kafka for every sink: it consumes a topic-partition batch, decodes and validates each record,
 // sends bad records to `<topic>.dlq`, hands the good ones to the sink, and commits offsets only after both succeeded.
-// A store that is down is retried with back-off (heartbeating, never skipping); a record at fault is isolated and dead-lettered.
+// A store that is down is retried with back-off (heartbeating on a timer, never skipping); a record at fault is isolated
+// by halving the batch and dead-lettered.
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import pRetry from 'p-retry';
 import type { Config } from '../lib/config.ts';
@@ -50,12 +51,13 @@ export interface SinkRunner {
   stop(): Promise<void>;
 }
 
-const HEARTBEAT_MS = 3000;
+/** Heartbeats every tenth of the session timeout (kafkajs's own minimum spacing is the consumer's heartbeatInterval). */
+const heartbeatMs = (config: Config) => Math.max(500, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 10));
 
 export function createSinkRunner(d: RunnerDeps): SinkRunner {
   const log = d.logger.child({ sink: d.sink.name, group: d.groupId });
   const topics = [...new Set(d.sink.handlers.map((h) => h.topic.name))];
-  const consumer = d.kafka.consumer({ groupId: d.groupId, sessionTimeout: 30_000, heartbeatInterval: HEARTBEAT_MS, maxBytesPerPartition: 2 * 1024 * 1024, maxWaitTimeInMs: 1000 });
+  const consumer = d.kafka.consumer({ groupId: d.groupId, sessionTimeout: d.config.KAFKA_SESSION_TIMEOUT_MS, heartbeatInterval: heartbeatMs(d.config), maxBytesPerPartition: 2 * 1024 * 1024, maxWaitTimeInMs: 1000 });
   const stopping = new AbortController();
   const { eachBatch } = createBatchHandler({ sink: d.sink, groupId: d.groupId, serde: d.serde, publisher: d.publisher, logger: d.logger, config: d.config, hooks: d.hooks, signal: stopping.signal });
 
@@ -114,12 +116,6 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
     },
   });
 
-  /** Keeps group membership while a slow write runs. */
-  async function withHeartbeat<T>(p: EachBatchPayload, fn: () => Promise<T>): Promise<T> {
-    const timer = setInterval(() => { p.heartbeat().catch(() => {}); }, HEARTBEAT_MS);
-    try { return await fn(); } finally { clearInterval(timer); }
-  }
-
   async function decodeAll<T>(h: TopicHandler<T>, p: EachBatchPayload, dead: DeadLetter[]) {
     const good: SinkRecord<T>[] = [];
     const raw: KafkaMessage[] = [];
@@ -151,27 +147,34 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
     };
   }
 
-  /** Writes the batch; if the data is at fault, writes record by record and dead-letters the ones at fault. */
+  /**
+   * Writes the batch; when the store rejects it as data, halves it (each half in offset order, the first before the
+   * second) until every rejected record stands alone, and dead-letters those: one bad record among n costs about
+   * 2·log2(n) writes, not n.
+   */
   async function write<T>(h: TopicHandler<T>, p: EachBatchPayload, records: SinkRecord<T>[], raw: KafkaMessage[], dead: DeadLetter[]) {
-    const once = (rs: SinkRecord<T>[]) => retrying('store write', h.topic.name, p, () => withHeartbeat(p, () => h.writeBatch(rs)));
-    try {
-      await once(records);
-    } catch (err) {
-      if (isRetriable(err) || abandoned(err)) throw err;
-      log.warn({ topic: h.topic.name, partition: p.batch.partition, offset: p.batch.firstOffset(), err: errorMessage(err) }, 'batch rejected by the store; isolating the bad record(s)');
-      for (const [i, r] of records.entries()) {
-        try { await once([r]); } catch (e) {
-          if (isRetriable(e) || abandoned(e)) throw e;
-          dead.push(deadLetter(p, raw[i]!, e));
-        }
+    const isolate = async (from: number, to: number): Promise<void> => {
+      try {
+        await retrying('store write', h.topic.name, p, () => h.writeBatch(records.slice(from, to)));
+      } catch (err) {
+        if (isRetriable(err) || abandoned(err)) throw err;
+        if (to - from === 1) { dead.push(deadLetter(p, raw[from]!, err)); return; }
+        if (to - from === records.length) log.warn({ topic: h.topic.name, partition: p.batch.partition, offset: p.batch.firstOffset(), records: records.length, err: errorMessage(err) }, 'batch rejected by the store; isolating the bad record(s)');
+        const mid = from + Math.ceil((to - from) / 2);
+        await isolate(from, mid);
+        await isolate(mid, to);
       }
-    }
+    };
+    await isolate(0, records.length);
   }
 
   async function eachBatch(p: EachBatchPayload): Promise<void> {
     const h = handlers.get(p.batch.topic);
     if (!h || p.batch.isEmpty()) return;
     const receivedAt = Date.now();
+    // Membership is kept for as long as the batch is in our hands: slow writes, retries of a store that is down (whose
+    // back-off can be as long as the session timeout), and the isolation of a rejected batch.
+    const beat = setInterval(() => { p.heartbeat().catch(() => {}); }, heartbeatMs(d.config));
     try {
       const dead: DeadLetter[] = [];
       const { good, raw } = await retrying('decode', h.topic.name, p, () => { dead.length = 0; return decodeAll(h, p, dead); });
@@ -191,6 +194,8 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
     } catch (err) {
       if (abandoned(err)) return;
       throw err;
+    } finally {
+      clearInterval(beat);
     }
   }
 

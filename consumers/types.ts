@@ -42,6 +42,39 @@ export interface Sink {
   reset?(scope?: ResetScope): Promise<void>;
   /** What this sink has materialized (rows per table, keys per pattern, nodes per label…), for `rebuild`. After connect(). */
   counts?(scope?: ResetScope): Promise<StoreCounts>;
+  /**
+   * What a replay of `log` would not bring back (within the scope): data this sink materialized from records that
+   * retention (or a deleteRecords) has since removed from the start of its topics. Empty when nothing would be lost.
+   * For `rebuild`, before it clears anything. After connect().
+   */
+  replayLoss?(log: RetainedLog, scope?: ResetScope): Promise<ReplayLoss[]>;
+}
+
+/** A sink's topics as a rebuild would replay them: where each partition now starts, and what it still holds. */
+export interface RetainedLog {
+  /** Partitions of `topic` whose first records are gone (earliest offset past 0), with how many; empty when none. */
+  truncated(topic: string): ReadonlyArray<{ partition: number; dropped: number }>;
+  /** The partition records with this key go to (the producers' partitioner), so a key's data can be tied to a partition. */
+  partitionOf(topic: string, key: string): number;
+  /**
+   * The oldest `time(value)` per record key among the records still in the truncated partitions of `topic`
+   * (tombstones and undecodable records skipped); only the given keys when `keys` is set. Reads those partitions.
+   */
+  oldestByKey<T>(topic: TopicDef<T>, time: (value: T) => number, keys?: readonly string[]): Promise<ReadonlyMap<string, number>>;
+}
+
+/** Something a sink materialized that a replay would not bring back. */
+export interface ReplayLoss {
+  /** What, e.g. `price_data rows`. */
+  what: string;
+  count: number;
+  /** Event-time range (epoch ms) of what would be lost, when known; `to` alone: made before then. */
+  from?: number;
+  to?: number;
+  /** The topic whose removed records made it. */
+  topic: string;
+  /** More context, e.g. `of 3 symbols`. */
+  detail?: string;
 }
 
 /** What was counted → how many (e.g. `price_data rows`, `bars:* keys`, `Company nodes`). */

@@ -1,6 +1,7 @@
 // The configuration documented from its single source (configSpec): .env.example, the README table,
 // and the effective values with secrets masked. A test keeps the committed files in step with the spec.
 import { configSpec, secretVariables, type Config } from './config.ts';
+import { maskSecrets } from './logger.ts';
 
 const isSecret = (name: string) => (secretVariables as readonly string[]).includes(name);
 
@@ -15,13 +16,16 @@ export function markdownTable(): string {
   return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
-/** Effective values, secrets shown as *** when set; URLs with a password have it masked. */
+/**
+ * Effective values, secrets shown as *** when set; in every other value, passwords are masked wherever a URL or a
+ * parameter carries one (`redis://:pw@host`, `user:pw@host`, `?password=…`, `&sslpassword=…`): see maskSecrets.
+ */
 export function effectiveValues(config: Config): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of Object.keys(configSpec) as (keyof Config)[]) {
     const v = config[name];
     const text = Array.isArray(v) ? v.join(',') : String(v);
-    out[name] = isSecret(name) ? (text ? '***' : '') : text.replace(/(\/\/[^:/@]+:)[^@/]+@/, '$1***@');
+    out[name] = isSecret(name) ? (text ? '***' : '') : maskSecrets(text);
   }
   return out;
 }

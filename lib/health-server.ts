@@ -1,10 +1,12 @@
 // One small node:http server per process for orchestrators and Prometheus: /metrics (text exposition), /live (the
 // process is up), /ready (200 once the command is started and every readiness check passes, else 503 with the
 // reasons), /health (JSON report of every dependency; 503 when one is down). Port 0 picks a free port; a port in use
-// falls back to a free one with a warning, so two local processes never crash over it.
+// falls back to a free one with a warning, so two local processes never crash over it. Listens on METRICS_HOST
+// (127.0.0.1 by default). What it answers describes errors with describeError (class, code, fixed phrase): no driver
+// message, no stack trace.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { errorMessage } from './errors.ts';
+import { describeError, errorMessage } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -40,7 +42,7 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
   const server = createServer((req, res) => {
     handle(o, req, res).catch((err: unknown) => {
       log.warn({ path: req.url, err: errorMessage(err) }, 'health endpoint failed');
-      if (!res.headersSent) send(res, 500, 'text/plain', `error: ${errorMessage(err)}\n`);
+      if (!res.headersSent) send(res, 500, 'text/plain', `error: ${describeError(err)}\n`); // never the raw message nor a stack
       else res.end();
     });
   });

@@ -9,7 +9,7 @@ import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { priceHandler } from '../price-handler.ts';
 import type { Sink, SinkContext } from '../types.ts';
 import { createGraphMutationsHandler } from './graph-mutations.ts';
-import { countNeo4j, resetNeo4j } from './store.ts';
+import { countNeo4j, replayLossNeo4j, resetNeo4j } from './store.ts';
 
 const UPDATE_LAST_PRICE = `
 UNWIND $rows AS r
@@ -38,13 +38,15 @@ export function createNeo4jSink(config: Config, ctx: SinkContext = {}, opts: z.i
     await db().executeQuery(UPDATE_LAST_PRICE, { rows }, { database }).catch((err) => { throw classifyNeo4jError(err); });
   });
 
+  const mutations = createGraphMutationsHandler({ db, database, topic: ctx.topics?.mutations });
   return {
     name: 'neo4j-sink',
-    handlers: [prices, createGraphMutationsHandler({ db, database, topic: ctx.topics?.mutations })],
+    handlers: [prices, mutations],
     async connect() { await ensureConstraints(db(), database).catch((err) => { throw classifyNeo4jError(err); }); },
     async ping() { await db().executeQuery('RETURN 1', {}, { database }); },
     async close() { await driver?.close(); driver = undefined; },
     async reset(scope) { await resetNeo4j(db(), scope, database); },
     counts: (scope) => countNeo4j(db(), scope, database),
+    replayLoss: (log, scope) => replayLossNeo4j(db(), database, log, { prices: prices.topic, mutations: mutations.topic }, scope),
   };
 }

@@ -9,7 +9,7 @@ import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { priceHandler } from '../price-handler.ts';
 import type { Sink, SinkContext, SinkRecord } from '../types.ts';
 import { marketEventsHandler } from './market-events.ts';
-import { countPostgres, resetPostgres } from './store.ts';
+import { countPostgres, replayLossPostgres, resetPostgres } from './store.ts';
 
 export const postgresSinkSpec = z.object({
   poolSize: z.number().int().min(1).default(8).describe('Connections; one batch uses one'),
@@ -39,13 +39,15 @@ export function createPostgresSink(config: Config, ctx: SinkContext = {}, opts: 
       col('close'), col('volume'), col('source'), col('quality'), col('ingestTime')]).catch((err) => { throw classifyPgError(err); });
   });
 
+  const events = marketEventsHandler(ctx.topics?.events, db);
   return {
     name: 'postgres-sink',
-    handlers: [prices, marketEventsHandler(ctx.topics?.events, db)],
+    handlers: [prices, events],
     async connect() { await migrate(db()).catch((err) => { throw classifyPgError(err); }); },
     async ping() { await db().query('SELECT 1'); },
     async close() { await pool?.end(); pool = undefined; },
     async reset(scope) { await resetPostgres(db(), scope); },
     counts: (scope) => countPostgres(db(), scope),
+    replayLoss: (log, scope) => replayLossPostgres(db(), log, { prices: prices.topic, events: events.topic }, scope),
   };
 }

@@ -1,7 +1,11 @@
 // What postgres-sink materializes, cleared and counted for `rebuild`: price_data and market_events, never what it does
 // not derive from its topics (the enricher's event_classifications, schema_migrations). A scope limits both to symbols.
+// Before clearing, rebuild asks what a replay would not bring back (replayLossPostgres): the rows made by records that
+// retention has removed from the start of the log.
 import type { Pool } from '../../lib/stores/postgres.ts';
-import type { ResetScope, StoreCounts } from '../types.ts';
+import type { MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
+import type { TopicDef } from '../../topics/index.ts';
+import type { ReplayLoss, ResetScope, RetainedLog, StoreCounts } from '../types.ts';
 
 /** Tables the sink materializes; market_events only once its migration exists. */
 export const MATERIALIZED = ['price_data', 'market_events'] as const;
@@ -42,4 +46,67 @@ export async function countPostgres(pool: Pool, scope: ResetScope = {}): Promise
     out[`${name} rows`] = Number(rows[0]?.n ?? 0);
   }
   return out;
+}
+
+/**
+ * Rows a replay of `log` would not bring back. price_data, per symbol: a symbol's records all sit in one partition
+ * (key = symbol); if that partition lost its first records, the rows older than the symbol's oldest bar still in the
+ * log (all of them when none is left) cannot come back. market_events, per event (key = id): a row on a truncated
+ * partition whose event is no longer in the log. Partitions that lost nothing cost nothing: they are not read.
+ */
+export async function replayLossPostgres(pool: Pool, log: RetainedLog, topics: { prices: TopicDef<PriceUpdate>; events: TopicDef<MarketEvent> }, scope: ResetScope = {}): Promise<ReplayLoss[]> {
+  const tables = await present(pool);
+  const losses: ReplayLoss[] = [];
+  const symbols = scope.symbols ? [...scope.symbols] : null;
+  const onTruncated = (topic: string) => {
+    const parts = new Set(log.truncated(topic).map((t) => t.partition));
+    return (key: string) => parts.has(log.partitionOf(topic, key));
+  };
+
+  if (tables.some((t) => t.name === 'price_data') && log.truncated(topics.prices.name).length) {
+    const truncated = onTruncated(topics.prices.name);
+    const { rows } = await pool.query<{ symbol: string }>(
+      `SELECT DISTINCT symbol FROM price_data${symbols ? ' WHERE symbol = ANY($1::text[])' : ''}`, symbols ? [symbols] : []);
+    const candidates = rows.map((r) => r.symbol).filter(truncated);
+    if (candidates.length) {
+      const oldest = await log.oldestByKey(topics.prices, (v) => v.eventTime, candidates);
+      // A symbol with nothing left in the log loses every row (cutoff +infinity).
+      const { rows: [lost] } = await pool.query<{ n: string; symbols: number; first: number | null; last: number | null }>(
+        `SELECT count(*)::bigint AS n, count(DISTINCT p.symbol)::int AS symbols,
+                (extract(epoch FROM min(p.ts)) * 1000)::float8 AS first, (extract(epoch FROM max(p.ts)) * 1000)::float8 AS last
+         FROM price_data p JOIN unnest($1::text[], $2::float8[]) AS c(symbol, cutoff) ON p.symbol = c.symbol
+         WHERE p.ts < to_timestamp(c.cutoff / 1000.0)`,
+        [candidates, candidates.map((s) => oldest.get(s) ?? Number.POSITIVE_INFINITY)]);
+      const n = Number(lost?.n ?? 0);
+      if (n > 0) {
+        losses.push({
+          what: 'price_data rows', count: n, from: lost!.first ?? undefined, to: lost!.last ?? undefined, topic: topics.prices.name,
+          detail: `of ${lost!.symbols} symbol(s), older than the oldest bar the log still has for them`,
+        });
+      }
+    }
+  }
+
+  if (tables.some((t) => t.name === 'market_events') && log.truncated(topics.events.name).length) {
+    const truncated = onTruncated(topics.events.name);
+    const bySymbols = symbols && tables.some((t) => t.name === 'market_events' && t.bySymbols);
+    if (!symbols || bySymbols) {
+      const { rows } = await pool.query<{ id: string; t: number }>(
+        `SELECT id, (extract(epoch FROM published_at) * 1000)::float8 AS t FROM market_events${symbols ? ' WHERE symbols && $1::text[]' : ''}`,
+        symbols ? [symbols] : []);
+      const candidates = rows.filter((r) => truncated(r.id));
+      if (candidates.length) {
+        const kept = await log.oldestByKey(topics.events, (v) => v.publishedAt, candidates.map((r) => r.id));
+        const lost = candidates.filter((r) => !kept.has(r.id));
+        if (lost.length) {
+          const times = lost.map((r) => r.t);
+          losses.push({
+            what: 'market_events rows', count: lost.length, from: Math.min(...times), to: Math.max(...times), topic: topics.events.name,
+            detail: 'whose events are no longer in the log',
+          });
+        }
+      }
+    }
+  }
+  return losses;
 }

@@ -10,7 +10,7 @@ import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { priceHandler } from '../price-handler.ts';
 import type { Sink, SinkContext } from '../types.ts';
 import { barMember, redisKeys } from './keys.ts';
-import { countRedis, resetRedis } from './store.ts';
+import { countRedis, replayLossRedis, resetRedis } from './store.ts';
 
 export const redisSinkSpec = z.object({
   latestTtlSeconds: z.number().int().min(1).describe('TTL of price:{symbol}:latest'),
@@ -81,5 +81,6 @@ export function createRedisSink(config: Config, ctx: SinkContext = {}, opts: Par
     async close() { await client?.quit().catch(() => client?.disconnect()); client = undefined; },
     async reset(scope) { await resetRedis(redis(), scope); },
     counts: (scope) => countRedis(redis(), scope),
+    replayLoss: (log, scope) => replayLossRedis(redis(), log, prices.topic, scope),
   };
 }

@@ -15,8 +15,7 @@ import { inspectTopics } from '../../ops/inspect/topics.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
-import { bar, randomSymbol } from '../consumers/sink-contract.ts';
-import { consumeMessages, deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { bar, consumeMessages, deleteTestTopics, randomName, randomSymbol, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
 
 const exec = promisify(execFile);
 const config = testConfig({ TOPIC_PARTITIONS: '3', PRICE_RETENTION_DAYS: '7' });

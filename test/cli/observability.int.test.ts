@@ -14,8 +14,7 @@ import { createPgPool } from '../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
-import { bar, randomSymbol } from '../consumers/sink-contract.ts';
-import { deleteTestTopics, randomName, testKafka, waitFor } from '../helpers/index.ts';
+import { bar, deleteTestTopics, randomName, randomSymbol, testKafka, waitFor } from '../helpers/index.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { ready, scrape, total } from './scrape.ts';
 

@@ -3,8 +3,7 @@
 // registry ignores basic auth it does not ask for), and their whole output is searched for the values.
 import { afterAll, describe, expect, it } from 'vitest';
 import { priceUpdates, withName } from '../../topics/index.ts';
-import { deleteTestTopics, randomName, testKafka, waitFor } from '../helpers/index.ts';
-import { randomSymbol } from '../consumers/sink-contract.ts';
+import { deleteTestTopics, randomName, randomSymbol, testKafka, waitFor } from '../helpers/index.ts';
 import { startCli, type CliProcess } from './cli-process.ts';
 import { ready, scrape, total } from './scrape.ts';
 

@@ -12,8 +12,7 @@ import { createPgPool } from '../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdates, withName } from '../../topics/index.ts';
-import { bar, randomSymbol } from '../consumers/sink-contract.ts';
-import { deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { bar, deleteTestTopics, randomName, randomSymbol, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
 import { startCli, type CliProcess } from './cli-process.ts';
 
 const SYMBOLS = 8;

@@ -142,14 +142,24 @@ describe('sink runner batch handler', () => {
       expect(t.events).toEqual(['write:1,2', 'resolve:101', 'commit']);
     });
 
-    it('a batch the store rejects as data is isolated record by record: the bad record is dead-lettered, the rest written in order, then committed', async () => {
+    it('a batch the store rejects as data is isolated by halving: the bad record is dead-lettered, the rest written in order, then committed', async () => {
       const t = setup();
       await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2, bad: true } }, { value: { id: 3 } }, { value: { id: 4 } }]));
-      expect(t.writeCalls()).toBe(5); // the whole batch, then one record at a time
-      expect(t.events).toEqual(['write:1', 'write:3', 'write:4', 'dlq:101', 'resolve:103', 'commit']);
+      expect(t.writeCalls()).toBe(5); // 1-4 rejected, 1-2 rejected, 1 written, 2 rejected alone, 3-4 written
+      expect(t.events).toEqual(['write:1', 'write:3,4', 'dlq:101', 'resolve:103', 'commit']);
       expect(t.dead).toHaveLength(1);
       expect(t.dead[0]!.error).toBeInstanceOf(ValidationError);
       expect(JSON.parse(t.dead[0]!.value!.toString())).toEqual({ id: 2, bad: true });
+    });
+
+    it('one bad record in a large batch costs about 2·log2(n) writes, and every other record is written once', async () => {
+      const t = setup();
+      const n = 1024;
+      await t.handler.eachBatch(batch(t.events, Array.from({ length: n }, (_, i) => ({ value: i === 700 ? { id: i, bad: true } : { id: i } }))));
+      expect(t.writeCalls()).toBeLessThanOrEqual(2 * Math.log2(n) + 1);
+      const written = t.events.filter((e) => e.startsWith('write:')).flatMap((e) => e.slice(6).split(',').map(Number));
+      expect(written).toEqual(Array.from({ length: n }, (_, i) => i).filter((i) => i !== 700));
+      expect(t.dead).toHaveLength(1);
     });
 
     it('a write that never succeeds before abort() leaves nothing resolved or committed', async () => {

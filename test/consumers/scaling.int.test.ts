@@ -16,8 +16,7 @@ import { createPgPool, type Pool } from '../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdates, withName } from '../../topics/index.ts';
-import { consumeMessages, deleteTestTopics, randomName, testConfig, testLogger, waitFor } from '../helpers/index.ts';
-import { randomSymbol } from './sink-contract.ts';
+import { consumeMessages, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger, waitFor } from '../helpers/index.ts';
 
 const { AssignerProtocol } = kafkajs;
 const SYMBOLS = 40;

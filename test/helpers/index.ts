@@ -1,5 +1,6 @@
-// Shared helpers for tests: random names, polling, config/logger, Kafka topics and consumption.
+// Shared helpers for tests: random names, polling, config/logger, Kafka topics and consumption, record builders.
 export { randomName } from './random.ts';
 export { waitFor, type WaitForOptions } from './wait.ts';
 export { testConfig, testLogger } from './config.ts';
-export { consumeMessages, createTestTopic, deleteTestTopics, testKafka, type ConsumedMessage, type TestTopicOptions } from './kafka.ts';
+export { consumeMessages, createTestTopic, deleteTestTopics, readDlq, readTopic, testKafka, type ConsumedMessage, type DeadLetterRead, type TestTopicOptions } from './kafka.ts';
+export { bar, BAR_T0, deleteEventRows, EVENT_T0, eventFactory, HOUR, newEvent, randomSymbol } from './fixtures.ts';

@@ -1,7 +1,7 @@
 // The publisher against the real Kafka and registry: typed records arrive keyed, decodable and with the standard
 // headers; tombstones carry a null value; dead letters keep the original bytes, key and headers plus the reason.
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { headersToStrings } from '../../lib/dlq.ts';
@@ -12,10 +12,10 @@ import { createSerde } from '../../lib/serde.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { graphMutations, marketEvents, priceUpdates, withName } from '../../topics/index.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { testKafka, waitFor } from '../helpers/index.ts';
 
 const config = { ...loadConfig(), TOPIC_PARTITIONS: 3 };
-const kafka = new Kafka({ clientId: 'publisher-test', brokers: [...config.KAFKA_BROKERS], logLevel: logLevel.NOTHING });
+const kafka = testKafka(config, 'publisher-test');
 const serde = createSerde(config);
 const suffix = randomUUID().slice(0, 8);
 const prices = withName(priceUpdates, `test-pub-prices-${suffix}`);

@@ -19,8 +19,7 @@ import { backfillWindow } from '../../ops/backfill-range.ts';
 import { createSyntheticSource } from '../../producers/sources/synthetic.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { graphMutations, marketEvents, priceUpdates, withName } from '../../topics/index.ts';
-import { randomSymbol } from '../consumers/sink-contract.ts';
-import { consumeMessages, deleteTestTopics, randomName, testConfig, testLogger, waitFor } from '../helpers/index.ts';
+import { consumeMessages, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger, waitFor } from '../helpers/index.ts';
 import { openStores, type Stores } from './snapshots.ts';
 
 const run = promisify(execFile);

@@ -12,8 +12,7 @@ import { parseReplayTarget, replay } from '../../ops/replay.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
-import { bar, randomSymbol } from '../consumers/sink-contract.ts';
-import { consumeMessages, deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { bar, consumeMessages, deleteTestTopics, randomName, randomSymbol, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
 import { GroupActiveError } from '../../lib/errors.ts';
 
 const run = promisify(execFile);

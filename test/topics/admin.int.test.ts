@@ -1,15 +1,16 @@
 // Topic admin against the real broker: ensureTopics creates each topic and its DLQ with the settings from code,
 // is idempotent, leaves existing topics alone, and describeTopics reports partitions, offsets and retention.
 import { randomUUID } from 'node:crypto';
-import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { describeTopics, ensureTopics } from '../../topics/admin.ts';
 import { graphMutations, priceUpdates, withName } from '../../topics/index.ts';
+import { testKafka } from '../helpers/index.ts';
 
 const DAY_MS = 86_400_000;
 const config = { ...loadConfig(), TOPIC_PARTITIONS: 3, PRICE_RETENTION_DAYS: 21, EVENT_RETENTION_DAYS: 400 };
-const kafka = new Kafka({ clientId: 'admin-test', brokers: [...config.KAFKA_BROKERS], logLevel: logLevel.NOTHING });
+const kafka = testKafka(config, 'admin-test');
 const admin = kafka.admin();
 const suffix = randomUUID().slice(0, 8);
 const prices = withName(priceUpdates, `test-admin-prices-${suffix}`);

@@ -6,7 +6,7 @@ import { createClassifier, type EventClassifier } from '../../../consumers/enric
 import type { EventToClassify } from '../../../consumers/enricher/types.ts';
 import { createPgPool, type Pool } from '../../../lib/stores/postgres.ts';
 import { errorResponse, startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../../helpers/fake-anthropic.ts';
-import { randomName, testConfig, testLogger, waitFor } from '../../helpers/index.ts';
+import { deleteEventRows, eventFactory, testConfig, testLogger, waitFor } from '../../helpers/index.ts';
 import { startTcpProxy } from '../../helpers/tcp-proxy.ts';
 
 const answer = (score: number) => ({
@@ -17,13 +17,13 @@ const logger = testLogger('enricher-cache');
 const config = testConfig();
 let pool: Pool;
 let fake: FakeAnthropic;
-const ids: string[] = [];
+const events = eventFactory({ headline: 'Microsoft to acquire gaming studio', summary: null, symbols: ['MSFT'], source: 'test' });
 const open: EventClassifier[] = [];
 
+/** What the classifier sees of a market event. */
 function newEvent(): EventToClassify {
-  const id = randomName('evt');
-  ids.push(id);
-  return { id, headline: 'Microsoft to acquire gaming studio', summary: null, symbols: ['MSFT'], publishedAt: Date.now(), source: 'test' };
+  const { id, headline, summary, symbols, source } = events.newEvent();
+  return { id, headline, summary, symbols, publishedAt: Date.now(), source };
 }
 
 function claude(p: Pool, server: FakeAnthropic = fake): EventClassifier {
@@ -51,7 +51,7 @@ afterEach(async () => {
   await fake.close();
 });
 afterAll(async () => {
-  await pool.query('DELETE FROM event_classifications WHERE event_id = ANY($1)', [ids]).catch(() => {});
+  await deleteEventRows(pool, events.ids);
   await pool.end();
 });
 

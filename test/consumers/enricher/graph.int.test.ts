@@ -1,7 +1,6 @@
 // The enricher and the neo4j-sink together, against the real Kafka, registry, PostgreSQL and Neo4j on isolated topics:
 // a market event becomes (:MarketEvent)-[:AFFECTS {relevance}]->(:Company:Stock) in the graph, and withdrawing it
 // (a market-events tombstone) removes the node and its relationships. Random symbols keep the graph's real companies untouched.
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSinks, type RunningSinks } from '../../../consumers/start.ts';
 import type { Config } from '../../../lib/config.ts';
@@ -9,9 +8,8 @@ import { createPublisher, type Publisher } from '../../../lib/publisher.ts';
 import { createSerde } from '../../../lib/serde.ts';
 import { createNeo4jDriver, type Driver } from '../../../lib/stores/neo4j.ts';
 import { createPgPool, type Pool } from '../../../lib/stores/postgres.ts';
-import type { MarketEvent } from '../../../schemas/types.generated.ts';
 import { graphMutations, marketEvents, priceUpdates, withName } from '../../../topics/index.ts';
-import { deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../../helpers/index.ts';
+import { deleteEventRows, deleteTestTopics, newEvent, randomName, randomSymbol, testConfig, testKafka, testLogger, waitFor } from '../../helpers/index.ts';
 
 const logger = testLogger('enricher-graph');
 const base = testConfig({ ANTHROPIC_API_KEY: '' });
@@ -22,7 +20,7 @@ const topics = {
   events: withName(marketEvents, randomName('test-events')),
   mutations: withName(graphMutations, randomName('test-mutations')),
 };
-const symbols = [0, 1].map(() => `T${randomUUID().replace(/-/g, '').slice(0, 8).toUpperCase()}`);
+const symbols = [randomSymbol(), randomSymbol()];
 const id = randomName('evt');
 let driver: Driver;
 let pool: Pool;
@@ -51,18 +49,14 @@ afterAll(async () => {
     `MATCH (n) WHERE (n:MarketEvent AND n.id = $id) OR (n:Company AND n.symbol IN $symbols) OR (n:GraphTombstone AND (n.key CONTAINS $id)) DETACH DELETE n`,
     { id, symbols }).catch(() => {});
   await driver?.close();
-  await pool?.query('DELETE FROM market_events WHERE id = $1', [id]).catch(() => {});
-  await pool?.query('DELETE FROM event_classifications WHERE event_id = $1', [id]).catch(() => {});
+  if (pool) await deleteEventRows(pool, [id]);
   await pool?.end();
   await deleteTestTopics(kafka, Object.values(topics).flatMap((t) => [t.name, t.dlq]));
 });
 
 describe('enricher → graph-mutations → neo4j-sink', () => {
   it('puts the classified event in the graph with AFFECTS to its companies, and takes it out when it is withdrawn', async () => {
-    const event: MarketEvent = {
-      id, symbols, headline: `${symbols[0]} and ${symbols[1]} announce a merger`, summary: null, source: 'Test Wire',
-      url: null, publishedAt: Date.UTC(2026, 10, 20, 14, 30), category: null, ingestTime: Date.UTC(2026, 10, 20, 14, 31),
-    };
+    const event = newEvent({ id, symbols, headline: `${symbols[0]} and ${symbols[1]} announce a merger`, summary: null, url: null, category: null });
     await publisher.send(topics.events, [event], { source: 'test' });
     const rows = await waitFor(async () => { const g = await graph(); return g.length === 2 && g.every((r) => r.symbol) ? g : null; }, { what: 'the event and its AFFECTS in Neo4j', timeoutMs: 60_000 });
     expect(rows.map((r) => r.symbol)).toEqual([...symbols].sort());

@@ -1,25 +1,23 @@
 // neo4j-sink applying graph-mutations, against the real Kafka, registry and Neo4j on isolated topics and random keys:
-// upserts land, a repeat is a no-op, an older mutation never overwrites a newer one, deletes and tombstones,
-// a null property removes it, records outside the whitelist (including injection attempts and raw Avro with an
-// unknown label) go to the DLQ with the reason and execute nothing, and a replay from earliest leaves the graph identical.
+// the sink contract (nodes and relationships materialize, end nodes made by relationship upserts; redelivery and replay
+// change nothing; an older mutation of an entity never overwrites a newer one; invalid records to the DLQ while the
+// good ones after them land; a tombstone deletes what its key names; a Neo4j outage pauses the group), plus:
+// MarketEvent/AFFECTS and Stock = Company, null properties, deletes that older upserts cannot undo, tombstones of
+// relationships and of nodes with relationships, records outside the whitelist (injection attempts, raw Avro with an
+// unknown label) dead-lettered without executing anything, and a replay of everything this file wrote.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupIdOf } from '../../../consumers/registry.ts';
-import { startSinks, type RunningSinks } from '../../../consumers/start.ts';
-import type { Config } from '../../../lib/config.ts';
-import { totalLag } from '../../../lib/lag.ts';
-import { createPublisher, type Publisher } from '../../../lib/publisher.ts';
-import { createSerde, type Serde } from '../../../lib/serde.ts';
 import { createNeo4jDriver, type Driver } from '../../../lib/stores/neo4j.ts';
 import { loadSchema } from '../../../schemas/avro.ts';
 import type { GraphMutation } from '../../../schemas/types.generated.ts';
-import { ensureTopics } from '../../../topics/admin.ts';
-import { deleteRelationship, long, upsertNode, upsertRelationship } from '../../../topics/graph-model.ts';
-import { graphMutations, priceUpdates, withName, type TopicDef } from '../../../topics/index.ts';
-import { consumeMessages, randomName, testConfig, testKafka, testLogger, waitFor } from '../../helpers/index.ts';
+import { deleteRelationship, KEY_PROPERTY, long, parseEntityKey, upsertNode, upsertRelationship } from '../../../topics/graph-model.ts';
+import type { TopicDef } from '../../../topics/index.ts';
+import { sinkUnderTest } from '../contract/harness.ts';
+import { sinkContract } from '../contract/suite.ts';
 
 const RUN = `G${randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase()}`;
 const sym = (s: string) => `${RUN}${s}`;
@@ -28,72 +26,100 @@ const T0 = Date.now() - 3_600_000;
 const at = (seconds: number) => ({ origin: 'profile', time: T0 + seconds * 1000 }) as const;
 
 describe('neo4j-sink: graph-mutations', () => {
-  const logger = testLogger('graph-mutations-test');
-  const kafka = testKafka();
-  let config: Config;
-  let topic: TopicDef<GraphMutation>;
-  let publisher: Publisher;
-  let serde: Serde;
+  const sut = sinkUnderTest('neo4j');
   let driver: Driver;
-  let sinks: RunningSinks | undefined;
-  const topics = () => ({ prices: withName(priceUpdates, randomName('test-prices')), mutations: topic });
-  let sinkTopics: ReturnType<typeof topics>;
 
-  const start = async () => { sinks = await startSinks({ config, logger, names: ['neo4j'], topics: sinkTopics }); };
-  const stop = async () => { await sinks?.stop(); sinks = undefined; };
-  const send = (...ms: GraphMutation[]) => publisher.send(topic, ms, { source: 'test' });
-  /** Waits until the group has consumed (written or dead-lettered) everything on the topic. */
-  const settle = () => waitFor(async () => (await totalLag(kafka, groupIdOf(config, 'neo4j'), [topic.name])) === 0, { what: 'the neo4j sink to catch up', timeoutMs: 60_000 });
+  const send = (...ms: GraphMutation[]) => sut.publisher.send(sut.topics.mutations, ms, { source: 'test' });
+  const settle = async () => { await sut.start(); await sut.settle('mutations'); };
 
   const company = async (symbol: string) => (await driver.executeQuery(
     'MATCH (c:Company {symbol: $symbol}) RETURN properties(c) AS p, labels(c) AS labels', { symbol })).records[0]?.toObject() as { p: Record<string, unknown>; labels: string[] } | undefined;
   const rel = async (type: string, from: string, to: string) => (await driver.executeQuery(
     'MATCH (a {symbol: $from})-[x]->(b) WHERE type(x) = $type AND coalesce(b.symbol, b.name) = $to RETURN properties(x) AS p', { type, from, to })).records[0]?.get('p') as Record<string, unknown> | undefined;
+  /** Whether the entity an entity key names (`Company:X`, `COMPETES_WITH:X:Y`) is in the graph. */
+  async function exists(key: string): Promise<boolean> {
+    const e = parseEntityKey(key);
+    if (typeof e === 'string') throw new Error(e);
+    const { records } = e.kind === 'node'
+      ? await driver.executeQuery(`MATCH (n:${e.label} {${KEY_PROPERTY[e.label]}: $key}) RETURN count(n) AS n`, { key: e.key })
+      : await driver.executeQuery(`MATCH (a)-[x:${e.type}]->(b) WHERE coalesce(a.symbol, a.id, a.name) = $from AND coalesce(b.symbol, b.id, b.name) = $to RETURN count(x) AS n`, { from: e.from, to: e.to });
+    return records[0]?.get('n') > 0;
+  }
+  const deletedAt = async (key: string) => (await driver.executeQuery('MATCH (t:GraphTombstone {key: $key}) RETURN t.deleted_at AS t', { key })).records[0]?.get('t') as number | undefined;
 
-  /** Everything this test run wrote: nodes, relationships and tombstones, canonical and comparable. */
-  async function snapshot() {
+  /** Everything written under a prefix (default: this whole run): nodes, relationships and tombstones, canonical and comparable. */
+  async function snapshot(prefix = RUN) {
     const nodes = await driver.executeQuery(
       `MATCH (n) WHERE n.symbol STARTS WITH $run OR n.name STARTS WITH $sector OR (n:GraphTombstone AND n.key CONTAINS $run)
-       RETURN [labels(n), properties(n)] AS x`, { run: RUN, sector: `Sector ${RUN}` });
+       RETURN [labels(n), properties(n)] AS x`, { run: prefix, sector: `Sector ${prefix}` });
     const rels = await driver.executeQuery(
-      `MATCH (a)-[x]->(b) WHERE a.symbol STARTS WITH $run RETURN [type(x), a.symbol, coalesce(b.symbol, b.name), properties(x)] AS x`, { run: RUN });
+      `MATCH (a)-[x]->(b) WHERE a.symbol STARTS WITH $run RETURN [type(x), a.symbol, coalesce(b.symbol, b.name), properties(x)] AS x`, { run: prefix });
     const canon = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).sort();
     return { nodes: canon(nodes.records.map((r) => r.get('x'))), rels: canon(rels.records.map((r) => r.get('x'))) };
   }
 
   beforeAll(async () => {
-    config = testConfig({ KAFKA_GROUP_PREFIX: randomName('test'), SINK_RETRY_MAX_MS: '1000' });
-    topic = withName(graphMutations, randomName('test-graph'));
-    sinkTopics = topics();
-    await ensureTopics(kafka, config, [topic]);
-    serde = createSerde(config);
-    publisher = createPublisher({ kafka, serde, logger });
-    await publisher.connect();
-    driver = createNeo4jDriver(config);
-    await start();
+    driver = createNeo4jDriver(sut.base);
   });
-
   afterAll(async () => {
-    await stop();
-    await publisher?.disconnect();
     await driver?.executeQuery('MATCH (n) WHERE n.symbol STARTS WITH $run OR n.name STARTS WITH $sector OR (n:GraphTombstone AND n.key CONTAINS $run) DETACH DELETE n',
       { run: RUN, sector: `Sector ${RUN}` }).catch(() => {});
     await driver?.close();
   });
 
-  it('applies node and relationship upserts; a relationship upsert creates its missing end nodes', async () => {
-    const [a, b] = [sym('A'), sym('B')];
-    await send(
-      upsertNode('Company', a, { name: 'Alpha Corp', exchange: 'NasdaqGS', employees: long(1200), tags: ['x', 'y'] }, at(1)),
-      upsertNode('Sector', sector('Tech'), {}, at(1)),
-      upsertRelationship('IN_SECTOR', a, sector('Tech'), {}, at(1)),
-      upsertRelationship('COMPETES_WITH', a, b, { source: 'claude', confidence: 0.8, updated_at: 'x' }, at(1)),
-    );
-    await settle();
-    expect(await company(a)).toEqual({ p: { symbol: a, name: 'Alpha Corp', exchange: 'NasdaqGS', employees: 1200, tags: ['x', 'y'], _mutated_at: T0 + 1000 }, labels: expect.arrayContaining(['Company', 'Stock']) });
-    expect(await rel('IN_SECTOR', a, sector('Tech'))).toEqual({ _mutated_at: T0 + 1000 });
-    expect(await rel('COMPETES_WITH', a, b)).toEqual({ source: 'claude', confidence: 0.8, updated_at: 'x', _mutated_at: T0 + 1000 });
-    expect((await company(b))?.labels).toEqual(expect.arrayContaining(['Company', 'Stock'])); // created by the relationship upsert
+  /** Each scenario's entities under a prefix of their own: `<RUN><n>`. */
+  let scenarios = 0;
+  const held = async (keys: readonly string[]) => (await Promise.all(keys.map(async (k) => ((await exists(k)) ? [k] : [])))).flat().sort();
+  sinkContract(sut, {
+    noun: 'graph mutation',
+    topic: 'mutations',
+    tombstones: 'delete',
+    scenario(size) {
+      const p = `${RUN}${++scenarios}`;
+      const [a, b, c, s] = [`${p}A`, `${p}B`, `${p}C`, `Sector ${p}`];
+      if (size === 'few') {
+        const keys = [`Company:${a}`, `COMPETES_WITH:${b}:${c}`];
+        return {
+          records: [upsertNode('Company', a, { name: 'Alpha' }, at(1)), upsertRelationship('COMPETES_WITH', b, c, { confidence: 0.5 }, at(1))],
+          keys, landed: async () => (await held(keys)).length === 2, held: () => held(keys), snapshot: () => snapshot(p),
+        };
+      }
+      // Several mutations of one entity (properties merged; an upsert, then a delete) and end nodes made by relationships.
+      const keys = [`Company:${a}`, `Sector:${s}`, `IN_SECTOR:${a}:${s}`, `COMPETES_WITH:${a}:${b}`, `CORRELATED_WITH:${a}:${c}`];
+      return {
+        records: [
+          upsertNode('Company', a, { name: 'Alpha', employees: long(1200), tags: ['x', 'y'] }, at(1)),
+          upsertNode('Sector', s, {}, at(1)),
+          upsertRelationship('IN_SECTOR', a, s, {}, at(1)),
+          upsertRelationship('COMPETES_WITH', a, b, { confidence: 0.8 }, at(1)),
+          upsertRelationship('CORRELATED_WITH', a, c, { coefficient: 0.9 }, at(1)),
+          deleteRelationship('CORRELATED_WITH', a, c, at(2)),
+          upsertNode('Company', a, { exchange: 'NasdaqGS' }, at(2)),
+        ],
+        keys,
+        landed: async () =>
+          isDeepStrictEqual((await company(a))?.p, { symbol: a, name: 'Alpha', employees: 1200, tags: ['x', 'y'], exchange: 'NasdaqGS', _mutated_at: T0 + 2000 })
+          && isDeepStrictEqual(await rel('COMPETES_WITH', a, b), { confidence: 0.8, _mutated_at: T0 + 1000 })
+          && isDeepStrictEqual(await rel('IN_SECTOR', a, s), { _mutated_at: T0 + 1000 })
+          && (await exists(`Sector:${s}`)) && ((await company(b))?.labels.includes('Stock') ?? false) // b: made by the relationship upsert
+          && (await deletedAt(`CORRELATED_WITH:${a}:${c}`)) === T0 + 2000 && !(await exists(`CORRELATED_WITH:${a}:${c}`)),
+        held: () => held(keys),
+        snapshot: () => snapshot(p),
+      };
+    },
+    invalid: (key) => ({ value: upsertNode('Company', key.split(':')[1]!, { 'Bad-Name': 1 }, at(1)), reason: /property name "Bad-Name" does not match/ }),
+    ordering() {
+      const p = `${RUN}${++scenarios}`;
+      const [e, f] = [`${p}E`, `${p}F`];
+      return {
+        newer: [upsertNode('Company', e, { name: 'New name', sector: 'Tech' }, at(20)), upsertRelationship('COMPETES_WITH', e, f, { confidence: 0.9 }, at(20))],
+        older: [upsertNode('Company', e, { name: 'Old name', extra: 'stale' }, at(10)), upsertRelationship('COMPETES_WITH', e, f, { confidence: 0.1 }, at(10))],
+        newerHolds: async () =>
+          isDeepStrictEqual((await company(e))?.p, { symbol: e, name: 'New name', sector: 'Tech', _mutated_at: T0 + 20_000 })
+          && isDeepStrictEqual(await rel('COMPETES_WITH', e, f), { confidence: 0.9, _mutated_at: T0 + 20_000 }),
+        snapshot: () => snapshot(p),
+      };
+    },
   });
 
   it('applies MarketEvent nodes and AFFECTS; Stock:X is the same node as Company:X', async () => {
@@ -113,27 +139,10 @@ describe('neo4j-sink: graph-mutations', () => {
     await driver.executeQuery('MATCH (e:MarketEvent {id: $id}) DETACH DELETE e', { id });
   });
 
-  it('applying the same mutations again changes nothing', async () => {
-    const c = sym('C');
-    const ms = [upsertNode('Company', c, { name: 'Gamma' }, at(2)), upsertRelationship('CORRELATED_WITH', c, sym('D'), { coefficient: 0.9 }, at(2))];
-    await send(...ms);
-    await settle();
-    const before = await snapshot();
-    await send(...ms, ...ms);
-    await settle();
-    expect(await snapshot()).toEqual(before);
-  });
-
-  it('never lets an older mutation overwrite a newer one; a null property removes it', async () => {
+  it('removes a property a newer mutation sets to null', async () => {
     const e = sym('E');
     await send(upsertNode('Company', e, { name: 'New name', sector: 'Tech' }, at(20)));
-    await send(upsertNode('Company', e, { name: 'Old name', extra: 'stale' }, at(10)));
-    await send(upsertRelationship('COMPETES_WITH', e, sym('F'), { confidence: 0.9 }, at(20)));
-    await send(upsertRelationship('COMPETES_WITH', e, sym('F'), { confidence: 0.1 }, at(10)));
     await settle();
-    expect((await company(e))?.p).toEqual({ symbol: e, name: 'New name', sector: 'Tech', _mutated_at: T0 + 20_000 });
-    expect(await rel('COMPETES_WITH', e, sym('F'))).toEqual({ confidence: 0.9, _mutated_at: T0 + 20_000 });
-
     await send(upsertNode('Company', e, { sector: null }, at(30)));
     await settle();
     expect((await company(e))?.p).toEqual({ symbol: e, name: 'New name', _mutated_at: T0 + 30_000 });
@@ -170,12 +179,12 @@ describe('neo4j-sink: graph-mutations', () => {
       upsertRelationship('IN_SECTOR', i, sector('Tomb'), {}, at(70)),
     );
     await settle();
-    await publisher.sendTombstone(topic, `COMPETES_WITH:${i}:${j}`, { source: 'test' });
+    await sut.publisher.sendTombstone(sut.topics.mutations, `COMPETES_WITH:${i}:${j}`, { source: 'test' });
     await settle();
     expect(await rel('COMPETES_WITH', i, j)).toBeUndefined();
     expect(await rel('CORRELATED_WITH', i, j)).toBeDefined();
 
-    await publisher.sendTombstone(topic, `Company:${i}`, { source: 'test' });
+    await sut.publisher.sendTombstone(sut.topics.mutations, `Company:${i}`, { source: 'test' });
     await settle();
     expect(await company(i)).toBeUndefined();
     expect(await company(j)).toBeDefined();
@@ -192,44 +201,35 @@ describe('neo4j-sink: graph-mutations', () => {
     const k = sym('K');
     await send(upsertNode('Company', k, { name: 'Kappa' }, at(90)));
     await settle();
-    const producer = kafka.producer();
-    await producer.connect();
-    try {
-      const encode = await serde.encoder(topic);
-      const bad = (key: string, m: GraphMutation) => ({ key, value: encode(m) });
-      await producer.send({
-        topic: topic.name,
-        messages: [
-          // Property-name injection: would close the map and delete the node if it were ever spliced into Cypher.
-          bad(`Company:${sym('INJ')}`, upsertNode('Company', sym('INJ'), { 'x}) DETACH DELETE (n': 1 } as never, at(91))),
-          bad(`Company:${k}`, upsertNode('Company', k, { 'x}) DETACH DELETE (n': 1 } as never, at(92))),
-          { key: `Person:${sym('P')}`, value: null }, // tombstone naming a label outside the whitelist
-          { key: `Company:${k}) DETACH DELETE (n`, value: null },
-        ],
-      });
+    const { serde, topics: { mutations: topic } } = sut;
+    const encode = await serde.encoder(topic);
+    const bad = (key: string, m: GraphMutation) => ({ key, value: encode(m) });
+    await sut.sendRaw('mutations', [
+      // Property-name injection: would close the map and delete the node if it were ever spliced into Cypher.
+      bad(`Company:${sym('INJ')}`, upsertNode('Company', sym('INJ'), { 'x}) DETACH DELETE (n': 1 } as never, at(91))),
+      bad(`Company:${k}`, upsertNode('Company', k, { 'x}) DETACH DELETE (n': 1 } as never, at(92))),
+      { key: `Person:${sym('P')}`, value: null }, // tombstone naming a label outside the whitelist
+      { key: `Company:${k}) DETACH DELETE (n`, value: null },
       // A record whose key names another entity than its value (would break per-entity order).
-      await producer.send({ topic: topic.name, messages: [bad(`Company:${sym('OTHER')}`, upsertNode('Company', sym('ODD2'), { name: 'x' }, at(91)))] });
+      bad(`Company:${sym('OTHER')}`, upsertNode('Company', sym('ODD2'), { name: 'x' }, at(91))),
+    ]);
 
-      // Raw Avro written with a schema whose NodeLabel enum has an extra symbol (registered as a compatible new version).
-      const dir = mkdtempSync(path.join(tmpdir(), 'graph-schema-'));
-      const extended = JSON.parse(loadSchema(topic.schemaFile).text) as { fields: Array<{ name: string; type: unknown }> };
-      const opField = extended.fields.find((f) => f.name === 'op')!;
-      const nodeLabel = ((opField.type as Array<{ fields: Array<{ name: string; type: { symbols?: string[] } }> }>)[0]!.fields.find((f) => f.name === 'label')!.type);
-      nodeLabel.symbols = [...nodeLabel.symbols!, 'Person'];
-      writeFileSync(path.join(dir, 'extended.avsc'), JSON.stringify(extended));
-      const extendedTopic: TopicDef<unknown> = { ...topic, schemaFile: path.join(dir, 'extended.avsc') } as TopicDef<unknown>;
-      const person = upsertNode('Person' as never, sym('P'), { name: 'x' }, at(91));
-      await producer.send({ topic: topic.name, messages: [{ key: `Person:${sym('P')}`, value: await serde.encode(extendedTopic, person) }] });
-    } finally {
-      await producer.disconnect();
-    }
+    // Raw Avro written with a schema whose NodeLabel enum has an extra symbol (registered as a compatible new version).
+    const dir = mkdtempSync(path.join(tmpdir(), 'graph-schema-'));
+    const extended = JSON.parse(loadSchema(topic.schemaFile).text) as { fields: Array<{ name: string; type: unknown }> };
+    const opField = extended.fields.find((f) => f.name === 'op')!;
+    const nodeLabel = ((opField.type as Array<{ fields: Array<{ name: string; type: { symbols?: string[] } }> }>)[0]!.fields.find((f) => f.name === 'label')!.type);
+    nodeLabel.symbols = [...nodeLabel.symbols!, 'Person'];
+    writeFileSync(path.join(dir, 'extended.avsc'), JSON.stringify(extended));
+    const extendedTopic: TopicDef<unknown> = { ...topic, schemaFile: path.join(dir, 'extended.avsc') } as TopicDef<unknown>;
+    const person = upsertNode('Person' as never, sym('P'), { name: 'x' }, at(91));
+    await sut.sendRaw('mutations', [{ key: `Person:${sym('P')}`, value: await serde.encode(extendedTopic, person) }]);
     await send(upsertNode('Company', k, { name: 'Kappa 2' }, at(93))); // good records after the bad ones still land
     await settle();
 
-    const dead = await consumeMessages(kafka, topic.dlq, 6);
-    const headers = (h: Record<string, unknown>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, String(v)]));
-    const reasons = (key: string) => dead.filter((d) => d.key?.toString() === key).map((d) => headers(d.headers))
-      .map((h) => `${h['error-class']}: ${h['error-message']}`).sort();
+    const keys = [`Company:${sym('INJ')}`, `Company:${k}`, `Person:${sym('P')}`, `Company:${k}) DETACH DELETE (n`, `Company:${sym('OTHER')}`];
+    const dead = await sut.deadLetters('mutations', keys, 6);
+    const reasons = (key: string) => dead.filter((d) => d.key === key).map(({ headers: h }) => `${h['error-class']}: ${h['error-message']}`).sort();
     expect(reasons(`Company:${sym('INJ')}`)).toEqual([expect.stringMatching(/^ValidationError: property name "x}\) DETACH DELETE \(n" does not match/)]);
     expect(reasons(`Company:${k}`)).toEqual([expect.stringMatching(/^ValidationError: property name/)]);
     expect(reasons(`Person:${sym('P')}`)).toEqual([
@@ -238,7 +238,7 @@ describe('neo4j-sink: graph-mutations', () => {
     ]);
     expect(reasons(`Company:${k}) DETACH DELETE (n`)).toEqual([expect.stringMatching(/tombstone not applied/)]);
     expect(reasons(`Company:${sym('OTHER')}`)).toEqual([expect.stringMatching(/is not the entity key/)]);
-    expect(dead.map((d) => headers(d.headers)).every((h) => h['original-topic'] === topic.name && h['consumer-group'] === groupIdOf(config, 'neo4j'))).toBe(true);
+    expect(dead.every(({ headers: h }) => h['original-topic'] === topic.name && h['consumer-group'] === sut.groupId)).toBe(true);
 
     // Nothing executed: the node the injection aimed at is intact, no node of a rejected record exists, no Person label.
     expect((await company(k))?.p).toEqual({ symbol: k, name: 'Kappa 2', _mutated_at: T0 + 93_000 });
@@ -247,17 +247,11 @@ describe('neo4j-sink: graph-mutations', () => {
     expect(persons.records[0]?.get('n')).toBe(0);
   });
 
-  it('replaying graph-mutations from earliest leaves the graph identical', async () => {
+  it('replaying graph-mutations from earliest leaves the whole graph this file wrote identical (deletes and tombstones included)', async () => {
     await settle();
     const before = await snapshot();
     expect(before.nodes.length).toBeGreaterThan(10);
-    await stop();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.resetOffsets({ groupId: groupIdOf(config, 'neo4j'), topic: topic.name, earliest: true });
-    await admin.disconnect();
-    expect(await totalLag(kafka, groupIdOf(config, 'neo4j'), [topic.name])).toBeGreaterThan(0);
-    await start();
+    await sut.replay('mutations');
     await settle();
     expect(await snapshot()).toEqual(before);
   });

@@ -1,13 +1,12 @@
 import { createNeo4jDriver } from '../../../lib/stores/neo4j.ts';
-import { sinkContract } from '../sink-contract.ts';
+import { priceSinkContract } from '../contract/prices.ts';
 
-sinkContract('neo4j', async (config) => {
+priceSinkContract('neo4j', async (config) => {
   const driver = createNeo4jDriver(config);
   const read = async (symbols: string[]) => (await driver.executeQuery(
     'MATCH (c:Company:Stock) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol, c.last_price AS price, toString(c.last_updated) AS updated, labels(c) AS labels ORDER BY symbol',
     { symbols })).records.map((r) => r.toObject());
   return {
-    urlVariable: 'NEO4J_URL',
     snapshot: read,
     count: async (symbol) => (await read([symbol])).length,
     latestClose: async (symbol) => ((await read([symbol]))[0]?.price as number | undefined) ?? null,

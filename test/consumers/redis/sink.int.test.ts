@@ -3,13 +3,13 @@ import { redisKeys } from '../../../consumers/redis/keys.ts';
 import { createRedisSink } from '../../../consumers/redis/sink.ts';
 import { loadConfig } from '../../../lib/config.ts';
 import { createRedis } from '../../../lib/stores/redis.ts';
-import { bar, randomSymbol, sinkContract } from '../sink-contract.ts';
+import { bar, randomSymbol } from '../../helpers/index.ts';
+import { priceSinkContract } from '../contract/prices.ts';
 
-sinkContract('redis', async (config) => {
+priceSinkContract('redis', async (config) => {
   const redis = createRedis(config);
   await redis.connect();
   return {
-    urlVariable: 'REDIS_URL',
     async snapshot(symbols) {
       const out: Record<string, unknown> = {};
       for (const s of symbols) {

@@ -1,0 +1,118 @@
+// Membership survives long outages and slow isolation: a member heartbeats on a timer for as long as a batch is in the
+// runner's hands. Caused for real, with a short session timeout (6 s) so the test is quick:
+// - PostgreSQL cut off (TCP proxy) for four session timeouts while a group has 3 members in 3 OS processes, with a
+//   retry back-off longer than the session: no member is evicted (no new group join), nothing lost or dead-lettered;
+// - one record PostgreSQL rejects as data (a store rule, a trigger, breaks on it) inside a 20,000-record batch: exactly
+//   one DLQ record, and every other record is handed to the store once (the batch is not fetched again).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { groupIdOf } from '../../consumers/registry.ts';
+import { startSinks, type RunningSinks } from '../../consumers/start.ts';
+import { groupLag } from '../../lib/lag.ts';
+import { createPublisher } from '../../lib/publisher.ts';
+import { createSerde } from '../../lib/serde.ts';
+import { createPgPool } from '../../lib/stores/postgres.ts';
+import { ensureTopics } from '../../topics/admin.ts';
+import { priceUpdates, withName } from '../../topics/index.ts';
+import { startCli, type CliProcess } from '../cli/cli-process.ts';
+import { bar, BAR_T0, deleteTestTopics, randomName, randomSymbol, readTopic, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+
+const SESSION_MS = 6000;
+
+describe('group membership under long outages and slow isolation', () => {
+  const base = testConfig();
+  const kafka = testKafka(base);
+  const logger = testLogger('membership-test');
+  const pool = createPgPool(base, { max: 1 });
+  const topics: string[] = [];
+  const symbols: string[] = [];
+  const cleanup: Array<() => Promise<unknown>> = [];
+
+  afterAll(async () => {
+    for (const f of cleanup.reverse()) await f().catch(() => {});
+    await pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]);
+    await pool.end();
+    await deleteTestTopics(kafka, topics);
+  });
+
+  it('a store down for four session timeouts under 3 member processes: no eviction, no rebalance, 0 lost', async () => {
+    const pg = new URL(base.POSTGRES_URL);
+    const proxy = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
+    cleanup.push(() => proxy.close());
+    const viaProxy = new URL(base.POSTGRES_URL);
+    viaProxy.port = String(proxy.port);
+    const topic = withName(priceUpdates, randomName('test-members'));
+    topics.push(topic.name, topic.dlq);
+    const env = {
+      PRICE_UPDATES_TOPIC: topic.name, KAFKA_GROUP_PREFIX: randomName('test-members'), POSTGRES_URL: viaProxy.toString(), TOPIC_PARTITIONS: '6',
+      KAFKA_SESSION_TIMEOUT_MS: String(SESSION_MS), SINK_RETRY_MAX_MS: String(3 * SESSION_MS), LOG_LEVEL: 'info', STALL_SECONDS: '600',
+    };
+    const config = testConfig(env);
+    await ensureTopics(kafka, config, [topic]);
+    const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
+    await publisher.connect();
+    cleanup.push(() => publisher.disconnect());
+    const mine = Array.from({ length: 12 }, randomSymbol);
+    symbols.push(...mine);
+    const rows = async () => Number((await pool.query('SELECT count(*) FROM price_data WHERE symbol = ANY($1)', [mine])).rows[0].count);
+    const publish = (from: number, to: number) => publisher.send(topic, mine.flatMap((s) => Array.from({ length: to - from }, (_, i) => bar(s, from + i, 100 + i))), { source: 'test' });
+
+    const members: CliProcess[] = [0, 1, 2].map(() => startCli(['consume', 'postgres'], env));
+    cleanup.push(async () => { for (const m of members) if (m.child.exitCode === null) m.child.kill('SIGKILL'); });
+    const joins = () => members.map((m) => m.logs().filter((l) => l.msg === 'joined group').length);
+    await publish(0, 50);
+    await waitFor(async () => (await rows()) === 12 * 50, { what: 'the first bars through 3 members', timeoutMs: 90_000 });
+    // Settled: every member owns partitions and no join happened for two session timeouts.
+    await waitFor(async () => {
+      const before = joins().join();
+      await sleep(2 * SESSION_MS);
+      return joins().every((n) => n > 0) && joins().join() === before;
+    }, { what: 'a settled group of 3', timeoutMs: 120_000 });
+    const settled = joins();
+
+    proxy.cut();
+    await publish(50, 100);
+    await sleep(4 * SESSION_MS);
+    expect(await rows()).toBe(12 * 50); // nothing could be written, nothing was skipped
+    proxy.restore();
+
+    await waitFor(async () => (await rows()) === 12 * 100, { what: 'every bar once PostgreSQL is back', timeoutMs: 120_000 });
+    await waitFor(async () => (await groupLag(kafka, groupIdOf(config, 'postgres'), [topic.name])).every((p) => p.lag === 0), { what: 'lag 0', timeoutMs: 60_000 });
+    expect(joins(), 'no member rejoined: nobody was evicted and the group did not rebalance').toEqual(settled);
+    expect(members.every((m) => m.child.exitCode === null)).toBe(true);
+    expect(await readTopic(kafka, topic.dlq)).toHaveLength(0);
+  });
+
+  it('one bad record in a 20,000-record batch: exactly one DLQ record, the batch is not fetched again', async () => {
+    const topic = withName(priceUpdates, randomName('test-isolate'));
+    topics.push(topic.name, topic.dlq);
+    const config = testConfig({ KAFKA_GROUP_PREFIX: randomName('test-isolate'), TOPIC_PARTITIONS: '1', KAFKA_SESSION_TIMEOUT_MS: String(SESSION_MS) });
+    await ensureTopics(kafka, config, [topic]);
+    const symbol = randomSymbol();
+    symbols.push(symbol);
+    const n = 20_000;
+    const bad = 12_345;
+    const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
+    await publisher.connect();
+    // Minute bars (20,000 hourly ones would run into the future).
+    const minuteBar = (i: number) => bar(symbol, 0, 100 + (i % 50), { interval: '1m', eventTime: BAR_T0 + i * 60_000, ingestTime: BAR_T0 + i * 60_000 + 500 });
+    await publisher.send(topic, Array.from({ length: n }, (_, i) => minuteBar(i)), { source: 'test' });
+    await publisher.disconnect();
+    // A store rule the record breaks (valid for our own rules): PostgreSQL rejects that one row as data (SQLSTATE 22023).
+    const rule = randomName('reject').replace(/-/g, '_');
+    await pool.query(`CREATE FUNCTION ${rule}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'bar rejected by a store rule' USING ERRCODE = '22023'; END $$`);
+    await pool.query(`CREATE TRIGGER ${rule} BEFORE INSERT OR UPDATE ON price_data FOR EACH ROW WHEN (NEW.symbol = '${symbol}' AND NEW.ts = to_timestamp(${minuteBar(bad).eventTime} / 1000.0)) EXECUTE FUNCTION ${rule}()`);
+    cleanup.push(async () => { await pool.query(`DROP TRIGGER IF EXISTS ${rule} ON price_data`); await pool.query(`DROP FUNCTION IF EXISTS ${rule}()`); });
+
+    let handed = 0;
+    const sinks: RunningSinks = await startSinks({ config, logger, names: ['postgres'], topics: { prices: topic }, hooks: { onWritten: (e) => { if (e.topic === topic.name) handed += e.records; } } });
+    cleanup.push(() => sinks.stop());
+    await waitFor(async () => Number((await pool.query('SELECT count(*) FROM price_data WHERE symbol = $1', [symbol])).rows[0].count) === n - 1, { what: `the ${n - 1} good bars`, timeoutMs: 120_000 });
+    await waitFor(async () => (await groupLag(kafka, groupIdOf(config, 'postgres'), [topic.name])).every((p) => p.lag === 0), { what: 'lag 0', timeoutMs: 60_000 });
+    const dead = await readTopic(kafka, topic.dlq);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.headers['error-class']?.toString()).toBe('ValidationError');
+    expect(handed, 'every record handed over exactly once: no batch fetched again').toBe(n);
+  });
+});
