@@ -4,9 +4,10 @@
 // runner's publisher (SinkContext). The classification is also written to PostgreSQL market_events
 // (../postgres/market-events.ts).
 //
-// Everything happens inside writeBatch, so the runner commits the batch's offsets only after the mutations were
-// acknowledged by Kafka and the rows written: at-least-once. A redelivered batch republishes the same mutations
-// (idempotent in the graph) and is answered from the cache, so Claude is never asked (or billed) twice for an event.
+// Everything happens inside writeBatch, so the runner commits the batch's offsets only after the rows were written and
+// then the mutations acknowledged by Kafka: at-least-once. Events are linked only to companies they name or the graph
+// already holds. A redelivered batch republishes the same mutations (idempotent in the graph) and is answered from the
+// cache, so Claude is never asked (or billed) twice for an event.
 //
 // A tombstone on market-events (an event withdrawn) deletes its AFFECTS relationships (the symbols come from the
 // cached classification), then the node (a graph-mutations tombstone under `MarketEvent:<id>`), and its
@@ -14,7 +15,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
-import { classifyPgError, MarketstreamError } from '../../lib/errors.ts';
+import { classifyNeo4jError, classifyPgError, MarketstreamError } from '../../lib/errors.ts';
+import { createNeo4jDriver, type Driver } from '../../lib/stores/neo4j.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Publisher } from '../../lib/publisher.ts';
 import { createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
@@ -49,6 +51,8 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
   const logger = (ctx.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, name: 'enricher' })).child({ component: 'enricher' });
   const mutationsTopic = ctx.topics?.mutations ?? graphMutations;
   let pool: Pool | undefined;
+  let driver: Driver | undefined;
+  const graph = () => driver ?? (driver = createNeo4jDriver(config));
   let publisher: Publisher | undefined;
   let classifier: EventClassifier | undefined;
   let store: ClassificationStore | undefined;
@@ -66,6 +70,29 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
     return events.map((event, i) => ({ event, classification: (settled[i] as PromiseFulfilledResult<EnrichedEvent['classification']>).value }));
   }
 
+  /**
+   * Keeps the affected companies an event may be linked to: the ones it names, and the ones the graph already holds
+   * (a Company node). A ticker that only Claude (or a cashtag the rules found) brought up never creates a Company node.
+   * The cached classification keeps the full answer; only what is published is limited.
+   */
+  async function linkToKnownCompanies(batch: readonly EnrichedEvent[]): Promise<EnrichedEvent[]> {
+    const unnamed = [...new Set(batch.flatMap((x) => x.classification.affected.map((a) => a.symbol).filter((s) => !x.event.symbols.includes(s))))];
+    let known = new Set<string>();
+    if (unnamed.length) {
+      const { records } = await graph().executeQuery('MATCH (c:Company) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol', { symbols: unnamed })
+        .catch((err: unknown) => { throw classifyNeo4jError(err); });
+      known = new Set(records.map((r) => r.get('symbol') as string));
+    }
+    return batch.map((x) => {
+      const keep = x.classification.affected.filter((a) => x.event.symbols.includes(a.symbol) || known.has(a.symbol));
+      if (keep.length < x.classification.affected.length) {
+        const dropped = x.classification.affected.filter((a) => !keep.includes(a)).map((a) => a.symbol);
+        logger.info({ eventId: x.event.id, dropped }, 'not linking the event to companies it does not name and the graph does not hold');
+      }
+      return { ...x, classification: { ...x.classification, affected: keep } };
+    });
+  }
+
   const events: TopicHandler<MarketEvent> = {
     topic: ctx.topics?.events ?? marketEvents,
     acceptsTombstones: true,
@@ -80,15 +107,19 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
         return { id, symbols: known?.affected.map((a) => a.symbol) ?? [] };
       }));
 
+      // PostgreSQL first: when it rejects a record (the runner then isolates it and dead-letters it), nothing of that
+      // event has been published, so a record that ends in the DLQ leaves nothing in the graph.
+      await writeEnrichment(db, enriched, deletes);
+
       const time = Date.now();
+      const linked = await linkToKnownCompanies(enriched);
       const mutations = [
-        ...enriched.flatMap((x) => enrichmentMutations(x.event, x.classification, time)),
+        ...linked.flatMap((x) => enrichmentMutations(x.event, x.classification, time)),
         ...withdrawn.flatMap((w) => deletionMutations(w.id, w.symbols, time)),
       ];
       const meta = { source: SOURCE, correlationId: randomUUID() };
       await out.send(mutationsTopic, mutations, meta);
       for (const w of withdrawn) await out.sendTombstone(mutationsTopic, `MarketEvent:${w.id}`, meta);
-      await writeEnrichment(db, enriched, deletes);
 
       const by = (k: 'claude' | 'rules') => enriched.filter((x) => x.classification.classifier === k).length;
       logger.info({
@@ -116,7 +147,8 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
     async close() {
       await classifier?.close();
       await pool?.end();
-      pool = undefined; publisher = undefined; classifier = undefined; store = undefined;
+      await driver?.close();
+      pool = undefined; driver = undefined; publisher = undefined; classifier = undefined; store = undefined;
     },
   };
 }
