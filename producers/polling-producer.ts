@@ -18,6 +18,8 @@ export interface PolledSource<T> {
   fetch(symbols: readonly string[], now: number): Promise<T[]>;
   takeRejected?(): RejectedInput[];
   exhausted?(): boolean;
+  /** Kafka acknowledged these (published or dead-lettered): the source may move its cursor past them. */
+  acknowledge?(records: readonly T[]): void;
 }
 
 /** Everything one tick counts; each producer reports the fields that apply to it (resultOf). */
@@ -119,6 +121,8 @@ export function createPollingProducer<T, R extends { [K in keyof R]: number }>(
     if (good.length > 0) await publisher.send(topic, good, { source: source.name, correlationId });
     if (o.seen) for (const key of goodKeys) o.seen.add(key);
     if (bad.length > 0) await publisher.deadLetter(topic, bad);
+    // Only now, with every record acknowledged, may the source move past them; a failed send is fetched again.
+    source.acknowledge?.(fetched);
 
     const result = o.resultOf({
       fetched: fetched.length, duplicates, published: good.length, invalid: fetched.length - duplicates - good.length, rejected: rejectedInputs.length,

@@ -22,14 +22,19 @@ export interface HistoryRange {
 
 /**
  * A price source: constructed from its parsed config without I/O, then polled by the price producer.
- * `fetch` returns the bars that became available for `symbols` as of `now`; it should not repeat
- * bars it already returned (the producer publishes everything it gets).
+ * `fetch` returns the bars that became available for `symbols` as of `now`; it should not repeat bars whose
+ * publication was acknowledged (see `acknowledge`), and must repeat those that were not.
  */
 export interface PriceFeed {
   readonly name: 'synthetic' | 'yahoo' | 'file';
   fetch(symbols: readonly string[], now: number): Promise<PriceUpdate[]>;
   /** Historical bars with source `backfill`, for the backfill command; same bar for the same symbol+time each call. */
   history?(symbol: string, range: HistoryRange): Promise<PriceUpdate[]>;
+  /**
+   * The producer calls this once Kafka acknowledged the records of a fetch (published, or dead-lettered): a source that
+   * keeps a cursor ("last bar seen") moves it here, never in `fetch`, so a failed send is fetched again next tick.
+   */
+  acknowledge?(records: readonly PriceUpdate[]): void;
   /** Inputs rejected since the last call (the producer dead-letters them). */
   takeRejected?(): RejectedInput[];
   /** True once a finite source (a file) has nothing more to give. */

@@ -32,7 +32,9 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
   const config = yahooConfigSchema.parse(input);
   const { yf, resilient, logger } = createYahooClient('yahoo', config, deps);
   const clock = deps.clock ?? Date.now;
-  const lastEventTime = new Map<string, number>(); // per symbol, so a poll never repeats a bar or quote
+  // Per symbol: the newest event time whose publication Kafka acknowledged (moved by acknowledge(), never by fetch), so
+  // a poll repeats nothing that was published and everything that was not.
+  const lastEventTime = new Map<string, number>();
   const warnedMissing = new Set<string>();
   let rejected: RejectedInput[] = [];
 
@@ -59,8 +61,7 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
         rejected.push({ reason: `quote for ${q.symbol} has no regularMarketPrice or regularMarketTime`, symbol: q.symbol, raw: q });
         continue;
       }
-      if (time <= (lastEventTime.get(q.symbol) ?? -Infinity)) continue; // unchanged since the last poll (e.g. market closed)
-      lastEventTime.set(q.symbol, time);
+      if (time <= (lastEventTime.get(q.symbol) ?? -Infinity)) continue; // unchanged since the last published poll (e.g. market closed)
       const open = q.regularMarketOpen ?? price;
       const complete = q.regularMarketOpen !== undefined && q.regularMarketDayHigh !== undefined && q.regularMarketDayLow !== undefined && q.regularMarketVolume !== undefined;
       out.push({
@@ -87,15 +88,14 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
       `chart ${symbol}`,
     );
     const out: PriceUpdate[] = [];
-    let last = lastEventTime.get(symbol) ?? -Infinity;
+    const last = lastEventTime.get(symbol) ?? -Infinity;
     for (const bar of chart.quotes) {
       const start = bar.date.getTime();
       // Only whole, aligned bars that have ended: the last entry is often the bar in progress, stamped "now".
       if (start % ms !== 0 || start + ms > now || start <= last) continue;
       const u = toUpdate(symbol, interval, start, bar, 'yahoo', now);
-      if (u) { out.push(u); last = start; }
+      if (u) out.push(u);
     }
-    if (last > -Infinity) lastEventTime.set(symbol, last);
     return out;
   }
 
@@ -130,6 +130,10 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
         if (u) out.push(u);
       }
       return out;
+    },
+
+    acknowledge(records) {
+      for (const r of records) if (r.eventTime > (lastEventTime.get(r.symbol) ?? -Infinity)) lastEventTime.set(r.symbol, r.eventTime);
     },
 
     takeRejected() {

@@ -41,7 +41,7 @@ beforeAll(() => { vi.spyOn(console, 'error').mockImplementation(() => {}); }); /
 afterEach(async () => { await Promise.all(sources.splice(0).map((s) => s.close?.())); });
 
 describe('yahoo source', () => {
-  it('maps quotes to ticks after the cookie/crumb handshake, and does not repeat an unchanged quote', async () => {
+  it('maps quotes to ticks after the cookie/crumb handshake, and does not repeat an acknowledged, unchanged quote', async () => {
     const fake = fakeYahoo();
     const src = source({ mode: 'quote', resilience: FAST }, fake);
     const ticks = await src.fetch(['AAPL', 'MSFT'], NOW);
@@ -55,10 +55,13 @@ describe('yahoo source', () => {
     expect(quoteUrl.searchParams.get('crumb')).toBe('Mm.oQGSe2By');
     expect(fake.calls.slice(0, 2)).toEqual(['https://finance.yahoo.com/quote/AAPL', 'https://query1.finance.yahoo.com/v1/test/getcrumb']);
 
+    // Not acknowledged yet (the send could have failed): offered again. Once acknowledged: nothing new.
+    expect(await src.fetch(['AAPL', 'MSFT'], NOW + 60_000)).toEqual(ticks.map((t) => ({ ...t, ingestTime: NOW + 60_000 })));
+    src.acknowledge?.(ticks);
     expect(await src.fetch(['AAPL', 'MSFT'], NOW + 60_000)).toEqual([]); // same regularMarketTime: nothing new
   });
 
-  it('maps intraday chart bars: only whole, ended bars, skipping empty minutes, never repeating a bar', async () => {
+  it('maps intraday chart bars: only whole, ended bars, skipping empty minutes, never repeating an acknowledged bar', async () => {
     const fake = fakeYahoo();
     const src = source({ mode: 'bars', barInterval: '1m', lookbackMinutes: 20, resilience: FAST }, fake);
     const bars = await src.fetch(['AAPL'], NOW);
@@ -71,6 +74,8 @@ describe('yahoo source', () => {
     expect(Number(chartUrl.searchParams.get('period1'))).toBe((NOW - 20 * 60_000) / 1000);
     expect(fake.calls.some((u) => u.includes('getcrumb'))).toBe(false); // chart needs no crumb
 
+    expect((await src.fetch(['AAPL'], NOW + 30_000)).map((b) => b.eventTime)).toEqual(bars.map((b) => b.eventTime)); // not acknowledged: again
+    src.acknowledge?.(bars);
     expect(await src.fetch(['AAPL'], NOW + 30_000)).toEqual([]);
   });
 
