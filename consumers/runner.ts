@@ -101,18 +101,40 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
   const aborting = new AbortController();
   const signal = d.signal ? AbortSignal.any([aborting.signal, d.signal]) : aborting.signal;
   /** This member stopped or lost the partition: leave the batch uncommitted; whoever owns the partition next re-reads it. */
-  const abandoned = (err: unknown) => err instanceof StaleBatchError || signal.aborted;
+  /**
+   * One per batch: aborted when a heartbeat learns that the group is rebalancing (a member joined or left). A batch
+   * still retrying (store or registry down) is then abandoned, uncommitted, so this member can rejoin in time instead
+   * of being evicted; whoever owns the partition afterwards reads it again.
+   */
+  const rebalanced = new WeakMap<EachBatchPayload, AbortController>();
+  const batchSignal = (p: EachBatchPayload) => {
+    let c = rebalanced.get(p);
+    if (!c) { c = new AbortController(); rebalanced.set(p, c); }
+    return AbortSignal.any([signal, c.signal]);
+  };
+  const abandoned = (err: unknown, p?: EachBatchPayload) => err instanceof StaleBatchError || signal.aborted || (p !== undefined && rebalanced.get(p)?.signal.aborted === true);
+  async function heartbeat(p: EachBatchPayload): Promise<void> {
+    try {
+      await p.heartbeat();
+    } catch (err) {
+      const type = (err as { type?: unknown } | null)?.type;
+      if (type === 'REBALANCE_IN_PROGRESS' || type === 'ILLEGAL_GENERATION' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'UNKNOWN_MEMBER_ID') {
+        rebalanced.get(p)?.abort();
+      }
+    }
+  }
 
   /** Retries a retriable failure forever with back-off, heartbeating; gives up only when this member stops or loses the partition. */
   const retrying = <T>(what: string, topic: string, p: EachBatchPayload, fn: () => Promise<T>) => pRetry(fn, {
-    retries: Infinity, minTimeout: 200, maxTimeout: d.config.SINK_RETRY_MAX_MS, randomize: true, signal,
+    retries: Infinity, minTimeout: 200, maxTimeout: d.config.SINK_RETRY_MAX_MS, randomize: true, signal: batchSignal(p),
     shouldRetry: ({ error }) => isRetriable(error),
     onFailedAttempt: async ({ error, attemptNumber }) => {
       if (!isRetriable(error)) return;
       log.warn({ topic, partition: p.batch.partition, offset: p.batch.firstOffset(), err: errorMessage(error), attempt: attemptNumber }, `${what} failed; pausing this partition and retrying`);
       callHook(d.hooks, log, 'onRetry', { sink: d.sink.name, groupId: d.groupId, topic, error, attempt: attemptNumber });
       if (!p.isRunning() || p.isStale()) throw new StaleBatchError();
-      await p.heartbeat().catch(() => {});
+      await heartbeat(p);
+      if (rebalanced.get(p)?.signal.aborted) throw new StaleBatchError('batch abandoned: the group is rebalancing');
     },
   });
 
@@ -157,7 +179,7 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
       try {
         await retrying('store write', h.topic.name, p, () => h.writeBatch(records.slice(from, to)));
       } catch (err) {
-        if (isRetriable(err) || abandoned(err)) throw err;
+        if (isRetriable(err) || abandoned(err, p)) throw err;
         if (to - from === 1) { dead.push(deadLetter(p, raw[from]!, err)); return; }
         if (to - from === records.length) log.warn({ topic: h.topic.name, partition: p.batch.partition, offset: p.batch.firstOffset(), records: records.length, err: errorMessage(err) }, 'batch rejected by the store; isolating the bad record(s)');
         const mid = from + Math.ceil((to - from) / 2);
@@ -174,7 +196,8 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
     const receivedAt = Date.now();
     // Membership is kept for as long as the batch is in our hands: slow writes, retries of a store that is down (whose
     // back-off can be as long as the session timeout), and the isolation of a rejected batch.
-    const beat = setInterval(() => { p.heartbeat().catch(() => {}); }, heartbeatMs(d.config));
+    batchSignal(p);
+    const beat = setInterval(() => { void heartbeat(p); }, heartbeatMs(d.config));
     try {
       const dead: DeadLetter[] = [];
       const { good, raw } = await retrying('decode', h.topic.name, p, () => { dead.length = 0; return decodeAll(h, p, dead); });
@@ -192,7 +215,7 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
       p.resolveOffset(p.batch.lastOffset());
       await p.commitOffsetsIfNecessary();
     } catch (err) {
-      if (abandoned(err)) return;
+      if (abandoned(err, p)) return;
       throw err;
     } finally {
       clearInterval(beat);

@@ -250,6 +250,19 @@ describe('sink runner batch handler', () => {
       expect(t.dlqCalls()).toBe(0);
     });
 
+    it('a group rebalancing while the store is down abandons the batch (uncommitted, nothing dead-lettered) so the member can rejoin', async () => {
+      const t = setup({ write: () => { throw new TransientError('store down'); } });
+      const p = batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }]);
+      let beats = 0;
+      (p as unknown as { heartbeat: () => Promise<void> }).heartbeat = async () => {
+        if (++beats >= 2) throw Object.assign(new Error('The group is rebalancing, so a rejoin is needed'), { type: 'REBALANCE_IN_PROGRESS' });
+      };
+      await expect(t.handler.eachBatch(p)).resolves.toBeUndefined();
+      expect(t.events).toEqual([]);
+      expect(t.dlqCalls()).toBe(0);
+      expect(t.writeCalls()).toBeLessThanOrEqual(3);
+    });
+
     it('a member stopping while the store is down during record-by-record isolation dead-letters nothing', async () => {
       let running = true;
       const t = setup({

@@ -40,7 +40,7 @@ describe('schema registry outages', () => {
     await ensureTopics(kafka, config, [topic]);
     const symbol = randomSymbol();
     const rows = async () => Number((await pool.query('SELECT count(*) FROM price_data WHERE symbol = $1', [symbol])).rows[0].count);
-    const start = async () => { const s = await startSinks({ config, logger, names: ['postgres'], topics: { prices: topic } }); cleanup.push(() => s.stop()); return s; };
+    const start = async (instances = 1) => { const s = await startSinks({ config, logger, names: ['postgres'], topics: { prices: topic }, instances }); cleanup.push(() => s.stop()); return s; };
     return { topic, config, symbol, rows, start };
   }
 
@@ -72,7 +72,7 @@ describe('schema registry outages', () => {
     expect(await readTopic(kafka, s.topic.dlq)).toHaveLength(0);
   });
 
-  it('answering 404 while its storage is down: nothing is dead-lettered, everything lands once it is back', async () => {
+  it('answering 404 while its storage is down, members joining meanwhile: nothing is dead-lettered, everything lands once it is back', async () => {
     const pgUrl = new URL(base.POSTGRES_URL);
     const storage = await startTcpProxy({ host: pgUrl.hostname, port: Number(pgUrl.port || 5432) });
     cleanup.push(() => storage.close());
@@ -88,8 +88,10 @@ describe('schema registry outages', () => {
     expect(answer.status).toBe(404);
 
     await publisher.send(s.topic, Array.from({ length: BARS }, (_, i) => bar(s.symbol, i, 100 + i)), { source: 'test' });
-    await s.start();
-    await new Promise((r) => setTimeout(r, 8000)); // members fetch, fail and retry meanwhile
+    await s.start(2); // fresh members, while records wait: they fetch, fail and retry
+    await new Promise((r) => setTimeout(r, 4000));
+    await s.start(1); // one more joins while the others are retrying: the group rebalances
+    await new Promise((r) => setTimeout(r, 6000));
     expect(await s.rows()).toBe(0);
     expect(await readTopic(kafka, s.topic.dlq)).toHaveLength(0);
 

@@ -1,0 +1,201 @@
+// What every fault scenario shares: an isolated price topic with a stream of distinct bars (and an invalid "marker"
+// record after every MARKER_EVERY-th bar of a symbol, which the sink dead-letters: a marker dead-lettered twice means a
+// record was processed twice, which upserts would otherwise hide), postgres-sink members as real OS processes, and the
+// figures of the table: lost, doubled, in DLQ, rebalances (group joins after the group settled), seconds to recover.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { groupIdOf } from '../../consumers/registry.ts';
+import type { Config } from '../../lib/config.ts';
+import { DlqHeaders, headersToStrings } from '../../lib/dlq.ts';
+import { groupLag } from '../../lib/lag.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { createPublisher, type Publisher } from '../../lib/publisher.ts';
+import { createSerde } from '../../lib/serde.ts';
+import type { Pool } from '../../lib/stores/postgres.ts';
+import type { PriceUpdate } from '../../schemas/types.generated.ts';
+import { ensureTopics } from '../../topics/admin.ts';
+import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
+
+export interface FaultResult {
+  fault: string;
+  /** Good records the stream carried. */
+  records: number;
+  lost: number;
+  doubled: number;
+  /** Records in the DLQ other than the markers the stream sends on purpose. */
+  inDlq: number;
+  rebalances: number;
+  /** From the end of the fault until every record landed and the lag was 0; null when it never did. */
+  recoverSeconds: number | null;
+  notes?: string;
+}
+
+export interface Scenario {
+  name: string;
+  run(ctx: FaultContext): Promise<FaultResult>;
+}
+
+export interface FaultContext { config: Config; logger: Logger; kafka: Kafka; pool: Pool; records: number; say(m: string): void }
+
+export const MARKER_EVERY = 100;
+const T0 = Date.UTC(2025, 0, 6, 0, 0);
+const MINUTE = 60_000;
+
+export const tag = () => randomBytes(4).toString('hex');
+
+/** A stream of minute bars for `symbols` on a fresh isolated topic, with markers. */
+export async function createStream(ctx: FaultContext, name: string, o: { symbols?: number; config?: Config } = {}) {
+  const config = o.config ?? ctx.config;
+  const id = tag();
+  const topic: TopicDef<PriceUpdate> = withName(priceUpdates, `faults-${name}-${id}`);
+  await ensureTopics(ctx.kafka, config, [topic]);
+  const symbols = Array.from({ length: o.symbols ?? 20 }, (_, i) => `F${id.slice(0, 5).toUpperCase()}${String(i).padStart(2, '0')}`);
+  const publisher: Publisher = createPublisher({ kafka: ctx.kafka, serde: createSerde(config), logger: ctx.logger });
+  await publisher.connect();
+  let published = 0;
+  let markers = 0;
+  let next = 0;
+  const bar = (s: string, i: number): PriceUpdate => {
+    const close = 100 + (i % 97) / 10;
+    return { symbol: s, interval: '1m', eventTime: T0 + i * MINUTE, open: close - 0.5, high: close + 1, low: close - 1, close, volume: 1000 + i, source: 'synthetic', ingestTime: T0 + i * MINUTE + 500, quality: 1 };
+  };
+  const marker = (s: string, i: number): PriceUpdate => ({ ...bar(s, i), eventTime: T0 - (i + 1) * MINUTE, high: 1 });
+
+  return {
+    topic, symbols, publisher,
+    get published() { return published; },
+    get markers() { return markers; },
+    /** Bars [from, to) of every symbol, markers included, in chunks. */
+    async publish(from: number, to: number) {
+      const batch: PriceUpdate[] = [];
+      for (let i = from; i < to; i++) {
+        for (const s of symbols) {
+          batch.push(bar(s, i));
+          if ((i + 1) % MARKER_EVERY === 0) { batch.push(marker(s, i)); markers++; }
+        }
+      }
+      await publisher.send(topic, batch, { source: 'faults' });
+      published += (to - from) * symbols.length;
+      next = Math.max(next, to);
+    },
+    /** Publishes `total` more bars (over all symbols) at about `perSecond`, calling `during(fraction)` between chunks. */
+    async publishPaced(total: number, perSecond: number, during?: (fraction: number) => Promise<void>) {
+      const first = next;
+      const end = first + Math.ceil(total / symbols.length);
+      const chunk = Math.max(1, Math.round(perSecond / 10 / symbols.length));
+      for (let i = first; i < end; i += chunk) {
+        const started = Date.now();
+        await this.publish(i, Math.min(end, i + chunk));
+        await during?.((i - first) / (end - first));
+        await sleep(Math.max(0, 100 - (Date.now() - started)));
+      }
+    },
+    async rows(): Promise<number> {
+      return Number((await ctx.pool.query('SELECT count(*) FROM price_data WHERE symbol = ANY($1)', [symbols])).rows[0].count);
+    },
+    /** Dead letters: markers (ValidationError from the sink) and everything else. */
+    async dlq(): Promise<{ markers: number; other: number }> {
+      const offsets = await latestOffsets(ctx.kafka, topic.dlq);
+      if (offsets === 0) return { markers: 0, other: 0 };
+      let m = 0;
+      let other = 0;
+      const consumer = ctx.kafka.consumer({ groupId: `faults-read-${tag()}` });
+      await consumer.connect();
+      await consumer.subscribe({ topic: topic.dlq, fromBeginning: true });
+      let seen = 0;
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          seen++;
+          const h = headersToStrings(message.headers);
+          if (h[DlqHeaders.errorClass] === 'ValidationError' && /^high 1 is below/.test(h[DlqHeaders.errorMessage] ?? '')) m++; else other++;
+        },
+      });
+      while (seen < offsets) await sleep(100);
+      await consumer.disconnect();
+      return { markers: m, other };
+    },
+    async close() {
+      await publisher.disconnect();
+      await ctx.pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]).catch(() => {});
+      const admin = ctx.kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [topic.name, topic.dlq] }).catch(() => {});
+      await admin.disconnect();
+    },
+  };
+}
+export type Stream = Awaited<ReturnType<typeof createStream>>;
+
+async function latestOffsets(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A `marketstream consume postgres` process; its JSON logs are kept to count group joins. */
+export interface Member { child: ChildProcess; joins(): number; exited: Promise<number | null> }
+
+export function startMember(env: Record<string, string>): Member {
+  const child = spawn(process.execPath, ['bin/marketstream.js', 'consume', 'postgres'], {
+    env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', METRICS_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let joins = 0;
+  let buffered = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const l of lines) if (l.includes('"msg":"joined group"')) joins++;
+  });
+  child.stderr!.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, joins: () => joins, exited };
+}
+
+/** Waits until no member joined for `quietMs`: the group has settled. Returns the total joins so far. */
+export async function settled(members: readonly Member[], quietMs = 8000, deadlineMs = 180_000): Promise<number> {
+  const total = () => members.reduce((n, m) => n + m.joins(), 0);
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const before = total();
+    await sleep(quietMs);
+    if (members.some((m) => m.child.exitCode !== null)) throw new Error('a member process exited while the group was settling');
+    if (total() === before && members.every((m) => m.joins() > 0)) return before;
+    if (Date.now() > deadline) throw new Error(`the group did not settle within ${deadlineMs / 1000} s (joins so far: ${members.map((m) => m.joins()).join(', ')})`);
+  }
+}
+
+/** Waits until every published bar is in PostgreSQL and the group's lag is 0; the seconds it took, or null at the deadline. */
+export async function recovered(ctx: FaultContext, stream: Stream, config: Config, from: number, deadlineMs = 600_000): Promise<number | null> {
+  const group = groupIdOf(config, 'postgres');
+  while (Date.now() - from < deadlineMs) {
+    if ((await stream.rows()) >= stream.published) {
+      const lag = await groupLag(ctx.kafka, group, [stream.topic.name]).catch(() => null);
+      if (lag && lag.every((p) => p.lag === 0)) return (Date.now() - from) / 1000;
+    }
+    await sleep(500);
+  }
+  return null;
+}
+
+/** The table row figures from a finished stream. */
+export async function figures(stream: Stream, o: { fault: string; rebalances: number; recoverSeconds: number | null; notes?: string }): Promise<FaultResult> {
+  const rows = await stream.rows();
+  const dlq = await stream.dlq();
+  return {
+    fault: o.fault, records: stream.published, lost: Math.max(0, stream.published - rows),
+    doubled: Math.max(0, dlq.markers - stream.markers), inDlq: dlq.other,
+    rebalances: o.rebalances, recoverSeconds: o.recoverSeconds, ...(o.notes ? { notes: o.notes } : {}),
+  };
+}
+
+export async function stopMembers(members: readonly Member[]): Promise<void> {
+  for (const m of members) if (m.child.exitCode === null) m.child.kill('SIGTERM');
+  await Promise.all(members.map((m) => Promise.race([m.exited, sleep(20_000).then(() => { m.child.kill('SIGKILL'); return null; })])));
+}

@@ -1,0 +1,163 @@
+// The fault matrix of issue #11, each caused for real on the running stack with postgres-sink members as OS processes.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSerde } from '../../lib/serde.ts';
+import { startTestRegistry } from '../../test/helpers/registry.ts';
+import { startTcpProxy } from '../../test/helpers/tcp-proxy.ts';
+import { createStream, figures, recovered, settled, startMember, stopMembers, tag, type Member, type Scenario } from './harness.ts';
+
+const cacheDir = () => mkdtempSync(path.join(tmpdir(), 'faults-schemas-'));
+const envOf = (stream: { topic: { name: string } }, extra: Record<string, string> = {}) => ({
+  PRICE_UPDATES_TOPIC: stream.topic.name, KAFKA_GROUP_PREFIX: `faults-${tag()}`, ...extra,
+});
+
+/** 0a. A flood of 20,000 undecodable records ahead of the good ones. */
+export const flood: Scenario = {
+  name: 'flood of 20,000 undecodable records',
+  async run(ctx) {
+    const stream = await createStream(ctx, 'flood');
+    const env = envOf(stream);
+    const producer = ctx.kafka.producer();
+    await producer.connect();
+    for (let i = 0; i < 20_000; i += 2000) {
+      await producer.send({ topic: stream.topic.name, messages: Array.from({ length: 2000 }, (_, k) => ({ key: stream.symbols[(i + k) % stream.symbols.length]!, value: Buffer.from(`\x7fjunk ${i + k} `.padEnd(190, 'x')) })) });
+    }
+    await producer.disconnect();
+    await stream.publish(0, Math.ceil(ctx.records / stream.symbols.length));
+    const started = Date.now();
+    const member = startMember(env);
+    const recoverSeconds = await recovered(ctx, stream, { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX }, started);
+    const joins = member.joins();
+    await stopMembers([member]);
+    const result = await figures(stream, { fault: this.name, rebalances: joins - 1, recoverSeconds, notes: 'in DLQ: the 20,000 undecodable records, as expected' });
+    await stream.close();
+    return result;
+  },
+};
+
+/** 0b. The registry killed; a fresh member decodes from the schemas kept on disk. */
+export const registryKilled: Scenario = {
+  name: 'schema registry killed, fresh member',
+  async run(ctx) {
+    const registry = await startTestRegistry(ctx.config);
+    const stream = await createStream(ctx, 'registry-killed');
+    const env = envOf(stream, { SCHEMA_REGISTRY_URL: registry.url, SCHEMA_CACHE_DIR: cacheDir() });
+    const config = { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX };
+    const perSymbol = Math.ceil(ctx.records / stream.symbols.length);
+    await stream.publish(0, Math.ceil(perSymbol / 10));
+    const first = startMember(env);
+    await recovered(ctx, stream, config, Date.now());
+    await stopMembers([first]);
+    await registry.kill();
+    const killedAt = Date.now();
+    await stream.publish(Math.ceil(perSymbol / 10), perSymbol);
+    const fresh = startMember(env);
+    const recoverSeconds = await recovered(ctx, stream, config, killedAt);
+    const joins = fresh.joins();
+    await stopMembers([fresh]);
+    const result = await figures(stream, { fault: this.name, rebalances: joins - 1, recoverSeconds, notes: 'recovery from the kill; the registry stayed down' });
+    await stream.close();
+    return result;
+  },
+};
+
+/** 0c. The registry answering 404 because its storage (PostgreSQL) is down, while 3 fresh members start. */
+export const registryStorageDown: Scenario = {
+  name: 'schema registry answering 404 (storage down 60 s), 3 fresh members',
+  async run(ctx) {
+    const pg = new URL(ctx.config.POSTGRES_URL);
+    const storage = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
+    const registry = await startTestRegistry(ctx.config, { postgresPort: storage.port });
+    const stream = await createStream(ctx, 'registry-404');
+    await createSerde(ctx.config).encoder(stream.topic);
+    const env = envOf(stream, { SCHEMA_REGISTRY_URL: registry.url, SCHEMA_CACHE_DIR: cacheDir(), TOPIC_PARTITIONS: String(ctx.config.TOPIC_PARTITIONS) });
+    const config = { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX };
+    storage.cut();
+    const members = [0, 1, 2].map(() => startMember(env));
+    await stream.publish(0, Math.ceil(ctx.records / stream.symbols.length));
+    const base = await settled(members);
+    await sleep(60_000 - 8000);
+    storage.restore();
+    const restoredAt = Date.now();
+    const recoverSeconds = await recovered(ctx, stream, config, restoredAt);
+    const joins = members.reduce((n, m) => n + m.joins(), 0);
+    await stopMembers(members);
+    await registry.kill();
+    await storage.close();
+    const result = await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds, notes: 'recovery from the storage coming back' });
+    await stream.close();
+    return result;
+  },
+};
+
+/** 2. PostgreSQL unreachable for OUTAGE seconds under 3 member processes, records arriving meanwhile. */
+export function storeDown(outageSeconds: number): Scenario {
+  return {
+    name: `PostgreSQL down ${outageSeconds} s, 3 member processes`,
+    async run(ctx) {
+      const pg = new URL(ctx.config.POSTGRES_URL);
+      const proxy = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
+      const via = new URL(ctx.config.POSTGRES_URL);
+      via.port = String(proxy.port);
+      const stream = await createStream(ctx, 'store-down');
+      const env = envOf(stream, { POSTGRES_URL: via.toString() });
+      const config = { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX };
+      const members = [0, 1, 2].map(() => startMember(env));
+      await stream.publish(0, 10);
+      await recovered(ctx, stream, config, Date.now());
+      const base = await settled(members);
+      proxy.cut();
+      const perSymbol = Math.ceil(ctx.records / stream.symbols.length);
+      const down = Date.now();
+      // The records arrive while the store is down.
+      await stream.publishPaced(ctx.records - 10 * stream.symbols.length, Math.max(1000, (ctx.records / outageSeconds) * 1.2));
+      await sleep(Math.max(0, outageSeconds * 1000 - (Date.now() - down)));
+      proxy.restore();
+      const restoredAt = Date.now();
+      const recoverSeconds = await recovered(ctx, stream, config, restoredAt);
+      const joins = members.reduce((n, m) => n + m.joins(), 0);
+      const alive = members.filter((m) => m.child.exitCode === null).length;
+      await stopMembers(members);
+      await proxy.close();
+      const result = await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds, notes: `${alive}/3 members alive at the end; ${perSymbol} bars per symbol` });
+      await stream.close();
+      return result;
+    },
+  };
+}
+
+/** SIGKILL of one of three members, 10 times, while the records are produced. */
+export const memberKills: Scenario = {
+  name: 'SIGKILL of one of 3 members, 10 times',
+  async run(ctx) {
+    const stream = await createStream(ctx, 'member-kills');
+    const env = envOf(stream);
+    const config = { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX };
+    const members: Member[] = [0, 1, 2].map(() => startMember(env));
+    await stream.publish(0, 10);
+    await recovered(ctx, stream, config, Date.now());
+    let kills = 0;
+    let lastKill = Date.now();
+    const all: Member[] = [...members];
+    await stream.publishPaced(ctx.records - 10 * stream.symbols.length, 5000, async (fraction) => {
+      if (kills < 10 && fraction >= kills / 10) {
+        const victim = members.splice(kills % members.length, 1)[0]!;
+        victim.child.kill('SIGKILL');
+        await victim.exited;
+        const replacement = startMember(env);
+        members.push(replacement);
+        all.push(replacement);
+        kills++;
+        lastKill = Date.now();
+      }
+    });
+    const recoverSeconds = await recovered(ctx, stream, config, lastKill);
+    const joins = all.reduce((n, m) => n + m.joins(), 0);
+    await stopMembers(members);
+    const result = await figures(stream, { fault: this.name, rebalances: joins, recoverSeconds, notes: `${kills} kills; rebalances expected after each kill and restart; recovery from the last kill` });
+    await stream.close();
+    return result;
+  },
+};
