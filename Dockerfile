@@ -6,6 +6,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY . .
 USER node
+ENV METRICS_HOST=0.0.0.0
 EXPOSE 9464
 ENTRYPOINT ["node", "bin/marketstream.js"]
 CMD ["run"]

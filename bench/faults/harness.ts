@@ -146,14 +146,15 @@ export function startMember(env: Record<string, string>): Member {
     env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', METRICS_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let joins = 0;
-  let buffered = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const l of lines) if (l.includes('"msg":"joined group"')) joins++;
-  });
-  child.stderr!.resume();
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buffered = '';
+    stream.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const l of lines) if (l.includes('"msg":"joined group"')) joins++;
+    });
+  }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, joins: () => joins, exited };
 }
@@ -185,12 +186,12 @@ export async function recovered(ctx: FaultContext, stream: Stream, config: Confi
 }
 
 /** The table row figures from a finished stream. */
-export async function figures(stream: Stream, o: { fault: string; rebalances: number; recoverSeconds: number | null; notes?: string }): Promise<FaultResult> {
+export async function figures(stream: Stream, o: { fault: string; rebalances: number; recoverSeconds: number | null; notes?: string; replayedMarkers?: number }): Promise<FaultResult> {
   const rows = await stream.rows();
   const dlq = await stream.dlq();
   return {
     fault: o.fault, records: stream.published, lost: Math.max(0, stream.published - rows),
-    doubled: Math.max(0, dlq.markers - stream.markers), inDlq: dlq.other,
+    doubled: Math.max(0, dlq.markers - stream.markers - (o.replayedMarkers ?? 0)), inDlq: dlq.other,
     rebalances: o.rebalances, recoverSeconds: o.recoverSeconds, ...(o.notes ? { notes: o.notes } : {}),
   };
 }

@@ -8,7 +8,7 @@ import { createKafka } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createPgPool, migrate } from '../../lib/stores/postgres.ts';
 import type { FaultContext, FaultResult, Scenario } from './harness.ts';
-import { flood, memberKills, registryKilled, registryStorageDown, storeDown } from './scenarios.ts';
+import { credentialsRevoked, flood, memberKills, rebuildRace, registryKilled, registryStorageDown, storeDown } from './scenarios.ts';
 
 const { values: args } = parseArgs({ options: {
   records: { type: 'string', default: '200000' }, 'outage-seconds': { type: 'string', default: '300' }, only: { type: 'string' },
@@ -19,7 +19,7 @@ const logger = createLogger({ level: 'warn', format: 'json' });
 const say = (m: string) => process.stderr.write(`faults: ${m}\n`);
 const ctx: FaultContext = { config, logger, kafka: createKafka(config, logger, 'faults'), pool: createPgPool(config, { max: 2 }), records: Number(args.records), say };
 
-const scenarios: Scenario[] = [flood, registryKilled, registryStorageDown, storeDown(Number(args['outage-seconds'])), memberKills]
+const scenarios: Scenario[] = [flood, registryKilled, registryStorageDown, credentialsRevoked, storeDown(Number(args['outage-seconds'])), rebuildRace, memberKills]
   .filter((s) => !args.only || s.name.includes(args.only));
 
 async function main() {
