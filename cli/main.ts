@@ -14,13 +14,16 @@ import { registerTopics } from './commands/topics.ts';
 import { registerBackfill } from './commands/backfill.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerDlq } from './commands/dlq.ts';
+import { packageVersion, registerDoctor } from './commands/doctor.ts';
 import { registerRebuild } from './commands/rebuild.ts';
 import { registerReplay } from './commands/replay.ts';
+import { registerEnrich } from './commands/enrich.ts';
 
 silenceKnownKafkajsWarning();
 
 const program = new Command('marketstream')
   .description('Kafka streaming pipeline for market data')
+  .version(packageVersion(), '-V, --version', 'print the marketstream version')
   .showHelpAfterError();
 
 registerStack(program);
@@ -38,5 +41,7 @@ registerReplay(program);
 registerRebuild(program);
 registerInspect(program);
 registerDlq(program);
+registerEnrich(program);
+registerDoctor(program);
 
 await program.parseAsync(process.argv);

@@ -23,6 +23,13 @@ export const integer = (min: number) => (v: string): number => {
   return n;
 };
 
+/** An integer of either sign (`-5`, `+3`, `7`). */
+export function signedInteger(v: string): number {
+  const n = Number(v);
+  if (!/^\s*[+-]?\d+\s*$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected an integer (negative: backwards)');
+  return n;
+}
+
 /** A finite number >= min; `what` completes the error message ("expected <what>"). */
 export const number = (min: number, what: string) => (v: string): number => {
   const n = Number(v);

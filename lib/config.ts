@@ -38,11 +38,11 @@ export const configSpec = {
   ANTHROPIC_API_KEY: { schema: z.string(), default: '', doc: 'Claude API key; empty = rule-based classifier (secret)' },
   ANTHROPIC_MODEL: { schema: z.string().min(1), default: 'claude-haiku-5-5', doc: 'Claude model used by the enricher' },
   ANTHROPIC_BASE_URL: { schema: z.union([z.literal(''), url(['http', 'https'])]), default: '', doc: 'Override of the Messages API base URL' },
-  CLAUDE_MAX_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Claude requests in flight at once (enricher)' },
+  CLAUDE_MAX_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Claude requests in flight at once per enricher member (and in `enrich reclassify`)' },
   CLAUDE_MAX_RETRIES: { schema: int(0, 10), default: '4', doc: 'Retries of a Claude call on 429, 5xx, timeout or connection error (backoff with jitter, retry-after honoured)' },
   CLAUDE_TIMEOUT_MS: { schema: int(1000), default: '30000', doc: 'Timeout of one Claude request' },
-  CLAUDE_HOURLY_TOKEN_BUDGET: { schema: int(0), default: '250000', doc: 'Most Claude tokens (input + output) per rolling hour per process, then rule-based fallback; 0 = no limit' },
-  CLAUDE_HOURLY_COST_BUDGET_USD: { schema: num(0), default: '1', doc: 'Most Claude spend (USD) per rolling hour per process, then rule-based fallback; 0 = no limit' },
+  CLAUDE_HOURLY_TOKEN_BUDGET: { schema: int(0), default: '250000', doc: 'Most Claude tokens (input + output) per rolling hour for the whole enricher group (every member and process, and `enrich reclassify`: one allowance kept in PostgreSQL), then rule-based fallback; 0 = no limit' },
+  CLAUDE_HOURLY_COST_BUDGET_USD: { schema: num(0), default: '1', doc: 'Most Claude spend (USD) per rolling hour for the whole enricher group (shared like the token budget), then rule-based fallback; 0 = no limit' },
   CLAUDE_PRICE_PER_MTOK: { schema: z.union([z.literal(''), z.string().regex(/^\d+(\.\d+)?\/\d+(\.\d+)?$/, 'expected <input>/<output> USD per million tokens, e.g. 0.1/0.5')]), default: '', doc: 'Override of the Claude price table (input/output USD per million tokens); empty = built-in table' },
   SYMBOLS: { schema: list(SYMBOL_PATTERN, 'ticker symbols (A-Z, 0-9, . ^ = -)'), default: 'AAPL,MSFT,GOOGL,TSLA,NVDA', doc: 'Symbols the producers follow' },
   PRICE_SOURCE: { schema: z.enum(['synthetic', 'yahoo', 'file'], { error: 'expected synthetic, yahoo or file' }), default: 'synthetic', doc: 'Price producer source' },
@@ -61,7 +61,8 @@ export const configSpec = {
   CORRELATION_THRESHOLD: { schema: z.coerce.number({ error: 'expected a number between 0 and 1' }).min(0, 'expected a number between 0 and 1').max(1, 'expected a number between 0 and 1'), default: '0.7', doc: 'Smallest |Pearson r| published as CORRELATED_WITH' },
   TOPIC_PARTITIONS: { schema: int(1, 1000), default: '6', doc: 'Partitions of each main topic' },
   PRICE_UPDATES_TOPIC: { schema: z.string().regex(/^[\w.-]{1,249}$/, 'expected a Kafka topic name (letters, digits, dot, dash or underscore)'), default: 'price-updates', doc: 'Name of the price-updates topic, e.g. a per-environment namespace on a shared cluster (its DLQ is <name>.dlq, its subject <name>-value)' },
-  TOPIC_REPLICATION_FACTOR: { schema: int(1, 10), default: '1', doc: 'Replication factor of the topics' },
+  TOPIC_REPLICATION_FACTOR: { schema: int(1, 10), default: '1', doc: 'Replication factor of the topics (3 on a production cluster)' },
+  TOPIC_MIN_INSYNC_REPLICAS: { schema: int(1, 10), default: '1', doc: 'min.insync.replicas of the topics and their DLQs: replicas that must have a record before an acks=all send succeeds (2 with replication factor 3: one broker may fail without losing an acknowledged record or stopping writes); at most TOPIC_REPLICATION_FACTOR' },
   PRICE_RETENTION_DAYS: { schema: int(1), default: '90', doc: 'Retention of price-updates (replay window)' },
   EVENT_RETENTION_DAYS: { schema: int(1), default: '365', doc: 'Retention of market-events and graph-mutations' },
   REDIS_LATEST_TTL_SECONDS: { schema: int(1), default: '60', doc: 'TTL of price:{symbol}:latest' },
@@ -77,6 +78,7 @@ export const configSpec = {
   LOG_LEVEL: { schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'expected trace, debug, info, warn, error, fatal or silent' }), default: 'info', doc: 'Log level' },
   LOG_FORMAT: { schema: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }), default: 'auto', doc: 'json, pretty, or auto (pretty on a terminal)' },
   STACK_DIR: { schema: z.string().min(1), default: '.stack', doc: 'Data, logs and pid files of the local stack' },
+  STACK_KAFKA_BROKERS: { schema: int(1, 5), default: '1', doc: 'Kafka brokers `stack up` runs: 1 on 127.0.0.1:9092, or a KRaft cluster (3 as in production: brokers on 9092, 9094, 9096, internal topics replicated 3 times with min ISR 2); then set KAFKA_BROKERS to all of them' },
 } as const;
 
 type Spec = typeof configSpec;
@@ -91,6 +93,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const parsed = (field.schema as z.ZodType).safeParse(raw);
     if (parsed.success) out[name] = parsed.data;
     else problems.push(`${name}: ${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
+  }
+  if (typeof out.TOPIC_MIN_INSYNC_REPLICAS === 'number' && typeof out.TOPIC_REPLICATION_FACTOR === 'number' && out.TOPIC_MIN_INSYNC_REPLICAS > out.TOPIC_REPLICATION_FACTOR) {
+    problems.push(`TOPIC_MIN_INSYNC_REPLICAS: expected at most TOPIC_REPLICATION_FACTOR (${out.TOPIC_REPLICATION_FACTOR}); with more, every send fails (got ${out.TOPIC_MIN_INSYNC_REPLICAS})`);
   }
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return out as Config;

@@ -86,6 +86,22 @@ export class GroupActiveError extends MarketstreamError {
   }
 }
 
+/**
+ * An offsets file (`replay --from-file`, kafka-consumer-groups' CSV) that cannot be applied: every bad line with its
+ * number, its text and why (syntax, unknown topic or partition, offset outside the log). Nothing was changed.
+ */
+export class OffsetsFileError extends MarketstreamError {
+  readonly file: string;
+  readonly lines: ReadonlyArray<{ line: number; text: string; reason: string }>;
+  constructor(file: string, lines: OffsetsFileError['lines'], summary?: string) {
+    const shown = lines.slice(0, 20).map((l) => `\n  line ${l.line} ${JSON.stringify(l.text)}: ${l.reason}`).join('');
+    const more = lines.length > 20 ? `\n  … and ${lines.length - 20} more bad line(s)` : '';
+    super('OFFSETS_FILE', `${file}: ${summary ?? `${lines.length} bad line(s)`}, nothing was changed${shown}${more}`, { retriable: false });
+    this.file = file;
+    this.lines = lines;
+  }
+}
+
 export class RebuildUnsupportedError extends MarketstreamError {
   constructor(sink: string) { super('REBUILD_UNSUPPORTED', `${sink} cannot be reset, so it cannot be rebuilt`, { retriable: false }); }
 }
@@ -232,6 +248,7 @@ export function describeError(err: unknown): string {
     if (summary) return summary;
   }
   if (err instanceof MarketstreamError) {
+    if (err instanceof RegistryHttpError) return `Schema Registry answered ${err.status}`; // its message quotes the response body
     if (err.cause === undefined || err.cause === null || err instanceof CircuitOpenError) return maskSecrets(err.message);
     return `${err.name} (${err.code}): ${describeError(err.cause)}`;
   }

@@ -1,9 +1,10 @@
 // One place that builds kafkajs clients from configuration (brokers, TLS, SASL), with kafkajs logs routed to pino.
-import { Kafka, logLevel, Partitioners, type KafkaConfig, type SASLOptions, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type KafkaConfig, type RetryOptions, type SASLOptions, type Producer } from 'kafkajs';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 
-export function createKafka(config: Config, logger: Logger, clientSuffix = ''): Kafka {
+/** `opts` replaces the client's retry settings and request timeout (a fault test shortens them, so that kafkajs gives up and the publisher's own retries must do the rest). */
+export function createKafka(config: Config, logger: Logger, clientSuffix = '', opts: { retry?: RetryOptions; requestTimeout?: number } = {}): Kafka {
   silenceKnownKafkajsWarning();
   const sasl: SASLOptions | undefined = config.KAFKA_SASL_MECHANISM === 'none'
     ? undefined
@@ -14,17 +15,63 @@ export function createKafka(config: Config, logger: Logger, clientSuffix = ''): 
     ssl: config.KAFKA_SSL,
     sasl,
     connectionTimeout: 5000,
-    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 10_000 },
+    ...(opts.requestTimeout === undefined ? {} : { requestTimeout: opts.requestTimeout }),
+    retry: opts.retry ?? { retries: 8, initialRetryTime: 200, maxRetryTime: 10_000 },
     logLevel: logLevel.WARN,
     logCreator: () => ({ namespace, level, log }) => {
-      const { message, ...extra } = log;
-      // Bounded producer retries are deliberate (a tick fails and is retried on the next one instead of hanging).
-      const expected = message.startsWith('Limiting retries for the idempotent producer');
-      const lvl = expected ? 'debug' : level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : level === logLevel.INFO ? 'info' : 'debug';
-      logger[lvl]({ kafkajs: namespace, ...extra }, message);
+      const { message: logged, ...extra } = log as { message: unknown; [key: string]: unknown };
+      // kafkajs logs a few errors as the message itself (brokerPool): the error becomes `error`, its text the message.
+      const message = typeof logged === 'string' ? logged : logged instanceof Error ? logged.message : String(logged);
+      if (logged instanceof Error && extra.error === undefined) extra.error = logged;
+      const { level: lvl, routine } = kafkajsLogLevel(level, message, extra);
+      logger[lvl]({ kafkajs: namespace, ...extra, ...(routine ? { kafkaError: routine } : {}) }, message);
     },
   };
   return new Kafka(kafkaConfig);
+}
+
+/**
+ * kafkajs protocol errors that are routine while a broker starts, a partition elects its leader or a group's
+ * coordinator loads or moves: kafkajs retries them (type, code and message as in kafkajs/src/protocol/error.js;
+ * GROUP_LOAD_IN_PROGRESS is the Java client's COORDINATOR_LOAD_IN_PROGRESS).
+ */
+export const ROUTINE_KAFKA_ERRORS = [
+  { type: 'LEADER_NOT_AVAILABLE', code: 5, message: 'There is no leader for this topic-partition as we are in the middle of a leadership election' },
+  { type: 'NOT_LEADER_FOR_PARTITION', code: 6, message: 'This server is not the leader for that topic-partition' },
+  { type: 'GROUP_LOAD_IN_PROGRESS', code: 14, message: "The coordinator is loading and hence can't process requests for this group" },
+  { type: 'GROUP_COORDINATOR_NOT_AVAILABLE', code: 15, message: 'The group coordinator is not available' },
+  { type: 'NOT_COORDINATOR_FOR_GROUP', code: 16, message: 'This is not the correct coordinator for this group' },
+] as const;
+
+export type PinoLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/**
+ * The pino level of a kafkajs log entry. Routine retries (ROUTINE_KAFKA_ERRORS) go to debug: by the error's type or
+ * code when the entry carries the error object (`extra.error`, or its cause), by the error's text only when it carries
+ * no code (kafkajs mostly logs `error: e.message`, or the text in the message itself). A consumer crash caused by one
+ * (retries exhausted; kafkajs restarts the consumer) stays visible as a warning. `routine` names the error type.
+ */
+export function kafkajsLogLevel(level: number, message: string, extra: Record<string, unknown> = {}): { level: PinoLevel; routine?: string } {
+  const base: PinoLevel = level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : level === logLevel.INFO ? 'info' : 'debug';
+  // Bounded producer retries are deliberate (a tick fails and is retried on the next one instead of hanging).
+  if (message.startsWith('Limiting retries for the idempotent producer')) return { level: 'debug' };
+  if (base !== 'error' && base !== 'warn') return { level: base };
+  const routine = routineKafkaError(extra.error, message);
+  if (!routine) return { level: base };
+  return { level: message.startsWith('Crash:') ? 'warn' : 'debug', routine };
+}
+
+function routineKafkaError(error: unknown, message: string): string | undefined {
+  // The error object, or one in its cause chain, with a protocol type or code: decides on its own.
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { type, code } = e as { type?: unknown; code?: unknown };
+    if (typeof type === 'string' || typeof code === 'number') {
+      return ROUTINE_KAFKA_ERRORS.find((r) => (typeof type === 'string' ? r.type === type : r.code === code))?.type;
+    }
+  }
+  // No code anywhere: the text kafkajs gives each protocol error.
+  const text = `${typeof error === 'string' ? error : error instanceof Error ? error.message : ''}\n${message}`;
+  return ROUTINE_KAFKA_ERRORS.find((r) => text.includes(r.message))?.type;
 }
 
 /**

@@ -1,7 +1,16 @@
 // Publishing typed records: encodes with the serde, keys by topic.key(value), adds the standard headers, and sends with
 // the idempotent producer (acks from all in-sync replicas). Also tombstones, and dead-lettering of raw bytes to `<topic>.dlq`.
+//
+// Each kafkajs send carries the records of ONE partition (the publisher partitions them itself, with the producers'
+// murmur2 partitioner). kafkajs 2.2.4 keeps the answers of the brokers that acknowledged a multi-broker send across its
+// retries, so when a leader dies mid-send and its partitions move to a broker that had already answered, it never sends
+// them again and the send resolves anyway: those records are lost (seen here: 248 of 50,000 when a broker was SIGKILLed;
+// tulios/kafkajs#1798). One leader per send makes its retries go to the new leader. A send kafkajs gives up on is sent
+// again with the same records; kafkajs rolled their sequence numbers back, so a batch the broker had in fact written is
+// recognized as a duplicate and not written twice. Sends to one partition never overlap (sequence numbers stay in step).
 import { createHash } from 'node:crypto';
-import kafkajs, { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import kafkajs, { CompressionTypes, Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
 import { DlqHeaders, dlqHeaders, standardHeaders, type RecordOrigin } from './dlq.ts';
 import { errorMessage } from './errors.ts';
 import { createIdempotentProducer } from './kafka.ts';
@@ -10,6 +19,15 @@ import type { Serde } from './serde.ts';
 import type { TopicDef } from '../topics/index.ts';
 
 const { ConfigResourceTypes } = kafkajs;
+
+/**
+ * How long a partition's batch is sent again after kafkajs gave up on it (each try is kafkajs' own retries, about 30 s
+ * with lib/kafka's settings): long enough for a leader election after a broker died, bounded so a producer whose
+ * cluster is gone fails (and tries again on its next tick) instead of hanging.
+ */
+export const SEND_RETRY_MS = 60_000;
+/** A topic's partition count is read again after this long (partitions may be added). */
+const PARTITION_COUNT_TTL_MS = 60_000;
 
 export interface SendMeta { source: string; correlationId?: string }
 
@@ -55,27 +73,133 @@ export function recordBytes(m: Message): number {
 }
 
 export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logger; chunkSize?: number }): Publisher {
-  const producer: Producer = createIdempotentProducer(deps.kafka);
   const log = deps.logger.child({ component: 'publisher' });
   const chunk = deps.chunkSize ?? SEND_CHUNK;
 
-  const sendMessages = (topic: string, messages: Message[]) =>
-    producer.send({ topic, messages, acks: -1, compression: CompressionTypes.None });
-
-  /** Sends in consecutive chunks (never concurrently) of at most `maxBytes`, so records of one key keep their order. */
-  async function sendChunked(topic: string, messages: Message[], maxBytes = SEND_CHUNK_BYTES): Promise<void> {
-    let start = 0;
-    let bytes = 0;
-    for (let i = 0; i < messages.length; i++) {
-      const size = recordBytes(messages[i]!);
-      if (i > start && (i - start >= chunk || bytes + size > maxBytes)) {
-        await sendMessages(topic, messages.slice(start, i));
-        start = i;
-        bytes = 0;
-      }
-      bytes += size;
+  // The idempotent producer. After a send failed for good, its partition's sequence numbers may be out of step with the
+  // broker's (the batch may have been written although no answer came): the next sends use a new producer (new
+  // producer id, sequences from 0), and the old one is disconnected once its sends in flight are done.
+  interface Handle { producer: Producer; connecting?: Promise<void>; connected: boolean; inflight: number; retired: boolean }
+  const newHandle = (): Handle => ({ producer: createIdempotentProducer(deps.kafka), connected: false, inflight: 0, retired: false });
+  let current = newHandle();
+  const retire = (h: Handle) => {
+    if (h.retired) return;
+    h.retired = true;
+    if (current === h) current = newHandle();
+    if (h.inflight === 0) void h.producer.disconnect().catch(() => undefined);
+  };
+  async function withProducer<T>(fn: (h: Handle) => Promise<T>): Promise<T> {
+    const h = current;
+    if (!h.connected) {
+      h.connecting ??= h.producer.connect().then(() => { h.connected = true; }).finally(() => { h.connecting = undefined; });
+      await h.connecting;
     }
-    await sendMessages(topic, messages.slice(start));
+    h.inflight++;
+    try {
+      return await fn(h);
+    } finally {
+      h.inflight--;
+      if (h.retired && h.inflight === 0) void h.producer.disconnect().catch(() => undefined);
+    }
+  }
+
+  // One send at a time per partition, across every caller of this publisher.
+  const tails = new Map<string, Promise<unknown>>();
+  function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const next = (tails.get(key) ?? Promise.resolve()).then(fn, fn);
+    const tail = next.catch(() => undefined);
+    tails.set(key, tail);
+    void tail.then(() => { if (tails.get(key) === tail) tails.delete(key); });
+    return next;
+  }
+
+  /** One partition's batch, sent again with the same records (and so the same sequence numbers) for up to SEND_RETRY_MS. */
+  function sendToPartition(topic: string, partition: number, messages: Message[]): Promise<void> {
+    return serialized(`${topic}\u0000${partition}`, async () => {
+      const deadline = Date.now() + SEND_RETRY_MS;
+      for (let attempt = 1; ; attempt++) {
+        let used: Handle | undefined;
+        try {
+          await withProducer((h) => { used = h; return h.producer.send({ topic, messages, acks: -1, compression: CompressionTypes.None }); });
+          if (attempt > 1) log.info({ topic, partition, records: messages.length, attempt }, 'send succeeded after a retry');
+          return;
+        } catch (err) {
+          const pause = Math.min(5000, 250 * 2 ** (attempt - 1));
+          if (!worthRetrying(err) || Date.now() + pause > deadline) {
+            if (used) retire(used);
+            throw err;
+          }
+          log.warn({ topic, partition, records: messages.length, attempt, err: errorMessage(err) },
+            'send failed; sending the same records again (same producer id and sequence numbers: a batch the broker already wrote is not written twice)');
+          await sleep(pause);
+        }
+      }
+    });
+  }
+
+  const partitioner = Partitioners.DefaultPartitioner();
+  interface Count { known?: number; at: number; first?: Promise<number>; refreshing?: boolean }
+  const counts = new Map<string, Count>();
+  /**
+   * The topic's partition count, as kafkajs would partition by: read from the broker once, then again in the background
+   * when a minute old (the known count is used meanwhile, and kept when the read fails, e.g. while a broker is down).
+   */
+  function partitionCount(topic: string): Promise<number> {
+    const c = counts.get(topic);
+    if (c?.known !== undefined) {
+      if (Date.now() - c.at >= PARTITION_COUNT_TTL_MS && !c.refreshing) {
+        c.refreshing = true;
+        readPartitionCount(deps.kafka, topic)
+          .then((n) => { c.known = n; }, (err: unknown) => log.debug({ topic, err: errorMessage(err) }, 'cannot read the partition count again; keeping the one known'))
+          .finally(() => { c.at = Date.now(); c.refreshing = false; });
+      }
+      return Promise.resolve(c.known);
+    }
+    if (c?.first) return c.first;
+    const entry: Count = { at: 0 };
+    entry.first = readPartitionCount(deps.kafka, topic).then((n) => {
+      Object.assign(entry, { known: n, at: Date.now(), first: undefined });
+      return n;
+    }, (err: unknown) => {
+      counts.delete(topic);
+      throw err;
+    });
+    counts.set(topic, entry);
+    return entry.first;
+  }
+
+  /**
+   * Partitions the records (a record that names its partition keeps it), then sends each partition's records in
+   * consecutive chunks of at most `chunk` records and `maxBytes`, partitions concurrently. Records of one key stay in order.
+   * When a partition's send fails for good, the other partitions still finish; then the first error is thrown.
+   */
+  async function sendChunked(topic: string, messages: Message[], maxBytes = SEND_CHUNK_BYTES): Promise<void> {
+    if (messages.length === 0) return;
+    const n = await partitionCount(topic);
+    const partitionMetadata: PartitionMetadata[] = Array.from({ length: n }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0], offlineReplicas: [] }));
+    const byPartition = new Map<number, Message[]>();
+    for (const m of messages) {
+      const partition = m.partition ?? partitioner({ topic, partitionMetadata, message: m });
+      let list = byPartition.get(partition);
+      if (!list) byPartition.set(partition, (list = []));
+      list.push(m.partition === partition ? m : { ...m, partition });
+    }
+    const results = await Promise.allSettled([...byPartition].map(async ([partition, list]) => {
+      let start = 0;
+      let bytes = 0;
+      for (let i = 0; i < list.length; i++) {
+        const size = recordBytes(list[i]!);
+        if (i > start && (i - start >= chunk || bytes + size > maxBytes)) {
+          await sendToPartition(topic, partition, list.slice(start, i));
+          start = i;
+          bytes = 0;
+        }
+        bytes += size;
+      }
+      await sendToPartition(topic, partition, list.slice(start));
+    }));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   const maxBytes = new Map<string, Promise<number>>();
@@ -95,7 +219,7 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
 
   return {
     async connect() {
-      await producer.connect();
+      await withProducer(async () => undefined);
       log.debug('producer connected');
     },
 
@@ -114,7 +238,7 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
     },
 
     async sendTombstone(topic, key, meta) {
-      await sendMessages(topic.name, [{ key, value: null, headers: standardHeaders(meta) }]);
+      await sendChunked(topic.name, [{ key, value: null, headers: standardHeaders(meta) }]);
     },
 
     async deadLetter(topic, records) {
@@ -132,7 +256,11 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
     },
 
     async disconnect() {
-      await producer.disconnect();
+      const h = current;
+      h.retired = true;
+      current = newHandle();
+      await h.connecting?.catch(() => undefined);
+      await h.producer.disconnect();
     },
   };
 }
@@ -150,6 +278,30 @@ function fitted(m: Message, limit: number): Message {
       [DlqHeaders.originalValueSha256]: createHash('sha256').update(value).digest('hex'),
     },
   };
+}
+
+/**
+ * Worth sending again: kafkajs ran out of retries on errors it retries itself (connection lost, leader moved, not
+ * enough in-sync replicas yet), or threw one it marks retriable. Not: a non-retriable error (a record too large, a
+ * topic that does not exist, authorization), which the same records would meet again.
+ */
+function worthRetrying(err: unknown): boolean {
+  const e = err as { name?: string; retriable?: boolean } | null;
+  return e?.name === 'KafkaJSNumberOfRetriesExceeded' || e?.retriable === true;
+}
+
+/** Partitions of `topic` from the broker's metadata. */
+async function readPartitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    const n = topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+    if (n === 0) throw new Error(`topic ${topic} has no partitions in the broker's metadata`);
+    return n;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function readMaxMessageBytes(kafka: Kafka, topic: string): Promise<number> {

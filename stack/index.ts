@@ -1,12 +1,13 @@
 // The local stack (PostgreSQL, Redis, Kafka, Neo4j, Schema Registry) without Docker: `stackUp` installs,
 // starts and waits for each; `stackDown` stops what our pid files name; `stackStatus` probes each.
+import { readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../lib/config.ts';
 import { withLockFile } from './lock.ts';
 import { stackPaths, type StackPaths } from './paths.ts';
 import { createLock, isRunning, readPid, removePid, stopProcess, writePid } from './proc.ts';
 import { portOpen } from './probes.ts';
-import { createKafkaService } from './services/kafka.ts';
+import { createKafkaServices, kafkaBrokerList } from './services/kafka.ts';
 import { createNeo4jService } from './services/neo4j.ts';
 import { createPostgresService } from './services/postgres.ts';
 import { createRedisService } from './services/redis.ts';
@@ -21,6 +22,8 @@ export interface StackOptions {
   stackDir?: string;
   /** Progress lines; silent by default. */
   log?: (message: string) => void;
+  /** Kafka nodes (STACK_KAFKA_BROKERS): 1 = the service `kafka`, N = kafka-1…kafka-N; defaults to the configured value. */
+  kafkaBrokers?: number;
 }
 
 export interface StackUpOptions extends StackOptions {
@@ -39,12 +42,12 @@ export interface ServiceStatus {
   logFile: string;
 }
 
-/** All five, in start order. */
-export function createServices(paths: StackPaths): StackService[] {
+/** All five (Kafka as one service per node), in start order. */
+export function createServices(paths: StackPaths, kafkaBrokers = 1): StackService[] {
   return [
     createPostgresService(paths),
     createRedisService(paths),
-    createKafkaService(paths),
+    ...createKafkaServices(paths, kafkaBrokers),
     createNeo4jService(paths),
     createSchemaRegistryService(paths),
   ];
@@ -52,6 +55,19 @@ export function createServices(paths: StackPaths): StackService[] {
 
 function resolvePaths(opts: StackOptions): StackPaths {
   return stackPaths(opts.stackDir ?? loadConfig().STACK_DIR);
+}
+
+const kafkaCount = (opts: StackOptions): number => opts.kafkaBrokers ?? loadConfig().STACK_KAFKA_BROKERS;
+
+/** Kafka services of every layout that left a pid file (`kafka`, `kafka-1`…), whatever STACK_KAFKA_BROKERS says now. */
+function kafkaServicesWithPidFiles(paths: StackPaths): StackService[] {
+  let files: string[] = [];
+  try { files = readdirSync(paths.pids); } catch { /* no pid files yet */ }
+  const nodes = files.map((f) => /^kafka-(\d+)\.pid$/.exec(f)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+  return [
+    ...(files.includes('kafka.pid') ? createKafkaServices(paths, 1) : []),
+    ...(nodes.length ? createKafkaServices(paths, Math.max(...nodes)) : []),
+  ];
 }
 
 function ourPid(svc: StackService, paths: StackPaths): number | undefined {
@@ -67,7 +83,7 @@ async function statusOf(svc: StackService, paths: StackPaths): Promise<ServiceSt
 
 export async function stackStatus(opts: StackOptions = {}): Promise<ServiceStatus[]> {
   const paths = resolvePaths(opts);
-  return Promise.all(createServices(paths).map((svc) => statusOf(svc, paths)));
+  return Promise.all(createServices(paths, kafkaCount(opts)).map((svc) => statusOf(svc, paths)));
 }
 
 /**
@@ -77,13 +93,20 @@ export async function stackStatus(opts: StackOptions = {}): Promise<ServiceStatu
 export async function stackUp(opts: StackUpOptions = {}): Promise<ServiceStatus[]> {
   const paths = resolvePaths(opts);
   const log = opts.log ?? (() => undefined);
-  return withLockFile(`${paths.root}/up.lock`, () => up(paths, log, opts.timeoutMs ?? 180_000), {
+  const kafkaBrokers = kafkaCount(opts);
+  return withLockFile(`${paths.root}/up.lock`, () => up(paths, log, opts.timeoutMs ?? 180_000, kafkaBrokers), {
     onWait: (pid) => log(`another stack up (pid ${pid}) is running; waiting for it`),
   });
 }
 
-async function up(paths: StackPaths, log: (message: string) => void, timeoutMs: number): Promise<ServiceStatus[]> {
-  const services = createServices(paths);
+async function up(paths: StackPaths, log: (message: string) => void, timeoutMs: number, kafkaBrokers: number): Promise<ServiceStatus[]> {
+  const services = createServices(paths, kafkaBrokers);
+  // One layout of Kafka at a time: both use port 9092 (and 9093 for a controller).
+  const names = new Set(services.map((s) => s.name));
+  const other = kafkaServicesWithPidFiles(paths).filter((s) => !names.has(s.name) && ourPid(s, paths) !== undefined);
+  if (other.length) {
+    throw new StackError(`Kafka of this stack runs as ${other.map((s) => `${s.name} (pid ${ourPid(s, paths)})`).join(', ')}, not as the ${kafkaBrokers} broker(s) STACK_KAFKA_BROKERS asks for; stop it first with \`marketstream stack down\``);
+  }
   const locks = { maven: createLock(), apt: createLock() };
   const baseCtx = { paths, log, exclusive: (what: 'maven' | 'apt', fn: () => Promise<void>) => locks[what](fn) };
 
@@ -153,6 +176,7 @@ async function up(paths: StackPaths, log: (message: string) => void, timeoutMs: 
   const results = await Promise.allSettled(services.map(bringUpOnce));
   const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`${services[i]?.name}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
   if (failures.length) throw new StackError(`stack up failed:\n  ${failures.join('\n  ')}`);
+  if (kafkaBrokers > 1) log(`Kafka runs as ${kafkaBrokers} brokers: use KAFKA_BROKERS=${kafkaBrokerList(kafkaBrokers)} (and TOPIC_REPLICATION_FACTOR=3 TOPIC_MIN_INSYNC_REPLICAS=2 for topics that survive a broker)`);
   return Promise.all(services.map((svc) => statusOf(svc, paths)));
 }
 
@@ -160,8 +184,9 @@ async function up(paths: StackPaths, log: (message: string) => void, timeoutMs: 
 export async function stackDown(opts: StackOptions = {}): Promise<{ name: string; result: 'stopped' | 'killed' | 'not running' }[]> {
   const paths = resolvePaths(opts);
   const log = opts.log ?? (() => undefined);
-  const services = createServices(paths);
-  const byName = new Map(services.map((s) => [s.name, s]));
+  const services = createServices(paths, kafkaCount(opts));
+  const kafka = [...services.filter((s) => s.name.startsWith('kafka')), ...kafkaServicesWithPidFiles(paths)];
+  const byName = new Map([...services, ...kafka].map((s) => [s.name, s]));
   const out: { name: string; result: 'stopped' | 'killed' | 'not running' }[] = [];
   const stop = async (name: string): Promise<void> => {
     const svc = byName.get(name);
@@ -175,9 +200,11 @@ export async function stackDown(opts: StackOptions = {}): Promise<{ name: string
   };
   await Promise.all([
     (async () => { await stop('schema-registry'); await stop('postgres'); })(),
-    stop('kafka'),
+    ...[...new Set(kafka.map((s) => s.name))].map(stop),
     stop('neo4j'),
     stop('redis'),
   ]);
-  return services.map((s) => out.find((o) => o.name === s.name) ?? { name: s.name, result: 'not running' as const });
+  // The configured services, and nodes of another Kafka layout that were running.
+  const shown = [...byName.keys()].filter((name) => services.some((s) => s.name === name) || out.some((o) => o.name === name && o.result !== 'not running'));
+  return shown.map((name) => out.find((o) => o.name === name) ?? { name, result: 'not running' as const });
 }

@@ -15,7 +15,7 @@ export function libDirFor(home: string, pom: string): string {
 }
 
 /** Makes sure `java`, `javac` and `mvn` are on PATH. */
-export async function ensureJavaTools(ctx: ServiceContext): Promise<void> {
+export async function ensureJavaTools(ctx: Pick<ServiceContext, 'log' | 'exclusive'>): Promise<void> {
   const missing: string[] = [];
   if (!which('java') || !which('javac')) missing.push('default-jdk-headless');
   if (!which('mvn')) missing.push('maven');
@@ -26,7 +26,7 @@ export async function ensureJavaTools(ctx: ServiceContext): Promise<void> {
  * Copies the runtime dependencies of `pom` into `libDir` (skipped when a previous copy completed).
  * Maven runs are serialized: concurrent runs corrupt the shared ~/.m2 repository.
  */
-export async function ensureMavenLib(pom: string, libDir: string, ctx: ServiceContext): Promise<void> {
+export async function ensureMavenLib(pom: string, libDir: string, ctx: Pick<ServiceContext, 'log' | 'exclusive'>): Promise<void> {
   if (existsSync(`${libDir}/${COMPLETE}`)) return;
   await ensureJavaTools(ctx);
   await ctx.exclusive('maven', async () => {

@@ -25,8 +25,11 @@ export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<
   });
 }
 
-/** Kafka answers a metadata request (describeCluster) with at least one broker. */
-export async function probeKafka(brokers: readonly string[]): Promise<boolean> {
+/**
+ * Kafka answers a metadata request (describeCluster) with at least one broker and a controller. With `self`, the
+ * broker must also list itself (that node id on that port): a node of a cluster that is registered and unfenced.
+ */
+export async function probeKafka(brokers: readonly string[], self?: { nodeId: number; port: number }): Promise<boolean> {
   const kafka = new Kafka({
     clientId: 'marketstream-probe',
     brokers: [...brokers],
@@ -40,7 +43,8 @@ export async function probeKafka(brokers: readonly string[]): Promise<boolean> {
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();
-      return cluster.brokers.length > 0 && cluster.controller !== null;
+      if (cluster.brokers.length === 0 || cluster.controller === null) return false;
+      return !self || cluster.brokers.some((b) => b.nodeId === self.nodeId && b.port === self.port);
     } catch {
       return false;
     }

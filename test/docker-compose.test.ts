@@ -61,4 +61,13 @@ describe('docker-compose.kafka.yml', () => {
     expect(`${env.NEO4J_USER}/${env.NEO4J_PASSWORD}`).toBe(services.neo4j?.environment?.NEO4J_AUTH);
     expect(hostPorts('marketstream')).toContain(Number(env.METRICS_PORT));
   });
+
+  it('binds metrics and health to loopback by default, and to every interface only in the container that publishes them', () => {
+    expect(configSpec.METRICS_HOST.default).toBe('127.0.0.1');
+    const published = Object.entries(services).filter(([, s]) => s.build !== undefined && (s.ports ?? []).length > 0);
+    expect(published.map(([name]) => name)).toContain('marketstream');
+    for (const [name, s] of published) expect(s.environment?.METRICS_HOST, `${name} METRICS_HOST`).toBe('0.0.0.0');
+    // The health check asks from inside the container, which 0.0.0.0 also serves.
+    expect(JSON.stringify(services.marketstream?.healthcheck?.test)).toContain(`127.0.0.1:${services.marketstream?.environment?.METRICS_PORT}/ready`);
+  });
 });

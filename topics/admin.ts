@@ -39,6 +39,7 @@ export async function ensureTopics(kafka: Kafka, config: TopicsConfig, topics: r
             configEntries: [
               { name: 'retention.ms', value: String(settings.retentionMs) },
               { name: 'cleanup.policy', value: settings.cleanupPolicy },
+              ...(settings.minInsyncReplicas === undefined ? [] : [{ name: 'min.insync.replicas', value: String(settings.minInsyncReplicas) }]),
             ],
           })),
         });
@@ -71,6 +72,8 @@ export interface TopicState {
   /** Broker setting; -1 = forever. */
   retentionMs: number | null;
   cleanupPolicy: string | null;
+  /** The topic's min.insync.replicas (its own or the broker's default). */
+  minInsyncReplicas: number | null;
   /** Records currently in the log (sum of latest - earliest). */
   records: number;
 }
@@ -78,13 +81,13 @@ export interface TopicState {
 /** Records in one partition's log now (latest - earliest). */
 export const partitionRecords = (p: PartitionInfo): number => Number(BigInt(p.latest) - BigInt(p.earliest));
 
-/** Partitions (leader, replicas, in-sync replicas, earliest/latest offsets), retention and cleanup policy of existing topics. */
+/** Partitions (leader, replicas, in-sync replicas, earliest/latest offsets), retention, cleanup policy and min ISR of existing topics. */
 export async function readTopicStates(admin: Admin, names: readonly string[]): Promise<TopicState[]> {
   if (!names.length) return [];
   const metadata = (await admin.fetchTopicMetadata({ topics: [...names] })).topics;
   const configs = (await admin.describeConfigs({
     includeSynonyms: false,
-    resources: names.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms', 'cleanup.policy'] })),
+    resources: names.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms', 'cleanup.policy', 'min.insync.replicas'] })),
   })).resources;
   return Promise.all(names.map(async (name): Promise<TopicState> => {
     const offsets = new Map((await admin.fetchTopicOffsets(name)).map((o) => [o.partition, o]));
@@ -98,10 +101,12 @@ export async function readTopicStates(admin: Admin, names: readonly string[]): P
     const entries = configs.find((c) => c.resourceName === name)?.configEntries ?? [];
     const value = (key: string) => entries.find((e) => e.configName === key)?.configValue ?? null;
     const retention = value('retention.ms');
+    const minIsr = value('min.insync.replicas');
     return {
       name, partitions,
       retentionMs: retention === null ? null : Number(retention),
       cleanupPolicy: value('cleanup.policy'),
+      minInsyncReplicas: minIsr === null ? null : Number(minIsr),
       records: partitions.reduce((n, p) => n + partitionRecords(p), 0),
     };
   }));
@@ -114,7 +119,7 @@ export interface TopicDescription extends TopicState {
   expected: TopicSettings;
 }
 
-/** Partitions, leaders, earliest/latest offsets and retention of each topic and its DLQ. */
+/** Partitions, leaders, earliest/latest offsets, retention and min ISR of each topic and its DLQ. */
 export async function describeTopics(kafka: Kafka, config: TopicsConfig, topics: readonly TopicDef<unknown>[] = configuredTopics(config)): Promise<TopicDescription[]> {
   return withAdmin(kafka, async (admin) => {
     const planned = plannedTopics(config, topics);
@@ -122,8 +127,8 @@ export async function describeTopics(kafka: Kafka, config: TopicsConfig, topics:
     const states = new Map((await readTopicStates(admin, planned.filter((p) => present.has(p.name)).map((p) => p.name))).map((s) => [s.name, s]));
     return planned.map(({ name, settings }): TopicDescription => {
       const state = states.get(name);
-      if (!state) return { name, exists: false, expected: settings, partitions: [], retentionMs: null, cleanupPolicy: null, records: 0 };
-      return { name, exists: true, expected: settings, partitions: state.partitions, retentionMs: state.retentionMs, cleanupPolicy: state.cleanupPolicy, records: state.records };
+      if (!state) return { name, exists: false, expected: settings, partitions: [], retentionMs: null, cleanupPolicy: null, minInsyncReplicas: null, records: 0 };
+      return { name, exists: true, expected: settings, partitions: state.partitions, retentionMs: state.retentionMs, cleanupPolicy: state.cleanupPolicy, minInsyncReplicas: state.minInsyncReplicas, records: state.records };
     });
   });
 }

@@ -7,6 +7,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export interface TopicsConfig {
   readonly TOPIC_PARTITIONS: number;
   readonly TOPIC_REPLICATION_FACTOR: number;
+  readonly TOPIC_MIN_INSYNC_REPLICAS: number;
   readonly PRICE_RETENTION_DAYS: number;
   readonly EVENT_RETENTION_DAYS: number;
   readonly PRICE_UPDATES_TOPIC: string;
@@ -30,6 +31,8 @@ export interface TopicDef<T> {
 export interface TopicSettings {
   partitions: number;
   replicationFactor: number;
+  /** min.insync.replicas: replicas that must have a record before an acks=all send succeeds; absent = the broker's default. */
+  minInsyncReplicas?: number;
   retentionMs: number;
   cleanupPolicy: 'delete' | 'compact' | 'compact,delete';
 }
@@ -41,6 +44,7 @@ function topic<T>(name: string, schemaFile: string, key: (v: T) => string, setti
 export const priceUpdates = topic<PriceUpdate>('price-updates', 'price-update.avsc', (v) => v.symbol, (c) => ({
   partitions: c.TOPIC_PARTITIONS,
   replicationFactor: c.TOPIC_REPLICATION_FACTOR,
+  minInsyncReplicas: c.TOPIC_MIN_INSYNC_REPLICAS,
   retentionMs: c.PRICE_RETENTION_DAYS * DAY_MS,
   cleanupPolicy: 'delete',
 }));
@@ -49,6 +53,7 @@ export const priceUpdates = topic<PriceUpdate>('price-updates', 'price-update.av
 export const marketEvents = topic<MarketEvent>('market-events', 'market-event.avsc', (v) => v.id, (c) => ({
   partitions: c.TOPIC_PARTITIONS,
   replicationFactor: c.TOPIC_REPLICATION_FACTOR,
+  minInsyncReplicas: c.TOPIC_MIN_INSYNC_REPLICAS,
   retentionMs: c.EVENT_RETENTION_DAYS * DAY_MS,
   cleanupPolicy: 'delete',
 }));
@@ -60,6 +65,7 @@ export const marketEvents = topic<MarketEvent>('market-events', 'market-event.av
 export const graphMutations = topic<GraphMutation>('graph-mutations', 'graph-mutation.avsc', (v) => graphMutationKey(v), (c) => ({
   partitions: c.TOPIC_PARTITIONS,
   replicationFactor: c.TOPIC_REPLICATION_FACTOR,
+  minInsyncReplicas: c.TOPIC_MIN_INSYNC_REPLICAS,
   retentionMs: c.EVENT_RETENTION_DAYS * DAY_MS,
   cleanupPolicy: 'delete',
 }));

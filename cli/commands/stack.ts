@@ -28,7 +28,7 @@ export function registerStack(program: Command): void {
       const { config } = loadContext('stack');
       const started = Date.now();
       try {
-        const statuses = await stackUp({ stackDir: config.STACK_DIR, timeoutMs: Number(opts.timeout) * 1000, log: progress });
+        const statuses = await stackUp({ stackDir: config.STACK_DIR, kafkaBrokers: config.STACK_KAFKA_BROKERS, timeoutMs: Number(opts.timeout) * 1000, log: progress });
         process.stdout.write(formatStatus(statuses));
         process.stdout.write(`stack up took ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
       } catch (err) {
@@ -41,7 +41,7 @@ export function registerStack(program: Command): void {
     .description('Stop the processes that stack up started (from their pid files)')
     .action(async () => {
       const { config } = loadContext('stack');
-      const results = await stackDown({ stackDir: config.STACK_DIR, log: progress });
+      const results = await stackDown({ stackDir: config.STACK_DIR, kafkaBrokers: config.STACK_KAFKA_BROKERS, log: progress });
       if (results.every((r) => r.result === 'not running')) progress('nothing was running');
     });
 
@@ -49,7 +49,7 @@ export function registerStack(program: Command): void {
     .description('One line per service: address, healthy or not, pid (or external); exits 1 unless all are healthy')
     .action(async () => {
       const { config } = loadContext('stack');
-      const statuses = await stackStatus({ stackDir: config.STACK_DIR });
+      const statuses = await stackStatus({ stackDir: config.STACK_DIR, kafkaBrokers: config.STACK_KAFKA_BROKERS });
       process.stdout.write(formatStatus(statuses));
       if (!statuses.every((s) => s.healthy)) process.exitCode = 1;
     });

@@ -28,6 +28,7 @@ const DAY = 86_400_000;
 export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka: Kafka; durationS: number; say: (m: string) => void }): Promise<void> {
   const { config, logger, kafka, say } = o;
   const obs = await startObservability({ config, logger, command: 'demo' });
+  say('Starting the consumer groups…');
   const sinks = await startSinks({ config, logger, names: sinkNames, hooks: obs.sinkHooks });
   say(`Consumer groups running: ${sinkNames.map((n) => groupIdOf(config, n)).join(', ')}`);
   const publisher = obs.instrumentPublisher(createPublisher({ kafka, serde: createSerde(config), logger }));
@@ -38,15 +39,18 @@ export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka
   const competitors = createCompetitorFinder({ config, logger });
   try {
     const today = Math.floor(Date.now() / DAY) * DAY;
+    say(`Backfilling 60 days of daily bars for ${config.SYMBOLS.length} symbols…`);
     const history = await backfill({
       config, logger, publisher, source: createHistorySource('synthetic', { config, logger, seed: config.SYNTHETIC_SEED }),
       symbols: config.SYMBOLS, from: today - 60 * DAY, to: today, interval: '1d', parallel: 4,
     });
     say(`Backfill: ${history.published} daily bars (60 days, source backfill) for ${config.SYMBOLS.join(', ')}.`);
 
+    say('Publishing the company graph from the sample profiles…');
     const graph = await createGraphProducer({ config, logger, publisher, profiles: createFileProfileSource(), competitors, maxRuns: 1 }).runOnce();
-    say(`Graph producer: ${JSON.stringify(graph)} (sample profiles; competitors ${config.ANTHROPIC_API_KEY ? 'from Claude' : 'from same-industry peers: no ANTHROPIC_API_KEY'}).`);
+    say(`Graph producer: ${graph.published} graph mutations for ${graph.profiles} company profiles (sample profiles; competitors ${config.ANTHROPIC_API_KEY ? 'from Claude' : 'from same-industry peers: no ANTHROPIC_API_KEY'}).`);
 
+    say('Publishing news events from the bundled sample file…');
     const news = await createEventsProducer({ config, logger, publisher, source: createEventSource('file', {}, { logger }) }).publishOnce();
     say(`Events producer: ${news.published} news events from the bundled sample file (${news.duplicates} duplicates dropped); the enricher classifies them ${config.ANTHROPIC_API_KEY ? `with Claude (${config.ANTHROPIC_MODEL})` : 'with the rule-based classifier (no ANTHROPIC_API_KEY)'}.`);
 
@@ -55,6 +59,7 @@ export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka
     const loop = producer.start();
     const ends = Date.now() + o.durationS * 1000;
 
+    say('Waiting for PostgreSQL to hold the daily closes, then correlating the symbols…');
     await waitForCatchUp(kafka, config, ['postgres'], Math.max(5000, ends - Date.now()));
     const correlations = await createCorrelationAnalyzer({ config, logger, publisher, pool, maxRuns: 1 }).runOnce();
     say(`Correlation analyzer: ${correlations.above} of ${correlations.pairs} pairs with |r| ≥ ${config.CORRELATION_THRESHOLD} over ${config.CORRELATION_WINDOW_DAYS} days → CORRELATED_WITH.`);

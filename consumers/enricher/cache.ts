@@ -8,7 +8,8 @@
 //   group member at a time; the window is open mainly during a rebalance.
 // - Rule-based fallbacks (budget spent, API failing, invalid output) ARE cached, marked with fallback_reason, so a
 //   replay never bills Claude for them; `classifyCached(event, { refresh: true })` (an explicit re-enrich)
-//   classifies again and overwrites.
+//   classifies again and overwrites. `marketstream enrich reclassify` (./reclassify.ts) is the operator's way to ask
+//   Claude about them (or to choose another model on purpose): the rows record classifier and model for that.
 // - If PostgreSQL fails after a classification was made, the answer is kept in memory (bounded) and the next
 //   attempt for that id stores it instead of asking Claude again; the error is thrown as retriable (the runner pauses).
 import { migrate, type Pool } from '../../lib/stores/postgres.ts';

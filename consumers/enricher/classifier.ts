@@ -1,16 +1,19 @@
 // The enricher's event classifier: Claude when ANTHROPIC_API_KEY is set (rule-based fallback built in), the
 // rule-based classifier otherwise; either way cached by event id in PostgreSQL. The Kafka consumer wraps this.
+// Claude's hourly budget is the group's: kept in PostgreSQL under the enricher's consumer group id, so every member,
+// in every process, and `enrich reclassify` spend from one allowance (lib/claude/shared-budget.ts).
 import type { Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Pool } from '../../lib/stores/postgres.ts';
 import { createCachedClassifier, type ClassifyOptions } from './cache.ts';
-import { createClaudeClassifier, type ClaudeCall, type ClaudeClassifierOptions } from './claude-classifier.ts';
-import { claudeOptionsFromConfig } from '../../lib/claude/index.ts';
+import { createClaudeClassifier, type ClaudeCall, type ClaudeClassifier, type ClaudeClassifierOptions } from './claude-classifier.ts';
+import { claudeOptionsFromConfig, createSharedBudget, type ClaudeClientOptions } from '../../lib/claude/index.ts';
 import { createRulesClassifier, RULES_MODEL, type RulesOptions } from './rules-classifier.ts';
 import type { Classification, EventToClassify } from './types.ts';
 
 export type { Classification, EventToClassify } from './types.ts';
-export type { ClaudeCall } from './claude-classifier.ts';
+export type { ClaudeCall, ClaudeClassifier } from './claude-classifier.ts';
+export { requestEstimate, type RequestEstimate } from './claude-classifier.ts';
 export type { CallOutcome } from '../../lib/claude/index.ts';
 export type { ClassifyOptions } from './cache.ts';
 export { createRulesClassifier, RULES_MODEL } from './rules-classifier.ts';
@@ -35,6 +38,32 @@ export interface CreateClassifierDeps {
   claude?: Partial<Omit<ClaudeClassifierOptions, 'logger' | 'rules' | 'onCall'>>;
 }
 
+/**
+ * Who shares the Claude hourly budget: the enricher's consumer group id, `<KAFKA_GROUP_PREFIX>.enricher` (what
+ * consumers/registry.ts groupIdOf gives; spelled out here because the registry imports the enricher).
+ */
+export function claudeBudgetScope(config: Config): string {
+  return `${config.KAFKA_GROUP_PREFIX}.enricher`;
+}
+
+/**
+ * The enricher's Claude classifier (config, then `overrides`), spending from the group's shared budget in `pool`;
+ * answers that Claude cannot give come from the rules, with `fallbackReason`. Used by the enricher (behind the cache)
+ * and by `enrich reclassify` (which stores only Claude's answers).
+ */
+export function createEnricherClaude(deps: {
+  config: Config; logger: Logger; pool: Pool; rules?: RulesOptions; onCall?: (call: ClaudeCall) => void;
+  overrides?: Partial<Omit<ClaudeClassifierOptions, 'logger' | 'rules' | 'onCall'>>;
+}): { claude: ClaudeClassifier; options: Omit<ClaudeClientOptions, 'logger'> & { budgetWhere: string } } {
+  const options = { ...claudeOptionsFromConfig(deps.config), ...deps.overrides };
+  const budgetStore = options.budgetStore
+    ?? createSharedBudget({ pool: deps.pool, scope: claudeBudgetScope(deps.config), limits: options.budget, logger: deps.logger });
+  const claude = createClaudeClassifier({
+    ...options, budgetStore, logger: deps.logger, rules: createRulesClassifier(deps.rules), ...(deps.onCall ? { onCall: deps.onCall } : {}),
+  });
+  return { claude, options: { ...options, budgetWhere: budgetStore.where } };
+}
+
 export function createClassifier(deps: CreateClassifierDeps): EventClassifier {
   const logger = deps.logger.child({ component: 'enricher-classifier' });
   const rules = createRulesClassifier(deps.rules);
@@ -43,15 +72,17 @@ export function createClassifier(deps: CreateClassifierDeps): EventClassifier {
   let primary: 'claude' | 'rules';
 
   if (deps.config.ANTHROPIC_API_KEY) {
-    const options = { ...claudeOptionsFromConfig(deps.config), ...deps.claude };
-    const claude = createClaudeClassifier({ ...options, logger, rules, onCall: deps.onCall });
+    const { claude, options } = createEnricherClaude({
+      config: deps.config, logger, pool: deps.pool, ...(deps.rules ? { rules: deps.rules } : {}),
+      ...(deps.onCall ? { onCall: deps.onCall } : {}), ...(deps.claude ? { overrides: deps.claude } : {}),
+    });
     classify = (e) => claude.classify(e);
     close = () => claude.close();
     primary = 'claude';
     logger.info({
       classifier: 'claude', model: options.model, baseURL: options.baseURL ?? 'https://api.anthropic.com', maxConcurrency: options.maxConcurrency,
-      hourlyTokenBudget: options.budget.tokensPerHour, hourlyCostBudgetUsd: options.budget.costUsdPerHour,
-    }, `event classifier: Claude (${options.model}), rule-based (${RULES_MODEL}) as fallback`);
+      hourlyTokenBudget: options.budget.tokensPerHour, hourlyCostBudgetUsd: options.budget.costUsdPerHour, budget: options.budgetWhere,
+    }, `event classifier: Claude (${options.model}), rule-based (${RULES_MODEL}) as fallback; hourly budget kept in ${options.budgetWhere}`);
   } else {
     classify = async (e) => rules.classify(e);
     primary = 'rules';

@@ -2,9 +2,13 @@
 // validated with zod (one corrective turn when malformed), behind a concurrency limit, retries with backoff
 // and jitter (retry-after honoured), a circuit breaker and an hourly token/cost budget. Whenever Claude cannot
 // give a valid answer the rule-based classifier answers instead, and the result says why (`fallbackReason`).
+//
+// The budget is reserved when a request is sent, inside its concurrency slot (not when the call is queued: a batch
+// waiting for slots holds nothing), settled with the real usage when the answer arrives, and taken back when the API
+// refused the request. The budget may be shared by a whole group (`budgetStore`, lib/claude/shared-budget.ts).
 import type Anthropic from '@anthropic-ai/sdk';
-import { costUsd, createClaudeClient, describeApiError, tokensOf, type CallOutcome, type ClaudeClientOptions } from '../../lib/claude/index.ts';
-import { CircuitOpenError } from '../../lib/errors.ts';
+import { costUsd, createClaudeClient, describeApiError, processBudget, tokensOf, type Budget, type CallOutcome, type ClaudeClientOptions, type TokenCounts } from '../../lib/claude/index.ts';
+import { CircuitOpenError, errorMessage } from '../../lib/errors.ts';
 import { CLASSIFY_TOOL, estimateInputTokens, renderEvent, SYSTEM_PROMPT, TOOL_NAME } from './prompt.ts';
 import { asFallback, type RulesClassifier } from './rules-classifier.ts';
 import { fromToolAnswer, toolAnswerSchema, type Classification, type EventToClassify, type ToolAnswer } from './types.ts';
@@ -26,6 +30,8 @@ export interface ClaudeClassifierOptions extends ClaudeClientOptions {
   onCall?: (call: ClaudeCall) => void;
   /** Longest retry-after honoured; a longer one is capped to it. */
   maxRetryAfterMs?: number;
+  /** Where the hourly budget is kept; default: this process (`budget` limits). The enricher shares one per group. */
+  budgetStore?: Budget;
 }
 
 export interface ClaudeClassifier {
@@ -44,6 +50,26 @@ type Answer =
 type CallResult =
   | { kind: 'message'; message: Anthropic.Message; latencyMs: number }
   | { kind: 'fallback'; reason: string };
+
+/** What one request in its concurrency slot came to (a budget refusal is not an API failure: no retry, no breaker count). */
+type Sent =
+  | { kind: 'message'; message: Anthropic.Message; latencyMs: number }
+  | { kind: 'budget' }
+  | { kind: 'budget-unavailable'; error: unknown };
+
+/** Tokens of a request's estimate: the input estimated from its text, the output at its maximum. */
+export interface RequestEstimate { inputTokens: number; outputTokens: number }
+
+function estimateOf(messages: Anthropic.MessageParam[]): RequestEstimate {
+  return { inputTokens: estimateInputTokens(JSON.stringify(messages)), outputTokens: MAX_OUTPUT_TOKENS };
+}
+
+/** The estimate the budget reserves for classifying `event` (its first request), e.g. to cost a reclassification beforehand. */
+export function requestEstimate(event: EventToClassify): RequestEstimate {
+  return estimateOf([{ role: 'user', content: renderEvent(event) }]);
+}
+
+const billedTokens = (t: TokenCounts) => t.inputTokens + t.cacheCreationTokens + t.cacheReadTokens + t.outputTokens;
 
 function readAnswer(message: Anthropic.Message): Answer {
   if (message.stop_reason === 'refusal') return { kind: 'refusal' };
@@ -95,6 +121,7 @@ export function createClaudeClassifier(o: ClaudeClassifierOptions): ClaudeClassi
   // After a 429/529 with retry-after, no request starts before this time (shared by all concurrent calls).
   let notBefore = 0;
   let budgetBlocked = false;
+  const budgetStore = o.budgetStore ?? processBudget(budget);
 
   const emit = (call: Omit<ClaudeCall, 'model'>) => {
     const full = { model, ...call };
@@ -102,17 +129,33 @@ export function createClaudeClassifier(o: ClaudeClassifierOptions): ClaudeClassi
     try { o.onCall?.(full); } catch (err) { logger.warn({ err }, 'onCall hook failed (ignored)'); }
   };
 
-  /** One request (re-sent at once after a shape relaxation). Failed requests are reported, then rethrown for the retry policy. */
-  async function request(messages: Anthropic.MessageParam[], eventId: string): Promise<{ message: Anthropic.Message; latencyMs: number }> {
+  /**
+   * One request, in its concurrency slot: reserves the estimate, sends, settles the real usage (or takes the estimate
+   * back when the API refused it); re-sent at once after a shape relaxation. Failed requests are reported, then
+   * rethrown for the retry policy.
+   */
+  async function request(messages: Anthropic.MessageParam[], eventId: string, estimate: { tokens: number; costUsd: number }): Promise<Sent> {
     for (;;) {
       const wait = notBefore - now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      let reservation;
+      try {
+        reservation = await budgetStore.tryReserve(estimate.tokens, estimate.costUsd);
+      } catch (error) {
+        return { kind: 'budget-unavailable', error };
+      }
+      if (!reservation) return { kind: 'budget' };
       const started = performance.now();
       try {
         const message = await client.messages.create(params({ system: SYSTEM_PROMPT, tool: CLASSIFY_TOOL, maxTokens: MAX_OUTPUT_TOKENS, messages }));
-        return { message, latencyMs: Math.round(performance.now() - started) };
+        const t = tokensOf(message.usage);
+        await reservation.settle(billedTokens(t), costUsd(t, price));
+        return { kind: 'message', message, latencyMs: Math.round(performance.now() - started) };
       } catch (err) {
         const f = describeApiError(err);
+        // A request that timed out may have been processed (and billed): its estimate stays counted.
+        if (f.outcome === 'timeout' && f.status === null) await reservation.settle(estimate.tokens, estimate.costUsd);
+        else await reservation.release();
         emit({ eventId, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: Math.round(performance.now() - started), outcome: f.outcome });
         if (relaxShape(err)) continue;
         if (f.retriable && f.retryAfterMs !== null) {
@@ -125,38 +168,47 @@ export function createClaudeClassifier(o: ClaudeClassifierOptions): ClaudeClassi
     }
   }
 
-  /** One logical call: budget reservation, then the request under limiter, breaker and retries. */
+  async function budgetReached(): Promise<void> {
+    if (budgetBlocked) return;
+    budgetBlocked = true;
+    const u = await budgetStore.usage().catch(() => null);
+    logger.warn({
+      budget: budgetStore.where, tokenBudget: o.budget.tokensPerHour, costBudgetUsd: o.budget.costUsdPerHour,
+      ...(u ? {
+        tokensLastHour: u.tokens, costUsdLastHour: Number(u.costUsd.toFixed(4)),
+        freesUpAt: u.oldestExpiresAt ? new Date(u.oldestExpiresAt).toISOString() : null,
+      } : {}),
+    }, 'Claude hourly budget reached: the rule-based classifier answers until spending in the last hour falls under the budget');
+  }
+
+  /** One logical call: the request under limiter, breaker and retries, the budget reserved in its slot. */
   async function call(messages: Anthropic.MessageParam[], event: EventToClassify): Promise<CallResult> {
-    const estIn = estimateInputTokens(JSON.stringify(messages));
-    const reservation = budget.tryReserve(estIn + MAX_OUTPUT_TOKENS, costUsd({ ...tokensOf(undefined), inputTokens: estIn, outputTokens: MAX_OUTPUT_TOKENS }, price));
-    if (!reservation) {
-      if (!budgetBlocked) {
-        budgetBlocked = true;
-        const u = budget.usage();
-        logger.warn({
-          tokensLastHour: u.tokens, tokenBudget: o.budget.tokensPerHour, costUsdLastHour: Number(u.costUsd.toFixed(4)), costBudgetUsd: o.budget.costUsdPerHour,
-          freesUpAt: u.oldestExpiresAt ? new Date(u.oldestExpiresAt).toISOString() : null,
-        }, 'Claude hourly budget reached: the rule-based classifier answers until spending in the last hour falls under the budget');
-      }
-      return { kind: 'fallback', reason: 'budget' };
-    }
-    if (budgetBlocked) {
-      budgetBlocked = false;
-      logger.info({ model }, 'Claude hourly budget available again: classifying with Claude');
-    }
+    const est = estimateOf(messages);
+    const estimate = { tokens: est.inputTokens + est.outputTokens, costUsd: costUsd({ ...tokensOf(undefined), ...est }, price) };
+    let sent: Sent;
     try {
-      const r = await resilience.run(() => request(messages, event.id), TOOL_NAME);
-      const t = tokensOf(r.message.usage);
-      reservation.settle(t.inputTokens + t.cacheCreationTokens + t.cacheReadTokens + t.outputTokens, costUsd(t, price));
-      return { kind: 'message', ...r };
+      sent = await resilience.run(() => request(messages, event.id, estimate), TOOL_NAME);
     } catch (err) {
-      reservation.release();
       const f = describeApiError(err);
       const reason = `api-error: ${f.text}`;
       if (err instanceof CircuitOpenError) logger.debug({ eventId: event.id }, 'Claude circuit open: rule-based classification');
       else logger.warn({ eventId: event.id, reason }, 'Claude call failed: rule-based classification used for this event');
       return { kind: 'fallback', reason };
     }
+    if (sent.kind === 'budget-unavailable') {
+      // The shared budget's store is down: not a reason to answer with the rules for good. The caller retries.
+      logger.warn({ eventId: event.id, budget: budgetStore.where, err: errorMessage(sent.error) }, 'Claude budget cannot be read: not classifying now');
+      throw sent.error;
+    }
+    if (sent.kind === 'budget') {
+      await budgetReached();
+      return { kind: 'fallback', reason: 'budget' };
+    }
+    if (budgetBlocked) {
+      budgetBlocked = false;
+      logger.info({ model }, 'Claude hourly budget available again: classifying with Claude');
+    }
+    return sent;
   }
 
   return {

@@ -2,7 +2,7 @@
 // ANTHROPIC_API_KEY; cached by event id in PostgreSQL: ./classifier.ts, ./cache.ts) → graph-mutations: the
 // (:MarketEvent) node and its [:AFFECTS] relationships (./mutations.ts), origin `enricher`, published through the
 // runner's publisher (SinkContext). The classification is also written to PostgreSQL market_events
-// (../postgres/market-events.ts).
+// (../postgres/market-events.ts). Claude's hourly budget is shared by the whole group (./classifier.ts).
 //
 // Everything happens inside writeBatch, so the runner commits the batch's offsets only after the rows were written and
 // then the mutations acknowledged by Kafka: at-least-once. Events are linked only to companies they name or the graph
@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
-import { classifyNeo4jError, classifyPgError, MarketstreamError } from '../../lib/errors.ts';
+import { classifyPgError, MarketstreamError } from '../../lib/errors.ts';
 import { createNeo4jDriver, type Driver } from '../../lib/stores/neo4j.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Publisher } from '../../lib/publisher.ts';
@@ -26,7 +26,9 @@ import { validateMarketEvent } from '../../topics/market-event.ts';
 import { lastStatePerKey, writeEnrichment, type EnrichedEvent } from '../postgres/market-events.ts';
 import type { Sink, SinkContext, TopicHandler } from '../types.ts';
 import { createClassificationStore, type ClassificationStore } from './cache.ts';
-import { createClassifier, type ClaudeCall, type CreateClassifierDeps, type EventClassifier, type EventToClassify } from './classifier.ts';
+import { createClassifier, type ClaudeCall, type CreateClassifierDeps, type EventClassifier } from './classifier.ts';
+import { toClassify } from './types.ts';
+import { linkToKnownCompanies } from './links.ts';
 import { deletionMutations, enrichmentMutations } from './mutations.ts';
 
 export const enricherSpec = z.object({
@@ -41,10 +43,6 @@ export interface EnricherOptions extends z.input<typeof enricherSpec> {
 }
 
 const SOURCE = 'enricher';
-
-function toClassify(e: MarketEvent): EventToClassify {
-  return { id: e.id, headline: e.headline, summary: e.summary, symbols: e.symbols, publishedAt: e.publishedAt, source: e.source };
-}
 
 export function createEnricher(config: Config, ctx: SinkContext = {}, opts: EnricherOptions = {}): Sink {
   const { poolSize } = enricherSpec.parse(opts);
@@ -70,29 +68,6 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
     return events.map((event, i) => ({ event, classification: (settled[i] as PromiseFulfilledResult<EnrichedEvent['classification']>).value }));
   }
 
-  /**
-   * Keeps the affected companies an event may be linked to: the ones it names, and the ones the graph already holds
-   * (a Company node). A ticker that only Claude (or a cashtag the rules found) brought up never creates a Company node.
-   * The cached classification keeps the full answer; only what is published is limited.
-   */
-  async function linkToKnownCompanies(batch: readonly EnrichedEvent[]): Promise<EnrichedEvent[]> {
-    const unnamed = [...new Set(batch.flatMap((x) => x.classification.affected.map((a) => a.symbol).filter((s) => !x.event.symbols.includes(s))))];
-    let known = new Set<string>();
-    if (unnamed.length) {
-      const { records } = await graph().executeQuery('MATCH (c:Company) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol', { symbols: unnamed })
-        .catch((err: unknown) => { throw classifyNeo4jError(err); });
-      known = new Set(records.map((r) => r.get('symbol') as string));
-    }
-    return batch.map((x) => {
-      const keep = x.classification.affected.filter((a) => x.event.symbols.includes(a.symbol) || known.has(a.symbol));
-      if (keep.length < x.classification.affected.length) {
-        const dropped = x.classification.affected.filter((a) => !keep.includes(a)).map((a) => a.symbol);
-        logger.info({ eventId: x.event.id, dropped }, 'not linking the event to companies it does not name and the graph does not hold');
-      }
-      return { ...x, classification: { ...x.classification, affected: keep } };
-    });
-  }
-
   const events: TopicHandler<MarketEvent> = {
     topic: ctx.topics?.events ?? marketEvents,
     acceptsTombstones: true,
@@ -112,7 +87,7 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
       await writeEnrichment(db, enriched, deletes);
 
       const time = Date.now();
-      const linked = await linkToKnownCompanies(enriched);
+      const linked = await linkToKnownCompanies(graph, enriched, logger);
       const mutations = [
         ...linked.flatMap((x) => enrichmentMutations(x.event, x.classification, time)),
         ...withdrawn.flatMap((w) => deletionMutations(w.id, w.symbols, time)),

@@ -1,6 +1,7 @@
 // The enricher's contracts: the event to classify, the classification it produces, and the zod schema that
 // validates Claude's `classify_event` tool answer (types, ranges, symbol format) before anything uses it.
 import { z } from 'zod';
+import type { MarketEvent } from '../../schemas/types.generated.ts';
 import { SYMBOL_PATTERN } from '../../topics/rules.ts';
 
 export const EVENT_TYPES = ['earnings', 'merger_acquisition', 'product', 'regulatory', 'legal', 'management', 'macro', 'analyst_rating', 'other'] as const;
@@ -22,6 +23,11 @@ export interface EventToClassify {
   /** Published time, epoch ms. */
   publishedAt: number;
   source: string;
+}
+
+/** What the classifier sees of a market event. */
+export function toClassify(e: MarketEvent): EventToClassify {
+  return { id: e.id, headline: e.headline, summary: e.summary, symbols: e.symbols, publishedAt: e.publishedAt, source: e.source };
 }
 
 export interface AffectedSymbol {

@@ -1,6 +1,10 @@
-// Rolling one-hour token and cost budget for Claude calls, per process. A call reserves its estimated
-// tokens and cost before it starts (so concurrent calls cannot all squeeze past the limit) and settles the real
-// usage when it ends. A limit of 0 means no limit. With N enricher processes the total is N × the budget.
+// Rolling one-hour token and cost budget for Claude calls. A call reserves its estimated tokens and cost when its
+// request is sent (so concurrent calls cannot all squeeze past the limit) and settles the real usage when it ends; a
+// limit of 0 means no limit.
+// - createHourlyBudget: kept in this process's memory (the graph producer's competitor finder; unit tests).
+// - Budget: the same, asynchronous, so it can be kept in a store shared by several processes: ./shared-budget.ts keeps
+//   it in PostgreSQL for the enricher group (every member and `enrich reclassify` spend from one allowance);
+//   processBudget() adapts a process budget to it.
 
 export interface BudgetLimits {
   /** Most tokens (input + output) per rolling hour; 0 = no limit. */
@@ -73,5 +77,37 @@ export function createHourlyBudget(limits: BudgetLimits, now: () => number = Dat
         },
       };
     },
+  };
+}
+
+/** A reservation in a budget that may live in a shared store. settle/release never throw (a failure is logged by the store). */
+export interface BudgetReservation {
+  /** Records what the call really used, replacing the estimate. */
+  settle(tokens: number, costUsd: number): Promise<void>;
+  /** The call used nothing (the API refused it or it was never sent): the estimate is taken back. */
+  release(): Promise<void>;
+}
+
+/** An hourly budget, possibly shared by several processes (see ./shared-budget.ts). */
+export interface Budget {
+  readonly limits: BudgetLimits;
+  /** Where spending is kept, for logs: `process` or `postgres:<scope>`. */
+  readonly where: string;
+  /** A reservation, or null when the estimate does not fit. Throws (retriable) when the store cannot be reached. */
+  tryReserve(tokens: number, costUsd: number): Promise<BudgetReservation | null>;
+  /** Spending in the window, reservations in flight included. */
+  usage(): Promise<BudgetUsage>;
+}
+
+/** A process budget as a Budget (spending counted in this process only). */
+export function processBudget(b: HourlyBudget): Budget {
+  return {
+    limits: b.limits,
+    where: 'process',
+    async tryReserve(tokens, costUsd) {
+      const r = b.tryReserve(tokens, costUsd);
+      return r && { settle: async (t, c) => r.settle(t, c), release: async () => r.release() };
+    },
+    usage: async () => b.usage(),
   };
 }

@@ -2,6 +2,7 @@
 // the latest price in Redis with a TTL of at most 60 s, Stock nodes with last_price in Neo4j, the registry subject,
 // and the graph: MarketEvent-AFFECTS->Company, Company-IN_SECTOR->Sector and at least one CORRELATED_WITH pair.
 import { execFile } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { randomName } from '../helpers/index.ts';
@@ -10,12 +11,14 @@ const run = promisify(execFile);
 
 describe('marketstream demo', () => {
   it('runs the pipeline and prints what landed in each store', async () => {
-    const { stdout } = await run(process.execPath, ['bin/marketstream.js', 'demo', '--duration', '6'], {
-      env: { ...process.env, KAFKA_GROUP_PREFIX: randomName('demo'), LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ANTHROPIC_API_KEY: '' },
+    const { stdout, stderr } = await run(process.execPath, ['bin/marketstream.js', 'demo', '--duration', '6'], {
+      env: { ...process.env, KAFKA_GROUP_PREFIX: randomName('demo'), LOG_LEVEL: 'info', LOG_FORMAT: 'json', ANTHROPIC_API_KEY: '', METRICS_PORT: '0' },
       timeout: 240_000,
       maxBuffer: 16 * 1024 * 1024,
     });
-    const section = (title: string) => stdout.split(title)[1]?.split('\n\n')[0] ?? '';
+    // The summary starts at its first heading (the steps and status lines above it name the stores too).
+    const summary = stdout.slice(stdout.indexOf('\nPostgreSQL  price_data (rows per symbol)'));
+    const section = (title: string) => summary.split(title)[1]?.split('\n\n')[0] ?? '';
     for (const symbol of ['AAPL', 'MSFT', 'GOOGL', 'TSLA', 'NVDA']) {
       expect(section('PostgreSQL')).toMatch(new RegExp(`${symbol}\\s+[1-9]\\d* rows`));
       const redis = section('Redis').match(new RegExp(`${symbol}\\s+close ([\\d.]+) .* TTL (-?\\d+) s`));
@@ -27,12 +30,29 @@ describe('marketstream demo', () => {
     }
     expect(section('Schema Registry')).toMatch(/price-updates-value\s+version \d+/);
     // Issue #4: enriched events linked to companies, companies in sectors, and correlated pairs from the synthetic prices.
-    const graph = stdout.match(/(\d+) \(:MarketEvent\)-\[:AFFECTS\]->\(:Company\), (\d+) \(:Company\)-\[:IN_SECTOR\]->\(:Sector\), (\d+) COMPETES_WITH, (\d+) CORRELATED_WITH/);
+    const graph = summary.match(/(\d+) \(:MarketEvent\)-\[:AFFECTS\]->\(:Company\), (\d+) \(:Company\)-\[:IN_SECTOR\]->\(:Sector\), (\d+) COMPETES_WITH, (\d+) CORRELATED_WITH/);
     expect(graph, 'graph counts line').not.toBeNull();
     const [affects, inSector, , correlated] = graph!.slice(1).map(Number);
     expect(affects).toBeGreaterThan(0);
     expect(inSector).toBeGreaterThanOrEqual(5);
     expect(correlated).toBeGreaterThanOrEqual(1);
     expect(section('market_events')).toMatch(/\[rules\]/); // no ANTHROPIC_API_KEY: labelled as the rule-based classifier
+
+    // Issue #13: not a terminal, so plain sentences and status lines; log records only in the file it names.
+    const jsonLines = (text: string) => text.split('\n').filter((l) => /^\s*\{.*"(level|msg)"/.test(l));
+    expect(jsonLines(stdout), 'log records on stdout').toEqual([]);
+    expect(jsonLines(stderr), 'log records on stderr').toEqual([]);
+    expect(stdout).toMatch(/^Starting the consumer groups…$/m);
+    expect(stdout).toMatch(/^\[\d+ s\] published price-updates [\d,]+.* \| lag\/written postgres-sink .* \| Neo4j [\d,]+ nodes/m);
+    const logFile = stdout.match(/^Logs: (\S+) \(JSON lines/m)?.[1];
+    expect(logFile, 'log file path printed at start').toMatch(/\.stack\/logs\/demo-\S+\.log$/);
+    try {
+      const records = readFileSync(logFile!, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; name: string });
+      expect(records.length).toBeGreaterThan(5);
+      expect(records.every((r) => r.name === 'marketstream-demo' && typeof r.level === 'number')).toBe(true);
+      expect(records.map((r) => r.msg)).toEqual(expect.arrayContaining(['joined group', 'price tick']));
+    } finally {
+      if (logFile) rmSync(logFile, { force: true });
+    }
   });
 });

@@ -6,7 +6,7 @@ import { createClassifier, type EventClassifier } from '../../../consumers/enric
 import type { EventToClassify } from '../../../consumers/enricher/types.ts';
 import { createPgPool, type Pool } from '../../../lib/stores/postgres.ts';
 import { errorResponse, startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../../helpers/fake-anthropic.ts';
-import { deleteEventRows, eventFactory, testConfig, testLogger, waitFor } from '../../helpers/index.ts';
+import { deleteEventRows, eventFactory, randomName, testConfig, testLogger, waitFor } from '../../helpers/index.ts';
 import { startTcpProxy } from '../../helpers/tcp-proxy.ts';
 
 const answer = (score: number) => ({
@@ -14,7 +14,8 @@ const answer = (score: number) => ({
   affected: [{ symbol: 'MSFT', relevance: 1 }], rationale: 'Microsoft agreed to buy a studio.',
 });
 const logger = testLogger('enricher-cache');
-const config = testConfig();
+// A group of its own: the Claude budget is shared per enricher group (in PostgreSQL), not with other tests.
+const config = testConfig({ KAFKA_GROUP_PREFIX: randomName('test-cache') });
 let pool: Pool;
 let fake: FakeAnthropic;
 const events = eventFactory({ headline: 'Microsoft to acquire gaming studio', summary: null, symbols: ['MSFT'], source: 'test' });
@@ -28,7 +29,7 @@ function newEvent(): EventToClassify {
 
 function claude(p: Pool, server: FakeAnthropic = fake): EventClassifier {
   const c = createClassifier({
-    config: testConfig({ ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: server.url, CLAUDE_MAX_RETRIES: '1' }),
+    config: testConfig({ KAFKA_GROUP_PREFIX: config.KAFKA_GROUP_PREFIX, ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: server.url, CLAUDE_MAX_RETRIES: '1' }),
     logger, pool: p, claude: { minBackoffMs: 1, maxBackoffMs: 5 },
   });
   open.push(c);
@@ -52,6 +53,8 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await deleteEventRows(pool, events.ids);
+  await pool.query('DELETE FROM claude_budget_spend WHERE scope = $1', [`${config.KAFKA_GROUP_PREFIX}.enricher`]).catch(() => {});
+  await pool.query('DELETE FROM claude_budget_scopes WHERE scope = $1', [`${config.KAFKA_GROUP_PREFIX}.enricher`]).catch(() => {});
   await pool.end();
 });
 

@@ -1,8 +1,10 @@
 // The Claude path against a local server speaking the Messages API: tool answers, validation and the corrective
 // turn, retries (429 with retry-after), fallback to the rules on persistent failures and an open circuit,
-// the hourly budget, refusals, and what is reported per call. No PostgreSQL here (see cache.int.test.ts).
+// the hourly budget (reserved when a request is sent, settled or taken back), refusals, and what is reported per call.
+// No PostgreSQL here (see cache.int.test.ts; the budget shared in PostgreSQL: shared-budget.int.test.ts).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClaudeClassifier, type ClaudeCall, type ClaudeClassifier, type ClaudeClassifierOptions } from '../../../consumers/enricher/claude-classifier.ts';
+import { createClaudeClassifier, requestEstimate, type ClaudeCall, type ClaudeClassifier, type ClaudeClassifierOptions } from '../../../consumers/enricher/claude-classifier.ts';
+import type { Budget } from '../../../lib/claude/index.ts';
 import { createRulesClassifier, RULES_MODEL } from '../../../consumers/enricher/rules-classifier.ts';
 import type { EventToClassify } from '../../../consumers/enricher/types.ts';
 import { apiKeyOf, errorResponse, fakeClaudeOptions, startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../../helpers/fake-anthropic.ts';
@@ -201,5 +203,43 @@ describe('Claude classifier', () => {
     expect(results.every((r) => r.classifier === 'claude')).toBe(true);
     expect(fake.requests).toHaveLength(6);
     expect(fake.peakConcurrency).toBeLessThanOrEqual(2);
+  });
+
+  it('reserves the budget when a request is sent, not while calls wait for a concurrency slot', async () => {
+    fake.setDefault(() => ({ ...toolUseResponse(goodAnswer, { inputTokens: 10, outputTokens: 10 }), delayMs: 20 }));
+    const est = requestEstimate(event);
+    // Room for one request's estimate plus what the six really use: queued calls must not hold reservations.
+    const cl = make({ maxConcurrency: 1, budget: { tokensPerHour: est.inputTokens + est.outputTokens + 6 * 20, costUsdPerHour: 0 } });
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => cl.classify({ ...event, id: `evt-${i}` })));
+    expect(results.map((r) => r.classifier)).toEqual(Array(6).fill('claude'));
+    expect(fake.requests).toHaveLength(6);
+  });
+
+  it('settles the real usage of an answered request and takes back the estimate of a refused one', async () => {
+    const log: string[] = [];
+    const store: Budget = {
+      limits: { tokensPerHour: 0, costUsdPerHour: 0 }, where: 'test',
+      async tryReserve(tokens) {
+        log.push(`reserve ${tokens}`);
+        return { settle: async (t) => { log.push(`settle ${t}`); }, release: async () => { log.push('release'); } };
+      },
+      usage: async () => ({ tokens: 0, costUsd: 0, oldestExpiresAt: null }),
+    };
+    fake.enqueue(errorResponse(500, 'api_error', 'Internal server error'), toolUseResponse(goodAnswer, { inputTokens: 700, outputTokens: 80 }));
+    expect((await make({ budgetStore: store }).classify(event)).classifier).toBe('claude');
+    const est = requestEstimate(event);
+    expect(log).toEqual([`reserve ${est.inputTokens + est.outputTokens}`, 'release', `reserve ${est.inputTokens + est.outputTokens}`, 'settle 780']);
+  });
+
+  it('does not answer with the rules when the budget cannot be read: the error reaches the caller, nothing is sent', async () => {
+    const down = Object.assign(new Error('PostgreSQL unavailable'), { retriable: true });
+    const store: Budget = {
+      limits: { tokensPerHour: 1000, costUsdPerHour: 0 }, where: 'test',
+      tryReserve: async () => { throw down; },
+      usage: async () => { throw down; },
+    };
+    fake.setDefault(() => toolUseResponse(goodAnswer));
+    await expect(make({ budgetStore: store }).classify(event)).rejects.toBe(down);
+    expect(fake.requests).toHaveLength(0);
   });
 });

@@ -5,24 +5,32 @@
 // topic) and its row enriched; a replay of market-events rewrites no row and asks Claude nothing; bad records go to
 // the DLQ; a tombstone withdraws the event (AFFECTS deletes, a MarketEvent tombstone, its row removed); a PostgreSQL
 // outage pauses the group. Claude is asked once per event throughout, and every call reaches the process metrics.
+// An event is linked only to companies it names or the graph holds (order-and-links.int.test.ts covers that rule).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Classification } from '../../../consumers/enricher/types.ts';
 import { headersToStrings } from '../../../lib/dlq.ts';
 import { processMetrics } from '../../../lib/metrics.ts';
+import { createNeo4jDriver, type Driver } from '../../../lib/stores/neo4j.ts';
 import { createPgPool, migrate, type Pool } from '../../../lib/stores/postgres.ts';
 import type { GraphMutation, MarketEvent } from '../../../schemas/types.generated.ts';
 import { validateGraphMutation } from '../../../topics/graph-model.ts';
 import { graphMutationKey } from '../../../topics/index.ts';
-import { startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../../helpers/fake-anthropic.ts';
-import { deleteEventRows, eventFactory, randomName, readTopic, testConfig } from '../../helpers/index.ts';
+import { startFakeAnthropic, toolUseResponse, type FakeAnthropic, type RecordedRequest } from '../../helpers/fake-anthropic.ts';
+import { deleteEventRows, eventFactory, randomName, randomSymbol, readTopic, testConfig } from '../../helpers/index.ts';
 import { sinkUnderTest } from '../contract/harness.ts';
 import { sinkContract } from '../contract/suite.ts';
 
-const CLAUDE_ANSWER = {
-  type: 'product', sentiment: 'positive', sentiment_score: 0.6,
-  affected: [{ symbol: 'AAPL', relevance: 0.9 }, { symbol: 'TSM', relevance: 0.4 }],
-  rationale: 'A new product launch that supports Apple sales.',
-};
+/** A ticker no event names and the graph does not hold: Claude names it, the enricher must not link to it. */
+const UNLISTED = randomSymbol();
+const RATIONALE = 'A new product launch that supports the company\'s sales.';
+/** Claude's answer to a request: the first ticker the event lists, and UNLISTED. */
+function claudeAnswer(req: RecordedRequest) {
+  const listed = /<tickers_listed_by_source>([^<]*)</.exec(JSON.stringify(req.body))?.[1]?.split(', ') ?? [];
+  return toolUseResponse({
+    type: 'product', sentiment: 'positive', sentiment_score: 0.6,
+    affected: [{ symbol: listed[0], relevance: 0.9 }, { symbol: UNLISTED, relevance: 0.4 }], rationale: RATIONALE,
+  });
+}
 
 /** Headlines the rules classify differently, with their tickers; each event's id is appended, so a Claude request names its event. */
 const HEADLINES: ReadonlyArray<readonly [string, string[]]> = [
@@ -34,11 +42,16 @@ const HEADLINES: ReadonlyArray<readonly [string, string[]]> = [
 interface Published { key: string | null; value: GraphMutation | null; headers: Record<string, string> }
 
 let pool: Pool;
+let driver: Driver;
 beforeAll(async () => {
   pool = createPgPool(testConfig(), { max: 2 });
   await migrate(pool);
+  driver = createNeo4jDriver(testConfig());
 });
-afterAll(async () => { await pool?.end(); });
+afterAll(async () => {
+  await pool?.end();
+  await driver?.close();
+});
 
 async function rows(ids: readonly string[]) {
   const { rows: r } = await pool.query(
@@ -62,6 +75,13 @@ function expectWellFormed(out: readonly Published[]) {
     expect(o.headers.source).toBe('enricher');
   }
 }
+/** The companies an event may be linked to: those it names, and those the graph holds. */
+async function linkable(e: MarketEvent, c: Classification): Promise<string[]> {
+  const unnamed = c.affected.map((a) => a.symbol).filter((s) => !e.symbols.includes(s));
+  const { records } = await driver.executeQuery('MATCH (c:Company) WHERE c.symbol IN $unnamed RETURN c.symbol AS s', { unnamed });
+  const known = records.map((r) => r.get('s') as string);
+  return c.affected.map((a) => a.symbol).filter((s) => e.symbols.includes(s) || known.includes(s));
+}
 const about = (id: string) => (o: Published) => o.key === `MarketEvent:${id}` || (o.key?.startsWith(`AFFECTS:${id}:`) ?? false);
 
 function enricherContract(mode: 'claude' | 'rules') {
@@ -70,7 +90,7 @@ function enricherContract(mode: 'claude' | 'rules') {
     beforeAll(async () => {
       if (mode !== 'claude') return;
       fake = await startFakeAnthropic();
-      fake.setDefault(() => toolUseResponse(CLAUDE_ANSWER));
+      fake.setDefault(claudeAnswer);
     });
     const sut = sinkUnderTest('enricher', {
       config: () => (fake ? { ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: fake.url, CLAUDE_MAX_RETRIES: 1 } : { ANTHROPIC_API_KEY: '' }),
@@ -93,28 +113,36 @@ function enricherContract(mode: 'claude' | 'rules') {
       })));
     }
 
-    /** Each event's classification stored once, its MarketEvent node and one AFFECTS per affected company published once. */
+    /**
+     * Each event's classification stored once; its MarketEvent node and one AFFECTS per company it may be linked to
+     * published once. The rows are written before the mutations are sent, and the offsets committed after: so once the
+     * group has caught up, everything is on the topic.
+     */
     async function verifyPublished(es: readonly MarketEvent[]) {
+      await sut.settle('events');
       const stored = new Map((await classifications(es.map((e) => e.id))).map((r) => [r.event_id, r.classification]));
       const out = await published();
       for (const e of es) {
         const c = stored.get(e.id)!;
         expect(c).toMatchObject({ classifier: mode, model: model() });
+        const linked = await linkable(e, c);
         const mine = out.filter(about(e.id));
         expectWellFormed(mine);
-        expect(mine.map((o) => o.key).sort()).toEqual([`MarketEvent:${e.id}`, ...c.affected.map((a) => `AFFECTS:${e.id}:${a.symbol}`)].sort());
+        expect(mine.map((o) => o.key).sort()).toEqual([`MarketEvent:${e.id}`, ...linked.map((s) => `AFFECTS:${e.id}:${s}`)].sort());
         const node = mine.find((o) => o.key === `MarketEvent:${e.id}`)!.value!.op;
         expect('UpsertNode' in node && node.UpsertNode.properties).toMatchObject({
           type: c.type, sentiment: c.sentiment, sentiment_score: c.sentimentScore, rationale: c.rationale, classifier: mode, model: model(),
           headline: e.headline, published_at: new Date(e.publishedAt).toISOString(), source: e.source,
         });
-        for (const a of c.affected) {
+        for (const a of c.affected.filter((x) => linked.includes(x.symbol))) {
           const op = mine.find((o) => o.key === `AFFECTS:${e.id}:${a.symbol}`)!.value!.op;
           expect('UpsertRelationship' in op && op.UpsertRelationship.properties).toEqual({ relevance: a.relevance });
         }
         if (mode === 'claude') {
           expect(claudeRequestsAbout(e.id)).toBe(1);
-          expect(c).toMatchObject({ type: 'product', sentimentScore: 0.6, rationale: CLAUDE_ANSWER.rationale, affected: CLAUDE_ANSWER.affected });
+          // The cache keeps Claude's whole answer; the unlisted ticker is not linked.
+          expect(c).toMatchObject({ type: 'product', sentimentScore: 0.6, rationale: RATIONALE, affected: [{ symbol: e.symbols[0], relevance: 0.9 }, { symbol: UNLISTED, relevance: 0.4 }] });
+          expect(linked).toEqual([e.symbols[0]]);
         }
       }
       if (mode === 'rules') {
@@ -123,13 +151,15 @@ function enricherContract(mode: 'claude' | 'rules') {
       }
     }
 
-    /** A withdrawn event: an AFFECTS delete per company it was known to affect, then a tombstone for its node. */
+    /** A withdrawn event: an AFFECTS delete for (at least) every company it was linked to, then a tombstone for its node. */
     async function verifyWithdrawn(id: string) {
-      const [stored] = await classifications([id]);
+      await sut.settle('events');
       const out = (await published()).filter(about(id));
+      const links = out.filter((o) => o.value && 'UpsertRelationship' in o.value.op).map((o) => o.key);
       const deletes = out.filter((o) => o.value && 'DeleteRelationship' in o.value.op);
       expectWellFormed(deletes);
-      expect(deletes.map((o) => o.key).sort()).toEqual(stored!.classification.affected.map((a) => `AFFECTS:${id}:${a.symbol}`).sort());
+      expect(links.length).toBeGreaterThan(0);
+      expect(deletes.map((o) => o.key)).toEqual(expect.arrayContaining(links));
       expect(out.filter((o) => o.value === null).map((o) => o.key)).toEqual([`MarketEvent:${id}`]);
     }
 

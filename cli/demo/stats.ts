@@ -1,0 +1,153 @@
+// What the demo's live view shows, read while the pipeline runs: per topic the records this process published, per
+// consumer group its lag and the records it wrote (all from the process's prom-client registry, lib/metrics.ts), per
+// store its rows, keys, nodes and relationships (cheap queries, at most every STORE_REFRESH_MS, each bounded by a
+// timeout), and Claude's calls and cost (metrics) or the rule-based classifier.
+import type { Config } from '../../lib/config.ts';
+import type { Metrics } from '../../lib/metrics.ts';
+import { createNeo4jDriver } from '../../lib/stores/neo4j.ts';
+import { createPgPool } from '../../lib/stores/postgres.ts';
+import { createRedis } from '../../lib/stores/redis.ts';
+import { groupIdOf, sinkNames, sinks } from '../../consumers/registry.ts';
+import { configuredTopics } from '../../topics/index.ts';
+
+export interface DemoStats {
+  elapsedS: number;
+  topics: { topic: string; published: number }[];
+  groups: { sink: string; group: string; lag: number | null; written: number; consumed: number }[];
+  /** null: not read yet, or the store did not answer. */
+  stores: {
+    postgres: { priceRows: number; events: number; classified: number } | null;
+    redis: { price: number; bars: number } | null;
+    neo4j: { nodes: number; relationships: number } | null;
+  };
+  claude: { enabled: boolean; model: string; calls: number; costUsd: number; inputTokens: number; outputTokens: number };
+}
+
+export interface StatsReader {
+  read(): Promise<DemoStats>;
+  /** Reads the stores now (the final frame). */
+  refreshStores(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const STORE_REFRESH_MS = 2000;
+const STORE_TIMEOUT_MS = 1500;
+
+export function createStatsReader(o: { config: Config; metrics: Metrics; symbols: readonly string[] }): StatsReader {
+  const { config, metrics, symbols } = o;
+  const startedAt = Date.now();
+  const pool = createPgPool(config, { max: 1, applicationName: 'marketstream-demo-view' });
+  pool.on('error', () => {}); // an idle client's error: the next query reports it
+  const redis = createRedis(config);
+  const neo4j = createNeo4jDriver(config);
+  const stores: DemoStats['stores'] = { postgres: null, redis: null, neo4j: null };
+  let storesAt = 0;
+  let reading: Promise<void> | null = null;
+  let closed = false;
+
+  const readPostgres = async () => {
+    const [prices, events] = await Promise.all([
+      pool.query<{ n: string }>('SELECT count(*) AS n FROM price_data WHERE symbol = ANY($1)', [symbols]),
+      pool.query<{ n: string; classified: string }>('SELECT count(*) AS n, count(classifier) AS classified FROM market_events'),
+    ]);
+    stores.postgres = { priceRows: Number(prices.rows[0]?.n ?? 0), events: Number(events.rows[0]?.n ?? 0), classified: Number(events.rows[0]?.classified ?? 0) };
+  };
+  const readRedis = async () => {
+    if (redis.status === 'wait') await redis.connect();
+    const wanted = new Set(symbols);
+    const count = async (pattern: string) => {
+      let n = 0;
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        for (const k of keys) if (wanted.has(k.split(':')[1] ?? '')) n++;
+      } while (cursor !== '0');
+      return n;
+    };
+    const [price, bars] = await Promise.all([count('price:*'), count('bars:*')]);
+    stores.redis = { price, bars };
+  };
+  const readNeo4j = async () => {
+    const r = await neo4j.executeQuery('RETURN COUNT { MATCH (n) } AS nodes, COUNT { MATCH ()-[r]->() } AS relationships');
+    const rec = r.records[0];
+    stores.neo4j = { nodes: Number(rec?.get('nodes') ?? 0), relationships: Number(rec?.get('relationships') ?? 0) };
+  };
+
+  /** Each store on its own: one that does not answer keeps its last values and holds up nothing else. */
+  const refreshStores = () => reading ??= Promise.all([readPostgres, readRedis, readNeo4j].map((read) => withTimeout(read(), STORE_TIMEOUT_MS).catch(() => {})))
+    .then(() => { storesAt = Date.now(); })
+    .finally(() => { reading = null; });
+
+  return {
+    async read() {
+      if (!closed && Date.now() - storesAt >= STORE_REFRESH_MS) void refreshStores();
+      const [produced, lag, written, consumed, claudeCalls, claudeCost, claudeIn, claudeOut] = await Promise.all([
+        'marketstream_records_produced_total', 'marketstream_consumer_lag_records', 'marketstream_sink_batch_records',
+        'marketstream_records_consumed_total', 'marketstream_claude_requests_total', 'marketstream_claude_cost_usd_total',
+        'marketstream_claude_input_tokens_total', 'marketstream_claude_output_tokens_total',
+      ].map((name) => values(metrics, name)));
+      const topicOrder = configuredTopics(config).map((t) => t.name);
+      const publishedBy = sumBy(produced!, 'topic');
+      for (const t of topicOrder) if (!publishedBy.has(t)) publishedBy.set(t, 0);
+      const lagBy = sumBy(lag!, 'group');
+      const writtenBy = sumBy(written!.filter((v) => v.metricName === 'marketstream_sink_batch_records_sum'), 'sink');
+      const consumedBy = sumBy(consumed!, 'group');
+      return {
+        elapsedS: Math.round((Date.now() - startedAt) / 1000),
+        topics: [...publishedBy].map(([topic, published]) => ({ topic, published }))
+          .sort((a, b) => rank(topicOrder, a.topic) - rank(topicOrder, b.topic) || a.topic.localeCompare(b.topic)),
+        groups: sinkNames.map((n) => {
+          const group = groupIdOf(config, n);
+          return { sink: sinks[n].name, group, lag: lagBy.get(group) ?? null, written: writtenBy.get(sinks[n].name) ?? 0, consumed: consumedBy.get(group) ?? 0 };
+        }),
+        stores: { postgres: stores.postgres, redis: stores.redis, neo4j: stores.neo4j },
+        claude: {
+          enabled: Boolean(config.ANTHROPIC_API_KEY), model: config.ANTHROPIC_MODEL,
+          calls: total(claudeCalls!), costUsd: total(claudeCost!), inputTokens: total(claudeIn!), outputTokens: total(claudeOut!),
+        },
+      };
+    },
+    async refreshStores() {
+      await reading;
+      await refreshStores();
+    },
+    async close() {
+      closed = true;
+      await reading;
+      await Promise.allSettled([pool.end(), neo4j.close()]);
+      redis.disconnect();
+    },
+  };
+}
+
+interface Sample { labels: Record<string, string | number | undefined>; value: number; metricName?: string }
+
+async function values(metrics: Metrics, name: string): Promise<Sample[]> {
+  const m = metrics.registry.getSingleMetric(name);
+  return m ? ((await m.get()).values as Sample[]) : [];
+}
+
+function sumBy(samples: Sample[], label: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of samples) {
+    const k = s.labels[label];
+    if (k !== undefined) out.set(String(k), (out.get(String(k)) ?? 0) + s.value);
+  }
+  return out;
+}
+
+function total(samples: Sample[]): number {
+  return samples.reduce((n, s) => n + s.value, 0);
+}
+
+function rank(order: string[], topic: string): number {
+  const i = order.indexOf(topic.replace(/\.dlq$/, ''));
+  return (i === -1 ? order.length : i) * 2 + (topic.endsWith('.dlq') ? 1 : 0);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); })])
+    .finally(() => clearTimeout(timer));
+}
