@@ -37,38 +37,25 @@ export interface TopicSettings {
   cleanupPolicy: 'delete' | 'compact' | 'compact,delete';
 }
 
+/** The settings every main topic has: sized by the configuration, `delete` cleanup after `days` of retention. */
+function deleteRetention(c: TopicsConfig, days: number): TopicSettings {
+  return { partitions: c.TOPIC_PARTITIONS, replicationFactor: c.TOPIC_REPLICATION_FACTOR, minInsyncReplicas: c.TOPIC_MIN_INSYNC_REPLICAS, retentionMs: days * DAY_MS, cleanupPolicy: 'delete' };
+}
+
 function topic<T>(name: string, schemaFile: string, key: (v: T) => string, settings: (c: TopicsConfig) => TopicSettings): TopicDef<T> {
   return { name, dlq: `${name}.dlq`, subject: `${name}-value`, schemaFile, key, settings };
 }
 
-export const priceUpdates = topic<PriceUpdate>('price-updates', 'price-update.avsc', (v) => v.symbol, (c) => ({
-  partitions: c.TOPIC_PARTITIONS,
-  replicationFactor: c.TOPIC_REPLICATION_FACTOR,
-  minInsyncReplicas: c.TOPIC_MIN_INSYNC_REPLICAS,
-  retentionMs: c.PRICE_RETENTION_DAYS * DAY_MS,
-  cleanupPolicy: 'delete',
-}));
+export const priceUpdates = topic<PriceUpdate>('price-updates', 'price-update.avsc', (v) => v.symbol, (c) => deleteRetention(c, c.PRICE_RETENTION_DAYS));
 
 /** News and other events; key = event id, so duplicates of an article land in one partition, in order. */
-export const marketEvents = topic<MarketEvent>('market-events', 'market-event.avsc', (v) => v.id, (c) => ({
-  partitions: c.TOPIC_PARTITIONS,
-  replicationFactor: c.TOPIC_REPLICATION_FACTOR,
-  minInsyncReplicas: c.TOPIC_MIN_INSYNC_REPLICAS,
-  retentionMs: c.EVENT_RETENTION_DAYS * DAY_MS,
-  cleanupPolicy: 'delete',
-}));
+export const marketEvents = topic<MarketEvent>('market-events', 'market-event.avsc', (v) => v.id, (c) => deleteRetention(c, c.EVENT_RETENTION_DAYS));
 
 /**
  * Graph changes; key = entity key (see graphMutationKey). Not compacted: an UpsertNode sets only the properties it
  * carries, so the older mutations of a key are still needed to rebuild the graph from the log.
  */
-export const graphMutations = topic<GraphMutation>('graph-mutations', 'graph-mutation.avsc', (v) => graphMutationKey(v), (c) => ({
-  partitions: c.TOPIC_PARTITIONS,
-  replicationFactor: c.TOPIC_REPLICATION_FACTOR,
-  minInsyncReplicas: c.TOPIC_MIN_INSYNC_REPLICAS,
-  retentionMs: c.EVENT_RETENTION_DAYS * DAY_MS,
-  cleanupPolicy: 'delete',
-}));
+export const graphMutations = topic<GraphMutation>('graph-mutations', 'graph-mutation.avsc', (v) => graphMutationKey(v), (c) => deleteRetention(c, c.EVENT_RETENTION_DAYS));
 
 /**
  * The entity a mutation changes: `<label>:<key>` for a node (`Company:AAPL`), `<type>:<from key>:<to key>` for a
