@@ -7,6 +7,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createPgPool, migrate } from '../../lib/stores/postgres.ts';
+import { brokerKilled } from './broker-kill.ts';
 import type { FaultContext, FaultResult, Scenario } from './harness.ts';
 import { credentialsRevoked, flood, memberKills, rebuildRace, registryKilled, registryStorageDown, storeDown } from './scenarios.ts';
 
@@ -19,7 +20,7 @@ const logger = createLogger({ level: 'warn', format: 'json' });
 const say = (m: string) => process.stderr.write(`faults: ${m}\n`);
 const ctx: FaultContext = { config, logger, kafka: createKafka(config, logger, 'faults'), pool: createPgPool(config, { max: 2 }), records: Number(args.records), say };
 
-const scenarios: Scenario[] = [flood, registryKilled, registryStorageDown, credentialsRevoked, storeDown(Number(args['outage-seconds'])), rebuildRace, memberKills]
+const scenarios: Scenario[] = [flood, registryKilled, registryStorageDown, credentialsRevoked, storeDown(Number(args['outage-seconds'])), rebuildRace, memberKills, brokerKilled]
   .filter((s) => !args.only || s.name.includes(args.only));
 
 async function main() {

@@ -142,8 +142,7 @@ export async function scanEventTime(kafka: Kafka, admin: Admin, o: {
     consumer.on(consumer.events.CRASH, ({ payload }) => fail(payload.error));
     await consumer.subscribe({ topic: o.topic.name, fromBeginning: false });
     await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
+      autoCommit: false, // nothing is committed; each batch is resolved (the default) so the next fetch goes on from its end
       eachBatch: async ({ batch }) => {
         const s = states.get(batch.partition);
         if (!s || s.done) return;

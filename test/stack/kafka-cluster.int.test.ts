@@ -42,8 +42,7 @@ describe('three-broker Kafka cluster (a cluster of the test\'s own)', () => {
     const warnings: string[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _enc, done) {
-        if (process.env.DEBUG_FROZEN) process.stderr.write(chunk.toString());
-        for (const line of chunk.toString().split("\n")) if (line.includes('"component":"publisher"') && line.includes('send failed')) warnings.push(line);
+        for (const line of chunk.toString().split('\n')) if (line.includes('"component":"publisher"') && line.includes('send failed')) warnings.push(line);
         done();
       },
     });
@@ -63,12 +62,10 @@ describe('three-broker Kafka cluster (a cluster of the test\'s own)', () => {
 
       const node = cluster.nodes[0]!;
       process.kill(node.pid, 'SIGSTOP');
-      if (process.env.DEBUG_FROZEN) say(`SIGSTOP at ${new Date().toISOString()}`);
       const sending = publisher.send(topic, values.slice(1000), { source: 'synthetic' });
       await sleep(10_000);
       process.kill(node.pid, 'SIGCONT');
       await sending;
-      if (process.env.DEBUG_FROZEN) say(`SIGCONT at ${new Date().toISOString()}; warnings ${warnings.length}`);
 
       expect(warnings.length).toBeGreaterThan(0); // the publisher sent again
       const [main] = await describeTopics(kafka, config, [topic]);
