@@ -1,13 +1,20 @@
-// `npm run bench`: throughput and latency of the sink groups on the real stack, beside the baselines needed to judge them.
-//  1. publish N synthetic price updates (distinct bars) to a fresh topic;
-//  2. baselines on that topic: kafkajs consume-only, consume + Avro decode; PostgreSQL COPY of the same rows;
-//  3. each sink group alone catches up on the N records: sustained records/s (group joined → last batch written);
-//  4. all groups together at a steady publish rate: end-to-end latency p50/p95/p99 (record timestamp → written to the store).
-// Prints a table and writes bench/results/<timestamp>.json and bench/results/latest.json. Cleans up what it created.
+// `npm run bench`: throughput, latency, rebuild time and memory of the sink groups on the real stack, each beside the
+// baseline that bounds it, all measured in this run:
+//  1. publish distinct synthetic hourly bars to fresh topics (one per size, default 200,000 and 1,000,000 records);
+//  2. baselines on the largest: kafkajs consume-only and consume + Avro decode (fetches as large as the sinks'),
+//     PostgreSQL plain COPY, and the idempotent COPY-staging-merge path the sink uses, straight from memory;
+//  3. each sink group catches up alone, in its own processes (as `consume <group> --instances N` runs it), at 1 and at
+//     2 instances, on each size: records/s from the group joined to the last batch written; peak RSS per process;
+//  4. all groups together at steady publish rates (default 1,000 and 5,000 records/s): publish-to-visible latency
+//     (record timestamp → written to the store) p50/p95/p99/max;
+//  5. `rebuild postgres` of the largest topic in its own process: total time including rewind and clear; peak RSS.
+// Prints tables and writes bench/results/<timestamp>.json and bench/results/latest.json (format: README "Benchmark").
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { sinkNames } from '../consumers/registry.ts';
+import { sinkNames, type SinkName } from '../consumers/registry.ts';
 import { sinkTopicNames } from '../ops/groups.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createKafka } from '../lib/kafka.ts';
@@ -18,84 +25,214 @@ import { createNeo4jDriver } from '../lib/stores/neo4j.ts';
 import { createPgPool, migrate } from '../lib/stores/postgres.ts';
 import { createRedis } from '../lib/stores/redis.ts';
 import { createSyntheticSource } from '../producers/sources/synthetic.ts';
+import type { PriceUpdate } from '../schemas/types.generated.ts';
 import { ensureTopics } from '../topics/admin.ts';
-import { priceUpdates, withName } from '../topics/index.ts';
-import { consumeRate, copyRate, percentiles, runSinks, until, type Rate } from './measure.ts';
+import { priceUpdates, withName, type TopicDef } from '../topics/index.ts';
+import { consumeRate, copyMergeRate, copyRate, percentiles, serverCpuSeconds, until, type Rate } from './measure.ts';
+import type { SinkProcessReport, SinkProcessRequest } from './sink-process.ts';
 
-const { values: args } = parseArgs({ options: {
-  records: { type: 'string', default: '200000' }, symbols: { type: 'string', default: '50' },
-  'latency-rate': { type: 'string', default: '2000' }, 'latency-seconds': { type: 'string', default: '20' },
-  keep: { type: 'boolean', default: false },
+const { values: args } = parseArgs({ allowNegative: true, options: {
+  records: { type: 'string', default: '200000,1000000' }, symbols: { type: 'string', default: '50' },
+  'latency-rates': { type: 'string', default: '1000,5000' }, 'latency-seconds': { type: 'string', default: '20' },
+  instances: { type: 'string', default: '1,2' }, sinks: { type: 'string', default: '' },
+  rebuild: { type: 'boolean', default: true }, baselines: { type: 'boolean', default: true }, keep: { type: 'boolean', default: false },
 } });
-const N = Number(args.records); const SYMBOLS = Number(args.symbols);
-const LAT_RATE = Number(args['latency-rate']); const LAT_SECONDS = Number(args['latency-seconds']);
-const DEBEZIUM_JDBC_BASELINE = 25_000; // records/s: Kafka Connect + Debezium JDBC sink upserting prices on this machine (issue #3)
+const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
+const SIZES = list(args.records).map(Number).sort((a, b) => a - b);
+const SYMBOLS = Number(args.symbols);
+const RATES = list(args['latency-rates']).map(Number);
+const LAT_SECONDS = Number(args['latency-seconds']);
+const INSTANCES = list(args.instances).map(Number);
+/** Not measured in this run: Kafka Connect 4.4 + Debezium's JDBC sink upserting the same rows on this machine (issue #12). */
+const REFERENCE_DEBEZIUM = { perSecond: 18_931, measured: false, note: 'Kafka Connect 4.4 + Debezium JDBC sink, upserting price rows on this machine in an earlier run; not measured by this bench' };
 
 const run = randomBytes(3).toString('hex').toUpperCase();
 const config = { ...loadConfig(), KAFKA_GROUP_PREFIX: `bench-${run}` };
 const logger = createLogger({ level: 'warn', format: 'json' });
 const kafka = createKafka(config, logger, 'bench');
 const serde = createSerde(config);
-const topic = withName(priceUpdates, `bench-prices-${run.toLowerCase()}`);
+const topicOf = (n: number) => withName(priceUpdates, `bench-prices-${run.toLowerCase()}-${n}`);
+const latencyTopic = withName(priceUpdates, `bench-prices-${run.toLowerCase()}-live`);
+const topics = [...SIZES.map(topicOf), latencyTopic];
 /** The groups that read price-updates (the enricher reads market-events). */
-const priceSinks = sinkNames.filter((n) => sinkTopicNames(config, n, { prices: topic }).includes(topic.name));
-const symbols = Array.from({ length: SYMBOLS }, (_, i) => `B${run}${String(i).padStart(3, '0')}`);
-const pool = createPgPool(config, { max: 2 });
+const priceSinks = (args.sinks ? list(args.sinks) as SinkName[] : sinkNames).filter((n) => sinkTopicNames(config, n, { prices: latencyTopic }).includes(latencyTopic.name));
+const symbolsOf = (tag: string) => Array.from({ length: SYMBOLS }, (_, i) => `B${run}${tag}${String(i).padStart(2, '0')}`);
+const allSymbols: string[] = [];
+const pool = createPgPool(config, { max: 4 });
 const say = (m: string) => process.stderr.write(`${m}\n`);
+const rate = (records: number, ms: number): Rate => ({ records, seconds: ms / 1000, perSecond: Math.round(records / (ms / 1000)) });
+
+function bars(tag: string, n: number, from = Date.UTC(2024, 0, 1)): PriceUpdate[] {
+  const symbols = symbolsOf(tag);
+  allSymbols.push(...symbols);
+  const perSymbol = Math.ceil(n / SYMBOLS);
+  return createSyntheticSource({ seed: config.SYNTHETIC_SEED })
+    .bars(symbols, { from, to: from + perSymbol * 3_600_000, interval: '1h' }, { source: 'synthetic', ingestTime: Date.now() }).slice(0, n);
+}
+
+/** Sink processes of the benchmark (bench/sink-process.ts), one member each, started and joined before the clock runs. */
+async function startSinkProcesses(names: SinkName[], topic: TopicDef<PriceUpdate>, instances: number, env: Record<string, string>, latencies: boolean) {
+  const children: { child: ChildProcess; joined: Promise<void>; report: Promise<SinkProcessReport> }[] = [];
+  for (let i = 0; i < instances; i++) {
+    const child = fork(new URL('./sink-process.ts', import.meta.url), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const waitFor = <T>(type: string) => new Promise<T>((resolve, reject) => {
+      const onMessage = (m: { type: string; report?: SinkProcessReport }) => { if (m.type === type) { child.off('message', onMessage); resolve(m as T); } };
+      child.on('message', onMessage);
+      child.once('exit', (code) => reject(new Error(`sink process exited ${code} before '${type}'`)));
+    });
+    const started = waitFor<void>('started');
+    const joined = waitFor<void>('joined');
+    const report = waitFor<{ report: SinkProcessReport }>('report').then((m) => m.report);
+    joined.catch(() => {}); report.catch(() => {});
+    child.send({ names, topic: topic.name, env: { ...env, BENCH_LATENCIES: String(latencies) } } satisfies SinkProcessRequest);
+    await started;
+    children.push({ child, joined, report });
+  }
+  return {
+    joined: Promise.all(children.map((c) => c.joined)),
+    stop(): Promise<SinkProcessReport[]> {
+      for (const c of children) c.child.send('stop');
+      return Promise.all(children.map((c) => c.report));
+    },
+  };
+}
+
+interface SinkRun {
+  instances: number; records: number; seconds: number; perSecond: number; batches: number; rssMb: number; ofBaseline: number;
+  /** Cores busy during the catch-up (CPU seconds per second): the sink processes and each server. */
+  cores: Record<string, number>;
+}
+
+async function resetStores(symbols: readonly string[]) {
+  await pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]);
+  await pool.query('VACUUM ANALYZE price_data');
+  const redis = createRedis(config);
+  await redis.connect().catch(() => {});
+  for (const s of symbols) await redis.del(`price:${s}:latest`, `price:${s}:watermark`, `bars:${s}:1h`);
+  redis.disconnect();
+  const driver = createNeo4jDriver(config);
+  await driver.executeQuery('MATCH (c:Company) WHERE c.symbol IN $symbols DETACH DELETE c', { symbols });
+  await driver.close();
+}
 
 async function main() {
   await migrate(pool);
-  await ensureTopics(kafka, config, [topic]);
-  const source = createSyntheticSource({ seed: config.SYNTHETIC_SEED });
-  const from = Date.UTC(2024, 0, 1);
-  const perSymbol = Math.ceil(N / SYMBOLS);
-  const rows = source.bars(symbols, { from, to: from + perSymbol * 3_600_000, interval: '1h' }, { source: 'synthetic', ingestTime: Date.now() }).slice(0, N);
-
-  say(`publishing ${rows.length} records to ${topic.name} (${config.TOPIC_PARTITIONS} partitions)…`);
+  await ensureTopics(kafka, config, topics);
   const publisher = createPublisher({ kafka, serde, logger });
   await publisher.connect();
-  const t0 = Date.now();
-  await publisher.send(topic, rows, { source: 'bench' });
-  const produce = { records: rows.length, seconds: (Date.now() - t0) / 1000, perSecond: Math.round(rows.length / ((Date.now() - t0) / 1000)) };
 
-  say('baselines: kafkajs consume-only, consume + decode, PostgreSQL COPY…');
-  const consumeOnly = await consumeRate(kafka, config, topic, rows.length, `bench-${run}.consume-only`);
-  const consumeDecode = await consumeRate(kafka, config, topic, rows.length, `bench-${run}.consume-decode`, serde);
-  const copy = await copyRate(pool, rows);
+  const published: { size: number; topic: TopicDef<PriceUpdate>; symbols: string[]; produce: Rate }[] = [];
+  for (const size of SIZES) {
+    const rows = bars(`S${SIZES.indexOf(size)}`, size);
+    say(`publishing ${rows.length} records to ${topicOf(size).name} (${config.TOPIC_PARTITIONS} partitions)…`);
+    const t0 = Date.now();
+    for (let i = 0; i < rows.length; i += 100_000) await publisher.send(topicOf(size), rows.slice(i, i + 100_000), { source: 'bench' });
+    published.push({ size, topic: topicOf(size), symbols: symbolsOf(`S${SIZES.indexOf(size)}`), produce: rate(rows.length, Date.now() - t0) });
+  }
+  const largest = published[published.length - 1]!;
 
-  const sinks: Record<string, { throughput: Rate; batches: number; meanBatch: number }> = {};
+  say('baselines: kafkajs consume-only, consume + decode, PostgreSQL COPY, COPY-staging-merge…');
+  const none: Rate = { records: 0, seconds: 0, perSecond: NaN };
+  const consumeOnly = args.baselines ? await consumeRate(kafka, config, largest.topic, largest.size, `bench-${run}.consume-only`) : none;
+  const consumeDecode = args.baselines ? await consumeRate(kafka, config, largest.topic, largest.size, `bench-${run}.consume-decode`, serde) : none;
+  const memRows = args.baselines ? bars('M', Math.min(largest.size, 1_000_000)) : [];
+  const postgresCopy = args.baselines ? await copyRate(pool, memRows) : none;
+  const postgresCopyMerge = args.baselines ? await copyMergeRate(pool, memRows, { batch: 20_000, concurrency: config.SINK_PARTITIONS_CONCURRENCY }) : none;
+  await pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbolsOf('M')]);
+  memRows.length = 0;
+  const baselineOf = (n: SinkName) => (n === 'postgres' ? postgresCopyMerge.perSecond : consumeDecode.perSecond);
+
+  const sinks: Record<string, { throughput: Rate; instances: Record<string, number>; baseline: string; runs: SinkRun[] }> = {};
   for (const name of priceSinks) {
-    say(`${name}-sink catching up on ${rows.length} records…`);
-    const r = await runSinks(config, logger, [name], topic);
-    await until(() => r.written.get(name)! >= rows.length, 600_000, `${name}-sink to write ${rows.length} records`);
-    await r.stop();
-    const ms = r.lastWritten.get(name)! - r.joinedAt.get(name)!;
-    sinks[name] = { throughput: { records: rows.length, seconds: ms / 1000, perSecond: Math.round(rows.length / (ms / 1000)) }, batches: r.batches.get(name)!, meanBatch: Math.round(rows.length / r.batches.get(name)!) };
+    const runs: SinkRun[] = [];
+    for (const p of published) {
+      for (const instances of INSTANCES) {
+        await resetStores(p.symbols);
+        say(`${name}-sink, ${instances} instance(s), catching up on ${p.size} records…`);
+        const group = `bench-${run}-${name}-${p.size}-${instances}`;
+        const procs = await startSinkProcesses([name], p.topic, instances, { KAFKA_GROUP_PREFIX: group, LOG_LEVEL: 'warn' }, false);
+        await procs.joined;
+        const cpu0 = await serverCpuSeconds();
+        const t0 = Date.now();
+        const written = async () => {
+          const admin = kafka.admin();
+          await admin.connect();
+          try {
+            const committed = (await admin.fetchOffsets({ groupId: `${group}.${name}-sink`, topics: [p.topic.name] }))[0]!.partitions;
+            return committed.reduce((n, c) => n + Math.max(0, Number(c.offset)), 0) >= p.size;
+          } finally { await admin.disconnect(); }
+        };
+        await until(written, 900_000, `${name}-sink to commit ${p.size} records`);
+        const cpu1 = await serverCpuSeconds();
+        const wall = (Date.now() - t0) / 1000;
+        const reports = await procs.stop();
+        const cores: Record<string, number> = { sink: reports.reduce((n, r) => n + r.cpuSeconds, 0) / wall };
+        for (const k of Object.keys(cpu1)) cores[k] = (cpu1[k]! - cpu0[k]!) / wall;
+        cores.total = Object.values(cores).reduce((a, b) => a + b, 0);
+        for (const k of Object.keys(cores)) cores[k] = Math.round(cores[k]! * 100) / 100;
+        const start = Math.min(...reports.map((r) => r.joinedAt[name]!));
+        const end = Math.max(...reports.map((r) => r.lastWritten[name] ?? 0));
+        const t = rate(p.size, end - start);
+        runs.push({ instances, ...t, batches: reports.reduce((n, r) => n + (r.batches[name] ?? 0), 0), rssMb: Math.max(...reports.map((r) => r.maxRssMb)), ofBaseline: t.perSecond / baselineOf(name), cores });
+        say(`  ${t.perSecond} records/s; cores busy: ${JSON.stringify(cores)}`);
+      }
+    }
+    const atLargest = runs.filter((r) => r.records === largest.size);
+    sinks[name] = {
+      throughput: atLargest.find((r) => r.instances === 1) ?? atLargest[0]!,
+      instances: Object.fromEntries(atLargest.map((r) => [String(r.instances), r.perSecond])),
+      baseline: name === 'postgres' ? 'postgresCopyMerge' : 'consumeDecode',
+      runs,
+    };
   }
 
-  say(`latency: all groups together, ${LAT_RATE} records/s for ${LAT_SECONDS} s…`);
-  const live = await runSinks(config, logger, priceSinks, topic);
-  const liveFrom = from + perSymbol * 3_600_000;
-  const perTick = Math.max(1, Math.round(LAT_RATE / 10));
-  let sent = 0;
-  for (let tick = 0; tick < LAT_SECONDS * 10; tick++) {
-    const started = Date.now();
-    const hour = Math.floor(sent / SYMBOLS);
-    const batch = source.bars(symbols, { from: liveFrom + hour * 3_600_000, to: liveFrom + (hour + Math.ceil(perTick / SYMBOLS) + 1) * 3_600_000, interval: '1h' }, { source: 'synthetic', ingestTime: Date.now() }).slice(0, perTick);
-    await publisher.send(topic, batch, { source: 'bench' });
-    sent += batch.length;
-    await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - started))));
+  const latency: { byRate: Record<string, { records: number; ms: Record<string, ReturnType<typeof percentiles>> }>; ms: Record<string, Record<string, ReturnType<typeof percentiles>>> } = { byRate: {}, ms: {} };
+  // Event times from 150 days ago, an hour apart per symbol and round (producers' rules reject times ahead of the clock).
+  let liveFrom = Math.floor(Date.now() / 3_600_000 - 150 * 24) * 3_600_000;
+  for (const perSecond of RATES) {
+    say(`latency: all groups together (one process each), ${perSecond} records/s for ${LAT_SECONDS} s…`);
+    const procs = await Promise.all(priceSinks.map((n) => startSinkProcesses([n], latencyTopic, 1, { KAFKA_GROUP_PREFIX: `bench-${run}-live-${perSecond}`, LOG_LEVEL: 'warn' }, true)));
+    await Promise.all(procs.map((p) => p.joined));
+    const symbols = symbolsOf(`L${perSecond}`);
+    allSymbols.push(...symbols);
+    let sent = 0;
+    const ticks = LAT_SECONDS * 50; // every 20 ms
+    const perTick = Math.max(1, Math.round(perSecond / 50));
+    const t0 = Date.now();
+    for (let tick = 0; tick < ticks; tick++) {
+      const batch: PriceUpdate[] = [];
+      for (let k = 0; k < perTick; k++, sent++) {
+        const close = 100 + (sent % 997) / 10;
+        batch.push({ symbol: symbols[sent % symbols.length]!, interval: '1h', eventTime: liveFrom + Math.floor(sent / symbols.length) * 3_600_000, open: close, high: close + 1, low: close - 1, close, volume: 1000, source: 'synthetic', ingestTime: Date.now(), quality: 1 });
+      }
+      await publisher.send(latencyTopic, batch, { source: 'bench' });
+      await new Promise((r) => setTimeout(r, Math.max(0, t0 + (tick + 1) * 20 - Date.now())));
+    }
+    liveFrom += Math.ceil(sent / symbols.length + 1) * 3_600_000;
+    await new Promise((r) => setTimeout(r, 3000)); // the last records land
+    const reports = await Promise.all(procs.map((p) => p.stop()));
+    const ms: Record<string, ReturnType<typeof percentiles>> = {};
+    priceSinks.forEach((n, i) => { ms[n] = percentiles(reports[i]!.flatMap((r) => r.latencies[n] ?? [])); });
+    latency.byRate[String(perSecond)] = { records: sent, ms };
+    for (const n of priceSinks) (latency.ms[n] ??= {})[String(perSecond)] = ms[n]!;
   }
-  await until(() => priceSinks.every((n) => live.written.get(n)! >= sent), 120_000, 'the latency phase to drain');
-  await live.stop();
   await publisher.disconnect();
-  const latency = Object.fromEntries(priceSinks.map((n) => [n, percentiles(live.latencies.get(n)!)]));
+
+  let rebuild: Record<string, unknown> | undefined;
+  if (args.rebuild) {
+    say(`rebuild postgres of ${largest.size} records, in its own process…`);
+    rebuild = await runRebuild(largest.topic.name, largest.symbols, largest.size);
+  }
 
   const result = {
-    at: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
-    records: rows.length, partitions: config.TOPIC_PARTITIONS, partitionsConcurrency: config.SINK_PARTITIONS_CONCURRENCY,
-    produce, baselines: { consumeOnly, consumeDecode, postgresCopy: copy, debeziumJdbcSink: DEBEZIUM_JDBC_BASELINE },
-    sinks, latency: { ratePerSecond: LAT_RATE, seconds: LAT_SECONDS, records: sent, ms: latency },
+    at: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
+    partitions: config.TOPIC_PARTITIONS, partitionsConcurrency: config.SINK_PARTITIONS_CONCURRENCY,
+    fetch: { maxBytes: config.SINK_FETCH_MAX_BYTES, maxBytesPerPartition: config.SINK_FETCH_PARTITION_MAX_BYTES },
+    records: largest.size, produce: Object.fromEntries(published.map((p) => [String(p.size), p.produce])),
+    baselines: { consumeOnly, consumeDecode, postgresCopy, postgresCopyMerge },
+    reference: { debeziumJdbcSink: REFERENCE_DEBEZIUM },
+    sinks, latency, rebuild,
+    rssMb: { ...Object.fromEntries(Object.entries(sinks).map(([n, s]) => [n, Math.max(...s.runs.filter((r) => r.records === largest.size).map((r) => r.rssMb))])), ...(rebuild ? { rebuild: rebuild.rssMb } : {}) },
   };
   print(result);
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
@@ -104,41 +241,59 @@ async function main() {
   await writeFile(new URL('./results/latest.json', import.meta.url), body);
 }
 
-function print(r: { produce: Rate; baselines: { consumeOnly: Rate; consumeDecode: Rate; postgresCopy: Rate }; sinks: Record<string, { throughput: Rate; meanBatch: number }>; latency: { ms: Record<string, ReturnType<typeof percentiles>>; ratePerSecond: number } }) {
+/** bench/rebuild.ts in its own process on an existing topic: its last stdout line is the JSON result with its peak RSS. */
+function runRebuild(topic: string, symbols: string[], records: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [new URL('./rebuild.ts', import.meta.url).pathname, '--topic', topic, '--symbol-list', symbols.join(','), '--records', String(records), '--only', 'warm'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.once('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code !== 0) { reject(new Error(`bench/rebuild.ts exited ${code}`)); return; }
+      const r = JSON.parse(last) as { results: Record<string, unknown>[]; maxRssMb: number };
+      resolve({ ...r.results[0], rssMb: r.maxRssMb });
+    });
+  });
+}
+
+type Result = { produce: Record<string, Rate>; baselines: Record<string, Rate>; sinks: Record<string, { runs: SinkRun[]; baseline: string }>; latency: { byRate: Record<string, { ms: Record<string, ReturnType<typeof percentiles>> }> }; rebuild?: Record<string, unknown>; rssMb: Record<string, unknown> };
+
+function print(r: Result) {
   const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
-  const lines = [
-    row(['measure', 'records/s', 'records', 'seconds', 'mean batch', 'e2e p50 ms', 'p95 ms', 'p99 ms']),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
-    row(['produce (idempotent, acks=all)', r.produce.perSecond, r.produce.records, r.produce.seconds.toFixed(1), '', '', '', '']),
-    row(['baseline: kafkajs consume-only', r.baselines.consumeOnly.perSecond, r.baselines.consumeOnly.records, r.baselines.consumeOnly.seconds.toFixed(1), '', '', '', '']),
-    row(['baseline: consume + Avro decode', r.baselines.consumeDecode.perSecond, r.baselines.consumeDecode.records, r.baselines.consumeDecode.seconds.toFixed(1), '', '', '', '']),
-    row(['baseline: PostgreSQL COPY', r.baselines.postgresCopy.perSecond, r.baselines.postgresCopy.records, r.baselines.postgresCopy.seconds.toFixed(1), '', '', '', '']),
-    row(['baseline: Debezium JDBC sink (reference)', DEBEZIUM_JDBC_BASELINE, '', '', '', '', '', '']),
-    ...Object.entries(r.sinks).map(([n, s]) => {
-      const l = r.latency.ms[n]!;
-      return row([`${n}-sink`, s.throughput.perSecond, s.throughput.records, s.throughput.seconds.toFixed(1), s.meanBatch, l.p50, l.p95, l.p99]);
-    }),
+  const out: string[] = [
+    row(['measure', 'instances', 'records', 'records/s', 'of its baseline', 'peak RSS MB']),
+    row(['---', '---:', '---:', '---:', '---:', '---:']),
+    ...Object.entries(r.produce).map(([n, p]) => row(['produce (idempotent, acks=all)', '', n, p.perSecond, '', ''])),
+    row(['baseline: kafkajs consume-only (large fetches)', '', r.baselines.consumeOnly!.records, r.baselines.consumeOnly!.perSecond, '', '']),
+    row(['baseline: consume + Avro decode', '', r.baselines.consumeDecode!.records, r.baselines.consumeDecode!.perSecond, '', '']),
+    row(['baseline: PostgreSQL plain COPY (not idempotent)', '', r.baselines.postgresCopy!.records, r.baselines.postgresCopy!.perSecond, '', '']),
+    row(['baseline: PostgreSQL COPY-staging-merge (idempotent)', '', r.baselines.postgresCopyMerge!.records, r.baselines.postgresCopyMerge!.perSecond, '', '']),
+    row(['reference (not measured here): Debezium JDBC sink', '', '', REFERENCE_DEBEZIUM.perSecond, '', '']),
+    ...Object.entries(r.sinks).flatMap(([n, s]) => s.runs.map((x) => row([`${n}-sink`, x.instances, x.records, x.perSecond, `${(x.ofBaseline * 100).toFixed(0)} % of ${s.baseline}`, x.rssMb]))),
   ];
-  process.stdout.write(`${lines.join('\n')}\n\nLatency measured with all groups running at ${r.latency.ratePerSecond} records/s; throughput with each group alone catching up.\n`);
-  const pg = r.sinks.postgres?.throughput.perSecond ?? 0;
-  process.stdout.write(`postgres-sink vs Debezium JDBC sink: ${(pg / DEBEZIUM_JDBC_BASELINE).toFixed(2)}× (target ≥ 1.5×)\n`);
+  if (r.rebuild) out.push(row(['rebuild postgres (total: rewind + clear + replay)', 1, String(r.rebuild.records), `${r.rebuild.totalPerSecond} (${Number(r.rebuild.totalSeconds).toFixed(1)} s)`, '', String(r.rebuild.rssMb)]));
+  out.push('', row(['publish-to-visible latency', 'records/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms']), row(['---', '---:', '---:', '---:', '---:', '---:']));
+  for (const [perSecond, l] of Object.entries(r.latency.byRate)) {
+    for (const [n, p] of Object.entries(l.ms)) out.push(row([`${n}-sink`, perSecond, p.p50, p.p95, p.p99, p.max]));
+  }
+  process.stdout.write(`${out.join('\n')}\n\nThroughput: each group alone catching up, in its own processes (group joined → last batch written). Latency: all groups running, one process each.\n`);
 }
 
 async function cleanup() {
   if (args.keep) return;
-  await pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]).catch(() => {});
+  await pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [allSymbols]).catch(() => {});
   const redis = createRedis(config);
   await redis.connect().catch(() => {});
-  for (const s of symbols) await redis.del(`price:${s}:latest`, `price:${s}:watermark`, `bars:${s}:1h`).catch(() => {});
+  for (const s of allSymbols) await redis.del(`price:${s}:latest`, `price:${s}:watermark`, `bars:${s}:1h`).catch(() => {});
   redis.disconnect();
   const driver = createNeo4jDriver(config);
-  await driver.executeQuery('MATCH (c:Company) WHERE c.symbol IN $symbols DETACH DELETE c', { symbols }).catch(() => {});
+  await driver.executeQuery('MATCH (c:Company) WHERE c.symbol IN $symbols DETACH DELETE c', { symbols: allSymbols }).catch(() => {});
   await driver.close();
   const admin = kafka.admin();
   await admin.connect();
   const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`bench-${run}`));
   await admin.deleteGroups(groups).catch(() => {});
-  await admin.deleteTopics({ topics: [topic.name, topic.dlq] }).catch(() => {});
+  await admin.deleteTopics({ topics: topics.flatMap((t) => [t.name, t.dlq]) }).catch(() => {});
   await admin.disconnect();
   await pool.end();
 }

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
 import { from as copyFrom } from 'pg-copy-streams';
+import { upsertPrices } from '../consumers/postgres/prices.ts';
 import type { RunnerHooks } from '../consumers/runner.ts';
 import { startSinks } from '../consumers/start.ts';
 import type { SinkName } from '../consumers/registry.ts';
@@ -17,9 +18,12 @@ import type { TopicDef } from '../topics/index.ts';
 export interface Rate { records: number; seconds: number; perSecond: number }
 const rate = (records: number, ms: number): Rate => ({ records, seconds: ms / 1000, perSecond: Math.round(records / (ms / 1000)) });
 
-/** Reads `expected` records from the beginning in a fresh group, optionally decoding each; the rate from group join to the last record. */
+/**
+ * Reads `expected` records from the beginning in a fresh group, optionally decoding each; the rate from group join to
+ * the last record. Fetches as large as the sinks' (SINK_FETCH_MAX_BYTES, SINK_FETCH_PARTITION_MAX_BYTES), one eachBatch loop.
+ */
 export async function consumeRate(kafka: Kafka, config: Config, topic: TopicDef<PriceUpdate>, expected: number, groupId: string, serde?: Serde): Promise<Rate> {
-  const consumer = kafka.consumer({ groupId, maxBytesPerPartition: 2 * 1024 * 1024 });
+  const consumer = kafka.consumer({ groupId, maxBytes: config.SINK_FETCH_MAX_BYTES, maxBytesPerPartition: config.SINK_FETCH_PARTITION_MAX_BYTES });
   let seen = 0;
   let t0 = 0;
   let done!: () => void;
@@ -41,7 +45,7 @@ export async function consumeRate(kafka: Kafka, config: Config, topic: TopicDef<
   return rate(seen, ms);
 }
 
-/** COPY of the same rows into a fresh table shaped like price_data: the fastest PostgreSQL can take them in. */
+/** Plain COPY of the same rows into a fresh table shaped like price_data: PostgreSQL's bulk-load rate, not idempotent. */
 export async function copyRate(pool: Pool, rows: readonly PriceUpdate[]): Promise<Rate> {
   const table = `bench_copy_${process.pid}_${Date.now()}`;
   const client = await pool.connect();
@@ -72,7 +76,7 @@ export interface SinkRun {
 }
 
 /** Starts the given sink groups on `topic`, counting written records and collecting end-to-end latencies per sink. */
-export async function runSinks(config: Config, logger: Logger, names: readonly SinkName[], topic: TopicDef<PriceUpdate>): Promise<SinkRun> {
+export async function runSinks(config: Config, logger: Logger, names: readonly SinkName[], topic: TopicDef<PriceUpdate>, o: { latencies?: boolean } = {}): Promise<SinkRun> {
   const byName = new Map<string, SinkName>(names.map((n) => [`${n}-sink`, n]));
   const latencies = new Map(names.map((n) => [n, [] as number[]]));
   const written = new Map(names.map((n) => [n, 0]));
@@ -86,6 +90,7 @@ export async function runSinks(config: Config, logger: Logger, names: readonly S
       written.set(n, written.get(n)! + e.timestamps.length);
       batches.set(n, batches.get(n)! + 1);
       lastWritten.set(n, Math.max(lastWritten.get(n) ?? 0, e.writtenAt));
+      if (o.latencies === false) return;
       const l = latencies.get(n)!;
       for (const t of e.timestamps) l.push(e.writtenAt - t);
     },
@@ -106,4 +111,54 @@ export async function until(cond: () => boolean | Promise<boolean>, limitMs: num
     if (Date.now() > end) throw new Error(`benchmark: timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * The idempotent path the sink takes (COPY into a staging table, merge with ON CONFLICT), straight from memory: batches
+ * of `batch` rows on `concurrency` connections. The rows must be new to price_data (the caller's own symbols).
+ */
+export async function copyMergeRate(pool: Pool, rows: readonly PriceUpdate[], o: { batch: number; concurrency: number }): Promise<Rate> {
+  let next = 0;
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: o.concurrency }, async () => {
+    for (let i = next; i < rows.length; i = next) {
+      next += o.batch;
+      await upsertPrices(pool, rows.slice(i, i + o.batch));
+    }
+  }));
+  return rate(rows.length, Date.now() - t0);
+}
+
+/** Cumulative CPU seconds of the servers on this machine, found by their command lines; reaped children count (PostgreSQL backends). */
+export async function serverCpuSeconds(): Promise<Record<string, number>> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const out: Record<string, number> = { kafka: 0, postgres: 0, redis: 0, neo4j: 0, registry: 0 };
+  for (const pid of (await readdir('/proc')).filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0/g, ' ');
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ppidCmd = (await readFile(`/proc/${f[1]}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ');
+      // utime, stime, cutime, cstime (fields 14–17), in clock ticks of 1/100 s
+      const own = (Number(f[11]) + Number(f[12])) / 100;
+      const reaped = (Number(f[13]) + Number(f[14])) / 100;
+      const name = /kafka\.Kafka|kafka-server|org\.apache\.kafka/.test(cmd) ? 'kafka'
+        : /neo4j/i.test(cmd) && /java/.test(cmd) ? 'neo4j'
+        : /redis-server/.test(cmd) ? 'redis'
+        : /schema-registry/.test(cmd) ? 'registry'
+        : /postgres/.test(cmd) && /\/postgres\b.*-D/.test(cmd) && !/postgres/.test(ppidCmd.split(' ')[0] ?? '') ? 'postgres'
+        : undefined;
+      if (!name) continue;
+      out[name]! += own + (name === 'postgres' ? reaped : 0);
+      if (name === 'postgres') {
+        // live backends and workers of this postmaster
+        for (const child of (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean)) {
+          const cs = await readFile(`/proc/${child}/stat`, 'utf8').catch(() => '');
+          const cf = cs.slice(cs.lastIndexOf(')') + 2).split(' ');
+          if (cf.length > 14) out.postgres! += (Number(cf[11]) + Number(cf[12])) / 100;
+        }
+      }
+    } catch { /* gone */ }
+  }
+  return out;
 }

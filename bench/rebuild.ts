@@ -15,15 +15,19 @@ import { createSyntheticSource } from '../producers/sources/synthetic.ts';
 import { ensureTopics } from '../topics/admin.ts';
 import { marketEvents, priceUpdates, withName } from '../topics/index.ts';
 
-const { values: args } = parseArgs({ options: { records: { type: 'string', default: '200000' }, symbols: { type: 'string', default: '50' } } });
+const { values: args } = parseArgs({ options: {
+  records: { type: 'string', default: '200000' }, symbols: { type: 'string', default: '50' },
+  // npm run bench: rebuild from its topic (already published) for its symbols, once, and report this process's peak RSS
+  topic: { type: 'string' }, 'symbol-list': { type: 'string' }, only: { type: 'string' },
+} });
 const N = Number(args.records);
 const SYMBOLS = Number(args.symbols);
 const run = randomBytes(3).toString('hex').toUpperCase();
 const config = { ...loadConfig(), KAFKA_GROUP_PREFIX: `bench-rebuild-${run}` };
 const logger = createLogger({ level: 'warn', format: 'json' });
 const kafka = createKafka(config, logger, 'bench-rebuild');
-const topics = { prices: withName(priceUpdates, `bench-rebuild-prices-${run.toLowerCase()}`), events: withName(marketEvents, `bench-rebuild-events-${run.toLowerCase()}`) };
-const symbols = Array.from({ length: SYMBOLS }, (_, i) => `R${run}${String(i).padStart(3, '0')}`);
+const topics = { prices: withName(priceUpdates, args.topic ?? `bench-rebuild-prices-${run.toLowerCase()}`), events: withName(marketEvents, `bench-rebuild-events-${run.toLowerCase()}`) };
+const symbols = args['symbol-list']?.split(',') ?? Array.from({ length: SYMBOLS }, (_, i) => `R${run}${String(i).padStart(3, '0')}`);
 const say = (m: string) => process.stderr.write(`${m}\n`);
 
 async function once(label: string) {
@@ -39,6 +43,11 @@ async function once(label: string) {
 
 async function main() {
   await ensureTopics(kafka, config, Object.values(topics));
+  if (args.topic) {
+    const results = [await once(args.only ?? 'rebuild')];
+    process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), records: N, results, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);
+    return;
+  }
   const perSymbol = Math.ceil(N / SYMBOLS);
   const from = Date.UTC(2024, 0, 1);
   const rows = createSyntheticSource({ seed: config.SYNTHETIC_SEED })
@@ -60,6 +69,7 @@ async function main() {
 }
 
 async function cleanup() {
+  if (args.topic) return; // the caller's topic and rows
   const pool = createPgPool(config, { max: 1 });
   await pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]).catch(() => {});
   await pool.end();
@@ -75,3 +85,4 @@ try {
 } finally {
   await cleanup();
 }
+process.exit(0);

@@ -7,6 +7,13 @@ import type { Logger } from '../lib/logger.ts';
 export const EXIT_LINGER_MS = 3000;
 
 export function stopOnSignal(logger: Logger, stop: () => Promise<void>, graceMs = 30_000): Promise<void> {
+  // A member process of `consume --instances N` stops when its parent says so (SIGTERM, or the parent gone), not on
+  // the terminal's Ctrl-C, which reaches the whole process group: the parent then stops every member once.
+  const member = process.env.MARKETSTREAM_MEMBER !== undefined && typeof process.send === 'function';
+  if (member) {
+    process.on('SIGINT', () => {});
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  }
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -27,7 +34,7 @@ export function stopOnSignal(logger: Logger, stop: () => Promise<void>, graceMs 
         process.exit(1);
       });
     };
-    process.once('SIGINT', onSignal);
+    if (!member) process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
 }

@@ -18,6 +18,8 @@ import { packageVersion, registerDoctor } from './commands/doctor.ts';
 import { registerRebuild } from './commands/rebuild.ts';
 import { registerReplay } from './commands/replay.ts';
 import { registerEnrich } from './commands/enrich.ts';
+import { registerExplain } from './commands/explain.ts';
+import { registerSchema } from './commands/schema.ts';
 
 silenceKnownKafkajsWarning();
 
@@ -42,6 +44,8 @@ registerRebuild(program);
 registerInspect(program);
 registerDlq(program);
 registerEnrich(program);
+registerExplain(program);
+registerSchema(program);
 registerDoctor(program);
 
 await program.parseAsync(process.argv);

@@ -57,7 +57,7 @@ const heartbeatMs = (config: Config) => Math.max(500, Math.floor(config.KAFKA_SE
 export function createSinkRunner(d: RunnerDeps): SinkRunner {
   const log = d.logger.child({ sink: d.sink.name, group: d.groupId });
   const topics = [...new Set(d.sink.handlers.map((h) => h.topic.name))];
-  const consumer = d.kafka.consumer({ groupId: d.groupId, sessionTimeout: d.config.KAFKA_SESSION_TIMEOUT_MS, heartbeatInterval: heartbeatMs(d.config), maxBytesPerPartition: 2 * 1024 * 1024, maxWaitTimeInMs: 1000 });
+  const consumer = d.kafka.consumer({ groupId: d.groupId, sessionTimeout: d.config.KAFKA_SESSION_TIMEOUT_MS, heartbeatInterval: heartbeatMs(d.config), maxBytes: d.config.SINK_FETCH_MAX_BYTES, maxBytesPerPartition: d.config.SINK_FETCH_PARTITION_MAX_BYTES, maxWaitTimeInMs: 1000 });
   const stopping = new AbortController();
   const { eachBatch } = createBatchHandler({ sink: d.sink, groupId: d.groupId, serde: d.serde, publisher: d.publisher, logger: d.logger, config: d.config, hooks: d.hooks, signal: stopping.signal });
 
@@ -141,19 +141,18 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
   async function decodeAll<T>(h: TopicHandler<T>, p: EachBatchPayload, dead: DeadLetter[]) {
     const good: SinkRecord<T>[] = [];
     const raw: KafkaMessage[] = [];
+    const { topic, partition } = p.batch;
     for (const m of p.batch.messages) {
-      const key = m.key?.toString('utf8') ?? null;
-      const accept = (value: T | null) => { good.push({ value, key, timestamp: Number(m.timestamp) }); raw.push(m); };
       if (m.value === null) {
-        if (h.acceptsTombstones) accept(null);
-        else dead.push(deadLetter(p, m, new DecodeError(`tombstone (null value) is not meaningful on ${p.batch.topic}`)));
+        if (h.acceptsTombstones) { good.push(new Received<T>(m, null, topic, partition)); raw.push(m); }
+        else dead.push(deadLetter(p, m, new DecodeError(`tombstone (null value) is not meaningful on ${topic}`)));
         continue;
       }
       try {
         const { value } = await d.serde.decode(h.topic, m.value);
         const reason = h.validate?.(value);
         if (reason) dead.push(deadLetter(p, m, new ValidationError(reason)));
-        else accept(value);
+        else { good.push(new Received(m, value, topic, partition)); raw.push(m); }
       } catch (err) {
         if (isRetriable(err)) throw err;
         dead.push(deadLetter(p, m, err));
@@ -223,6 +222,25 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
   }
 
   return { eachBatch, abort: () => aborting.abort() };
+}
+
+/** A decoded record as a sink sees it; the key is decoded only when a sink asks for it (price sinks never do). */
+class Received<T> implements SinkRecord<T> {
+  readonly value: T | null;
+  readonly timestamp: number;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly #m: KafkaMessage;
+  constructor(m: KafkaMessage, value: T | null, topic: string, partition: number) {
+    this.#m = m;
+    this.value = value;
+    this.timestamp = Number(m.timestamp);
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = m.offset;
+  }
+  get key(): string | null { return this.#m.key?.toString('utf8') ?? null; }
 }
 
 type HookEvent<K extends keyof RunnerHooks> = Parameters<NonNullable<RunnerHooks[K]>>[0];

@@ -1,5 +1,6 @@
 // The sink lifecycle: built without I/O, then connect(), writeBatch() per topic-partition batch, close().
-// A sink never sees bytes or offsets: the runner decodes, validates, dead-letters and commits.
+// A sink never sees bytes nor commits offsets: the runner decodes, validates, dead-letters and commits (a record says
+// where it was read, for provenance).
 import type { Logger } from '../lib/logger.ts';
 import type { Publisher } from '../lib/publisher.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../schemas/types.generated.ts';
@@ -11,6 +12,11 @@ export interface SinkRecord<T> {
   readonly key: string | null;
   /** Kafka record timestamp (ms), the start of the end-to-end latency measure. */
   readonly timestamp: number;
+  /** Where the record was read (the runner always sets these; records built by hand may lack them): for provenance. */
+  readonly topic?: string;
+  readonly partition?: number;
+  /** Kafka offset (a decimal string, as kafkajs gives it). */
+  readonly offset?: string;
 }
 
 export interface TopicHandler<T> {

@@ -1,22 +1,26 @@
-// Typed Avro serde in the Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro body), over
-// @kafkajs/confluent-schema-registry. Encoding registers the topic's local schema under `<topic>-value` (BACKWARD) once;
+// Typed Avro serde in the Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro body). Encoding
+// registers the topic's local schema under `<topic>-value` (BACKWARD) once (./schema-registration.ts), or with
+// SCHEMA_AUTO_REGISTER=false only looks up the id it was registered with, failing when it is not registered;
 // decoding reads with the writer schema from the registry into the topic's local schema, so every version yields T.
 // After the first record of a schema id, neither direction touches the registry again. Writer schemas are kept by id on
 // disk (lib/schema-cache.ts), so known records decode while the registry is down, also after a restart; a 404 for an id
 // the registry lists (its storage is down) is an outage, never "unknown schema id".
-import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
 import type { Config } from './config.ts';
-import { DecodeError, errorMessage, MarketstreamError, RegistryHttpError, SchemaRejectedError, TransientError, ValidationError } from './errors.ts';
-import { createRegistryRest, registryStatus, type RegistryRest } from './registry-rest.ts';
+import { DecodeError, errorMessage, RegistryHttpError, TransientError, ValidationError } from './errors.ts';
+import { createRegistryRest, type RegistryRest } from './registry-rest.ts';
 import { createSchemaCache } from './schema-cache.ts';
-import { avroOptions, loadSchema, parseSchema, type AvroSchemaJson } from '../schemas/avro.ts';
+import { createSchemaRegistration } from './schema-registration.ts';
+import { loadSchema, parseSchema, type AvroSchemaJson } from '../schemas/avro.ts';
 import type { TopicDef } from '../topics/index.ts';
 
 export interface Decoded<T> { value: T; schemaId: number }
 
 export interface Serde {
-  /** Registers the topic's schema under `<topic>-value` (BACKWARD) on first use, then encodes in Confluent wire format. */
+  /**
+   * Registers the topic's schema under `<topic>-value` (BACKWARD) on first use (with SCHEMA_AUTO_REGISTER=false: looks
+   * up its id, SchemaRejectedError when it is not registered), then encodes in Confluent wire format.
+   */
   encode<T>(topic: TopicDef<T>, value: T): Promise<Buffer>;
   /**
    * The encoder of a topic, once its schema is registered: a synchronous function for bulk publishing.
@@ -30,7 +34,7 @@ export interface Serde {
    * is a TransientError, not a DecodeError.
    */
   decode<T>(topic: TopicDef<T>, bytes: Buffer): Promise<Decoded<T>>;
-  /** Schema id registered for the topic (registers if needed). */
+  /** Schema id registered for the topic (registers if needed, unless SCHEMA_AUTO_REGISTER is false). */
   schemaId(topic: TopicDef<unknown>): Promise<number>;
 }
 
@@ -42,15 +46,8 @@ type Reader = (payload: Buffer) => unknown;
 type Encoder = (value: unknown) => Buffer;
 
 export function createSerde(config: Config): Serde {
-  const auth = config.SCHEMA_REGISTRY_USERNAME
-    ? { username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }
-    : undefined;
-  // Writer schemas fetched by id are parsed with the same avsc options as the local ones (schemas/avro.ts).
-  const registry = new SchemaRegistry(
-    { host: config.SCHEMA_REGISTRY_URL, auth, clientId: 'marketstream', retry: { retries: 2 } },
-    { [SchemaType.AVRO]: avroOptions() },
-  );
   const rest = createRegistryRest(config);
+  const registration = createSchemaRegistration(config, rest);
   const schemaCache = createSchemaCache(config);
   const ids = new Map<string, Promise<number>>(); // subject + schema text → id
   // Readers depend on the local schema file and the writer id only; the WeakMap is the per-record fast path.
@@ -71,7 +68,7 @@ export function createSerde(config: Config): Serde {
 
   function schemaId(topic: TopicDef<unknown>): Promise<number> {
     const schema = loadSchema(topic.schemaFile);
-    return once(ids, `${topic.subject}\n${schema.text}`, () => register(rest, registry, topic.subject, schema.text));
+    return once(ids, `${topic.subject}\n${schema.text}`, () => registration.idFor(topic.subject, schema.text));
   }
 
   async function encoder<T>(topic: TopicDef<T>): Promise<(value: T) => Buffer> {
@@ -194,26 +191,6 @@ export function createSerde(config: Config): Serde {
   };
 }
 
-/** Registers a schema under a subject whose compatibility is BACKWARD (set if the subject has no level of its own). */
-async function register(rest: RegistryRest, registry: SchemaRegistry, subject: string, schema: string): Promise<number> {
-  try {
-    const level = await rest.ensureSubjectCompatibility(subject, COMPATIBILITY.BACKWARD);
-    const { id } = await registry.register(
-      { type: SchemaType.AVRO, schema },
-      { subject, compatibility: level as COMPATIBILITY, updateConfig: false },
-    );
-    return id;
-  } catch (err) {
-    if (err instanceof MarketstreamError) throw err;
-    const status = registryStatus(err);
-    if (status === 409) throw new SchemaRejectedError(`schema for ${subject} is incompatible with its earlier versions: ${errorMessage(err)}`, err);
-    if (status === 422) throw new SchemaRejectedError(`schema for ${subject} is invalid: ${errorMessage(err)}`, err);
-    if (status === 401 || status === 403) throw new SchemaRejectedError(`schema registry refused access (${status}); check SCHEMA_REGISTRY_USERNAME/PASSWORD`, err);
-    if (status === undefined && !isNetworkError(err)) throw new SchemaRejectedError(`schema for ${subject} not registered: ${errorMessage(err)}`, err);
-    throw new TransientError(`schema registry unavailable while registering ${subject}: ${errorMessage(err)}`, err);
-  }
-}
-
 /**
  * The highest schema id the registry lists (GET /schemas, or the latest version of every subject where that endpoint
  * is missing). Any failure to list is an outage: whether `id` exists cannot be told, so the caller retries.
@@ -232,11 +209,6 @@ async function highestListedId(rest: RegistryRest, id: number): Promise<number> 
   } catch (err) {
     throw new TransientError(`schema registry answered 404 for schema id ${id} and cannot list its schemas (${errorMessage(err)}): taken as a registry outage, retrying`, err);
   }
-}
-
-/** Network failures reach us from mappersmith as "status 400" responses whose message names the socket error. */
-function isNetworkError(err: unknown): boolean {
-  return /ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|timeout|fetch failed/i.test(errorMessage(err));
 }
 
 function invalidPaths(type: avro.Type, value: unknown): string {

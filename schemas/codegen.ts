@@ -92,8 +92,10 @@ class Generator {
     const name = shortName(type.name as string);
     if (!this.claim(name, type.name as string)) return name;
     const slot = this.out.push('') - 1; // the interface goes before the nested types it uses
-    const fields = (type.fields as Array<{ name: string; type: AnyType; doc?: string }>)
-      .map((f) => `${doc(f.doc, '  ')}  ${quoteKey(f.name)}: ${this.ts(f.type)};\n`);
+    // A field whose default is null may be left out when encoding (avsc writes the default), so it is optional;
+    // decoded records always carry it (null when the writer's schema did not have it).
+    const fields = (type.fields as Array<{ name: string; type: AnyType; doc?: string; defaultValue(): unknown }>)
+      .map((f) => `${doc(f.doc, '  ')}  ${quoteKey(f.name)}${f.defaultValue() === null ? '?' : ''}: ${this.ts(f.type)};\n`);
     this.out[slot] = `${doc(type.doc)}export interface ${name} {\n${fields.join('')}}\n`;
     return name;
   }

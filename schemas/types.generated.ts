@@ -11,6 +11,8 @@ export interface GraphMutation {
   origin: MutationOrigin;
   /** The change. A wrapped union keyed by the branch name: { UpsertNode: {...} }, { UpsertRelationship: {...} } or { DeleteRelationship: {...} } */
   op: GraphOp;
+  /** For a change decided by classifying a market event (origin enricher): the classification it came from; null otherwise */
+  enrichment?: Enrichment | null;
 }
 
 export type MutationOrigin = 'profile' | 'competitors' | 'correlation' | 'enricher';
@@ -66,6 +68,30 @@ export interface DeleteRelationship {
   to: NodeRef;
 }
 
+/** Who classified the event, at what cost, and which market-events record was classified */
+export interface Enrichment {
+  /** claude, or rules (the rule-based classifier) */
+  classifier: string;
+  /** Claude model id, or the rules version */
+  model?: string | null;
+  /** Why the rules answered although Claude was configured (budget, api-error: …), when they did */
+  fallbackReason?: string | null;
+  /** Input tokens the classification was billed (0 for the rules) */
+  inputTokens: number;
+  /** Output tokens the classification was billed */
+  outputTokens: number;
+  /** Cost of the classification, USD */
+  costUsd: number;
+  /** When the event was classified, epoch ms, when known */
+  classifiedAt?: number | null;
+  /** Topic of the market-events record classified */
+  sourceTopic?: string | null;
+  /** Its partition */
+  sourcePartition?: number | null;
+  /** Its offset */
+  sourceOffset?: number | null;
+}
+
 // ---- market-event.avsc ----
 
 /** A news item or other market event about one or more symbols. Key: id. Duplicates of the same article carry the same id. */
@@ -77,15 +103,15 @@ export interface MarketEvent {
   /** Title of the article */
   headline: string;
   /** Short summary, when the source gives one */
-  summary: string | null;
+  summary?: string | null;
   /** Publisher of the article (e.g. Reuters), or the feed when the publisher is unknown */
   source: string;
   /** Link to the article */
-  url: string | null;
+  url?: string | null;
   /** When the source published it, epoch ms */
   publishedAt: number;
   /** Raw category or type as the source labels it (not the enricher's classification) */
-  category: string | null;
+  category?: string | null;
   /** When the producer fetched it, epoch ms */
   ingestTime: number;
 }
@@ -111,6 +137,10 @@ export interface PriceUpdate {
   ingestTime: number;
   /** Quality score 0..1 (1 = complete, validated bar) */
   quality: number;
+  /** Volume-weighted average price of the bar, when the source knows it (since version 2) */
+  vwap?: number | null;
+  /** Number of trades in the bar, when the source knows it (since version 2) */
+  trades?: number | null;
 }
 
 export type PriceSource = 'yahoo' | 'synthetic' | 'file' | 'backfill';

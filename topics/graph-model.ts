@@ -5,7 +5,7 @@
 import { SYMBOL_PATTERN } from './rules.ts';
 import {
   MutationOrigins, NodeLabels, RelTypes,
-  type GraphMutation, type MutationOrigin, type NodeLabel, type PropertyValue, type RelType,
+  type Enrichment, type GraphMutation, type MutationOrigin, type NodeLabel, type PropertyValue, type RelType,
 } from '../schemas/types.generated.ts';
 
 /** A node as it is stored: Stock is the same node as Company (one node per listed company, with both labels). */
@@ -39,6 +39,12 @@ export const KEY_PATTERN = {
 
 /** Property names: lower snake case. Leading underscores are kept for the sink's own bookkeeping (`_mutated_at`). */
 export const PROPERTY_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+
+/**
+ * Property name prefixes no mutation may set: the neo4j sink's provenance of each fact (`src_topic`, `src_partition`,
+ * `src_offset`, `src_origin`: the record that made it; `enr_*`: the classification, from the mutation's `enrichment`).
+ */
+export const PROVENANCE_PREFIXES = ['src_', 'enr_'] as const;
 
 /** Properties a mutation may not set on a node: its key (identity), and what the price path owns. */
 export const RESERVED_NODE_PROPERTIES = {
@@ -79,6 +85,7 @@ export function propertiesProblem(props: unknown, reserved: readonly string[]): 
   for (const [name, value] of entries) {
     if (!PROPERTY_NAME_PATTERN.test(name)) return `property name ${quote(name)} does not match ${PROPERTY_NAME_PATTERN.source}`;
     if (reserved.includes(name)) return `property ${name} is reserved (${reserved.join(', ')})`;
+    if (PROVENANCE_PREFIXES.some((p) => name.startsWith(p))) return `property ${name} is reserved: ${PROVENANCE_PREFIXES.join(' and ')} properties are the graph's provenance, set by the sink`;
     const problem = valueProblem(value);
     if (problem) return `property ${name}: ${problem}`;
   }
@@ -114,6 +121,8 @@ export function validateGraphMutation(m: GraphMutation, now: number): string | n
   if (!Number.isSafeInteger(m.mutationTime) || m.mutationTime <= 0) return `mutationTime ${quote(m.mutationTime)} is not a positive epoch-ms time`;
   if (m.mutationTime > now + MAX_FUTURE_MS) return `mutationTime ${new Date(m.mutationTime).toISOString()} is more than a day in the future`;
   if (!(MutationOrigins as readonly unknown[]).includes(m.origin)) return `origin ${quote(m.origin)} is not one of ${MutationOrigins.join(', ')}`;
+  const enrichment = enrichmentProblem(m);
+  if (enrichment) return enrichment;
   const op = m.op as Record<string, unknown>;
   const branches = op && typeof op === 'object' ? Object.keys(op) : [];
   if (branches.length !== 1) return 'op must hold exactly one of UpsertNode, UpsertRelationship, DeleteRelationship';
@@ -130,6 +139,19 @@ export function validateGraphMutation(m: GraphMutation, now: number): string | n
   if (ends) return ends;
   if (REL_ENDS[r.type][0] === REL_ENDS[r.type][1] && r.from.key === r.to.key) return `${r.type} from ${r.from.key} to itself`;
   return 'UpsertRelationship' in m.op ? propertiesProblem(m.op.UpsertRelationship.properties, []) : null;
+}
+
+/** Why a mutation's `enrichment` is not acceptable (only the enricher's mutations carry one), or null. */
+function enrichmentProblem(m: GraphMutation): string | null {
+  const e = m.enrichment;
+  if (e === null || e === undefined) return null;
+  if (m.origin !== 'enricher') return `enrichment is only for mutations of origin enricher, not ${m.origin}`;
+  if (!/^[a-z][a-z0-9_-]{0,31}$/.test(e.classifier)) return `enrichment classifier ${quote(e.classifier)} is not a classifier name`;
+  for (const [name, n] of [['inputTokens', e.inputTokens], ['outputTokens', e.outputTokens]] as const) {
+    if (!Number.isSafeInteger(n) || n < 0) return `enrichment ${name} ${quote(n)} is not a count`;
+  }
+  if (!Number.isFinite(e.costUsd) || e.costUsd < 0) return `enrichment costUsd ${quote(e.costUsd)} is not an amount`;
+  return null;
 }
 
 /**
@@ -171,21 +193,25 @@ export interface MutationMeta {
   origin: MutationOrigin;
   /** When the change was decided, epoch ms. */
   time: number;
+  /** The classification the change came from (origin enricher only). */
+  enrichment?: Enrichment | null;
 }
 
+const header = (meta: MutationMeta) => ({ mutationTime: meta.time, origin: meta.origin, ...(meta.enrichment ? { enrichment: meta.enrichment } : {}) });
+
 export function upsertNode(label: NodeLabel, key: string, properties: Record<string, PropertyValue>, meta: MutationMeta): GraphMutation {
-  return { mutationTime: meta.time, origin: meta.origin, op: { UpsertNode: { label, key, properties } } };
+  return { ...header(meta), op: { UpsertNode: { label, key, properties } } };
 }
 
 /** Relationship upsert; the end labels follow from the type (REL_ENDS). */
 export function upsertRelationship(type: RelType, from: string, to: string, properties: Record<string, PropertyValue>, meta: MutationMeta): GraphMutation {
   const [fromLabel, toLabel] = REL_ENDS[type];
-  return { mutationTime: meta.time, origin: meta.origin, op: { UpsertRelationship: { type, from: { label: fromLabel, key: from }, to: { label: toLabel, key: to }, properties } } };
+  return { ...header(meta), op: { UpsertRelationship: { type, from: { label: fromLabel, key: from }, to: { label: toLabel, key: to }, properties } } };
 }
 
 export function deleteRelationship(type: RelType, from: string, to: string, meta: MutationMeta): GraphMutation {
   const [fromLabel, toLabel] = REL_ENDS[type];
-  return { mutationTime: meta.time, origin: meta.origin, op: { DeleteRelationship: { type, from: { label: fromLabel, key: from }, to: { label: toLabel, key: to } } } };
+  return { ...header(meta), op: { DeleteRelationship: { type, from: { label: fromLabel, key: from }, to: { label: toLabel, key: to } } } };
 }
 
 /** An integer property (Avro long, a bigint in the union); plain numbers are doubles. */

@@ -17,12 +17,12 @@ export function validateMarketEvent(e: MarketEvent, now: number): string | null 
   if (typeof e.id !== 'string' || !EVENT_ID_PATTERN.test(e.id)) return `id ${JSON.stringify(e.id)} is not an event id (1-128 letters, digits, _ . -; starting with a letter or digit)`;
   if (typeof e.headline !== 'string' || e.headline.trim() === '') return 'headline is empty';
   if (e.headline.length > MAX_HEADLINE) return `headline is longer than ${MAX_HEADLINE} characters`;
-  if (e.summary !== null && e.summary.length > MAX_SUMMARY) return `summary is longer than ${MAX_SUMMARY} characters`;
+  if (e.summary != null && e.summary.length > MAX_SUMMARY) return `summary is longer than ${MAX_SUMMARY} characters`;
   if (typeof e.source !== 'string' || e.source.trim() === '') return 'source is empty';
   if (!Array.isArray(e.symbols) || e.symbols.length > MAX_SYMBOLS) return `symbols must be a list of at most ${MAX_SYMBOLS} tickers`;
   const bad = e.symbols.find((s) => !SYMBOL_PATTERN.test(s));
   if (bad !== undefined) return `symbol ${JSON.stringify(bad)} is not a ticker (A-Z, 0-9, . ^ = -, 1-15 chars)`;
-  if (e.url !== null && !/^https?:\/\/\S+$/i.test(e.url)) return `url ${JSON.stringify(e.url)} is not an http(s) URL`;
+  if (e.url != null && !/^https?:\/\/\S+$/i.test(e.url)) return `url ${JSON.stringify(e.url)} is not an http(s) URL`;
   for (const field of ['publishedAt', 'ingestTime'] as const) {
     const v = e[field];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < MIN_TIMESTAMP_MS) return `${field} is not a valid epoch-ms time (${String(v)})`;

@@ -51,6 +51,9 @@ export function validatePriceUpdate(p: PriceUpdate, now: number, opts: ValidateO
   if (p.low > Math.min(p.open, p.close)) return `low ${p.low} is above min(open ${p.open}, close ${p.close})`;
   if (p.volume < 0) return `volume ${p.volume} is negative`;
   if (p.quality < 0 || p.quality > 1) return `quality ${p.quality} is outside 0..1`;
+  // Optional since version 2: absent (undefined, or null after decoding) when the source does not know them.
+  if (p.vwap != null && !(Number.isFinite(p.vwap) && p.vwap >= p.low && p.vwap <= p.high)) return `vwap ${p.vwap} is outside low ${p.low}..high ${p.high}`;
+  if (p.trades != null && !(Number.isSafeInteger(p.trades) && p.trades >= 0)) return `trades ${p.trades} is not a whole number >= 0`;
   if (p.eventTime < MIN_TIMESTAMP_MS) return `eventTime ${p.eventTime} is before 1970-01-02`;
   if (p.ingestTime < MIN_TIMESTAMP_MS) return `ingestTime ${p.ingestTime} is before 1970-01-02`;
   const maxFuture = opts.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;

@@ -97,7 +97,7 @@ export function createCachedClassifier(deps: {
     } catch (err) {
       throw classifyPgError(err);
     }
-    const c = unsaved.get(event.id) ?? await deps.classify(event);
+    const c = unsaved.get(event.id) ?? { ...await deps.classify(event), classifiedAt: Date.now() };
     try {
       const stored = refresh ? (await store.put(event.id, c), c) : await store.putIfAbsent(event.id, c);
       unsaved.delete(event.id);

@@ -214,23 +214,30 @@ export function createClaudeClassifier(o: ClaudeClassifierOptions): ClaudeClassi
   return {
     async classify(event) {
       let messages: Anthropic.MessageParam[] = [{ role: 'user', content: renderEvent(event) }];
+      // What the answered requests of this classification were billed (kept on the result: graph provenance, explain).
+      const spent = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
+      const withUsage = (c: Classification): Classification => (spent.inputTokens || spent.outputTokens ? { ...c, usage: { ...spent } } : c);
+      const fallback = (reason: string) => withUsage(asFallback(rules.classify(event), reason));
       for (let turn = 1; ; turn++) {
         const r = await call(messages, event);
-        if (r.kind === 'fallback') return asFallback(rules.classify(event), r.reason);
+        if (r.kind === 'fallback') return fallback(r.reason);
         const answer = readAnswer(r.message);
         const t = tokensOf(r.message.usage);
+        const billed = { inputTokens: t.inputTokens + t.cacheCreationTokens + t.cacheReadTokens, outputTokens: t.outputTokens, costUsd: costUsd(t, price) };
+        spent.inputTokens += billed.inputTokens;
+        spent.outputTokens += billed.outputTokens;
+        spent.costUsd += billed.costUsd;
         emit({
-          eventId: event.id, inputTokens: t.inputTokens + t.cacheCreationTokens + t.cacheReadTokens, outputTokens: t.outputTokens,
-          costUsd: costUsd(t, price), latencyMs: r.latencyMs, outcome: answer.kind === 'ok' ? 'ok' : answer.kind === 'refusal' ? 'refusal' : 'invalid_output',
+          eventId: event.id, ...billed, latencyMs: r.latencyMs, outcome: answer.kind === 'ok' ? 'ok' : answer.kind === 'refusal' ? 'refusal' : 'invalid_output',
         });
-        if (answer.kind === 'ok') return fromToolAnswer(answer.answer, r.message.model || model);
+        if (answer.kind === 'ok') return withUsage(fromToolAnswer(answer.answer, r.message.model || model));
         if (answer.kind === 'refusal') {
           logger.warn({ eventId: event.id }, 'Claude declined to classify the event (refusal): rule-based classification used');
-          return asFallback(rules.classify(event), 'refusal');
+          return fallback('refusal');
         }
         if (turn >= 2) {
           logger.warn({ eventId: event.id, problem: answer.problem }, 'Claude answer still invalid after a corrective turn: rule-based classification used');
-          return asFallback(rules.classify(event), `invalid-output: ${answer.problem}`);
+          return fallback(`invalid-output: ${answer.problem}`);
         }
         logger.warn({ eventId: event.id, problem: answer.problem }, 'Claude answer failed validation: asking once more with the errors');
         messages = correctiveTurn(messages, r.message, answer);

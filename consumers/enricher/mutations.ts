@@ -4,16 +4,33 @@
 // event (a market-events tombstone): AFFECTS deletes for the symbols it was known to affect; the node itself is
 // deleted by a graph-mutations tombstone under `MarketEvent:<id>` (see sink.ts). Built with topics/graph-model.ts
 // helpers and checked with its validator, so nothing the neo4j sink would reject is published.
+//
+// Every mutation carries its `enrichment`: the classification it came from (classifier, model, tokens, cost, when) and
+// the market-events record classified, or for deletes the tombstone that withdrew the event; the neo4j sink keeps it
+// on the fact (enr_* properties) for `marketstream explain`.
 import { ValidationError } from '../../lib/errors.ts';
-import type { GraphMutation, MarketEvent } from '../../schemas/types.generated.ts';
+import type { Enrichment, GraphMutation, MarketEvent } from '../../schemas/types.generated.ts';
 import { deleteRelationship, upsertNode, upsertRelationship, validateGraphMutation, type MutationMeta } from '../../topics/graph-model.ts';
 import type { Classification } from './types.ts';
 
 const ORIGIN = 'enricher' as const;
 
-/** The MarketEvent node upsert, then the AFFECTS upserts (most relevant first). */
-export function enrichmentMutations(event: MarketEvent, c: Classification, time: number): GraphMutation[] {
-  const meta: MutationMeta = { origin: ORIGIN, time };
+/** Where a market-events record was read. */
+export interface SourceRecord { topic: string; partition: number; offset: string }
+
+/** The mutation's `enrichment`: what classified the event, its cost, and the record that led to the mutation. */
+export function enrichmentOf(c: Classification | null, source?: SourceRecord): Enrichment {
+  return {
+    classifier: c?.classifier ?? 'unknown', model: c?.model ?? null, fallbackReason: c?.fallbackReason ?? null,
+    inputTokens: c?.usage?.inputTokens ?? 0, outputTokens: c?.usage?.outputTokens ?? 0, costUsd: c?.usage?.costUsd ?? 0,
+    classifiedAt: c?.classifiedAt ?? null,
+    sourceTopic: source?.topic ?? null, sourcePartition: source?.partition ?? null, sourceOffset: source ? Number(source.offset) : null,
+  };
+}
+
+/** The MarketEvent node upsert, then the AFFECTS upserts (most relevant first). `source`: the market-events record classified. */
+export function enrichmentMutations(event: MarketEvent, c: Classification, time: number, source?: SourceRecord): GraphMutation[] {
+  const meta: MutationMeta = { origin: ORIGIN, time, enrichment: enrichmentOf(c, source) };
   const node = upsertNode('MarketEvent', event.id, {
     type: c.type,
     sentiment: c.sentiment,
@@ -22,7 +39,7 @@ export function enrichmentMutations(event: MarketEvent, c: Classification, time:
     // ISO 8601 UTC: readable, sorts in time order, and `datetime(e.published_at)` in Cypher.
     published_at: new Date(event.publishedAt).toISOString(),
     source: event.source,
-    url: event.url,
+    url: event.url ?? null,
     classifier: c.classifier,
     model: c.model,
     rationale: c.rationale,
@@ -31,9 +48,12 @@ export function enrichmentMutations(event: MarketEvent, c: Classification, time:
   return checked([node, ...affects], time);
 }
 
-/** AFFECTS deletes for a deleted event's symbols. */
-export function deletionMutations(eventId: string, affectedSymbols: readonly string[], time: number): GraphMutation[] {
-  const meta: MutationMeta = { origin: ORIGIN, time };
+/**
+ * AFFECTS deletes for a deleted event's symbols. `known`: the classification the symbols came from; `source`: the
+ * record that decided the delete (the market-events tombstone), when there is one.
+ */
+export function deletionMutations(eventId: string, affectedSymbols: readonly string[], time: number, known: Classification | null = null, source?: SourceRecord): GraphMutation[] {
+  const meta: MutationMeta = { origin: ORIGIN, time, enrichment: enrichmentOf(known, source) };
   return checked(affectedSymbols.map((s) => deleteRelationship('AFFECTS', eventId, s, meta)), time);
 }
 

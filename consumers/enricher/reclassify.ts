@@ -133,10 +133,10 @@ export interface ApplyDeps {
 /** Writes market_events, publishes the graph facts, then stores the answers in the cache. Returns the mutations published. */
 export async function applyReclassified(d: ApplyDeps, items: readonly Reclassified[]): Promise<number> {
   if (!items.length) return 0;
-  const enriched = items.map((x) => ({ event: x.event, classification: x.classification }));
+  const time = Date.now();
+  const enriched = items.map((x) => ({ event: x.event, classification: { ...x.classification, classifiedAt: x.classification.classifiedAt ?? time } }));
   await writeEnrichment(d.pool, enriched);
 
-  const time = Date.now();
   const linked = await linkToKnownCompanies(d.graph, enriched, d.logger);
   const mutations = linked.flatMap((x, i) => {
     const kept = new Set(x.classification.affected.map((a) => a.symbol));
@@ -145,6 +145,6 @@ export async function applyReclassified(d: ApplyDeps, items: readonly Reclassifi
   });
   await d.publisher.send(d.mutationsTopic, mutations, { source: 'enrich-reclassify', correlationId: randomUUID() });
 
-  for (const x of items) await d.store.put(x.event.id, x.classification).catch((err) => { throw classifyPgError(err); });
+  for (const x of enriched) await d.store.put(x.event.id, x.classification).catch((err) => { throw classifyPgError(err); });
   return mutations.length;
 }

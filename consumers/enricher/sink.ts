@@ -12,6 +12,9 @@
 // A tombstone on market-events (an event withdrawn) deletes its AFFECTS relationships (the symbols come from the
 // cached classification), then the node (a graph-mutations tombstone under `MarketEvent:<id>`), and its
 // market_events row. Within a batch, the last record of each event id decides.
+//
+// Every mutation carries its `enrichment` (./mutations.ts): the classification (classifier, model, tokens, cost, when)
+// and the market-events record it answers (the event, or the tombstone that withdrew it), for the graph's provenance.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
@@ -24,12 +27,12 @@ import type { MarketEvent } from '../../schemas/types.generated.ts';
 import { graphMutations, marketEvents } from '../../topics/index.ts';
 import { validateMarketEvent } from '../../topics/market-event.ts';
 import { lastStatePerKey, writeEnrichment, type EnrichedEvent } from '../postgres/market-events.ts';
-import type { Sink, SinkContext, TopicHandler } from '../types.ts';
+import type { Sink, SinkContext, SinkRecord, TopicHandler } from '../types.ts';
 import { createClassificationStore, type ClassificationStore } from './cache.ts';
 import { createClassifier, type ClaudeCall, type CreateClassifierDeps, type EventClassifier } from './classifier.ts';
 import { toClassify } from './types.ts';
 import { linkToKnownCompanies } from './links.ts';
-import { deletionMutations, enrichmentMutations } from './mutations.ts';
+import { deletionMutations, enrichmentMutations, type SourceRecord } from './mutations.ts';
 
 export const enricherSpec = z.object({
   poolSize: z.number().int().min(1).default(4).describe('PostgreSQL connections (classification cache and market_events)'),
@@ -43,6 +46,16 @@ export interface EnricherOptions extends z.input<typeof enricherSpec> {
 }
 
 const SOURCE = 'enricher';
+
+/** Where the last record of each key was read (the record that decides, as in lastStatePerKey). */
+function sourcesByKey(records: readonly SinkRecord<MarketEvent>[]): Map<string, SourceRecord> {
+  const out = new Map<string, SourceRecord>();
+  for (const r of records) {
+    const key = r.value?.id ?? r.key;
+    if (key !== null && r.topic !== undefined && r.partition !== undefined && r.offset !== undefined) out.set(key, { topic: r.topic, partition: r.partition, offset: r.offset });
+  }
+  return out;
+}
 
 export function createEnricher(config: Config, ctx: SinkContext = {}, opts: EnricherOptions = {}): Sink {
   const { poolSize } = enricherSpec.parse(opts);
@@ -75,11 +88,12 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
     async writeBatch(records) {
       const { pool: db, publisher: out, classifier: c, store: cache } = ready();
       const { upserts, deletes } = lastStatePerKey(records);
+      const source = sourcesByKey(records);
       const enriched = await classifyAll(c, upserts);
       // What each withdrawn event was known to affect (nothing when it was never classified).
       const withdrawn = await Promise.all(deletes.map(async (id) => {
         const known = await cache.get(id).catch((err) => { throw classifyPgError(err); });
-        return { id, symbols: known?.affected.map((a) => a.symbol) ?? [] };
+        return { id, known, symbols: known?.affected.map((a) => a.symbol) ?? [] };
       }));
 
       // PostgreSQL first: when it rejects a record (the runner then isolates it and dead-letters it), nothing of that
@@ -89,8 +103,8 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
       const time = Date.now();
       const linked = await linkToKnownCompanies(graph, enriched, logger);
       const mutations = [
-        ...linked.flatMap((x) => enrichmentMutations(x.event, x.classification, time)),
-        ...withdrawn.flatMap((w) => deletionMutations(w.id, w.symbols, time)),
+        ...linked.flatMap((x) => enrichmentMutations(x.event, x.classification, time, source.get(x.event.id))),
+        ...withdrawn.flatMap((w) => deletionMutations(w.id, w.symbols, time, w.known, source.get(w.id))),
       ];
       const meta = { source: SOURCE, correlationId: randomUUID() };
       await out.send(mutationsTopic, mutations, meta);

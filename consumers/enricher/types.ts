@@ -27,7 +27,7 @@ export interface EventToClassify {
 
 /** What the classifier sees of a market event. */
 export function toClassify(e: MarketEvent): EventToClassify {
-  return { id: e.id, headline: e.headline, summary: e.summary, symbols: e.symbols, publishedAt: e.publishedAt, source: e.source };
+  return { id: e.id, headline: e.headline, summary: e.summary ?? null, symbols: e.symbols, publishedAt: e.publishedAt, source: e.source };
 }
 
 export interface AffectedSymbol {
@@ -50,7 +50,13 @@ export interface Classification {
   model: string | null;
   /** Set when the rules answered although Claude was configured: 'budget', 'api-error: …', 'invalid-output: …', 'refusal'. */
   fallbackReason?: string;
+  /** What classifying cost: tokens billed and USD over its Claude requests (a corrective turn included); absent for the rules alone. */
+  usage?: ClassificationUsage;
+  /** When it was classified, epoch ms (set when first cached; absent on rows cached before it was recorded). */
+  classifiedAt?: number;
 }
+
+export interface ClassificationUsage { inputTokens: number; outputTokens: number; costUsd: number }
 
 const symbol = z.string().trim().toUpperCase().regex(SYMBOL_PATTERN, 'expected a ticker symbol (A-Z, 0-9, . ^ = -; at most 15 characters)');
 
@@ -109,6 +115,8 @@ export const classificationSchema = z.object({
   classifier: z.enum(['claude', 'rules']),
   model: z.string().nullable(),
   fallbackReason: z.string().optional(),
+  usage: z.object({ inputTokens: z.number().int().min(0), outputTokens: z.number().int().min(0), costUsd: z.number().min(0) }).optional(),
+  classifiedAt: z.number().int().positive().optional(),
 });
 
 export function round2(n: number): number {

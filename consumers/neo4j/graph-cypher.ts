@@ -11,6 +11,14 @@
 //   tombstone's time recreates the entity and removes the tombstone.
 // - A relationship upsert creates missing end nodes, unless such a node was deleted after the upsert's time.
 // - A node delete detaches its relationships and leaves tombstones for them too.
+//
+// Provenance: every node and relationship carries the record that last changed it (`src_topic`, `src_partition`,
+// `src_offset`, `src_origin`; row field `src`), and an enricher fact its classification (`enr_*`, merged into the row's
+// props by graph-mutations.ts). A record that changes nothing (the same mutation again: a redelivery, a replay, the same
+// record published twice) leaves the provenance alone, so applying it twice stays a no-op. An end node a relationship
+// upsert creates gets that record's `src_*`. A delete records its provenance on the GraphTombstone it leaves (row field
+// `src`: `src_*`, `src_op`, `enr_*`; a node delete's relationships: `cascadeSrc`, with `src_cascade` = the node's
+// entity key), unless a delete at the same or a later time is already recorded there.
 import { RelTypes, type RelType } from '../../schemas/types.generated.ts';
 import { KEY_PROPERTY, REL_ENDS, StoredLabels, type StoredLabel } from '../../topics/graph-model.ts';
 
@@ -19,6 +27,15 @@ export const TOMBSTONE_LABEL = 'GraphTombstone';
 
 /** Later of the tombstone's time and the row's: a tombstone never moves back. */
 const KEEP_LATEST = 'CASE WHEN t.deleted_at IS NULL OR t.deleted_at < r.time THEN r.time ELSE t.deleted_at END';
+
+/** Whether the upsert row `r` changes `v` (or `v` has no provenance yet): only then is its provenance replaced. */
+const changes = (v: string) => `(t IS NOT NULL OR ${v}.src_offset IS NULL OR ${v}._mutated_at IS NULL OR ${v}._mutated_at < r.time
+  OR any(k IN keys(r.props) WHERE NOT coalesce(${v}[k] = r.props[k], ${v}[k] IS NULL AND r.props[k] IS NULL)))`;
+/** The row's provenance, set on `v` when `changed`. */
+const provenance = (v: string) => `SET ${v} += CASE WHEN changed THEN coalesce(r.src, {}) ELSE {} END`;
+/** A delete's provenance on tombstone `t`, unless a delete at the same or a later time is recorded there; then its time. */
+const recordDelete = (src: string) => `SET t += CASE WHEN t.deleted_at IS NULL OR t.deleted_at < r.time THEN coalesce(${src}, {}) ELSE {} END
+SET t.deleted_at = ${KEEP_LATEST}`;
 
 /** `(v:Company {symbol: r.key})`, built from the constants only. */
 const node = (v: string, label: StoredLabel, param: string) => `(${v}:${label} {${KEY_PROPERTY[label]}: ${param}})`;
@@ -31,7 +48,9 @@ OPTIONAL MATCH (t:${TOMBSTONE_LABEL} {key: r.entity})
 WITH r, t WHERE t IS NULL OR t.deleted_at <= r.time
 MERGE ${node('n', label, 'r.key')}${extraLabels('n', label)}
 WITH r, t, n WHERE n._mutated_at IS NULL OR n._mutated_at <= r.time
+WITH r, t, n, ${changes('n')} AS changed
 SET n += r.props, n._mutated_at = r.time
+${provenance('n')}
 DELETE t`;
 }
 
@@ -44,11 +63,11 @@ CALL (n, r) {
   WITH DISTINCT r, x
   WITH r, type(x) + ':' + coalesce(startNode(x).symbol, startNode(x).id, startNode(x).name) + ':' + coalesce(endNode(x).symbol, endNode(x).id, endNode(x).name) AS relKey
   MERGE (t:${TOMBSTONE_LABEL} {key: relKey})
-  SET t.deleted_at = ${KEEP_LATEST}
+  ${recordDelete('r.cascadeSrc')}
 }
 DETACH DELETE n
 MERGE (t:${TOMBSTONE_LABEL} {key: r.entity})
-SET t.deleted_at = ${KEEP_LATEST}`;
+${recordDelete('r.src')}`;
 }
 
 function upsertRelationship(type: RelType): string {
@@ -62,11 +81,13 @@ OPTIONAL MATCH (tb:${TOMBSTONE_LABEL} {key: r.toEntity})
 WITH r, t WHERE (t IS NULL OR t.deleted_at <= r.time)
   AND (a0 IS NOT NULL OR ta IS NULL OR ta.deleted_at <= r.time)
   AND (b0 IS NOT NULL OR tb IS NULL OR tb.deleted_at <= r.time)
-MERGE ${node('a', from, 'r.from')}${from === 'Company' ? ' ON CREATE SET a:Stock' : ''}
-MERGE ${node('b', to, 'r.to')}${to === 'Company' ? ' ON CREATE SET b:Stock' : ''}
+MERGE ${node('a', from, 'r.from')} ON CREATE SET ${from === 'Company' ? 'a:Stock, ' : ''}a += coalesce(r.src, {})
+MERGE ${node('b', to, 'r.to')} ON CREATE SET ${to === 'Company' ? 'b:Stock, ' : ''}b += coalesce(r.src, {})
 MERGE (a)-[x:${type}]->(b)
 WITH r, t, x WHERE x._mutated_at IS NULL OR x._mutated_at <= r.time
+WITH r, t, x, ${changes('x')} AS changed
 SET x += r.props, x._mutated_at = r.time
+${provenance('x')}
 DELETE t`;
 }
 
@@ -77,7 +98,7 @@ OPTIONAL MATCH ${node('a', from, 'r.from')}-[x:${type}]->${node('b', to, 'r.to')
 WITH r, x WHERE x IS NULL OR x._mutated_at IS NULL OR x._mutated_at <= r.time
 DELETE x
 MERGE (t:${TOMBSTONE_LABEL} {key: r.entity})
-SET t.deleted_at = ${KEEP_LATEST}`;
+${recordDelete('r.src')}`;
 }
 
 const byLabel = (f: (l: StoredLabel) => string) => Object.fromEntries(StoredLabels.map((l) => [l, f(l)])) as Record<StoredLabel, string>;
@@ -91,8 +112,12 @@ export const GRAPH_STATEMENTS = {
   deleteRelationship: byType(deleteRelationship),
 } as const;
 
-/** Rows of each statement. `entity` is the entity key; `time` the mutation time (a tombstone's: its record timestamp). */
-export interface NodeUpsertRow { entity: string; key: string; props: Record<string, unknown>; time: number }
-export interface NodeDeleteRow { entity: string; key: string; time: number }
-export interface RelUpsertRow { entity: string; from: string; to: string; fromEntity: string; toEntity: string; props: Record<string, unknown>; time: number }
-export interface RelDeleteRow { entity: string; from: string; to: string; time: number }
+/**
+ * Rows of each statement. `entity` is the entity key; `time` the mutation time (a tombstone's: its record timestamp);
+ * `src` the provenance properties (absent when the record does not say where it was read: nothing is recorded).
+ */
+export type Provenance = Record<string, unknown>;
+export interface NodeUpsertRow { entity: string; key: string; props: Record<string, unknown>; time: number; src?: Provenance }
+export interface NodeDeleteRow { entity: string; key: string; time: number; src?: Provenance; cascadeSrc?: Provenance }
+export interface RelUpsertRow { entity: string; from: string; to: string; fromEntity: string; toEntity: string; props: Record<string, unknown>; time: number; src?: Provenance }
+export interface RelDeleteRow { entity: string; from: string; to: string; time: number; src?: Provenance }

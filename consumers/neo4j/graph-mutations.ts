@@ -6,6 +6,8 @@
 // records are grouped by statement (operation × label/type; see graph-cypher.ts) and run as `UNWIND $rows` in the
 // order node upserts, relationship upserts, relationship deletes, node deletes. The whole batch is one transaction.
 // A tombstone's time is its Kafka record timestamp (it carries no mutation time).
+// Each row carries its provenance (./provenance.ts): the record's topic/partition/offset and origin, and an enricher
+// mutation's classification as enr_* properties beside its own.
 import { classifyNeo4jError, ValidationError } from '../../lib/errors.ts';
 import { type Driver } from '../../lib/stores/neo4j.ts';
 import type { GraphMutation, RelType } from '../../schemas/types.generated.ts';
@@ -13,6 +15,7 @@ import { entityKey, entityOf, parseEntityKey, REL_ENDS, validateGraphMutation, t
 import { graphMutationKey, graphMutations, type TopicDef } from '../../topics/index.ts';
 import type { SinkRecord, TopicHandler } from '../types.ts';
 import { GRAPH_STATEMENTS, type NodeDeleteRow, type NodeUpsertRow, type RelDeleteRow, type RelUpsertRow } from './graph-cypher.ts';
+import { deletionProvenance, enrichmentProperties, sourceOf } from './provenance.ts';
 
 /** One record turned into one statement row. */
 type Planned =
@@ -31,7 +34,7 @@ export function planRecord(r: SinkRecord<GraphMutation>): Planned {
   if (r.value === null) {
     const target = parseEntityKey(r.key);
     if (typeof target === 'string') throw new ValidationError(`tombstone not applied: ${target}`);
-    return deletion(target, r.timestamp);
+    return deletion(target, r.timestamp, r, 'tombstone');
   }
   const m = r.value;
   if (r.key !== graphMutationKey(m)) {
@@ -39,8 +42,11 @@ export function planRecord(r: SinkRecord<GraphMutation>): Planned {
   }
   const target = entityOf(m);
   const time = m.mutationTime;
+  const src = sourceOf(r);
+  const withSrc = src ? { src } : {};
+  const props = (own: Record<string, unknown>) => (m.enrichment ? { ...own, ...enrichmentProperties(m.enrichment) } : own);
   if ('UpsertNode' in m.op && target.kind === 'node') {
-    return { op: 'upsertNode', label: target.label, row: { entity: entityKey(target), key: target.key, props: m.op.UpsertNode.properties, time } };
+    return { op: 'upsertNode', label: target.label, row: { entity: entityKey(target), key: target.key, props: props(m.op.UpsertNode.properties), time, ...withSrc } };
   }
   if ('UpsertRelationship' in m.op && target.kind === 'relationship') {
     const [fromLabel, toLabel] = REL_ENDS[target.type];
@@ -49,18 +55,19 @@ export function planRecord(r: SinkRecord<GraphMutation>): Planned {
       row: {
         entity: entityKey(target), from: target.from, to: target.to,
         fromEntity: `${fromLabel}:${target.from}`, toEntity: `${toLabel}:${target.to}`,
-        props: m.op.UpsertRelationship.properties, time,
+        props: props(m.op.UpsertRelationship.properties), time, ...withSrc,
       },
     };
   }
-  return deletion(target, time);
+  return deletion(target, time, r, 'DeleteRelationship');
 }
 
-function deletion(target: EntityRef, time: number): Planned {
+function deletion(target: EntityRef, time: number, r: SinkRecord<GraphMutation>, op: 'tombstone' | 'DeleteRelationship'): Planned {
   const entity = entityKey(target);
-  return target.kind === 'node'
-    ? { op: 'deleteNode', label: target.label, row: { entity, key: target.key, time } }
-    : { op: 'deleteRelationship', type: target.type, row: { entity, from: target.from, to: target.to, time } };
+  const src = deletionProvenance(r, op);
+  if (target.kind === 'relationship') return { op: 'deleteRelationship', type: target.type, row: { entity, from: target.from, to: target.to, time, ...(src ? { src } : {}) } };
+  const cascadeSrc = deletionProvenance(r, 'node deleted', entity);
+  return { op: 'deleteNode', label: target.label, row: { entity, key: target.key, time, ...(src ? { src, cascadeSrc } : {}) } };
 }
 
 /** The statements of a batch, in the order they must run (see the file comment). */

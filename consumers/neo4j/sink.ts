@@ -1,4 +1,4 @@
-// neo4j-sink: price-updates → (:Company:Stock {symbol}) with last_price and last_updated, moved only forward in event time;
+// neo4j-sink: price-updates → (:Company:Stock {symbol}) with last_price, last_vwap, last_trades and last_updated, moved only forward in event time;
 // graph-mutations → the company graph (./graph-mutations.ts). Reset and counts for rebuild: ./store.ts.
 // One UNWIND … MERGE per batch (the newest bar per symbol), parameters only; the uniqueness constraints are created at start.
 import { z } from 'zod';
@@ -17,7 +17,7 @@ MERGE (c:Company {symbol: r.symbol})
 ON CREATE SET c:Stock
 WITH c, r, datetime({epochMillis: toInteger(r.ts)}) AS ts
 WHERE c.last_updated IS NULL OR c.last_updated <= ts
-SET c:Stock, c.last_price = r.close, c.last_updated = ts`;
+SET c:Stock, c.last_price = r.close, c.last_updated = ts, c.last_vwap = r.vwap, c.last_trades = toInteger(r.trades)`;
 
 export const neo4jSinkSpec = z.object({
   database: z.string().min(1).optional().describe('Neo4j database to write to; the server\'s default database when absent'),
@@ -34,7 +34,8 @@ export function createNeo4jSink(config: Config, ctx: SinkContext = {}, opts: z.i
       const seen = newest.get(value!.symbol);
       if (!seen || value!.eventTime >= seen.eventTime) newest.set(value!.symbol, value!);
     }
-    const rows = [...newest.values()].map((v) => ({ symbol: v.symbol, close: v.close, ts: v.eventTime }));
+    // vwap, trades (price-update version 2): null removes the property, so a bar without them leaves none behind.
+    const rows = [...newest.values()].map((v) => ({ symbol: v.symbol, close: v.close, ts: v.eventTime, vwap: v.vwap ?? null, trades: v.trades ?? null }));
     await db().executeQuery(UPDATE_LAST_PRICE, { rows }, { database }).catch((err) => { throw classifyNeo4jError(err); });
   });
 

@@ -1,6 +1,6 @@
 // The Redis key layout, defined once: `{kind}:{symbol}:…`. The sink writes these keys, rebuild clears and counts them,
 // the demo reads them.
-//   price:{symbol}:latest            hash: close, open, high, low, volume, ts (ISO), interval, source; TTL
+//   price:{symbol}:latest            hash: close, open, high, low, volume, ts (ISO), interval, source, vwap, trades ('' = unknown); TTL
 //   price:{symbol}:watermark         newest event time written to latest (no TTL), so an older bar never wins later
 //   bars:{symbol}:{interval}         sorted set of bars (score = event time), capped
 import type { PriceUpdate } from '../../schemas/types.generated.ts';

@@ -62,7 +62,8 @@ export function createRedisSink(config: Config, ctx: SinkContext = {}, opts: Par
       const args: (string | number)[] = [latestTtlSeconds, barsCap, bars.length];
       for (const b of bars) args.push(b.eventTime, barMember(b));
       args.push(latest.eventTime, 'close', latest.close, 'open', latest.open, 'high', latest.high, 'low', latest.low,
-        'volume', latest.volume, 'ts', new Date(latest.eventTime).toISOString(), 'interval', latest.interval, 'source', latest.source);
+        'volume', latest.volume, 'ts', new Date(latest.eventTime).toISOString(), 'interval', latest.interval, 'source', latest.source,
+        'vwap', latest.vwap ?? '', 'trades', latest.trades ?? ''); // version 2; '' = unknown (overwrites an earlier bar's value)
       pipeline.applyBars(redisKeys.latest(first.symbol), redisKeys.watermark(first.symbol), redisKeys.bars(first.symbol, first.interval), ...args);
     }
     const results = await pipeline.exec().catch((err: unknown) => { throw classifyRedisError(err); });

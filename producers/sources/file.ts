@@ -9,7 +9,7 @@ import { PRICE_INTERVALS } from '../../topics/price-update.ts';
 import type { PriceFeed, RejectedInput } from './types.ts';
 
 export const fileConfigSchema = z.object({
-  path: z.string().min(1).describe('CSV or JSONL file of bars: symbol, interval, ts|eventTime (ISO or epoch ms), open, high, low, close, volume'),
+  path: z.string().min(1).describe('CSV or JSONL file of bars: symbol, interval, ts|eventTime (ISO or epoch ms), open, high, low, close, volume; optional quality, vwap, trades'),
   format: z.enum(['auto', 'csv', 'jsonl']).default('auto').describe('auto: by extension (.jsonl/.ndjson/.json = JSONL, else CSV)'),
   speed: z.number().min(0).default(0).describe('Replay speed: N × the pace of the event times; 0 = as fast as possible'),
   batchSize: z.number().int().min(1).default(1000).describe('Most records one fetch() returns'),
@@ -100,12 +100,24 @@ export function createFileSource(input: z.input<typeof fileConfigSchema>): FileS
       if (q === null) return fail(`quality ${JSON.stringify(row.quality)} is not a number`);
       quality = q;
     }
+    // Optional (price-update version 2): absent or empty means the file does not know them.
+    const extra: Pick<PriceUpdate, 'vwap' | 'trades'> = {};
+    if (row.vwap !== undefined && row.vwap !== '' && row.vwap !== null) {
+      const v = parseNumber(row.vwap);
+      if (v === null) return fail(`vwap ${JSON.stringify(row.vwap)} is not a number`);
+      extra.vwap = v;
+    }
+    if (row.trades !== undefined && row.trades !== '' && row.trades !== null) {
+      const t = parseNumber(row.trades);
+      if (t === null || !Number.isSafeInteger(t)) return fail(`trades ${JSON.stringify(row.trades)} is not a whole number`);
+      extra.trades = t;
+    }
     return {
       ok: true,
       value: {
         symbol, interval, eventTime,
         open: nums.open as number, high: nums.high as number, low: nums.low as number, close: nums.close as number, volume: nums.volume as number,
-        source: 'file', ingestTime: now, quality,
+        source: 'file', ingestTime: now, quality, ...extra,
       },
     };
   }

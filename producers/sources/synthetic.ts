@@ -43,6 +43,7 @@ interface SymbolModel {
   sectorStream: number | null;
   ownStream: number;
   volumePerSecond: number;
+  tradeSize: number; // mean shares per trade
 }
 
 export interface SyntheticSource extends PriceFeed {
@@ -77,6 +78,7 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
     const betaSector = sector === undefined ? 0 : config.sectorLoading;
     const ref = REFERENCE_PRICES[symbol] ?? Math.exp(Math.log(15) + (Math.log(400) - Math.log(15)) * uniform(hash4(h, 2, 0, 0)));
     const dailyVolume = Math.exp(Math.log(2e6) + (Math.log(8e7) - Math.log(2e6)) * uniform(hash4(h, 3, 0, 0)));
+    const tradeSize = 50 + 150 * uniform(hash4(h, 4, 0, 0));
     m = {
       symbol,
       logP0: Math.log(ref),
@@ -87,6 +89,7 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
       sectorStream: sector === undefined ? null : hashString(`sector:${sector}`),
       ownStream: hashString(`own:${symbol}`),
       volumePerSecond: dailyVolume / 86_400,
+      tradeSize,
     };
     models.set(symbol, m);
     return m;
@@ -142,9 +145,9 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
         const x = logPrices[j] as Float64Array;
         const h = hash4(seed, m.ownStream, step, barIndex);
         const x0 = x[i] as number;
-        let open: number, high: number, low: number, close: number, volume: number;
+        let open: number, high: number, low: number, close: number, volume: number, vwap: number;
         if (tick) {
-          open = high = low = close = price(x0);
+          open = high = low = close = vwap = price(x0);
           volume = Math.max(1, Math.round(m.volumePerSecond * Math.exp(0.5 * gaussian(h) - 0.125)));
         } else {
           const x1 = x[i + 1] as number;
@@ -156,8 +159,13 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
           open = price(x0); close = price(x1); high = price(x0 + up); low = price(x0 - down);
           const activity = 1 + 0.8 * Math.abs(d) / Math.sqrt(variance);
           volume = Math.max(1, Math.round(m.volumePerSecond * step * activity * Math.exp(0.35 * gaussian(hash4(h, 13, 0, 0)) - 0.06125)));
+          // The time average of a Brownian bridge: the midpoint, spread by sqrt(variance / 12); kept inside the bar.
+          const average = x0 + d / 2 + Math.sqrt(variance / 12) * gaussian(hash4(h, 14, 0, 0));
+          vwap = Math.min(high, Math.max(low, Math.round(Math.exp(average) * 10_000) / 10_000));
         }
-        out[k++] = { symbol: m.symbol, interval, eventTime: startSec * 1000, open, high, low, close, volume, source, ingestTime, quality: 1 };
+        // Trades of about tradeSize shares each (at least one, never more than the shares traded).
+        const trades = Math.min(volume, Math.max(1, Math.round(volume / (m.tradeSize * Math.exp(0.2 * gaussian(hash4(h, 15, 0, 0)))))));
+        out[k++] = { symbol: m.symbol, interval, eventTime: startSec * 1000, open, high, low, close, volume, source, ingestTime, quality: 1, vwap, trades };
       }
     }
     return out;

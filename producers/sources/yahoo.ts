@@ -38,6 +38,8 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
   const warnedMissing = new Set<string>();
   let rejected: RejectedInput[] = [];
 
+  // Yahoo's chart and quote answers carry neither a VWAP nor a trade count, so vwap and trades (price-update version 2)
+  // stay unset (null) for Yahoo bars and ticks.
   function toUpdate(symbol: string, interval: PriceInterval, eventTime: number, bar: Bar, source: 'yahoo' | 'backfill', now: number): PriceUpdate | null {
     if (bar.open === null || bar.high === null || bar.low === null || bar.close === null) return null; // no trades in the bar
     return {

@@ -22,10 +22,10 @@ const unique = (what: string) => `test-serde-${what}-${randomUUID().slice(0, 8)}
 const tmp = mkdtempSync(path.join(tmpdir(), 'serde-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const price: PriceUpdate = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 190.1, high: 191, low: 189.5, close: 190.7, volume: 12_345, source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1 };
+const price: PriceUpdate = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 190.1, high: 191, low: 189.5, close: 190.7, volume: 12_345, source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1, vwap: 190.42, trades: 57 };
 const event: MarketEvent = { id: 'ev-1', symbols: ['AAPL', 'MSFT'], headline: 'Apple and Microsoft', summary: null, source: 'Reuters', url: 'https://example.com/a', publishedAt: 1_767_625_200_000, category: 'STORY', ingestTime: 1_767_625_300_000 };
 const mutation: GraphMutation = {
-  mutationTime: 1_767_625_200_000, origin: 'correlation',
+  mutationTime: 1_767_625_200_000, origin: 'correlation', enrichment: null,
   op: { UpsertRelationship: { type: 'CORRELATED_WITH', from: { label: 'Company', key: 'AAPL' }, to: { label: 'Company', key: 'MSFT' }, properties: { coefficient: 0.87, window_days: 30n, method: 'pearson', symbols: ['AAPL', 'MSFT'], note: null, significant: true } } },
 };
 

@@ -18,6 +18,12 @@ describe('validatePriceUpdate', () => {
     expect(v({ symbol: '^GSPC' })).toBeNull();
   });
 
+  it('accepts the optional vwap and trades of version 2, absent, null or within the bar', () => {
+    expect(v({ vwap: 100.4, trades: 37 })).toBeNull();
+    expect(v({ vwap: 99.5, trades: 0 })).toBeNull();
+    expect(v({ vwap: null, trades: null })).toBeNull();
+  });
+
   it.each<[string, Partial<PriceUpdate>, RegExp]>([
     ['lower-case symbol', { symbol: 'aapl' }, /symbol "aapl"/],
     ['empty symbol', { symbol: '' }, /symbol ""/],
@@ -33,6 +39,10 @@ describe('validatePriceUpdate', () => {
     ['negative volume', { volume: -1 }, /volume -1 is negative/],
     ['quality above 1', { quality: 1.5 }, /quality 1.5 is outside 0..1/],
     ['quality below 0', { quality: -0.1 }, /quality -0.1 is outside 0..1/],
+    ['vwap above high', { vwap: 101.5 }, /vwap 101.5 is outside low 99.5..high 101/],
+    ['NaN vwap', { vwap: Number.NaN }, /vwap NaN is outside/],
+    ['fractional trades', { trades: 2.5 }, /trades 2.5 is not a whole number/],
+    ['negative trades', { trades: -1 }, /trades -1 is not a whole number/],
     ['event time on 1970-01-01', { eventTime: 3_600_000 }, /eventTime 3600000 is before 1970-01-02/],
     ['missing ingest time', { ingestTime: 0 }, /ingestTime 0 is before 1970-01-02/],
     ['event time 6 minutes in the future', { eventTime: NOW + 6 * 60_000 }, /in the future/],

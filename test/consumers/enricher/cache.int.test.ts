@@ -24,7 +24,7 @@ const open: EventClassifier[] = [];
 /** What the classifier sees of a market event. */
 function newEvent(): EventToClassify {
   const { id, headline, summary, symbols, source } = events.newEvent();
-  return { id, headline, summary, symbols, publishedAt: Date.now(), source };
+  return { id, headline, summary: summary ?? null, symbols, publishedAt: Date.now(), source };
 }
 
 function claude(p: Pool, server: FakeAnthropic = fake): EventClassifier {

@@ -56,6 +56,7 @@ describe('Claude classifier', () => {
       type: 'earnings', sentiment: 'positive', sentimentScore: 0.72,
       affected: [{ symbol: 'AAPL', relevance: 1 }, { symbol: 'QCOM', relevance: 0.2 }],
       rationale: goodAnswer.rationale, classifier: 'claude', model: 'claude-haiku-5-5',
+      usage: { inputTokens: 812, outputTokens: 96, costUsd: (812 * 0.1 + 96 * 0.5) / 1e6 }, // kept for the graph's provenance
     });
     expect(fake.requests).toHaveLength(1);
     const req = fake.requests[0]!;

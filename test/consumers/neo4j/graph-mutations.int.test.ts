@@ -32,10 +32,15 @@ describe('neo4j-sink: graph-mutations', () => {
   const send = (...ms: GraphMutation[]) => sut.publisher.send(sut.topics.mutations, ms, { source: 'test' });
   const settle = async () => { await sut.start(); await sut.settle('mutations'); };
 
-  const company = async (symbol: string) => (await driver.executeQuery(
-    'MATCH (c:Company {symbol: $symbol}) RETURN properties(c) AS p, labels(c) AS labels', { symbol })).records[0]?.toObject() as { p: Record<string, unknown>; labels: string[] } | undefined;
-  const rel = async (type: string, from: string, to: string) => (await driver.executeQuery(
-    'MATCH (a {symbol: $from})-[x]->(b) WHERE type(x) = $type AND coalesce(b.symbol, b.name) = $to RETURN properties(x) AS p', { type, from, to })).records[0]?.get('p') as Record<string, unknown> | undefined;
+  /** Properties without the provenance the sink adds (src_*, enr_*; provenance.int.test.ts checks those). */
+  const own = (p: Record<string, unknown> | undefined) => p && Object.fromEntries(Object.entries(p).filter(([k]) => !/^(src|enr)_/.test(k)));
+  const company = async (symbol: string) => {
+    const c = (await driver.executeQuery(
+      'MATCH (c:Company {symbol: $symbol}) RETURN properties(c) AS p, labels(c) AS labels', { symbol })).records[0]?.toObject() as { p: Record<string, unknown>; labels: string[] } | undefined;
+    return c && { ...c, p: own(c.p)! };
+  };
+  const rel = async (type: string, from: string, to: string) => own((await driver.executeQuery(
+    'MATCH (a {symbol: $from})-[x]->(b) WHERE type(x) = $type AND coalesce(b.symbol, b.name) = $to RETURN properties(x) AS p', { type, from, to })).records[0]?.get('p') as Record<string, unknown> | undefined);
   /** Whether the entity an entity key names (`Company:X`, `COMPETES_WITH:X:Y`) is in the graph. */
   async function exists(key: string): Promise<boolean> {
     const e = parseEntityKey(key);

@@ -47,3 +47,23 @@ describe('redis-sink keys', () => {
     await sink.close();
   });
 });
+
+describe('redis-sink, price-update version 2', () => {
+  it('carries vwap and trades in price:{symbol}:latest, empty when the latest bar has none', async () => {
+    const config = loadConfig();
+    const sink = createRedisSink(config);
+    await sink.connect();
+    const redis = createRedis(config);
+    const s = randomSymbol();
+    const write = (...bars: ReturnType<typeof bar>[]) => sink.handlers[0]!.writeBatch(bars.map((value) => ({ value, key: s, timestamp: Date.now() })));
+    try {
+      await write(bar(s, 0, 10, { vwap: 10.25, trades: 42 }));
+      expect(await redis.hmget(redisKeys.latest(s), 'close', 'vwap', 'trades')).toEqual(['10', '10.25', '42']);
+      await write(bar(s, 1, 11));
+      expect(await redis.hmget(redisKeys.latest(s), 'close', 'vwap', 'trades')).toEqual(['11', '', '']);
+    } finally {
+      await redis.quit();
+      await sink.close();
+    }
+  });
+});

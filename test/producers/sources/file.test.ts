@@ -63,6 +63,22 @@ describe('file source', () => {
     expect(src.takeRejected()).toEqual([]); // handed over once
   });
 
+  it('reads the optional vwap and trades columns (price-update version 2), empty meaning unknown', async () => {
+    const path = write('v2.csv', [
+      'symbol,interval,ts,open,high,low,close,volume,vwap,trades',
+      'AAPL,1m,2026-01-05T14:30:00Z,100,101,99.5,100.5,1200,100.37,41',
+      'MSFT,1m,2026-01-05T14:30:00Z,400,401,399,400.25,3400,,',
+      'TSLA,1m,2026-01-05T14:30:00Z,400,401,399,400.25,3400,n/a,3',
+      'JPM,1m,2026-01-05T14:30:00Z,400,401,399,400.25,3400,400,2.5',
+    ].join('\n'));
+    const src = createFileSource({ path });
+    const got = await src.fetch([], NOW);
+    expect(got.map((b) => [b.symbol, b.vwap, b.trades])).toEqual([['AAPL', 100.37, 41], ['MSFT', undefined, undefined]]);
+    expect(src.takeRejected().map((r) => r.reason)).toEqual(['line 4: vwap "n/a" is not a number', 'line 5: trades "2.5" is not a whole number']);
+    const jsonl = write('v2.jsonl', JSON.stringify({ symbol: 'AAPL', interval: '1d', eventTime: T0, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10, vwap: 1.2, trades: 4 }));
+    expect(await createFileSource({ path: jsonl }).fetch([], NOW)).toMatchObject([{ vwap: 1.2, trades: 4 }]);
+  });
+
   it('rejects CSV rows with the wrong number of columns or a missing interval', async () => {
     const path = write('short.csv', 'symbol,ts,open,high,low,close,volume\nAAPL,2026-01-05T14:30:00Z,1,2,0.5,1.5\nAAPL,2026-01-05T14:30:00Z,1,2,0.5,1.5,7\n');
     const src = createFileSource({ path });

@@ -78,6 +78,29 @@ describe('synthetic source', () => {
     expect(ranges.length).toBeGreaterThan(0.9 * 10 * 1440 * symbols.length); // bars have a real range, not flat
   });
 
+  it('fills the version-2 fields: a vwap inside every bar near its middle, and trades of a plausible size', () => {
+    const src = createSyntheticSource({ seed: 11 });
+    const bars = [
+      ...src.bars(['AAPL', 'PENNY'], { from: T0, to: T0 + DAY, interval: '1m' }),
+      ...src.bars(['AAPL'], { from: T0, to: T0 + 60_000, interval: 'tick' }),
+    ];
+    for (const b of bars) {
+      expect(b.vwap).toBeGreaterThanOrEqual(b.low);
+      expect(b.vwap).toBeLessThanOrEqual(b.high);
+      expect(Number.isInteger(b.trades)).toBe(true);
+      expect(b.trades).toBeGreaterThanOrEqual(1);
+      expect(b.trades).toBeLessThanOrEqual(b.volume);
+    }
+    const ticks = bars.filter((b) => b.interval === 'tick');
+    expect(ticks.every((b) => b.vwap === b.close)).toBe(true);
+    const minutes = bars.filter((b) => b.interval === '1m');
+    const meanShares = minutes.reduce((s, b) => s + b.volume / (b.trades as number), 0) / minutes.length;
+    expect(meanShares).toBeGreaterThan(30);
+    expect(meanShares).toBeLessThan(300);
+    // the vwap is not just a copy of one of the prices
+    expect(minutes.filter((b) => b.vwap !== b.open && b.vwap !== b.close).length).toBeGreaterThan(0.8 * minutes.length);
+  });
+
   it('moves same-sector symbols together: over 30 daily returns a tech pair correlates |r| >= 0.7, more than cross-sector pairs', () => {
     for (const seed of [1, 2, 42, 1234]) {
       const src = createSyntheticSource({ seed });

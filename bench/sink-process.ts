@@ -1,0 +1,41 @@
+// One sink process of the benchmark, as `marketstream consume <group>` runs it (one member per process), with the
+// runner's hooks recording what it wrote: started by bench/bench.ts over IPC with { names, topic, config overrides },
+// it answers 'joined' once each group has its partitions, and on 'stop' it stops gracefully and sends what it measured
+// (records written, batches, join and last-write times, end-to-end latencies, its peak RSS).
+import { loadConfig } from '../lib/config.ts';
+import { createLogger } from '../lib/logger.ts';
+import type { SinkName } from '../consumers/registry.ts';
+import { priceUpdates, withName } from '../topics/index.ts';
+import { runSinks } from './measure.ts';
+
+export interface SinkProcessRequest { names: SinkName[]; topic: string; env: Record<string, string> }
+export interface SinkProcessReport {
+  written: Record<string, number>; batches: Record<string, number>;
+  joinedAt: Record<string, number>; lastWritten: Record<string, number>;
+  latencies: Record<string, number[]>; maxRssMb: number;
+  /** CPU seconds this process used from joining its group to being told to stop. */
+  cpuSeconds: number;
+}
+
+const send = (m: unknown) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
+
+process.once('message', async (req: SinkProcessRequest) => {
+  Object.assign(process.env, req.env);
+  const config = loadConfig();
+  const logger = createLogger({ level: 'warn', format: 'json' });
+  const run = await runSinks(config, logger, req.names, withName(priceUpdates, req.topic), { latencies: process.env.BENCH_LATENCIES !== 'false' });
+  let cpu0 = process.cpuUsage();
+  const joined = setInterval(() => { if (req.names.every((n) => run.joinedAt.has(n))) { clearInterval(joined); cpu0 = process.cpuUsage(); void send({ type: 'joined' }); } }, 20);
+  process.once('message', async () => {
+    const cpu = process.cpuUsage(cpu0);
+    await run.stop();
+    const obj = <V>(m: Map<string, V>) => Object.fromEntries(m);
+    const report: SinkProcessReport = {
+      written: obj(run.written), batches: obj(run.batches), joinedAt: obj(run.joinedAt), lastWritten: obj(run.lastWritten),
+      latencies: obj(run.latencies), maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    };
+    await send({ type: 'report', report });
+    process.exit(0);
+  });
+  await send({ type: 'started' });
+});

@@ -1,0 +1,76 @@
+// Terminal rendering of `explain`: per fact, the fact, the record that made (or deleted) it, its enrichment; then the
+// source article or company profile.
+import { jsonSafe } from '../../ops/inspect/decode.ts';
+import type { EnrichmentInfo, Explanation, Fact } from '../../ops/explain/index.ts';
+import type { LoggedRecord, RecordRef } from '../../ops/explain/records.ts';
+import { formatValue } from '../inspect/format.ts';
+
+const at = (r: RecordRef) => `${r.topic} partition ${r.partition} offset ${r.offset}`;
+const props = (p: Record<string, unknown>) => Object.entries(p).map(([k, v]) => `${k}=${JSON.stringify(jsonSafe(v))}`).join(' ') || '(none)';
+
+function entityTitle(f: Fact): string {
+  const parts = f.entity.split(':');
+  return f.kind === 'relationship' ? `(${parts[1]})-[:${parts[0]}]->(${parts[2]})` : `(:${parts[0]} ${parts[1]})`;
+}
+
+function record(r: LoggedRecord | null | undefined, indent: string): string[] {
+  if (!r) return [];
+  if (!r.found) return [`${indent}record ${at(r)}: ${r.reason}`];
+  const schema = r.value.kind === 'avro' ? `  schema ${r.value.schema.subject ?? '?'} v${r.value.schema.version ?? '?'} (id ${r.value.schema.id})` : '';
+  const headers = Object.entries(r.headers).map(([k, v]) => `${k}=${v}`).join(' ');
+  return [
+    `${indent}record ${at(r)}  key ${r.key ?? '(none)'}  at ${r.timestamp}${schema}`,
+    ...(headers ? [`${indent}  headers: ${headers}`] : []),
+    `${indent}  value: ${formatValue(r.value)}`,
+  ];
+}
+
+function enrichment(e: EnrichmentInfo | null, indent: string): string[] {
+  if (!e) return [];
+  if (e.classifier === 'rules' && !e.fallbackReason) return [`${indent}enrichment: rule-based classifier (${e.model ?? '?'}), no model call${e.classifiedAt ? `, classified ${e.classifiedAt}` : ''}`];
+  const cost = e.costUsd === null ? '?' : `$${e.costUsd.toFixed(6)}`;
+  return [
+    `${indent}enrichment: ${e.classifier} model ${e.model ?? '?'}${e.classifiedAt ? `, classified ${e.classifiedAt}` : ''}`
+      + `, tokens ${e.inputTokens ?? '?'} in / ${e.outputTokens ?? '?'} out, cost ${cost}`
+      + (e.fallbackReason ? ` (rules answered: ${e.fallbackReason})` : ''),
+  ];
+}
+
+function fact(f: Fact): string[] {
+  const out: string[] = [];
+  if (f.state === 'present') {
+    out.push(`${entityTitle(f)}  ${props(f.properties)}`);
+    out.push(f.source ? `  made by ${at(f.source)} (origin ${f.origin ?? '?'}), last changed ${f.time ?? '?'}` : '  made by: not recorded (written before provenance was kept, or not through the sink)');
+  } else {
+    const how = f.deletedBy?.op === 'node deleted' ? `with its node ${f.deletedBy.cascade}` : f.deletedBy?.op ?? 'a delete';
+    out.push(`${entityTitle(f)}  DELETED at ${f.time ?? '?'} (${how})`);
+    out.push(f.source ? `  deleted by ${at(f.source)}${f.origin ? ` (origin ${f.origin})` : ''}` : '  deleted by: not recorded');
+  }
+  out.push(...record(f.record, '  '), ...enrichment(f.enrichment, '  '));
+  if (f.eventRecord) out.push(`  classified record: ${at(f.eventRecord)}`);
+  return out;
+}
+
+export function formatExplanation(x: Explanation): string {
+  const out: string[] = [];
+  if (!x.facts.length) out.push(`${x.target}: no such fact in the graph, and no record of its deletion`);
+  for (const f of x.facts) out.push(...fact(f), '');
+  if (x.article) {
+    const a = x.article;
+    const row = a.row;
+    const value = a.record?.found && a.record.value.kind === 'avro' ? a.record.value.value as Record<string, unknown> : null;
+    const headline = (row?.headline ?? value?.headline ?? x.facts.find((f) => f.properties.headline)?.properties.headline) as string | undefined;
+    out.push(`source article ${a.eventId}${headline ? `: "${headline}"` : ''}`);
+    if (a.record) out.push(...record(a.record, '  '));
+    if (a.record?.found && a.record.value.kind === 'tombstone') out.push('  (the event was withdrawn by this tombstone)');
+    out.push(row
+      ? `  PostgreSQL market_events: source ${String(row.source)}, published ${new Date(row.published_at as string).toISOString()}, url ${String(row.url ?? '-')}, type ${String(row.type ?? '-')}, sentiment ${String(row.sentiment ?? '-')} (${String(row.classifier ?? '-')} ${String(row.model ?? '')})`.trimEnd()
+      : '  PostgreSQL market_events: no row (withdrawn, or not written yet)');
+    if (a.classification) out.push(`  classification cache: ${String(a.classification.classifier)} ${String(a.classification.model ?? '')}, first classified ${new Date(a.classification.created_at as string).toISOString()}`);
+    out.push('');
+  }
+  if (x.profile !== undefined) {
+    out.push(x.profile ? `company profile (from the record above): ${props(x.profile)}` : 'company profile: none recorded (the node was made by another producer, or by a relationship)', '');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,98 @@
+// `marketstream consume postgres --instances 2` runs its two members as two OS processes (children of the command),
+// which split the partitions, write every bar once, and all stop gracefully (exit 0) on one SIGTERM to the parent.
+// A member process that dies is started again by the parent.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createKafka } from '../../lib/kafka.ts';
+import { createPublisher } from '../../lib/publisher.ts';
+import { createSerde } from '../../lib/serde.ts';
+import { createPgPool } from '../../lib/stores/postgres.ts';
+import { ensureTopics } from '../../topics/admin.ts';
+import { priceUpdates, withName } from '../../topics/index.ts';
+import { bar, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger, waitFor } from '../helpers/index.ts';
+
+const prefix = randomName('test-instances');
+const topic = withName(priceUpdates, randomName('test-instances-prices'));
+const env = { KAFKA_GROUP_PREFIX: prefix, PRICE_UPDATES_TOPIC: topic.name, TOPIC_PARTITIONS: '6', METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', KAFKA_SESSION_TIMEOUT_MS: '10000' };
+const config = testConfig(env);
+const logger = testLogger('instances-test');
+const groupId = `${prefix}.postgres-sink`;
+
+/** pids of the live child processes of `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe('consume --instances N', () => {
+  const kafka = createKafka(config, logger, 'instances-test');
+  const admin = kafka.admin();
+  const pool = createPgPool(config, { max: 2 });
+  const symbols = Array.from({ length: 12 }, randomSymbol);
+  afterAll(async () => {
+    await pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]).catch(() => undefined);
+    await pool.end();
+    await deleteTestTopics(kafka, [topic.name, topic.dlq]).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('runs two members in two processes that split the partitions, write each bar once, restart a dead member, and stop on one SIGTERM', async () => {
+    await admin.connect();
+    await ensureTopics(kafka, config, [topic]);
+    const parent = spawn(process.execPath, ['bin/marketstream.js', 'consume', 'postgres', '--instances', '2'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output: string[] = [];
+    parent.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+    parent.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+    const exited = new Promise<number | null>((resolve) => parent.once('exit', (code) => resolve(code)));
+    try {
+      // Two members of the group, each its own process: distinct client hosts are not telling on one machine, the pids are.
+      await waitFor(async () => {
+        const g = (await admin.describeGroups([groupId])).groups[0];
+        return g?.state === 'Stable' && g.members.length === 2;
+      }, { timeoutMs: 60_000, what: 'two members in the group' });
+      const members = childrenOf(parent.pid!);
+      expect(members).toHaveLength(2);
+
+      const serde = createSerde(config);
+      const publisher = createPublisher({ kafka, serde, logger });
+      await publisher.connect();
+      const bars = symbols.flatMap((s) => Array.from({ length: 250 }, (_, i) => bar(s, i, 100 + i / 10)));
+      await publisher.send(topic, bars, { source: 'test' });
+      const count = async () => Number((await pool.query('SELECT count(*) AS n FROM price_data WHERE symbol = ANY($1)', [symbols])).rows[0].n);
+      await waitFor(async () => (await count()) === bars.length, { timeoutMs: 60_000, what: `${bars.length} rows` });
+
+      // A member killed outright is started again: the group is back to two members, in two (new) processes.
+      process.kill(members[0]!, 'SIGKILL');
+      await waitFor(() => { const now = childrenOf(parent.pid!); return now.length === 2 && !now.includes(members[0]!); }, { timeoutMs: 30_000, what: 'the killed member started again' });
+      await waitFor(async () => {
+        const g = (await admin.describeGroups([groupId])).groups[0];
+        return g?.state === 'Stable' && g.members.length === 2;
+      }, { timeoutMs: 60_000, what: 'two members again' });
+      const more = symbols.map((s) => bar(s, 1000, 200));
+      await publisher.send(topic, more, { source: 'test' });
+      await waitFor(async () => (await count()) === bars.length + more.length, { timeoutMs: 60_000, what: 'the bars after the restart' });
+      await publisher.disconnect();
+
+      const live = childrenOf(parent.pid!);
+      parent.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      for (const pid of live) expect(() => process.kill(pid, 0)).toThrow(); // every member process is gone
+      const lag = await admin.fetchOffsets({ groupId, topics: [topic.name] });
+      const ends = await admin.fetchTopicOffsets(topic.name);
+      for (const p of lag[0]!.partitions) {
+        const end = ends.find((e) => e.partition === p.partition)!.offset;
+        expect(end === '0' ? '0' : p.offset).toBe(end); // every record committed (an empty partition has nothing to commit)
+      }
+    } finally {
+      if (parent.exitCode === null) parent.kill('SIGKILL');
+      for (const pid of childrenOf(parent.pid!)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    }
+    // Our own errors: only the restart of the killed member (kafkajs logs the rebalances it causes on its own).
+    const errors = output.join('').split('\n').filter((l) => l.includes('"level":50') && !l.includes('"kafkajs"'));
+    expect(errors.map((l) => JSON.parse(l).msg)).toEqual(['member process exited unexpectedly; starting it again']);
+  }, 200_000);
+});

@@ -1,0 +1,85 @@
+// `marketstream schema check|register` as a user runs them, against the real Schema Registry, on a random subject:
+// a compatible change exits 0 with the difference in words and the sink impact; an incompatible one (a new field
+// without a default) exits 1 naming the field, and register refuses it with the registry's reason.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRegistryRest } from '../../lib/registry-rest.ts';
+import { loadSchema } from '../../schemas/avro.ts';
+import { priceUpdates } from '../../topics/index.ts';
+import { randomName, testConfig } from '../helpers/index.ts';
+import { startCli } from './cli-process.ts';
+
+const rest = createRegistryRest(testConfig());
+const subject = `${randomName('test-schema-check')}-value`;
+const tmp = mkdtempSync(path.join(tmpdir(), 'schema-check-'));
+afterAll(async () => {
+  rmSync(tmp, { recursive: true, force: true });
+  await rest.request('DELETE', `/subjects/${subject}`).catch(() => {});
+  await rest.request('DELETE', `/subjects/${subject}?permanent=true`).catch(() => {});
+});
+
+/** The price-update contract with its fields changed, written to a temp file. */
+function contract(name: string, change: (fields: Record<string, unknown>[]) => Record<string, unknown>[]): string {
+  const json = structuredClone(loadSchema(priceUpdates.schemaFile).json) as { fields: Record<string, unknown>[] };
+  json.fields = change(json.fields);
+  const file = path.join(tmp, `${name}.avsc`);
+  writeFileSync(file, JSON.stringify(json, null, 2));
+  return file;
+}
+
+async function run(...args: string[]): Promise<{ code: number | null; out: string }> {
+  const cli = startCli(args, { LOG_LEVEL: 'warn' });
+  const { code } = await cli.exited;
+  return { code, out: cli.output() };
+}
+
+describe('marketstream schema', () => {
+  const v1 = contract('v1', (fields) => fields.filter((f) => f.name !== 'vwap' && f.name !== 'trades'));
+  const current = loadSchema(priceUpdates.schemaFile).file;
+
+  it('register, then check: compatible changes exit 0 with the difference and what each sink does; an incompatible one exits 1 naming the field', async () => {
+    const registered = await run('schema', 'register', v1, '--subject', subject);
+    expect(registered.out).toMatch(new RegExp(`registered ${subject}: version 1, schema id \\d+`));
+    expect(registered.code).toBe(0);
+
+    // the current contract (version 2) against version 1
+    const ok = await run('schema', 'check', current, '--subject', subject);
+    expect(ok.out).toContain(`→ ${subject} (BACKWARD): compatible with version 1`);
+    expect(ok.out).toContain('field PriceUpdate.vwap added (null | double, default null)');
+    expect(ok.out).toContain('field PriceUpdate.trades added (null | long, default null)');
+    expect(ok.out).toContain('postgres-sink: writes vwap to table price_data as vwap');
+    expect(ok.out).toContain('neo4j-sink: writes trades to (:Company:Stock) node as last_trades');
+    expect(ok.code).toBe(0);
+
+    // a field no sink knows yet: a PostgreSQL column to add, ignored by the others
+    const venue = contract('venue', (fields) => [...fields, { name: 'venue', type: ['null', 'string'], default: null }]);
+    const unknown = await run('schema', 'check', venue, '--subject', subject);
+    expect(unknown.out).toContain('postgres-sink: column to add: price_data.venue text, nullable');
+    expect(unknown.out).toMatch(/redis-sink: ignores venue/);
+    expect(unknown.out).toMatch(/neo4j-sink: ignores venue/);
+    expect(unknown.code).toBe(0);
+
+    // a new field without a default: incompatible, named by the diff and by the registry
+    const bad = contract('bad', (fields) => [...fields, { name: 'currency', type: 'string' }]);
+    const refused = await run('schema', 'check', bad, '--subject', subject);
+    expect(refused.out).toContain(`→ ${subject} (BACKWARD): INCOMPATIBLE with version 1`);
+    expect(refused.out).toContain('✗ field PriceUpdate.currency added (string) WITHOUT a default');
+    expect(refused.out).toMatch(/registry: .*currency/);
+    expect(refused.code).toBe(1);
+
+    const notRegistered = await run('schema', 'register', bad, '--subject', subject);
+    expect(notRegistered.out).toMatch(/schema register failed: .*incompatible.*currency/is);
+    expect(notRegistered.code).toBe(1);
+    expect(await rest.request('GET', `/subjects/${subject}/versions`)).toEqual([1]);
+  });
+
+  it('a file that is none of the contracts needs --subject', async () => {
+    const other = path.join(tmp, 'other.avsc');
+    writeFileSync(other, JSON.stringify({ type: 'record', name: 'Other', namespace: 'x', fields: [{ name: 'a', type: 'string' }] }));
+    const r = await run('schema', 'check', other);
+    expect(r.out).toMatch(/its record x\.Other is none of the contracts .*--subject/);
+    expect(r.code).toBe(1);
+  });
+});

@@ -1,0 +1,72 @@
+// schemas/evolution.ts: differences between contract versions in words, BACKWARD by avsc's resolver; and
+// consumers/stored-fields.ts stays in step with the contracts (every field is kept by some sink, every field a sink
+// names exists), so `schema check` says the truth about the sinks.
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { storedFields } from '../../consumers/stored-fields.ts';
+import { loadSchema, schemasDir } from '../../schemas/avro.ts';
+import { backwardProblem, breaksBackward, describeChange, diffSchemas, recordFullName, typeLabel } from '../../schemas/evolution.ts';
+
+const record = (fields: unknown[], extra: Record<string, unknown> = {}) => ({ type: 'record', name: 'Bar', namespace: 'm.t', fields, ...extra });
+const base = [{ name: 'symbol', type: 'string' }, { name: 'close', type: 'double' }, { name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' } }];
+
+describe('schema evolution', () => {
+  it('an optional field with a default is BACKWARD compatible, described with its default', () => {
+    const after = record([...base, { name: 'vwap', type: ['null', 'double'], default: null }]);
+    expect(backwardProblem(record(base), after)).toBeNull();
+    const changes = diffSchemas(record(base), after);
+    expect(changes.map(describeChange)).toEqual(['field Bar.vwap added (null | double, default null): old records read as null']);
+    expect(changes.some(breaksBackward)).toBe(false);
+  });
+
+  it('a new field without a default, or a changed type, is not, and the change names the field', () => {
+    const added = record([...base, { name: 'currency', type: 'string' }]);
+    expect(backwardProblem(record(base), added)).toMatch(/currency/);
+    expect(diffSchemas(record(base), added).filter(breaksBackward).map(describeChange)).toEqual([
+      'field Bar.currency added (string) WITHOUT a default: records written before cannot be read with this schema; give it a default',
+    ]);
+    const retyped = record([base[0], { name: 'close', type: 'string' }, base[2]]);
+    expect(backwardProblem(record(base), retyped)).not.toBeNull();
+    expect(diffSchemas(record(base), retyped).map(describeChange)).toEqual(['field Bar.close type changed: double → string']);
+  });
+
+  it('removals, defaults, nested records and enum symbols', () => {
+    const side = { name: 'side', type: { type: 'enum', name: 'Side', symbols: ['BUY', 'SELL'] } };
+    const before = record([...base, side, { name: 'note', type: ['null', 'string'], default: null }]);
+    const after = record([
+      base[0], { name: 'close', type: 'double', default: 0 }, base[2],
+      { name: 'side', type: { type: 'enum', name: 'Side', symbols: ['BUY', 'SELL', 'SHORT'] } },
+      { name: 'venue', type: ['null', { type: 'record', name: 'Venue', fields: [{ name: 'mic', type: 'string' }] }], default: null },
+    ]);
+    expect(backwardProblem(before, after)).toBeNull(); // removing a field is BACKWARD: the reader skips it
+    expect(diffSchemas(before, after).map(describeChange)).toEqual([
+      'field Bar.close default added → 0',
+      'field Bar.venue added (null | Venue, default null): old records read as null',
+      'field Bar.note removed (was null | string, default null)',
+      'enum Side: symbols added SHORT',
+      'type Venue added',
+    ]);
+    expect(typeLabel({ type: 'long', logicalType: 'timestamp-millis' })).toBe('long (timestamp-millis)');
+    expect(typeLabel({ type: 'array', items: 'string' })).toBe('array<string>');
+    expect(recordFullName(before)).toBe('m.t.Bar');
+  });
+
+  it('price-update version 2 reads version 1 (vwap and trades default to null)', () => {
+    const v2 = loadSchema('price-update.avsc').json as { fields: { name: string }[] };
+    const v1 = { ...v2, fields: v2.fields.filter((f) => f.name !== 'vwap' && f.name !== 'trades') };
+    expect(backwardProblem(v1, v2)).toBeNull();
+    expect(diffSchemas(v1, v2).map((c) => c.kind)).toEqual(['field-added', 'field-added']);
+  });
+});
+
+describe('consumers/stored-fields.ts', () => {
+  const files = readdirSync(schemasDir).filter((f) => f.endsWith('.avsc')).sort();
+  it.each(files)('%s: every field is kept by some sink, and every field a sink names exists', (file) => {
+    const fields = (loadSchema(file).json as { fields: { name: string }[] }).fields.map((f) => f.name);
+    const sinks = storedFields[file] ?? [];
+    expect(sinks.length).toBeGreaterThan(0);
+    const named = new Set(sinks.flatMap((s) => Object.keys(s.fields)));
+    expect(fields.filter((f) => !named.has(f))).toEqual([]);
+    expect([...named].filter((f) => !fields.includes(f))).toEqual([]);
+  });
+});
