@@ -1,5 +1,7 @@
-// Writer schemas by id, kept on disk once fetched from the registry: a schema id never changes what it names, so a
-// record whose schema was seen once stays decodable while the registry is down, also in a freshly started process.
+// Writer schemas by id, kept on disk once fetched from the registry: a schema id never changes what it names within one
+// registry, so a record whose schema was seen once stays decodable while the registry is down, also in a freshly
+// started process. The disk copy is used only when the registry cannot answer: a registry recreated at the same address
+// (new storage) numbers its schemas from 1 again, and its answer wins over what an earlier one said.
 // One folder per registry (ids are per registry): <SCHEMA_CACHE_DIR>/<sha256 of the registry URL, 16 hex>/<id>.json.
 // Writes are atomic (temporary file, then rename); a folder that cannot be written only costs the persistence.
 import { createHash } from 'node:crypto';
@@ -9,8 +11,13 @@ import path from 'node:path';
 import type { Config } from './config.ts';
 
 export interface SchemaCache {
-  /** The schema text of `id`, or undefined when this registry's id was never fetched here. */
+  /** The schema text of `id` as this process fetched it from the registry (put), or undefined. */
   get(id: number): string | undefined;
+  /**
+   * The schema text of `id` as kept on disk by an earlier fetch (any process), or undefined. Only for when the registry
+   * cannot answer: a registry recreated at the same address numbers its schemas again from 1.
+   */
+  stored(id: number): string | undefined;
   put(id: number, schema: string): void;
   readonly dir: string;
 }
@@ -28,13 +35,9 @@ export function createSchemaCache(config: Pick<Config, 'SCHEMA_CACHE_DIR' | 'SCH
   let writable = true;
   return {
     dir,
-    get(id) {
-      let schema = memory.get(id);
-      if (schema === undefined) {
-        try { schema = (JSON.parse(readFileSync(file(id), 'utf8')) as { schema: string }).schema; } catch { return undefined; }
-        memory.set(id, schema);
-      }
-      return schema;
+    get: (id) => memory.get(id),
+    stored(id) {
+      try { return (JSON.parse(readFileSync(file(id), 'utf8')) as { schema: string }).schema; } catch { return undefined; }
     },
     put(id, schema) {
       memory.set(id, schema);

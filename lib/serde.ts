@@ -109,13 +109,26 @@ export function createSerde(config: Config): Serde {
   }
 
   /**
-   * The writer schema of `id`: from the schema cache (memory, then disk), else from the registry (then kept). A 404 is
+   * The writer schema of `id`: fetched from the registry once per process (then kept in memory and on disk). A 404 is
    * "unknown schema id" only when the registry lists no id that high; a registry that lists the id (or cannot say) but
-   * answers 404 has lost its storage, so the decode is retried like any outage and never dead-lettered.
+   * answers 404 has lost its storage, so the decode is retried like any outage and never dead-lettered. When the
+   * registry cannot answer at all (down, refusing us, lost storage), the copy an earlier fetch left on disk is used.
    */
   async function writerSchema(id: number): Promise<string> {
     const cached = schemaCache.get(id);
     if (cached !== undefined) return cached;
+    try {
+      const schema = await fetchWriterSchema(id);
+      schemaCache.put(id, schema);
+      return schema;
+    } catch (err) {
+      const stored = schemaCache.stored(id);
+      if (stored !== undefined) return stored;
+      throw err;
+    }
+  }
+
+  async function fetchWriterSchema(id: number): Promise<string> {
     let body: { schema?: unknown; schemaType?: unknown } | null;
     try {
       body = await rest.request('GET', `/schemas/ids/${id}`) as typeof body;
@@ -133,7 +146,6 @@ export function createSerde(config: Config): Serde {
     }
     if (typeof body?.schema !== 'string') throw new TransientError(`schema registry answered schema id ${id} without a schema`);
     if (body.schemaType !== undefined && body.schemaType !== 'AVRO') throw new DecodeError(`schema id ${id} is a ${String(body.schemaType)} schema, not Avro`);
-    schemaCache.put(id, body.schema);
     return body.schema;
   }
 

@@ -2,7 +2,7 @@
 // BACKWARD evolution (incompatible schemas refused, old and new records readable by old and new code), and the
 // split between bad bytes (DecodeError) and an unreachable registry (TransientError).
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { DecodeError, SchemaRejectedError, TransientError } from '../../lib/errors.ts';
 import { createRegistryRest } from '../../lib/registry-rest.ts';
+import { schemaCacheDir } from '../../lib/schema-cache.ts';
 import { createSerde } from '../../lib/serde.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
 import { graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
@@ -133,6 +134,32 @@ describe('serde (real Schema Registry)', () => {
       expect(await viaProxy.schemaId(withName(priceUpdates, unique('transient-reg'))).catch((e: unknown) => e)).toBeInstanceOf(TransientError);
       proxy.restore();
       expect((await viaProxy.decode(other, otherBytes)).value).toEqual(event);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a schema a registry at the same address served before (kept on disk) never overrides what the registry answers now, and serves while it cannot answer', async () => {
+    // As after `docker compose down -v`: a new registry at the same address numbers its schemas from 1 again, so the
+    // disk cache can hold another schema under an id the registry now gives to ours.
+    const cacheDir = mkdtempSync(path.join(tmp, 'schema-cache-'));
+    const target = new URL(config.SCHEMA_REGISTRY_URL);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    try {
+      const cfg = { ...config, SCHEMA_REGISTRY_URL: `http://127.0.0.1:${proxy.port}`, SCHEMA_CACHE_DIR: cacheDir };
+      const topic = withName(priceUpdates, unique('recreated'));
+      const bytes = await createSerde(cfg).encode(topic, price);
+      const id = bytes.readInt32BE(1);
+      // What the earlier registry said id `id` was: another record type entirely.
+      const other = JSON.stringify({ type: 'record', name: 'Other', namespace: 'marketstream.test', fields: [{ name: 'x', type: 'string' }] });
+      const dir = schemaCacheDir(cfg);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, `${id}.json`), JSON.stringify({ id, schema: other }));
+
+      expect((await createSerde(cfg).decode(topic, bytes)).value).toEqual(price); // the registry's answer, not the stale copy
+      // A fresh process while the registry cannot answer: the copy on disk (now the right one) keeps records decoding.
+      proxy.cut();
+      expect((await createSerde(cfg).decode(topic, bytes)).value).toEqual(price);
     } finally {
       await proxy.close();
     }
