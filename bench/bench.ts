@@ -52,10 +52,11 @@ const logger = createLogger({ level: 'warn', format: 'json' });
 const kafka = createKafka(config, logger, 'bench');
 const serde = createSerde(config);
 const topicOf = (n: number) => withName(priceUpdates, `bench-prices-${run.toLowerCase()}-${n}`);
-const latencyTopic = withName(priceUpdates, `bench-prices-${run.toLowerCase()}-live`);
-const topics = [...SIZES.map(topicOf), latencyTopic];
+/** One topic per latency rate: a group reading from the beginning must not meet the records of another rate. */
+const latencyTopicOf = (perSecond: number) => withName(priceUpdates, `bench-prices-${run.toLowerCase()}-live-${perSecond}`);
+const topics = [...SIZES.map(topicOf), ...RATES.map(latencyTopicOf)];
 /** The groups that read price-updates (the enricher reads market-events). */
-const priceSinks = (args.sinks ? list(args.sinks) as SinkName[] : sinkNames).filter((n) => sinkTopicNames(config, n, { prices: latencyTopic }).includes(latencyTopic.name));
+const priceSinks = (args.sinks ? list(args.sinks) as SinkName[] : sinkNames).filter((n) => sinkTopicNames(config, n, { prices: topicOf(0) }).includes(topicOf(0).name));
 const symbolsOf = (tag: string) => Array.from({ length: SYMBOLS }, (_, i) => `B${run}${tag}${String(i).padStart(2, '0')}`);
 const allSymbols: string[] = [];
 const pool = createPgPool(config, { max: 4 });
@@ -74,7 +75,7 @@ function bars(tag: string, n: number, from = Date.UTC(2024, 0, 1)): PriceUpdate[
 async function startSinkProcesses(names: SinkName[], topic: TopicDef<PriceUpdate>, instances: number, env: Record<string, string>, latencies: boolean) {
   const children: { child: ChildProcess; joined: Promise<void>; report: Promise<SinkProcessReport> }[] = [];
   for (let i = 0; i < instances; i++) {
-    const child = fork(new URL('./sink-process.ts', import.meta.url), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = fork(new URL('./sink-process.ts', import.meta.url), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: heapArgs() });
     const waitFor = <T>(type: string) => new Promise<T>((resolve, reject) => {
       const onMessage = (m: { type: string; report?: SinkProcessReport }) => { if (m.type === type) { child.off('message', onMessage); resolve(m as T); } };
       child.on('message', onMessage);
@@ -96,6 +97,9 @@ async function startSinkProcesses(names: SinkName[], topic: TopicDef<PriceUpdate
     },
   };
 }
+
+/** The heap limit `marketstream consume` and `rebuild` run under (bin/marketstream.js), for the processes this bench starts. */
+const heapArgs = () => (config.SINK_MAX_HEAP_MB > 0 ? [`--max-old-space-size=${config.SINK_MAX_HEAP_MB}`] : []);
 
 interface SinkRun {
   instances: number; records: number; seconds: number; perSecond: number; batches: number; rssMb: number; ofBaseline: number;
@@ -191,6 +195,7 @@ async function main() {
   let liveFrom = Math.floor(Date.now() / 3_600_000 - 150 * 24) * 3_600_000;
   for (const perSecond of RATES) {
     say(`latency: all groups together (one process each), ${perSecond} records/s for ${LAT_SECONDS} s…`);
+    const latencyTopic = latencyTopicOf(perSecond);
     const procs = await Promise.all(priceSinks.map((n) => startSinkProcesses([n], latencyTopic, 1, { KAFKA_GROUP_PREFIX: `bench-${run}-live-${perSecond}`, LOG_LEVEL: 'warn' }, true)));
     await Promise.all(procs.map((p) => p.joined));
     const symbols = symbolsOf(`L${perSecond}`);
@@ -244,7 +249,7 @@ async function main() {
 /** bench/rebuild.ts in its own process on an existing topic: its last stdout line is the JSON result with its peak RSS. */
 function runRebuild(topic: string, symbols: string[], records: number): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [new URL('./rebuild.ts', import.meta.url).pathname, '--topic', topic, '--symbol-list', symbols.join(','), '--records', String(records), '--only', 'warm'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...heapArgs(), new URL('./rebuild.ts', import.meta.url).pathname, '--topic', topic, '--symbol-list', symbols.join(','), '--records', String(records), '--only', 'warm'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
     child.once('exit', (code) => {

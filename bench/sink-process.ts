@@ -24,10 +24,15 @@ process.once('message', async (req: SinkProcessRequest) => {
   const config = loadConfig();
   const logger = createLogger({ level: 'warn', format: 'json' });
   const run = await runSinks(config, logger, req.names, withName(priceUpdates, req.topic), { latencies: process.env.BENCH_LATENCIES !== 'false' });
+  const peak: Record<string, number> = {};
+  const sampler = setInterval(() => { for (const [k, v] of Object.entries(process.memoryUsage())) peak[k] = Math.max(peak[k] ?? 0, Math.round(v / 1048576)); }, 100);
   let cpu0 = process.cpuUsage();
   const joined = setInterval(() => { if (req.names.every((n) => run.joinedAt.has(n))) { clearInterval(joined); cpu0 = process.cpuUsage(); void send({ type: 'joined' }); } }, 20);
   process.once('message', async () => {
     const cpu = process.cpuUsage(cpu0);
+    clearInterval(sampler);
+    if (process.env.BENCH_DEBUG) process.stderr.write(`memory peaks MB: ${JSON.stringify(peak)}\n`);
+    if (process.env.BENCH_DEBUG) for (const [n, l] of run.latencies) process.stderr.write(`${n}: ${l.length} latencies, ${l.filter((x) => x > 5000).length} over 5 s, first ${l.slice(0, 5).join(',')}, max at index ${l.indexOf(Math.max(...l))}\n`);
     await run.stop();
     const obj = <V>(m: Map<string, V>) => Object.fromEntries(m);
     const report: SinkProcessReport = {

@@ -149,7 +149,7 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
         continue;
       }
       try {
-        const { value } = await d.serde.decode(h.topic, m.value);
+        const { value } = d.serde.decodeKnown(h.topic, m.value) ?? await d.serde.decode(h.topic, m.value);
         const reason = h.validate?.(value);
         if (reason) dead.push(deadLetter(p, m, new ValidationError(reason)));
         else { good.push(new Received(m, value, topic, partition)); raw.push(m); }

@@ -71,6 +71,7 @@ export const configSpec = {
   SINK_PARTITIONS_CONCURRENCY: { schema: int(1, 64), default: '3', doc: 'Partitions a sink member writes concurrently' },
   SINK_FETCH_MAX_BYTES: { schema: int(1024), default: '10485760', doc: 'Most bytes one fetch of a sink member returns, over all its partitions (the batch size a catch-up writes at a time)' },
   SINK_FETCH_PARTITION_MAX_BYTES: { schema: int(1024), default: '4194304', doc: 'Most bytes one fetch returns per partition' },
+  SINK_MAX_HEAP_MB: { schema: int(0, 65536), default: '0', doc: 'Heap limit (V8 old space, MB) of `consume` and `rebuild` processes and of `--instances` members, e.g. 192 in a container with little memory: bounds their memory (V8 otherwise lets the heap grow far past what a sink keeps alive) at the cost of more garbage collection; 0 = V8\'s own limit' },
   SINK_RETRY_MAX_MS: { schema: int(100), default: '30000', doc: 'Longest back-off between retries of a failed store write' },
   DLQ_MAX_REDRIVES: { schema: int(0, 1000), default: '3', doc: 'Times `dlq redrive` sends one dead letter back to its topic (counted across rounds by its redrive-count header); a record redriven this often is refused; 0 = never' },
   KAFKA_SESSION_TIMEOUT_MS: { schema: int(6000, 300_000), default: '30000', doc: 'Consumer group session timeout: a member silent this long is evicted. Members heartbeat every tenth of it, also while a batch is retried or isolated' },

@@ -34,6 +34,11 @@ export interface Serde {
    * is a TransientError, not a DecodeError.
    */
   decode<T>(topic: TopicDef<T>, bytes: Buffer): Promise<Decoded<T>>;
+  /**
+   * decode() without waiting, for the hot path: the record when its writer schema is already known to this serde,
+   * undefined when it has to be fetched first (then call decode). Throws what decode throws for bad bytes.
+   */
+  decodeKnown<T>(topic: TopicDef<T>, bytes: Buffer): Decoded<T> | undefined;
   /** Schema id registered for the topic (registers if needed, unless SCHEMA_AUTO_REGISTER is false). */
   schemaId(topic: TopicDef<unknown>): Promise<number>;
 }
@@ -168,10 +173,7 @@ export function createSerde(config: Config): Serde {
     return (payload) => local.fromBuffer(payload, resolver);
   }
 
-  async function decode<T>(topic: TopicDef<T>, bytes: Buffer): Promise<Decoded<T>> {
-    if (bytes.length < HEADER) throw new DecodeError(`record of ${bytes.length} bytes is too short for the Confluent wire format`);
-    if (bytes[0] !== MAGIC) throw new DecodeError(`unknown magic byte ${bytes[0]} (expected ${MAGIC}: Confluent wire format)`);
-    const id = bytes.readInt32BE(1);
+  function readersOf(topic: TopicDef<unknown>): Map<number, Reader | Promise<Reader>> {
     let byId = readers.get(topic);
     if (!byId) {
       const file = loadSchema(topic.schemaFile).file;
@@ -179,15 +181,16 @@ export function createSerde(config: Config): Serde {
       readersByFile.set(file, byId);
       readers.set(topic, byId);
     }
-    let reader = byId.get(id);
-    if (!reader) {
-      const p = makeReader(topic, id);
-      byId.set(id, p);
-      const cache = byId;
-      p.then((r) => cache.set(id, r), () => cache.delete(id));
-      reader = p;
-    }
-    if (typeof reader !== 'function') reader = await reader;
+    return byId;
+  }
+
+  function schemaIdOf(bytes: Buffer): number {
+    if (bytes.length < HEADER) throw new DecodeError(`record of ${bytes.length} bytes is too short for the Confluent wire format`);
+    if (bytes[0] !== MAGIC) throw new DecodeError(`unknown magic byte ${bytes[0]} (expected ${MAGIC}: Confluent wire format)`);
+    return bytes.readInt32BE(1);
+  }
+
+  function read<T>(reader: Reader, id: number, bytes: Buffer): Decoded<T> {
     try {
       return { value: reader(bytes.subarray(HEADER)) as T, schemaId: id };
     } catch (err) {
@@ -195,10 +198,31 @@ export function createSerde(config: Config): Serde {
     }
   }
 
+  function decodeKnown<T>(topic: TopicDef<T>, bytes: Buffer): Decoded<T> | undefined {
+    const id = schemaIdOf(bytes);
+    const reader = readersOf(topic).get(id);
+    return typeof reader === 'function' ? read<T>(reader, id, bytes) : undefined;
+  }
+
+  async function decode<T>(topic: TopicDef<T>, bytes: Buffer): Promise<Decoded<T>> {
+    const id = schemaIdOf(bytes);
+    const byId = readersOf(topic);
+    let reader = byId.get(id);
+    if (!reader) {
+      const p = makeReader(topic, id);
+      byId.set(id, p);
+      p.then((r) => byId.set(id, r), () => byId.delete(id));
+      reader = p;
+    }
+    if (typeof reader !== 'function') reader = await reader;
+    return read<T>(reader, id, bytes);
+  }
+
   return {
     encode: async (topic, value) => (encoders.get(topic) ?? (await encoder(topic)))(value),
     encoder,
     decode,
+    decodeKnown,
     schemaId,
   };
 }

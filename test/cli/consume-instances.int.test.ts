@@ -14,7 +14,7 @@ import { bar, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger
 
 const prefix = randomName('test-instances');
 const topic = withName(priceUpdates, randomName('test-instances-prices'));
-const env = { KAFKA_GROUP_PREFIX: prefix, PRICE_UPDATES_TOPIC: topic.name, TOPIC_PARTITIONS: '6', METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', KAFKA_SESSION_TIMEOUT_MS: '10000' };
+const env = { KAFKA_GROUP_PREFIX: prefix, PRICE_UPDATES_TOPIC: topic.name, TOPIC_PARTITIONS: '6', METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', KAFKA_SESSION_TIMEOUT_MS: '10000', SINK_MAX_HEAP_MB: '200' };
 const config = testConfig(env);
 const logger = testLogger('instances-test');
 const groupId = `${prefix}.postgres-sink`;
@@ -56,6 +56,8 @@ describe('consume --instances N', () => {
       }, { timeoutMs: 60_000, what: 'two members in the group' });
       const members = childrenOf(parent.pid!);
       expect(members).toHaveLength(2);
+      // SINK_MAX_HEAP_MB bounds each member's heap: the member re-executed itself (same pid) with the V8 flag.
+      for (const pid of members) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('--max-old-space-size=200');
 
       const serde = createSerde(config);
       const publisher = createPublisher({ kafka, serde, logger });
