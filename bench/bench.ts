@@ -27,14 +27,16 @@ import { createRedis } from '../lib/stores/redis.ts';
 import { createSyntheticSource } from '../producers/sources/synthetic.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
 import { ensureTopics } from '../topics/admin.ts';
-import { priceUpdates, withName, type TopicDef } from '../topics/index.ts';
-import { consumeRate, copyMergeRate, copyRate, percentiles, serverCpuSeconds, until, type Rate } from './measure.ts';
+import { graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../topics/index.ts';
+import { consumeRate, copyMergeRate, copyRate, percentiles, pidCpuSeconds, serverCpuSeconds, until, type Rate } from './measure.ts';
 import type { SinkProcessReport, SinkProcessRequest } from './sink-process.ts';
 
 const { values: args } = parseArgs({ allowNegative: true, options: {
   records: { type: 'string', default: '200000,1000000' }, symbols: { type: 'string', default: '50' },
   'latency-rates': { type: 'string', default: '1000,5000' }, 'latency-seconds': { type: 'string', default: '20' },
   instances: { type: 'string', default: '1,2' }, sinks: { type: 'string', default: '' },
+  // latency: every group in one process (as `marketstream run`), or one process per group (as `consume <group>` each)
+  'latency-layout': { type: 'string', default: 'per-group' },
   rebuild: { type: 'boolean', default: true }, baselines: { type: 'boolean', default: true }, keep: { type: 'boolean', default: false },
 } });
 const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
@@ -54,7 +56,10 @@ const serde = createSerde(config);
 const topicOf = (n: number) => withName(priceUpdates, `bench-prices-${run.toLowerCase()}-${n}`);
 /** One topic per latency rate: a group reading from the beginning must not meet the records of another rate. */
 const latencyTopicOf = (perSecond: number) => withName(priceUpdates, `bench-prices-${run.toLowerCase()}-live-${perSecond}`);
-const topics = [...SIZES.map(topicOf), ...RATES.map(latencyTopicOf)];
+/** The sinks' other topics, empty: the benchmark's groups never read the real market-events and graph-mutations. */
+const emptyEvents = withName(marketEvents, `bench-events-${run.toLowerCase()}`);
+const emptyMutations = withName(graphMutations, `bench-mutations-${run.toLowerCase()}`);
+const topics: TopicDef<unknown>[] = [...SIZES.map(topicOf), ...RATES.map(latencyTopicOf), emptyEvents, emptyMutations];
 /** The groups that read price-updates (the enricher reads market-events). */
 const priceSinks = (args.sinks ? list(args.sinks) as SinkName[] : sinkNames).filter((n) => sinkTopicNames(config, n, { prices: topicOf(0) }).includes(topicOf(0).name));
 const symbolsOf = (tag: string) => Array.from({ length: SYMBOLS }, (_, i) => `B${run}${tag}${String(i).padStart(2, '0')}`);
@@ -85,11 +90,12 @@ async function startSinkProcesses(names: SinkName[], topic: TopicDef<PriceUpdate
     const joined = waitFor<void>('joined');
     const report = waitFor<{ report: SinkProcessReport }>('report').then((m) => m.report);
     joined.catch(() => {}); report.catch(() => {});
-    child.send({ names, topic: topic.name, env: { ...env, BENCH_LATENCIES: String(latencies) } } satisfies SinkProcessRequest);
+    child.send({ names, topic: topic.name, events: emptyEvents.name, mutations: emptyMutations.name, env: { ...env, BENCH_LATENCIES: String(latencies) } } satisfies SinkProcessRequest);
     await started;
     children.push({ child, joined, report });
   }
   return {
+    pids: children.map((c) => c.child.pid!),
     joined: Promise.all(children.map((c) => c.joined)),
     stop(): Promise<SinkProcessReport[]> {
       for (const c of children) c.child.send('stop');
@@ -156,7 +162,7 @@ async function main() {
         const group = `bench-${run}-${name}-${p.size}-${instances}`;
         const procs = await startSinkProcesses([name], p.topic, instances, { KAFKA_GROUP_PREFIX: group, LOG_LEVEL: 'warn' }, false);
         await procs.joined;
-        const cpu0 = await serverCpuSeconds();
+        const cpu0 = { ...(await serverCpuSeconds()), sink: await pidCpuSeconds(procs.pids) };
         const t0 = Date.now();
         const written = async () => {
           const admin = kafka.admin();
@@ -167,11 +173,11 @@ async function main() {
           } finally { await admin.disconnect(); }
         };
         await until(written, 900_000, `${name}-sink to commit ${p.size} records`);
-        const cpu1 = await serverCpuSeconds();
+        const cpu1 = { ...(await serverCpuSeconds()), sink: await pidCpuSeconds(procs.pids) };
         const wall = (Date.now() - t0) / 1000;
         const reports = await procs.stop();
-        const cores: Record<string, number> = { sink: reports.reduce((n, r) => n + r.cpuSeconds, 0) / wall };
-        for (const k of Object.keys(cpu1)) cores[k] = (cpu1[k]! - cpu0[k]!) / wall;
+        const cores: Record<string, number> = {};
+        for (const k of Object.keys(cpu1)) cores[k] = (cpu1[k as keyof typeof cpu1]! - cpu0[k as keyof typeof cpu0]!) / wall;
         cores.total = Object.values(cores).reduce((a, b) => a + b, 0);
         for (const k of Object.keys(cores)) cores[k] = Math.round(cores[k]! * 100) / 100;
         const start = Math.min(...reports.map((r) => r.joinedAt[name]!));
@@ -194,9 +200,12 @@ async function main() {
   // Event times from 150 days ago, an hour apart per symbol and round (producers' rules reject times ahead of the clock).
   let liveFrom = Math.floor(Date.now() / 3_600_000 - 150 * 24) * 3_600_000;
   for (const perSecond of RATES) {
-    say(`latency: all groups together (one process each), ${perSecond} records/s for ${LAT_SECONDS} s…`);
+    say(`latency: all groups together (${args['latency-layout']}), ${perSecond} records/s for ${LAT_SECONDS} s…`);
     const latencyTopic = latencyTopicOf(perSecond);
-    const procs = await Promise.all(priceSinks.map((n) => startSinkProcesses([n], latencyTopic, 1, { KAFKA_GROUP_PREFIX: `bench-${run}-live-${perSecond}`, LOG_LEVEL: 'warn' }, true)));
+    const env = { KAFKA_GROUP_PREFIX: `bench-${run}-live-${perSecond}`, LOG_LEVEL: 'warn' };
+    const procs = args['latency-layout'] === 'one-process'
+      ? [await startSinkProcesses(priceSinks, latencyTopic, 1, env, true)]
+      : await Promise.all(priceSinks.map((n) => startSinkProcesses([n], latencyTopic, 1, env, true)));
     await Promise.all(procs.map((p) => p.joined));
     const symbols = symbolsOf(`L${perSecond}`);
     allSymbols.push(...symbols);
@@ -217,7 +226,7 @@ async function main() {
     await new Promise((r) => setTimeout(r, 3000)); // the last records land
     const reports = await Promise.all(procs.map((p) => p.stop()));
     const ms: Record<string, ReturnType<typeof percentiles>> = {};
-    priceSinks.forEach((n, i) => { ms[n] = percentiles(reports[i]!.flatMap((r) => r.latencies[n] ?? [])); });
+    for (const n of priceSinks) ms[n] = percentiles(reports.flat().flatMap((r) => r.latencies[n] ?? []));
     latency.byRate[String(perSecond)] = { records: sent, ms };
     for (const n of priceSinks) (latency.ms[n] ??= {})[String(perSecond)] = ms[n]!;
   }

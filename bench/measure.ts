@@ -1,5 +1,6 @@
 // Measurements the benchmark takes: kafkajs consume-only and consume+decode rates, PostgreSQL COPY of the same rows,
 // a sink group's catch-up throughput, and end-to-end latency percentiles.
+import { readdir, readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
@@ -8,6 +9,7 @@ import { upsertPrices } from '../consumers/postgres/prices.ts';
 import type { RunnerHooks } from '../consumers/runner.ts';
 import { startSinks } from '../consumers/start.ts';
 import type { SinkName } from '../consumers/registry.ts';
+import type { SinkTopics } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Serde } from '../lib/serde.ts';
@@ -75,8 +77,12 @@ export interface SinkRun {
   lastWritten: Map<SinkName, number>;
 }
 
-/** Starts the given sink groups on `topic`, counting written records and collecting end-to-end latencies per sink. */
-export async function runSinks(config: Config, logger: Logger, names: readonly SinkName[], topic: TopicDef<PriceUpdate>, o: { latencies?: boolean } = {}): Promise<SinkRun> {
+/**
+ * Starts the given sink groups on `topic`, counting written records and collecting end-to-end latencies per sink, of
+ * that topic only. The sinks' other topics (market-events, graph-mutations) are `others` (empty ones of the benchmark's
+ * own), so a fresh group never reads the real topics' history.
+ */
+export async function runSinks(config: Config, logger: Logger, names: readonly SinkName[], topic: TopicDef<PriceUpdate>, o: { latencies?: boolean; others?: Omit<SinkTopics, 'prices'> } = {}): Promise<SinkRun> {
   const byName = new Map<string, SinkName>(names.map((n) => [`${n}-sink`, n]));
   const latencies = new Map(names.map((n) => [n, [] as number[]]));
   const written = new Map(names.map((n) => [n, 0]));
@@ -86,6 +92,7 @@ export async function runSinks(config: Config, logger: Logger, names: readonly S
   const hooks: RunnerHooks = {
     onGroupJoin(e) { const n = byName.get(e.sink)!; if (!joinedAt.has(n)) joinedAt.set(n, e.at); },
     onWritten(e) {
+      if (e.topic !== topic.name) return;
       const n = byName.get(e.sink)!;
       written.set(n, written.get(n)! + e.timestamps.length);
       batches.set(n, batches.get(n)! + 1);
@@ -95,7 +102,7 @@ export async function runSinks(config: Config, logger: Logger, names: readonly S
       for (const t of e.timestamps) l.push(e.writtenAt - t);
     },
   };
-  const running = await startSinks({ config, logger, names, topics: { prices: topic }, hooks });
+  const running = await startSinks({ config, logger, names, topics: { ...o.others, prices: topic }, hooks });
   return { stop: () => running.stop(), latencies, written, batches, joinedAt, lastWritten };
 }
 
@@ -131,7 +138,6 @@ export async function copyMergeRate(pool: Pool, rows: readonly PriceUpdate[], o:
 
 /** Cumulative CPU seconds of the servers on this machine, found by their command lines; reaped children count (PostgreSQL backends). */
 export async function serverCpuSeconds(): Promise<Record<string, number>> {
-  const { readdir, readFile } = await import('node:fs/promises');
   const out: Record<string, number> = { kafka: 0, postgres: 0, redis: 0, neo4j: 0, registry: 0 };
   for (const pid of (await readdir('/proc')).filter((d) => /^\d+$/.test(d))) {
     try {
@@ -161,4 +167,15 @@ export async function serverCpuSeconds(): Promise<Record<string, number>> {
     } catch { /* gone */ }
   }
   return out;
+}
+
+/** CPU seconds the given processes have used so far (utime + stime from /proc, clock ticks of 1/100 s). */
+export async function pidCpuSeconds(pids: readonly number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (f.length > 13) total += (Number(f[11]) + Number(f[12])) / 100;
+  }
+  return total;
 }

@@ -5,10 +5,10 @@
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import type { SinkName } from '../consumers/registry.ts';
-import { priceUpdates, withName } from '../topics/index.ts';
+import { graphMutations, marketEvents, priceUpdates, withName } from '../topics/index.ts';
 import { runSinks } from './measure.ts';
 
-export interface SinkProcessRequest { names: SinkName[]; topic: string; env: Record<string, string> }
+export interface SinkProcessRequest { names: SinkName[]; topic: string; events: string; mutations: string; env: Record<string, string> }
 export interface SinkProcessReport {
   written: Record<string, number>; batches: Record<string, number>;
   joinedAt: Record<string, number>; lastWritten: Record<string, number>;
@@ -23,7 +23,8 @@ process.once('message', async (req: SinkProcessRequest) => {
   Object.assign(process.env, req.env);
   const config = loadConfig();
   const logger = createLogger({ level: 'warn', format: 'json' });
-  const run = await runSinks(config, logger, req.names, withName(priceUpdates, req.topic), { latencies: process.env.BENCH_LATENCIES !== 'false' });
+  const others = { events: withName(marketEvents, req.events), mutations: withName(graphMutations, req.mutations) };
+  const run = await runSinks(config, logger, req.names, withName(priceUpdates, req.topic), { latencies: process.env.BENCH_LATENCIES !== 'false', others });
   const peak: Record<string, number> = {};
   const sampler = setInterval(() => { for (const [k, v] of Object.entries(process.memoryUsage())) peak[k] = Math.max(peak[k] ?? 0, Math.round(v / 1048576)); }, 100);
   let cpu0 = process.cpuUsage();

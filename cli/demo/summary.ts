@@ -106,5 +106,5 @@ Look further:
   psql postgres://marketstream:marketstream@127.0.0.1:5432/marketstream -c 'select * from price_data order by ts desc limit 10'
   redis-cli hgetall price:AAPL:latest
   Neo4j Browser or cypher-shell: MATCH (e:MarketEvent)-[r:AFFECTS]->(c:Company) RETURN e.headline, c.symbol, r.relevance
-  kafka-ui (Docker path): docker compose -f docker-compose.kafka.yml up -d, then http://localhost:8080`);
+  kafka-ui (Docker path): docker compose -f docker-compose.kafka.yml up -d, then http://127.0.0.1:8080`);
 }
