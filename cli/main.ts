@@ -22,6 +22,8 @@ import { registerExplain } from './commands/explain.ts';
 import { registerSchema } from './commands/schema.ts';
 
 silenceKnownKafkajsWarning();
+// A reader that stops early (`marketstream config | head -1`, `inspect tail … | less`) is not an error: exit quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); throw err; });
 
 const program = new Command('marketstream')
   .description('Kafka streaming pipeline for market data')
