@@ -70,6 +70,8 @@ export async function copyRate(pool: Pool, rows: readonly PriceUpdate[]): Promis
 export interface SinkRun {
   stop(): Promise<void>;
   latencies: Map<SinkName, number[]>;
+  /** The part of each latency spent before the batch reached the runner (Kafka delivery: produce, broker, fetch). */
+  delivery: Map<SinkName, number[]>;
   written: Map<SinkName, number>;
   batches: Map<SinkName, number>;
   /** When each sink's group was joined (the start of its throughput measure) and when it wrote its last batch. */
@@ -85,6 +87,7 @@ export interface SinkRun {
 export async function runSinks(config: Config, logger: Logger, names: readonly SinkName[], topic: TopicDef<PriceUpdate>, o: { latencies?: boolean; others?: Omit<SinkTopics, 'prices'> } = {}): Promise<SinkRun> {
   const byName = new Map<string, SinkName>(names.map((n) => [`${n}-sink`, n]));
   const latencies = new Map(names.map((n) => [n, [] as number[]]));
+  const delivery = new Map(names.map((n) => [n, [] as number[]]));
   const written = new Map(names.map((n) => [n, 0]));
   const batches = new Map(names.map((n) => [n, 0]));
   const joinedAt = new Map<SinkName, number>();
@@ -99,11 +102,12 @@ export async function runSinks(config: Config, logger: Logger, names: readonly S
       lastWritten.set(n, Math.max(lastWritten.get(n) ?? 0, e.writtenAt));
       if (o.latencies === false) return;
       const l = latencies.get(n)!;
-      for (const t of e.timestamps) l.push(e.writtenAt - t);
+      const d = delivery.get(n)!;
+      for (const t of e.timestamps) { l.push(e.writtenAt - t); d.push(e.receivedAt - t); }
     },
   };
   const running = await startSinks({ config, logger, names, topics: { ...o.others, prices: topic }, hooks });
-  return { stop: () => running.stop(), latencies, written, batches, joinedAt, lastWritten };
+  return { stop: () => running.stop(), latencies, delivery, written, batches, joinedAt, lastWritten };
 }
 
 export function percentiles(xs: number[]): { p50: number; p95: number; p99: number; max: number } {

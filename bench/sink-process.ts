@@ -12,7 +12,7 @@ export interface SinkProcessRequest { names: SinkName[]; topic: string; events: 
 export interface SinkProcessReport {
   written: Record<string, number>; batches: Record<string, number>;
   joinedAt: Record<string, number>; lastWritten: Record<string, number>;
-  latencies: Record<string, number[]>; maxRssMb: number;
+  latencies: Record<string, number[]>; delivery: Record<string, number[]>; maxRssMb: number;
   /** CPU seconds this process used from joining its group to being told to stop. */
   cpuSeconds: number;
 }
@@ -38,7 +38,7 @@ process.once('message', async (req: SinkProcessRequest) => {
     const obj = <V>(m: Map<string, V>) => Object.fromEntries(m);
     const report: SinkProcessReport = {
       written: obj(run.written), batches: obj(run.batches), joinedAt: obj(run.joinedAt), lastWritten: obj(run.lastWritten),
-      latencies: obj(run.latencies), maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      latencies: obj(run.latencies), delivery: obj(run.delivery), maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), cpuSeconds: (cpu.user + cpu.system) / 1e6,
     };
     await send({ type: 'report', report });
     process.exit(0);
