@@ -58,9 +58,11 @@ describe('enricher → graph-mutations → neo4j-sink', () => {
   it('puts the classified event in the graph with AFFECTS to its companies, and takes it out when it is withdrawn', async () => {
     const event = newEvent({ id, symbols, headline: `${symbols[0]} and ${symbols[1]} announce a merger`, summary: null, url: null, category: null });
     await publisher.send(topics.events, [event], { source: 'test' });
-    const rows = await waitFor(async () => { const g = await graph(); return g.length === 2 && g.every((r) => r.symbol) ? g : null; }, { what: 'the event and its AFFECTS in Neo4j', timeoutMs: 60_000 });
+    // The event's node and its AFFECTS are keyed differently, so they may arrive in either order (an AFFECTS first
+    // creates a bare MarketEvent end node): wait until the graph has converged, not only until the edges exist.
+    const rows = await waitFor(async () => { const g = await graph(); return g.length === 2 && g.every((r) => r.symbol && r.type && r.stock) ? g : null; }, { what: 'the event and its AFFECTS in Neo4j', timeoutMs: 60_000 });
     expect(rows.map((r) => r.symbol)).toEqual([...symbols].sort());
-    expect(rows.every((r) => r.type === 'merger_acquisition' && r.classifier === 'rules' && r.headline === event.headline && r.stock === true)).toBe(true);
+    for (const r of rows) expect({ type: r.type, classifier: r.classifier, headline: r.headline, stock: r.stock }).toEqual({ type: 'merger_acquisition', classifier: 'rules', headline: event.headline, stock: true });
     expect(rows.every((r) => typeof r.relevance === 'number' && r.relevance > 0 && r.relevance <= 1)).toBe(true);
 
     await publisher.sendTombstone(topics.events, id, { source: 'test' });
