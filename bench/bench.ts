@@ -28,7 +28,7 @@ import { createSyntheticSource } from '../producers/sources/synthetic.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
 import { ensureTopics } from '../topics/admin.ts';
 import { graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../topics/index.ts';
-import { consumeRate, copyMergeRate, copyRate, percentiles, pidCpuSeconds, serverCpuSeconds, until, type Rate } from './measure.ts';
+import { LARGE_FETCH, consumeRate, copyMergeRate, copyRate, percentiles, pidCpuSeconds, serverCpuSeconds, until, type Rate } from './measure.ts';
 import type { SinkProcessReport, SinkProcessRequest } from './sink-process.ts';
 
 const { values: args } = parseArgs({ allowNegative: true, options: {
@@ -111,6 +111,8 @@ interface SinkRun {
   instances: number; records: number; seconds: number; perSecond: number; batches: number; rssMb: number; ofBaseline: number;
   /** Cores busy during the catch-up (CPU seconds per second): the sink processes and each server. */
   cores: Record<string, number>;
+  /** Memory peaks of the process with the highest RSS: rss, heapTotal, heapUsed, external, arrayBuffers (MB). */
+  memoryMb: Record<string, number>;
 }
 
 async function resetStores(symbols: readonly string[]) {
@@ -183,8 +185,9 @@ async function main() {
         const start = Math.min(...reports.map((r) => r.joinedAt[name]!));
         const end = Math.max(...reports.map((r) => r.lastWritten[name] ?? 0));
         const t = rate(p.size, end - start);
-        runs.push({ instances, ...t, batches: reports.reduce((n, r) => n + (r.batches[name] ?? 0), 0), rssMb: Math.max(...reports.map((r) => r.maxRssMb)), ofBaseline: t.perSecond / baselineOf(name), cores });
-        say(`  ${t.perSecond} records/s; cores busy: ${JSON.stringify(cores)}`);
+        const peak = reports.reduce((a, b) => (b.maxRssMb > a.maxRssMb ? b : a));
+        runs.push({ instances, ...t, batches: reports.reduce((n, r) => n + (r.batches[name] ?? 0), 0), rssMb: peak.maxRssMb, ofBaseline: t.perSecond / baselineOf(name), cores, memoryMb: peak.memoryMb });
+        say(`  ${t.perSecond} records/s; cores busy: ${JSON.stringify(cores)}; memory peaks MB: ${JSON.stringify(peak.memoryMb)}`);
       }
     }
     const atLargest = runs.filter((r) => r.records === largest.size);
@@ -196,7 +199,7 @@ async function main() {
     };
   }
 
-  const latency: { byRate: Record<string, { records: number; ms: Record<string, ReturnType<typeof percentiles>>; deliveryMs: Record<string, ReturnType<typeof percentiles>> }>; ms: Record<string, Record<string, ReturnType<typeof percentiles>>> } = { byRate: {}, ms: {} };
+  const latency: { byRate: Record<string, { records: number; ms: Record<string, ReturnType<typeof percentiles>>; deliveryMs: Record<string, ReturnType<typeof percentiles>>; cores: Record<string, number> }>; ms: Record<string, Record<string, ReturnType<typeof percentiles>>> } = { byRate: {}, ms: {} };
   // Event times from 150 days ago, an hour apart per symbol and round (producers' rules reject times ahead of the clock).
   let liveFrom = Math.floor(Date.now() / 3_600_000 - 150 * 24) * 3_600_000;
   for (const perSecond of RATES) {
@@ -212,6 +215,8 @@ async function main() {
     let sent = 0;
     const ticks = LAT_SECONDS * 50; // every 20 ms
     const perTick = Math.max(1, Math.round(perSecond / 50));
+    const cpuNow = async () => ({ ...(await serverCpuSeconds()), sinks: await pidCpuSeconds(procs.flatMap((x) => x.pids)), producer: await pidCpuSeconds([process.pid]) });
+    const cpu0 = await cpuNow();
     const t0 = Date.now();
     for (let tick = 0; tick < ticks; tick++) {
       const batch: PriceUpdate[] = [];
@@ -222,6 +227,13 @@ async function main() {
       await publisher.send(latencyTopic, batch, { source: 'bench' });
       await new Promise((r) => setTimeout(r, Math.max(0, t0 + (tick + 1) * 20 - Date.now())));
     }
+    // Cores busy while publishing (CPU seconds per second): every sink process, the benchmark's producer, each server.
+    const cpu1 = await cpuNow();
+    const wall = (Date.now() - t0) / 1000;
+    const cores: Record<string, number> = {};
+    for (const k of Object.keys(cpu1) as (keyof typeof cpu1)[]) cores[k] = Math.round(((cpu1[k] ?? 0) - (cpu0[k] ?? 0)) / wall * 100) / 100;
+    cores.total = Math.round(Object.values(cores).reduce((a, b) => a + b, 0) * 100) / 100;
+    say(`  cores busy: ${JSON.stringify(cores)}`);
     liveFrom += Math.ceil(sent / symbols.length + 1) * 3_600_000;
     await new Promise((r) => setTimeout(r, 3000)); // the last records land
     const reports = await Promise.all(procs.map((p) => p.stop()));
@@ -231,7 +243,7 @@ async function main() {
       ms[n] = percentiles(reports.flat().flatMap((r) => r.latencies[n] ?? []));
       deliveryMs[n] = percentiles(reports.flat().flatMap((r) => r.delivery[n] ?? []));
     }
-    latency.byRate[String(perSecond)] = { records: sent, ms, deliveryMs };
+    latency.byRate[String(perSecond)] = { records: sent, ms, deliveryMs, cores };
     for (const n of priceSinks) (latency.ms[n] ??= {})[String(perSecond)] = ms[n]!;
   }
   await publisher.disconnect();
@@ -245,7 +257,7 @@ async function main() {
   const result = {
     at: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
     partitions: config.TOPIC_PARTITIONS, partitionsConcurrency: config.SINK_PARTITIONS_CONCURRENCY,
-    fetch: { maxBytes: config.SINK_FETCH_MAX_BYTES, maxBytesPerPartition: config.SINK_FETCH_PARTITION_MAX_BYTES },
+    fetch: { maxBytes: config.SINK_FETCH_MAX_BYTES, maxBytesPerPartition: config.SINK_FETCH_PARTITION_MAX_BYTES, pipeline: config.SINK_PIPELINE, commitIntervalMs: config.SINK_COMMIT_INTERVAL_MS, baselines: LARGE_FETCH },
     records: largest.size, produce: Object.fromEntries(published.map((p) => [String(p.size), p.produce])),
     baselines: { consumeOnly, consumeDecode, postgresCopy, postgresCopyMerge },
     reference: { debeziumJdbcSink: REFERENCE_DEBEZIUM },
@@ -274,7 +286,7 @@ function runRebuild(topic: string, symbols: string[], records: number): Promise<
   });
 }
 
-type Result = { produce: Record<string, Rate>; baselines: Record<string, Rate>; sinks: Record<string, { runs: SinkRun[]; baseline: string }>; latency: { byRate: Record<string, { ms: Record<string, ReturnType<typeof percentiles>>; deliveryMs?: Record<string, ReturnType<typeof percentiles>> }> }; rebuild?: Record<string, unknown>; rssMb: Record<string, unknown> };
+type Result = { produce: Record<string, Rate>; baselines: Record<string, Rate>; sinks: Record<string, { runs: SinkRun[]; baseline: string }>; latency: { byRate: Record<string, { ms: Record<string, ReturnType<typeof percentiles>>; deliveryMs?: Record<string, ReturnType<typeof percentiles>>; cores?: Record<string, number> }> }; rebuild?: Record<string, unknown>; rssMb: Record<string, unknown> };
 
 function print(r: Result) {
   const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
@@ -296,6 +308,16 @@ function print(r: Result) {
       const d = l.deliveryMs?.[n];
       out.push(row([`${n}-sink`, perSecond, p.p50, p.p95, p.p99, p.max, d ? `${d.p50} / ${d.p99}` : '']));
     }
+  }
+  out.push('', row(['cores busy while publishing (of 2)', 'records/s', 'total', 'sink processes', 'producer', 'kafka', 'postgres', 'redis', 'neo4j', 'registry']), row(['---', ...Array<string>(9).fill('---:')]));
+  for (const [perSecond, l] of Object.entries(r.latency.byRate)) {
+    const c = l.cores ?? {};
+    out.push(row(['all groups', perSecond, c.total ?? '', c.sinks ?? '', c.producer ?? '', c.kafka ?? '', c.postgres ?? '', c.redis ?? '', c.neo4j ?? '', c.registry ?? '']));
+  }
+  const largest = Math.max(...Object.values(r.sinks).flatMap((s) => s.runs.map((x) => x.records)));
+  out.push('', row(['memory peaks of a sink process (MB)', 'instances', 'records', 'rss', 'V8 heap total', 'V8 heap used', 'external (Buffers)']), row(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
+  for (const [n, s] of Object.entries(r.sinks)) {
+    for (const x of s.runs.filter((y) => y.records === largest && y.memoryMb)) out.push(row([`${n}-sink`, x.instances, x.records, x.memoryMb.rss ?? '', x.memoryMb.heapTotal ?? '', x.memoryMb.heapUsed ?? '', x.memoryMb.external ?? '']));
   }
   process.stdout.write(`${out.join('\n')}\n\nThroughput: each group alone catching up, in its own processes (group joined → last batch written). Latency: all groups running, one process each.\n`);
 }

@@ -20,12 +20,15 @@ import type { TopicDef } from '../topics/index.ts';
 export interface Rate { records: number; seconds: number; perSecond: number }
 const rate = (records: number, ms: number): Rate => ({ records, seconds: ms / 1000, perSecond: Math.round(records / (ms / 1000)) });
 
+/** The fetch sizes of the consume baselines: what kafkajs needs to reach its ceiling on these records. */
+export const LARGE_FETCH = { maxBytes: 10 * 1048576, maxBytesPerPartition: 4 * 1048576 };
+
 /**
  * Reads `expected` records from the beginning in a fresh group, optionally decoding each; the rate from group join to
- * the last record. Fetches as large as the sinks' (SINK_FETCH_MAX_BYTES, SINK_FETCH_PARTITION_MAX_BYTES), one eachBatch loop.
+ * the last record. Large fetches (LARGE_FETCH: 10 MB, 4 MB per partition, or the sinks' when larger), one eachBatch loop.
  */
 export async function consumeRate(kafka: Kafka, config: Config, topic: TopicDef<PriceUpdate>, expected: number, groupId: string, serde?: Serde): Promise<Rate> {
-  const consumer = kafka.consumer({ groupId, maxBytes: config.SINK_FETCH_MAX_BYTES, maxBytesPerPartition: config.SINK_FETCH_PARTITION_MAX_BYTES });
+  const consumer = kafka.consumer({ groupId, maxBytes: Math.max(LARGE_FETCH.maxBytes, config.SINK_FETCH_MAX_BYTES), maxBytesPerPartition: Math.max(LARGE_FETCH.maxBytesPerPartition, config.SINK_FETCH_PARTITION_MAX_BYTES) });
   let seen = 0;
   let t0 = 0;
   let done!: () => void;

@@ -13,8 +13,8 @@ export interface SinkProcessReport {
   written: Record<string, number>; batches: Record<string, number>;
   joinedAt: Record<string, number>; lastWritten: Record<string, number>;
   latencies: Record<string, number[]>; delivery: Record<string, number[]>; maxRssMb: number;
-  /** CPU seconds this process used from joining its group to being told to stop. */
-  cpuSeconds: number;
+  /** Peaks of process.memoryUsage() (MB, sampled every 100 ms): where the RSS goes (V8 heap, Buffers outside it). */
+  memoryMb: Record<string, number>;
 }
 
 const send = (m: unknown) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
@@ -27,18 +27,14 @@ process.once('message', async (req: SinkProcessRequest) => {
   const run = await runSinks(config, logger, req.names, withName(priceUpdates, req.topic), { latencies: process.env.BENCH_LATENCIES !== 'false', others });
   const peak: Record<string, number> = {};
   const sampler = setInterval(() => { for (const [k, v] of Object.entries(process.memoryUsage())) peak[k] = Math.max(peak[k] ?? 0, Math.round(v / 1048576)); }, 100);
-  let cpu0 = process.cpuUsage();
-  const joined = setInterval(() => { if (req.names.every((n) => run.joinedAt.has(n))) { clearInterval(joined); cpu0 = process.cpuUsage(); void send({ type: 'joined' }); } }, 20);
+  const joined = setInterval(() => { if (req.names.every((n) => run.joinedAt.has(n))) { clearInterval(joined); void send({ type: 'joined' }); } }, 20);
   process.once('message', async () => {
-    const cpu = process.cpuUsage(cpu0);
     clearInterval(sampler);
-    if (process.env.BENCH_DEBUG) process.stderr.write(`memory peaks MB: ${JSON.stringify(peak)}\n`);
-    if (process.env.BENCH_DEBUG) for (const [n, l] of run.latencies) process.stderr.write(`${n}: ${l.length} latencies, ${l.filter((x) => x > 5000).length} over 5 s, first ${l.slice(0, 5).join(',')}, max at index ${l.indexOf(Math.max(...l))}\n`);
     await run.stop();
     const obj = <V>(m: Map<string, V>) => Object.fromEntries(m);
     const report: SinkProcessReport = {
       written: obj(run.written), batches: obj(run.batches), joinedAt: obj(run.joinedAt), lastWritten: obj(run.lastWritten),
-      latencies: obj(run.latencies), delivery: obj(run.delivery), maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      latencies: obj(run.latencies), delivery: obj(run.delivery), maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), memoryMb: peak,
     };
     await send({ type: 'report', report });
     process.exit(0);

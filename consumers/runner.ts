@@ -36,6 +36,14 @@ export interface BatchHandlerDeps {
   sink: Sink; groupId: string; serde: Serde; publisher: Publisher; logger: Logger; config: Config; hooks?: RunnerHooks;
   /** Aborted when the member stops for good: a batch still retrying is then abandoned, uncommitted. */
   signal?: AbortSignal;
+  /**
+   * Overlap fetching with writing: `eachBatch` hands a decoded batch to a per-partition write slot and returns, so the
+   * next fetch runs while the store writes; the batch is committed when its write ended. At most one batch per
+   * partition is written at a time, in offset order. Needs `seek`, to fetch a batch again when its write was abandoned.
+   */
+  pipeline?: boolean;
+  /** Fetch `topic`/`partition` again from `offset` (kafkajs `consumer.seek`). */
+  seek?(topic: string, partition: number, offset: string): void;
 }
 
 /** The `eachBatch` of a sink's consumer, usable without a broker. */
@@ -43,6 +51,8 @@ export interface BatchHandler {
   eachBatch(p: EachBatchPayload): Promise<void>;
   /** Abandons (uncommitted) a batch stuck retrying, as when `signal` aborts. */
   abort(): void;
+  /** From now on writes each batch before `eachBatch` returns; resolves once the writes handed off before are over. */
+  drain(): Promise<void>;
 }
 
 export interface SinkRunner {
@@ -59,7 +69,10 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
   const topics = [...new Set(d.sink.handlers.map((h) => h.topic.name))];
   const consumer = d.kafka.consumer({ groupId: d.groupId, sessionTimeout: d.config.KAFKA_SESSION_TIMEOUT_MS, heartbeatInterval: heartbeatMs(d.config), maxBytes: d.config.SINK_FETCH_MAX_BYTES, maxBytesPerPartition: d.config.SINK_FETCH_PARTITION_MAX_BYTES, maxWaitTimeInMs: 1000 });
   const stopping = new AbortController();
-  const { eachBatch } = createBatchHandler({ sink: d.sink, groupId: d.groupId, serde: d.serde, publisher: d.publisher, logger: d.logger, config: d.config, hooks: d.hooks, signal: stopping.signal });
+  const handler = createBatchHandler({
+    sink: d.sink, groupId: d.groupId, serde: d.serde, publisher: d.publisher, logger: d.logger, config: d.config, hooks: d.hooks, signal: stopping.signal,
+    pipeline: d.config.SINK_PIPELINE, seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset }),
+  });
 
   return {
     consumer,
@@ -76,12 +89,15 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [...topics], fromBeginning: true });
-      await consumer.run({ eachBatchAutoResolve: false, autoCommit: true, partitionsConsumedConcurrently: d.config.SINK_PARTITIONS_CONCURRENCY, eachBatch });
+      // The handler commits each batch's offsets itself once the batch is written (or dead-lettered); kafkajs never
+      // commits on its own, so a position fetched ahead of the writes is never committed.
+      await consumer.run({ eachBatchAutoResolve: false, autoCommit: false, partitionsConsumedConcurrently: d.config.SINK_PARTITIONS_CONCURRENCY, eachBatch: handler.eachBatch });
       log.info({ topics: [...topics] }, 'sink started');
     },
     async stop() {
       // The batch in flight finishes and commits; only one stuck retrying a dead store is abandoned (uncommitted) after the grace period.
       const grace = setTimeout(() => stopping.abort(), 10_000);
+      await handler.drain();
       await consumer.disconnect();
       clearTimeout(grace);
       stopping.abort();
@@ -189,40 +205,137 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
     await isolate(0, records.length);
   }
 
+  /**
+   * Pipelined mode: per topic-partition, the write handed off last, settling to how it ended. A batch's write starts
+   * only after the one before it ended well; when that one was abandoned or failed, the partition is fetched again
+   * from the first unwritten offset.
+   */
+  const inFlight = new Map<string, Promise<Outcome>>();
+  let inline = !d.pipeline;
+
   async function eachBatch(p: EachBatchPayload): Promise<void> {
     const h = handlers.get(p.batch.topic);
     if (!h || p.batch.isEmpty()) return;
     const receivedAt = Date.now();
+    const slot = `${p.batch.topic}|${p.batch.partition}`;
     // Membership is kept for as long as the batch is in our hands: slow writes, retries of a store that is down (whose
     // back-off can be as long as the session timeout), and the isolation of a rejected batch.
     batchSignal(p);
     const beat = setInterval(() => { void heartbeat(p); }, heartbeatMs(d.config));
+    let handedOff = false;
     try {
       const dead: DeadLetter[] = [];
+      // Decoding overlaps the write of the batch before (pipelined mode): that one is awaited only after.
       const { good, raw } = await retrying('decode', h.topic.name, p, () => { dead.length = 0; return decodeAll(h, p, dead); });
+      const before = await inFlight.get(slot);
+      if (before && !before.ok) {
+        inFlight.delete(slot);
+        if (before.error) throw before.error; // as if this batch had failed: kafkajs restarts from the last commit
+        return; // its write was abandoned: the partition is fetched again from that batch's first offset
+      }
+      if (p.isStale() || signal.aborted) return;
+      if (d.pipeline) p.resolveOffset(p.batch.lastOffset()); // the next fetch goes on past this batch; committed only once written
+      const job = finish(h, p, good, raw, dead, receivedAt).catch((err: unknown): Outcome => ({ ok: false, error: err })).finally(() => clearInterval(beat));
+      handedOff = true;
+      if (inline) {
+        const outcome = await job;
+        if (outcome.error) throw outcome.error;
+        return;
+      }
+      inFlight.set(slot, job);
+    } catch (err) {
+      if (abandoned(err, p)) return;
+      throw err;
+    } finally {
+      if (!handedOff) clearInterval(beat);
+    }
+  }
+
+  /** Writes a decoded batch, dead-letters its bad records, then commits past it; settles to how that ended. */
+  async function finish<T>(h: TopicHandler<T>, p: EachBatchPayload, good: SinkRecord<T>[], raw: KafkaMessage[], dead: DeadLetter[], receivedAt: number): Promise<Outcome> {
+    const { topic, partition } = p.batch;
+    try {
       const started = Date.now();
       if (good.length) await write(h, p, good, raw, dead);
       const writtenAt = Date.now();
       if (dead.length) {
         await retrying('dead-letter', h.topic.name, p, () => d.publisher.deadLetter(h.topic, dead));
         for (const x of dead) {
-          log.warn({ topic: p.batch.topic, partition: p.batch.partition, offset: x.origin?.offset, key: x.key, correlationId: x.headers?.[Headers.correlationId], errClass: errorClass(x.error), err: errorMessage(x.error) }, 'record sent to DLQ');
+          log.warn({ topic, partition, offset: x.origin?.offset, key: x.key, correlationId: x.headers?.[Headers.correlationId], errClass: errorClass(x.error), err: errorMessage(x.error) }, 'record sent to DLQ');
           callHook(d.hooks, log, 'onDeadLetter', { sink: d.sink.name, groupId: d.groupId, topic: h.topic.name, reason: errorClass(x.error) });
         }
       }
-      callHook(d.hooks, log, 'onWritten', { sink: d.sink.name, groupId: d.groupId, topic: h.topic.name, partition: p.batch.partition, records: p.batch.messages.length, timestamps: good.map((r) => r.timestamp), receivedAt, writtenAt, writeMs: writtenAt - started });
-      p.resolveOffset(p.batch.lastOffset());
-      await p.commitOffsetsIfNecessary();
+      callHook(d.hooks, log, 'onWritten', { sink: d.sink.name, groupId: d.groupId, topic: h.topic.name, partition, records: p.batch.messages.length, timestamps: good.map((r) => r.timestamp), receivedAt, writtenAt, writeMs: writtenAt - started });
     } catch (err) {
-      if (abandoned(err, p)) return;
-      throw err;
-    } finally {
-      clearInterval(beat);
+      if (!d.pipeline) return abandoned(err, p) ? { ok: false } : { ok: false, error: err };
+      // Handed off: the position is already past this batch. Fetch it again unless this member is stopping (then
+      // whoever owns the partition next reads it from the last commit).
+      try {
+        if (!signal.aborted && p.isRunning()) d.seek?.(topic, partition, p.batch.firstOffset()!);
+      } catch (seekErr) {
+        log.warn({ topic, partition, err: errorMessage(seekErr) }, 'could not seek back to an unwritten batch; the consumer restarts from the last commit');
+        return { ok: false, error: err };
+      }
+      if (abandoned(err, p)) return { ok: false };
+      log.error({ topic, partition, offset: p.batch.firstOffset(), err: errorMessage(err) }, 'batch write failed; the consumer restarts from the last commit');
+      return { ok: false, error: err };
     }
+    const offsets = { topics: [{ topic, partitions: [{ partition, offset: (BigInt(p.batch.lastOffset()) + 1n).toString() }] }] };
+    if (!d.pipeline) {
+      p.resolveOffset(p.batch.lastOffset());
+      await p.commitOffsetsIfNecessary(offsets);
+      return { ok: true };
+    }
+    commitLater(p, topic, partition, offsets.topics[0]!.partitions[0]!.offset);
+    if (inline) await flushCommits();
+    return { ok: true };
   }
 
-  return { eachBatch, abort: () => aborting.abort() };
+  /**
+   * Pipelined mode: offsets of written batches wait up to SINK_COMMIT_INTERVAL_MS and go in one OffsetCommit for all
+   * of the member's partitions (at 1,000 records/s a commit per batch would be hundreds a second). Commits are sent one
+   * at a time, in order. A commit that fails (the group is rebalancing, this member left) is tried again with the next
+   * one unless a newer offset replaced it; meanwhile the records would be read again, and writing them again changes nothing.
+   */
+  const toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
+  let commitVia: EachBatchPayload | undefined;
+  let commitTimer: NodeJS.Timeout | undefined;
+  let commits: Promise<void> = Promise.resolve();
+  function commitLater(p: EachBatchPayload, topic: string, partition: number, offset: string): void {
+    toCommit.set(`${topic}|${partition}`, { topic, partition, offset });
+    commitVia = p;
+    commitTimer ??= setTimeout(() => { commitTimer = undefined; void flushCommits(); }, d.config.SINK_COMMIT_INTERVAL_MS);
+  }
+  function flushCommits(): Promise<void> {
+    clearTimeout(commitTimer);
+    commitTimer = undefined;
+    commits = commits.then(async () => {
+      const via = commitVia;
+      if (!toCommit.size || !via) return;
+      const taken = [...toCommit];
+      toCommit.clear();
+      const topics = [...new Set(taken.map(([, c]) => c.topic))].map((topic) => ({ topic, partitions: taken.filter(([, c]) => c.topic === topic).map(([, c]) => ({ partition: c.partition, offset: c.offset })) }));
+      try {
+        await via.commitOffsetsIfNecessary({ topics });
+      } catch (err) {
+        for (const [k, c] of taken) if (!toCommit.has(k)) toCommit.set(k, c);
+        log.debug({ err: errorMessage(err), partitions: taken.length }, 'commit after the write failed; tried again with the next one');
+      }
+    });
+    return commits;
+  }
+
+  async function drain(): Promise<void> {
+    inline = true;
+    await Promise.all(inFlight.values());
+    await flushCommits();
+  }
+
+  return { eachBatch, abort: () => aborting.abort(), drain };
 }
+
+/** How a batch's write ended: written and committed (`ok`), abandoned (member stopping, group rebalancing), or `error`. */
+interface Outcome { ok: boolean; error?: unknown }
 
 /** A decoded record as a sink sees it; the key is decoded only when a sink asks for it (price sinks never do). */
 class Received<T> implements SinkRecord<T> {

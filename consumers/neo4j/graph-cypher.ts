@@ -18,7 +18,8 @@
 // record published twice) leaves the provenance alone, so applying it twice stays a no-op. An end node a relationship
 // upsert creates gets that record's `src_*`. A delete records its provenance on the GraphTombstone it leaves (row field
 // `src`: `src_*`, `src_op`, `enr_*`; a node delete's relationships: `cascadeSrc`, with `src_cascade` = the node's
-// entity key), unless a delete at the same or a later time is already recorded there.
+// entity key), unless a delete at the same or a later time is already recorded there; a DeleteRelationship's
+// provenance replaces a node delete's cascade on the relationship's tombstone whatever their order.
 import { RelTypes, type RelType } from '../../schemas/types.generated.ts';
 import { KEY_PROPERTY, REL_ENDS, StoredLabels, type StoredLabel } from '../../topics/graph-model.ts';
 
@@ -33,9 +34,19 @@ const changes = (v: string) => `(t IS NOT NULL OR ${v}.src_offset IS NULL OR ${v
   OR any(k IN keys(r.props) WHERE NOT coalesce(${v}[k] = r.props[k], ${v}[k] IS NULL AND r.props[k] IS NULL)))`;
 /** The row's provenance, set on `v` when `changed`. */
 const provenance = (v: string) => `SET ${v} += CASE WHEN changed THEN coalesce(r.src, {}) ELSE {} END`;
-/** A delete's provenance on tombstone `t`, unless a delete at the same or a later time is recorded there; then its time. */
-const recordDelete = (src: string) => `SET t += CASE WHEN t.deleted_at IS NULL OR t.deleted_at < r.time THEN coalesce(${src}, {}) ELSE {} END
+/**
+ * A delete's provenance on tombstone `t`, unless a delete at the same or a later time is recorded there; then its time.
+ * `rank`: which provenance wins regardless of time.
+ */
+const recordDelete = (src: string, rank: { over?: string; under?: string } = {}) => `SET t += CASE WHEN NOT (${rank.under ?? 'false'}) AND (t.deleted_at IS NULL OR t.deleted_at < r.time OR ${rank.over ?? 'false'}) THEN coalesce(${src}, {}) ELSE {} END
 SET t.deleted_at = ${KEEP_LATEST}`;
+/**
+ * A relationship's own delete names it on its tombstone over its node's delete, in whatever order the two are applied
+ * (or concurrently): their records have different keys, so sit in different partitions, and in time order the node's
+ * delete would not have found the relationship any more.
+ */
+const EXPLICIT_OVER_CASCADE = { over: `coalesce(t.src_op = 'node deleted', false)` };
+const CASCADE_UNDER_EXPLICIT = { under: `coalesce(t.src_op = 'DeleteRelationship', false)` };
 
 /** `(v:Company {symbol: r.key})`, built from the constants only. */
 const node = (v: string, label: StoredLabel, param: string) => `(${v}:${label} {${KEY_PROPERTY[label]}: ${param}})`;
@@ -63,7 +74,7 @@ CALL (n, r) {
   WITH DISTINCT r, x
   WITH r, type(x) + ':' + coalesce(startNode(x).symbol, startNode(x).id, startNode(x).name) + ':' + coalesce(endNode(x).symbol, endNode(x).id, endNode(x).name) AS relKey
   MERGE (t:${TOMBSTONE_LABEL} {key: relKey})
-  ${recordDelete('r.cascadeSrc')}
+  ${recordDelete('r.cascadeSrc', CASCADE_UNDER_EXPLICIT)}
 }
 DETACH DELETE n
 MERGE (t:${TOMBSTONE_LABEL} {key: r.entity})
@@ -98,7 +109,7 @@ OPTIONAL MATCH ${node('a', from, 'r.from')}-[x:${type}]->${node('b', to, 'r.to')
 WITH r, x WHERE x IS NULL OR x._mutated_at IS NULL OR x._mutated_at <= r.time
 DELETE x
 MERGE (t:${TOMBSTONE_LABEL} {key: r.entity})
-${recordDelete('r.src')}`;
+${recordDelete('r.src', EXPLICIT_OVER_CASCADE)}`;
 }
 
 const byLabel = (f: (l: StoredLabel) => string) => Object.fromEntries(StoredLabels.map((l) => [l, f(l)])) as Record<StoredLabel, string>;

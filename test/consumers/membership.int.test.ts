@@ -87,7 +87,8 @@ describe('group membership under long outages and slow isolation', () => {
   it('one bad record in a 20,000-record batch: exactly one DLQ record, the batch is not fetched again', async () => {
     const topic = withName(priceUpdates, randomName('test-isolate'));
     topics.push(topic.name, topic.dlq);
-    const config = testConfig({ KAFKA_GROUP_PREFIX: randomName('test-isolate'), TOPIC_PARTITIONS: '1', KAFKA_SESSION_TIMEOUT_MS: String(SESSION_MS) });
+    // Fetches large enough for the 20,000 records to come as one batch.
+    const config = testConfig({ KAFKA_GROUP_PREFIX: randomName('test-isolate'), TOPIC_PARTITIONS: '1', KAFKA_SESSION_TIMEOUT_MS: String(SESSION_MS), SINK_FETCH_MAX_BYTES: '10485760', SINK_FETCH_PARTITION_MAX_BYTES: '10485760' });
     await ensureTopics(kafka, config, [topic]);
     const symbol = randomSymbol();
     symbols.push(symbol);

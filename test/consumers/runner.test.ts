@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createBatchHandler, type RunnerHooks } from '../../consumers/runner.ts';
 import type { SinkRecord, TopicHandler } from '../../consumers/types.ts';
 import { loadConfig } from '../../lib/config.ts';
-import { DecodeError, TransientError, ValidationError, errorClass } from '../../lib/errors.ts';
+import { DecodeError, SchemaRejectedError, TransientError, ValidationError, errorClass } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../../lib/publisher.ts';
 import type { Serde } from '../../lib/serde.ts';
@@ -28,7 +28,8 @@ type Events = string[];
 const FIRST_OFFSET = 100;
 
 /** A fake EachBatchPayload over `records` (offsets from 100) that logs its calls to `events`. */
-function batch(events: Events, records: In[], o: { running?: () => boolean; stale?: () => boolean } = {}) {
+function batch(events: Events, records: In[], o: { running?: () => boolean; stale?: () => boolean; first?: number; partition?: number; heartbeat?: () => Promise<void> } = {}) {
+  const FIRST_OFFSET = o.first ?? 100;
   const messages = records.map((r, i) => ({
     key: r.key === undefined ? null : Buffer.from(r.key),
     value: r.value === null ? null : Buffer.isBuffer(r.value) ? r.value : Buffer.from(JSON.stringify(r.value)),
@@ -36,14 +37,19 @@ function batch(events: Events, records: In[], o: { running?: () => boolean; stal
   })) as KafkaMessage[];
   const p = {
     batch: {
-      topic: topic.name, partition: 3, messages,
+      topic: topic.name, partition: o.partition ?? 3, messages,
       isEmpty: () => messages.length === 0,
       firstOffset: () => messages[0]?.offset ?? null,
       lastOffset: () => messages.at(-1)?.offset ?? String(FIRST_OFFSET - 1),
     },
     resolveOffset: (offset: string) => { events.push(`resolve:${offset}`); },
-    commitOffsetsIfNecessary: async () => { events.push('commit'); },
-    heartbeat: async () => { events.push('heartbeat'); },
+    // `commit` when committing just past this batch (or kafkajs's resolved offsets); else `commit:<partition>@<offset>,…`
+    commitOffsetsIfNecessary: async (offsets?: { topics: { partitions: { partition: number; offset: string }[] }[] }) => {
+      const parts = offsets?.topics.flatMap((t) => t.partitions) ?? [];
+      const justPast = parts.length === 0 || (parts.length === 1 && parts[0]!.offset === String(Number(messages.at(-1)?.offset) + 1));
+      events.push(justPast ? 'commit' : `commit:${parts.map((x) => `${x.partition}@${x.offset}`).join(',')}`);
+    },
+    heartbeat: o.heartbeat ?? (async () => { events.push('heartbeat'); }),
     isRunning: o.running ?? (() => true),
     isStale: o.stale ?? (() => false),
   };
@@ -114,13 +120,17 @@ function memoryLogger() {
 }
 
 /** The handler over a fresh sink, serde and publisher, with everything they record. */
-function setup(o: Parameters<typeof sinkOf>[1] & { dlqFailures?: number; hooks?: RunnerHooks } = {}) {
+function setup(o: Parameters<typeof sinkOf>[1] & { dlqFailures?: number; hooks?: RunnerHooks; pipeline?: boolean; publisher?: Publisher; commitIntervalMs?: number } = {}) {
   const events: Events = [];
   const { sink, written, writeCalls } = sinkOf(events, o);
   const serde = jsonSerde();
   const pub = recordingPublisher(events, o.dlqFailures);
   const { logger, lines } = memoryLogger();
-  const handler = createBatchHandler({ sink, groupId: 'test-group', serde: serde as Serde, publisher: pub.publisher, logger, config, hooks: o.hooks });
+  const handler = createBatchHandler({
+    sink, groupId: 'test-group', serde: serde as Serde, publisher: o.publisher ?? pub.publisher, logger, hooks: o.hooks,
+    config: o.commitIntervalMs === undefined ? config : { ...config, SINK_COMMIT_INTERVAL_MS: o.commitIntervalMs },
+    pipeline: o.pipeline, seek: (_topic, _partition, offset) => { events.push(`seek:${offset}`); },
+  });
   return { handler, events, written, writeCalls, serde, dead: pub.dead, dlqCalls: pub.calls, logs: lines };
 }
 
@@ -321,6 +331,88 @@ describe('sink runner batch handler', () => {
       expect(t.events).toEqual(['write:1,null,3', 'resolve:102', 'commit']);
       expect(t.written[0]!.map((r) => [r.key, r.value])).toEqual([['a', { id: 1 }], ['gone', null], ['c', { id: 3 }]]);
       expect(t.dlqCalls()).toBe(0);
+    });
+  });
+
+  describe('pipelined: the next fetch overlaps the write', () => {
+    /** A write gate: `writing` resolves when a write started, `release()` lets it end. */
+    function gate() {
+      let release!: () => void; let writing!: () => void;
+      const open = new Promise<void>((r) => { release = r; });
+      const started = new Promise<void>((r) => { writing = r; });
+      return { release, started, wait: async () => { writing(); await open; } };
+    }
+    const settled = async (p: Promise<unknown>) => Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))]);
+
+    it('eachBatch returns while the write is in flight, having moved the fetch position; the commit comes only after the write', async () => {
+      const g = gate();
+      const t = setup({ pipeline: true, write: g.wait });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }]));
+      await g.started;
+      expect(t.events).toEqual(['resolve:101']); // fetching goes on; nothing is committed
+      g.release();
+      await t.handler.drain();
+      expect(t.events).toEqual(['resolve:101', 'write:1,2', 'commit']);
+    });
+
+    it('a partition\'s next batch waits for the write before it: one write at a time, in offset order, committed after them', async () => {
+      const g = gate();
+      const t = setup({ pipeline: true, write: (_rows, call) => (call === 1 ? g.wait() : undefined) });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }]));
+      const second = t.handler.eachBatch(batch(t.events, [{ value: { id: 3 } }, { value: { id: 4 } }], { first: 102 }));
+      expect(await settled(second)).toBe(false); // decoded, waiting for the write of 100-101
+      g.release();
+      await second;
+      await t.handler.drain();
+      expect(t.events).toEqual(['resolve:101', 'write:1,2', 'resolve:103', 'write:3,4', 'commit']); // one commit, past 103
+    });
+
+    it('offsets written within SINK_COMMIT_INTERVAL_MS go in one commit for all partitions, sent only after their writes', async () => {
+      const t = setup({ pipeline: true, commitIntervalMs: 50 });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }], { partition: 3 }));
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 5 } }], { partition: 4, first: 200 }));
+      await new Promise((r) => setTimeout(r, 10));
+      expect(t.events).toEqual(['resolve:101', 'write:1,2', 'resolve:200', 'write:5']);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(t.events.slice(4)).toEqual(['commit:3@102,4@201']);
+    });
+
+    it('a write abandoned after the hand-off (the group rebalanced) fetches its batch again, and the batch fetched after it is not written', async () => {
+      let rebalancing = true;
+      const t = setup({ pipeline: true, write: () => { if (rebalancing) throw new TransientError('store down'); } });
+      const heartbeat = async () => { if (rebalancing) throw Object.assign(new Error('rebalancing'), { type: 'REBALANCE_IN_PROGRESS' }); };
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }], { heartbeat }));
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 3 } }], { first: 102 })); // waits, then learns the write before was abandoned
+      expect(t.events).toEqual(['resolve:101', 'seek:100']);
+      expect(t.written).toEqual([]);
+      rebalancing = false;
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }, { value: { id: 3 } }])); // the same records, fetched again
+      await t.handler.drain();
+      expect(t.events.slice(2)).toEqual(['resolve:102', 'write:1,2,3', 'commit']);
+    });
+
+    it('a batch that fails for good after the hand-off fails the next eachBatch of its partition (kafkajs restarts from the last commit), once', async () => {
+      const failing: Publisher = { ...recordingPublisher([]).publisher, deadLetter: async () => { throw new SchemaRejectedError('DLQ topic deleted'); } };
+      const t = setup({ pipeline: true, publisher: failing });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }, { value: Buffer.from('not json') }]));
+      await expect(t.handler.eachBatch(batch(t.events, [{ value: { id: 3 } }], { first: 102 }))).rejects.toThrow('DLQ topic deleted');
+      expect(t.events).toEqual(['resolve:101', 'write:1', 'seek:100']); // nothing committed; fetched again from 100
+      expect(t.logs).toContainEqual(expect.objectContaining({ level: 50, err: 'DLQ topic deleted' }));
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }], { first: 100 }));
+      await t.handler.drain();
+      expect(t.events.slice(3)).toEqual(['resolve:100', 'write:1', 'commit']);
+    });
+
+    it('drain() waits for the writes handed off and their commits; afterwards eachBatch returns only once its batch is written and committed', async () => {
+      const g = gate();
+      const t = setup({ pipeline: true, write: (_rows, call) => (call === 1 ? g.wait() : undefined) });
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 1 } }]));
+      const drained = t.handler.drain();
+      expect(await settled(drained)).toBe(false);
+      g.release();
+      await drained;
+      await t.handler.eachBatch(batch(t.events, [{ value: { id: 2 } }], { first: 101 }));
+      expect(t.events).toEqual(['resolve:100', 'write:1', 'commit', 'resolve:101', 'write:2', 'commit']);
     });
   });
 });

@@ -202,6 +202,22 @@ describe('neo4j-sink: graph-mutations', () => {
     expect(await company(i)).toBeUndefined();
   });
 
+  it('a relationship\'s own delete is named on its tombstone even when its node\'s delete was applied first', async () => {
+    const [k, l] = [sym('DRK'), sym('DRL')];
+    await send(upsertNode('Company', k, { name: 'Kappa' }, at(90)), upsertRelationship('COMPETES_WITH', k, l, { confidence: 0.4 }, at(90)));
+    await settle();
+    // The node's delete (a tombstone: its time is now) applied before the relationship's own, older delete, as when
+    // the two sit in different partitions.
+    await sut.publisher.sendTombstone(sut.topics.mutations, `Company:${k}`, { source: 'test' });
+    await settle();
+    const op = async () => (await driver.executeQuery('MATCH (t:GraphTombstone {key: $key}) RETURN t.src_op AS op', { key: `COMPETES_WITH:${k}:${l}` })).records[0]?.get('op');
+    expect(await op()).toBe('node deleted');
+    await send(deleteRelationship('COMPETES_WITH', k, l, at(91)));
+    await settle();
+    expect(await op()).toBe('DeleteRelationship');
+    expect(await deletedAt(`COMPETES_WITH:${k}:${l}`)).toBe(await deletedAt(`Company:${k}`)); // the later time stays
+  });
+
   it('dead-letters records outside the whitelist with the reason, and executes nothing for them', async () => {
     const k = sym('K');
     await send(upsertNode('Company', k, { name: 'Kappa' }, at(90)));
