@@ -25,7 +25,7 @@ import { deleteRelationship, long, upsertNode, upsertRelationship } from '../../
 import { graphMutations, marketEvents, priceUpdates, withName } from '../../topics/index.ts';
 import { startCli } from '../cli/cli-process.ts';
 import { startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../helpers/fake-anthropic.ts';
-import { deleteEventRows, deleteTestTopics, randomName, randomSymbol, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { deleteEventRows, deleteTestTopics, randomName, randomSymbol, rewindToEarliest, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
 
 const SINKS: SinkName[] = ['postgres', 'enricher', 'neo4j'];
 const topics = {
@@ -73,15 +73,7 @@ async function snapshot(id: string, syms: readonly string[]) {
 /** Stops the groups, rewinds them to the earliest offsets of their topics, and starts them again: redelivery of everything. */
 async function replay(names: readonly SinkName[] = SINKS) {
   await stop();
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    for (const name of names) {
-      for (const t of [topics.prices, topics.events, topics.mutations]) await admin.resetOffsets({ groupId: groupIdOf(config, name), topic: t.name, earliest: true }).catch(() => {});
-    }
-  } finally {
-    await admin.disconnect();
-  }
+  for (const name of names) await rewindToEarliest(kafka, groupIdOf(config, name), [topics.prices.name, topics.events.name, topics.mutations.name]);
   await start();
 }
 
