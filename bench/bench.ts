@@ -28,7 +28,7 @@ import { createSyntheticSource } from '../producers/sources/synthetic.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
 import { ensureTopics } from '../topics/admin.ts';
 import { graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../topics/index.ts';
-import { LARGE_FETCH, consumeRate, copyMergeRate, copyRate, percentiles, pidCpuSeconds, serverCpuSeconds, until, type Rate } from './measure.ts';
+import { LARGE_FETCH, consumeRate, copyMergeRate, copyRate, coresBusy, cpuSnapshot, percentiles, until, type Rate } from './measure.ts';
 import type { SinkProcessReport, SinkProcessRequest } from './sink-process.ts';
 
 const { values: args } = parseArgs({ allowNegative: true, options: {
@@ -164,7 +164,7 @@ async function main() {
         const group = `bench-${run}-${name}-${p.size}-${instances}`;
         const procs = await startSinkProcesses([name], p.topic, instances, { KAFKA_GROUP_PREFIX: group, LOG_LEVEL: 'warn' }, false);
         await procs.joined;
-        const cpu0 = { ...(await serverCpuSeconds()), sink: await pidCpuSeconds(procs.pids) };
+        const cpu0 = await cpuSnapshot({ sink: procs.pids });
         const t0 = Date.now();
         const written = async () => {
           const admin = kafka.admin();
@@ -175,13 +175,8 @@ async function main() {
           } finally { await admin.disconnect(); }
         };
         await until(written, 900_000, `${name}-sink to commit ${p.size} records`);
-        const cpu1 = { ...(await serverCpuSeconds()), sink: await pidCpuSeconds(procs.pids) };
-        const wall = (Date.now() - t0) / 1000;
+        const cores = coresBusy(cpu0, await cpuSnapshot({ sink: procs.pids }), (Date.now() - t0) / 1000);
         const reports = await procs.stop();
-        const cores: Record<string, number> = {};
-        for (const k of Object.keys(cpu1)) cores[k] = (cpu1[k as keyof typeof cpu1]! - cpu0[k as keyof typeof cpu0]!) / wall;
-        cores.total = Object.values(cores).reduce((a, b) => a + b, 0);
-        for (const k of Object.keys(cores)) cores[k] = Math.round(cores[k]! * 100) / 100;
         const start = Math.min(...reports.map((r) => r.joinedAt[name]!));
         const end = Math.max(...reports.map((r) => r.lastWritten[name] ?? 0));
         const t = rate(p.size, end - start);
@@ -215,7 +210,7 @@ async function main() {
     let sent = 0;
     const ticks = LAT_SECONDS * 50; // every 20 ms
     const perTick = Math.max(1, Math.round(perSecond / 50));
-    const cpuNow = async () => ({ ...(await serverCpuSeconds()), sinks: await pidCpuSeconds(procs.flatMap((x) => x.pids)), producer: await pidCpuSeconds([process.pid]) });
+    const cpuNow = () => cpuSnapshot({ sinks: procs.flatMap((x) => x.pids), producer: [process.pid] });
     const cpu0 = await cpuNow();
     const t0 = Date.now();
     for (let tick = 0; tick < ticks; tick++) {
@@ -228,11 +223,7 @@ async function main() {
       await new Promise((r) => setTimeout(r, Math.max(0, t0 + (tick + 1) * 20 - Date.now())));
     }
     // Cores busy while publishing (CPU seconds per second): every sink process, the benchmark's producer, each server.
-    const cpu1 = await cpuNow();
-    const wall = (Date.now() - t0) / 1000;
-    const cores: Record<string, number> = {};
-    for (const k of Object.keys(cpu1) as (keyof typeof cpu1)[]) cores[k] = Math.round(((cpu1[k] ?? 0) - (cpu0[k] ?? 0)) / wall * 100) / 100;
-    cores.total = Math.round(Object.values(cores).reduce((a, b) => a + b, 0) * 100) / 100;
+    const cores = coresBusy(cpu0, await cpuNow(), (Date.now() - t0) / 1000);
     say(`  cores busy: ${JSON.stringify(cores)}`);
     liveFrom += Math.ceil(sent / symbols.length + 1) * 3_600_000;
     await new Promise((r) => setTimeout(r, 3000)); // the last records land

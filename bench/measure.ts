@@ -143,8 +143,24 @@ export async function copyMergeRate(pool: Pool, rows: readonly PriceUpdate[], o:
   return rate(rows.length, Date.now() - t0);
 }
 
+/** CPU seconds so far of every server (serverCpuSeconds) and of each named group of processes (pidCpuSeconds). */
+export async function cpuSnapshot(processes: Record<string, readonly number[]>): Promise<Record<string, number>> {
+  const out = await serverCpuSeconds();
+  for (const [name, pids] of Object.entries(processes)) out[name] = await pidCpuSeconds(pids);
+  return out;
+}
+
+/** Cores each kept busy between two snapshots `seconds` apart (CPU seconds per second), and their `total`; to 0.01. */
+export function coresBusy(before: Record<string, number>, after: Record<string, number>, seconds: number): Record<string, number> {
+  const cores: Record<string, number> = {};
+  for (const k of Object.keys(after)) cores[k] = (after[k]! - (before[k] ?? 0)) / seconds;
+  cores.total = Object.values(cores).reduce((a, b) => a + b, 0);
+  for (const k of Object.keys(cores)) cores[k] = Math.round(cores[k]! * 100) / 100;
+  return cores;
+}
+
 /** Cumulative CPU seconds of the servers on this machine, found by their command lines; reaped children count (PostgreSQL backends). */
-export async function serverCpuSeconds(): Promise<Record<string, number>> {
+async function serverCpuSeconds(): Promise<Record<string, number>> {
   const out: Record<string, number> = { kafka: 0, postgres: 0, redis: 0, neo4j: 0, registry: 0 };
   for (const pid of (await readdir('/proc')).filter((d) => /^\d+$/.test(d))) {
     try {
@@ -177,7 +193,7 @@ export async function serverCpuSeconds(): Promise<Record<string, number>> {
 }
 
 /** CPU seconds the given processes have used so far (utime + stime from /proc, clock ticks of 1/100 s). */
-export async function pidCpuSeconds(pids: readonly number[]): Promise<number> {
+async function pidCpuSeconds(pids: readonly number[]): Promise<number> {
   let total = 0;
   for (const pid of pids) {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');

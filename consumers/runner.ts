@@ -280,13 +280,13 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
       log.error({ topic, partition, offset: p.batch.firstOffset(), err: errorMessage(err) }, 'batch write failed; the consumer restarts from the last commit');
       return { ok: false, error: err };
     }
-    const offsets = { topics: [{ topic, partitions: [{ partition, offset: (BigInt(p.batch.lastOffset()) + 1n).toString() }] }] };
+    const next = (BigInt(p.batch.lastOffset()) + 1n).toString();
     if (!d.pipeline) {
       p.resolveOffset(p.batch.lastOffset());
-      await p.commitOffsetsIfNecessary(offsets);
+      await p.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
       return { ok: true };
     }
-    commitLater(p, topic, partition, offsets.topics[0]!.partitions[0]!.offset);
+    commitLater(p, topic, partition, next);
     if (inline) await flushCommits();
     return { ok: true };
   }

@@ -1,9 +1,8 @@
 // Kafka helpers for integration tests: a quiet client, random topics created and deleted, and reading
-// a topic until N messages arrived (or to its end), dead letters by key, a stopped group rewound.
+// a topic until N messages arrived (or to its end), dead letters by key.
 import { Kafka, logLevel, type Admin, type IHeaders, type ITopicConfig } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
 import { headersToStrings } from '../../lib/dlq.ts';
-import { applyOffsets, type OffsetChange } from '../../ops/replay.ts';
 import { randomName } from './random.ts';
 import { testConfig } from './config.ts';
 import { waitFor } from './wait.ts';
@@ -126,20 +125,3 @@ async function consumeUntil(kafka: Kafka, topic: string, done: (received: Consum
   }
 }
 
-/**
- * Rewinds a stopped group to the earliest offsets of `topics`. What `admin.resetOffsets` does, but for all the topics
- * at once and without its 5 s fetch wait per topic: one short-lived member of the group commits them (ops/replay.ts).
- */
-export async function rewindToEarliest(kafka: Kafka, groupId: string, topics: readonly string[]): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const changes: OffsetChange[] = [];
-    for (const topic of topics) {
-      for (const p of await admin.fetchTopicOffsets(topic)) changes.push({ topic, partition: p.partition, before: null, after: p.low, earliest: p.low, latest: p.high, lagAfter: Number(p.high) - Number(p.low) });
-    }
-    await applyOffsets(kafka, admin, groupId, changes);
-  } finally {
-    await admin.disconnect();
-  }
-}

@@ -25,7 +25,8 @@ import { deleteRelationship, long, upsertNode, upsertRelationship } from '../../
 import { graphMutations, marketEvents, priceUpdates, withName } from '../../topics/index.ts';
 import { startCli } from '../cli/cli-process.ts';
 import { startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../helpers/fake-anthropic.ts';
-import { deleteEventRows, deleteTestTopics, randomName, randomSymbol, rewindToEarliest, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { deleteEventRows, deleteTestTopics, randomName, randomSymbol, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { replay as replayGroup } from '../../ops/replay.ts';
 
 const SINKS: SinkName[] = ['postgres', 'enricher', 'neo4j'];
 const topics = {
@@ -73,7 +74,7 @@ async function snapshot(id: string, syms: readonly string[]) {
 /** Stops the groups, rewinds them to the earliest offsets of their topics, and starts them again: redelivery of everything. */
 async function replay(names: readonly SinkName[] = SINKS) {
   await stop();
-  for (const name of names) await rewindToEarliest(kafka, groupIdOf(config, name), [topics.prices.name, topics.events.name, topics.mutations.name]);
+  for (const name of names) await replayGroup(kafka, { groupId: groupIdOf(config, name), topics: [topics.prices.name, topics.events.name, topics.mutations.name], target: { kind: 'earliest' } });
   await start();
 }
 

@@ -23,7 +23,8 @@ import { reclassify } from '../../ops/enrich/reclassify.ts';
 import type { MarketEvent } from '../../schemas/types.generated.ts';
 import { graphMutations, marketEvents, priceUpdates, withName } from '../../topics/index.ts';
 import { startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../helpers/fake-anthropic.ts';
-import { deleteEventRows, deleteTestTopics, newEvent, randomName, randomSymbol, rewindToEarliest, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { deleteEventRows, deleteTestTopics, newEvent, randomName, randomSymbol, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { replay as replayGroup } from '../../ops/replay.ts';
 
 const run = promisify(execFile);
 const logger = testLogger('enrich-reclassify');
@@ -167,7 +168,7 @@ describe('enrich reclassify', () => {
 
   it('a replay of the events topic afterwards is answered from the cache: no Claude request, Claude\'s classification kept', async () => {
     const groupId = groupIdOf(base, 'enricher');
-    await rewindToEarliest(kafka, groupId, [topics.events.name]);
+    await replayGroup(kafka, { groupId, topics: [topics.events.name], target: { kind: 'earliest' } });
     expect(await totalLag(kafka, groupId, [topics.events.name])).toBe(3);
     enricher = await startSinks({ config: claudeConfig, logger, names: ['enricher'], topics });
     await waitFor(async () => (await totalLag(kafka, groupId, [topics.events.name])) === 0, { what: 'the enricher to replay the events', timeoutMs: 90_000 });

@@ -12,7 +12,8 @@ import { createSerde, type Serde } from '../../../lib/serde.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../../../schemas/types.generated.ts';
 import { ensureTopics } from '../../../topics/admin.ts';
 import { graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../../../topics/index.ts';
-import { deleteTestTopics, randomName, readDlq, rewindToEarliest, testConfig, testKafka, testLogger, waitFor, type DeadLetterRead } from '../../helpers/index.ts';
+import { deleteTestTopics, randomName, readDlq, testConfig, testKafka, testLogger, waitFor, type DeadLetterRead } from '../../helpers/index.ts';
+import { replay as replayGroup } from '../../../ops/replay.ts';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.ts';
 
 export interface IsolatedTopics {
@@ -100,7 +101,7 @@ export function sinkUnderTest(name: SinkName, opts: { config?: () => Partial<Con
     async stop() { await running?.stop(); running = undefined; },
     async replay(topic) {
       await sut.stop();
-      await rewindToEarliest(kafka, sut.groupId, [topics[topic].name]);
+      await replayGroup(kafka, { groupId: sut.groupId, topics: [topics[topic].name], target: { kind: 'earliest' } });
       await sut.start();
     },
     lag: (topic) => totalLag(kafka, sut.groupId, [topics[topic].name]),
