@@ -175,7 +175,7 @@ export async function groupState(admin: Admin, groupId: string): Promise<GroupSt
 /** A kafkajs consumer with this module's fetch wait and session timeout, for a group member the caller runs itself. */
 export function groupConsumer(kafka: Kafka, o: Partial<ConsumerConfig> & { groupId: string }): Consumer {
   const sessionTimeout = o.sessionTimeout ?? SESSION_TIMEOUT_MS;
-  return kafka.consumer({ sessionTimeout, heartbeatInterval: sessionTimeout / 10, maxWaitTimeInMs: FETCH_WAIT_MS, allowAutoTopicCreation: false, ...o });
+  return kafka.consumer({ sessionTimeout, heartbeatInterval: Math.min(1000, sessionTimeout / 10), maxWaitTimeInMs: FETCH_WAIT_MS, allowAutoTopicCreation: false, ...o });
 }
 
 interface Reading {
@@ -299,6 +299,8 @@ async function endBatch(r: Reading, o: ReadOptions, at: { topic: string; partiti
 }
 
 export interface IdleMember {
+  /** The partitions per topic this member was given at its latest (re)join. */
+  assignment(): Readonly<Record<string, readonly number[]>>;
   /** Commits offsets as this member (the broker checks the group generation: a member evicted meanwhile is refused). */
   commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: string }>): Promise<void>;
   /** Leaves the group (its partitions go to the other members). */
@@ -325,8 +327,10 @@ export async function joinIdle(kafka: Kafka, o: IdleMemberOptions): Promise<Idle
     ...(o.sessionTimeoutMs ? { sessionTimeout: o.sessionTimeoutMs } : {}),
     ...(o.rebalanceTimeoutMs ? { rebalanceTimeout: o.rebalanceTimeoutMs } : {}),
   });
+  let assignment: Record<string, number[]> = {};
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     consumer.pause(o.topics.map((topic) => ({ topic })));
+    assignment = payload.memberAssignment as Record<string, number[]>;
     o.onJoin?.(payload);
   });
   if (o.onCrash) consumer.on(consumer.events.CRASH, ({ payload }) => o.onCrash!(payload.error));
@@ -340,6 +344,7 @@ export async function joinIdle(kafka: Kafka, o: IdleMemberOptions): Promise<Idle
     throw err;
   }
   return {
+    assignment: () => assignment,
     commit: (offsets) => consumer.commitOffsets(offsets.map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset }))),
     leave: () => consumer.disconnect(),
   };

@@ -8,6 +8,7 @@ import type { SinkTopics } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';
 import { errorMessage, GroupActiveError, GroupHoldLostError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
+import { groupState, joinIdle, type GroupState } from '../lib/records.ts';
 import { priceUpdatesOf } from '../topics/index.ts';
 
 export interface ResolvedGroup {
@@ -36,13 +37,7 @@ export function resolveGroup(config: Config, name: string, topics?: SinkTopics):
   return { groupId: name, sink: null, topics: [] };
 }
 
-export interface GroupState { state: string; members: number }
-
-export async function groupState(admin: Admin, groupId: string): Promise<GroupState> {
-  const { groups } = await admin.describeGroups([groupId]);
-  const g = groups[0];
-  return { state: g?.state ?? 'Dead', members: g?.members.length ?? 0 };
-}
+export { groupState, type GroupState };
 
 /** Throws GroupActiveError while the group has members. */
 export async function assertGroupStopped(admin: Admin, groupId: string): Promise<void> {
@@ -104,10 +99,6 @@ export async function holdGroup(kafka: Kafka, admin: Admin, o: { groupId: string
     },
   });
 
-  const consumer = kafka.consumer({
-    groupId: o.groupId, partitionAssigners: [assigner], sessionTimeout: 30_000, rebalanceTimeout: 60_000, heartbeatInterval: 1000,
-    maxWaitTimeInMs: 500, allowAutoTopicCreation: false,
-  });
   let memberId: string | undefined;
   let firstJoin: string | null | undefined; // undefined: not joined yet; null: joined holding everything; else why not
   let lost: string | undefined;
@@ -117,30 +108,24 @@ export async function holdGroup(kafka: Kafka, admin: Admin, o: { groupId: string
     const missing = expected.filter((e) => !p.memberAssignment[e.topic]?.includes(e.partition));
     return missing.length ? `not assigned ${missing.map((m) => `${m.topic}/${m.partition}`).join(', ')}` : null;
   };
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+  const onJoin = (payload: { memberId: string; isLeader: boolean; leaderId: string; memberAssignment: Record<string, number[]> }) => {
     const reason = why(payload);
     if (firstJoin === undefined) { memberId = payload.memberId; firstJoin = reason; return; }
     if (payload.memberId !== memberId) lost ??= 'evicted from the group and rejoined as a new member';
     else if (reason) lost ??= reason;
     log.debug({ memberId: payload.memberId, reason }, 'holder rejoined the group');
+  };
+  const member = await joinIdle(kafka, {
+    groupId: o.groupId, topics: o.topics, partitionAssigners: [assigner], sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 60_000,
+    onJoin,
+    onCrash: (error) => { lost ??= `holder crashed: ${errorMessage(error)}`; },
+    onStop: () => { if (!released) lost ??= 'holder stopped'; },
   });
-  consumer.on(consumer.events.CRASH, ({ payload }) => { lost ??= `holder crashed: ${errorMessage(payload.error)}`; });
-  consumer.on(consumer.events.STOP, () => { if (!released) lost ??= 'holder stopped'; });
-
   const release = async () => {
     if (released) return;
     released = true;
-    await consumer.disconnect();
+    await member.leave();
   };
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...o.topics], fromBeginning: true });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
-    consumer.pause(o.topics.map((topic) => ({ topic })));
-  } catch (err) {
-    await release().catch(() => {});
-    throw err;
-  }
   if (firstJoin !== null) {
     const { state, members } = await groupState(admin, o.groupId);
     await release();
@@ -157,7 +142,7 @@ export async function holdGroup(kafka: Kafka, admin: Admin, o: { groupId: string
     async commit(offsets) {
       assertHeld();
       try {
-        await consumer.commitOffsets(offsets.map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset })));
+        await member.commit(offsets);
       } catch (err) {
         lost ??= `commit refused: ${errorMessage(err)}`;
       }

@@ -29,7 +29,6 @@
 // holds: retention or a deleteRecords removed records from the start of a topic, and the store has data they made
 // (Sink.replayLoss, given a view of the log: which partitions were truncated, and the oldest record per key left).
 // The optional confirm() is asked last, with the counts, the records to replay and any accepted loss.
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, type Admin, type Kafka, type PartitionMetadata } from 'kafkajs';
 import { sinks, type StoreName } from '../consumers/registry.ts';
@@ -39,6 +38,7 @@ import type { Config } from '../lib/config.ts';
 import { GroupHoldLostError, isRetriable, RebuildDeclinedError, RebuildUnsupportedError, RetentionLossError } from '../lib/errors.ts';
 import { createKafka } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
+import { readLog, throwawayGroup } from '../lib/records.ts';
 import { createSerde } from '../lib/serde.ts';
 import { ensureTopics } from '../topics/admin.ts';
 import { priceUpdatesOf, type TopicDef } from '../topics/index.ts';
@@ -232,63 +232,39 @@ function retainedLog(kafka: Kafka, config: Config, logger: Logger, plan: readonl
       topic, message: { key, value: null },
       partitionMetadata: of(topic).map((c) => ({ partitionId: c.partition, leader: 0 }) as PartitionMetadata),
     }),
-    oldestByKey: (topic, time, keys) => oldestByKey(kafka, config, logger, topic, truncated(topic.name), of(topic.name), time, keys),
+    oldestByKey: (topic, time, keys) => oldestByKey(kafka, config, logger, topic, truncated(topic.name), time, keys),
   };
 }
 
 /**
- * Reads the truncated partitions of a topic from their earliest to their planned end with a throwaway group that never
- * commits (deleted afterwards), and keeps the oldest `time(value)` per key.
+ * Reads the truncated partitions of a topic from their earliest to their planned end with lib/records' bounded reader (a
+ * throwaway group that never commits, deleted afterwards), and keeps the oldest `time(value)` per key.
  */
-async function oldestByKey<T>(kafka: Kafka, config: Config, logger: Logger, topic: TopicDef<T>, truncated: readonly OffsetChange[], all: readonly OffsetChange[],
+async function oldestByKey<T>(kafka: Kafka, config: Config, logger: Logger, topic: TopicDef<T>, truncated: readonly OffsetChange[],
   time: (value: T) => number, keys?: readonly string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  const pending = new Map(truncated.filter((c) => BigInt(c.earliest) < BigInt(c.latest)).map((c) => [c.partition, BigInt(c.latest)]));
-  if (!pending.size) return out;
+  const ranges = truncated.map((c) => ({ topic: topic.name, partition: c.partition, start: BigInt(c.earliest), end: BigInt(c.latest) }));
+  if (!ranges.some((r) => r.start < r.end)) return out;
   const want = keys ? new Set(keys) : null;
   const serde = createSerde(config);
-  const groupId = `${config.KAFKA_GROUP_PREFIX}.rebuild-scan-${randomUUID().slice(0, 8)}`;
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 1000, maxWaitTimeInMs: 200, maxBytesPerPartition: 4 * 1024 * 1024, allowAutoTopicCreation: false });
-  let finish!: (err?: unknown) => void;
-  const finished = new Promise<void>((resolve, reject) => { finish = (err) => (err ? reject(err) : resolve()); });
-  finished.catch(() => {}); // awaited below; a failure before then is not unhandled
   const started = Date.now();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic: topic.name, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const end = pending.get(batch.partition);
-        if (end === undefined) return;
-        for (const m of batch.messages) {
-          if (BigInt(m.offset) >= end) break;
-          const key = m.key?.toString('utf8');
-          if (key === undefined || !m.value || (want && !want.has(key))) continue;
-          try {
-            const t = time((await serde.decode(topic, m.value)).value);
-            const seen = out.get(key);
-            if (seen === undefined || t < seen) out.set(key, t);
-          } catch (err) {
-            // A record the sinks dead-letter makes nothing in the store; an unreachable registry stops the scan.
-            if (isRetriable(err)) { finish(err); return; }
-          }
-        }
-        if (BigInt(batch.lastOffset()) + 1n >= end) {
-          pending.delete(batch.partition);
-          if (!pending.size) finish();
-        }
-      },
-    });
-    const idle = all.filter((c) => !pending.has(c.partition)).map((c) => c.partition);
-    if (idle.length) consumer.pause([{ topic: topic.name, partitions: idle }]);
-    for (const c of truncated) if (pending.has(c.partition)) consumer.seek({ topic: topic.name, partition: c.partition, offset: c.earliest });
-    await finished;
-    logger.info({ topic: topic.name, partitions: truncated.length, keys: out.size, ms: Date.now() - started }, 'read the truncated partitions for the retention check');
-    return out;
-  } finally {
-    await consumer.disconnect();
-    const admin = kafka.admin();
-    await admin.connect().then(() => admin.deleteGroups([groupId])).catch(() => {}).finally(() => admin.disconnect());
-  }
+  await readLog(kafka, {
+    ranges, group: throwawayGroup(config.KAFKA_GROUP_PREFIX, 'rebuild-scan'), sessionTimeoutMs: 30_000, maxBytesPerPartition: 4 * 1024 * 1024,
+    onRecord: async (m) => {
+      const key = m.key?.toString('utf8');
+      if (key === undefined || !m.value || (want && !want.has(key))) return;
+      let t: number;
+      try {
+        t = time((await serde.decode(topic, m.value)).value);
+      } catch (err) {
+        // A record the sinks dead-letter makes nothing in the store; an unreachable registry stops the scan.
+        if (isRetriable(err)) throw err;
+        return;
+      }
+      const seen = out.get(key);
+      if (seen === undefined || t < seen) out.set(key, t);
+    },
+  });
+  logger.info({ topic: topic.name, partitions: truncated.length, keys: out.size, ms: Date.now() - started }, 'read the truncated partitions for the retention check');
+  return out;
 }

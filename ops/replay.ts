@@ -8,6 +8,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { OffsetsFileError, ValidationError } from '../lib/errors.ts';
+import { joinIdle } from '../lib/records.ts';
 import { createSerde } from '../lib/serde.ts';
 import { assertGroupStopped, groupState, type GroupState } from './groups.ts';
 import { contractOf, scanEventTime, type EventTimeScan } from './replay/event-time.ts';
@@ -294,26 +295,20 @@ export async function replay(kafka: Kafka, o: ReplayOptions): Promise<ReplayResu
 }
 
 /**
- * Commits `after` for every planned partition, as a short-lived member of the group (what kafkajs admin.setOffsets does,
- * for all topics at once and without its 5 s fetch wait), then reads the offsets back: if another member joined in the
- * meantime, some partitions would not be ours to move, and this throws instead of reporting a partial replay.
+ * Commits `after` for every planned partition, as a short-lived member of the group (lib/records joinIdle: what kafkajs
+ * admin.setOffsets does, for all topics at once and without its 5 s fetch wait), then reads the offsets back: if another
+ * member joined in the meantime, some partitions would not be ours to move, and this throws instead of reporting a partial replay.
  */
 export async function applyOffsets(kafka: Kafka, admin: Admin, groupId: string, changes: readonly OffsetChange[]): Promise<void> {
   if (!changes.length) return;
   const topics = [...new Set(changes.map((c) => c.topic))];
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
-  await consumer.connect();
+  const member = await joinIdle(kafka, { groupId, topics });
   try {
-    await consumer.subscribe({ topics, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      // The first fetch happens after the seeks were applied (committed: autoCommit is on).
-      consumer.on(consumer.events.FETCH, () => resolve());
-      consumer.run({ eachBatchAutoResolve: false, eachBatch: async () => {} }).catch(reject);
-      consumer.pause(topics.map((topic) => ({ topic })));
-      for (const c of changes) consumer.seek({ topic: c.topic, partition: c.partition, offset: c.after });
-    });
+    // Only partitions this member was assigned: one owned by a member that joined meanwhile is left for the check below.
+    const mine = changes.filter((c) => member.assignment()[c.topic]?.includes(c.partition));
+    await member.commit(mine.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.after })));
   } finally {
-    await consumer.disconnect();
+    await member.leave();
   }
   const now = await admin.fetchOffsets({ groupId, topics });
   const wrong = changes.filter((c) => now.find((t) => t.topic === c.topic)?.partitions.find((p) => p.partition === c.partition)?.offset !== c.after);

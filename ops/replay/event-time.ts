@@ -11,10 +11,10 @@
 // it is sent, later. So a record's event time is never more than EVENT_TIME_LEAD_MS after its Kafka timestamp, and a
 // record stamped before T − EVENT_TIME_LEAD_MS cannot have an event time at or after T: the scan starts at the broker's
 // offset for that time. A replay to an old date (backfilled history) still reads the partition from its start.
-import { randomUUID } from 'node:crypto';
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
 import { DecodeError, errorMessage, RegistryHttpError, TransientError, ValidationError } from '../../lib/errors.ts';
+import { planRange, readLog, throwawayGroup, type PartitionBounds } from '../../lib/records.ts';
 import { createRegistryRest } from '../../lib/registry-rest.ts';
 import type { Serde } from '../../lib/serde.ts';
 import { loadSchema, parseSchema, type AvroSchemaJson } from '../../schemas/avro.ts';
@@ -68,8 +68,6 @@ export async function contractOf(config: Config, topic: string): Promise<TopicDe
   return withName(base, topic);
 }
 
-export interface PartitionBounds { partition: number; low: string; high: string }
-
 export interface EventTimeScan {
   partition: number;
   /** First offset read: no record before it can have an event time at or after T (see EVENT_TIME_LEAD_MS). */
@@ -95,7 +93,7 @@ export interface EventTimeScanResult {
  * Per partition, the first record (lowest offset) whose event time is at or after `at`, reading from the partition's
  * start (or T − EVENT_TIME_LEAD_MS by Kafka timestamp) to that record, at most to `high` as given. A tombstone, or a
  * record that does not decode, counts by its Kafka timestamp (a later record then cannot be skipped for it). Reads with
- * a throwaway consumer group that never commits, deleted afterwards.
+ * lib/records' bounded reader (a throwaway group that never commits, deleted afterwards).
  */
 export async function scanEventTime(kafka: Kafka, admin: Admin, o: {
   config: Config; serde: Serde; topic: TopicDef<unknown>; at: number; bounds: readonly PartitionBounds[];
@@ -104,81 +102,36 @@ export async function scanEventTime(kafka: Kafka, admin: Admin, o: {
   const et = eventTimeOf(o.topic);
   if (!et) throw new ValidationError(`${o.topic.name}: its contract (${o.topic.schemaFile}) has no event time`);
   const byTs = new Map((await admin.fetchTopicOffsetsByTimestamp(o.topic.name, Math.max(0, o.at - EVENT_TIME_LEAD_MS))).map((x) => [x.partition, x.offset]));
-  type State = EventTimeScan & { start: bigint; end: bigint; done: boolean };
-  const states = new Map<number, State>(o.bounds.map((b) => {
-    const low = BigInt(b.low);
-    const end = BigInt(b.high);
-    let start = BigInt(byTs.get(b.partition) ?? b.high);
-    if (start < low) start = low;
-    if (start > end) start = end;
-    return [b.partition, { partition: b.partition, from: start.toString(), scanned: 0, match: null, matchEventTime: null, byTimestamp: 0, start, end, done: start >= end }];
-  }));
-  const pending = new Set([...states.values()].filter((s) => !s.done).map((s) => s.partition));
-  const result = (): EventTimeScanResult => {
-    const partitions = [...states.values()].sort((a, b) => a.partition - b.partition)
-      .map(({ partition, from, scanned, match, matchEventTime, byTimestamp }) => ({ partition, from, scanned, match, matchEventTime, byTimestamp }));
-    return { partitions, records: partitions.reduce((n, p) => n + p.scanned, 0), ms: Date.now() - started };
-  };
-  if (!pending.size) return result();
-
-  const groupId = `${o.config.KAFKA_GROUP_PREFIX}.replay-scan-${randomUUID().slice(0, 8)}`;
-  const consumer = kafka.consumer({
-    groupId, sessionTimeout: 30_000, heartbeatInterval: 3000, maxWaitTimeInMs: 100, maxBytesPerPartition: 4 * 1024 * 1024, allowAutoTopicCreation: false,
+  const ranges = o.bounds.map((b) => planRange(o.topic.name, b, BigInt(byTs.get(b.partition) ?? b.high)));
+  const scans = new Map<number, EventTimeScan>(ranges.map((r) => [r.partition, { partition: r.partition, from: r.start.toString(), scanned: 0, match: null, matchEventTime: null, byTimestamp: 0 }]));
+  await readLog(kafka, {
+    ranges, group: throwawayGroup(o.config.KAFKA_GROUP_PREFIX, 'replay-scan'), sessionTimeoutMs: 30_000, maxBytesPerPartition: 4 * 1024 * 1024,
+    onRecord: async (m, at, ctl) => {
+      const s = scans.get(at.partition)!;
+      s.scanned++;
+      const t = await recordTime(o.serde, o.topic, et, m, s);
+      if (t < o.at) return;
+      s.match = m.offset;
+      s.matchEventTime = t;
+      ctl.finish(at.topic, at.partition);
+    },
   });
-  let finish!: () => void;
-  let fail!: (err: unknown) => void;
-  const done = new Promise<void>((res, rej) => { finish = res; fail = rej; });
-  done.catch(() => {});
-  const settle = (s: State, match: string | null, eventTimeMs: number | null) => {
-    s.done = true;
-    s.match = match;
-    s.matchEventTime = eventTimeMs;
-    consumer.pause([{ topic: o.topic.name, partitions: [s.partition] }]);
-    pending.delete(s.partition);
-    if (!pending.size) finish();
-  };
-  try {
-    await consumer.connect();
-    consumer.on(consumer.events.CRASH, ({ payload }) => fail(payload.error));
-    await consumer.subscribe({ topic: o.topic.name, fromBeginning: false });
-    await consumer.run({
-      autoCommit: false, // nothing is committed; each batch is resolved (the default) so the next fetch goes on from its end
-      eachBatch: async ({ batch }) => {
-        const s = states.get(batch.partition);
-        if (!s || s.done) return;
-        try {
-          for (const m of batch.messages) {
-            const offset = BigInt(m.offset);
-            if (offset < s.start) continue;
-            if (offset >= s.end) { settle(s, null, null); return; }
-            s.scanned++;
-            let t: number;
-            if (m.value === null) {
-              t = Number(m.timestamp);
-              s.byTimestamp++;
-            } else {
-              try {
-                t = et.of((await o.serde.decode(o.topic, m.value)).value);
-              } catch (err) {
-                if (!(err instanceof DecodeError)) throw err;
-                t = Number(m.timestamp);
-                s.byTimestamp++;
-              }
-            }
-            if (t >= o.at) { settle(s, m.offset, t); return; }
-          }
-          if (BigInt(batch.lastOffset()) + 1n >= s.end) settle(s, null, null);
-        } catch (err) {
-          fail(err); // the registry is down, say: the scan cannot tell, so the replay stops (nothing was changed)
-        }
-      },
-    });
-    consumer.pause([{ topic: o.topic.name, partitions: [...states.values()].filter((s) => s.done).map((s) => s.partition) }]);
-    for (const p of pending) consumer.seek({ topic: o.topic.name, partition: p, offset: states.get(p)!.start.toString() });
-    await done;
-    return result();
-  } finally {
-    await consumer.disconnect().catch(() => {});
-    await admin.deleteGroups([groupId]).catch(() => {});
+  const partitions = [...scans.values()].sort((a, b) => a.partition - b.partition);
+  return { partitions, records: partitions.reduce((n, p) => n + p.scanned, 0), ms: Date.now() - started };
+}
+
+/**
+ * A record's event time; its Kafka timestamp for a tombstone or bytes that do not decode (counted in `byTimestamp`).
+ * Any other failure (the registry is down, say) throws: the scan cannot tell, so the replay stops (nothing was changed).
+ */
+async function recordTime(serde: Serde, topic: TopicDef<unknown>, et: EventTime<unknown>, m: KafkaMessage, s: EventTimeScan): Promise<number> {
+  if (m.value !== null) {
+    try {
+      return et.of((await serde.decode(topic, m.value)).value);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+    }
   }
+  s.byTimestamp++;
+  return Number(m.timestamp);
 }

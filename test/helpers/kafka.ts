@@ -3,9 +3,10 @@
 import { Kafka, logLevel, type Admin, type IHeaders, type ITopicConfig } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
 import { headersToStrings } from '../../lib/dlq.ts';
+import { readLog, topicRanges, type LogRange } from '../../lib/records.ts';
 import { randomName } from './random.ts';
-import { testConfig } from './config.ts';
 import { waitFor } from './wait.ts';
+import { testConfig } from './config.ts';
 
 /** A kafkajs client on the configured brokers that logs nothing. */
 export function testKafka(config: Config = testConfig(), clientId = randomName('test-client')): Kafka {
@@ -69,28 +70,23 @@ export interface ConsumedMessage {
 }
 
 /**
- * Reads `topic` from the beginning in a fresh random consumer group until `count` messages arrived,
- * then disconnects; rejects if they do not arrive within `timeoutMs` (default 60 s).
+ * Reads `topic` until `count` messages arrived, then stops; rejects if they do not arrive within `timeoutMs` (default
+ * 60 s). From the beginning in a throwaway group; with `groupId`, from that group's committed offsets, committing what it read.
  */
 export async function consumeMessages(kafka: Kafka, topic: string, count: number, opts: { timeoutMs?: number; groupId?: string } = {}): Promise<ConsumedMessage[]> {
-  return consumeUntil(kafka, topic, (received) => received.length >= count, { ...opts, what: `${count} messages on ${topic}` });
+  return consumeUntil(kafka, topic, { limit: count, to: 'open', ...opts, what: `${count} messages on ${topic}` });
 }
 
 /**
- * Reads everything `topic` holds when called (from the beginning, in a fresh random consumer group), and on until
+ * Reads everything `topic` holds when called (from the beginning, in a throwaway group), and on until
  * `until(received)` holds, if given; rejects after `timeoutMs` (default 60 s).
  */
 export async function readTopic(kafka: Kafka, topic: string, opts: { until?: (received: ConsumedMessage[]) => boolean; what?: string; timeoutMs?: number } = {}): Promise<ConsumedMessage[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  let total = 0;
-  try {
-    total = (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  } finally {
-    await admin.disconnect();
-  }
-  return consumeUntil(kafka, topic, (received) => received.length >= total && (opts.until?.(received) ?? true),
-    { timeoutMs: opts.timeoutMs, what: opts.what ?? `the ${total} messages on ${topic}` });
+  const until = opts.until;
+  const received = await consumeUntil(kafka, topic, { to: 'end', timeoutMs: opts.timeoutMs, what: opts.what ?? `the messages on ${topic}` });
+  if (!until || until(received)) return received;
+  // More wanted than the topic held: read on from where that read ended.
+  return [...received, ...await consumeUntil(kafka, topic, { to: 'open', after: received, until: (more) => until([...received, ...more]), timeoutMs: opts.timeoutMs, what: opts.what ?? `more messages on ${topic}` })];
 }
 
 /** A dead letter as read back: its key and its headers as strings (error-class, error-message, original-topic, consumer-group…). */
@@ -106,22 +102,43 @@ export async function readDlq(kafka: Kafka, dlq: string, keys: readonly string[]
   return mine(received).map((m) => ({ key: m.key!.toString(), headers: headersToStrings(m.headers) }));
 }
 
-async function consumeUntil(kafka: Kafka, topic: string, done: (received: ConsumedMessage[]) => boolean, opts: { timeoutMs?: number; groupId?: string; what: string }): Promise<ConsumedMessage[]> {
-  const consumer = kafka.consumer({ groupId: opts.groupId ?? randomName('test-group'), sessionTimeout: 10_000, heartbeatInterval: 1000 });
-  const received: ConsumedMessage[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ topic: t, partition, message }) => {
-        received.push({ topic: t, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers ?? {}, timestamp: message.timestamp });
-      },
-    });
-    await waitFor(() => done(received), { timeoutMs: opts.timeoutMs ?? 60_000, what: opts.what })
-      .catch((err: Error) => { throw new Error(`${err.message} (got ${received.length})`); });
-    return received;
-  } finally {
-    await consumer.disconnect();
-  }
+interface ConsumeOptions {
+  to: 'end' | 'open';
+  limit?: number;
+  until?: (received: ConsumedMessage[]) => boolean;
+  /** Messages already read: the read goes on after the last of each partition. */
+  after?: readonly ConsumedMessage[];
+  timeoutMs?: number;
+  groupId?: string;
+  what: string;
 }
 
+async function consumeUntil(kafka: Kafka, topic: string, o: ConsumeOptions): Promise<ConsumedMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let ranges: LogRange[];
+  try {
+    ranges = await topicRanges(admin, topic, { from: o.groupId ? { group: o.groupId } : 'earliest', to: o.to });
+  } finally {
+    await admin.disconnect();
+  }
+  for (const m of o.after ?? []) {
+    const r = ranges.find((x) => x.partition === m.partition)!;
+    if (BigInt(m.offset) >= r.start) r.start = BigInt(m.offset) + 1n;
+  }
+  const received: ConsumedMessage[] = [];
+  const timeoutMs = o.timeoutMs ?? 60_000;
+  const { ended } = await readLog(kafka, {
+    ranges, group: o.groupId ? { own: o.groupId } : { throwaway: randomName('test-group') }, limit: o.limit, timeoutMs,
+    onRecord(m, at, ctl) {
+      received.push({ ...at, offset: m.offset, key: m.key, value: m.value, headers: m.headers ?? {}, timestamp: m.timestamp });
+      if (o.until?.(received)) ctl.stop();
+    },
+    onBatchEnd: async (at, ctl) => {
+      const last = received.findLast((m) => m.partition === at.partition);
+      if (o.groupId && last) await ctl.commit([{ ...at, offset: String(BigInt(last.offset) + 1n) }]);
+    },
+  });
+  if (ended === 'timeout') throw new Error(`timed out after ${timeoutMs} ms waiting for ${o.what} (got ${received.length})`);
+  return received;
+}
