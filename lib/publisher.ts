@@ -1,5 +1,6 @@
 // Publishing typed records: encodes with the serde, keys by topic.key(value), adds the standard headers, and sends with
-// the idempotent producer (acks from all in-sync replicas). Also tombstones, and dead-lettering of raw bytes to `<topic>.dlq`.
+// the idempotent producer (acks from all in-sync replicas). Also tombstones, records as bytes (sendRaw: `dlq redrive`, tests),
+// and dead-lettering of raw bytes to `<topic>.dlq`.
 //
 // Each kafkajs send carries the records of ONE partition (the publisher partitions them itself, with the producers'
 // murmur2 partitioner). kafkajs 2.2.4 keeps the answers of the brokers that acknowledged a multi-broker send across its
@@ -10,7 +11,7 @@
 // recognized as a duplicate and not written twice. Sends to one partition never overlap (sequence numbers stay in step).
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import kafkajs, { CompressionTypes, Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
+import kafkajs, { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
 import { DlqHeaders, dlqHeaders, standardHeaders, type RecordOrigin } from './dlq.ts';
 import { errorMessage } from './errors.ts';
 import { createIdempotentProducer } from './kafka.ts';
@@ -41,6 +42,17 @@ export interface DeadLetter {
   origin?: RecordOrigin;
 }
 
+/** A record as bytes: what `sendRaw` sends. */
+export interface RawRecord {
+  key: Buffer | string | null;
+  value: Buffer | null;
+  headers?: IHeaders;
+  /** Default: the key's partition (murmur2, like the Java client). */
+  partition?: number;
+  /** Kafka timestamp (epoch ms); default: when the broker's producer request is made. */
+  timestamp?: string;
+}
+
 export interface Publisher {
   connect(): Promise<void>;
   /**
@@ -51,6 +63,12 @@ export interface Publisher {
   send<T>(topic: TopicDef<T>, values: readonly T[], meta: SendMeta): Promise<void>;
   /** Null-value record (tombstone) for a key. */
   sendTombstone(topic: TopicDef<unknown>, key: string, meta: SendMeta): Promise<void>;
+  /**
+   * Records as they are (key, value bytes or null, headers; a partition or timestamp when given) to a topic by name,
+   * partitioned like `send`: one partition per kafkajs send, in chunks that fit the topic's max.message.bytes, with the
+   * same retries. Per-key order is kept.
+   */
+  sendRaw(topic: string, records: readonly RawRecord[]): Promise<void>;
   /** Raw bytes to `<topic>.dlq` with the reason in headers (never throws away the original bytes). */
   deadLetter(topic: TopicDef<unknown>, records: readonly DeadLetter[]): Promise<void>;
   disconnect(): Promise<void>;
@@ -217,6 +235,11 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
     return p;
   }
 
+  /** Most record bytes per send to `topic`: SEND_CHUNK_BYTES, less when the topic's max.message.bytes is smaller. */
+  async function chunkBytes(topic: string): Promise<number> {
+    return Math.min(SEND_CHUNK_BYTES, (await maxMessageBytes(topic)) - BATCH_MARGIN);
+  }
+
   return {
     async connect() {
       await withProducer(async () => undefined);
@@ -241,11 +264,21 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
       await sendChunked(topic.name, [{ key, value: null, headers: standardHeaders(meta) }]);
     },
 
+    async sendRaw(topic, records) {
+      if (records.length === 0) return;
+      const messages: Message[] = records.map((r) => ({
+        key: r.key, value: r.value, headers: r.headers,
+        ...(r.partition === undefined ? {} : { partition: r.partition }), ...(r.timestamp === undefined ? {} : { timestamp: r.timestamp }),
+      }));
+      await sendChunked(topic, messages, await chunkBytes(topic));
+      log.debug({ topic, count: records.length }, 'raw records sent');
+    },
+
     async deadLetter(topic, records) {
       if (records.length === 0) return;
       const now = new Date();
       // Chunks fit the DLQ topic's max.message.bytes, so a flood of bad records never makes one request it refuses.
-      const limit = Math.min(SEND_CHUNK_BYTES, (await maxMessageBytes(topic.dlq)) - BATCH_MARGIN);
+      const limit = await chunkBytes(topic.dlq);
       const messages: Message[] = records.map((r) => fitted({
         key: r.key,
         value: r.value,

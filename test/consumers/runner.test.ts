@@ -105,7 +105,7 @@ function recordingPublisher(events: Events, failures = 0) {
       dead.push(...records);
       events.push(`dlq:${records.map((r) => r.origin?.offset).join(',')}`);
     },
-    connect: async () => {}, disconnect: async () => {}, send: async () => {}, sendTombstone: async () => {},
+    connect: async () => {}, disconnect: async () => {}, send: async () => {}, sendTombstone: async () => {}, sendRaw: async () => {},
   };
   return { publisher, dead, calls: () => calls };
 }
