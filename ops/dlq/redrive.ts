@@ -1,21 +1,21 @@
 // `dlq redrive`: sends dead letters back to the topic they came from once the cause is fixed. Each selected record goes
 // back with its original key, value bytes and headers (the DLQ's own error headers removed) and `redrive-count` one
-// higher, through the idempotent producer (acks from all in-sync replicas), keyed as before so it lands in the same
-// partition. A record already redriven DLQ_MAX_REDRIVES times is refused, as is one that can never be sent (no
+// higher, through the publisher's sendRaw (the idempotent producer, acks from all in-sync replicas, one partition per
+// send), keyed as before so it lands in the same partition. A record already redriven DLQ_MAX_REDRIVES times is refused, as is one that can never be sent (no
 // original topic, value dropped for size, or rejected by a producer before it was ever published).
 //
 // Progress lives in the consumer group `<KAFKA_GROUP_PREFIX>.dlq-redrive.<dlq topic>` (./state.ts): its offset moves
 // (and the records left behind by filters are remembered) only after the broker acknowledged the records sent, so a
 // second redrive sends nothing twice. A dry run reads the same selection with a throwaway group and commits nothing.
-import { randomUUID } from 'node:crypto';
-import type { IHeaders, Kafka, KafkaMessage, Message } from 'kafkajs';
+import type { Admin, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
 import { DlqHeaders, headersToStrings } from '../../lib/dlq.ts';
-import { GroupActiveError, ValidationError } from '../../lib/errors.ts';
-import { createIdempotentProducer } from '../../lib/kafka.ts';
+import { ValidationError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { recordBytes, SEND_CHUNK, SEND_CHUNK_BYTES } from '../../lib/publisher.ts';
-import { assertGroupStopped, groupState } from '../groups.ts';
+import { createPublisher, recordBytes, SEND_CHUNK, SEND_CHUNK_BYTES, type Publisher, type RawRecord } from '../../lib/publisher.ts';
+import { readLog, throwawayGroup, type PartitionBounds, type ReadControl, type ReadGroup } from '../../lib/records.ts';
+import { createSerde } from '../../lib/serde.ts';
+import { assertGroupStopped } from '../groups.ts';
 import { RedriveState } from './state.ts';
 import { errorClassOf } from './topics.ts';
 
@@ -102,7 +102,7 @@ export interface RedriveResult {
 const MAX_LISTED = 100;
 
 type Decision =
-  | { send: true; topic: string; message: Message; errorClass: string }
+  | { send: true; topic: string; message: RawRecord; errorClass: string }
   | { send: false; reason: RefuseReason };
 
 /** What a dead letter becomes: the record to send back, or why not. */
@@ -136,187 +136,194 @@ interface Plan {
   /** Read [start, end): end is the log end when the run began (records dead-lettered since wait for the next run). */
   start: bigint;
   end: bigint;
-  next: bigint;
   /** State changed since the last commit. */
   dirty: boolean;
 }
 
-interface Chunk { topic: string; messages: Message[]; offsets: bigint[]; classes: string[]; bytes: number }
+interface Chunk { topic: string; messages: RawRecord[]; offsets: bigint[]; classes: string[]; bytes: number }
+
+/** One redrive as it runs: what it was asked, what it found, and the records read but not yet sent. */
+interface Run {
+  o: RedriveOptions;
+  config: Config;
+  log: Logger;
+  dryRun: boolean;
+  /** The redrive group (its progress), or a throwaway group for a dry run. */
+  group: ReadGroup;
+  result: RedriveResult;
+  existing: ReadonlySet<string>;
+  publisher: Publisher | null;
+  chunk: Chunk | null;
+}
+
+const TOO_SCATTERED = 'the records handled are too scattered past the position to remember in one commit; run a redrive without filters to move the position on';
 
 export async function redrive(kafka: Kafka, config: Config, logger: Logger, o: RedriveOptions): Promise<RedriveResult> {
   const topic = o.topic;
   if (!topic.endsWith('.dlq')) throw new ValidationError(`${topic} is not a dead-letter topic (<topic>.dlq)`);
   const groupId = redriveGroupId(config, topic);
   const dryRun = o.dryRun ?? false;
-  const readGroup = dryRun ? `${config.KAFKA_GROUP_PREFIX}.dlq-redrive-dry-${randomUUID().slice(0, 8)}` : groupId;
   const log = logger.child({ component: 'dlq-redrive', topic, group: groupId, dryRun });
-  const result: RedriveResult = {
-    topic, groupId, dryRun, maxRedrives: config.DLQ_MAX_REDRIVES, sent: 0, byOriginalTopic: {}, byErrorClass: {},
-    refused: 0, refusedByReason: {}, refusedRecords: [], alreadyRedriven: 0, notSelected: 0, missingTopic: {}, positions: [], incomplete: null,
-  };
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     if (!existing.has(topic)) throw new ValidationError(`topic ${topic} not found`);
     if (!dryRun) await assertGroupStopped(admin, groupId); // another redrive of this DLQ is running
-    const bounds = [...await admin.fetchTopicOffsets(topic)].sort((a, b) => a.partition - b.partition);
-    const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
-    const plans: Plan[] = bounds.map((b) => {
-      let c = committed.find((x) => x.partition === b.partition);
-      if (c && Number(c.offset) > Number(b.high)) {
-        // Past the end of the log: the topic was deleted and created again. Its records are all new to this group.
-        log.warn({ partition: b.partition, committed: c.offset, end: b.high }, 'redrive position is past the end of the DLQ (topic recreated?); starting from its beginning');
-        c = undefined;
-      }
-      const state = RedriveState.parse(c?.offset ?? null, c?.metadata ?? null, BigInt(b.low));
-      let start = state.position;
-      if (o.from?.kind === 'offset' && o.from.offset > start) start = o.from.offset;
-      let end = BigInt(b.high);
-      if (o.to?.kind === 'offset' && o.to.offset + 1n < end) end = o.to.offset + 1n;
-      return { partition: b.partition, state, before: state.position, start, end, next: start, dirty: false };
-    });
+    const { plans, bounds } = await planRedrive(admin, o, groupId, log);
+    const group = dryRun ? throwawayGroup(config.KAFKA_GROUP_PREFIX, 'dlq-redrive-dry') : { own: groupId };
+    const run: Run = { o, config, log, dryRun, group, result: emptyResult(topic, groupId, dryRun, config.DLQ_MAX_REDRIVES), existing, publisher: null, chunk: null };
     const work = plans.filter((p) => p.start < p.end);
-    if (work.length) await run(work);
-    result.positions = plans.map((p) => ({ partition: p.partition, before: String(p.before), after: String(dryRun ? p.before : p.state.position), end: String(bounds.find((b) => b.partition === p.partition)!.high) }));
-    result.byOriginalTopic = sorted(result.byOriginalTopic);
-    result.byErrorClass = sorted(result.byErrorClass);
-    log[dryRun ? 'debug' : 'info']({ sent: result.sent, refused: result.refused, notSelected: result.notSelected, missingTopic: result.missingTopic, incomplete: result.incomplete }, dryRun ? 'redrive dry run done' : 'redrive done');
-    return result;
-
-    async function run(work: Plan[]): Promise<void> {
-      const consumer = kafka.consumer({ groupId: readGroup, sessionTimeout: 30_000, heartbeatInterval: 3000, maxBytesPerPartition: SEND_CHUNK_BYTES, allowAutoTopicCreation: false });
-      const producer = dryRun ? null : createIdempotentProducer(kafka);
-      const pending = new Set(work.map((p) => p.partition));
-      let stopped = false;
-      let finish!: () => void;
-      let fail!: (err: unknown) => void;
-      const done = new Promise<void>((res, rej) => { finish = res; fail = rej; });
-      done.catch(() => {});
-      const stop = (err?: unknown) => {
-        if (stopped) return;
-        stopped = true;
-        if (err === undefined) finish(); else fail(err);
-      };
-      let chunk: Chunk | null = null;
-
-      const commit = async (p: Plan) => {
-        if (dryRun || !p.dirty) return;
-        await consumer.commitOffsets([{ topic, partition: p.partition, offset: String(p.state.position), metadata: p.state.metadata() }]);
-        p.dirty = false;
-      };
-
-      /** Sends the chunk, then (only once the broker acknowledged it) marks its records handled and commits. */
-      const flush = async (p: Plan) => {
-        const c = chunk;
-        chunk = null;
-        if (!c) return;
-        if (producer) {
-          await producer.send({ topic: c.topic, messages: c.messages, acks: -1 });
-          for (const off of c.offsets) p.state.add(off);
-          p.dirty = true;
-          await commit(p);
-        }
-        result.sent += c.messages.length;
-        result.byOriginalTopic[c.topic] = (result.byOriginalTopic[c.topic] ?? 0) + c.messages.length;
-        for (const k of c.classes) result.byErrorClass[k] = (result.byErrorClass[k] ?? 0) + 1;
-        log.debug({ to: c.topic, records: c.messages.length }, dryRun ? 'would send' : 'sent back');
-      };
-
-      /** Whether the state can still remember `offset` (with the chunk in flight) in the commit metadata. */
-      const room = (p: Plan, offset: bigint) => p.state.fits([...(chunk?.offsets ?? []), offset]);
-      const tooScattered = 'the records handled are too scattered past the position to remember in one commit; run a redrive without filters to move the position on';
-
-      /** Handles one record; false when the run must stop here. */
-      const handle = async (p: Plan, m: KafkaMessage): Promise<boolean> => {
-        const offset = BigInt(m.offset);
-        if (p.state.has(offset)) { result.alreadyRedriven++; return true; }
-        const headers = headersToStrings(m.headers);
-        const key = m.key?.toString('utf8') ?? null;
-        if (!isSelected(o, { offset, timestamp: Number(m.timestamp), key, headers })) { result.notSelected++; return true; }
-        const d = redriveDecision(m, config.DLQ_MAX_REDRIVES);
-        if (!d.send) {
-          if (!room(p, offset)) { await flush(p); result.incomplete = tooScattered; return false; }
-          result.refused++;
-          result.refusedByReason[d.reason] = (result.refusedByReason[d.reason] ?? 0) + 1;
-          if (result.refusedRecords.length < MAX_LISTED) {
-            result.refusedRecords.push({ partition: p.partition, offset: m.offset, key, errorClass: errorClassOf(headers), reason: d.reason, redriveCount: headers[DlqHeaders.redriveCount] ?? null });
-          }
-          p.state.add(offset);
-          p.dirty = true;
-          return true;
-        }
-        if (!existing.has(d.topic)) { result.missingTopic[d.topic] = (result.missingTopic[d.topic] ?? 0) + 1; return true; }
-        const size = recordBytes(d.message);
-        if (chunk && (chunk.topic !== d.topic || chunk.messages.length >= SEND_CHUNK || chunk.bytes + size > SEND_CHUNK_BYTES)) await flush(p);
-        if (!room(p, offset)) { await flush(p); result.incomplete = tooScattered; return false; }
-        chunk ??= { topic: d.topic, messages: [], offsets: [], classes: [], bytes: 0 };
-        chunk.messages.push(d.message);
-        chunk.offsets.push(offset);
-        chunk.classes.push(d.errorClass);
-        chunk.bytes += size;
-        return true;
-      };
-
-      consumer.on(consumer.events.CRASH, (e) => stop(e.payload.error));
-      consumer.on(consumer.events.GROUP_JOIN, (e) => {
-        const mine = e.payload.memberAssignment[topic] ?? [];
-        if ([...pending].some((p) => !mine.includes(p))) {
-          // Another member (a redrive started at the same moment) holds partitions we must read.
-          groupState(admin, readGroup).then((s) => stop(new GroupActiveError(readGroup, s.state, s.members)), stop);
-        }
-      });
-      const interrupt = () => {
-        if (!stopped) result.incomplete = 'interrupted';
-        stop();
-      };
-      if (o.signal?.aborted) interrupt();
-      o.signal?.addEventListener('abort', interrupt, { once: true });
-
-      await consumer.connect();
-      try {
-        await producer?.connect();
-        await consumer.subscribe({ topic, fromBeginning: true });
-        await consumer.run({
-          autoCommit: false,
-          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-            const p = work.find((x) => x.partition === batch.partition);
-            if (stopped || !p || !pending.has(p.partition)) return;
-            try {
-              for (const m of batch.messages) {
-                if (stopped || !isRunning() || isStale()) return;
-                const offset = BigInt(m.offset);
-                if (offset < p.next) continue;
-                if (offset >= p.end) break;
-                if (!(await handle(p, m))) { await commit(p); stop(); return; }
-                p.next = offset + 1n;
-                resolveOffset(m.offset);
-              }
-              await flush(p);
-              await commit(p);
-              await heartbeat();
-              if (p.next >= p.end) {
-                pending.delete(p.partition);
-                if (!pending.size) stop();
-              }
-            } catch (err) {
-              stop(err);
-            }
-          },
-        });
-        for (const p of work) consumer.seek({ topic, partition: p.partition, offset: String(p.start) });
-        await done;
-      } finally {
-        o.signal?.removeEventListener('abort', interrupt);
-        stopped = true;
-        await consumer.disconnect();
-        await producer?.disconnect();
-      }
-    }
+    if (work.length) await readAndSend(kafka, run, work);
+    return summarize(run, plans, bounds);
   } finally {
-    if (dryRun) await admin.deleteGroups([readGroup]).catch(() => {});
     await admin.disconnect();
   }
+}
+
+function emptyResult(topic: string, groupId: string, dryRun: boolean, maxRedrives: number): RedriveResult {
+  return {
+    topic, groupId, dryRun, maxRedrives, sent: 0, byOriginalTopic: {}, byErrorClass: {},
+    refused: 0, refusedByReason: {}, refusedRecords: [], alreadyRedriven: 0, notSelected: 0, missingTopic: {}, positions: [], incomplete: null,
+  };
+}
+
+/** Per partition: where the redrive group got to (./state.ts) and what this run reads. */
+async function planRedrive(admin: Admin, o: RedriveOptions, groupId: string, log: Logger): Promise<{ plans: Plan[]; bounds: PartitionBounds[] }> {
+  const bounds = [...await admin.fetchTopicOffsets(o.topic)].sort((a, b) => a.partition - b.partition);
+  const committed = (await admin.fetchOffsets({ groupId, topics: [o.topic] }))[0]?.partitions ?? [];
+  const plans = bounds.map((b) => {
+    let c = committed.find((x) => x.partition === b.partition);
+    if (c && Number(c.offset) > Number(b.high)) {
+      // Past the end of the log: the topic was deleted and created again. Its records are all new to this group.
+      log.warn({ partition: b.partition, committed: c.offset, end: b.high }, 'redrive position is past the end of the DLQ (topic recreated?); starting from its beginning');
+      c = undefined;
+    }
+    return planPartition(o, b, RedriveState.parse(c?.offset ?? null, c?.metadata ?? null, BigInt(b.low)));
+  });
+  return { plans, bounds };
+}
+
+/** From the group's position (or --from, when later) to the end of the log (or --to). */
+function planPartition(s: Selection, b: PartitionBounds, state: RedriveState): Plan {
+  let start = state.position;
+  if (s.from?.kind === 'offset' && s.from.offset > start) start = s.from.offset;
+  let end = BigInt(b.high);
+  if (s.to?.kind === 'offset' && s.to.offset + 1n < end) end = s.to.offset + 1n;
+  return { partition: b.partition, state, before: state.position, start, end, dirty: false };
+}
+
+function summarize(run: Run, plans: readonly Plan[], bounds: readonly PartitionBounds[]): RedriveResult {
+  const { result, dryRun } = run;
+  result.positions = plans.map((p) => ({ partition: p.partition, before: String(p.before), after: String(dryRun ? p.before : p.state.position), end: String(bounds.find((b) => b.partition === p.partition)!.high) }));
+  result.byOriginalTopic = sorted(result.byOriginalTopic);
+  result.byErrorClass = sorted(result.byErrorClass);
+  run.log[dryRun ? 'debug' : 'info']({ sent: result.sent, refused: result.refused, notSelected: result.notSelected, missingTopic: result.missingTopic, incomplete: result.incomplete },
+    dryRun ? 'redrive dry run done' : 'redrive done');
+  return result;
+}
+
+/** Reads the planned ranges (as the redrive group, or a throwaway one for a dry run) and sends back what is selected. */
+async function readAndSend(kafka: Kafka, run: Run, work: readonly Plan[]): Promise<void> {
+  const topic = run.o.topic;
+  const plans = new Map(work.map((p) => [p.partition, p]));
+  run.publisher = run.dryRun ? null : createPublisher({ kafka, serde: createSerde(run.config), logger: run.log });
+  try {
+    await run.publisher?.connect();
+    const { ended } = await readLog(kafka, {
+      ranges: work.map((p) => ({ topic, partition: p.partition, start: p.start, end: p.end })),
+      group: run.group, signal: run.o.signal, sessionTimeoutMs: 30_000, maxBytesPerPartition: SEND_CHUNK_BYTES,
+      onRecord: async (m, at, ctl) => {
+        const p = plans.get(at.partition)!;
+        if (await handle(run, p, m, ctl)) return;
+        await commit(run, p, ctl);
+        ctl.stop();
+      },
+      onBatchEnd: async (at, ctl) => {
+        const p = plans.get(at.partition)!;
+        await flush(run, p, ctl);
+        await commit(run, p, ctl);
+      },
+    });
+    if (ended === 'aborted') run.result.incomplete = 'interrupted';
+  } finally {
+    await run.publisher?.disconnect();
+  }
+}
+
+async function commit(run: Run, p: Plan, ctl: ReadControl): Promise<void> {
+  if (run.dryRun || !p.dirty) return;
+  await ctl.commit([{ topic: run.o.topic, partition: p.partition, offset: String(p.state.position), metadata: p.state.metadata() }]);
+  p.dirty = false;
+}
+
+/** Sends the chunk, then (only once the broker acknowledged it) marks its records handled and commits. */
+async function flush(run: Run, p: Plan, ctl: ReadControl): Promise<void> {
+  const c = run.chunk;
+  run.chunk = null;
+  if (!c) return;
+  if (run.publisher) {
+    await run.publisher.sendRaw(c.topic, c.messages);
+    for (const off of c.offsets) p.state.add(off);
+    p.dirty = true;
+    await commit(run, p, ctl);
+  }
+  const r = run.result;
+  r.sent += c.messages.length;
+  r.byOriginalTopic[c.topic] = (r.byOriginalTopic[c.topic] ?? 0) + c.messages.length;
+  for (const k of c.classes) r.byErrorClass[k] = (r.byErrorClass[k] ?? 0) + 1;
+  run.log.debug({ to: c.topic, records: c.messages.length }, run.dryRun ? 'would send' : 'sent back');
+}
+
+/** Handles one record; false when the run must stop here. */
+async function handle(run: Run, p: Plan, m: KafkaMessage, ctl: ReadControl): Promise<boolean> {
+  const offset = BigInt(m.offset);
+  if (p.state.has(offset)) { run.result.alreadyRedriven++; return true; }
+  const headers = headersToStrings(m.headers);
+  const key = m.key?.toString('utf8') ?? null;
+  if (!isSelected(run.o, { offset, timestamp: Number(m.timestamp), key, headers })) { run.result.notSelected++; return true; }
+  const d = redriveDecision(m, run.config.DLQ_MAX_REDRIVES);
+  if (!d.send) return refuse(run, p, ctl, { partition: p.partition, offset: m.offset, key, errorClass: errorClassOf(headers), reason: d.reason, redriveCount: headers[DlqHeaders.redriveCount] ?? null });
+  if (!run.existing.has(d.topic)) { run.result.missingTopic[d.topic] = (run.result.missingTopic[d.topic] ?? 0) + 1; return true; }
+  return enqueue(run, p, ctl, offset, d);
+}
+
+/** Whether the state can still remember `offset` (with the chunk in flight) in the commit metadata. */
+function room(run: Run, p: Plan, offset: bigint): boolean {
+  return p.state.fits([...(run.chunk?.offsets ?? []), offset]);
+}
+
+/** Sends what is in flight and ends the run: the state cannot remember more. */
+async function tooScattered(run: Run, p: Plan, ctl: ReadControl): Promise<false> {
+  await flush(run, p, ctl);
+  run.result.incomplete = TOO_SCATTERED;
+  return false;
+}
+
+async function refuse(run: Run, p: Plan, ctl: ReadControl, refused: RefusedRecord): Promise<boolean> {
+  const offset = BigInt(refused.offset);
+  if (!room(run, p, offset)) return tooScattered(run, p, ctl);
+  const r = run.result;
+  r.refused++;
+  r.refusedByReason[refused.reason] = (r.refusedByReason[refused.reason] ?? 0) + 1;
+  if (r.refusedRecords.length < MAX_LISTED) r.refusedRecords.push(refused);
+  p.state.add(offset);
+  p.dirty = true;
+  return true;
+}
+
+/** Adds the record to the chunk (sending the chunk first when the record belongs to another topic or does not fit). */
+async function enqueue(run: Run, p: Plan, ctl: ReadControl, offset: bigint, d: Extract<Decision, { send: true }>): Promise<boolean> {
+  const size = recordBytes(d.message);
+  const c = run.chunk;
+  if (c && (c.topic !== d.topic || c.messages.length >= SEND_CHUNK || c.bytes + size > SEND_CHUNK_BYTES)) await flush(run, p, ctl);
+  if (!room(run, p, offset)) return tooScattered(run, p, ctl);
+  const chunk = run.chunk ??= { topic: d.topic, messages: [], offsets: [], classes: [], bytes: 0 };
+  chunk.messages.push(d.message);
+  chunk.offsets.push(offset);
+  chunk.classes.push(d.errorClass);
+  chunk.bytes += size;
+  return true;
 }
 
 function sorted(m: Record<string, number>): Record<string, number> {
