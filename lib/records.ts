@@ -3,8 +3,8 @@
 //
 // readLog is the bounded reader every tool and test uses: given ranges of partitions (from an offset, a time, the
 // earliest, or a group's committed offsets; to the end offsets taken when the ranges were planned, or open), it reads
-// them in offset order with a short fetch wait, and stops cleanly at the end of every range, after a count, when its
-// caller says so, on a signal or after a timeout. It reads with a throwaway consumer group that never commits and is
+// them in offset order with a short fetch wait, and stops cleanly at the end of every range, when its caller says so
+// (after a count, say), on a signal or after a timeout. It reads with a throwaway consumer group that never commits and is
 // deleted when the read ends (also on error), unless it is given a group of the caller's own to read (and commit) as.
 // joinIdle is a member of a group that owns partitions and reads nothing (paused), for committing offsets as the group
 // or holding it; groupConsumer is a plain consumer with this module's settings, for tests that need a member as such.
@@ -67,8 +67,8 @@ const rangeKey = (topic: string, partition: number) => `${topic}\u0000${partitio
 export class RangeProgress {
   private readonly ranges = new Map<string, LogRange & { next: bigint; done: boolean }>();
   private count = 0;
-  private readonly o: { follow?: boolean; limit?: number };
-  constructor(ranges: readonly LogRange[], o: { follow?: boolean; limit?: number } = {}) {
+  private readonly o: { follow?: boolean };
+  constructor(ranges: readonly LogRange[], o: { follow?: boolean } = {}) {
     this.o = o;
     for (const r of ranges) {
       const empty = r.end !== null && r.start >= r.end;
@@ -117,7 +117,6 @@ export class RangeProgress {
   }
 
   get records(): number { return this.count; }
-  get limitReached(): boolean { return this.o.limit !== undefined && this.count >= this.o.limit; }
   /** Every range done (never while following). */
   get complete(): boolean { return this.pending().length === 0; }
   /** Every range read up to the end it had when planned. */
@@ -127,7 +126,7 @@ export class RangeProgress {
 export interface ReadControl {
   /** Nothing more is wanted from this partition (it is paused); the read ends when no range is left. */
   finish(topic: string, partition: number): void;
-  /** Ends the read after the current record (the batch's onBatchEnd still runs). */
+  /** Ends the read after the current record (the batch's onBatchEnd still runs; it may stop the read too). */
   stop(): void;
   /** Commits offsets as the reading group (a group of the caller's own: see ReadGroup). */
   commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: string; metadata?: string | null }>): Promise<void>;
@@ -151,8 +150,6 @@ export interface ReadOptions {
   /** Keep reading past the ends (until the signal); onCaughtUp is called once every range reached its end. */
   follow?: boolean;
   onCaughtUp?(): void;
-  /** End after this many records. */
-  limit?: number;
   /** End (ended: 'timeout') after this long. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -161,7 +158,7 @@ export interface ReadOptions {
   maxBytesPerPartition?: number;
 }
 
-export type ReadEnd = 'end' | 'limit' | 'stopped' | 'timeout' | 'aborted';
+export type ReadEnd = 'end' | 'stopped' | 'timeout' | 'aborted';
 export interface ReadResult { records: number; ended: ReadEnd }
 
 export interface GroupState { state: string; members: number }
@@ -183,7 +180,7 @@ interface Reading {
   consumer: Consumer;
   admin: Admin;
   groupId: string;
-  /** Set once deliveries stop; `settled` once the read's outcome is decided. */
+  /** Set once deliveries stop (the batch's onBatchEnd still runs); `settled` once the read's outcome is decided. */
   ending?: ReadEnd;
   settled: boolean;
   /** onCaughtUp was called. */
@@ -213,6 +210,7 @@ export async function readLog(kafka: Kafka, o: ReadOptions): Promise<ReadResult>
     await consumer.subscribe({ topics: [...new Set(o.ranges.map((x) => x.topic))], fromBeginning: true });
     await consumer.run({ autoCommit: false, eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
       const at = { topic: batch.topic, partition: batch.partition };
+      if (progress.isDone(at.topic, at.partition)) return; // not read, or already read (a fetch that was in flight)
       if (await deliver(r, o, at, batch.messages, () => isRunning() && !isStale())) await endBatch(r, o, at, BigInt(batch.lastOffset()), heartbeat);
     } });
     const x = await ended;
@@ -278,7 +276,6 @@ async function deliver(r: Reading, o: ReadOptions, at: { topic: string; partitio
       return false;
     }
     r.progress.delivered(at.topic, at.partition, offset);
-    if (r.progress.limitReached) r.ending ??= 'limit';
   }
   return !r.settled && live();
 }

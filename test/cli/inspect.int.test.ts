@@ -3,10 +3,11 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lib/errors.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
+import { joinIdle } from '../../lib/records.ts';
 import { createSerde, type Serde } from '../../lib/serde.ts';
 import { createRecordDecoder } from '../../ops/inspect/decode.ts';
 import { inspectGroups } from '../../ops/inspect/groups.ts';
@@ -92,12 +93,7 @@ describe('inspect', () => {
     expect(g?.totalLag).toBe(second.length);
     for (const p of g!.partitions) expect(p.lag).toBe(p.latest - (p.committed ?? 0));
 
-    const member: Consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
-    await member.connect();
-    await member.subscribe({ topic: topic.name });
-    let release!: () => void;
-    const held = new Promise<void>((r) => { release = r; });
-    await member.run({ autoCommit: false, eachMessage: async () => { await held; } }); // holds the lag while we look
+    const member = await joinIdle(kafka, { groupId, topics: [topic.name] }); // reads nothing: holds the lag while we look
     try {
       const live = await waitFor(async () => {
         const [x] = await inspectGroups(admin, config, { names: [groupId] });
@@ -110,8 +106,7 @@ describe('inspect', () => {
       expect(text).toContain(`${groupId}  Stable  1 member(s)  lag ${second.length}`);
       expect(text).toMatch(new RegExp(`${topic.name}\\[0,1,2\\]`));
     } finally {
-      release();
-      await member.disconnect();
+      await member.leave();
     }
   });
 

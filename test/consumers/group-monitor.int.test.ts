@@ -3,14 +3,17 @@
 // logged with the likely cause) until a batch is written or the committed offsets move. Members are real kafkajs
 // consumers joining real groups (autoCommit off, so only the test moves the offsets); the monitor's clock is injected,
 // so STALL_SECONDS passes without sleeping.
-import kafkajs, { type Admin, type Consumer, type ConsumerConfig, type EachMessageHandler, type Producer } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, type ConsumerConfig, type EachMessageHandler } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createGroupMonitor, type GroupMonitor } from '../../consumers/group-monitor.ts';
 import type { Sink } from '../../consumers/types.ts';
 import { TransientError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createMetrics, type Metrics } from '../../lib/metrics.ts';
-import { createTestTopic, deleteTestTopics, randomName, testConfig, testKafka, waitFor } from '../helpers/index.ts';
+import { createPublisher, type Publisher } from '../../lib/publisher.ts';
+import { groupConsumer } from '../../lib/records.ts';
+import { createSerde } from '../../lib/serde.ts';
+import { createTestTopic, deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const STALL_SECONDS = 60;
@@ -33,7 +36,7 @@ const sink: Sink = { name: 'postgres-sink', handlers: [], connect: async () => {
 describe('group monitor against the broker', () => {
   const kafka = testKafka(config);
   const admin: Admin = kafka.admin();
-  let producer: Producer;
+  let publisher: Publisher;
   let topic: string;
   // Per test: the group, the members started, the monitor's clock, log lines and metrics.
   let groupId: string;
@@ -52,15 +55,15 @@ describe('group monitor against the broker', () => {
     await admin.connect();
     // Two partitions: 5 records on 0, 2 on 1.
     topic = await createTestTopic(kafka, { partitions: 2 });
-    producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic, messages: [0, 1, 2, 3, 4].map((i) => ({ partition: 0, key: `a${i}`, value: `v${i}` })) });
-    await producer.send({ topic, messages: [0, 1].map((i) => ({ partition: 1, key: `b${i}`, value: `v${i}` })) });
+    publisher = createPublisher({ kafka, serde: createSerde(config), logger: testLogger('group-monitor-test') });
+    await publisher.connect();
+    await publisher.sendRaw(topic, [0, 1, 2, 3, 4].map((i) => ({ partition: 0, key: `a${i}`, value: Buffer.from(`v${i}`) })));
+    await publisher.sendRaw(topic, [0, 1].map((i) => ({ partition: 1, key: `b${i}`, value: Buffer.from(`v${i}`) })));
     await Promise.all(prepared.map((g) => admin.setOffsets({ groupId: g, topic, partitions: [{ partition: 0, offset: '1' }] })));
   });
 
   afterAll(async () => {
-    await producer?.disconnect();
+    await publisher?.disconnect();
     await admin.deleteGroups([...prepared, ...used]).catch(() => {});
     await deleteTestTopics(kafka, topic ? [topic] : []);
     await admin.disconnect();
@@ -86,7 +89,7 @@ describe('group monitor against the broker', () => {
 
   /** A real member of the group; registered with the monitor (like the runner does at start()) unless `register` is false. */
   function member(opts: { register?: boolean; consumer?: Partial<ConsumerConfig> } = {}) {
-    const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100, ...opts.consumer });
+    const consumer = groupConsumer(kafka, { groupId, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100, ...opts.consumer });
     consumers.push(consumer);
     const joins: Array<Record<string, number[]>> = [];
     consumer.on(consumer.events.GROUP_JOIN, (e) => { joins.push(e.payload.memberAssignment); });
@@ -264,7 +267,7 @@ describe('group monitor against the broker', () => {
       newMonitor(async () => quick);
         const missingGroup = randomName('test-group-monitor-missing');
       const missingTopic = randomName('test-missing');
-      monitor.hooks.onMember!({ sink, groupId: missingGroup, topics: [missingTopic], consumer: kafka.consumer({ groupId: missingGroup }) });
+      monitor.hooks.onMember!({ sink, groupId: missingGroup, topics: [missingTopic], consumer: groupConsumer(kafka, { groupId: missingGroup }) });
       member();
       await expect(monitor.refresh()).resolves.toBeUndefined();
       const groups = monitor.groups();

@@ -12,12 +12,13 @@ import type { Sink } from '../../consumers/types.ts';
 import { TransientError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createMetrics, type Metrics } from '../../lib/metrics.ts';
+import { groupConsumer } from '../../lib/records.ts';
 import { testConfig } from '../helpers/config.ts';
 
 const { Kafka, KafkaJSError, logLevel } = kafkajs;
 
 /** The real event names of a kafkajs consumer (an unconnected client: no I/O). */
-const EVENTS = new Kafka({ brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING }).consumer({ groupId: 'unused' }).events;
+const EVENTS = groupConsumer(new Kafka({ brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING }), { groupId: 'unused' }).events;
 
 const T0 = Date.parse('2026-03-02T14:30:00.000Z');
 const GROUP = 'marketstream.postgres-sink';

@@ -70,11 +70,12 @@ export interface ConsumedMessage {
 }
 
 /**
- * Reads `topic` until `count` messages arrived, then stops; rejects if they do not arrive within `timeoutMs` (default
- * 60 s). From the beginning in a throwaway group; with `groupId`, from that group's committed offsets, committing what it read.
+ * Reads `topic` until `count` messages arrived (whole fetched batches: more may come), then stops; rejects if they do not
+ * arrive within `timeoutMs` (default 60 s). From the beginning in a throwaway group; with `groupId`, from that group's
+ * committed offsets, committing what it read.
  */
 export async function consumeMessages(kafka: Kafka, topic: string, count: number, opts: { timeoutMs?: number; groupId?: string } = {}): Promise<ConsumedMessage[]> {
-  return consumeUntil(kafka, topic, { limit: count, to: 'open', ...opts, what: `${count} messages on ${topic}` });
+  return consumeUntil(kafka, topic, { to: 'open', until: (received) => received.length >= count, ...opts, what: `${count} messages on ${topic}` });
 }
 
 /**
@@ -104,7 +105,7 @@ export async function readDlq(kafka: Kafka, dlq: string, keys: readonly string[]
 
 interface ConsumeOptions {
   to: 'end' | 'open';
-  limit?: number;
+  /** Checked after each fetched batch. */
   until?: (received: ConsumedMessage[]) => boolean;
   /** Messages already read: the read goes on after the last of each partition. */
   after?: readonly ConsumedMessage[];
@@ -129,14 +130,14 @@ async function consumeUntil(kafka: Kafka, topic: string, o: ConsumeOptions): Pro
   const received: ConsumedMessage[] = [];
   const timeoutMs = o.timeoutMs ?? 60_000;
   const { ended } = await readLog(kafka, {
-    ranges, group: o.groupId ? { own: o.groupId } : { throwaway: randomName('test-group') }, limit: o.limit, timeoutMs,
-    onRecord(m, at, ctl) {
+    ranges, group: o.groupId ? { own: o.groupId } : { throwaway: randomName('test-group') }, timeoutMs,
+    onRecord(m, at) {
       received.push({ ...at, offset: m.offset, key: m.key, value: m.value, headers: m.headers ?? {}, timestamp: m.timestamp });
-      if (o.until?.(received)) ctl.stop();
     },
     onBatchEnd: async (at, ctl) => {
       const last = received.findLast((m) => m.partition === at.partition);
       if (o.groupId && last) await ctl.commit([{ ...at, offset: String(BigInt(last.offset) + 1n) }]);
+      if (o.until?.(received)) ctl.stop();
     },
   });
   if (ended === 'timeout') throw new Error(`timed out after ${timeoutMs} ms waiting for ${o.what} (got ${received.length})`);

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
-import { DlqHeaders } from '../../lib/dlq.ts';
+import { DlqHeaders, headersToStrings } from '../../lib/dlq.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
 import { createPublisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
@@ -32,16 +32,11 @@ describe('dead letters of a flood of bad records', () => {
   it(`${FLOOD.toLocaleString('en-US')} undecodable records all reach the DLQ and the good records after them land`, async () => {
     await ensureTopics(kafka, config, [topic]);
     const symbol = randomSymbol();
-    const producer = kafka.producer();
-    await producer.connect();
     // Not the Confluent wire format (magic byte 0x7f): undecodable, about 190 bytes each, one key so one partition.
     const junk = (i: number) => Buffer.concat([Buffer.from([0x7f]), Buffer.from(`junk ${i} `.padEnd(189, 'x'))]);
-    for (let i = 0; i < FLOOD; i += 2000) {
-      await producer.send({ topic: topic.name, messages: Array.from({ length: 2000 }, (_, k) => ({ key: symbol, value: junk(i + k), headers: { source: 'test' } })) });
-    }
-    await producer.disconnect();
     const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
     await publisher.connect();
+    await publisher.sendRaw(topic.name, Array.from({ length: FLOOD }, (_, i) => ({ key: symbol, value: junk(i), headers: { source: 'test' } })));
     await publisher.send(topic, Array.from({ length: GOOD }, (_, i) => bar(symbol, i, 100 + i)), { source: 'test' });
     await publisher.disconnect();
 
@@ -51,6 +46,14 @@ describe('dead letters of a flood of bad records', () => {
 
     const dead = await readTopic(kafka, topic.dlq, { timeoutMs: 120_000 });
     expect(dead).toHaveLength(FLOOD);
+    // Exactly the junk records, each once: the flood is the partition's offsets 0 to FLOOD-1 (a new topic, sent in order).
+    const origin = dead.map((m) => headersToStrings(m.headers));
+    expect(new Set(origin.map((h) => h[DlqHeaders.originalTopic]))).toEqual(new Set([topic.name]));
+    expect(new Set(origin.map((h) => h[DlqHeaders.originalPartition])).size).toBe(1);
+    expect(new Set(origin.map((h) => h[DlqHeaders.errorClass]))).toEqual(new Set(['DecodeError']));
+    expect(origin.map((h) => Number(h[DlqHeaders.originalOffset])).sort((a, b) => a - b)).toEqual(Array.from({ length: FLOOD }, (_, i) => i));
+    const wrong = dead.filter((m, i) => m.key?.toString() !== symbol || !m.value?.equals(junk(Number(origin[i]![DlqHeaders.originalOffset]))));
+    expect(wrong).toEqual([]);
     const first = dead.find((m) => m.value?.toString().startsWith('\x7fjunk 0 '));
     expect(first?.headers[DlqHeaders.errorClass]?.toString()).toBe('DecodeError');
     expect(first?.value?.length).toBe(190);

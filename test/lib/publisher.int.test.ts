@@ -1,7 +1,6 @@
 // The publisher against the real Kafka and registry: typed records arrive keyed, decodable and with the standard
 // headers; tombstones carry a null value; dead letters keep the original bytes, key and headers plus the reason.
 import { randomUUID } from 'node:crypto';
-import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { headersToStrings } from '../../lib/dlq.ts';
@@ -12,7 +11,7 @@ import { createSerde } from '../../lib/serde.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { graphMutations, marketEvents, priceUpdates, withName } from '../../topics/index.ts';
-import { testKafka, waitFor } from '../helpers/index.ts';
+import { readTopic, testKafka, type ConsumedMessage } from '../helpers/index.ts';
 
 const config = { ...loadConfig(), TOPIC_PARTITIONS: 3 };
 const kafka = testKafka(config, 'publisher-test');
@@ -25,19 +24,9 @@ let publisher: Publisher;
 
 const bar = (symbol: string, i: number): PriceUpdate => ({ symbol, interval: '1m', eventTime: 1_767_625_200_000 + i * 60_000, open: 10, high: 11, low: 9, close: 10 + i / 100, volume: 100 + i, source: 'synthetic', ingestTime: 1_767_625_260_000 + i * 60_000, quality: 1 });
 
-/** Reads a topic from the beginning until `count` messages arrived. */
-async function readAll(topic: string, count: number): Promise<KafkaMessage[]> {
-  const consumer = kafka.consumer({ groupId: `test-pub-${randomUUID()}` });
-  const got: KafkaMessage[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => { got.push(message); } });
-  try {
-    await waitFor(() => got.length >= count, { timeoutMs: 60_000, what: `${count} messages on ${topic}` });
-  } finally {
-    await consumer.disconnect();
-  }
-  return got;
+/** Everything the topic holds (its records are all in once a send resolved), read on until there are at least `count`. */
+function readAll(topic: string, count: number): Promise<ConsumedMessage[]> {
+  return readTopic(kafka, topic, { until: (got) => got.length >= count, what: `${count} messages on ${topic}`, timeoutMs: 60_000 });
 }
 
 beforeAll(async () => {

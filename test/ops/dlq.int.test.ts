@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { Partitioners, type Admin, type IHeaders, type Kafka } from 'kafkajs';
+import type { Admin, IHeaders, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupIdOf } from '../../consumers/registry.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
@@ -94,11 +94,7 @@ describe('dlq', () => {
       async start() { sinks ??= await startSinks({ config, logger, names: ['postgres'], topics: { prices, events } }); },
       async settle() { await waitFor(async () => (await totalLag(admin, groupId, [prices.name])) === 0, { what: 'postgres-sink to consume everything', timeoutMs: 60_000 }); },
       redrive: (o = {}) => redrive(kafka, config, logger, { topic: prices.dlq, ...o }),
-      async sendRaw(messages) {
-        const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-        await producer.connect();
-        try { await producer.send({ topic: prices.name, messages }); } finally { await producer.disconnect(); }
-      },
+      sendRaw: (messages) => publisher.sendRaw(prices.name, messages),
     };
   }
 

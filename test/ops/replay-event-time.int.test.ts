@@ -171,14 +171,8 @@ describe('replay --event-time', () => {
     const old = [3, 2, 1].map((k) => bar(now - 3 * 86_400_000 - k * 60_000));
     const recent = [3, 2, 1].map((k) => bar(now - k * 60_000));
     const encode = await serde.encoder(topic);
-    const producer = kafka.producer();
-    await producer.connect();
-    try {
-      await producer.send({ topic: topic.name, messages: old.map((b) => ({ key: symbol, value: encode(b), partition: p, timestamp: String(b.eventTime) })) });
-      await producer.send({ topic: topic.name, messages: recent.map((b) => ({ key: symbol, value: encode(b), partition: p })) });
-    } finally {
-      await producer.disconnect();
-    }
+    await publisher.sendRaw(topic.name, old.map((b) => ({ key: symbol, value: encode(b), partition: p, timestamp: String(b.eventTime) })));
+    await publisher.sendRaw(topic.name, recent.map((b) => ({ key: symbol, value: encode(b), partition: p })));
     const at = now - 90_000; // between the second and the third recent bar
     expect(at - EVENT_TIME_LEAD_MS).toBeGreaterThan(old[2]!.eventTime);
     const r = await replay(kafka, { groupId, topics: [topic.name], target: { kind: 'event-time', at }, config, dryRun: true });
@@ -190,9 +184,7 @@ describe('replay --event-time', () => {
   it('a topic whose records have no event time is refused, naming it', async () => {
     const topic = topicOf('test-replay-et-none');
     await ensureTopics(kafka, config, [topic]);
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic: topic.name, messages: [{ key: 'k', value: 'not avro' }] }).finally(() => producer.disconnect());
+    await publisher.sendRaw(topic.name, [{ key: 'k', value: Buffer.from('not avro') }]);
     await expect(replay(kafka, { groupId: groupOf(), topics: [topic.name], target: { kind: 'event-time', at: T }, config, dryRun: true }))
       .rejects.toThrow(new RegExp(`${topic.name}: the registry has no subject ${topic.name}-value`));
   });

@@ -3,9 +3,10 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
+import { joinIdle } from '../../lib/records.ts';
 import { createSerde } from '../../lib/serde.ts';
 
 import { parseReplayTarget, replay } from '../../ops/replay.ts';
@@ -95,10 +96,7 @@ describe('replay', () => {
   it('refuses while the group has live members, and leaves its offsets alone', async () => {
     await replay(kafka, { groupId, topics: [topic.name], target: { kind: 'latest' } });
     const before = await committed();
-    const member: Consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
-    await member.connect();
-    await member.subscribe({ topic: topic.name });
-    await member.run({ eachMessage: async () => {} });
+    const member = await joinIdle(kafka, { groupId, topics: [topic.name] });
     try {
       await waitFor(async () => (await admin.describeGroups([groupId])).groups[0]?.state === 'Stable', { what: 'live member' });
       const err = await replay(kafka, { groupId, topics: [topic.name], target: { kind: 'earliest' } }).catch((e: unknown) => e);
@@ -108,7 +106,7 @@ describe('replay', () => {
       const dry = await replay(kafka, { groupId, topics: [topic.name], target: { kind: 'earliest' }, dryRun: true });
       expect(dry.state.members).toBe(1);
     } finally {
-      await member.disconnect();
+      await member.leave();
     }
     expect(await committed()).toEqual(before);
   });
@@ -121,10 +119,7 @@ describe('replay', () => {
     expect(out.changes.every((c) => c.after === '0')).toBe(true);
     expect(await committed()).toEqual({ 0: 0, 1: 0, 2: 0 });
 
-    const member = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
-    await member.connect();
-    await member.subscribe({ topic: topic.name });
-    await member.run({ autoCommit: false, eachMessage: async () => {} });
+    const member = await joinIdle(kafka, { groupId, topics: [topic.name] });
     try {
       await waitFor(async () => (await admin.describeGroups([groupId])).groups[0]?.state === 'Stable', { what: 'live member' });
       const failed = await run(process.execPath, ['bin/marketstream.js', 'replay', '--group', groupId, '--topic', topic.name, '--to', 'latest'], { env })
@@ -132,7 +127,7 @@ describe('replay', () => {
       expect(failed?.code).toBe(1);
       expect(failed?.stderr).toMatch(/replay refused: consumer group .* has 1 live member/);
     } finally {
-      await member.disconnect();
+      await member.leave();
     }
   });
 });

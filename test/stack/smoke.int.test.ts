@@ -5,7 +5,9 @@ import { Redis } from 'ioredis';
 import neo4j from 'neo4j-driver';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { consumeMessages, createTestTopic, deleteTestTopics, randomName, testConfig, testKafka } from '../helpers/index.ts';
+import { createPublisher } from '../../lib/publisher.ts';
+import { createSerde } from '../../lib/serde.ts';
+import { consumeMessages, createTestTopic, deleteTestTopics, randomName, testConfig, testKafka, testLogger } from '../helpers/index.ts';
 
 const config = testConfig();
 
@@ -31,10 +33,9 @@ describe('local stack smoke', () => {
     expect(encoded[0]).toBe(0); // Confluent wire format: magic byte, then the schema id
     expect(encoded.readInt32BE(1)).toBe(id);
 
-    const producer = kafka.producer({ allowAutoTopicCreation: false });
-    await producer.connect();
-    await producer.send({ topic, messages: [{ key: 'SMOKE', value: encoded }] });
-    await producer.disconnect();
+    const publisher = createPublisher({ kafka, serde: createSerde(config), logger: testLogger('smoke-test') });
+    await publisher.connect();
+    await publisher.sendRaw(topic, [{ key: 'SMOKE', value: encoded }]).finally(() => publisher.disconnect());
 
     const [message] = await consumeMessages(kafka, topic, 1);
     expect(message?.key?.toString()).toBe('SMOKE');

@@ -4,9 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
+import { createPublisher } from '../../lib/publisher.ts';
+import { createSerde } from '../../lib/serde.ts';
 import { describeTopics, ensureTopics } from '../../topics/admin.ts';
 import { graphMutations, priceUpdates, withName } from '../../topics/index.ts';
-import { testKafka } from '../helpers/index.ts';
+import { testKafka, testLogger } from '../helpers/index.ts';
 
 const DAY_MS = 86_400_000;
 const config = { ...loadConfig(), TOPIC_PARTITIONS: 3, PRICE_RETENTION_DAYS: 21, EVENT_RETENTION_DAYS: 400 };
@@ -58,10 +60,9 @@ describe('topic admin (real Kafka)', () => {
   });
 
   it('describes partitions, leaders, offsets and retention', async () => {
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic: prices.name, messages: [{ key: 'AAPL', value: 'x' }, { key: 'AAPL', value: 'y' }] });
-    await producer.disconnect();
+    const publisher = createPublisher({ kafka, serde: createSerde(config), logger: testLogger('admin-test') });
+    await publisher.connect();
+    await publisher.sendRaw(prices.name, [{ key: 'AAPL', value: Buffer.from('x') }, { key: 'AAPL', value: Buffer.from('y') }]).finally(() => publisher.disconnect());
     const described = await describeTopics(kafka, config, [prices]);
     expect(described.map((d) => d.name)).toEqual([prices.name, prices.dlq]);
     const [main, dlq] = described;

@@ -1,7 +1,7 @@
 // A sink group under test, against the real Kafka, registry and store: every topic it reads is an isolated copy
 // (random names, deleted at the end), its group id is random, and its store is reached through a TCP proxy the test
 // can cut. Call sinkUnderTest() inside a describe: it registers the beforeAll/afterAll that set it up and tear it down.
-import { Partitioners, type Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
 import { groupIdOf, type SinkName } from '../../../consumers/registry.ts';
 import { startSinks, type RunningSinks } from '../../../consumers/start.ts';
@@ -108,15 +108,7 @@ export function sinkUnderTest(name: SinkName, opts: { config?: () => Partial<Con
     async settle(topic, timeoutMs = 60_000) {
       await waitFor(async () => (await sut.lag(topic)) === 0, { what: `${name} to consume everything on ${topics[topic].name}`, timeoutMs });
     },
-    async sendRaw(topic, messages) {
-      const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner }); // the publisher's: same key, same partition
-      await producer.connect();
-      try {
-        await producer.send({ topic: topics[topic].name, messages });
-      } finally {
-        await producer.disconnect();
-      }
-    },
+    sendRaw: (topic, messages) => ready(publisher).sendRaw(topics[topic].name, messages), // keyed like the publisher's sends: same key, same partition
     deadLetters: (topic, keys, expected) => readDlq(kafka, topics[topic].dlq, keys, expected),
   };
   return sut;
