@@ -45,11 +45,16 @@ export function startOffsets(from: ReadFrom, bounds: readonly PartitionBounds[],
 }
 
 /** The ranges of `topic` (all partitions, or those given) from `from` to the end offsets now, or open. */
-export async function topicRanges(admin: Admin, topic: string, o: { from?: ReadFrom; to?: 'end' | 'open'; partitions?: readonly number[] } = {}): Promise<LogRange[]> {
+export async function topicRanges(admin: Admin, topic: string, o: { from?: ReadFrom; to?: 'end' | 'open'; partitions?: readonly number[] } = {},
+): Promise<LogRange[]> {
   const from = o.from ?? 'earliest';
-  const bounds = (await admin.fetchTopicOffsets(topic)).filter((b) => !o.partitions || o.partitions.includes(b.partition)).sort((a, b) => a.partition - b.partition);
+  const bounds = (await admin.fetchTopicOffsets(topic))
+    .filter((b) => !o.partitions || o.partitions.includes(b.partition))
+    .sort((a, b) => a.partition - b.partition);
   let looked = new Map<number, string>();
-  if (typeof from === 'object' && 'time' in from) looked = new Map((await admin.fetchTopicOffsetsByTimestamp(topic, from.time)).map((x) => [x.partition, x.offset]));
+  if (typeof from === 'object' && 'time' in from) {
+    looked = new Map((await admin.fetchTopicOffsetsByTimestamp(topic, from.time)).map((x) => [x.partition, x.offset]));
+  }
   if (typeof from === 'object' && 'group' in from) {
     const committed = (await admin.fetchOffsets({ groupId: from.group, topics: [topic] }))[0]?.partitions ?? [];
     looked = new Map(committed.map((c) => [c.partition, c.offset]));
@@ -172,8 +177,11 @@ export async function groupState(admin: Admin, groupId: string): Promise<GroupSt
 /** A kafkajs consumer with this module's fetch wait and session timeout, for a group member the caller runs itself. */
 export function groupConsumer(kafka: Kafka, o: Partial<ConsumerConfig> & { groupId: string }): Consumer {
   const sessionTimeout = o.sessionTimeout ?? SESSION_TIMEOUT_MS;
-  return kafka.consumer({ sessionTimeout, heartbeatInterval: Math.min(1000, sessionTimeout / 10), maxWaitTimeInMs: FETCH_WAIT_MS, allowAutoTopicCreation: false, ...o });
+  const heartbeatInterval = Math.min(1000, sessionTimeout / 10);
+  return kafka.consumer({ sessionTimeout, heartbeatInterval, maxWaitTimeInMs: FETCH_WAIT_MS, allowAutoTopicCreation: false, ...o });
 }
+
+type Where = { topic: string; partition: number };
 
 interface Reading {
   progress: RangeProgress;
@@ -194,11 +202,23 @@ export async function readLog(kafka: Kafka, o: ReadOptions): Promise<ReadResult>
   if (o.signal?.aborted) return { records: 0, ended: 'aborted' };
   if (!o.follow && progress.complete) return { records: 0, ended: 'end' };
   const groupId = 'own' in o.group ? o.group.own : o.group.throwaway;
-  const consumer = groupConsumer(kafka, { groupId, ...(o.sessionTimeoutMs ? { sessionTimeout: o.sessionTimeoutMs } : {}), ...(o.maxBytesPerPartition ? { maxBytesPerPartition: o.maxBytesPerPartition } : {}) });
+  const consumer = groupConsumer(kafka, {
+    groupId,
+    ...(o.sessionTimeoutMs ? { sessionTimeout: o.sessionTimeoutMs } : {}),
+    ...(o.maxBytesPerPartition ? { maxBytesPerPartition: o.maxBytesPerPartition } : {}),
+  });
   const admin = kafka.admin();
   let outcome!: (r: ReadEnd | { error: unknown }) => void;
   const ended = new Promise<ReadEnd | { error: unknown }>((resolve) => { outcome = resolve; });
-  const r: Reading = { progress, consumer, admin, groupId, settled: false, notified: false, settle: (x) => { if (!r.settled) { r.settled = true; r.ending ??= 'stopped'; outcome(x); } } };
+  const r: Reading = {
+    progress, consumer, admin, groupId, settled: false, notified: false,
+    settle: (x) => {
+      if (r.settled) return;
+      r.settled = true;
+      r.ending ??= 'stopped';
+      outcome(x);
+    },
+  };
   const abort = () => r.settle('aborted');
   o.signal?.addEventListener('abort', abort, { once: true });
   const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => r.settle('timeout'), o.timeoutMs);
@@ -234,7 +254,7 @@ function control(r: Reading): ReadControl {
       if (r.progress.complete) r.ending ??= 'end';
     },
     stop() { r.ending ??= 'stopped'; },
-    commit: (offsets) => r.consumer.commitOffsets(offsets.map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset, metadata: x.metadata ?? null }))),
+    commit: (offsets) => r.consumer.commitOffsets(offsets.map((x) => ({ ...x, metadata: x.metadata ?? null }))),
   };
 }
 
@@ -243,7 +263,10 @@ function onJoin(r: Reading, o: ReadOptions, payload: ConsumerGroupJoinEvent['pay
   const mine = payload.memberAssignment;
   const pending = r.progress.pending();
   if (pending.some((x) => !(mine[x.topic] ?? []).includes(x.partition))) {
-    groupState(r.admin, r.groupId).then((s) => r.settle({ error: new GroupActiveError(r.groupId, s.state, s.members) }), (error: unknown) => r.settle({ error }));
+    groupState(r.admin, r.groupId).then(
+      (s) => r.settle({ error: new GroupActiveError(r.groupId, s.state, s.members) }),
+      (error: unknown) => r.settle({ error }),
+    );
     return;
   }
   for (const [topic, partitions] of Object.entries(mine) as Array<[string, number[]]>) {
@@ -261,7 +284,7 @@ function caughtUp(r: Reading, o: ReadOptions): void {
 }
 
 /** Hands the batch's wanted records to onRecord; false when the batch is not to be ended (the read failed or ended meanwhile). */
-async function deliver(r: Reading, o: ReadOptions, at: { topic: string; partition: number }, messages: KafkaMessage[], live: () => boolean): Promise<boolean> {
+async function deliver(r: Reading, o: ReadOptions, at: Where, messages: KafkaMessage[], live: () => boolean): Promise<boolean> {
   const ctl = control(r);
   for (const m of messages) {
     if (r.ending || !live()) return !r.settled && live();
@@ -280,7 +303,7 @@ async function deliver(r: Reading, o: ReadOptions, at: { topic: string; partitio
   return !r.settled && live();
 }
 
-async function endBatch(r: Reading, o: ReadOptions, at: { topic: string; partition: number }, lastOffset: bigint, heartbeat: () => Promise<void>): Promise<void> {
+async function endBatch(r: Reading, o: ReadOptions, at: Where, lastOffset: bigint, heartbeat: () => Promise<void>): Promise<void> {
   if (!r.ending) r.progress.batchEnd(at.topic, at.partition, lastOffset);
   try {
     await o.onBatchEnd?.(at, control(r));

@@ -265,6 +265,7 @@ async function oldestByKey<T>(kafka: Kafka, config: Config, logger: Logger, topi
       if (seen === undefined || t < seen) out.set(key, t);
     },
   });
-  logger.info({ topic: topic.name, partitions: truncated.length, keys: out.size, ms: Date.now() - started }, 'read the truncated partitions for the retention check');
+  logger.info({ topic: topic.name, partitions: truncated.length, keys: out.size, ms: Date.now() - started },
+    'read the truncated partitions for the retention check');
   return out;
 }

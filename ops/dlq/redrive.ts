@@ -156,7 +156,8 @@ interface Run {
   chunk: Chunk | null;
 }
 
-const TOO_SCATTERED = 'the records handled are too scattered past the position to remember in one commit; run a redrive without filters to move the position on';
+const TOO_SCATTERED = 'the records handled are too scattered past the position to remember in one commit; '
+  + 'run a redrive without filters to move the position on';
 
 export async function redrive(kafka: Kafka, config: Config, logger: Logger, o: RedriveOptions): Promise<RedriveResult> {
   const topic = o.topic;
@@ -172,7 +173,8 @@ export async function redrive(kafka: Kafka, config: Config, logger: Logger, o: R
     if (!dryRun) await assertGroupStopped(admin, groupId); // another redrive of this DLQ is running
     const { plans, bounds } = await planRedrive(admin, o, groupId, log);
     const group = dryRun ? throwawayGroup(config.KAFKA_GROUP_PREFIX, 'dlq-redrive-dry') : { own: groupId };
-    const run: Run = { o, config, log, dryRun, group, result: emptyResult(topic, groupId, dryRun, config.DLQ_MAX_REDRIVES), existing, publisher: null, chunk: null };
+    const result = emptyResult(topic, groupId, dryRun, config.DLQ_MAX_REDRIVES);
+    const run: Run = { o, config, log, dryRun, group, result, existing, publisher: null, chunk: null };
     const work = plans.filter((p) => p.start < p.end);
     if (work.length) await readAndSend(kafka, run, work);
     return summarize(run, plans, bounds);
@@ -196,7 +198,8 @@ async function planRedrive(admin: Admin, o: RedriveOptions, groupId: string, log
     let c = committed.find((x) => x.partition === b.partition);
     if (c && Number(c.offset) > Number(b.high)) {
       // Past the end of the log: the topic was deleted and created again. Its records are all new to this group.
-      log.warn({ partition: b.partition, committed: c.offset, end: b.high }, 'redrive position is past the end of the DLQ (topic recreated?); starting from its beginning');
+      log.warn({ partition: b.partition, committed: c.offset, end: b.high },
+        'redrive position is past the end of the DLQ (topic recreated?); starting from its beginning');
       c = undefined;
     }
     return planPartition(o, b, RedriveState.parse(c?.offset ?? null, c?.metadata ?? null, BigInt(b.low)));
@@ -215,11 +218,14 @@ function planPartition(s: Selection, b: PartitionBounds, state: RedriveState): P
 
 function summarize(run: Run, plans: readonly Plan[], bounds: readonly PartitionBounds[]): RedriveResult {
   const { result, dryRun } = run;
-  result.positions = plans.map((p) => ({ partition: p.partition, before: String(p.before), after: String(dryRun ? p.before : p.state.position), end: String(bounds.find((b) => b.partition === p.partition)!.high) }));
+  result.positions = plans.map((p) => ({
+    partition: p.partition, before: String(p.before), after: String(dryRun ? p.before : p.state.position),
+    end: String(bounds.find((b) => b.partition === p.partition)!.high),
+  }));
   result.byOriginalTopic = sorted(result.byOriginalTopic);
   result.byErrorClass = sorted(result.byErrorClass);
-  run.log[dryRun ? 'debug' : 'info']({ sent: result.sent, refused: result.refused, notSelected: result.notSelected, missingTopic: result.missingTopic, incomplete: result.incomplete },
-    dryRun ? 'redrive dry run done' : 'redrive done');
+  const { sent, refused, notSelected, missingTopic, incomplete } = result;
+  run.log[dryRun ? 'debug' : 'info']({ sent, refused, notSelected, missingTopic, incomplete }, dryRun ? 'redrive dry run done' : 'redrive done');
   return result;
 }
 
@@ -283,7 +289,10 @@ async function handle(run: Run, p: Plan, m: KafkaMessage, ctl: ReadControl): Pro
   const key = m.key?.toString('utf8') ?? null;
   if (!isSelected(run.o, { offset, timestamp: Number(m.timestamp), key, headers })) { run.result.notSelected++; return true; }
   const d = redriveDecision(m, run.config.DLQ_MAX_REDRIVES);
-  if (!d.send) return refuse(run, p, ctl, { partition: p.partition, offset: m.offset, key, errorClass: errorClassOf(headers), reason: d.reason, redriveCount: headers[DlqHeaders.redriveCount] ?? null });
+  if (!d.send) {
+    const redriveCount = headers[DlqHeaders.redriveCount] ?? null;
+    return refuse(run, p, ctl, { partition: p.partition, offset: m.offset, key, errorClass: errorClassOf(headers), reason: d.reason, redriveCount });
+  }
   if (!run.existing.has(d.topic)) { run.result.missingTopic[d.topic] = (run.result.missingTopic[d.topic] ?? 0) + 1; return true; }
   return enqueue(run, p, ctl, offset, d);
 }

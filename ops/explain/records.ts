@@ -79,7 +79,8 @@ export function rangesFor(refs: Iterable<RecordRef>): LogRange[] {
 }
 
 /** Reads the pending refs into `out`; one the read passed without finding it has no record at its offset. */
-async function fetchRecords(kafka: Kafka, config: Config, decoder: RecordDecoder, pending: Map<string, RecordRef>, out: Map<string, LoggedRecord>, timeoutMs: number): Promise<void> {
+async function fetchRecords(kafka: Kafka, config: Config, decoder: RecordDecoder, pending: Map<string, RecordRef>, out: Map<string, LoggedRecord>,
+  timeoutMs: number): Promise<void> {
   const wanted = new Map(pending);
   const { ended } = await readLog(kafka, {
     ranges: rangesFor(pending.values()), group: throwawayGroup(config.KAFKA_GROUP_PREFIX, 'explain'), timeoutMs,

@@ -103,7 +103,8 @@ export async function scanEventTime(kafka: Kafka, admin: Admin, o: {
   if (!et) throw new ValidationError(`${o.topic.name}: its contract (${o.topic.schemaFile}) has no event time`);
   const byTs = new Map((await admin.fetchTopicOffsetsByTimestamp(o.topic.name, Math.max(0, o.at - EVENT_TIME_LEAD_MS))).map((x) => [x.partition, x.offset]));
   const ranges = o.bounds.map((b) => planRange(o.topic.name, b, BigInt(byTs.get(b.partition) ?? b.high)));
-  const scans = new Map<number, EventTimeScan>(ranges.map((r) => [r.partition, { partition: r.partition, from: r.start.toString(), scanned: 0, match: null, matchEventTime: null, byTimestamp: 0 }]));
+  const scans = new Map<number, EventTimeScan>(ranges.map((r) => [r.partition,
+    { partition: r.partition, from: r.start.toString(), scanned: 0, match: null, matchEventTime: null, byTimestamp: 0 }]));
   await readLog(kafka, {
     ranges, group: throwawayGroup(o.config.KAFKA_GROUP_PREFIX, 'replay-scan'), sessionTimeoutMs: 30_000, maxBytesPerPartition: 4 * 1024 * 1024,
     onRecord: async (m, at, ctl) => {

@@ -89,7 +89,7 @@ describe('group monitor against the broker', () => {
 
   /** A real member of the group; registered with the monitor (like the runner does at start()) unless `register` is false. */
   function member(opts: { register?: boolean; consumer?: Partial<ConsumerConfig> } = {}) {
-    const consumer = groupConsumer(kafka, { groupId, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100, ...opts.consumer });
+    const consumer = groupConsumer(kafka, { groupId, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 500, ...opts.consumer });
     consumers.push(consumer);
     const joins: Array<Record<string, number[]>> = [];
     consumer.on(consumer.events.GROUP_JOIN, (e) => { joins.push(e.payload.memberAssignment); });

@@ -87,7 +87,10 @@ export async function readTopic(kafka: Kafka, topic: string, opts: { until?: (re
   const received = await consumeUntil(kafka, topic, { to: 'end', timeoutMs: opts.timeoutMs, what: opts.what ?? `the messages on ${topic}` });
   if (!until || until(received)) return received;
   // More wanted than the topic held: read on from where that read ended.
-  return [...received, ...await consumeUntil(kafka, topic, { to: 'open', after: received, until: (more) => until([...received, ...more]), timeoutMs: opts.timeoutMs, what: opts.what ?? `more messages on ${topic}` })];
+  const more = await consumeUntil(kafka, topic, {
+    to: 'open', after: received, until: (next) => until([...received, ...next]), timeoutMs: opts.timeoutMs, what: opts.what ?? `more messages on ${topic}`,
+  });
+  return [...received, ...more];
 }
 
 /** A dead letter as read back: its key and its headers as strings (error-class, error-message, original-topic, consumer-group…). */

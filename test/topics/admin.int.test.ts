@@ -62,7 +62,7 @@ describe('topic admin (real Kafka)', () => {
   it('describes partitions, leaders, offsets and retention', async () => {
     const publisher = createPublisher({ kafka, serde: createSerde(config), logger: testLogger('admin-test') });
     await publisher.connect();
-    await publisher.sendRaw(prices.name, [{ key: 'AAPL', value: Buffer.from('x') }, { key: 'AAPL', value: Buffer.from('y') }]).finally(() => publisher.disconnect());
+    await publisher.sendRaw(prices.name, ['x', 'y'].map((v) => ({ key: 'AAPL', value: Buffer.from(v) }))).finally(() => publisher.disconnect());
     const described = await describeTopics(kafka, config, [prices]);
     expect(described.map((d) => d.name)).toEqual([prices.name, prices.dlq]);
     const [main, dlq] = described;
