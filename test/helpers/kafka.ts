@@ -1,5 +1,5 @@
-// Kafka helpers for integration tests: a quiet client, random topics created and deleted, and reading
-// a topic until N messages arrived (or to its end), dead letters by key.
+// Kafka helpers for integration tests: a quiet client, random topics created and deleted, and reading (lib/records'
+// bounded reader) a topic until N messages arrived or to its end, dead letters by key.
 import { Kafka, logLevel, type Admin, type IHeaders, type ITopicConfig } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
 import { headersToStrings } from '../../lib/dlq.ts';
@@ -131,6 +131,7 @@ async function consumeUntil(kafka: Kafka, topic: string, o: ConsumeOptions): Pro
     if (BigInt(m.offset) >= r.start) r.start = BigInt(m.offset) + 1n;
   }
   const received: ConsumedMessage[] = [];
+  if (o.until?.(received)) return received; // nothing wanted (0 messages)
   const timeoutMs = o.timeoutMs ?? 60_000;
   const { ended } = await readLog(kafka, {
     ranges, group: o.groupId ? { own: o.groupId } : { throwaway: randomName('test-group') }, timeoutMs,
