@@ -3,6 +3,7 @@
 // sinks' own (lib/stores) in their one-attempt form; the Schema Registry's is lib/schema-registry-client.ts.
 import { createConnection } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
+import { createSchemaRegistryClient } from '../lib/schema-registry-client.ts';
 import { createNeo4jDriver } from '../lib/stores/neo4j.ts';
 import { createPgClient } from '../lib/stores/postgres.ts';
 import { createRedis } from '../lib/stores/redis.ts';
@@ -55,14 +56,15 @@ export async function probeKafka(brokers: readonly string[], self?: { nodeId: nu
   return ok;
 }
 
-/** The Schema Registry answers GET /subjects with 200 (AxonOps answers `null` while empty). */
+/** The Schema Registry answers GET /subjects with 2xx (AxonOps answers `null` while empty); credentials as the serde's. */
 export async function probeRegistry(url: string, auth?: { username: string; password: string }): Promise<boolean> {
+  const registry = createSchemaRegistryClient(
+    { SCHEMA_REGISTRY_URL: url, SCHEMA_REGISTRY_USERNAME: auth?.username ?? '', SCHEMA_REGISTRY_PASSWORD: auth?.password ?? '' },
+    { timeoutMs: PROBE_TIMEOUT_MS },
+  );
   try {
-    const headers: Record<string, string> = {};
-    if (auth?.username) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-    const res = await fetch(new URL('subjects', url.endsWith('/') ? url : `${url}/`), { headers, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-    await res.arrayBuffer();
-    return res.ok;
+    const { status } = await registry.answer('GET', '/subjects');
+    return status >= 200 && status < 300;
   } catch {
     return false;
   }
