@@ -20,7 +20,10 @@ export function createNeo4jDriver(config: Pick<Config, 'NEO4J_URL' | 'NEO4J_USER
     disableLosslessIntegers: true,
     ...(t === undefined
       ? { connectionTimeout: 5000, maxTransactionRetryTime: 10_000 }
-      : { connectionTimeout: t, connectionAcquisitionTimeout: t, maxConnectionPoolSize: 1, maxTransactionRetryTime: 0, logging: { level: 'error', logger: () => undefined } }),
+      : {
+        connectionTimeout: t, connectionAcquisitionTimeout: t, maxConnectionPoolSize: 1, maxTransactionRetryTime: 0,
+        logging: { level: 'error', logger: () => undefined },
+      }),
   });
 }
 

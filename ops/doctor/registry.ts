@@ -128,7 +128,8 @@ async function checkSubject(registry: SchemaRegistryClient, subject: string, top
   if (!EXPECTED_COMPATIBILITY.includes(level)) {
     return {
       id, section: 'registry', name: subject, status: 'warn', summary,
-      hint: `marketstream's schemas evolve under BACKWARD compatibility; set it: curl -X PUT -H 'Content-Type: application/vnd.schemaregistry.v1+json' --data '{"compatibility":"BACKWARD"}' ${registry.where.replace(/\/+$/, '')}/config/${enc}`,
+      hint: `marketstream's schemas evolve under BACKWARD compatibility; set it: curl -X PUT -H 'Content-Type: application/vnd.schemaregistry.v1+json' `
+        + `--data '{"compatibility":"BACKWARD"}' ${registry.where.replace(/\/+$/, '')}/config/${enc}`,
       data, ms,
     };
   }

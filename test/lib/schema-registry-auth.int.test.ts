@@ -22,7 +22,10 @@ import { randomName, testConfig } from '../helpers/index.ts';
 const base = testConfig();
 const user = 'reg-user';
 const password = `pa:ss@${randomName('w').replace(/-/g, '')}`; // a ':' and an '@': URL-encoded in the URL
-const price: PriceUpdate = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 190.1, high: 191, low: 189.5, close: 190.7, volume: 12_345, source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1, vwap: null, trades: null };
+const price: PriceUpdate = {
+  symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 190.1, high: 191, low: 189.5, close: 190.7, volume: 12_345,
+  source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1, vwap: null, trades: null,
+};
 const cacheDir = mkdtempSync(path.join(tmpdir(), 'registry-auth-'));
 let proxy: BasicAuthProxy;
 
@@ -34,7 +37,9 @@ afterAll(async () => {
 
 const at = (userinfo: string) => `http://${userinfo}127.0.0.1:${proxy.port}`;
 const inUrl = () => testConfig({ SCHEMA_REGISTRY_URL: at(`${user}:${encodeURIComponent(password)}@`), SCHEMA_CACHE_DIR: cacheDir });
-const inVariables = () => testConfig({ SCHEMA_REGISTRY_URL: at(''), SCHEMA_REGISTRY_USERNAME: user, SCHEMA_REGISTRY_PASSWORD: password, SCHEMA_CACHE_DIR: cacheDir });
+const inVariables = () => testConfig({
+  SCHEMA_REGISTRY_URL: at(''), SCHEMA_REGISTRY_USERNAME: user, SCHEMA_REGISTRY_PASSWORD: password, SCHEMA_CACHE_DIR: cacheDir,
+});
 const wrong = () => testConfig({ SCHEMA_REGISTRY_URL: at(`${user}:wrong-password@`), SCHEMA_CACHE_DIR: cacheDir });
 
 /** No form of the password in a text. */
@@ -88,7 +93,8 @@ describe('a registry with basic auth, wrong credentials in the URL', () => {
     const registering = await createSerde(wrong()).encode(withName(priceUpdates, randomName('test-registry-auth')), price).catch((e: unknown) => e);
     expect(registryStatus(registering)).toBe(401); // the registry's refusal, not a network failure
     expect(isRetriable(registering)).toBe(false); // a producer stops on it instead of retrying for ever
-    const decoding = await createSerde({ ...wrong(), SCHEMA_CACHE_DIR: mkdtempSync(path.join(cacheDir, 'empty-')) }).decode(topic, bytes).catch((e: unknown) => e);
+    const nothingCached = { ...wrong(), SCHEMA_CACHE_DIR: mkdtempSync(path.join(cacheDir, 'empty-')) };
+    const decoding = await createSerde(nothingCached).decode(topic, bytes).catch((e: unknown) => e);
     expect(decoding).toBeInstanceOf(TransientError); // a registry refusing us is down for us: the group pauses, never dead-letters
     expect(await probeRegistry(wrong().SCHEMA_REGISTRY_URL)).toBe(false);
     expect(proxy.refused).toBeGreaterThan(refusedBefore);

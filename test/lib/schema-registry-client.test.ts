@@ -11,11 +11,13 @@ describe('registryEndpoint', () => {
     expect(registryEndpoint(cfg('https://reg%40user:p%3Ass%40w@registry.example:8081/'))).toEqual({
       url: 'https://registry.example:8081', auth: { username: 'reg@user', password: 'p:ss@w' },
     });
-    expect(registryEndpoint(cfg('http://user@127.0.0.1:8081/prefix'))).toEqual({ url: 'http://127.0.0.1:8081/prefix', auth: { username: 'user', password: '' } });
+    expect(registryEndpoint(cfg('http://user@127.0.0.1:8081/prefix')))
+      .toEqual({ url: 'http://127.0.0.1:8081/prefix', auth: { username: 'user', password: '' } });
   });
 
   it('prefers SCHEMA_REGISTRY_USERNAME / PASSWORD over the URL\'s, and has none when neither says', () => {
-    expect(registryEndpoint(cfg('http://old:old-pw@127.0.0.1:8081', 'new', 'new-pw'))).toEqual({ url: 'http://127.0.0.1:8081', auth: { username: 'new', password: 'new-pw' } });
+    expect(registryEndpoint(cfg('http://old:old-pw@127.0.0.1:8081', 'new', 'new-pw')))
+      .toEqual({ url: 'http://127.0.0.1:8081', auth: { username: 'new', password: 'new-pw' } });
     expect(registryEndpoint(cfg('http://127.0.0.1:8081'))).toEqual({ url: 'http://127.0.0.1:8081', auth: undefined });
   });
 
