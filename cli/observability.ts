@@ -12,7 +12,7 @@ import type { Logger } from '../lib/logger.ts';
 import { processMetrics, type Metrics } from '../lib/metrics.ts';
 import type { CircuitState } from '../lib/resilience.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
-import { createRegistryRest } from '../lib/registry-rest.ts';
+import { createSchemaRegistryClient } from '../lib/schema-registry-client.ts';
 import { createGroupMonitor, type GroupMonitor } from '../consumers/group-monitor.ts';
 import type { RunnerHooks } from '../consumers/runner.ts';
 import type { PriceFeed } from '../producers/sources/types.ts';
@@ -55,7 +55,7 @@ export async function startObservability(o: { config: Config; logger: Logger; co
     return a;
   })();
   const monitor: GroupMonitor = createGroupMonitor({ admin: adminClient, config, logger: o.logger, metrics });
-  const registry = createRegistryRest(config);
+  const registry = createSchemaRegistryClient(config);
   const extraDeps = new Map<string, () => Promise<void>>();
   const deps = new Map<string, DependencyStatus>();
   const circuits = new Map<string, CircuitState>();

@@ -1,9 +1,9 @@
-// Every error marketstream throws, in one module: a root error with a `code` and a `retriable` flag, and the
-// classification of the drivers' own errors (pg SQLSTATE, Neo4j status codes, Redis reply codes) into it.
+// Every error marketstream throws, in one module: a root error with a `code` and a `retriable` flag. It imports no
+// store driver: each store's client module (lib/stores/*) classifies its driver's errors (pg SQLSTATE, Neo4j status
+// codes, Redis reply codes) into these classes with storeUnavailable/storeRejectedData, and registers that
+// classification (registerStoreErrors) so describeError can describe a driver error nobody classified yet.
 // The consumer runner decides from `retriable` alone: a retriable error pauses and retries the batch (the store or
 // service is down, slow or refusing us); a non-retriable one is the record's fault and sends it to the DLQ.
-import neo4j from 'neo4j-driver';
-import pg from 'pg';
 import { maskSecrets } from './logger.ts';
 
 export class MarketstreamError extends Error {
@@ -173,6 +173,13 @@ const codeOf = (err: unknown): string | undefined => {
 /** A code shown to operators must be a short token (a SQLSTATE, a Neo4j status, a reply code, an errno), never free text. */
 const safeCode = (code: string | undefined): string | undefined => (code && /^[\w.-]{1,100}$/.test(code) ? code : undefined);
 
+/** The `code` of a driver's error (SQLSTATE, Neo4j status, errno) when it is a short token, never free text. */
+export function driverCode(err: unknown): string | undefined {
+  return safeCode(codeOf(err));
+}
+
+// ── Store errors (classified by each store's client, lib/stores/*) ─────────────────────────────────────────
+
 /** The short, stable description of each classified error (see describeError): a fixed phrase and the driver's code. */
 const summaries = new WeakMap<object, string>();
 
@@ -181,56 +188,36 @@ function summarized<E extends MarketstreamError>(err: E, summary: string): E {
   return err;
 }
 
-/**
- * PostgreSQL, by SQLSTATE: classes 22 (data exception) and 23 (integrity violation) are the record's fault. Everything
- * else is the store: connection failures (no code, or an errno), 28 (invalid password 28P01, invalid authorization
- * 28000), 3D000 (database missing), 42501 (permission denied), 57P01 (admin shutdown), 53300 (too many connections),
- * 25006 (read-only transaction), 40 (serialization, deadlock), 55P03 (lock not available): the group pauses and retries.
- */
-export function classifyPgError(err: unknown): MarketstreamError {
-  if (err instanceof MarketstreamError) return err;
-  const code = safeCode(codeOf(err));
-  const tag = code ? ` (${code})` : '';
-  if (code && /^2[23]/.test(code)) return summarized(new ValidationError(`PostgreSQL rejected the data${tag}: ${errorMessage(err)}`, err), `PostgreSQL rejected the data${tag}`);
-  return summarized(new TransientError(`PostgreSQL unavailable${tag}: ${errorMessage(err)}`, err), `PostgreSQL unavailable${tag}`);
+/** `store` is down, slow or refusing us (retriable): "<store> unavailable (<code>)"; the driver's message only in the message. */
+export function storeUnavailable(store: string, code: string | undefined, cause: unknown): TransientError {
+  const phrase = `${store} unavailable${code ? ` (${code})` : ''}`;
+  return summarized(new TransientError(`${phrase}: ${errorMessage(cause)}`, cause), phrase);
 }
 
-/**
- * Neo4j, by status code: Neo.ClientError.Statement.*, .Schema.* (a constraint the data breaks) and .Request.* are
- * the record's fault, except Statement.AccessMode (a write sent to a member that only reads: the cluster's state, not
- * the record's). Security (Unauthorized, AuthenticationRateLimit, CredentialsExpired, Forbidden, …),
- * Database.DatabaseNotFound and .DatabaseUnavailable, Neo.TransientError.*, Neo.DatabaseError.* and the driver's own
- * codes (ServiceUnavailable, SessionExpired) are the store: retry.
- */
-export function classifyNeo4jError(err: unknown): MarketstreamError {
-  if (err instanceof MarketstreamError) return err;
-  const code = safeCode(codeOf(err));
-  const tag = code ? ` (${code})` : '';
-  const dataAtFault = /^Neo\.ClientError\.(Statement|Schema|Request)\./.test(code ?? '') && code !== 'Neo.ClientError.Statement.AccessMode'
-    && !neo4j.isRetryableError(err as Error);
-  if (dataAtFault) return summarized(new ValidationError(`Neo4j rejected the data${tag}: ${errorMessage(err)}`, err), `Neo4j rejected the data${tag}`);
-  return summarized(new TransientError(`Neo4j unavailable${tag}: ${errorMessage(err)}`, err), `Neo4j unavailable${tag}`);
+/** `store` rejected the record's data (not retriable: the record goes to the DLQ): "<store> rejected the data (<code>)". */
+export function storeRejectedData(store: string, code: string | undefined, cause: unknown): ValidationError {
+  const phrase = `${store} rejected the data${code ? ` (${code})` : ''}`;
+  return summarized(new ValidationError(`${phrase}: ${errorMessage(cause)}`, cause), phrase);
 }
 
-/** The code of a Redis reply error (its first word: NOAUTH, WRONGPASS, READONLY, LOADING, OOM, MISCONF, BUSY, …). */
-function redisReplyCode(err: unknown): string | undefined {
-  if (!(err instanceof Error) || err.name !== 'ReplyError') return undefined;
-  const word = err.message.split(' ', 1)[0];
-  return word && /^[A-Z][A-Z_-]*$/.test(word) ? word : 'ERR';
-}
+/** A store client's reading of its driver's errors: the classified error for one of them, undefined for any other. */
+export type StoreErrorReader = (err: unknown) => MarketstreamError | undefined;
+const storeErrorReaders = new Set<StoreErrorReader>();
 
 /**
- * Redis: every failure is the store's. Connection errors carry no reply (an errno, or ioredis's own "Connection is
- * closed." / MaxRetriesPerRequestError); a reply error's code is its first word (NOAUTH, WRONGPASS, READONLY,
- * LOADING, OOM, MISCONF, BUSY, NOPERM, …), kept in the message for the logs. A failed AUTH while connecting fails the
- * queued commands with that reply error and ioredis reconnects. The sink's script accepts any validated record, so a
- * reply error never means bad data.
+ * Called once by each store's client module (lib/stores/*), which is the only module that loads its driver: any
+ * driver error in the process therefore has its reader here, and describeError describes it as classified.
  */
-export function classifyRedisError(err: unknown): MarketstreamError {
-  if (err instanceof MarketstreamError) return err;
-  const code = redisReplyCode(err) ?? (err instanceof Error && err.name === 'MaxRetriesPerRequestError' ? err.name : safeCode(codeOf(err)));
-  const tag = code ? ` (${code})` : '';
-  return summarized(new TransientError(`Redis unavailable${tag}: ${errorMessage(err)}`, err), `Redis unavailable${tag}`);
+export function registerStoreErrors(read: StoreErrorReader): void {
+  storeErrorReaders.add(read);
+}
+
+function readStoreError(err: unknown): MarketstreamError | undefined {
+  for (const read of storeErrorReaders) {
+    const classified = read(err);
+    if (classified) return classified;
+  }
+  return undefined;
 }
 
 /**
@@ -252,9 +239,8 @@ export function describeError(err: unknown): string {
     if (err.cause === undefined || err.cause === null || err instanceof CircuitOpenError) return maskSecrets(err.message);
     return `${err.name} (${err.code}): ${describeError(err.cause)}`;
   }
-  if (err instanceof neo4j.Neo4jError) return describeError(classifyNeo4jError(err));
-  if (err instanceof pg.DatabaseError) return describeError(classifyPgError(err));
-  if (redisReplyCode(err) || (err instanceof Error && err.name === 'MaxRetriesPerRequestError')) return describeError(classifyRedisError(err));
+  const classified = readStoreError(err);
+  if (classified) return describeError(classified);
   if (err instanceof Error && err.name.startsWith('KafkaJS')) return maskSecrets(err.message);
   const code = safeCode(codeOf(err));
   const name = err instanceof Error ? err.name : typeof err;

@@ -43,10 +43,21 @@ export const ROUTINE_KAFKA_ERRORS = [
   { type: 'NOT_COORDINATOR_FOR_GROUP', code: 16, message: 'This is not the correct coordinator for this group' },
 ] as const;
 
+/**
+ * What a group's coordinator answers a member while the group rebalances (a member joined or left): kafkajs logs the
+ * answer to a heartbeat, commit or sync as an error (`Response Heartbeat(…)`), then rejoins on its own. Routine in
+ * such a response entry; kafkajs's own notices about rebalancing keep their level.
+ */
+export const REBALANCE_RESPONSES = [
+  { type: 'ILLEGAL_GENERATION', code: 22, message: 'Specified group generation id is not valid' },
+  { type: 'REBALANCE_IN_PROGRESS', code: 27, message: 'The group is rebalancing, so a rejoin is needed' },
+] as const;
+
 export type PinoLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /**
- * The pino level of a kafkajs log entry. Routine retries (ROUTINE_KAFKA_ERRORS) go to debug: by the error's type or
+ * The pino level of a kafkajs log entry. Routine retries (ROUTINE_KAFKA_ERRORS) and a coordinator's answers while the
+ * group rebalances (REBALANCE_RESPONSES, in a `Response <api>` entry) go to debug: by the error's type or
  * code when the entry carries the error object (`extra.error`, or its cause), by the error's text only when it carries
  * no code (kafkajs mostly logs `error: e.message`, or the text in the message itself). A consumer crash caused by one
  * (retries exhausted; kafkajs restarts the consumer) stays visible as a warning. `routine` names the error type.
@@ -56,22 +67,24 @@ export function kafkajsLogLevel(level: number, message: string, extra: Record<st
   // Bounded producer retries are deliberate (a tick fails and is retried on the next one instead of hanging).
   if (message.startsWith('Limiting retries for the idempotent producer')) return { level: 'debug' };
   if (base !== 'error' && base !== 'warn') return { level: base };
-  const routine = routineKafkaError(extra.error, message);
-  if (!routine) return { level: base };
-  return { level: message.startsWith('Crash:') ? 'warn' : 'debug', routine };
+  const routine = knownKafkaError(ROUTINE_KAFKA_ERRORS, extra.error, message);
+  if (routine) return { level: message.startsWith('Crash:') ? 'warn' : 'debug', routine };
+  const rebalance = message.startsWith('Response ') ? knownKafkaError(REBALANCE_RESPONSES, extra.error, message) : undefined;
+  return rebalance ? { level: 'debug', routine: rebalance } : { level: base };
 }
 
-function routineKafkaError(error: unknown, message: string): string | undefined {
+/** The type of `known` that the entry's error is: by its type or code when it carries one, else by kafkajs's text. */
+function knownKafkaError(known: ReadonlyArray<{ type: string; code: number; message: string }>, error: unknown, message: string): string | undefined {
   // The error object, or one in its cause chain, with a protocol type or code: decides on its own.
   for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const { type, code } = e as { type?: unknown; code?: unknown };
     if (typeof type === 'string' || typeof code === 'number') {
-      return ROUTINE_KAFKA_ERRORS.find((r) => (typeof type === 'string' ? r.type === type : r.code === code))?.type;
+      return known.find((r) => (typeof type === 'string' ? r.type === type : r.code === code))?.type;
     }
   }
   // No code anywhere: the text kafkajs gives each protocol error.
   const text = `${typeof error === 'string' ? error : error instanceof Error ? error.message : ''}\n${message}`;
-  return ROUTINE_KAFKA_ERRORS.find((r) => text.includes(r.message))?.type;
+  return known.find((r) => text.includes(r.message))?.type;
 }
 
 /**

@@ -2,11 +2,10 @@
 // level), or only finding the id it was registered with. Producers do the first on first use while
 // SCHEMA_AUTO_REGISTER is true (development); with it false (production, as Confluent recommends) they only look the id
 // up, and `marketstream schema register` is the one step that registers.
-import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { COMPATIBILITY, type SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from './config.ts';
 import { errorMessage, MarketstreamError, RegistryHttpError, SchemaRejectedError, TransientError } from './errors.ts';
-import { createRegistryRest, registryStatus, type RegistryRest } from './registry-rest.ts';
-import { avroOptions } from '../schemas/avro.ts';
+import { createSchemaRegistryClient, registryStatus, type SchemaRegistryClient } from './schema-registry-client.ts';
 
 export interface SchemaRegistration {
   /** Registers `schema` (Avro JSON text) under `subject`; its id (the same id again when it is registered already). */
@@ -17,15 +16,9 @@ export interface SchemaRegistration {
   idFor(subject: string, schema: string): Promise<number>;
 }
 
-export function createSchemaRegistration(config: Config, rest: RegistryRest = createRegistryRest(config)): SchemaRegistration {
-  const auth = config.SCHEMA_REGISTRY_USERNAME
-    ? { username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }
-    : undefined;
+export function createSchemaRegistration(config: Config, rest: SchemaRegistryClient = createSchemaRegistryClient(config)): SchemaRegistration {
   let client: SchemaRegistry | undefined;
-  const registry = () => client ??= new SchemaRegistry(
-    { host: config.SCHEMA_REGISTRY_URL, auth, clientId: 'marketstream', retry: { retries: 2 } },
-    { [SchemaType.AVRO]: avroOptions() },
-  );
+  const registry = () => client ??= rest.confluent({ clientId: 'marketstream', retries: 2 });
   const self: SchemaRegistration = {
     register: (subject, schema) => register(rest, registry(), subject, schema),
     lookup: (subject, schema) => lookup(rest, subject, schema),
@@ -35,7 +28,7 @@ export function createSchemaRegistration(config: Config, rest: RegistryRest = cr
 }
 
 /** Registers a schema under a subject whose compatibility is BACKWARD (set if the subject has no level of its own). */
-async function register(rest: RegistryRest, registry: SchemaRegistry, subject: string, schema: string): Promise<number> {
+async function register(rest: SchemaRegistryClient, registry: SchemaRegistry, subject: string, schema: string): Promise<number> {
   try {
     const level = await rest.ensureSubjectCompatibility(subject, COMPATIBILITY.BACKWARD);
     const { id } = await registry.register(
@@ -55,7 +48,7 @@ async function register(rest: RegistryRest, registry: SchemaRegistry, subject: s
 }
 
 /** POST /subjects/<subject>: the id of a schema registered under the subject, registering nothing. */
-async function lookup(rest: RegistryRest, subject: string, schema: string): Promise<number> {
+async function lookup(rest: SchemaRegistryClient, subject: string, schema: string): Promise<number> {
   let body: { id?: unknown } | null;
   try {
     body = await rest.request('POST', `/subjects/${encodeURIComponent(subject)}`, { schema }) as typeof body;

@@ -8,7 +8,7 @@
 import type avro from 'avsc';
 import type { Config } from './config.ts';
 import { DecodeError, errorMessage, RegistryHttpError, TransientError, ValidationError } from './errors.ts';
-import { createRegistryRest, type RegistryRest } from './registry-rest.ts';
+import { createSchemaRegistryClient, type SchemaRegistryClient } from './schema-registry-client.ts';
 import { createSchemaCache } from './schema-cache.ts';
 import { createSchemaRegistration } from './schema-registration.ts';
 import { loadSchema, parseSchema, type AvroSchemaJson } from '../schemas/avro.ts';
@@ -51,7 +51,7 @@ type Reader = (payload: Buffer) => unknown;
 type Encoder = (value: unknown) => Buffer;
 
 export function createSerde(config: Config): Serde {
-  const rest = createRegistryRest(config);
+  const rest = createSchemaRegistryClient(config);
   const registration = createSchemaRegistration(config, rest);
   const schemaCache = createSchemaCache(config);
   const ids = new Map<string, Promise<number>>(); // subject + schema text → id
@@ -231,7 +231,7 @@ export function createSerde(config: Config): Serde {
  * The highest schema id the registry lists (GET /schemas, or the latest version of every subject where that endpoint
  * is missing). Any failure to list is an outage: whether `id` exists cannot be told, so the caller retries.
  */
-async function highestListedId(rest: RegistryRest, id: number): Promise<number> {
+async function highestListedId(rest: SchemaRegistryClient, id: number): Promise<number> {
   try {
     let listed: { id?: unknown }[];
     try {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { storedFields } from '../consumers/stored-fields.ts';
 import type { Config } from '../lib/config.ts';
 import { errorMessage, RegistryHttpError } from '../lib/errors.ts';
-import { createRegistryRest, type RegistryRest } from '../lib/registry-rest.ts';
+import { createSchemaRegistryClient, type SchemaRegistryClient } from '../lib/schema-registry-client.ts';
 import { createSchemaRegistration } from '../lib/schema-registration.ts';
 import { loadSchema, parseSchema, type AvroSchemaJson } from '../schemas/avro.ts';
 import { breaksBackward, describeChange, diffSchemas, recordFullName, type SchemaChange } from '../schemas/evolution.ts';
@@ -69,7 +69,7 @@ export function resolveContracts(config: Config, files: readonly string[], subje
 const enc = encodeURIComponent;
 
 /** The subject's compatibility level: its own, else the global one. */
-async function levelOf(rest: RegistryRest, subject: string): Promise<string> {
+async function levelOf(rest: SchemaRegistryClient, subject: string): Promise<string> {
   const got = await rest.request('GET', `/config/${enc(subject)}?defaultToGlobal=true`).catch(async (err: unknown) => {
     if (!(err instanceof RegistryHttpError && err.status === 404)) throw err;
     return rest.request('GET', '/config');
@@ -77,7 +77,7 @@ async function levelOf(rest: RegistryRest, subject: string): Promise<string> {
   return (got?.compatibilityLevel ?? got?.compatibility ?? 'BACKWARD').toUpperCase();
 }
 
-async function latestOf(rest: RegistryRest, subject: string): Promise<{ version: number; id: number; schema: string } | null> {
+async function latestOf(rest: SchemaRegistryClient, subject: string): Promise<{ version: number; id: number; schema: string } | null> {
   try {
     return await rest.request('GET', `/subjects/${enc(subject)}/versions/latest`) as { version: number; id: number; schema: string };
   } catch (err) {
@@ -87,7 +87,7 @@ async function latestOf(rest: RegistryRest, subject: string): Promise<{ version:
 }
 
 /** Checks one contract against the latest version of its subject. */
-export async function checkContract(rest: RegistryRest, contract: Contract): Promise<ContractCheck> {
+export async function checkContract(rest: SchemaRegistryClient, contract: Contract): Promise<ContractCheck> {
   const level = await levelOf(rest, contract.subject);
   const latest = await latestOf(rest, contract.subject);
   if (!latest) {
@@ -106,7 +106,7 @@ export async function checkContract(rest: RegistryRest, contract: Contract): Pro
 }
 
 export async function checkContracts(config: Config, contracts: readonly Contract[]): Promise<ContractCheck[]> {
-  const rest = createRegistryRest(config);
+  const rest = createSchemaRegistryClient(config);
   const out: ContractCheck[] = [];
   for (const c of contracts) out.push(await checkContract(rest, c));
   return out;
@@ -114,7 +114,7 @@ export async function checkContracts(config: Config, contracts: readonly Contrac
 
 /** Registers each contract under its subject; the id and version each got (SchemaRejectedError with the registry's reason). */
 export async function registerContracts(config: Config, contracts: readonly Contract[]): Promise<{ contract: Contract; id: number; version: number }[]> {
-  const rest = createRegistryRest(config);
+  const rest = createSchemaRegistryClient(config);
   const registration = createSchemaRegistration(config, rest);
   const out: { contract: Contract; id: number; version: number }[] = [];
   for (const contract of contracts) {

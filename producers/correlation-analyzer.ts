@@ -10,7 +10,7 @@
 // Only completed UTC days count (today's partial day is left out). After the first run, unchanged upserts are not
 // published again (compared without computed_at).
 import { randomUUID } from 'node:crypto';
-import { migrate, type Pool } from '../lib/stores/postgres.ts';
+import { classifyPgError, migrate, type Pool } from '../lib/stores/postgres.ts';
 import type { GraphMutation } from '../schemas/types.generated.ts';
 import { deleteRelationship, long, upsertRelationship } from '../topics/graph-model.ts';
 import { graphMutations } from '../topics/index.ts';
@@ -18,7 +18,6 @@ import { readDailyCloses } from './correlation/daily-closes.ts';
 import { correlatePairs } from './correlation/pearson.ts';
 import { signature } from './graph/build.ts';
 import { createGraphJobLoop, type GraphJobOptions, type Periodic } from './periodic.ts';
-import { classifyPgError } from '../lib/errors.ts';
 
 const DAY_MS = 86_400_000;
 

@@ -1,10 +1,12 @@
 // Readiness probes: does a server answer a real request? Each resolves true/false and never throws,
-// so `stack up`, `stack status` and the test global setup can all use them on any address.
+// so `stack up`, `stack status` and the test global setup can all use them on any address. The store clients are the
+// sinks' own (lib/stores) in their one-attempt form; the Schema Registry's is lib/schema-registry-client.ts.
 import { createConnection } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
-import neo4j from 'neo4j-driver';
-import pg from 'pg';
-import { Redis } from 'ioredis';
+import { createSchemaRegistryClient } from '../lib/schema-registry-client.ts';
+import { createNeo4jDriver } from '../lib/stores/neo4j.ts';
+import { createPgClient } from '../lib/stores/postgres.ts';
+import { createRedis } from '../lib/stores/redis.ts';
 
 const PROBE_TIMEOUT_MS = 3000;
 
@@ -54,14 +56,15 @@ export async function probeKafka(brokers: readonly string[], self?: { nodeId: nu
   return ok;
 }
 
-/** The Schema Registry answers GET /subjects with 200 (AxonOps answers `null` while empty). */
+/** The Schema Registry answers GET /subjects with 2xx (AxonOps answers `null` while empty); credentials as the serde's. */
 export async function probeRegistry(url: string, auth?: { username: string; password: string }): Promise<boolean> {
+  const registry = createSchemaRegistryClient(
+    { SCHEMA_REGISTRY_URL: url, SCHEMA_REGISTRY_USERNAME: auth?.username ?? '', SCHEMA_REGISTRY_PASSWORD: auth?.password ?? '' },
+    { timeoutMs: PROBE_TIMEOUT_MS },
+  );
   try {
-    const headers: Record<string, string> = {};
-    if (auth?.username) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-    const res = await fetch(new URL('subjects', url.endsWith('/') ? url : `${url}/`), { headers, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-    await res.arrayBuffer();
-    return res.ok;
+    const { status } = await registry.answer('GET', '/subjects');
+    return status >= 200 && status < 300;
   } catch {
     return false;
   }
@@ -69,8 +72,7 @@ export async function probeRegistry(url: string, auth?: { username: string; pass
 
 /** PostgreSQL accepts the URL's credentials and answers `select 1`. */
 export async function probePostgres(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
-  client.on('error', () => undefined);
+  const client = createPgClient({ POSTGRES_URL: url }, { timeoutMs: PROBE_TIMEOUT_MS });
   try {
     await client.connect();
     const res = await client.query('select 1 as ok');
@@ -84,14 +86,7 @@ export async function probePostgres(url: string): Promise<boolean> {
 
 /** Redis answers PING with PONG. */
 export async function probeRedis(url: string): Promise<boolean> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: PROBE_TIMEOUT_MS,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    enableOfflineQueue: false,
-  });
-  redis.on('error', () => undefined);
+  const redis = createRedis({ REDIS_URL: url }, { checkTimeoutMs: PROBE_TIMEOUT_MS });
   try {
     await redis.connect();
     return (await redis.ping()) === 'PONG';
@@ -104,14 +99,10 @@ export async function probeRedis(url: string): Promise<boolean> {
 
 /** Neo4j answers `RETURN 1` over Bolt with the given credentials. */
 export async function probeNeo4j(url: string, user: string, password: string): Promise<boolean> {
-  const driver = neo4j.driver(url, neo4j.auth.basic(user, password), {
-    connectionTimeout: PROBE_TIMEOUT_MS,
-    maxConnectionPoolSize: 1,
-    logging: { level: 'error', logger: () => undefined },
-  });
+  const driver = createNeo4jDriver({ NEO4J_URL: url, NEO4J_USER: user, NEO4J_PASSWORD: password }, { checkTimeoutMs: PROBE_TIMEOUT_MS });
   try {
     const res = await withTimeout(driver.executeQuery('RETURN 1 AS ok'), PROBE_TIMEOUT_MS * 2, undefined);
-    return res?.records[0]?.get('ok')?.toNumber?.() === 1;
+    return res?.records[0]?.get('ok') === 1; // integers as numbers (disableLosslessIntegers)
   } catch {
     return false;
   } finally {

@@ -51,3 +51,22 @@ describe('architecture', () => {
     expect(wrong).toEqual([]);
   });
 });
+
+describe('store drivers', () => {
+  const drivers = { postgres: 'pg', redis: 'ioredis', neo4j: 'neo4j-driver' } as const;
+  const packagesOf = (file: string) => [...readFileSync(path.join(root, file), 'utf8').matchAll(/(?:from\s+|import\s+)'([^.'][^']*)'/g)].map((m) => m[1]!);
+
+  it('lib/errors.ts imports no store driver: each store\'s errors are classified beside its client', () => {
+    expect(packagesOf('lib/errors.ts').filter((p) => (Object.values(drivers) as string[]).includes(p))).toEqual([]);
+  });
+
+  it.each(Object.entries(drivers))('lib/stores/%s.ts loads %s and registers how its errors read', (store, pkg) => {
+    const text = readFileSync(path.join(root, 'lib/stores', `${store}.ts`), 'utf8');
+    expect(packagesOf(`lib/stores/${store}.ts`)).toContain(pkg);
+    expect(text).toMatch(/^registerStoreErrors\(/m);
+  });
+
+  it.each(['ops/doctor/servers.ts', 'stack/probes.ts'])('%s builds its store clients with lib/stores, not by hand', (file) => {
+    expect(packagesOf(file).filter((p) => (Object.values(drivers) as string[]).includes(p))).toEqual([]);
+  });
+});

@@ -1,6 +1,6 @@
 // What the demo prints at the end: what landed in each store, read back with each store's own client.
 import type { Config } from '../../lib/config.ts';
-import { createRegistryRest } from '../../lib/registry-rest.ts';
+import { createSchemaRegistryClient } from '../../lib/schema-registry-client.ts';
 import { createNeo4jDriver } from '../../lib/stores/neo4j.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
 import { createRedis } from '../../lib/stores/redis.ts';
@@ -35,7 +35,7 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
     const nodes = await driver.executeQuery(
       'MATCH (c:Stock) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol, c.last_price AS lastPrice, toString(c.last_updated) AS lastUpdated, labels(c) AS labels ORDER BY symbol',
       { symbols });
-    const registry = createRegistryRest(config);
+    const registry = createSchemaRegistryClient(config);
     const listed = new Set(((await registry.request('GET', '/subjects')) as string[] | null) ?? []); // null while empty
     const subjects = await Promise.all(allTopics.filter((t) => listed.has(t.subject)).map(async (t) => {
       const latest = (await registry.request('GET', `/subjects/${encodeURIComponent(t.subject)}/versions/latest`)) as { version: number; id: number };

@@ -12,10 +12,9 @@
 //   Claude about them (or to choose another model on purpose): the rows record classifier and model for that.
 // - If PostgreSQL fails after a classification was made, the answer is kept in memory (bounded) and the next
 //   attempt for that id stores it instead of asking Claude again; the error is thrown as retriable (the runner pauses).
-import { migrate, type Pool } from '../../lib/stores/postgres.ts';
+import { classifyPgError, migrate, type Pool } from '../../lib/stores/postgres.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { classificationSchema, type Classification, type EventToClassify } from './types.ts';
-import { classifyPgError } from '../../lib/errors.ts';
 
 export interface ClassifyOptions {
   /** Ignore the cache, classify again and overwrite the stored row (explicit re-enrich). */

@@ -2,9 +2,8 @@
 // holds (a Company node). A ticker that only Claude (or a cashtag the rules found) brought up never creates a Company
 // node. The cached classification keeps the full answer; only what is published is limited. Used by the enricher and
 // by `enrich reclassify`, so both publish the same graph facts.
-import { classifyNeo4jError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { Driver } from '../../lib/stores/neo4j.ts';
+import { classifyNeo4jError, type Driver } from '../../lib/stores/neo4j.ts';
 import type { EnrichedEvent } from '../postgres/market-events.ts';
 
 export async function linkToKnownCompanies(graph: () => Driver, batch: readonly EnrichedEvent[], logger: Logger): Promise<EnrichedEvent[]> {

@@ -12,11 +12,10 @@
 //   the cache row, which is the commit point: if anything before fails, the event is still selected next time.
 //   The enricher answers from the cache whatever model made it, so a replay after this never bills Claude.
 import { randomUUID } from 'node:crypto';
-import { classifyPgError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Publisher } from '../../lib/publisher.ts';
 import type { Driver } from '../../lib/stores/neo4j.ts';
-import type { Pool } from '../../lib/stores/postgres.ts';
+import { classifyPgError, type Pool } from '../../lib/stores/postgres.ts';
 import type { GraphMutation, MarketEvent } from '../../schemas/types.generated.ts';
 import type { TopicDef } from '../../topics/index.ts';
 import { writeEnrichment } from '../postgres/market-events.ts';

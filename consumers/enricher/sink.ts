@@ -18,11 +18,11 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
-import { classifyPgError, MarketstreamError } from '../../lib/errors.ts';
+import { MarketstreamError } from '../../lib/errors.ts';
 import { createNeo4jDriver, type Driver } from '../../lib/stores/neo4j.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Publisher } from '../../lib/publisher.ts';
-import { createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
+import { classifyPgError, createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
 import type { MarketEvent } from '../../schemas/types.generated.ts';
 import { graphMutations, marketEvents } from '../../topics/index.ts';
 import { validateMarketEvent } from '../../topics/market-event.ts';

@@ -8,8 +8,8 @@
 // A tombstone's time is its Kafka record timestamp (it carries no mutation time).
 // Each row carries its provenance (./provenance.ts): the record's topic/partition/offset and origin, and an enricher
 // mutation's classification as enr_* properties beside its own.
-import { classifyNeo4jError, ValidationError } from '../../lib/errors.ts';
-import { type Driver } from '../../lib/stores/neo4j.ts';
+import { ValidationError } from '../../lib/errors.ts';
+import { classifyNeo4jError, type Driver } from '../../lib/stores/neo4j.ts';
 import type { GraphMutation, RelType } from '../../schemas/types.generated.ts';
 import { entityKey, entityOf, parseEntityKey, REL_ENDS, validateGraphMutation, type EntityRef, type StoredLabel } from '../../topics/graph-model.ts';
 import { graphMutationKey, graphMutations, type TopicDef } from '../../topics/index.ts';

@@ -3,8 +3,7 @@
 // One UNWIND … MERGE per batch (the newest bar per symbol), parameters only; the uniqueness constraints are created at start.
 import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
-import { classifyNeo4jError } from '../../lib/errors.ts';
-import { createNeo4jDriver, ensureConstraints, type Driver } from '../../lib/stores/neo4j.ts';
+import { classifyNeo4jError, createNeo4jDriver, ensureConstraints, type Driver } from '../../lib/stores/neo4j.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { priceHandler } from '../price-handler.ts';
 import type { Sink, SinkContext } from '../types.ts';

@@ -8,12 +8,11 @@
 //   inserts a row whose event is already in event_classifications (a rebuild replaying the log), it copies the
 //   enrichment from there, so a rebuild reproduces the enriched rows without asking the enricher again.
 import type { Classification } from '../enricher/types.ts';
-import { type Pool } from '../../lib/stores/postgres.ts';
+import { classifyPgError, type Pool } from '../../lib/stores/postgres.ts';
 import { validateMarketEvent } from '../../topics/market-event.ts';
 import type { MarketEvent } from '../../schemas/types.generated.ts';
 import { marketEvents, type TopicDef } from '../../topics/index.ts';
 import type { SinkRecord, TopicHandler } from '../types.ts';
-import { classifyPgError } from '../../lib/errors.ts';
 
 const EVENT_COLUMNS = 'id, symbols, headline, summary, source, url, published_at, category, ingested_at';
 const ENRICHMENT_COLUMNS = 'type, sentiment, sentiment_score, rationale, classifier, model, enriched_at';

@@ -3,8 +3,7 @@
 // Idempotent: a replayed record finds an identical row and the merge's WHERE clause skips the update.
 import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
-import { classifyPgError } from '../../lib/errors.ts';
-import { createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
+import { classifyPgError, createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { priceHandler } from '../price-handler.ts';
 import type { Sink, SinkContext, SinkRecord } from '../types.ts';

@@ -4,8 +4,7 @@
 // Key layout: ./keys.ts. Reset and counts for rebuild: ./store.ts.
 import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
-import { classifyRedisError } from '../../lib/errors.ts';
-import { createRedis, type Redis } from '../../lib/stores/redis.ts';
+import { classifyRedisError, createRedis, type Redis } from '../../lib/stores/redis.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { priceHandler } from '../price-handler.ts';
 import type { Sink, SinkContext } from '../types.ts';

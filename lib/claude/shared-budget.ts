@@ -7,8 +7,8 @@
 // A reservation is one round trip (lib/stores/migrations/004_claude_budget.sql, claude_budget_reserve): atomic across
 // processes through a row lock per scope; spending is kept per minute, so the window rolls minute by minute.
 import type { Logger } from '../logger.ts';
-import { classifyPgError, errorMessage } from '../errors.ts';
-import { migrate, type Pool } from '../stores/postgres.ts';
+import { errorMessage } from '../errors.ts';
+import { classifyPgError, migrate, type Pool } from '../stores/postgres.ts';
 import type { Budget, BudgetLimits, BudgetReservation, BudgetUsage } from './budget.ts';
 
 const HOUR_MS = 3_600_000;

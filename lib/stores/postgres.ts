@@ -1,8 +1,9 @@
-// PostgreSQL: pool construction from config and migrations applied at start (errors are classified in lib/errors.ts).
+// PostgreSQL: pool construction from config, migrations applied at start, and the classification of pg's errors.
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Config } from '../config.ts';
+import { driverCode, MarketstreamError, registerStoreErrors, storeRejectedData, storeUnavailable } from '../errors.ts';
 
 export type Pool = pg.Pool;
 const migrationsDir = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -18,6 +19,21 @@ export function createPgPool(config: Config, opts: { max?: number; applicationNa
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   return pool;
+}
+
+/**
+ * One connection (not a pool) bounded in time, for checks and probes (doctor, stack): connecting, each query and each
+ * statement give up after `timeoutMs`. Its idle errors are dropped like the pool's; call end() when done.
+ */
+export function createPgClient(config: Pick<Config, 'POSTGRES_URL'>, opts: { timeoutMs: number }): pg.Client {
+  const client = new pg.Client({
+    connectionString: config.POSTGRES_URL,
+    connectionTimeoutMillis: opts.timeoutMs,
+    query_timeout: opts.timeoutMs,
+    statement_timeout: opts.timeoutMs,
+  });
+  client.on('error', () => {});
+  return client;
 }
 
 /** Applies every migrations/*.sql not yet applied, in name order, under an advisory lock (safe with N instances). */
@@ -49,3 +65,17 @@ export async function migrate(pool: pg.Pool): Promise<string[]> {
   return applied;
 }
 
+
+/**
+ * PostgreSQL, by SQLSTATE: classes 22 (data exception) and 23 (integrity violation) are the record's fault. Everything
+ * else is the store: connection failures (no code, or an errno), 28 (invalid password 28P01, invalid authorization
+ * 28000), 3D000 (database missing), 42501 (permission denied), 57P01 (admin shutdown), 53300 (too many connections),
+ * 25006 (read-only transaction), 40 (serialization, deadlock), 55P03 (lock not available): the group pauses and retries.
+ */
+export function classifyPgError(err: unknown): MarketstreamError {
+  if (err instanceof MarketstreamError) return err;
+  const code = driverCode(err);
+  return code && /^2[23]/.test(code) ? storeRejectedData('PostgreSQL', code, err) : storeUnavailable('PostgreSQL', code, err);
+}
+
+registerStoreErrors((err) => (err instanceof pg.DatabaseError ? classifyPgError(err) : undefined));

@@ -5,17 +5,30 @@
 // only says "Connection is closed."), so the sink classifies it as retriable with its code.
 import { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
+import { driverCode, MarketstreamError, registerStoreErrors, storeUnavailable } from '../errors.ts';
 
 export type { Redis };
 
-export function createRedis(config: Config, opts: { lazyConnect?: boolean } = {}): Redis {
-  const client = new Redis(config.REDIS_URL, {
-    lazyConnect: opts.lazyConnect ?? true,
-    maxRetriesPerRequest: 2,
-    enableOfflineQueue: true,
-    connectTimeout: 5000,
-    retryStrategy: (times) => Math.min(200 * 2 ** times, 5000),
-  });
+export interface RedisOptions {
+  lazyConnect?: boolean;
+  /**
+   * One attempt bounded in time, for checks and probes (doctor, stack): no reconnect, no offline queue, connect and
+   * every command give up after this many ms. Without it the client reconnects with backoff and queues commands.
+   */
+  checkTimeoutMs?: number;
+}
+
+export function createRedis(config: Pick<Config, 'REDIS_URL'>, opts: RedisOptions = {}): Redis {
+  const t = opts.checkTimeoutMs;
+  const client = new Redis(config.REDIS_URL, t === undefined
+    ? {
+      lazyConnect: opts.lazyConnect ?? true,
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+      connectTimeout: 5000,
+      retryStrategy: (times) => Math.min(200 * 2 ** times, 5000),
+    }
+    : { lazyConnect: true, connectTimeout: t, commandTimeout: t, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   // Reported through failed commands, not as an unhandled event; the last one explains a failed connect().
   let lastError: Error | undefined;
   client.on('error', (err: Error) => { lastError = err; });
@@ -26,3 +39,26 @@ export function createRedis(config: Config, opts: { lazyConnect?: boolean } = {}
   }) as Redis['connect'];
   return client;
 }
+
+/** The code of a Redis reply error (its first word: NOAUTH, WRONGPASS, READONLY, LOADING, OOM, MISCONF, BUSY, …). */
+function redisReplyCode(err: unknown): string | undefined {
+  if (!(err instanceof Error) || err.name !== 'ReplyError') return undefined;
+  const word = err.message.split(' ', 1)[0];
+  return word && /^[A-Z][A-Z_-]*$/.test(word) ? word : 'ERR';
+}
+
+const isMaxRetries = (err: unknown) => err instanceof Error && err.name === 'MaxRetriesPerRequestError';
+
+/**
+ * Redis: every failure is the store's. Connection errors carry no reply (an errno, or ioredis's own "Connection is
+ * closed." / MaxRetriesPerRequestError); a reply error's code is its first word (NOAUTH, WRONGPASS, READONLY,
+ * LOADING, OOM, MISCONF, BUSY, NOPERM, …), kept in the message for the logs. A failed AUTH while connecting fails the
+ * queued commands with that reply error and ioredis reconnects. The sink's script accepts any validated record, so a
+ * reply error never means bad data.
+ */
+export function classifyRedisError(err: unknown): MarketstreamError {
+  if (err instanceof MarketstreamError) return err;
+  return storeUnavailable('Redis', redisReplyCode(err) ?? (isMaxRetries(err) ? 'MaxRetriesPerRequestError' : driverCode(err)), err);
+}
+
+registerStoreErrors((err) => (redisReplyCode(err) || isMaxRetries(err) ? classifyRedisError(err) : undefined));

@@ -5,31 +5,13 @@
 // producers set and expect; anything else is a warning.
 import type { Config } from '../../lib/config.ts';
 import { maskSecrets } from '../../lib/logger.ts';
+import { createSchemaRegistryClient, type SchemaRegistryClient } from '../../lib/schema-registry-client.ts';
 import { configuredTopics } from '../../topics/index.ts';
 import { serverFailure, type ServerCheckOptions, type ServerTarget } from './servers.ts';
 import type { Check } from './types.ts';
 import { localServerAt, settle, urlAddress } from './util.ts';
 
 const EXPECTED_COMPATIBILITY = ['BACKWARD', 'BACKWARD_TRANSITIVE'];
-
-interface Answer { status: number; body: unknown }
-
-/** GET a registry path with the configured basic auth; resolves with any HTTP answer, rejects on no answer. */
-export async function registryGet(config: Config, path: string, timeoutMs: number): Promise<Answer> {
-  const headers: Record<string, string> = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
-  // fetch refuses a URL with credentials in it: they go in the Authorization header (SCHEMA_REGISTRY_USERNAME first).
-  const url = new URL(config.SCHEMA_REGISTRY_URL);
-  const user = config.SCHEMA_REGISTRY_USERNAME || decodeURIComponent(url.username);
-  const password = config.SCHEMA_REGISTRY_USERNAME ? config.SCHEMA_REGISTRY_PASSWORD : decodeURIComponent(url.password);
-  url.username = '';
-  url.password = '';
-  if (user) headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-  const res = await fetch(`${url.href.replace(/\/+$/, '')}${path}`, { headers, signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.text();
-  let body: unknown = text;
-  try { body = text ? JSON.parse(text) : null; } catch { /* not JSON: keep the text */ }
-  return { status: res.status, body };
-}
 
 /** fetch's own errors say only "fetch failed"; the cause has the errno (ECONNREFUSED, ENOTFOUND, …). */
 function fetchFailure(err: unknown): string {
@@ -51,7 +33,9 @@ export interface RegistryFindings { server: Check; subjects: Check[] }
 
 export async function checkRegistry(config: Config, o: ServerCheckOptions): Promise<RegistryFindings> {
   const started = Date.now();
-  const where = maskSecrets(config.SCHEMA_REGISTRY_URL);
+  // The serde's own client: the same address, basic auth from SCHEMA_REGISTRY_USERNAME or from the URL, a time limit.
+  const registry = createSchemaRegistryClient(config, { timeoutMs: o.timeoutMs });
+  const where = registry.where;
   const t: ServerTarget = {
     id: 'schema-registry', name: 'Schema Registry', variable: 'SCHEMA_REGISTRY_URL', where,
     local: localServerAt(o.localStack, 'schema-registry', [urlAddress(config.SCHEMA_REGISTRY_URL, config.SCHEMA_REGISTRY_URL.startsWith('https') ? 443 : 80)]),
@@ -60,7 +44,7 @@ export async function checkRegistry(config: Config, o: ServerCheckOptions): Prom
     id: 'subjects', section: 'registry', name: 'subjects', status: 'skip', summary: `not checked: ${why}`, ms: 0,
   }];
 
-  const s = await settle(Promise.all([registryGet(config, '/config', o.timeoutMs), registryGet(config, '/v1/metadata/version', o.timeoutMs)]), o.timeoutMs);
+  const s = await settle(Promise.all([registry.answer('GET', '/config'), registry.answer('GET', '/v1/metadata/version')]), o.timeoutMs);
   const ms = Date.now() - started;
   if (!s.ok) return { server: serverFailure(t, s, o.timeoutMs, ms, { what: s.timedOut ? undefined : fetchFailure(s.error) }), subjects: subjectsSkipped('the Schema Registry does not answer') };
   const [global, meta] = s.value;
@@ -106,18 +90,18 @@ export async function checkRegistry(config: Config, o: ServerCheckOptions): Prom
     data: { address: where, version, reportedVersion: reportedVersion ?? null, globalCompatibility: globalLevel }, ms,
   };
 
-  const subjects = await Promise.all(configuredTopics(config).map((topic) => checkSubject(config, topic.subject, topic.name, o.timeoutMs)));
+  const subjects = await Promise.all(configuredTopics(config).map((topic) => checkSubject(registry, topic.subject, topic.name, o.timeoutMs)));
   return { server, subjects };
 }
 
-async function checkSubject(config: Config, subject: string, topic: string, timeoutMs: number): Promise<Check> {
+async function checkSubject(registry: SchemaRegistryClient, subject: string, topic: string, timeoutMs: number): Promise<Check> {
   const started = Date.now();
   const id = `subject.${subject}`;
   const enc = encodeURIComponent(subject);
   const s = await settle(Promise.all([
-    registryGet(config, `/subjects/${enc}/versions`, timeoutMs),
-    registryGet(config, `/config/${enc}?defaultToGlobal=true`, timeoutMs),
-    registryGet(config, `/config/${enc}`, timeoutMs),
+    registry.answer('GET', `/subjects/${enc}/versions`),
+    registry.answer('GET', `/config/${enc}?defaultToGlobal=true`),
+    registry.answer('GET', `/config/${enc}`),
   ]), timeoutMs);
   const ms = Date.now() - started;
   if (!s.ok) {
@@ -144,7 +128,8 @@ async function checkSubject(config: Config, subject: string, topic: string, time
   if (!EXPECTED_COMPATIBILITY.includes(level)) {
     return {
       id, section: 'registry', name: subject, status: 'warn', summary,
-      hint: `marketstream's schemas evolve under BACKWARD compatibility; set it: curl -X PUT -H 'Content-Type: application/vnd.schemaregistry.v1+json' --data '{"compatibility":"BACKWARD"}' ${maskSecrets(config.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''))}/config/${enc}`,
+      hint: `marketstream's schemas evolve under BACKWARD compatibility; set it: curl -X PUT -H 'Content-Type: application/vnd.schemaregistry.v1+json' `
+        + `--data '{"compatibility":"BACKWARD"}' ${registry.where.replace(/\/+$/, '')}/config/${enc}`,
       data, ms,
     };
   }

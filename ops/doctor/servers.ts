@@ -1,12 +1,13 @@
 // PostgreSQL, Redis and Neo4j: does each answer at its configured address with the configured credentials, and which
 // version runs (SHOW server_version, INFO server, CALL dbms.components()). Kafka and the Schema Registry, which have
-// more to check, are in ./kafka.ts and ./registry.ts.
-import neo4j from 'neo4j-driver';
-import pg from 'pg';
-import { Redis } from 'ioredis';
+// more to check, are in ./kafka.ts and ./registry.ts. The clients are the sinks' own (lib/stores), in their
+// one-attempt form (checkTimeoutMs), and their errors are classified as the sinks classify them.
 import type { Config } from '../../lib/config.ts';
-import { classifyNeo4jError, classifyPgError, classifyRedisError, describeError, MarketstreamError } from '../../lib/errors.ts';
+import { describeError, MarketstreamError } from '../../lib/errors.ts';
 import { maskSecrets } from '../../lib/logger.ts';
+import { classifyNeo4jError, createNeo4jDriver } from '../../lib/stores/neo4j.ts';
+import { classifyPgError, createPgClient } from '../../lib/stores/postgres.ts';
+import { classifyRedisError, createRedis } from '../../lib/stores/redis.ts';
 import type { Check, LocalStackServer, ServerName } from './types.ts';
 import { closeQuietly, localServerAt, settle, urlAddress, type Settled } from './util.ts';
 
@@ -66,8 +67,7 @@ export async function checkPostgres(config: Config, o: ServerCheckOptions): Prom
   const started = Date.now();
   const addr = urlAddress(config.POSTGRES_URL, 5432);
   const t: ServerTarget = { id: 'postgres', name: 'PostgreSQL', variable: 'POSTGRES_URL', where: maskSecrets(config.POSTGRES_URL), local: localServerAt(o.localStack, 'postgres', [addr]) };
-  const client = new pg.Client({ connectionString: config.POSTGRES_URL, connectionTimeoutMillis: o.timeoutMs, query_timeout: o.timeoutMs, statement_timeout: o.timeoutMs });
-  client.on('error', () => undefined);
+  const client = createPgClient(config, { timeoutMs: o.timeoutMs });
   const s = await settle((async () => {
     await client.connect();
     const res = await client.query<{ server_version: string }>('SHOW server_version');
@@ -102,19 +102,10 @@ export async function checkRedis(config: Config, o: ServerCheckOptions): Promise
   const started = Date.now();
   const addr = urlAddress(config.REDIS_URL, 6379);
   const t: ServerTarget = { id: 'redis', name: 'Redis', variable: 'REDIS_URL', where: maskSecrets(config.REDIS_URL), local: localServerAt(o.localStack, 'redis', [addr]) };
-  const redis = new Redis(config.REDIS_URL, {
-    lazyConnect: true, connectTimeout: o.timeoutMs, commandTimeout: o.timeoutMs,
-    maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false,
-  });
-  // connect() rejects with a bare "Connection is closed." when no retry follows; the 'error' event has the cause.
-  let cause: unknown;
-  redis.on('error', (err) => { cause ??= err; });
+  // connect() rejects with the cause ('error' event), not ioredis's bare "Connection is closed." (lib/stores/redis.ts).
+  const redis = createRedis(config, { checkTimeoutMs: o.timeoutMs });
   const s = await settle((async () => {
-    try {
-      await redis.connect();
-    } catch (err) {
-      throw cause ?? err;
-    }
+    await redis.connect();
     return parseRedisInfo(await redis.info('server'));
   })(), o.timeoutMs);
   redis.disconnect();
@@ -136,10 +127,7 @@ export async function checkNeo4j(config: Config, o: ServerCheckOptions): Promise
   const started = Date.now();
   const addr = urlAddress(config.NEO4J_URL, 7687);
   const t: ServerTarget = { id: 'neo4j', name: 'Neo4j', variable: 'NEO4J_URL', where: maskSecrets(config.NEO4J_URL), local: localServerAt(o.localStack, 'neo4j', [addr]) };
-  const driver = neo4j.driver(config.NEO4J_URL, neo4j.auth.basic(config.NEO4J_USER, config.NEO4J_PASSWORD), {
-    connectionTimeout: o.timeoutMs, connectionAcquisitionTimeout: o.timeoutMs, maxConnectionPoolSize: 1, maxTransactionRetryTime: 0,
-    logging: { level: 'error', logger: () => undefined },
-  });
+  const driver = createNeo4jDriver(config, { checkTimeoutMs: o.timeoutMs });
   const s = await settle((async () => {
     const res = await driver.executeQuery('CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition');
     return res.records.map((r) => ({ name: String(r.get('name')), versions: (r.get('versions') as unknown[]).map(String), edition: String(r.get('edition')) }));

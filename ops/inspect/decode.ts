@@ -1,11 +1,9 @@
 // Decoding any record for display: Confluent wire format read with the writer schema from the registry (no local schema
 // needed, so every topic and version can be shown), the schema's subject and version looked up by id, and a raw
 // hex/UTF-8 preview of bytes that do not decode (the usual content of a DLQ record).
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../../lib/config.ts';
 import { errorMessage, RegistryHttpError } from '../../lib/errors.ts';
-import { createRegistryRest } from '../../lib/registry-rest.ts';
-import { avroOptions } from '../../schemas/avro.ts';
+import { createSchemaRegistryClient } from '../../lib/schema-registry-client.ts';
 
 export interface SchemaRef { id: number; subject: string | null; version: number | null }
 
@@ -25,9 +23,8 @@ export interface RecordDecoder {
 const PREVIEW_BYTES = 64;
 
 export function createRecordDecoder(config: Config): RecordDecoder {
-  const auth = config.SCHEMA_REGISTRY_USERNAME ? { username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD } : undefined;
-  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL, auth, clientId: 'marketstream-inspect', retry: { retries: 1 } }, { [SchemaType.AVRO]: avroOptions() });
-  const rest = createRegistryRest(config);
+  const rest = createSchemaRegistryClient(config);
+  const registry = rest.confluent({ clientId: 'marketstream-inspect', retries: 1 });
   const refs = new Map<number, Promise<Array<{ subject: string; version: number }>>>();
 
   /** Subjects and versions registered with this schema id: GET /schemas/ids/{id}/versions, else a scan of the topic's subject. */

@@ -15,7 +15,7 @@ import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
 import { DecodeError, errorMessage, RegistryHttpError, TransientError, ValidationError } from '../../lib/errors.ts';
 import { planRange, readLog, throwawayGroup, type PartitionBounds } from '../../lib/records.ts';
-import { createRegistryRest } from '../../lib/registry-rest.ts';
+import { createSchemaRegistryClient } from '../../lib/schema-registry-client.ts';
 import type { Serde } from '../../lib/serde.ts';
 import { loadSchema, parseSchema, type AvroSchemaJson } from '../../schemas/avro.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
@@ -57,7 +57,7 @@ export async function contractOf(config: Config, topic: string): Promise<TopicDe
   const subject = `${topic}-value`;
   let latest: { schema?: unknown } | null;
   try {
-    latest = await createRegistryRest(config).request('GET', `/subjects/${encodeURIComponent(subject)}/versions/latest`) as { schema?: unknown } | null;
+    latest = await createSchemaRegistryClient(config).request('GET', `/subjects/${encodeURIComponent(subject)}/versions/latest`) as { schema?: unknown } | null;
   } catch (err) {
     if (err instanceof RegistryHttpError && err.status === 404) throw new ValidationError(`${topic}: the registry has no subject ${subject}, so its records' event time is unknown (--event-time reads price-updates, market-events and graph-mutations, under any topic name)`, err);
     throw new TransientError(`schema registry unavailable while looking up ${subject}: ${errorMessage(err)}`, err);

@@ -1,11 +1,12 @@
-// Routine kafkajs start-up retries (coordinator loading or moving, leader elections) are logged at debug, never as
-// errors: decided by the error's type or code when the log entry carries the error, by kafkajs's text otherwise.
+// Routine kafkajs start-up retries (coordinator loading or moving, leader elections) and a coordinator's answers while
+// the group rebalances are logged at debug, never as errors: decided by the error's type or code when the log entry
+// carries the error, by kafkajs's text otherwise.
 import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.ts';
-import { createKafka, kafkajsLogLevel, ROUTINE_KAFKA_ERRORS } from '../../lib/kafka.ts';
+import { createKafka, kafkajsLogLevel, REBALANCE_RESPONSES, ROUTINE_KAFKA_ERRORS } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 
 const require = createRequire(import.meta.url);
@@ -44,6 +45,24 @@ describe('kafkajs log levels', () => {
     expect(kafkajsLogLevel(logLevel.WARN, 'The group is rebalancing, re-joining', { error: 'The group is rebalancing, so a rejoin is needed' })).toEqual({ level: 'warn' });
   });
 
+  it('a coordinator\'s answers while the group rebalances are routine in a response entry; kafkajs\'s own notices keep their level', () => {
+    for (const r of REBALANCE_RESPONSES) expect(kafkajsErrors.find((e) => e.type === r.type)).toMatchObject({ code: r.code, message: r.message });
+    // connection.js logs the answer to a heartbeat, commit or sync as an error with `error: e.message`; kafkajs then rejoins.
+    const heartbeat = 'Response Heartbeat(key: 12, version: 3)';
+    expect(kafkajsLogLevel(logLevel.ERROR, heartbeat, { error: 'The group is rebalancing, so a rejoin is needed', correlationId: 9, size: 10 }))
+      .toEqual({ level: 'debug', routine: 'REBALANCE_IN_PROGRESS' });
+    expect(kafkajsLogLevel(logLevel.ERROR, 'Response OffsetCommit(key: 8, version: 5)', { error: 'Specified group generation id is not valid' }))
+      .toEqual({ level: 'debug', routine: 'ILLEGAL_GENERATION' });
+    expect(kafkajsLogLevel(logLevel.ERROR, 'Response SyncGroup(key: 14, version: 3)', { error: protocolError('REBALANCE_IN_PROGRESS') }))
+      .toEqual({ level: 'debug', routine: 'REBALANCE_IN_PROGRESS' });
+    // Other answers to the same requests, and the same errors outside a response entry, are not routine.
+    const error = { level: 'error' };
+    expect(kafkajsLogLevel(logLevel.ERROR, heartbeat, { error: protocolError('UNKNOWN_MEMBER_ID') })).toEqual(error);
+    expect(kafkajsLogLevel(logLevel.ERROR, heartbeat, { error: 'The coordinator is not aware of this member' })).toEqual(error);
+    expect(kafkajsLogLevel(logLevel.ERROR, 'Crash: KafkaJSProtocolError: The group is rebalancing, so a rejoin is needed', { groupId: 'g' })).toEqual(error);
+    expect(kafkajsLogLevel(logLevel.ERROR, 'Response Produce(key: 0, version: 7)', { error: protocolError('TOPIC_AUTHORIZATION_FAILED') })).toEqual(error);
+  });
+
   it('keeps a consumer crash from one visible as a warning, and leaves other levels alone', () => {
     expect(kafkajsLogLevel(logLevel.ERROR, `Crash: KafkaJSNumberOfRetriesExceeded: ${ROUTINE_KAFKA_ERRORS[2].message}`, { groupId: 'g', retryCount: 8 }))
       .toEqual({ level: 'warn', routine: 'GROUP_LOAD_IN_PROGRESS' });
@@ -60,10 +79,12 @@ describe('kafkajs log levels', () => {
     const kafkaLog = createKafka(config, logger).logger();
     kafkaLog.error('Response FindCoordinator(key: 10, version: 2)', { error: 'The coordinator is loading and hence can\'t process requests for this group' });
     kafkaLog.error('Response Metadata(key: 3, version: 6)', { error: protocolError('LEADER_NOT_AVAILABLE') });
+    kafkaLog.error('Response Heartbeat(key: 12, version: 3)', { error: 'The group is rebalancing, so a rejoin is needed', correlationId: 7 });
     kafkaLog.error('Crash: KafkaJSNonRetriableError: Topic authorization failed', { groupId: 'g' });
     expect(lines.map((l) => [l.level, l.kafkaError, l.msg])).toEqual([
       [20, 'GROUP_LOAD_IN_PROGRESS', 'Response FindCoordinator(key: 10, version: 2)'],
       [20, 'LEADER_NOT_AVAILABLE', 'Response Metadata(key: 3, version: 6)'],
+      [20, 'REBALANCE_IN_PROGRESS', 'Response Heartbeat(key: 12, version: 3)'],
       [50, undefined, 'Crash: KafkaJSNonRetriableError: Topic authorization failed'],
     ]);
   });

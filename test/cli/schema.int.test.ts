@@ -5,13 +5,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRegistryRest } from '../../lib/registry-rest.ts';
+import { createSchemaRegistryClient } from '../../lib/schema-registry-client.ts';
 import { loadSchema } from '../../schemas/avro.ts';
 import { priceUpdates } from '../../topics/index.ts';
 import { randomName, testConfig } from '../helpers/index.ts';
 import { startCli } from './cli-process.ts';
 
-const rest = createRegistryRest(testConfig());
+const rest = createSchemaRegistryClient(testConfig());
 const subject = `${randomName('test-schema-check')}-value`;
 const tmp = mkdtempSync(path.join(tmpdir(), 'schema-check-'));
 afterAll(async () => {

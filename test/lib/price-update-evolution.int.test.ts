@@ -9,7 +9,7 @@ import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SchemaRejectedError } from '../../lib/errors.ts';
-import { createRegistryRest } from '../../lib/registry-rest.ts';
+import { createSchemaRegistryClient } from '../../lib/schema-registry-client.ts';
 import { createSerde } from '../../lib/serde.ts';
 import { loadSchema } from '../../schemas/avro.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
@@ -17,7 +17,7 @@ import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
 import { randomName, testConfig } from '../helpers/index.ts';
 
 const config = testConfig();
-const rest = createRegistryRest(config);
+const rest = createSchemaRegistryClient(config);
 const tmp = mkdtempSync(path.join(tmpdir(), 'price-evolution-'));
 const subjects: string[] = [];
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { DecodeError, SchemaRejectedError, TransientError } from '../../lib/errors.ts';
-import { createRegistryRest } from '../../lib/registry-rest.ts';
+import { createSchemaRegistryClient } from '../../lib/schema-registry-client.ts';
 import { schemaCacheDir } from '../../lib/schema-cache.ts';
 import { createSerde } from '../../lib/serde.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
@@ -18,7 +18,7 @@ import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 
 const config = loadConfig();
 const serde = createSerde(config);
-const rest = createRegistryRest(config);
+const rest = createSchemaRegistryClient(config);
 const unique = (what: string) => `test-serde-${what}-${randomUUID().slice(0, 8)}`;
 const tmp = mkdtempSync(path.join(tmpdir(), 'serde-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,16 +1,19 @@
-// How the stores' refusals are read (lib/errors.ts): a store that refuses us — bad credentials, a missing database,
-// a revoked privilege, shutting down, full, read-only — is down (TransientError, retriable: the group pauses and
-// retries), never the record's fault (ValidationError → DLQ); and each is described for /health and /ready by a
-// fixed phrase and its code, never by the driver's message. The errors are the drivers' own classes (pg's
-// DatabaseError, neo4j-driver's Neo4jError, ioredis's ReplyError), built as the drivers build them.
+// How the stores' refusals are read (each store's client in lib/stores/ classifies into lib/errors.ts' classes): a
+// store that refuses us — bad credentials, a missing database, a revoked privilege, shutting down, full, read-only — is
+// down (TransientError, retriable: the group pauses and retries), never the record's fault (ValidationError → DLQ);
+// and each is described for /health and /ready by a fixed phrase and its code, never by the driver's message. The
+// errors are the drivers' own classes (pg's DatabaseError, neo4j-driver's Neo4jError, ioredis's ReplyError), built as
+// the drivers build them.
 import { ReplyError } from 'ioredis';
 import neo4j from 'neo4j-driver';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import {
-  CircuitOpenError, classifyNeo4jError, classifyPgError, classifyRedisError, describeError, isRetriable, RegistryHttpError,
-  TransientError, ValidationError,
+  CircuitOpenError, describeError, isRetriable, RegistryHttpError, TransientError, ValidationError,
 } from '../../lib/errors.ts';
+import { classifyNeo4jError } from '../../lib/stores/neo4j.ts';
+import { classifyPgError } from '../../lib/stores/postgres.ts';
+import { classifyRedisError } from '../../lib/stores/redis.ts';
 
 function pgError(code: string, message: string): pg.DatabaseError {
   const err = new pg.DatabaseError(message, message.length, 'error');
