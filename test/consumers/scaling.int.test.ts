@@ -27,7 +27,8 @@ const MINUTE = 60_000;
 
 const prefix = randomName('test-scale');
 const topic = withName(priceUpdates, randomName('test-scale-prices'));
-const env = { KAFKA_GROUP_PREFIX: prefix, PRICE_UPDATES_TOPIC: topic.name, TOPIC_PARTITIONS: '6', METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json' };
+// A short session timeout: the survivor takes over the killed member's partitions within seconds, not 30 s.
+const env = { KAFKA_GROUP_PREFIX: prefix, PRICE_UPDATES_TOPIC: topic.name, TOPIC_PARTITIONS: '6', METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', KAFKA_SESSION_TIMEOUT_MS: '6000' };
 const config = testConfig(env);
 const logger = testLogger('scaling-test');
 const groupId = `${prefix}.postgres-sink`;
