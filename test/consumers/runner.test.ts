@@ -271,7 +271,21 @@ describe('sink runner batch handler', () => {
       await expect(t.handler.eachBatch(p)).resolves.toBeUndefined();
       expect(t.events).toEqual([]);
       expect(t.dlqCalls()).toBe(0);
-      expect(t.writeCalls()).toBeLessThanOrEqual(3);
+      // Retried (one heartbeat after each failed write) until the heartbeat that learnt of the rebalance, then no more.
+      expect(t.writeCalls()).toBe(2);
+      expect(beats).toBe(2);
+      expect(t.logs.filter((l) => l.msg === 'store write failed; pausing this partition and retrying').map((l) => l.attempt)).toEqual([1, 2]);
+    });
+
+    it('a heartbeat failing for another reason (broker unreachable) does not abandon the batch: it is retried until written', async () => {
+      const t = setup({ write: (_rows, call) => { if (call <= 3) throw new TransientError('store down'); } });
+      const p = batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }]);
+      (p as unknown as { heartbeat: () => Promise<void> }).heartbeat = async () => {
+        throw Object.assign(new Error('Connection error: connect ECONNREFUSED'), { type: 'KAFKAJS_CONNECTION_ERROR' });
+      };
+      await t.handler.eachBatch(p);
+      expect(t.writeCalls()).toBe(4);
+      expect(t.events).toEqual(['write:1,2', 'resolve:101', 'commit']);
     });
 
     it('a member stopping while the store is down during record-by-record isolation dead-letters nothing', async () => {
