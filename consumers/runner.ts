@@ -13,7 +13,7 @@ import type { Publisher } from '../lib/publisher.ts';
 import type { Serde } from '../lib/serde.ts';
 import { commitPast, createCommitCoalescer, nextOffset, type CommitCoalescer } from './runner/commits.ts';
 import { deadLetter, reportDeadLetters } from './runner/dead-letters.ts';
-import { decodeBatch, type Decoded } from './runner/decode.ts';
+import { decodeBatch, type DecodedBatch } from './runner/decode.ts';
 import { callHook, type RunnerHooks } from './runner/hooks.ts';
 import { writeIsolating } from './runner/isolate.ts';
 import { batchMembership, heartbeatMs, onGroupJoin, type BatchMembership } from './runner/membership.ts';
@@ -180,7 +180,7 @@ async function eachBatch(c: Handling, p: EachBatchPayload): Promise<void> {
 }
 
 /** Writes a decoded batch, dead-letters its bad records, then commits past it; settles to how that ended. */
-async function finish<T>(c: Handling, b: InHand<T>, decoded: Decoded<T>): Promise<Outcome> {
+async function finish<T>(c: Handling, b: InHand<T>, decoded: DecodedBatch<T>): Promise<Outcome> {
   try {
     await write(c, b, decoded);
   } catch (err) {
@@ -197,7 +197,7 @@ async function finish<T>(c: Handling, b: InHand<T>, decoded: Decoded<T>): Promis
 }
 
 /** The store write (isolating a rejected batch), the dead letters' publish, then the onWritten hook. */
-async function write<T>(c: Handling, { h, p, member, receivedAt }: InHand<T>, { good, raw, dead }: Decoded<T>): Promise<void> {
+async function write<T>(c: Handling, { h, p, member, receivedAt }: InHand<T>, { good, raw, dead }: DecodedBatch<T>): Promise<void> {
   const { topic, partition } = p.batch;
   const origin = { topic, partition, group: c.d.groupId };
   const started = Date.now();

@@ -9,13 +9,13 @@ import type { SinkRecord, TopicHandler } from '../types.ts';
 import { deadLetter } from './dead-letters.ts';
 
 /** A decoded batch: the records for the sink with their raw messages (same index), and the dead letters. */
-export interface Decoded<T> { good: SinkRecord<T>[]; raw: KafkaMessage[]; dead: DeadLetter[] }
+export interface DecodedBatch<T> { good: SinkRecord<T>[]; raw: KafkaMessage[]; dead: DeadLetter[] }
 
 type Fetched = Pick<Batch, 'topic' | 'partition' | 'messages'>;
 
 /** Decodes `batch` for `h` (read by consumer group `group`, which its dead letters name). */
-export async function decodeBatch<T>(h: TopicHandler<T>, batch: Fetched, serde: Serde, group: string): Promise<Decoded<T>> {
-  const out: Decoded<T> = { good: [], raw: [], dead: [] };
+export async function decodeBatch<T>(h: TopicHandler<T>, batch: Fetched, serde: Serde, group: string): Promise<DecodedBatch<T>> {
+  const out: DecodedBatch<T> = { good: [], raw: [], dead: [] };
   const { topic, partition } = batch;
   const keep = (m: KafkaMessage, value: T | null) => { out.good.push(new Received(m, value, topic, partition)); out.raw.push(m); };
   const reject = (m: KafkaMessage, err: unknown) => { out.dead.push(deadLetter({ topic, partition, group }, m, err)); };

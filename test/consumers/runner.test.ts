@@ -1,16 +1,15 @@
 // The sink runner's batch handler without a broker: a fake kafkajs EachBatchPayload, an in-memory sink, a JSON serde and
 // a recording publisher. Every observable step lands in one `events` log, so the tests can check what happened in what order.
-import { Writable } from 'node:stream';
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { createBatchHandler, type RunnerHooks } from '../../consumers/runner.ts';
 import type { SinkRecord, TopicHandler } from '../../consumers/types.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { DecodeError, SchemaRejectedError, TransientError, ValidationError, errorClass } from '../../lib/errors.ts';
-import { createLogger } from '../../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../../lib/publisher.ts';
 import type { Serde } from '../../lib/serde.ts';
 import type { TopicDef } from '../../topics/index.ts';
+import { memoryLogger } from './runner/helpers.ts';
 
 interface Row { id: number; bad?: boolean; invalid?: boolean }
 
@@ -111,13 +110,6 @@ function recordingPublisher(events: Events, failures = 0) {
 }
 
 const config = loadConfig({ SINK_RETRY_MAX_MS: '100' }); // the smallest back-off cap the spec allows: retries take ~100 ms
-
-/** A warn-level JSON logger into memory (keeps test output quiet, and lets tests read what was logged). */
-function memoryLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
-  return { logger: createLogger({ level: 'warn', format: 'json', destination }), lines };
-}
 
 /** The handler over a fresh sink, serde and publisher, with everything they record. */
 function setup(o: Parameters<typeof sinkOf>[1] & { dlqFailures?: number; hooks?: RunnerHooks; pipeline?: boolean; publisher?: Publisher; commitIntervalMs?: number } = {}) {
