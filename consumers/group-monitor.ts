@@ -105,7 +105,10 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
 function groupOf(m: Monitoring, groupId: string, sink: Sink): GroupState {
   let g = m.groups.get(groupId);
   if (!g) {
-    g = { groupId, sink, topics: new Set(), lastWriteAt: null, lastProgressAt: m.now(), committed: null, lag: null, ownLag: null, partitions: [], lagError: null, lastRetry: null, stalled: false };
+    g = {
+      groupId, sink, topics: new Set(), lastWriteAt: null, lastProgressAt: m.now(), committed: null, lag: null, ownLag: null, partitions: [],
+      lagError: null, lastRetry: null, stalled: false,
+    };
     m.groups.set(groupId, g);
   }
   return g;
@@ -143,8 +146,10 @@ function updateStall(m: Monitoring, g: GroupState): void {
     const why = retry ? `store writes keep failing (${retry})`
       : states.some((s) => s !== 'joined') ? `members not consuming (${states.join(', ')})`
       : 'no batch completed (slow store, stuck write or a member without partitions)';
-    m.log.warn({ group: g.groupId, lag: g.ownLag, noProgressSeconds: Math.round(idleMs / 1000), stallSeconds: m.o.config.STALL_SECONDS, lastWriteAt: iso(g.lastWriteAt), members: states, lastRetryError: retry },
-      `consumer group ${g.groupId} stalled: lag ${g.ownLag} and no progress for ${Math.round(idleMs / 1000)} s: ${why}; not ready until it moves`);
+    const noProgressSeconds = Math.round(idleMs / 1000);
+    const stallSeconds = m.o.config.STALL_SECONDS;
+    m.log.warn({ group: g.groupId, lag: g.ownLag, noProgressSeconds, stallSeconds, lastWriteAt: iso(g.lastWriteAt), members: states, lastRetryError: retry },
+      `consumer group ${g.groupId} stalled: lag ${g.ownLag} and no progress for ${noProgressSeconds} s: ${why}; not ready until it moves`);
   } else {
     m.log.info({ group: g.groupId, lag: g.lag }, `consumer group ${g.groupId} is progressing again`);
   }
@@ -187,7 +192,8 @@ function monitorHooks(m: Monitoring): RunnerHooks {
       watch(m, e.consumer, member);
     },
     onWritten(e) {
-      metrics.sinkBatch({ sink: e.sink, group: e.groupId, topic: e.topic, records: e.records, written: e.timestamps.length, writeMs: e.writeMs, timestamps: e.timestamps, writtenAt: e.writtenAt });
+      const { sink, topic, records, writeMs, timestamps, writtenAt } = e;
+      metrics.sinkBatch({ sink, group: e.groupId, topic, records, written: timestamps.length, writeMs, timestamps, writtenAt });
       const g = m.groups.get(e.groupId);
       if (!g) return;
       if (e.timestamps.length > 0) g.lastWriteAt = e.writtenAt;
@@ -221,7 +227,8 @@ function reports(m: Monitoring): Record<string, GroupReport> {
   const out: Record<string, GroupReport> = {};
   for (const g of m.groups.values()) {
     out[g.groupId] = {
-      members: [...m.members.values()].filter((x) => x.groupId === g.groupId).map((x) => ({ state: x.state, partitions: x.partitions, ...(x.detail ? { detail: x.detail } : {}) })),
+      members: [...m.members.values()].filter((x) => x.groupId === g.groupId)
+        .map((x) => ({ state: x.state, partitions: x.partitions, ...(x.detail ? { detail: x.detail } : {}) })),
       lag: g.lag,
       ownLag: g.ownLag,
       partitions: g.partitions.map((p) => ({ topic: p.topic, partition: p.partition, committed: p.committed, latest: p.latest, lag: p.lag })),
