@@ -68,157 +68,178 @@ export interface GroupMonitorOptions {
   now?: () => number;
 }
 
+/** What the monitor knows: this process's members and their groups. */
+interface Monitoring {
+  o: GroupMonitorOptions;
+  now: () => number;
+  log: Logger;
+  stallMs: number;
+  members: Map<Consumer, Member>;
+  groups: Map<string, GroupState>;
+}
+
 export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
-  const now = o.now ?? Date.now;
-  const log = o.logger.child({ component: 'group-monitor' });
-  const stallMs = o.config.STALL_SECONDS * 1000;
-  const members = new Map<Consumer, Member>();
-  const groups = new Map<string, GroupState>();
+  const m: Monitoring = {
+    o, now: o.now ?? Date.now, log: o.logger.child({ component: 'group-monitor' }), stallMs: o.config.STALL_SECONDS * 1000,
+    members: new Map(), groups: new Map(),
+  };
   let refreshing: Promise<void> | null = null;
-
-  function groupOf(groupId: string, sink: Sink): GroupState {
-    let g = groups.get(groupId);
-    if (!g) {
-      g = { groupId, sink, topics: new Set(), lastWriteAt: null, lastProgressAt: now(), committed: null, lag: null, ownLag: null, partitions: [], lagError: null, lastRetry: null, stalled: false };
-      groups.set(groupId, g);
-    }
-    return g;
-  }
-
-  function watch(consumer: Consumer, m: Member): void {
-    // kafkajs stops a crashing consumer (STOP) before it reports the CRASH, and may then restart it: a crash or a join
-    // puts the member back, so a crashed member is never forgotten and a restarted one is tracked again.
-    const set = (state: MemberState, detail?: string) => { m.state = state; m.detail = detail; members.set(consumer, m); };
-    const { GROUP_JOIN, REBALANCING, CRASH, STOP } = consumer.events;
-    consumer.on(GROUP_JOIN, (e) => {
-      const assignment = Object.entries(e.payload.memberAssignment);
-      m.partitions = assignment.reduce((n, [, ps]) => n + ps.length, 0);
-      m.assigned = new Set(assignment.flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
-      set('joined');
-    });
-    consumer.on(REBALANCING, () => set('rebalancing'));
-    consumer.on(CRASH, (e) => {
-      o.metrics.error(m.sink.name, e.payload.error.name);
-      set('crashed', `${e.payload.error.name}: ${describeError(e.payload.error)}${e.payload.restart ? ' (restarting)' : ''}`);
-    });
-    // A stopped member is no longer part of this process (shutdown, or a rebuild that restarts its sinks).
-    consumer.on(STOP, () => { members.delete(consumer); });
-  }
-
-  function updateStall(g: GroupState): void {
-    const idleMs = now() - g.lastProgressAt;
-    const stalled = g.ownLag !== null && g.ownLag > 0 && idleMs >= stallMs;
-    if (stalled === g.stalled) return;
-    g.stalled = stalled;
-    o.metrics.groupStalled(g.groupId, stalled);
-    const retry = g.lastRetry && g.lastRetry.at >= g.lastProgressAt ? g.lastRetry.error : undefined;
-    const states = [...members.values()].filter((m) => m.groupId === g.groupId).map((m) => m.state);
-    if (stalled) {
-      const why = retry ? `store writes keep failing (${retry})`
-        : states.some((s) => s !== 'joined') ? `members not consuming (${states.join(', ')})`
-        : 'no batch completed (slow store, stuck write or a member without partitions)';
-      log.warn({ group: g.groupId, lag: g.ownLag, noProgressSeconds: Math.round(idleMs / 1000), stallSeconds: o.config.STALL_SECONDS, lastWriteAt: iso(g.lastWriteAt), members: states, lastRetryError: retry },
-        `consumer group ${g.groupId} stalled: lag ${g.ownLag} and no progress for ${Math.round(idleMs / 1000)} s: ${why}; not ready until it moves`);
-    } else {
-      log.info({ group: g.groupId, lag: g.lag }, `consumer group ${g.groupId} is progressing again`);
-    }
-  }
-
-  async function refreshOnce(): Promise<void> {
-    if (groups.size === 0) return;
-    const admin = await o.admin();
-    for (const g of groups.values()) {
-      try {
-        const parts = await groupLag(admin, g.groupId, [...g.topics]);
-        const joined = [...members.values()].filter((m) => m.groupId === g.groupId && m.state === 'joined');
-        const owned = new Set(joined.flatMap((m) => [...m.assigned]));
-        const mine = joined.length ? parts.filter((p) => owned.has(`${p.topic}:${p.partition}`)) : parts;
-        const committed = mine.reduce((n, p) => n + (p.committed ?? 0), 0);
-        if (g.committed !== null && committed > g.committed) g.lastProgressAt = now();
-        g.committed = committed;
-        g.partitions = parts;
-        g.lag = parts.reduce((n, p) => n + p.lag, 0);
-        g.ownLag = mine.reduce((n, p) => n + p.lag, 0);
-        g.lagError = null;
-        for (const p of parts) o.metrics.consumerLag(g.groupId, p.topic, p.partition, p.lag);
-      } catch (err) {
-        g.lagError = describeError(err);
-        log.debug({ group: g.groupId, err: errorMessage(err) }, 'could not read consumer lag');
-      }
-      updateStall(g);
-    }
-  }
-
   function refresh(): Promise<void> {
-    refreshing ??= refreshOnce()
-      .catch((err: unknown) => { log.debug({ err: errorMessage(err) }, 'lag refresh failed'); })
+    refreshing ??= refreshOnce(m)
+      .catch((err: unknown) => { m.log.debug({ err: errorMessage(err) }, 'lag refresh failed'); })
       .finally(() => { refreshing = null; });
     return refreshing;
   }
-
-  const hooks: RunnerHooks = {
-    onMember(e) {
-      const m: Member = { sink: e.sink, groupId: e.groupId, state: 'starting', partitions: 0, assigned: new Set() };
-      members.set(e.consumer, m);
-      const g = groupOf(e.groupId, e.sink);
-      for (const t of e.topics) g.topics.add(t);
-      o.metrics.groupStalled(e.groupId, false);
-      watch(e.consumer, m);
-    },
-    onWritten(e) {
-      o.metrics.sinkBatch({ sink: e.sink, group: e.groupId, topic: e.topic, records: e.records, written: e.timestamps.length, writeMs: e.writeMs, timestamps: e.timestamps, writtenAt: e.writtenAt });
-      const g = groups.get(e.groupId);
-      if (!g) return;
-      if (e.timestamps.length > 0) g.lastWriteAt = e.writtenAt;
-      g.lastProgressAt = e.writtenAt;
-      if (g.stalled) updateStall(g);
-    },
-    onDeadLetter(e) { o.metrics.deadLettered(e.topic, e.reason); },
-    onRetry(e) {
-      o.metrics.error(e.sink, errorClass(e.error));
-      const g = groups.get(e.groupId);
-      // What /health shows and the stall log names: the class and a stable description, not the driver's text.
-      if (g) g.lastRetry = { at: now(), error: `${errorClass(e.error)}: ${describeError(e.error)}` };
-    },
-  };
-
   return {
-    hooks,
-    notReady() {
-      const out: string[] = [];
-      for (const m of members.values()) {
-        if (m.state === 'joined') continue;
-        const what = m.state === 'starting' ? 'connecting to its store and joining its group' : m.state;
-        out.push(`${m.groupId}: a member is ${what}${m.detail ? ` (${m.detail})` : ''}`);
-      }
-      for (const g of groups.values()) {
-        if (g.stalled) out.push(`${g.groupId}: stalled (lag ${g.ownLag}, no progress since ${iso(g.lastProgressAt)})`);
-      }
-      return out;
-    },
-    groups() {
-      const out: Record<string, GroupReport> = {};
-      for (const g of groups.values()) {
-        out[g.groupId] = {
-          members: [...members.values()].filter((m) => m.groupId === g.groupId).map((m) => ({ state: m.state, partitions: m.partitions, ...(m.detail ? { detail: m.detail } : {}) })),
-          lag: g.lag,
-          ownLag: g.ownLag,
-          partitions: g.partitions.map((p) => ({ topic: p.topic, partition: p.partition, committed: p.committed, latest: p.latest, lag: p.lag })),
-          lastWriteAt: iso(g.lastWriteAt),
-          lastProgressAt: iso(g.lastProgressAt)!,
-          stalled: g.stalled,
-          ...(g.lagError ? { lagError: g.lagError } : {}),
-          ...(g.lastRetry ? { lastRetryError: g.lastRetry.error } : {}),
-        };
-      }
-      return out;
-    },
-    sinks: () => [...groups.values()].map((g) => g.sink),
+    hooks: monitorHooks(m),
+    notReady: () => notReady(m),
+    groups: () => reports(m),
+    sinks: () => [...m.groups.values()].map((g) => g.sink),
     refresh,
     async stop() {
       await refreshing;
     },
   };
+}
+
+function groupOf(m: Monitoring, groupId: string, sink: Sink): GroupState {
+  let g = m.groups.get(groupId);
+  if (!g) {
+    g = {
+      groupId, sink, topics: new Set(), lastWriteAt: null, lastProgressAt: m.now(), committed: null, lag: null, ownLag: null, partitions: [],
+      lagError: null, lastRetry: null, stalled: false,
+    };
+    m.groups.set(groupId, g);
+  }
+  return g;
+}
+
+function watch(m: Monitoring, consumer: Consumer, member: Member): void {
+  // kafkajs stops a crashing consumer (STOP) before it reports the CRASH, and may then restart it: a crash or a join
+  // puts the member back, so a crashed member is never forgotten and a restarted one is tracked again.
+  const set = (state: MemberState, detail?: string) => { member.state = state; member.detail = detail; m.members.set(consumer, member); };
+  const { GROUP_JOIN, REBALANCING, CRASH, STOP } = consumer.events;
+  consumer.on(GROUP_JOIN, (e) => {
+    const assignment = Object.entries(e.payload.memberAssignment);
+    member.partitions = assignment.reduce((n, [, ps]) => n + ps.length, 0);
+    member.assigned = new Set(assignment.flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
+    set('joined');
+  });
+  consumer.on(REBALANCING, () => set('rebalancing'));
+  consumer.on(CRASH, (e) => {
+    m.o.metrics.error(member.sink.name, e.payload.error.name);
+    set('crashed', `${e.payload.error.name}: ${describeError(e.payload.error)}${e.payload.restart ? ' (restarting)' : ''}`);
+  });
+  // A stopped member is no longer part of this process (shutdown, or a rebuild that restarts its sinks).
+  consumer.on(STOP, () => { m.members.delete(consumer); });
+}
+
+function updateStall(m: Monitoring, g: GroupState): void {
+  const idleMs = m.now() - g.lastProgressAt;
+  const stalled = g.ownLag !== null && g.ownLag > 0 && idleMs >= m.stallMs;
+  if (stalled === g.stalled) return;
+  g.stalled = stalled;
+  m.o.metrics.groupStalled(g.groupId, stalled);
+  const retry = g.lastRetry && g.lastRetry.at >= g.lastProgressAt ? g.lastRetry.error : undefined;
+  const states = [...m.members.values()].filter((x) => x.groupId === g.groupId).map((x) => x.state);
+  if (stalled) {
+    const why = retry ? `store writes keep failing (${retry})`
+      : states.some((s) => s !== 'joined') ? `members not consuming (${states.join(', ')})`
+      : 'no batch completed (slow store, stuck write or a member without partitions)';
+    const noProgressSeconds = Math.round(idleMs / 1000);
+    const stallSeconds = m.o.config.STALL_SECONDS;
+    m.log.warn({ group: g.groupId, lag: g.ownLag, noProgressSeconds, stallSeconds, lastWriteAt: iso(g.lastWriteAt), members: states, lastRetryError: retry },
+      `consumer group ${g.groupId} stalled: lag ${g.ownLag} and no progress for ${noProgressSeconds} s: ${why}; not ready until it moves`);
+  } else {
+    m.log.info({ group: g.groupId, lag: g.lag }, `consumer group ${g.groupId} is progressing again`);
+  }
+}
+
+async function refreshOnce(m: Monitoring): Promise<void> {
+  if (m.groups.size === 0) return;
+  const admin = await m.o.admin();
+  for (const g of m.groups.values()) {
+    try {
+      const parts = await groupLag(admin, g.groupId, [...g.topics]);
+      const joined = [...m.members.values()].filter((x) => x.groupId === g.groupId && x.state === 'joined');
+      const owned = new Set(joined.flatMap((x) => [...x.assigned]));
+      const mine = joined.length ? parts.filter((p) => owned.has(`${p.topic}:${p.partition}`)) : parts;
+      const committed = mine.reduce((n, p) => n + (p.committed ?? 0), 0);
+      if (g.committed !== null && committed > g.committed) g.lastProgressAt = m.now();
+      g.committed = committed;
+      g.partitions = parts;
+      g.lag = parts.reduce((n, p) => n + p.lag, 0);
+      g.ownLag = mine.reduce((n, p) => n + p.lag, 0);
+      g.lagError = null;
+      for (const p of parts) m.o.metrics.consumerLag(g.groupId, p.topic, p.partition, p.lag);
+    } catch (err) {
+      g.lagError = describeError(err);
+      m.log.debug({ group: g.groupId, err: errorMessage(err) }, 'could not read consumer lag');
+    }
+    updateStall(m, g);
+  }
+}
+
+function monitorHooks(m: Monitoring): RunnerHooks {
+  const { metrics } = m.o;
+  return {
+    onMember(e) {
+      const member: Member = { sink: e.sink, groupId: e.groupId, state: 'starting', partitions: 0, assigned: new Set() };
+      m.members.set(e.consumer, member);
+      const g = groupOf(m, e.groupId, e.sink);
+      for (const t of e.topics) g.topics.add(t);
+      metrics.groupStalled(e.groupId, false);
+      watch(m, e.consumer, member);
+    },
+    onWritten(e) {
+      const { sink, topic, records, writeMs, timestamps, writtenAt } = e;
+      metrics.sinkBatch({ sink, group: e.groupId, topic, records, written: timestamps.length, writeMs, timestamps, writtenAt });
+      const g = m.groups.get(e.groupId);
+      if (!g) return;
+      if (e.timestamps.length > 0) g.lastWriteAt = e.writtenAt;
+      g.lastProgressAt = e.writtenAt;
+      if (g.stalled) updateStall(m, g);
+    },
+    onDeadLetter(e) { metrics.deadLettered(e.topic, e.reason); },
+    onRetry(e) {
+      metrics.error(e.sink, errorClass(e.error));
+      const g = m.groups.get(e.groupId);
+      // What /health shows and the stall log names: the class and a stable description, not the driver's text.
+      if (g) g.lastRetry = { at: m.now(), error: `${errorClass(e.error)}: ${describeError(e.error)}` };
+    },
+  };
+}
+
+function notReady(m: Monitoring): string[] {
+  const out: string[] = [];
+  for (const x of m.members.values()) {
+    if (x.state === 'joined') continue;
+    const what = x.state === 'starting' ? 'connecting to its store and joining its group' : x.state;
+    out.push(`${x.groupId}: a member is ${what}${x.detail ? ` (${x.detail})` : ''}`);
+  }
+  for (const g of m.groups.values()) {
+    if (g.stalled) out.push(`${g.groupId}: stalled (lag ${g.ownLag}, no progress since ${iso(g.lastProgressAt)})`);
+  }
+  return out;
+}
+
+function reports(m: Monitoring): Record<string, GroupReport> {
+  const out: Record<string, GroupReport> = {};
+  for (const g of m.groups.values()) {
+    out[g.groupId] = {
+      members: [...m.members.values()].filter((x) => x.groupId === g.groupId)
+        .map((x) => ({ state: x.state, partitions: x.partitions, ...(x.detail ? { detail: x.detail } : {}) })),
+      lag: g.lag,
+      ownLag: g.ownLag,
+      partitions: g.partitions.map((p) => ({ topic: p.topic, partition: p.partition, committed: p.committed, latest: p.latest, lag: p.lag })),
+      lastWriteAt: iso(g.lastWriteAt),
+      lastProgressAt: iso(g.lastProgressAt)!,
+      stalled: g.stalled,
+      ...(g.lagError ? { lagError: g.lagError } : {}),
+      ...(g.lastRetry ? { lastRetryError: g.lastRetry.error } : {}),
+    };
+  }
+  return out;
 }
 
 function iso(ms: number | null): string | null {

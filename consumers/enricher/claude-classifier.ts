@@ -7,7 +7,10 @@
 // waiting for slots holds nothing), settled with the real usage when the answer arrives, and taken back when the API
 // refused the request. The budget may be shared by a whole group (`budgetStore`, lib/claude/shared-budget.ts).
 import type Anthropic from '@anthropic-ai/sdk';
-import { costUsd, createClaudeClient, describeApiError, processBudget, tokensOf, type Budget, type CallOutcome, type ClaudeClientOptions, type TokenCounts } from '../../lib/claude/index.ts';
+import {
+  costUsd, createClaudeClient, describeApiError, processBudget, tokensOf,
+  type Budget, type CallOutcome, type ClaudeClient, type ClaudeClientOptions, type TokenCounts,
+} from '../../lib/claude/index.ts';
 import { CircuitOpenError, errorMessage } from '../../lib/errors.ts';
 import { CLASSIFY_TOOL, estimateInputTokens, renderEvent, SYSTEM_PROMPT, TOOL_NAME } from './prompt.ts';
 import { asFallback, type RulesClassifier } from './rules-classifier.ts';
@@ -108,141 +111,151 @@ function renderedUser(messages: Anthropic.MessageParam[]): string {
   return typeof first === 'string' ? first : '';
 }
 
+/** What every request of one classifier shares: its options, its client, and the waits and budget state it keeps. */
+interface Claude extends ClaudeClient {
+  o: ClaudeClassifierOptions;
+  logger: ClaudeClassifierOptions['logger'];
+  model: string;
+  now: () => number;
+  maxRetryAfterMs: number;
+  budgetStore: Budget;
+  /** After a 429/529 with retry-after, no request starts before this time (shared by all concurrent calls). */
+  notBefore: number;
+  budgetBlocked: boolean;
+}
+
 export function createClaudeClassifier(o: ClaudeClassifierOptions): ClaudeClassifier {
-  const { logger, rules, model } = o;
-  const now = o.now ?? Date.now;
-  const maxRetryAfterMs = o.maxRetryAfterMs ?? 60_000;
-  const { client, price, budget, resilience, params, relaxShape } = createClaudeClient('claude', o, {
+  const { logger, model } = o;
+  const client = createClaudeClient('claude', o, {
     onStateChange: (state) => {
       if (state === 'open') logger.warn({ model }, 'Claude keeps failing (circuit open): the rule-based classifier answers until a trial call succeeds');
       if (state === 'closed') logger.info({ model }, 'Claude answers again (circuit closed)');
     },
   });
-  // After a 429/529 with retry-after, no request starts before this time (shared by all concurrent calls).
-  let notBefore = 0;
-  let budgetBlocked = false;
-  const budgetStore = o.budgetStore ?? processBudget(budget);
-
-  const emit = (call: Omit<ClaudeCall, 'model'>) => {
-    const full = { model, ...call };
-    logger.info(full, `claude call ${call.outcome}`);
-    try { o.onCall?.(full); } catch (err) { logger.warn({ err }, 'onCall hook failed (ignored)'); }
+  const c: Claude = {
+    ...client, o, logger, model, now: o.now ?? Date.now, maxRetryAfterMs: o.maxRetryAfterMs ?? 60_000,
+    budgetStore: o.budgetStore ?? processBudget(client.budget), notBefore: 0, budgetBlocked: false,
   };
+  return { classify: (event) => classify(c, event), close: () => c.resilience.shutdown() };
+}
 
-  /**
-   * One request, in its concurrency slot: reserves the estimate, sends, settles the real usage (or takes the estimate
-   * back when the API refused it); re-sent at once after a shape relaxation. Failed requests are reported, then
-   * rethrown for the retry policy.
-   */
-  async function request(messages: Anthropic.MessageParam[], eventId: string, estimate: { tokens: number; costUsd: number }): Promise<Sent> {
-    for (;;) {
-      const wait = notBefore - now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      let reservation;
-      try {
-        reservation = await budgetStore.tryReserve(estimate.tokens, estimate.costUsd);
-      } catch (error) {
-        return { kind: 'budget-unavailable', error };
-      }
-      if (!reservation) return { kind: 'budget' };
-      const started = performance.now();
-      try {
-        const message = await client.messages.create(params({ system: SYSTEM_PROMPT, tool: CLASSIFY_TOOL, maxTokens: MAX_OUTPUT_TOKENS, messages }));
-        const t = tokensOf(message.usage);
-        await reservation.settle(billedTokens(t), costUsd(t, price));
-        return { kind: 'message', message, latencyMs: Math.round(performance.now() - started) };
-      } catch (err) {
-        const f = describeApiError(err);
-        // A request that timed out may have been processed (and billed): its estimate stays counted.
-        if (f.outcome === 'timeout' && f.status === null) await reservation.settle(estimate.tokens, estimate.costUsd);
-        else await reservation.release();
-        emit({ eventId, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: Math.round(performance.now() - started), outcome: f.outcome });
-        if (relaxShape(err)) continue;
-        if (f.retriable && f.retryAfterMs !== null) {
-          const ms = Math.min(f.retryAfterMs, maxRetryAfterMs);
-          notBefore = Math.max(notBefore, now() + ms);
-          logger.warn({ eventId, status: f.status, retryAfterMs: ms }, 'Claude asked to slow down: honouring retry-after before the next request');
-        }
-        throw err;
-      }
-    }
-  }
+function emit(c: Claude, call: Omit<ClaudeCall, 'model'>): void {
+  const full = { model: c.model, ...call };
+  c.logger.info(full, `claude call ${call.outcome}`);
+  try { c.o.onCall?.(full); } catch (err) { c.logger.warn({ err }, 'onCall hook failed (ignored)'); }
+}
 
-  async function budgetReached(): Promise<void> {
-    if (budgetBlocked) return;
-    budgetBlocked = true;
-    const u = await budgetStore.usage().catch(() => null);
-    logger.warn({
-      budget: budgetStore.where, tokenBudget: o.budget.tokensPerHour, costBudgetUsd: o.budget.costUsdPerHour,
-      ...(u ? {
-        tokensLastHour: u.tokens, costUsdLastHour: Number(u.costUsd.toFixed(4)),
-        freesUpAt: u.oldestExpiresAt ? new Date(u.oldestExpiresAt).toISOString() : null,
-      } : {}),
-    }, 'Claude hourly budget reached: the rule-based classifier answers until spending in the last hour falls under the budget');
-  }
-
-  /** One logical call: the request under limiter, breaker and retries, the budget reserved in its slot. */
-  async function call(messages: Anthropic.MessageParam[], event: EventToClassify): Promise<CallResult> {
-    const est = estimateOf(messages);
-    const estimate = { tokens: est.inputTokens + est.outputTokens, costUsd: costUsd({ ...tokensOf(undefined), ...est }, price) };
-    let sent: Sent;
+/**
+ * One request, in its concurrency slot: reserves the estimate, sends, settles the real usage (or takes the estimate
+ * back when the API refused it); re-sent at once after a shape relaxation. Failed requests are reported, then
+ * rethrown for the retry policy.
+ */
+async function request(c: Claude, messages: Anthropic.MessageParam[], eventId: string, estimate: { tokens: number; costUsd: number }): Promise<Sent> {
+  for (;;) {
+    const wait = c.notBefore - c.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    let reservation;
     try {
-      sent = await resilience.run(() => request(messages, event.id, estimate), TOOL_NAME);
+      reservation = await c.budgetStore.tryReserve(estimate.tokens, estimate.costUsd);
+    } catch (error) {
+      return { kind: 'budget-unavailable', error };
+    }
+    if (!reservation) return { kind: 'budget' };
+    const started = performance.now();
+    try {
+      const message = await c.client.messages.create(c.params({ system: SYSTEM_PROMPT, tool: CLASSIFY_TOOL, maxTokens: MAX_OUTPUT_TOKENS, messages }));
+      const t = tokensOf(message.usage);
+      await reservation.settle(billedTokens(t), costUsd(t, c.price));
+      return { kind: 'message', message, latencyMs: Math.round(performance.now() - started) };
     } catch (err) {
       const f = describeApiError(err);
-      const reason = `api-error: ${f.text}`;
-      if (err instanceof CircuitOpenError) logger.debug({ eventId: event.id }, 'Claude circuit open: rule-based classification');
-      else logger.warn({ eventId: event.id, reason }, 'Claude call failed: rule-based classification used for this event');
-      return { kind: 'fallback', reason };
-    }
-    if (sent.kind === 'budget-unavailable') {
-      // The shared budget's store is down: not a reason to answer with the rules for good. The caller retries.
-      logger.warn({ eventId: event.id, budget: budgetStore.where, err: errorMessage(sent.error) }, 'Claude budget cannot be read: not classifying now');
-      throw sent.error;
-    }
-    if (sent.kind === 'budget') {
-      await budgetReached();
-      return { kind: 'fallback', reason: 'budget' };
-    }
-    if (budgetBlocked) {
-      budgetBlocked = false;
-      logger.info({ model }, 'Claude hourly budget available again: classifying with Claude');
-    }
-    return sent;
-  }
-
-  return {
-    async classify(event) {
-      let messages: Anthropic.MessageParam[] = [{ role: 'user', content: renderEvent(event) }];
-      // What the answered requests of this classification were billed (kept on the result: graph provenance, explain).
-      const spent = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
-      const withUsage = (c: Classification): Classification => (spent.inputTokens || spent.outputTokens ? { ...c, usage: { ...spent } } : c);
-      const fallback = (reason: string) => withUsage(asFallback(rules.classify(event), reason));
-      for (let turn = 1; ; turn++) {
-        const r = await call(messages, event);
-        if (r.kind === 'fallback') return fallback(r.reason);
-        const answer = readAnswer(r.message);
-        const t = tokensOf(r.message.usage);
-        const billed = { inputTokens: t.inputTokens + t.cacheCreationTokens + t.cacheReadTokens, outputTokens: t.outputTokens, costUsd: costUsd(t, price) };
-        spent.inputTokens += billed.inputTokens;
-        spent.outputTokens += billed.outputTokens;
-        spent.costUsd += billed.costUsd;
-        emit({
-          eventId: event.id, ...billed, latencyMs: r.latencyMs, outcome: answer.kind === 'ok' ? 'ok' : answer.kind === 'refusal' ? 'refusal' : 'invalid_output',
-        });
-        if (answer.kind === 'ok') return withUsage(fromToolAnswer(answer.answer, r.message.model || model));
-        if (answer.kind === 'refusal') {
-          logger.warn({ eventId: event.id }, 'Claude declined to classify the event (refusal): rule-based classification used');
-          return fallback('refusal');
-        }
-        if (turn >= 2) {
-          logger.warn({ eventId: event.id, problem: answer.problem }, 'Claude answer still invalid after a corrective turn: rule-based classification used');
-          return fallback(`invalid-output: ${answer.problem}`);
-        }
-        logger.warn({ eventId: event.id, problem: answer.problem }, 'Claude answer failed validation: asking once more with the errors');
-        messages = correctiveTurn(messages, r.message, answer);
+      // A request that timed out may have been processed (and billed): its estimate stays counted.
+      if (f.outcome === 'timeout' && f.status === null) await reservation.settle(estimate.tokens, estimate.costUsd);
+      else await reservation.release();
+      emit(c, { eventId, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: Math.round(performance.now() - started), outcome: f.outcome });
+      if (c.relaxShape(err)) continue;
+      if (f.retriable && f.retryAfterMs !== null) {
+        const ms = Math.min(f.retryAfterMs, c.maxRetryAfterMs);
+        c.notBefore = Math.max(c.notBefore, c.now() + ms);
+        c.logger.warn({ eventId, status: f.status, retryAfterMs: ms }, 'Claude asked to slow down: honouring retry-after before the next request');
       }
-    },
-    close: () => resilience.shutdown(),
-  };
+      throw err;
+    }
+  }
+}
+
+async function budgetReached(c: Claude): Promise<void> {
+  if (c.budgetBlocked) return;
+  c.budgetBlocked = true;
+  const u = await c.budgetStore.usage().catch(() => null);
+  c.logger.warn({
+    budget: c.budgetStore.where, tokenBudget: c.o.budget.tokensPerHour, costBudgetUsd: c.o.budget.costUsdPerHour,
+    ...(u ? {
+      tokensLastHour: u.tokens, costUsdLastHour: Number(u.costUsd.toFixed(4)),
+      freesUpAt: u.oldestExpiresAt ? new Date(u.oldestExpiresAt).toISOString() : null,
+    } : {}),
+  }, 'Claude hourly budget reached: the rule-based classifier answers until spending in the last hour falls under the budget');
+}
+
+/** One logical call: the request under limiter, breaker and retries, the budget reserved in its slot. */
+async function call(c: Claude, messages: Anthropic.MessageParam[], event: EventToClassify): Promise<CallResult> {
+  const est = estimateOf(messages);
+  const estimate = { tokens: est.inputTokens + est.outputTokens, costUsd: costUsd({ ...tokensOf(undefined), ...est }, c.price) };
+  let sent: Sent;
+  try {
+    sent = await c.resilience.run(() => request(c, messages, event.id, estimate), TOOL_NAME);
+  } catch (err) {
+    const f = describeApiError(err);
+    const reason = `api-error: ${f.text}`;
+    if (err instanceof CircuitOpenError) c.logger.debug({ eventId: event.id }, 'Claude circuit open: rule-based classification');
+    else c.logger.warn({ eventId: event.id, reason }, 'Claude call failed: rule-based classification used for this event');
+    return { kind: 'fallback', reason };
+  }
+  if (sent.kind === 'budget-unavailable') {
+    // The shared budget's store is down: not a reason to answer with the rules for good. The caller retries.
+    c.logger.warn({ eventId: event.id, budget: c.budgetStore.where, err: errorMessage(sent.error) }, 'Claude budget cannot be read: not classifying now');
+    throw sent.error;
+  }
+  if (sent.kind === 'budget') {
+    await budgetReached(c);
+    return { kind: 'fallback', reason: 'budget' };
+  }
+  if (c.budgetBlocked) {
+    c.budgetBlocked = false;
+    c.logger.info({ model: c.model }, 'Claude hourly budget available again: classifying with Claude');
+  }
+  return sent;
+}
+
+/** Classifies one event: Claude's answer, validated (one corrective turn), or the rules' with the reason. */
+async function classify(c: Claude, event: EventToClassify): Promise<Classification> {
+  let messages: Anthropic.MessageParam[] = [{ role: 'user', content: renderEvent(event) }];
+  // What the answered requests of this classification were billed (kept on the result: graph provenance, explain).
+  const spent = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  const withUsage = (x: Classification): Classification => (spent.inputTokens || spent.outputTokens ? { ...x, usage: { ...spent } } : x);
+  const fallback = (reason: string) => withUsage(asFallback(c.o.rules.classify(event), reason));
+  for (let turn = 1; ; turn++) {
+    const r = await call(c, messages, event);
+    if (r.kind === 'fallback') return fallback(r.reason);
+    const answer = readAnswer(r.message);
+    const t = tokensOf(r.message.usage);
+    const billed = { inputTokens: t.inputTokens + t.cacheCreationTokens + t.cacheReadTokens, outputTokens: t.outputTokens, costUsd: costUsd(t, c.price) };
+    spent.inputTokens += billed.inputTokens;
+    spent.outputTokens += billed.outputTokens;
+    spent.costUsd += billed.costUsd;
+    emit(c, {
+      eventId: event.id, ...billed, latencyMs: r.latencyMs, outcome: answer.kind === 'ok' ? 'ok' : answer.kind === 'refusal' ? 'refusal' : 'invalid_output',
+    });
+    if (answer.kind === 'ok') return withUsage(fromToolAnswer(answer.answer, r.message.model || c.model));
+    if (answer.kind === 'refusal') {
+      c.logger.warn({ eventId: event.id }, 'Claude declined to classify the event (refusal): rule-based classification used');
+      return fallback('refusal');
+    }
+    if (turn >= 2) {
+      c.logger.warn({ eventId: event.id, problem: answer.problem }, 'Claude answer still invalid after a corrective turn: rule-based classification used');
+      return fallback(`invalid-output: ${answer.problem}`);
+    }
+    c.logger.warn({ eventId: event.id, problem: answer.problem }, 'Claude answer failed validation: asking once more with the errors');
+    messages = correctiveTurn(messages, r.message, answer);
+  }
 }

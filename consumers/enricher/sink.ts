@@ -20,11 +20,11 @@ import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
 import { MarketstreamError } from '../../lib/errors.ts';
 import { createNeo4jDriver, type Driver } from '../../lib/stores/neo4j.ts';
-import { createLogger } from '../../lib/logger.ts';
+import { createLogger, type Logger } from '../../lib/logger.ts';
 import type { Publisher } from '../../lib/publisher.ts';
 import { classifyPgError, createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
-import type { MarketEvent } from '../../schemas/types.generated.ts';
-import { graphMutations, marketEvents } from '../../topics/index.ts';
+import type { GraphMutation, MarketEvent } from '../../schemas/types.generated.ts';
+import { graphMutations, marketEvents, type TopicDef } from '../../topics/index.ts';
 import { validateMarketEvent } from '../../topics/market-event.ts';
 import { lastStatePerKey, writeEnrichment, type EnrichedEvent } from '../postgres/market-events.ts';
 import type { Sink, SinkContext, SinkRecord, TopicHandler } from '../types.ts';
@@ -73,50 +73,11 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
     return { pool, publisher, classifier, store };
   };
 
-  async function classifyAll(c: EventClassifier, events: readonly MarketEvent[]): Promise<EnrichedEvent[]> {
-    // All settled: the answers that did arrive are cached before a failure makes the runner retry the batch.
-    const settled = await Promise.allSettled(events.map((e) => c.classify(toClassify(e))));
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    return events.map((event, i) => ({ event, classification: (settled[i] as PromiseFulfilledResult<EnrichedEvent['classification']>).value }));
-  }
-
   const events: TopicHandler<MarketEvent> = {
     topic: ctx.topics?.events ?? marketEvents,
     acceptsTombstones: true,
     validate: (v) => validateMarketEvent(v, Date.now()),
-    async writeBatch(records) {
-      const { pool: db, publisher: out, classifier: c, store: cache } = ready();
-      const { upserts, deletes } = lastStatePerKey(records);
-      const source = sourcesByKey(records);
-      const enriched = await classifyAll(c, upserts);
-      // What each withdrawn event was known to affect (nothing when it was never classified).
-      const withdrawn = await Promise.all(deletes.map(async (id) => {
-        const known = await cache.get(id).catch((err) => { throw classifyPgError(err); });
-        return { id, known, symbols: known?.affected.map((a) => a.symbol) ?? [] };
-      }));
-
-      // PostgreSQL first: when it rejects a record (the runner then isolates it and dead-letters it), nothing of that
-      // event has been published, so a record that ends in the DLQ leaves nothing in the graph.
-      await writeEnrichment(db, enriched, deletes);
-
-      const time = Date.now();
-      const linked = await linkToKnownCompanies(graph, enriched, logger);
-      const mutations = [
-        ...linked.flatMap((x) => enrichmentMutations(x.event, x.classification, time, source.get(x.event.id))),
-        ...withdrawn.flatMap((w) => deletionMutations(w.id, w.symbols, time, w.known, source.get(w.id))),
-      ];
-      const meta = { source: SOURCE, correlationId: randomUUID() };
-      await out.send(mutationsTopic, mutations, meta);
-      for (const w of withdrawn) await out.sendTombstone(mutationsTopic, `MarketEvent:${w.id}`, meta);
-
-      const by = (k: 'claude' | 'rules') => enriched.filter((x) => x.classification.classifier === k).length;
-      logger.info({
-        events: enriched.length, withdrawn: deletes.length, mutations: mutations.length + withdrawn.length,
-        claude: by('claude'), rules: by('rules'), fallbacks: enriched.filter((x) => x.classification.fallbackReason).length,
-        correlationId: meta.correlationId,
-      }, 'enriched batch');
-    },
+    writeBatch: async (records) => enrich({ ...ready(), graph, logger, mutationsTopic }, records),
   };
 
   return {
@@ -140,4 +101,52 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
       pool = undefined; driver = undefined; publisher = undefined; classifier = undefined; store = undefined;
     },
   };
+}
+
+/** What a batch of the enricher needs, once connected. */
+interface Enriching {
+  pool: Pool; publisher: Publisher; classifier: EventClassifier; store: ClassificationStore;
+  graph: () => Driver; logger: Logger; mutationsTopic: TopicDef<GraphMutation>;
+}
+
+/** One batch of market-events: classify, write PostgreSQL, then publish the graph mutations (see the top of this file). */
+async function enrich(e: Enriching, records: readonly SinkRecord<MarketEvent>[]): Promise<void> {
+  const { pool: db, publisher: out, classifier: c, store: cache, graph, logger, mutationsTopic } = e;
+  const { upserts, deletes } = lastStatePerKey(records);
+  const source = sourcesByKey(records);
+  const enriched = await classifyAll(c, upserts);
+  // What each withdrawn event was known to affect (nothing when it was never classified).
+  const withdrawn = await Promise.all(deletes.map(async (id) => {
+    const known = await cache.get(id).catch((err) => { throw classifyPgError(err); });
+    return { id, known, symbols: known?.affected.map((a) => a.symbol) ?? [] };
+  }));
+
+  // PostgreSQL first: when it rejects a record (the runner then isolates it and dead-letters it), nothing of that
+  // event has been published, so a record that ends in the DLQ leaves nothing in the graph.
+  await writeEnrichment(db, enriched, deletes);
+
+  const time = Date.now();
+  const linked = await linkToKnownCompanies(graph, enriched, logger);
+  const mutations = [
+    ...linked.flatMap((x) => enrichmentMutations(x.event, x.classification, time, source.get(x.event.id))),
+    ...withdrawn.flatMap((w) => deletionMutations(w.id, w.symbols, time, w.known, source.get(w.id))),
+  ];
+  const meta = { source: SOURCE, correlationId: randomUUID() };
+  await out.send(mutationsTopic, mutations, meta);
+  for (const w of withdrawn) await out.sendTombstone(mutationsTopic, `MarketEvent:${w.id}`, meta);
+
+  const by = (k: 'claude' | 'rules') => enriched.filter((x) => x.classification.classifier === k).length;
+  logger.info({
+    events: enriched.length, withdrawn: deletes.length, mutations: mutations.length + withdrawn.length,
+    claude: by('claude'), rules: by('rules'), fallbacks: enriched.filter((x) => x.classification.fallbackReason).length,
+    correlationId: meta.correlationId,
+  }, 'enriched batch');
+}
+
+async function classifyAll(c: EventClassifier, events: readonly MarketEvent[]): Promise<EnrichedEvent[]> {
+  // All settled: the answers that did arrive are cached before a failure makes the runner retry the batch.
+  const settled = await Promise.allSettled(events.map((e) => c.classify(toClassify(e))));
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return events.map((event, i) => ({ event, classification: (settled[i] as PromiseFulfilledResult<EnrichedEvent['classification']>).value }));
 }

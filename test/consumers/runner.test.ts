@@ -1,16 +1,15 @@
 // The sink runner's batch handler without a broker: a fake kafkajs EachBatchPayload, an in-memory sink, a JSON serde and
 // a recording publisher. Every observable step lands in one `events` log, so the tests can check what happened in what order.
-import { Writable } from 'node:stream';
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { createBatchHandler, type RunnerHooks } from '../../consumers/runner.ts';
 import type { SinkRecord, TopicHandler } from '../../consumers/types.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { DecodeError, SchemaRejectedError, TransientError, ValidationError, errorClass } from '../../lib/errors.ts';
-import { createLogger } from '../../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../../lib/publisher.ts';
 import type { Serde } from '../../lib/serde.ts';
 import type { TopicDef } from '../../topics/index.ts';
+import { memoryLogger } from './runner/helpers.ts';
 
 interface Row { id: number; bad?: boolean; invalid?: boolean }
 
@@ -111,13 +110,6 @@ function recordingPublisher(events: Events, failures = 0) {
 }
 
 const config = loadConfig({ SINK_RETRY_MAX_MS: '100' }); // the smallest back-off cap the spec allows: retries take ~100 ms
-
-/** A warn-level JSON logger into memory (keeps test output quiet, and lets tests read what was logged). */
-function memoryLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
-  return { logger: createLogger({ level: 'warn', format: 'json', destination }), lines };
-}
 
 /** The handler over a fresh sink, serde and publisher, with everything they record. */
 function setup(o: Parameters<typeof sinkOf>[1] & { dlqFailures?: number; hooks?: RunnerHooks; pipeline?: boolean; publisher?: Publisher; commitIntervalMs?: number } = {}) {
@@ -271,7 +263,21 @@ describe('sink runner batch handler', () => {
       await expect(t.handler.eachBatch(p)).resolves.toBeUndefined();
       expect(t.events).toEqual([]);
       expect(t.dlqCalls()).toBe(0);
-      expect(t.writeCalls()).toBeLessThanOrEqual(3);
+      // Retried (one heartbeat after each failed write) until the heartbeat that learnt of the rebalance, then no more.
+      expect(t.writeCalls()).toBe(2);
+      expect(beats).toBe(2);
+      expect(t.logs.filter((l) => l.msg === 'store write failed; pausing this partition and retrying').map((l) => l.attempt)).toEqual([1, 2]);
+    });
+
+    it('a heartbeat failing for another reason (broker unreachable) does not abandon the batch: it is retried until written', async () => {
+      const t = setup({ write: (_rows, call) => { if (call <= 3) throw new TransientError('store down'); } });
+      const p = batch(t.events, [{ value: { id: 1 } }, { value: { id: 2 } }]);
+      (p as unknown as { heartbeat: () => Promise<void> }).heartbeat = async () => {
+        throw Object.assign(new Error('Connection error: connect ECONNREFUSED'), { type: 'KAFKAJS_CONNECTION_ERROR' });
+      };
+      await t.handler.eachBatch(p);
+      expect(t.writeCalls()).toBe(4);
+      expect(t.events).toEqual(['write:1,2', 'resolve:101', 'commit']);
     });
 
     it('a member stopping while the store is down during record-by-record isolation dead-letters nothing', async () => {

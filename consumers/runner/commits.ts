@@ -1,0 +1,71 @@
+// Commit bookkeeping: offsets are committed only after their batch was written (or dead-lettered). Inline mode commits
+// each batch as it ends. Pipelined mode coalesces: offsets of written batches wait up to SINK_COMMIT_INTERVAL_MS and
+// go in one OffsetCommit for all of the member's partitions (at 1,000 records/s a commit per batch would be hundreds
+// a second), sent one at a time, in order. A commit that fails (the group is rebalancing, this member left) is tried
+// again with the next one unless a newer offset replaced it; meanwhile the records would be read again, and writing
+// them again changes nothing.
+import type { EachBatchPayload } from 'kafkajs';
+import { errorMessage } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/logger.ts';
+
+/** What commits go through: a batch payload of this member (kafkajs commits for the member's current generation). */
+export type CommitVia = Pick<EachBatchPayload, 'commitOffsetsIfNecessary'>;
+
+type Committed = Pick<EachBatchPayload, 'batch' | 'resolveOffset'> & CommitVia;
+
+/** The offset to commit past a batch: the one after its last. */
+export const nextOffset = (batch: Pick<EachBatchPayload['batch'], 'lastOffset'>): string => (BigInt(batch.lastOffset()) + 1n).toString();
+
+/** Inline mode: resolves the batch's last offset and commits just past it, now. */
+export async function commitPast(p: Committed): Promise<void> {
+  const { topic, partition } = p.batch;
+  p.resolveOffset(p.batch.lastOffset());
+  await p.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: nextOffset(p.batch) }] }] });
+}
+
+export interface CommitCoalescer {
+  /** `offset` of `topic`/`partition` was written: commit it within the interval (a later offset replaces it). */
+  add(via: CommitVia, topic: string, partition: number, offset: string): void;
+  /** Sends what waits now, after the commits sent before; resolves when it was sent (or failed, and was kept). */
+  flush(): Promise<void>;
+}
+
+export function createCommitCoalescer(o: { intervalMs: number; log: Logger }): CommitCoalescer {
+  const toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
+  let via: CommitVia | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let commits: Promise<void> = Promise.resolve();
+  const send = async () => {
+    const through = via;
+    if (!toCommit.size || !through) return;
+    const taken = [...toCommit];
+    toCommit.clear();
+    try {
+      await through.commitOffsetsIfNecessary({ topics: byTopic(taken.map(([, c]) => c)) });
+    } catch (err) {
+      for (const [k, c] of taken) if (!toCommit.has(k)) toCommit.set(k, c);
+      o.log.debug({ err: errorMessage(err), partitions: taken.length }, 'commit after the write failed; tried again with the next one');
+    }
+  };
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    commits = commits.then(send);
+    return commits;
+  };
+  return {
+    add(through, topic, partition, offset) {
+      toCommit.set(`${topic}|${partition}`, { topic, partition, offset });
+      via = through;
+      timer ??= setTimeout(() => { timer = undefined; void flush(); }, o.intervalMs);
+    },
+    flush,
+  };
+}
+
+/** Offsets grouped by topic, as OffsetCommit takes them (topics and partitions in the order given). */
+function byTopic(offsets: readonly { topic: string; partition: number; offset: string }[]) {
+  return [...new Set(offsets.map((c) => c.topic))].map((topic) => ({
+    topic, partitions: offsets.filter((c) => c.topic === topic).map((c) => ({ partition: c.partition, offset: c.offset })),
+  }));
+}
