@@ -1,6 +1,8 @@
 // Configuration from environment variables, validated once at start.
 // Every field names its variable; a bad value fails with "<VAR>: <what is expected>".
 import { z } from 'zod';
+import { EVENT_FEEDS } from '../topics/market-event.ts';
+import { PRICE_FEEDS } from '../topics/price-update.ts';
 import { SYMBOL_PATTERN } from '../topics/rules.ts';
 import { ConfigError } from './errors.ts';
 
@@ -8,6 +10,8 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number({ error: `expected an integer between ${min} and ${max}` })
     .int(`expected an integer between ${min} and ${max}`).min(min, `expected an integer >= ${min}`).max(max, `expected an integer <= ${max}`);
 const num = (min: number) => z.coerce.number({ error: 'expected a number' }).min(min, `expected a number >= ${min}`);
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `expected ${values.slice(0, -1).join(', ')} or ${values.at(-1)}` });
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const url = (protocols: string[]) => z.string().refine((v) => {
@@ -23,7 +27,7 @@ export const configSpec = {
   KAFKA_CLIENT_ID: { schema: z.string().min(1), default: 'marketstream', doc: 'Kafka client id prefix' },
   KAFKA_GROUP_PREFIX: { schema: z.string().regex(/^[\w.-]+$/, 'expected letters, digits, dot, dash or underscore'), default: 'marketstream', doc: 'Consumer group ids are <prefix>.<group>' },
   KAFKA_SSL: { schema: bool, default: 'false', doc: 'Use TLS to reach Kafka' },
-  KAFKA_SASL_MECHANISM: { schema: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512'], { error: 'expected none, plain, scram-sha-256 or scram-sha-512' }), default: 'none', doc: 'SASL mechanism for Kafka' },
+  KAFKA_SASL_MECHANISM: { schema: oneOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512']), default: 'none', doc: 'SASL mechanism for Kafka' },
   KAFKA_SASL_USERNAME: { schema: z.string(), default: '', doc: 'SASL user name' },
   KAFKA_SASL_PASSWORD: { schema: z.string(), default: '', doc: 'SASL password (secret)' },
   SCHEMA_REGISTRY_URL: { schema: url(['http', 'https']), default: 'http://127.0.0.1:8081', doc: 'Confluent-compatible Schema Registry' },
@@ -46,14 +50,14 @@ export const configSpec = {
   CLAUDE_HOURLY_COST_BUDGET_USD: { schema: num(0), default: '1', doc: 'Most Claude spend (USD) per rolling hour for the whole enricher group (shared like the token budget), then rule-based fallback; 0 = no limit' },
   CLAUDE_PRICE_PER_MTOK: { schema: z.union([z.literal(''), z.string().regex(/^\d+(\.\d+)?\/\d+(\.\d+)?$/, 'expected <input>/<output> USD per million tokens, e.g. 0.1/0.5')]), default: '', doc: 'Override of the Claude price table (input/output USD per million tokens); empty = built-in table' },
   SYMBOLS: { schema: list(SYMBOL_PATTERN, 'ticker symbols (A-Z, 0-9, . ^ = -)'), default: 'AAPL,MSFT,GOOGL,TSLA,NVDA', doc: 'Symbols the producers follow' },
-  PRICE_SOURCE: { schema: z.enum(['synthetic', 'yahoo', 'file'], { error: 'expected synthetic, yahoo or file' }), default: 'synthetic', doc: 'Price producer source' },
+  PRICE_SOURCE: { schema: oneOf(PRICE_FEEDS), default: 'synthetic', doc: 'Price producer source' },
   PRICE_POLL_SECONDS: { schema: num(0.001), default: '60', doc: 'Seconds between price fetches' },
   SYNTHETIC_SEED: { schema: int(0), default: '42', doc: 'Seed of the synthetic source' },
-  EVENT_SOURCE: { schema: z.enum(['file', 'yahoo'], { error: 'expected file or yahoo' }), default: 'file', doc: 'Events producer source: file (EVENT_FILE, offline) or yahoo (news per symbol)' },
+  EVENT_SOURCE: { schema: oneOf(EVENT_FEEDS), default: 'file', doc: 'Events producer source: file (EVENT_FILE, offline) or yahoo (news per symbol)' },
   EVENT_POLL_SECONDS: { schema: num(0.001), default: '300', doc: 'Seconds between news fetches of the events producer' },
   EVENT_FILE: { schema: z.string(), default: '', doc: 'JSONL events file of the file source; empty = the bundled sample (producers/events/sample-events.jsonl)' },
   EVENT_NEWS_PER_SYMBOL: { schema: int(1, 100), default: '10', doc: 'Articles asked from Yahoo per symbol and fetch' },
-  GRAPH_PROFILE_SOURCE: { schema: z.enum(['file', 'yahoo'], { error: 'expected file or yahoo' }), default: 'file', doc: 'Graph producer company profiles: file (GRAPH_PROFILES_FILE, offline) or yahoo (quoteSummary assetProfile + price)' },
+  GRAPH_PROFILE_SOURCE: { schema: oneOf(['file', 'yahoo']), default: 'file', doc: 'Graph producer company profiles: file (GRAPH_PROFILES_FILE, offline) or yahoo (quoteSummary assetProfile + price)' },
   GRAPH_PROFILES_FILE: { schema: z.string(), default: '', doc: 'JSON company profiles file; empty = the bundled sample (producers/graph/sample-profiles.json, sample data)' },
   GRAPH_POLL_MINUTES: { schema: num(0.001), default: '60', doc: 'Minutes between graph producer runs (profiles and competitors)' },
   GRAPH_COMPETITORS_REFRESH_HOURS: { schema: num(0), default: '24', doc: "How long Claude's competitor answer for a company is reused before asking again (per process)" },
@@ -81,8 +85,8 @@ export const configSpec = {
   METRICS_HOST: { schema: z.string().min(1), default: '127.0.0.1', doc: 'Address /metrics and the health endpoints listen on (0.0.0.0 to reach them from other hosts, e.g. in a container)' },
   STALL_SECONDS: { schema: int(1), default: '120', doc: 'A consumer group with lag and no progress for this long is stalled: /ready turns false and the cause is logged' },
   LAG_REFRESH_SECONDS: { schema: num(0.1), default: '5', doc: 'Seconds between reads of consumer lag from the broker (lag gauge, stall detection)' },
-  LOG_LEVEL: { schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'expected trace, debug, info, warn, error, fatal or silent' }), default: 'info', doc: 'Log level' },
-  LOG_FORMAT: { schema: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }), default: 'auto', doc: 'json, pretty, or auto (pretty on a terminal)' },
+  LOG_LEVEL: { schema: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), default: 'info', doc: 'Log level' },
+  LOG_FORMAT: { schema: oneOf(['auto', 'json', 'pretty']), default: 'auto', doc: 'json, pretty, or auto (pretty on a terminal)' },
   STACK_DIR: { schema: z.string().min(1), default: '.stack', doc: 'Data, logs and pid files of the local stack' },
   STACK_KAFKA_BROKERS: { schema: int(1, 5), default: '1', doc: 'Kafka brokers `stack up` runs: 1 on 127.0.0.1:9092, or a KRaft cluster (3 as in production: brokers on 9092, 9094, 9096, internal topics replicated 3 times with min ISR 2); then set KAFKA_BROKERS to all of them' },
 } as const;

@@ -19,6 +19,7 @@ import { createYahooProfileSource } from './graph/yahoo-profiles.ts';
 import { createPriceProducer } from './price-producer.ts';
 import { createPriceSource, type PriceSourceName } from './sources/index.ts';
 import type { PriceFeed } from './sources/types.ts';
+import type { YahooConfig } from './sources/yahoo.ts';
 
 /** What a job reports through (the CLI's observability satisfies it): metrics, circuits, sources, /health dependencies. */
 export interface JobObservability {
@@ -45,25 +46,26 @@ const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o)
 
 export interface PricesJobOptions {
   source?: PriceSourceName; symbols?: string[]; intervalSeconds?: number; file?: string; speed?: number;
-  seed?: number; bar?: PriceInterval; yahooMode?: 'bars' | 'quote'; count?: number; maxStalenessSeconds?: number;
+  seed?: number; bar?: PriceInterval; yahooMode?: YahooConfig['mode']; count?: number; maxStalenessSeconds?: number;
 }
 
 export function pricesJob({ config, logger, publisher, obs }: JobContext, o: PricesJobOptions = {}): Job {
   const name = o.source ?? (o.file ? 'file' : config.PRICE_SOURCE);
-  const speed = o.speed ?? 0;
-  const sourceConfig = name === 'synthetic' ? { seed: o.seed ?? config.SYNTHETIC_SEED, interval: o.bar ?? '1m' }
-    : name === 'yahoo' ? { mode: o.yahooMode ?? 'bars' }
-    : { path: o.file, speed };
-  const intervalSeconds = o.intervalSeconds ?? (name === 'file' ? (speed > 0 ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
+  const sourceConfig = name === 'synthetic' ? { seed: o.seed ?? config.SYNTHETIC_SEED, ...defined({ interval: o.bar }) }
+    : name === 'yahoo' ? defined({ mode: o.yahooMode })
+    : { path: o.file, ...defined({ speed: o.speed }) };
+  const paced = (o.speed ?? 0) > 0;
+  const intervalSeconds = o.intervalSeconds ?? (name === 'file' ? (paced ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
   const source = obs.instrumentSource(createPriceSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) }));
-  const maxStalenessSeconds = o.maxStalenessSeconds ?? 900;
   const producer = createPriceProducer({
     config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
-    intervalMs: intervalSeconds * 1000, ...defined({ maxTicks: o.count }),
-    maxStalenessMs: maxStalenessSeconds === 0 ? null : maxStalenessSeconds * 1000,
+    intervalMs: intervalSeconds * 1000, ...defined({ maxTicks: o.count, maxStalenessMs: stalenessMs(o.maxStalenessSeconds) }),
   });
   return { start: () => producer.start(), stop: () => producer.stop(), close: async () => { await source.close?.(); } };
 }
+
+/** --max-staleness in ms: 0 turns the check off (null); absent leaves the producer's default. */
+const stalenessMs = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds === 0 ? null : seconds * 1000);
 
 export interface EventsJobOptions { source?: EventSourceName; file?: string; symbols?: string[]; intervalSeconds?: number; count?: number; newsCount?: number }
 

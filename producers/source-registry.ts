@@ -17,6 +17,11 @@ export interface SourceEntry<S extends z.ZodType, T> {
   create(config: z.input<S>, deps: SourceDeps): T;
 }
 
+/** The default a source's config schema gives one option, for help texts and callers that must not restate it. */
+export function defaultOf<S extends z.ZodObject, K extends keyof S['shape'] & string>(schema: S, key: K): z.output<S['shape'][K]> {
+  return (schema.shape[key] as z.ZodType).parse(undefined) as z.output<S['shape'][K]>;
+}
+
 /** Builds the named source; the config is parsed by its schema first (a ZodError names the bad field). */
 export function buildSource<T>(registry: Record<string, SourceEntry<z.ZodType, T>>, name: string, config: unknown, deps: SourceDeps): T {
   const e = registry[name]!;

@@ -1,6 +1,7 @@
 // The price sources by name: what each is, its config schema and its factory. The CLI reads this to list, validate
 // and build sources; nothing is constructed at import.
 import type { z } from 'zod';
+import { PRICE_FEEDS, type PriceFeedName } from '../../topics/price-update.ts';
 import { buildSource, type SourceDeps, type SourceEntry } from '../source-registry.ts';
 import { createFileSource, fileConfigSchema } from './file.ts';
 import { createSyntheticSource, syntheticConfigSchema } from './synthetic.ts';
@@ -15,10 +16,10 @@ export const priceSources = {
   synthetic: entry({ description: 'seeded, correlated random walk (offline, deterministic)', configSchema: syntheticConfigSchema, create: (config) => createSyntheticSource(config) }),
   yahoo: entry({ description: 'Yahoo Finance intraday bars or quotes (rate-limited, retried, circuit breaker)', configSchema: yahooConfigSchema, create: (config, deps) => createYahooSource(config, deps) }),
   file: entry({ description: 'CSV or JSONL bars replayed at a chosen speed', configSchema: fileConfigSchema, create: (config) => createFileSource(config) }),
-} as const;
+} as const satisfies Record<PriceFeedName, SourceEntry<z.ZodType, PriceFeed>>;
 
-export type PriceSourceName = keyof typeof priceSources;
-export const priceSourceNames = Object.keys(priceSources) as PriceSourceName[];
+export type PriceSourceName = PriceFeedName;
+export const priceSourceNames = PRICE_FEEDS;
 
 /** Builds a source from untyped options (CLI flags, YAML); throws a ZodError naming the bad field. */
 export function createPriceSource(name: PriceSourceName, config: unknown, deps: SourceDeps): PriceFeed {
