@@ -1,5 +1,5 @@
 // What the demo prints at the end: what landed in each store, read back with each store's own client.
-import type { Config } from '../../lib/config.ts';
+import { neo4jDatabase, type Config } from '../../lib/config.ts';
 import { createRegistryRest } from '../../lib/registry-rest.ts';
 import { createNeo4jDriver } from '../../lib/stores/neo4j.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
@@ -24,6 +24,7 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
   const pool = createPgPool(config, { max: 1 });
   const redis = createRedis(config);
   const driver = createNeo4jDriver(config);
+  const database = neo4jDatabase(config);
   try {
     const pg = await pool.query<{ symbol: string; rows: string; first: Date; last: Date }>(
       'SELECT symbol, count(*) AS rows, min(ts) AS first, max(ts) AS last FROM price_data WHERE symbol = ANY($1) GROUP BY symbol ORDER BY symbol', [symbols]);
@@ -34,7 +35,7 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
     }));
     const nodes = await driver.executeQuery(
       'MATCH (c:Stock) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol, c.last_price AS lastPrice, toString(c.last_updated) AS lastUpdated, labels(c) AS labels ORDER BY symbol',
-      { symbols });
+      { symbols }, { database });
     const registry = createRegistryRest(config);
     const listed = new Set(((await registry.request('GET', '/subjects')) as string[] | null) ?? []); // null while empty
     const subjects = await Promise.all(allTopics.filter((t) => listed.has(t.subject)).map(async (t) => {
@@ -44,7 +45,7 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
     const events = await pool.query<{ total: string; enriched: string }>('SELECT count(*) AS total, count(classifier) AS enriched FROM market_events');
     const latestEvents = await pool.query<{ published_at: Date; symbols: string[]; type: string | null; sentiment: string | null; classifier: string | null; headline: string }>(
       'SELECT published_at, symbols, type, sentiment, classifier, headline FROM market_events WHERE classifier IS NOT NULL ORDER BY published_at DESC LIMIT 5');
-    const one = async (q: string, p: Record<string, unknown> = {}) => (await driver.executeQuery(q, p)).records.map((r) => r.toObject());
+    const one = async (q: string, p: Record<string, unknown> = {}) => (await driver.executeQuery(q, p, { database })).records.map((r) => r.toObject());
     const [counts] = await one(`RETURN
       COUNT { (:MarketEvent)-[:AFFECTS]->(:Company) } AS affects, COUNT { (:Company)-[:IN_SECTOR]->(:Sector) } AS inSector,
       COUNT { (:Company)-[:CORRELATED_WITH]->(:Company) } AS correlated, COUNT { (:Company)-[:COMPETES_WITH]->(:Company) } AS competes`);
