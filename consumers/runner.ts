@@ -5,7 +5,7 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import pRetry from 'p-retry';
 import type { Config } from '../lib/config.ts';
-import { Headers, headersToStrings } from '../lib/dlq.ts';
+import { headersToStrings, RecordHeaders } from '../lib/record-headers.ts';
 import { DecodeError, StaleBatchError, ValidationError, errorClass, errorMessage, isRetriable } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
@@ -261,7 +261,7 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
       if (dead.length) {
         await retrying('dead-letter', h.topic.name, p, () => d.publisher.deadLetter(h.topic, dead));
         for (const x of dead) {
-          log.warn({ topic, partition, offset: x.origin?.offset, key: x.key, correlationId: x.headers?.[Headers.correlationId], errClass: errorClass(x.error), err: errorMessage(x.error) }, 'record sent to DLQ');
+          log.warn({ topic, partition, offset: x.origin?.offset, key: x.key, correlationId: x.headers?.[RecordHeaders.correlationId], errClass: errorClass(x.error), err: errorMessage(x.error) }, 'record sent to DLQ');
           callHook(d.hooks, log, 'onDeadLetter', { sink: d.sink.name, groupId: d.groupId, topic: h.topic.name, reason: errorClass(x.error) });
         }
       }

@@ -10,7 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IHeaders, Kafka, KafkaMessage, Message } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
-import { DlqHeaders, headersToStrings } from '../../lib/dlq.ts';
+import { DlqHeaders } from '../../lib/dlq.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import { GroupActiveError, ValidationError } from '../../lib/errors.ts';
 import { createIdempotentProducer } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
-import { headersToStrings } from '../../lib/dlq.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { DecodedValue, RecordDecoder } from '../inspect/decode.ts';
 

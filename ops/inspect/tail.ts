@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
-import { DlqHeaders, headersToStrings } from '../../lib/dlq.ts';
+import { DlqHeaders } from '../../lib/dlq.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { preview, type DecodedValue, type RawPreview, type RecordDecoder } from './decode.ts';
 
