@@ -17,8 +17,6 @@ import { endpoint, type StackService } from './types.ts';
 export const KAFKA_VERSION = '4.4.0';
 export const KAFKA_HOST = '127.0.0.1';
 export const KAFKA_PORT = 9092;
-export const KAFKA_CONTROLLER_PORT = 9093;
-export const KAFKA_BROKERS = [`${KAFKA_HOST}:${KAFKA_PORT}`];
 /** Heap of the single broker, and of each node of a cluster (three of them fit beside Neo4j). */
 export const KAFKA_HEAP = '1g';
 export const KAFKA_CLUSTER_HEAP = '512m';
@@ -178,11 +176,6 @@ export function createKafkaServices(paths: StackPaths, count = 1): StackService[
       isHealthy: () => probeKafkaNode(node, clustered),
     };
   });
-}
-
-/** Kept for callers of the one-broker stack. */
-export function createKafkaService(paths: StackPaths): StackService {
-  return createKafkaServices(paths, 1)[0]!;
 }
 
 // ── A cluster of its own (tests, fault runs) ────────────────────────────────────────────────────────────────────
