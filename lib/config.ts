@@ -21,9 +21,23 @@ const list = (item: RegExp, what: string) => z.string()
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
   .refine((xs) => xs.length > 0 && xs.every((x) => item.test(x)), `expected a comma-separated list of ${what}`);
 
+/** The local stack's Kafka (`stack up`): node i of STACK_KAFKA_BROKERS listens on 127.0.0.1, port 9092 + 2(i-1). */
+export const STACK_KAFKA = { host: '127.0.0.1', port: 9092 } as const;
+
+/** Broker port of node `nodeId` (1-based) of a cluster whose node 1 listens on `portBase`; its controller takes the next. */
+export const kafkaNodePort = (nodeId: number, portBase: number = STACK_KAFKA.port): number => portBase + 2 * (nodeId - 1);
+
+/** host:port of every broker of the local stack of `count` nodes: what KAFKA_BROKERS is when unset. */
+export function stackKafkaBrokers(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${STACK_KAFKA.host}:${kafkaNodePort(i + 1)}`);
+}
+
 /** The variables, their defaults and meaning. README's configuration table is written from this. */
 export const configSpec = {
-  KAFKA_BROKERS: { schema: list(/^[\w.-]+:\d+$/, 'host:port'), default: '127.0.0.1:9092', doc: 'Kafka bootstrap brokers' },
+  KAFKA_BROKERS: {
+    schema: list(/^[\w.-]+:\d+$/, 'host:port'), default: stackKafkaBrokers(1).join(','),
+    doc: `Kafka bootstrap brokers. Unset: every broker of the local stack (STACK_KAFKA_BROKERS), e.g. ${stackKafkaBrokers(3).join(',')} with 3`,
+  },
   KAFKA_CLIENT_ID: { schema: z.string().min(1), default: 'marketstream', doc: 'Kafka client id prefix' },
   KAFKA_GROUP_PREFIX: { schema: z.string().regex(/^[\w.-]+$/, 'expected letters, digits, dot, dash or underscore'), default: 'marketstream', doc: 'Consumer group ids are <prefix>.<group>' },
   KAFKA_SSL: { schema: bool, default: 'false', doc: 'Use TLS to reach Kafka' },
@@ -91,22 +105,25 @@ export const configSpec = {
   LOG_LEVEL: { schema: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), default: 'info', doc: 'Log level' },
   LOG_FORMAT: { schema: oneOf(['auto', 'json', 'pretty']), default: 'auto', doc: 'json, pretty, or auto (pretty on a terminal)' },
   STACK_DIR: { schema: z.string().min(1), default: '.stack', doc: 'Data, logs and pid files of the local stack' },
-  STACK_KAFKA_BROKERS: { schema: int(1, 5), default: '1', doc: 'Kafka brokers `stack up` runs: 1 on 127.0.0.1:9092, or a KRaft cluster (3 as in production: brokers on 9092, 9094, 9096, internal topics replicated 3 times with min ISR 2); then set KAFKA_BROKERS to all of them' },
+  STACK_KAFKA_BROKERS: { schema: int(1, 5), default: '1', doc: 'Kafka brokers `stack up` runs: 1 on 127.0.0.1:9092, or a KRaft cluster (3 as in production: brokers on 9092, 9094, 9096, internal topics replicated 3 times with min ISR 2); an unset KAFKA_BROKERS then lists all of them' },
 } as const;
 
 type Spec = typeof configSpec;
 export type Config = { readonly [K in keyof Spec]: z.output<Spec[K]['schema']> };
+
+const unset = (v: string | undefined) => v === undefined || v === '';
 
 /** Parse and validate; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [name, field] of Object.entries(configSpec)) {
-    const raw = env[name] === undefined || env[name] === '' ? field.default : env[name];
+    const raw = unset(env[name]) ? field.default : env[name];
     const parsed = (field.schema as z.ZodType).safeParse(raw);
     if (parsed.success) out[name] = parsed.data;
     else problems.push(`${name}: ${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
   }
+  if (unset(env.KAFKA_BROKERS) && typeof out.STACK_KAFKA_BROKERS === 'number') out.KAFKA_BROKERS = stackKafkaBrokers(out.STACK_KAFKA_BROKERS);
   if (typeof out.TOPIC_MIN_INSYNC_REPLICAS === 'number' && typeof out.TOPIC_REPLICATION_FACTOR === 'number' && out.TOPIC_MIN_INSYNC_REPLICAS > out.TOPIC_REPLICATION_FACTOR) {
     problems.push(`TOPIC_MIN_INSYNC_REPLICAS: expected at most TOPIC_REPLICATION_FACTOR (${out.TOPIC_REPLICATION_FACTOR}); with more, every send fails (got ${out.TOPIC_MIN_INSYNC_REPLICAS})`);
   }

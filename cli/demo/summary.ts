@@ -6,6 +6,7 @@ import { createPgPool } from '../../lib/stores/postgres.ts';
 import { createRedis } from '../../lib/stores/redis.ts';
 import { redisKeys } from '../../consumers/redis/keys.ts';
 import { allTopics } from '../../topics/index.ts';
+import { cliInvocation } from '../invocation.ts';
 
 export interface DemoSummary {
   postgres: { symbol: string; rows: number; first: string; last: string }[];
@@ -79,7 +80,8 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
   }
 }
 
-export function printSummary(s: DemoSummary, out: (line: string) => void = console.log): void {
+/** `cli`: how the printed commands start (what runs this CLI from the user's shell: ../invocation.ts). */
+export function printSummary(s: DemoSummary, out: (line: string) => void = console.log, cli = cliInvocation()): void {
   out('\nPostgreSQL  price_data (rows per symbol)');
   for (const r of s.postgres) out(`  ${r.symbol.padEnd(6)} ${String(r.rows).padStart(6)} rows  ${r.first} … ${r.last}`);
   out('\nRedis  price:{symbol}:latest');
@@ -100,10 +102,10 @@ export function printSummary(s: DemoSummary, out: (line: string) => void = conso
   for (const r of s.subjects) out(`  ${r.subject.padEnd(24)} version ${r.version}  schema id ${r.id}`);
   out(`
 Look further:
-  marketstream inspect topics | groups          partitions, offsets, retention; members and lag per partition
-  marketstream inspect tail price-updates --last 5   decoded records with schema id and version
-  marketstream inspect tail market-events.dlq  dead-lettered records with their error headers
-  marketstream consume postgres|redis|neo4j    run one consumer group (add --instances N to scale)
+  ${cli} inspect topics | groups          partitions, offsets, retention; members and lag per partition
+  ${cli} inspect tail price-updates --last 5   decoded records with schema id and version
+  ${cli} inspect tail market-events.dlq  dead-lettered records with their error headers
+  ${cli} consume postgres|redis|neo4j    run one consumer group (add --instances N to scale)
   psql postgres://marketstream:marketstream@127.0.0.1:5432/marketstream -c 'select * from price_data order by ts desc limit 10'
   redis-cli hgetall price:AAPL:latest
   Neo4j Browser or cypher-shell: MATCH (e:MarketEvent)-[r:AFFECTS]->(c:Company) RETURN e.headline, c.symbol, r.relevance

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configSpec, loadConfig, neo4jDatabase } from '../../lib/config.ts';
+import { kafkaBrokerList, kafkaNodes } from '../../stack/services/kafka.ts';
 import { ConfigError } from '../../lib/errors.ts';
 
 describe('configuration', () => {
@@ -50,6 +51,19 @@ describe('configuration', () => {
   it('a source outside the known ones is refused with the list of the known ones', () => {
     expect(() => loadConfig({ PRICE_SOURCE: 'bloomberg' })).toThrow(/PRICE_SOURCE: expected synthetic, yahoo or file \(got "bloomberg"\)/);
     expect(() => loadConfig({ EVENT_SOURCE: 'rss' })).toThrow(/EVENT_SOURCE: expected file or yahoo \(got "rss"\)/);
+  });
+
+  it('KAFKA_BROKERS, when unset, lists every broker of the local stack (STACK_KAFKA_BROKERS); when set, it is what it says', () => {
+    expect(loadConfig({ STACK_KAFKA_BROKERS: '3' }).KAFKA_BROKERS).toEqual(['127.0.0.1:9092', '127.0.0.1:9094', '127.0.0.1:9096']);
+    expect(loadConfig({ STACK_KAFKA_BROKERS: '3', KAFKA_BROKERS: '' }).KAFKA_BROKERS).toHaveLength(3);
+    expect(loadConfig({ STACK_KAFKA_BROKERS: '3', KAFKA_BROKERS: 'b1:9092' }).KAFKA_BROKERS).toEqual(['b1:9092']);
+    // The brokers `stack up` starts are the ones the default names.
+    for (const n of [1, 2, 3, 5]) {
+      const { KAFKA_BROKERS } = loadConfig({ STACK_KAFKA_BROKERS: String(n) });
+      expect(KAFKA_BROKERS).toEqual(kafkaNodes(n).map((node) => node.address));
+      expect(KAFKA_BROKERS.join(',')).toBe(kafkaBrokerList(n));
+    }
+    expect(configSpec.KAFKA_BROKERS.doc).toContain('127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096');
   });
 
   it('documents every variable', () => {
