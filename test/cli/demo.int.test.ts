@@ -41,7 +41,7 @@ describe('marketstream demo', () => {
     expect(correlated).toBeGreaterThanOrEqual(1);
     expect(section('market_events')).toMatch(/\[rules\]/); // no ANTHROPIC_API_KEY: labelled as the rule-based classifier
     // Its commands start with what works without marketstream on PATH; and the first one does work.
-    const further = section('Look further').split('\n').filter((l) => /marketstream /.test(l));
+    const further = section('Look further').split('\n').filter((l) => /^\s+(npx )?marketstream /.test(l));
     expect(further.length).toBeGreaterThanOrEqual(4);
     for (const l of further) expect(l).toMatch(/^ {2}npx marketstream /);
     const first = further[0]!.trim().split(/\s{2,}/)[0]!.replace(' | groups', ''); // npx marketstream inspect topics
