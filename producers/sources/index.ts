@@ -2,7 +2,8 @@
 // and build sources; nothing is constructed at import.
 import type { z } from 'zod';
 import { PRICE_FEEDS, type PriceFeedName } from '../../topics/price-update.ts';
-import { buildSource, type SourceDeps, type SourceEntry } from '../source-registry.ts';
+import type { Metrics } from '../../lib/metrics.ts';
+import { buildSource, instrumentedSource, type SourceDeps, type SourceEntry } from '../source-registry.ts';
 import { createFileSource, fileConfigSchema } from './file.ts';
 import { createSyntheticSource, syntheticConfigSchema } from './synthetic.ts';
 import type { PriceFeed } from './types.ts';
@@ -24,6 +25,11 @@ export const priceSourceNames = PRICE_FEEDS;
 /** Builds a source from untyped options (CLI flags, YAML); throws a ZodError naming the bad field. */
 export function createPriceSource(name: PriceSourceName, config: unknown, deps: SourceDeps): PriceFeed {
   return buildSource<PriceFeed>(priceSources, name, config, deps);
+}
+
+/** A price source counted by fetch outcome under its name (source_fetches), its errors under `<name>-source`. */
+export function instrumentPriceFeed<S extends PriceFeed>(source: S, metrics: Metrics): S {
+  return instrumentedSource(source, metrics, source.name, `${source.name}-source`);
 }
 
 export type { PriceFeed, RejectedInput, HistoryRange } from './types.ts';
