@@ -1,4 +1,4 @@
-// The producing jobs marketstream knows: name → description and factory, like the consumer groups' registry. Each job is
+// The producing jobs marketstream knows: name → description and factory, like the consumer groups' catalog. Each job is
 // built from configuration plus a command's overrides and is ready to start: `produce prices|events|graph|correlations`
 // runs one, `run` runs every one of them beside the consumer groups.
 import type { Config } from '../lib/config.ts';
