@@ -54,7 +54,10 @@ export const configSpec = {
   NEO4J_URL: { schema: url(['bolt', 'neo4j', 'bolt+s', 'neo4j+s']), default: 'bolt://127.0.0.1:7687', doc: 'Neo4j Bolt URL' },
   NEO4J_USER: { schema: z.string().min(1), default: 'neo4j', doc: 'Neo4j user' },
   NEO4J_PASSWORD: { schema: z.string(), default: 'marketstream', doc: 'Neo4j password (secret)' },
-  NEO4J_DATABASE: { schema: z.string(), default: '', doc: "Neo4j database the neo4j-sink writes and the enricher, `enrich reclassify`, `explain` and the demo read; empty = the server's default database (Neo4j Community has only that one)" },
+  NEO4J_DATABASE: {
+    schema: z.string(), default: '',
+    doc: "Neo4j database the neo4j-sink writes and the enricher, `enrich reclassify`, `explain` and the demo read; empty = the server's default database (Neo4j Community has only that one)",
+  },
   ANTHROPIC_API_KEY: { schema: z.string(), default: '', doc: 'Claude API key; empty = rule-based classifier (secret)' },
   ANTHROPIC_MODEL: { schema: z.string().min(1), default: 'claude-haiku-5-5', doc: 'Claude model used by the enricher' },
   ANTHROPIC_BASE_URL: { schema: z.union([z.literal(''), url(['http', 'https'])]), default: '', doc: 'Override of the Messages API base URL' },
@@ -87,8 +90,14 @@ export const configSpec = {
   EVENT_RETENTION_DAYS: { schema: int(1), default: '365', doc: 'Retention of market-events and graph-mutations' },
   REDIS_LATEST_TTL_SECONDS: { schema: int(1), default: '60', doc: 'TTL of price:{symbol}:latest' },
   REDIS_BARS_CAP: { schema: int(1), default: '5000', doc: 'Bars kept per bars:{symbol}:{interval}' },
-  POSTGRES_SINK_POOL_SIZE: { schema: int(1, 1000), default: '8', doc: 'PostgreSQL connections of one postgres-sink member: one batch write holds one, and at most SINK_PARTITIONS_CONCURRENCY write at once' },
-  ENRICHER_POOL_SIZE: { schema: int(1, 1000), default: '4', doc: 'PostgreSQL connections of one enricher member (classification cache, shared Claude budget, market_events)' },
+  POSTGRES_SINK_POOL_SIZE: {
+    schema: int(1, 1000), default: '8',
+    doc: 'PostgreSQL connections of one postgres-sink member: one batch write holds one, and at most SINK_PARTITIONS_CONCURRENCY write at once',
+  },
+  ENRICHER_POOL_SIZE: {
+    schema: int(1, 1000), default: '4',
+    doc: 'PostgreSQL connections of one enricher member (classification cache, shared Claude budget, market_events)',
+  },
   SINK_PARTITIONS_CONCURRENCY: { schema: int(1, 64), default: '3', doc: 'Partitions a sink member writes concurrently' },
   SINK_PIPELINE: { schema: bool, default: 'true', doc: 'Fetch and decode the next batch of a partition while the store writes the one before (each batch is still committed only after its write); false = fetch, write and commit strictly in turn' },
   SINK_COMMIT_INTERVAL_MS: { schema: int(0, 60000), default: '100', doc: 'With SINK_PIPELINE: the longest a written batch waits for its offsets to be committed, in one request for all of a member\'s partitions (0 = one commit per batch). A crash in between only means those records are written again' },

@@ -54,7 +54,8 @@ export function pricesJob({ config, logger, publisher, obs }: JobContext, o: Pri
     : { path: o.file, ...defined({ speed: o.speed }) };
   const paced = (o.speed ?? 0) > 0;
   const intervalSeconds = o.intervalSeconds ?? (name === 'file' ? (paced ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
-  const source = instrumentPriceFeed(createPriceSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) }), obs.metrics);
+  const deps = { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) };
+  const source = instrumentPriceFeed(createPriceSource(name, sourceConfig, deps), obs.metrics);
   const producer = createPriceProducer({
     config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
     intervalMs: intervalSeconds * 1000, ...defined({ maxTicks: o.count, maxStalenessMs: stalenessMs(o.maxStalenessSeconds) }),
@@ -72,7 +73,8 @@ export function eventsJob({ config, logger, publisher, obs }: JobContext, o: Eve
   const path = o.file ?? (config.EVENT_FILE || undefined);
   const sourceConfig = name === 'file' ? (path ? { path } : {}) : { newsPerSymbol: o.newsCount ?? config.EVENT_NEWS_PER_SYMBOL };
   const label = name === 'yahoo' ? 'yahoo-news' : 'events-file';
-  const source = instrumentedSource(createEventSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit(label) } : {}) }), obs.metrics, label);
+  const deps = { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit(label) } : {}) };
+  const source = instrumentedSource(createEventSource(name, sourceConfig, deps), obs.metrics, label);
   const producer = createEventsProducer({
     config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
     intervalMs: (o.intervalSeconds ?? (name === 'file' ? 0 : config.EVENT_POLL_SECONDS)) * 1000, ...defined({ maxTicks: o.count }),

@@ -42,7 +42,8 @@ export function registerProduce(program: Command): void {
     .option('--speed <n>', 'file replay speed: N × real time, 0 = as fast as possible', number(0, 'a number >= 0'), defaultOf(fileConfigSchema, 'speed'))
     .option('--seed <n>', 'synthetic seed (default SYNTHETIC_SEED)', integer(0))
     .addOption(new Option('--bar <interval>', 'synthetic bar interval').choices(PRICE_INTERVALS).default(defaultOf(syntheticConfigSchema, 'interval')))
-    .addOption(new Option('--yahoo-mode <mode>', 'yahoo: completed intraday bars or quotes').choices(yahooConfigSchema.shape.mode.unwrap().options).default(defaultOf(yahooConfigSchema, 'mode')))
+    .addOption(new Option('--yahoo-mode <mode>', 'yahoo: completed intraday bars or quotes')
+      .choices(yahooConfigSchema.shape.mode.unwrap().options).default(defaultOf(yahooConfigSchema, 'mode')))
     .option('--count <n>', 'stop after N ticks', integer(1))
     .option('--max-staleness <seconds>', 'dead-letter live bars later than one interval plus this; 0 = no check', seconds, DEFAULT_MAX_STALENESS_MS / 1000)
     .action(async (opts: PricesOptions, cmd: Command) => {

@@ -55,7 +55,8 @@ export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka
     const news = await createEventsProducer({ config, logger, publisher, source: createEventSource('file', {}, { logger }) }).publishOnce();
     say(`Events producer: ${news.published} news events from the bundled sample file (${news.duplicates} duplicates dropped); the enricher classifies them ${config.ANTHROPIC_API_KEY ? `with Claude (${config.ANTHROPIC_MODEL})` : 'with the rule-based classifier (no ANTHROPIC_API_KEY)'}.`);
 
-    const producer = createPriceProducer({ config, logger, publisher, source: instrumentPriceFeed(createSyntheticSource({ seed: config.SYNTHETIC_SEED, interval: 'tick' }), obs.metrics), intervalMs: 1000 });
+    const source = instrumentPriceFeed(createSyntheticSource({ seed: config.SYNTHETIC_SEED, interval: 'tick' }), obs.metrics);
+    const producer = createPriceProducer({ config, logger, publisher, source, intervalMs: 1000 });
     say(`Live prices: ${config.SYMBOLS.join(', ')} every second for ${o.durationS} s (source synthetic, seed ${config.SYNTHETIC_SEED})…`);
     const loop = producer.start();
     const ends = Date.now() + o.durationS * 1000;

@@ -69,7 +69,8 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
     stores.redis = { price, bars };
   };
   const readNeo4j = async () => {
-    const r = await neo4j.executeQuery('RETURN COUNT { MATCH (n) } AS nodes, COUNT { MATCH ()-[r]->() } AS relationships', {}, { database: neo4jDatabase(config) });
+    const r = await neo4j.executeQuery('RETURN COUNT { MATCH (n) } AS nodes, COUNT { MATCH ()-[r]->() } AS relationships', {},
+      { database: neo4jDatabase(config) });
     const rec = r.records[0];
     stores.neo4j = { nodes: Number(rec?.get('nodes') ?? 0), relationships: Number(rec?.get('relationships') ?? 0) };
   };

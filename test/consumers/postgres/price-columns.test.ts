@@ -20,7 +20,8 @@ async function migratedColumns(): Promise<Record<string, string>> {
       const m = /^\s*(\w+)\s+(text|double precision|bigint|timestamptz)\b/.exec(line);
       if (m) out[m[1]!] = TYPES[m[2]!]!;
     }
-    for (const m of sql.matchAll(/ALTER TABLE price_data ADD COLUMN IF NOT EXISTS (\w+) (text|double precision|bigint|timestamptz)/g)) out[m[1]!] = TYPES[m[2]!]!;
+    const added = sql.matchAll(/ALTER TABLE price_data ADD COLUMN IF NOT EXISTS (\w+) (text|double precision|bigint|timestamptz)/g);
+    for (const m of added) out[m[1]!] = TYPES[m[2]!]!;
   }
   return out;
 }
