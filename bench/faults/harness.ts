@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { groupIdOf } from '../../consumers/registry.ts';
+import { groupIdOf } from '../../consumers/catalog.ts';
 import type { Config } from '../../lib/config.ts';
 import { DlqHeaders } from '../../lib/dlq.ts';
 import { headersToStrings } from '../../lib/record-headers.ts';

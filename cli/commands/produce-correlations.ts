@@ -3,7 +3,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { configSpec } from '../../lib/config.ts';
 import { loadContext } from '../context.ts';
-import { correlationsJob } from '../../producers/registry.ts';
+import { correlationsJob } from '../../producers/catalog.ts';
 import { positiveMinutes, symbolList } from '../options.ts';
 import { openPublishing, runUntilStopped } from '../producing.ts';
 import { produceCommand } from './produce.ts';

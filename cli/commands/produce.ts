@@ -9,7 +9,7 @@ import { priceSourceNames, priceSources, type PriceSourceName } from '../../prod
 import { syntheticConfigSchema } from '../../producers/sources/synthetic.ts';
 import { type YahooConfig, yahooConfigSchema } from '../../producers/sources/yahoo.ts';
 import { loadContext } from '../context.ts';
-import { pricesJob } from '../../producers/registry.ts';
+import { pricesJob } from '../../producers/catalog.ts';
 import { integer, number, seconds, symbolList } from '../options.ts';
 import { openPublishing, runUntilStopped } from '../producing.ts';
 

@@ -3,7 +3,7 @@
 // once PostgreSQL holds the daily closes. Everything offline: synthetic prices, sample news and profiles, rule-based
 // classification unless ANTHROPIC_API_KEY is set.
 import type { Kafka } from 'kafkajs';
-import { sinkNames, groupIdOf } from '../../consumers/registry.ts';
+import { sinkNames, groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks } from '../../consumers/start.ts';
 import type { Config } from '../../lib/config.ts';
 import { totalLag } from '../../lib/lag.ts';

@@ -7,7 +7,7 @@ import type { Metrics } from '../../lib/metrics.ts';
 import { createNeo4jDriver } from '../../lib/stores/neo4j.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
 import { createRedis } from '../../lib/stores/redis.ts';
-import { groupIdOf, sinkNames, sinks } from '../../consumers/registry.ts';
+import { groupIdOf, sinkNames, sinks } from '../../consumers/catalog.ts';
 import { configuredTopics } from '../../topics/index.ts';
 
 export interface DemoStats {
