@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { sinkNames, type SinkName } from '../consumers/registry.ts';
+import { sinkNames, type SinkName } from '../consumers/catalog.ts';
 import { sinkTopicNames } from '../ops/groups.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createKafka } from '../lib/kafka.ts';

@@ -8,7 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { upsertPrices } from '../consumers/postgres/prices.ts';
 import type { RunnerHooks } from '../consumers/runner.ts';
 import { startSinks } from '../consumers/start.ts';
-import type { SinkName } from '../consumers/registry.ts';
+import type { SinkName } from '../consumers/catalog.ts';
 import type { SinkTopics } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';

@@ -4,7 +4,7 @@
 // (records written, batches, join and last-write times, end-to-end latencies, its peak RSS).
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
-import type { SinkName } from '../consumers/registry.ts';
+import type { SinkName } from '../consumers/catalog.ts';
 import { graphMutations, marketEvents, priceUpdates, withName } from '../topics/index.ts';
 import { runSinks } from './measure.ts';
 

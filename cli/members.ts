@@ -5,7 +5,7 @@
 // leaves); SIGINT/SIGTERM stop every child gracefully, each finishing and committing its batch in flight.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { SinkName } from '../consumers/registry.ts';
+import type { SinkName } from '../consumers/catalog.ts';
 import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
 

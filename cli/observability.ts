@@ -15,7 +15,6 @@ import type { DeadLetter, Publisher } from '../lib/publisher.ts';
 import { createSchemaRegistryClient } from '../lib/schema-registry-client.ts';
 import { createGroupMonitor, type GroupMonitor } from '../consumers/group-monitor.ts';
 import type { RunnerHooks } from '../consumers/runner.ts';
-import type { PriceFeed } from '../producers/sources/types.ts';
 
 export interface Observability {
   readonly metrics: Metrics;
@@ -25,8 +24,6 @@ export interface Observability {
   readonly sinkHooks: RunnerHooks;
   /** Counts records produced and dead-lettered, and failed sends; remembers the last successful send for /health. */
   instrumentPublisher(publisher: Publisher, component?: string): Publisher;
-  /** Counts the source's fetches by outcome (ok, empty, error). */
-  instrumentSource<S extends PriceFeed>(source: S): S;
   /** A circuit-breaker listener for `upstream` (gauge + /health); the gauge starts at closed. */
   circuit(upstream: string): (state: CircuitState) => void;
   /** Another dependency for /health and /ready (pinged every LAG_REFRESH_SECONDS once started). */
@@ -157,23 +154,6 @@ export async function startObservability(o: { config: Config; logger: Logger; co
           for (const [reason, n] of byReason) metrics.deadLettered(topic.name, reason, n);
         },
       };
-    },
-    instrumentSource<S extends PriceFeed>(source: S): S {
-      const wrapped = Object.create(source) as S;
-      Object.defineProperty(wrapped, 'fetch', {
-        value: async (symbols: readonly string[], now: number) => {
-          try {
-            const bars = await source.fetch(symbols, now);
-            metrics.sourceFetch(source.name, bars.length > 0 ? 'ok' : 'empty');
-            return bars;
-          } catch (err) {
-            metrics.sourceFetch(source.name, 'error');
-            metrics.error(`${source.name}-source`, errorClass(err));
-            throw err;
-          }
-        },
-      });
-      return wrapped;
     },
     circuit(upstream) {
       const set = (state: CircuitState) => { circuits.set(upstream, state); metrics.circuitState(upstream, state); };

@@ -7,7 +7,7 @@ import type { Logger } from '../lib/logger.ts';
 import { createPublisher, type Publisher } from '../lib/publisher.ts';
 import { createSerde } from '../lib/serde.ts';
 import { ensureTopics } from '../topics/admin.ts';
-import type { Job } from '../producers/registry.ts';
+import type { Job } from '../producers/catalog.ts';
 import { stopOnSignal } from './lifecycle.ts';
 import { startObservability, type Observability } from './observability.ts';
 

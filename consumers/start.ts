@@ -6,7 +6,7 @@ import { createPublisher } from '../lib/publisher.ts';
 import { createSerde } from '../lib/serde.ts';
 import { ensureTopics } from '../topics/admin.ts';
 import { priceUpdatesOf } from '../topics/index.ts';
-import { groupIdOf, sinks, type SinkName } from './registry.ts';
+import { groupIdOf, sinks, type SinkName } from './catalog.ts';
 import type { SinkTopics } from './types.ts';
 import { createSinkRunner, type RunnerHooks, type SinkRunner } from './runner.ts';
 

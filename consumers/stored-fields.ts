@@ -1,6 +1,7 @@
 // Which fields of each contract each sink keeps, and where: what `marketstream schema check` reads to say what a
 // change means for the stores (a PostgreSQL column to add, a field a sink ignores). A unit test keeps it in step with
 // the .avsc files: every field of a contract is named here by at least one sink.
+import { PRICE_COLUMNS } from './postgres/price-columns.ts';
 
 export interface SinkFields {
   /** The consumer group's component: postgres-sink, redis-sink, neo4j-sink, enricher. */
@@ -18,10 +19,7 @@ export const storedFields: Readonly<Record<string, readonly SinkFields[]>> = {
   'price-update.avsc': [
     {
       sink: 'postgres-sink', where: 'table price_data', table: 'price_data',
-      fields: {
-        symbol: 'symbol', interval: 'interval', eventTime: 'ts', open: 'open', high: 'high', low: 'low', close: 'close', volume: 'volume',
-        source: 'source', quality: 'quality', ingestTime: 'ingested_at', vwap: 'vwap', trades: 'trades',
-      },
+      fields: Object.fromEntries(PRICE_COLUMNS.map((c) => [c.field, c.name])),
     },
     {
       sink: 'redis-sink', where: 'hash price:{symbol}:latest',

@@ -1,6 +1,8 @@
 // Configuration from environment variables, validated once at start.
 // Every field names its variable; a bad value fails with "<VAR>: <what is expected>".
 import { z } from 'zod';
+import { EVENT_FEEDS } from '../topics/market-event.ts';
+import { PRICE_FEEDS } from '../topics/price-update.ts';
 import { SYMBOL_PATTERN } from '../topics/rules.ts';
 import { ConfigError } from './errors.ts';
 
@@ -8,6 +10,8 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number({ error: `expected an integer between ${min} and ${max}` })
     .int(`expected an integer between ${min} and ${max}`).min(min, `expected an integer >= ${min}`).max(max, `expected an integer <= ${max}`);
 const num = (min: number) => z.coerce.number({ error: 'expected a number' }).min(min, `expected a number >= ${min}`);
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `expected ${values.slice(0, -1).join(', ')} or ${values.at(-1)}` });
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const url = (protocols: string[]) => z.string().refine((v) => {
@@ -17,13 +21,27 @@ const list = (item: RegExp, what: string) => z.string()
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
   .refine((xs) => xs.length > 0 && xs.every((x) => item.test(x)), `expected a comma-separated list of ${what}`);
 
+/** The local stack's Kafka (`stack up`): node i of STACK_KAFKA_BROKERS listens on 127.0.0.1, port 9092 + 2(i-1). */
+export const STACK_KAFKA = { host: '127.0.0.1', port: 9092 } as const;
+
+/** Broker port of node `nodeId` (1-based) of a cluster whose node 1 listens on `portBase`; its controller takes the next. */
+export const kafkaNodePort = (nodeId: number, portBase: number = STACK_KAFKA.port): number => portBase + 2 * (nodeId - 1);
+
+/** host:port of every broker of the local stack of `count` nodes: what KAFKA_BROKERS is when unset. */
+export function stackKafkaBrokers(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${STACK_KAFKA.host}:${kafkaNodePort(i + 1)}`);
+}
+
 /** The variables, their defaults and meaning. README's configuration table is written from this. */
 export const configSpec = {
-  KAFKA_BROKERS: { schema: list(/^[\w.-]+:\d+$/, 'host:port'), default: '127.0.0.1:9092', doc: 'Kafka bootstrap brokers' },
+  KAFKA_BROKERS: {
+    schema: list(/^[\w.-]+:\d+$/, 'host:port'), default: stackKafkaBrokers(1).join(','),
+    doc: `Kafka bootstrap brokers. Unset: every broker of the local stack (STACK_KAFKA_BROKERS), e.g. ${stackKafkaBrokers(3).join(',')} with 3`,
+  },
   KAFKA_CLIENT_ID: { schema: z.string().min(1), default: 'marketstream', doc: 'Kafka client id prefix' },
   KAFKA_GROUP_PREFIX: { schema: z.string().regex(/^[\w.-]+$/, 'expected letters, digits, dot, dash or underscore'), default: 'marketstream', doc: 'Consumer group ids are <prefix>.<group>' },
   KAFKA_SSL: { schema: bool, default: 'false', doc: 'Use TLS to reach Kafka' },
-  KAFKA_SASL_MECHANISM: { schema: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512'], { error: 'expected none, plain, scram-sha-256 or scram-sha-512' }), default: 'none', doc: 'SASL mechanism for Kafka' },
+  KAFKA_SASL_MECHANISM: { schema: oneOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512']), default: 'none', doc: 'SASL mechanism for Kafka' },
   KAFKA_SASL_USERNAME: { schema: z.string(), default: '', doc: 'SASL user name' },
   KAFKA_SASL_PASSWORD: { schema: z.string(), default: '', doc: 'SASL password (secret)' },
   SCHEMA_REGISTRY_URL: { schema: url(['http', 'https']), default: 'http://127.0.0.1:8081', doc: 'Confluent-compatible Schema Registry' },
@@ -36,6 +54,10 @@ export const configSpec = {
   NEO4J_URL: { schema: url(['bolt', 'neo4j', 'bolt+s', 'neo4j+s']), default: 'bolt://127.0.0.1:7687', doc: 'Neo4j Bolt URL' },
   NEO4J_USER: { schema: z.string().min(1), default: 'neo4j', doc: 'Neo4j user' },
   NEO4J_PASSWORD: { schema: z.string(), default: 'marketstream', doc: 'Neo4j password (secret)' },
+  NEO4J_DATABASE: {
+    schema: z.string(), default: '',
+    doc: "Neo4j database the neo4j-sink writes and the enricher, `enrich reclassify`, `explain` and the demo read; empty = the server's default database (Neo4j Community has only that one)",
+  },
   ANTHROPIC_API_KEY: { schema: z.string(), default: '', doc: 'Claude API key; empty = rule-based classifier (secret)' },
   ANTHROPIC_MODEL: { schema: z.string().min(1), default: 'claude-haiku-5-5', doc: 'Claude model used by the enricher' },
   ANTHROPIC_BASE_URL: { schema: z.union([z.literal(''), url(['http', 'https'])]), default: '', doc: 'Override of the Messages API base URL' },
@@ -46,14 +68,14 @@ export const configSpec = {
   CLAUDE_HOURLY_COST_BUDGET_USD: { schema: num(0), default: '1', doc: 'Most Claude spend (USD) per rolling hour for the whole enricher group (shared like the token budget), then rule-based fallback; 0 = no limit' },
   CLAUDE_PRICE_PER_MTOK: { schema: z.union([z.literal(''), z.string().regex(/^\d+(\.\d+)?\/\d+(\.\d+)?$/, 'expected <input>/<output> USD per million tokens, e.g. 0.1/0.5')]), default: '', doc: 'Override of the Claude price table (input/output USD per million tokens); empty = built-in table' },
   SYMBOLS: { schema: list(SYMBOL_PATTERN, 'ticker symbols (A-Z, 0-9, . ^ = -)'), default: 'AAPL,MSFT,GOOGL,TSLA,NVDA', doc: 'Symbols the producers follow' },
-  PRICE_SOURCE: { schema: z.enum(['synthetic', 'yahoo', 'file'], { error: 'expected synthetic, yahoo or file' }), default: 'synthetic', doc: 'Price producer source' },
+  PRICE_SOURCE: { schema: oneOf(PRICE_FEEDS), default: 'synthetic', doc: 'Price producer source' },
   PRICE_POLL_SECONDS: { schema: num(0.001), default: '60', doc: 'Seconds between price fetches' },
   SYNTHETIC_SEED: { schema: int(0), default: '42', doc: 'Seed of the synthetic source' },
-  EVENT_SOURCE: { schema: z.enum(['file', 'yahoo'], { error: 'expected file or yahoo' }), default: 'file', doc: 'Events producer source: file (EVENT_FILE, offline) or yahoo (news per symbol)' },
+  EVENT_SOURCE: { schema: oneOf(EVENT_FEEDS), default: 'file', doc: 'Events producer source: file (EVENT_FILE, offline) or yahoo (news per symbol)' },
   EVENT_POLL_SECONDS: { schema: num(0.001), default: '300', doc: 'Seconds between news fetches of the events producer' },
   EVENT_FILE: { schema: z.string(), default: '', doc: 'JSONL events file of the file source; empty = the bundled sample (producers/events/sample-events.jsonl)' },
   EVENT_NEWS_PER_SYMBOL: { schema: int(1, 100), default: '10', doc: 'Articles asked from Yahoo per symbol and fetch' },
-  GRAPH_PROFILE_SOURCE: { schema: z.enum(['file', 'yahoo'], { error: 'expected file or yahoo' }), default: 'file', doc: 'Graph producer company profiles: file (GRAPH_PROFILES_FILE, offline) or yahoo (quoteSummary assetProfile + price)' },
+  GRAPH_PROFILE_SOURCE: { schema: oneOf(['file', 'yahoo']), default: 'file', doc: 'Graph producer company profiles: file (GRAPH_PROFILES_FILE, offline) or yahoo (quoteSummary assetProfile + price)' },
   GRAPH_PROFILES_FILE: { schema: z.string(), default: '', doc: 'JSON company profiles file; empty = the bundled sample (producers/graph/sample-profiles.json, sample data)' },
   GRAPH_POLL_MINUTES: { schema: num(0.001), default: '60', doc: 'Minutes between graph producer runs (profiles and competitors)' },
   GRAPH_COMPETITORS_REFRESH_HOURS: { schema: num(0), default: '24', doc: "How long Claude's competitor answer for a company is reused before asking again (per process)" },
@@ -68,6 +90,14 @@ export const configSpec = {
   EVENT_RETENTION_DAYS: { schema: int(1), default: '365', doc: 'Retention of market-events and graph-mutations' },
   REDIS_LATEST_TTL_SECONDS: { schema: int(1), default: '60', doc: 'TTL of price:{symbol}:latest' },
   REDIS_BARS_CAP: { schema: int(1), default: '5000', doc: 'Bars kept per bars:{symbol}:{interval}' },
+  POSTGRES_SINK_POOL_SIZE: {
+    schema: int(1, 1000), default: '8',
+    doc: 'PostgreSQL connections of one postgres-sink member: one batch write holds one, and at most SINK_PARTITIONS_CONCURRENCY write at once',
+  },
+  ENRICHER_POOL_SIZE: {
+    schema: int(1, 1000), default: '4',
+    doc: 'PostgreSQL connections of one enricher member (classification cache, shared Claude budget, market_events)',
+  },
   SINK_PARTITIONS_CONCURRENCY: { schema: int(1, 64), default: '3', doc: 'Partitions a sink member writes concurrently' },
   SINK_PIPELINE: { schema: bool, default: 'true', doc: 'Fetch and decode the next batch of a partition while the store writes the one before (each batch is still committed only after its write); false = fetch, write and commit strictly in turn' },
   SINK_COMMIT_INTERVAL_MS: { schema: int(0, 60000), default: '100', doc: 'With SINK_PIPELINE: the longest a written batch waits for its offsets to be committed, in one request for all of a member\'s partitions (0 = one commit per batch). A crash in between only means those records are written again' },
@@ -81,30 +111,38 @@ export const configSpec = {
   METRICS_HOST: { schema: z.string().min(1), default: '127.0.0.1', doc: 'Address /metrics and the health endpoints listen on (0.0.0.0 to reach them from other hosts, e.g. in a container)' },
   STALL_SECONDS: { schema: int(1), default: '120', doc: 'A consumer group with lag and no progress for this long is stalled: /ready turns false and the cause is logged' },
   LAG_REFRESH_SECONDS: { schema: num(0.1), default: '5', doc: 'Seconds between reads of consumer lag from the broker (lag gauge, stall detection)' },
-  LOG_LEVEL: { schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], { error: 'expected trace, debug, info, warn, error, fatal or silent' }), default: 'info', doc: 'Log level' },
-  LOG_FORMAT: { schema: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }), default: 'auto', doc: 'json, pretty, or auto (pretty on a terminal)' },
+  LOG_LEVEL: { schema: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), default: 'info', doc: 'Log level' },
+  LOG_FORMAT: { schema: oneOf(['auto', 'json', 'pretty']), default: 'auto', doc: 'json, pretty, or auto (pretty on a terminal)' },
   STACK_DIR: { schema: z.string().min(1), default: '.stack', doc: 'Data, logs and pid files of the local stack' },
-  STACK_KAFKA_BROKERS: { schema: int(1, 5), default: '1', doc: 'Kafka brokers `stack up` runs: 1 on 127.0.0.1:9092, or a KRaft cluster (3 as in production: brokers on 9092, 9094, 9096, internal topics replicated 3 times with min ISR 2); then set KAFKA_BROKERS to all of them' },
+  STACK_KAFKA_BROKERS: { schema: int(1, 5), default: '1', doc: 'Kafka brokers `stack up` runs: 1 on 127.0.0.1:9092, or a KRaft cluster (3 as in production: brokers on 9092, 9094, 9096, internal topics replicated 3 times with min ISR 2); an unset KAFKA_BROKERS then lists all of them' },
 } as const;
 
 type Spec = typeof configSpec;
 export type Config = { readonly [K in keyof Spec]: z.output<Spec[K]['schema']> };
+
+const unset = (v: string | undefined) => v === undefined || v === '';
 
 /** Parse and validate; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [name, field] of Object.entries(configSpec)) {
-    const raw = env[name] === undefined || env[name] === '' ? field.default : env[name];
+    const raw = unset(env[name]) ? field.default : env[name];
     const parsed = (field.schema as z.ZodType).safeParse(raw);
     if (parsed.success) out[name] = parsed.data;
     else problems.push(`${name}: ${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
   }
+  if (unset(env.KAFKA_BROKERS) && typeof out.STACK_KAFKA_BROKERS === 'number') out.KAFKA_BROKERS = stackKafkaBrokers(out.STACK_KAFKA_BROKERS);
   if (typeof out.TOPIC_MIN_INSYNC_REPLICAS === 'number' && typeof out.TOPIC_REPLICATION_FACTOR === 'number' && out.TOPIC_MIN_INSYNC_REPLICAS > out.TOPIC_REPLICATION_FACTOR) {
     problems.push(`TOPIC_MIN_INSYNC_REPLICAS: expected at most TOPIC_REPLICATION_FACTOR (${out.TOPIC_REPLICATION_FACTOR}); with more, every send fails (got ${out.TOPIC_MIN_INSYNC_REPLICAS})`);
   }
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return out as Config;
+}
+
+/** The Neo4j database to use (NEO4J_DATABASE), undefined for the server's default: what the driver's `database` option takes. */
+export function neo4jDatabase(config: Pick<Config, 'NEO4J_DATABASE'>): string | undefined {
+  return config.NEO4J_DATABASE || undefined;
 }
 
 /** Variables whose values must never be printed. */

@@ -1,18 +1,8 @@
-// Record header conventions: the headers every record carries, and the ones a dead-letter record adds.
+// The headers a dead-letter record adds to the ones every record carries (./record-headers.ts).
 // Header values are UTF-8 strings; times are ISO 8601 (UTC). Documented in schemas/README.md.
 import { randomUUID } from 'node:crypto';
-import type { IHeaders } from 'kafkajs';
 import { errorClass, errorMessage } from './errors.ts';
-
-/** On every record. */
-export const Headers = {
-  /** Who produced the record: a source (yahoo, synthetic, file, backfill) or a component (enricher, correlation). */
-  source: 'source',
-  /** When the producer sent it, ISO 8601. */
-  producedAt: 'produced-at',
-  /** Ties together the records of one run, batch or request (a UUID unless the caller gives one). */
-  correlationId: 'correlation-id',
-} as const;
+import { RecordHeaders } from './record-headers.ts';
 
 /** Added on a dead-letter record (`<topic>.dlq`), next to the original record's own headers. */
 export const DlqHeaders = {
@@ -38,15 +28,6 @@ export const MAX_ERROR_MESSAGE = 2000;
 
 export interface RecordOrigin { topic: string; partition: number; offset: string; group?: string }
 
-/** The headers of a freshly produced record. */
-export function standardHeaders(meta: { source: string; correlationId?: string }, now = new Date()): Record<string, string> {
-  return {
-    [Headers.source]: meta.source,
-    [Headers.producedAt]: now.toISOString(),
-    [Headers.correlationId]: meta.correlationId ?? randomUUID(),
-  };
-}
-
 /**
  * Headers of a dead-letter record: the original headers kept as they were (so its source, produced-at and correlation id
  * survive), the standard ones filled in if the original lacked them, plus the failure and where the record came from.
@@ -61,9 +42,9 @@ export function dlqHeaders(a: {
 }): Record<string, string> {
   const now = a.now ?? new Date();
   const h: Record<string, string> = {
-    [Headers.source]: a.origin?.group ?? 'unknown',
-    [Headers.producedAt]: now.toISOString(),
-    [Headers.correlationId]: randomUUID(),
+    [RecordHeaders.source]: a.origin?.group ?? 'unknown',
+    [RecordHeaders.producedAt]: now.toISOString(),
+    [RecordHeaders.correlationId]: randomUUID(),
     ...a.original,
     [DlqHeaders.errorClass]: errorClass(a.error),
     [DlqHeaders.errorMessage]: errorMessage(a.error).slice(0, MAX_ERROR_MESSAGE),
@@ -76,14 +57,4 @@ export function dlqHeaders(a: {
     if (a.origin.group) h[DlqHeaders.consumerGroup] = a.origin.group;
   }
   return h;
-}
-
-/** kafkajs headers as a string map (repeated headers joined with `,`). */
-export function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) {
-    if (v === undefined) continue;
-    out[k] = Array.isArray(v) ? v.map((x) => x.toString()).join(',') : v.toString();
-  }
-  return out;
 }

@@ -12,7 +12,8 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
-import { DlqHeaders, dlqHeaders, standardHeaders, type RecordOrigin } from './dlq.ts';
+import { DlqHeaders, dlqHeaders, type RecordOrigin } from './dlq.ts';
+import { standardHeaders } from './record-headers.ts';
 import { errorMessage } from './errors.ts';
 import { createIdempotentProducer } from './kafka.ts';
 import type { Logger } from './logger.ts';

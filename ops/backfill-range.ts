@@ -1,12 +1,12 @@
 // Backfill ranges: `7D`, `1M`, `3M`, `6M`, `YTD`, `1Y`, `3Y`, `5Y`, `MAX` or N days back from now, turned into the
 // [from, to) window of bar starts to fetch. Pure; calendar arithmetic in UTC, `from` aligned down to a bar boundary so
 // two runs on the same day ask for the same bars.
-import { intervalMs } from '../topics/price-update.ts';
+import { intervalMs, type PriceFeedName } from '../topics/price-update.ts';
 
 export const BACKFILL_RANGES = ['7D', '1M', '3M', '6M', 'YTD', '1Y', '3Y', '5Y', 'MAX'] as const;
 export type BackfillRange = (typeof BACKFILL_RANGES)[number];
 export type BackfillInterval = '1d' | '1h';
-export type HistorySourceName = 'synthetic' | 'yahoo' | 'file';
+export type HistorySourceName = PriceFeedName;
 
 const DAY_MS = 86_400_000;
 /** Yahoo serves hourly bars for the last 730 days only; asking for more fails the whole request. */
@@ -15,10 +15,6 @@ export const HOURLY_HISTORY_DAYS = 729;
 export const SYNTHETIC_MAX_FROM = Date.UTC(2000, 0, 1);
 /** Where MAX starts for sources with real history (Yahoo answers from the listing date; a file from its first row). */
 export const EARLIEST_MAX_FROM = Date.UTC(1970, 0, 2);
-
-export function isBackfillRange(s: string): s is BackfillRange {
-  return (BACKFILL_RANGES as readonly string[]).includes(s);
-}
 
 export interface Window {
   from: number;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Config } from '../lib/config.ts';
-import { standardHeaders } from '../lib/dlq.ts';
+import { standardHeaders } from '../lib/record-headers.ts';
 import { ValidationError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';

@@ -3,7 +3,7 @@
 // and holdGroup, which makes the caller the group's only partition owner for as long as it needs (see there).
 import { randomUUID } from 'node:crypto';
 import { AssignerProtocol, type Admin, type Assigner, type Kafka, type PartitionAssigner } from 'kafkajs';
-import { groupIdOf, isSinkName, sinks, type SinkName } from '../consumers/registry.ts';
+import { groupIdOf, isSinkName, sinks, type SinkName } from '../consumers/catalog.ts';
 import type { SinkTopics } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';
 import { errorMessage, GroupActiveError, GroupHoldLostError } from '../lib/errors.ts';

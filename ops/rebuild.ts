@@ -31,7 +31,7 @@
 // The optional confirm() is asked last, with the counts, the records to replay and any accepted loss.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, type Admin, type Kafka, type PartitionMetadata } from 'kafkajs';
-import { sinks, type StoreName } from '../consumers/registry.ts';
+import { sinks, type StoreName } from '../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../consumers/start.ts';
 import type { ReplayLoss, ResetScope, RetainedLog, SinkTopics, StoreCounts } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';

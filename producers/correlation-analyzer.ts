@@ -17,11 +17,11 @@ import { graphMutations } from '../topics/index.ts';
 import { readDailyCloses } from './correlation/daily-closes.ts';
 import { correlatePairs } from './correlation/pearson.ts';
 import { signature } from './graph/build.ts';
-import { createGraphJobLoop, type GraphJobOptions, type Periodic } from './periodic.ts';
+import { createGraphJobLoop, type PeriodicGraphJobOptions, type Periodic } from './periodic.ts';
 
 const DAY_MS = 86_400_000;
 
-export interface CorrelationAnalyzerOptions extends GraphJobOptions {
+export interface CorrelationAnalyzerOptions extends PeriodicGraphJobOptions {
   /** The caller's pool; the analyzer never ends it. */
   pool: Pool;
   /** Symbols to correlate (default config SYMBOLS); 'all' = every symbol with bars in the lookback. */

@@ -16,9 +16,9 @@ import { graphMutations } from '../topics/index.ts';
 import { competitorMutations, profileMutations, signature } from './graph/build.ts';
 import type { CompetitorAnswer, CompetitorFinder } from './graph/competitors.ts';
 import type { CompanyProfile, ProfileSource } from './graph/profiles.ts';
-import { createGraphJobLoop, type GraphJobOptions, type Periodic } from './periodic.ts';
+import { createGraphJobLoop, type PeriodicGraphJobOptions, type Periodic } from './periodic.ts';
 
-export interface GraphProducerOptions extends GraphJobOptions {
+export interface GraphProducerOptions extends PeriodicGraphJobOptions {
   profiles: ProfileSource;
   competitors: CompetitorFinder;
   /** Extra profiles the peer fallback may pick from (e.g. the sample file while profiles come from Yahoo). */

@@ -9,7 +9,7 @@ import type { GraphMutation } from '../schemas/types.generated.ts';
 import type { TopicDef } from '../topics/index.ts';
 
 /** What the periodic graph-mutations jobs (graph producer, correlation analyzer) are built with besides their own inputs. */
-export interface GraphJobOptions {
+export interface PeriodicGraphJobOptions {
   config: Config;
   logger: Logger;
   publisher: Publisher;
@@ -95,7 +95,7 @@ export function createPeriodic(o: {
 
 /** A graph job's loop: `runOnce` every interval (the caller's, or the job's default), with runOnce exposed for --once. */
 export function createGraphJobLoop<R>(
-  name: string, o: GraphJobOptions, defaultIntervalMs: number, logger: Logger, runOnce: (now?: number) => Promise<R>,
+  name: string, o: PeriodicGraphJobOptions, defaultIntervalMs: number, logger: Logger, runOnce: (now?: number) => Promise<R>,
 ): Periodic & { runOnce(now?: number): Promise<R> } {
   const periodic = createPeriodic({
     name, logger, run: runOnce, clock: o.clock ?? Date.now, intervalMs: o.intervalMs ?? defaultIntervalMs,

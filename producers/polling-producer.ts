@@ -3,7 +3,7 @@
 // the inputs the source could not parse, with the reason; one log line and running totals per tick.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../lib/config.ts';
-import { standardHeaders } from '../lib/dlq.ts';
+import { standardHeaders } from '../lib/record-headers.ts';
 import { ValidationError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';

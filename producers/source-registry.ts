@@ -1,7 +1,9 @@
 // What the price and the event source registries share: an entry (description, config schema, factory), the
 // dependencies a source is built with, and building one from untyped options (CLI flags, YAML).
 import type { z } from 'zod';
+import { errorClass } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../lib/metrics.ts';
 import type { CircuitState } from '../lib/resilience.ts';
 
 export interface SourceDeps {
@@ -15,6 +17,35 @@ export interface SourceEntry<S extends z.ZodType, T> {
   description: string;
   configSchema: S;
   create(config: z.input<S>, deps: SourceDeps): T;
+}
+
+/** The default a source's config schema gives one option, for help texts and callers that must not restate it. */
+export function defaultOf<S extends z.ZodObject, K extends keyof S['shape'] & string>(schema: S, key: K): z.output<S['shape'][K]> {
+  return (schema.shape[key] as z.ZodType).parse(undefined) as z.output<S['shape'][K]>;
+}
+
+/**
+ * The source with its fetches counted by outcome (ok, empty, error) under `label`, and their errors under `component`
+ * (default: the label). Every other member is the source's own.
+ */
+export function instrumentedSource<S extends { fetch(symbols: readonly string[], now: number): Promise<readonly unknown[]> }>(
+  source: S, metrics: Metrics, label: string, component = label,
+): S {
+  const wrapped = Object.create(source) as S;
+  Object.defineProperty(wrapped, 'fetch', {
+    value: async (symbols: readonly string[], now: number) => {
+      try {
+        const items = await source.fetch(symbols, now);
+        metrics.sourceFetch(label, items.length > 0 ? 'ok' : 'empty');
+        return items;
+      } catch (err) {
+        metrics.sourceFetch(label, 'error');
+        metrics.error(component, errorClass(err));
+        throw err;
+      }
+    },
+  });
+  return wrapped;
 }
 
 /** Builds the named source; the config is parsed by its schema first (a ZodError names the bad field). */

@@ -176,7 +176,10 @@ async function up(paths: StackPaths, log: (message: string) => void, timeoutMs: 
   const results = await Promise.allSettled(services.map(bringUpOnce));
   const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`${services[i]?.name}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
   if (failures.length) throw new StackError(`stack up failed:\n  ${failures.join('\n  ')}`);
-  if (kafkaBrokers > 1) log(`Kafka runs as ${kafkaBrokers} brokers: use KAFKA_BROKERS=${kafkaBrokerList(kafkaBrokers)} (and TOPIC_REPLICATION_FACTOR=3 TOPIC_MIN_INSYNC_REPLICAS=2 for topics that survive a broker)`);
+  if (kafkaBrokers > 1) {
+    log(`Kafka runs as ${kafkaBrokers} brokers: ${kafkaBrokerList(kafkaBrokers)}, what KAFKA_BROKERS is when unset (with STACK_KAFKA_BROKERS=${kafkaBrokers}); `
+      + 'TOPIC_REPLICATION_FACTOR=3 TOPIC_MIN_INSYNC_REPLICAS=2 make topics that survive a broker');
+  }
   return Promise.all(services.map((svc) => statusOf(svc, paths)));
 }
 

@@ -4,6 +4,10 @@ import type { MarketEvent } from '../schemas/types.generated.ts';
 import { EVENT_ID_PATTERN } from './graph-model.ts';
 import { MIN_TIMESTAMP_MS, SYMBOL_PATTERN } from './rules.ts';
 
+/** The sources an events producer reads from, by name. */
+export const EVENT_FEEDS = ['file', 'yahoo'] as const;
+export type EventFeedName = (typeof EVENT_FEEDS)[number];
+
 /** Longest headline kept by sources (longer ones are cut); the validator rejects anything longer still. */
 export const MAX_HEADLINE = 1000;
 export const MAX_SUMMARY = 10_000;

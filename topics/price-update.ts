@@ -1,6 +1,6 @@
 // The price-updates contract beyond what Avro checks: bar intervals and their lengths, and the rules a price record
 // must satisfy to be published or stored. Pure: the producers and the consumers share it.
-import { PriceSources, type PriceUpdate } from '../schemas/types.generated.ts';
+import { PriceSources, type PriceSource, type PriceUpdate } from '../schemas/types.generated.ts';
 import { MIN_TIMESTAMP_MS, SYMBOL_PATTERN } from './rules.ts';
 
 export const DEFAULT_MAX_FUTURE_MS = 5 * 60_000;
@@ -11,6 +11,10 @@ export type PriceInterval = (typeof PRICE_INTERVALS)[number];
 
 const MS: Record<PriceInterval, number> = { tick: 0, '1m': 60_000, '5m': 300_000, '1h': 3_600_000, '1d': 86_400_000 };
 
+/** The sources a price producer reads from, by name: a record's `source` is one of them, or `backfill`. */
+export const PRICE_FEEDS = ['synthetic', 'yahoo', 'file'] as const satisfies readonly PriceSource[];
+export type PriceFeedName = (typeof PRICE_FEEDS)[number];
+
 export function isPriceInterval(v: string): v is PriceInterval {
   return (PRICE_INTERVALS as readonly string[]).includes(v);
 }
@@ -18,12 +22,6 @@ export function isPriceInterval(v: string): v is PriceInterval {
 /** Length of a bar in ms; 0 for `tick` (a point in time). */
 export function intervalMs(interval: PriceInterval): number {
   return MS[interval];
-}
-
-/** Start of the bar of `interval` containing `t` (UTC-aligned); `t` itself for ticks. */
-export function barStart(t: number, interval: PriceInterval): number {
-  const ms = MS[interval];
-  return ms === 0 ? t : Math.floor(t / ms) * ms;
 }
 
 export interface ValidateOptions {

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { groupIdOf } from '../../consumers/registry.ts';
+import { groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
 import type { Config } from '../../lib/config.ts';
 import { errorMessage } from '../../lib/errors.ts';

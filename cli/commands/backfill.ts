@@ -6,6 +6,7 @@ import { errorMessage } from '../../lib/errors.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { createPublisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
+import { PRICE_FEEDS } from '../../topics/price-update.ts';
 import { SYMBOL_PATTERN } from '../../topics/rules.ts';
 import { backfill, createHistorySource, parseTickers } from '../../ops/backfill.ts';
 import { BACKFILL_RANGES, backfillWindow, type BackfillInterval, type BackfillRange, type HistorySourceName } from '../../ops/backfill-range.ts';
@@ -37,7 +38,7 @@ export function registerBackfill(program: Command): void {
     .option('--days <n>', 'how many days back (instead of --range)', positiveInt)
     .addOption(new Option('--interval <interval>', 'bar interval').choices(['1d', '1h']).default('1d'))
     .option('--parallel <n>', 'symbols fetched and published at once', positiveInt, 4)
-    .addOption(new Option('--source <name>', 'where the history comes from').choices(['synthetic', 'yahoo', 'file']).default('synthetic'))
+    .addOption(new Option('--source <name>', 'where the history comes from').choices(PRICE_FEEDS).default('synthetic'))
     .option('--file <path>', 'CSV or JSONL bars (source file)')
     .option('--seed <n>', 'synthetic seed (default SYNTHETIC_SEED)', integer(0))
     .option('--json', 'print the result as JSON')

@@ -1,7 +1,7 @@
 // `marketstream consume <group> [--instances N]`: run one consumer group until SIGINT/SIGTERM: one member in this
 // process, or N members in N child processes (./../members.ts) so the group uses every core.
 import { type Command, InvalidArgumentError } from 'commander';
-import { isSinkName, sinkNames, sinks, type SinkName } from '../../consumers/registry.ts';
+import { isSinkName, sinkNames, sinks, type SinkName } from '../../consumers/catalog.ts';
 import { startSinks } from '../../consumers/start.ts';
 import { loadContext } from '../context.ts';
 import { stopOnSignal } from '../lifecycle.ts';

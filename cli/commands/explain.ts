@@ -1,6 +1,7 @@
 // `marketstream explain <event id | SYMBOL | FROM-REL-TO> [--json]`: the chain behind a graph fact (ops/explain): the
 // fact, the graph-mutations record that made or deleted it (decoded), the enrichment, the source article or profile.
 import type { Command } from 'commander';
+import { neo4jDatabase } from '../../lib/config.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { createNeo4jDriver } from '../../lib/stores/neo4j.ts';
@@ -14,14 +15,15 @@ export function registerExplain(program: Command): void {
   program.command('explain')
     .description('where a graph fact came from: the fact, the Kafka record that made (or deleted) it, decoded, the classification (model, tokens, cost) and the source article or company profile')
     .argument('<target>', 'an event id, a SYMBOL, or FROM-REL-TO (e.g. AAPL-COMPETES_WITH-MSFT, <event id>-AFFECTS-AAPL)')
-    .option('--database <name>', 'Neo4j database (default: the server\'s)')
+    .option('--database <name>', 'Neo4j database (default NEO4J_DATABASE, else the server\'s)')
     .option('--json', 'print JSON')
     .action(async (target: string, opts: { database?: string; json?: boolean }) => {
       const { config, logger } = loadContext('explain');
       const driver = createNeo4jDriver(config);
+      const database = opts.database ?? neo4jDatabase(config);
       const pool = createPgPool(config, { max: 1, applicationName: 'marketstream-explain' });
       try {
-        const x = await explain({ config, kafka: createKafka(config, logger, 'explain'), decoder: createRecordDecoder(config), driver, pool, ...(opts.database ? { database: opts.database } : {}) }, target);
+        const x = await explain({ config, kafka: createKafka(config, logger, 'explain'), decoder: createRecordDecoder(config), driver, pool, ...(database ? { database } : {}) }, target);
         process.stdout.write(opts.json ? `${JSON.stringify(jsonSafe(x), null, 2)}\n` : `${formatExplanation(x)}\n`);
         if (!x.facts.length) process.exitCode = 1;
       } catch (err) {

@@ -1,8 +1,9 @@
 // `marketstream produce correlations …`: the correlation analyzer (daily closes from PostgreSQL → Pearson on daily
 // returns → CORRELATED_WITH upserts/deletes on graph-mutations), hourly by default, or once with --once.
 import { type Command, InvalidArgumentError } from 'commander';
+import { configSpec } from '../../lib/config.ts';
 import { loadContext } from '../context.ts';
-import { correlationsJob } from '../../producers/registry.ts';
+import { correlationsJob } from '../../producers/catalog.ts';
 import { positiveMinutes, symbolList } from '../options.ts';
 import { openPublishing, runUntilStopped } from '../producing.ts';
 import { produceCommand } from './produce.ts';
@@ -34,8 +35,8 @@ export function registerProduceCorrelations(program: Command): void {
     .description('correlate daily returns of the symbols (PostgreSQL price_data; 1d bars, else the last bar of each UTC day) and publish CORRELATED_WITH for pairs with |r| >= threshold to graph-mutations (pairs that fell below: deleted)')
     .option('--symbols <list>', 'comma-separated symbols (default SYMBOLS)', symbolList)
     .option('--all-symbols', 'every symbol with bars in price_data instead of a list')
-    .option('--window <days>', 'daily returns in the window (default CORRELATION_WINDOW_DAYS, 30)', windowDays)
-    .option('--threshold <r>', 'smallest |r| published (default CORRELATION_THRESHOLD, 0.7)', threshold)
+    .option('--window <days>', `daily returns in the window (default CORRELATION_WINDOW_DAYS, ${configSpec.CORRELATION_WINDOW_DAYS.default})`, windowDays)
+    .option('--threshold <r>', `smallest |r| published (default CORRELATION_THRESHOLD, ${configSpec.CORRELATION_THRESHOLD.default})`, threshold)
     .option('--interval <minutes>', 'minutes between runs (default CORRELATION_POLL_MINUTES)', positiveMinutes)
     .option('--once', 'run once and exit')
     .action(async (opts: CorrelationOptions, cmd: Command) => {

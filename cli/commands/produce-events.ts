@@ -3,7 +3,7 @@
 import { type Command, Option } from 'commander';
 import { eventSourceNames, eventSources, type EventSourceName } from '../../producers/events/index.ts';
 import { loadContext } from '../context.ts';
-import { eventsJob } from '../../producers/registry.ts';
+import { eventsJob } from '../../producers/catalog.ts';
 import { positiveInt, seconds, symbolList } from '../options.ts';
 import { openPublishing, runUntilStopped } from '../producing.ts';
 import { produceCommand } from './produce.ts';

@@ -2,7 +2,7 @@
 // IN_INDUSTRY; competitors → COMPETES_WITH), hourly by default, until SIGINT/SIGTERM or once with --once.
 import { type Command, Option } from 'commander';
 import { loadContext } from '../context.ts';
-import { graphJob } from '../../producers/registry.ts';
+import { graphJob } from '../../producers/catalog.ts';
 import { positiveMinutes, symbolList } from '../options.ts';
 import { openPublishing, runUntilStopped } from '../producing.ts';
 import { produceCommand } from './produce.ts';

@@ -2,9 +2,14 @@
 // --file). `produce` is a parent command: events, graph and correlations attach to it via produceCommand(program).
 import { type Command, Option } from 'commander';
 import { PRICE_INTERVALS, type PriceInterval } from '../../topics/price-update.ts';
+import { DEFAULT_MAX_STALENESS_MS } from '../../producers/price-producer.ts';
+import { defaultOf } from '../../producers/source-registry.ts';
+import { fileConfigSchema } from '../../producers/sources/file.ts';
 import { priceSourceNames, priceSources, type PriceSourceName } from '../../producers/sources/index.ts';
+import { syntheticConfigSchema } from '../../producers/sources/synthetic.ts';
+import { type YahooConfig, yahooConfigSchema } from '../../producers/sources/yahoo.ts';
 import { loadContext } from '../context.ts';
-import { pricesJob } from '../../producers/registry.ts';
+import { pricesJob } from '../../producers/catalog.ts';
 import { integer, number, seconds, symbolList } from '../options.ts';
 import { openPublishing, runUntilStopped } from '../producing.ts';
 
@@ -16,7 +21,7 @@ interface PricesOptions {
   speed: number;
   seed?: number;
   bar: PriceInterval;
-  yahooMode: 'bars' | 'quote';
+  yahooMode: YahooConfig['mode'];
   count?: number;
   maxStaleness: number;
 }
@@ -34,12 +39,13 @@ export function registerProduce(program: Command): void {
     .option('--symbols <list>', 'comma-separated symbols (default SYMBOLS; for --file: all symbols in the file)', symbolList)
     .option('--interval <seconds>', 'seconds between fetches (default PRICE_POLL_SECONDS; for --file 0.1, or 0 at full speed)', seconds)
     .option('--file <path>', 'CSV or JSONL file of bars (source file)')
-    .option('--speed <n>', 'file replay speed: N × real time, 0 = as fast as possible', number(0, 'a number >= 0'), 0)
+    .option('--speed <n>', 'file replay speed: N × real time, 0 = as fast as possible', number(0, 'a number >= 0'), defaultOf(fileConfigSchema, 'speed'))
     .option('--seed <n>', 'synthetic seed (default SYNTHETIC_SEED)', integer(0))
-    .addOption(new Option('--bar <interval>', 'synthetic bar interval').choices(PRICE_INTERVALS).default('1m'))
-    .addOption(new Option('--yahoo-mode <mode>', 'yahoo: completed intraday bars or quotes').choices(['bars', 'quote']).default('bars'))
+    .addOption(new Option('--bar <interval>', 'synthetic bar interval').choices(PRICE_INTERVALS).default(defaultOf(syntheticConfigSchema, 'interval')))
+    .addOption(new Option('--yahoo-mode <mode>', 'yahoo: completed intraday bars or quotes')
+      .choices(yahooConfigSchema.shape.mode.unwrap().options).default(defaultOf(yahooConfigSchema, 'mode')))
     .option('--count <n>', 'stop after N ticks', integer(1))
-    .option('--max-staleness <seconds>', 'dead-letter live bars later than one interval plus this; 0 = no check', seconds, 900)
+    .option('--max-staleness <seconds>', 'dead-letter live bars later than one interval plus this; 0 = no check', seconds, DEFAULT_MAX_STALENESS_MS / 1000)
     .action(async (opts: PricesOptions, cmd: Command) => {
       const { config, logger } = loadContext('price-producer');
       if ((opts.source ?? (opts.file ? 'file' : config.PRICE_SOURCE)) === 'file' && !opts.file) cmd.error('error: --source file needs --file <path>');

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { Argument, type Command, Option } from 'commander';
 import { errorMessage, GroupActiveError, RebuildDeclinedError, RetentionLossError } from '../../lib/errors.ts';
 import { rebuild, type RebuildPlan, type RebuildResult } from '../../ops/rebuild.ts';
-import { sinks, STORES, type StoreName } from '../../consumers/registry.ts';
+import { sinks, STORES, type StoreName } from '../../consumers/catalog.ts';
 import { loadContext } from '../context.ts';
 import { progressBar } from '../progress.ts';
 

@@ -1,10 +1,10 @@
 // `marketstream run`: everything in one process — every producer (prices, events, graph, correlations) and every
 // consumer group — until SIGINT/SIGTERM, with one /metrics and health port.
 import { type Command, InvalidArgumentError } from 'commander';
-import { isSinkName, sinkNames, type SinkName } from '../../consumers/registry.ts';
+import { isSinkName, sinkNames, type SinkName } from '../../consumers/catalog.ts';
 import { startSinks } from '../../consumers/start.ts';
 import { loadContext } from '../context.ts';
-import { jobNames, jobs as jobRegistry } from '../../producers/registry.ts';
+import { jobNames, jobs as jobRegistry } from '../../producers/catalog.ts';
 import { stopOnSignal } from '../lifecycle.ts';
 import { startMemberProcesses } from '../members.ts';
 import { openPublishing } from '../producing.ts';

@@ -3,7 +3,7 @@
 // once PostgreSQL holds the daily closes. Everything offline: synthetic prices, sample news and profiles, rule-based
 // classification unless ANTHROPIC_API_KEY is set.
 import type { Kafka } from 'kafkajs';
-import { sinkNames, groupIdOf } from '../../consumers/registry.ts';
+import { sinkNames, groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks } from '../../consumers/start.ts';
 import type { Config } from '../../lib/config.ts';
 import { totalLag } from '../../lib/lag.ts';
@@ -20,6 +20,7 @@ import { createGraphProducer } from '../../producers/graph-producer.ts';
 import { createCompetitorFinder } from '../../producers/graph/competitor-finder.ts';
 import { createFileProfileSource } from '../../producers/graph/profiles.ts';
 import { createPriceProducer } from '../../producers/price-producer.ts';
+import { instrumentPriceFeed } from '../../producers/sources/index.ts';
 import { createSyntheticSource } from '../../producers/sources/synthetic.ts';
 import { startObservability } from '../observability.ts';
 
@@ -54,7 +55,8 @@ export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka
     const news = await createEventsProducer({ config, logger, publisher, source: createEventSource('file', {}, { logger }) }).publishOnce();
     say(`Events producer: ${news.published} news events from the bundled sample file (${news.duplicates} duplicates dropped); the enricher classifies them ${config.ANTHROPIC_API_KEY ? `with Claude (${config.ANTHROPIC_MODEL})` : 'with the rule-based classifier (no ANTHROPIC_API_KEY)'}.`);
 
-    const producer = createPriceProducer({ config, logger, publisher, source: obs.instrumentSource(createSyntheticSource({ seed: config.SYNTHETIC_SEED, interval: 'tick' })), intervalMs: 1000 });
+    const source = instrumentPriceFeed(createSyntheticSource({ seed: config.SYNTHETIC_SEED, interval: 'tick' }), obs.metrics);
+    const producer = createPriceProducer({ config, logger, publisher, source, intervalMs: 1000 });
     say(`Live prices: ${config.SYMBOLS.join(', ')} every second for ${o.durationS} s (source synthetic, seed ${config.SYNTHETIC_SEED})…`);
     const loop = producer.start();
     const ends = Date.now() + o.durationS * 1000;

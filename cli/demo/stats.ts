@@ -2,12 +2,12 @@
 // consumer group its lag and the records it wrote (all from the process's prom-client registry, lib/metrics.ts), per
 // store its rows, keys, nodes and relationships (cheap queries, at most every STORE_REFRESH_MS, each bounded by a
 // timeout), and Claude's calls and cost (metrics) or the rule-based classifier.
-import type { Config } from '../../lib/config.ts';
+import { neo4jDatabase, type Config } from '../../lib/config.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import { createNeo4jDriver } from '../../lib/stores/neo4j.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
 import { createRedis } from '../../lib/stores/redis.ts';
-import { groupIdOf, sinkNames, sinks } from '../../consumers/registry.ts';
+import { groupIdOf, sinkNames, sinks } from '../../consumers/catalog.ts';
 import { configuredTopics } from '../../topics/index.ts';
 
 export interface DemoStats {
@@ -69,7 +69,8 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
     stores.redis = { price, bars };
   };
   const readNeo4j = async () => {
-    const r = await neo4j.executeQuery('RETURN COUNT { MATCH (n) } AS nodes, COUNT { MATCH ()-[r]->() } AS relationships');
+    const r = await neo4j.executeQuery('RETURN COUNT { MATCH (n) } AS nodes, COUNT { MATCH ()-[r]->() } AS relationships', {},
+      { database: neo4jDatabase(config) });
     const rec = r.records[0];
     stores.neo4j = { nodes: Number(rec?.get('nodes') ?? 0), relationships: Number(rec?.get('relationships') ?? 0) };
   };

@@ -1,11 +1,12 @@
 // What the demo prints at the end: what landed in each store, read back with each store's own client.
-import type { Config } from '../../lib/config.ts';
+import { neo4jDatabase, type Config } from '../../lib/config.ts';
 import { createSchemaRegistryClient } from '../../lib/schema-registry-client.ts';
 import { createNeo4jDriver } from '../../lib/stores/neo4j.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
 import { createRedis } from '../../lib/stores/redis.ts';
 import { redisKeys } from '../../consumers/redis/keys.ts';
 import { allTopics } from '../../topics/index.ts';
+import { cliInvocation } from '../invocation.ts';
 
 export interface DemoSummary {
   postgres: { symbol: string; rows: number; first: string; last: string }[];
@@ -24,6 +25,7 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
   const pool = createPgPool(config, { max: 1 });
   const redis = createRedis(config);
   const driver = createNeo4jDriver(config);
+  const database = neo4jDatabase(config);
   try {
     const pg = await pool.query<{ symbol: string; rows: string; first: Date; last: Date }>(
       'SELECT symbol, count(*) AS rows, min(ts) AS first, max(ts) AS last FROM price_data WHERE symbol = ANY($1) GROUP BY symbol ORDER BY symbol', [symbols]);
@@ -34,7 +36,7 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
     }));
     const nodes = await driver.executeQuery(
       'MATCH (c:Stock) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol, c.last_price AS lastPrice, toString(c.last_updated) AS lastUpdated, labels(c) AS labels ORDER BY symbol',
-      { symbols });
+      { symbols }, { database });
     const registry = createSchemaRegistryClient(config);
     const listed = new Set(((await registry.request('GET', '/subjects')) as string[] | null) ?? []); // null while empty
     const subjects = await Promise.all(allTopics.filter((t) => listed.has(t.subject)).map(async (t) => {
@@ -44,7 +46,7 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
     const events = await pool.query<{ total: string; enriched: string }>('SELECT count(*) AS total, count(classifier) AS enriched FROM market_events');
     const latestEvents = await pool.query<{ published_at: Date; symbols: string[]; type: string | null; sentiment: string | null; classifier: string | null; headline: string }>(
       'SELECT published_at, symbols, type, sentiment, classifier, headline FROM market_events WHERE classifier IS NOT NULL ORDER BY published_at DESC LIMIT 5');
-    const one = async (q: string, p: Record<string, unknown> = {}) => (await driver.executeQuery(q, p)).records.map((r) => r.toObject());
+    const one = async (q: string, p: Record<string, unknown> = {}) => (await driver.executeQuery(q, p, { database })).records.map((r) => r.toObject());
     const [counts] = await one(`RETURN
       COUNT { (:MarketEvent)-[:AFFECTS]->(:Company) } AS affects, COUNT { (:Company)-[:IN_SECTOR]->(:Sector) } AS inSector,
       COUNT { (:Company)-[:CORRELATED_WITH]->(:Company) } AS correlated, COUNT { (:Company)-[:COMPETES_WITH]->(:Company) } AS competes`);
@@ -78,7 +80,8 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
   }
 }
 
-export function printSummary(s: DemoSummary, out: (line: string) => void = console.log): void {
+/** `cli`: how the printed commands start (what runs this CLI from the user's shell: ../invocation.ts). */
+export function printSummary(s: DemoSummary, out: (line: string) => void = console.log, cli = cliInvocation()): void {
   out('\nPostgreSQL  price_data (rows per symbol)');
   for (const r of s.postgres) out(`  ${r.symbol.padEnd(6)} ${String(r.rows).padStart(6)} rows  ${r.first} … ${r.last}`);
   out('\nRedis  price:{symbol}:latest');
@@ -99,10 +102,10 @@ export function printSummary(s: DemoSummary, out: (line: string) => void = conso
   for (const r of s.subjects) out(`  ${r.subject.padEnd(24)} version ${r.version}  schema id ${r.id}`);
   out(`
 Look further:
-  marketstream inspect topics | groups          partitions, offsets, retention; members and lag per partition
-  marketstream inspect tail price-updates --last 5   decoded records with schema id and version
-  marketstream inspect tail market-events.dlq  dead-lettered records with their error headers
-  marketstream consume postgres|redis|neo4j    run one consumer group (add --instances N to scale)
+  ${cli} inspect topics | groups          partitions, offsets, retention; members and lag per partition
+  ${cli} inspect tail price-updates --last 5   decoded records with schema id and version
+  ${cli} inspect tail market-events.dlq  dead-lettered records with their error headers
+  ${cli} consume postgres|redis|neo4j    run one consumer group (add --instances N to scale)
   psql postgres://marketstream:marketstream@127.0.0.1:5432/marketstream -c 'select * from price_data order by ts desc limit 10'
   redis-cli hgetall price:AAPL:latest
   Neo4j Browser or cypher-shell: MATCH (e:MarketEvent)-[r:AFFECTS]->(c:Company) RETURN e.headline, c.symbol, r.relevance

@@ -40,7 +40,7 @@ export interface CreateClassifierDeps {
 
 /**
  * Who shares the Claude hourly budget: the enricher's consumer group id, `<KAFKA_GROUP_PREFIX>.enricher` (what
- * consumers/registry.ts groupIdOf gives; spelled out here because the registry imports the enricher).
+ * consumers/catalog.ts groupIdOf gives; spelled out here because the catalog imports the enricher).
  */
 export function claudeBudgetScope(config: Config): string {
   return `${config.KAFKA_GROUP_PREFIX}.enricher`;

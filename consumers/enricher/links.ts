@@ -6,11 +6,13 @@ import type { Logger } from '../../lib/logger.ts';
 import { classifyNeo4jError, type Driver } from '../../lib/stores/neo4j.ts';
 import type { EnrichedEvent } from '../postgres/market-events.ts';
 
-export async function linkToKnownCompanies(graph: () => Driver, batch: readonly EnrichedEvent[], logger: Logger): Promise<EnrichedEvent[]> {
+export async function linkToKnownCompanies(
+  graph: () => Driver, database: string | undefined, batch: readonly EnrichedEvent[], logger: Logger,
+): Promise<EnrichedEvent[]> {
   const unnamed = [...new Set(batch.flatMap((x) => x.classification.affected.map((a) => a.symbol).filter((s) => !x.event.symbols.includes(s))))];
   let known = new Set<string>();
   if (unnamed.length) {
-    const { records } = await graph().executeQuery('MATCH (c:Company) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol', { symbols: unnamed })
+    const { records } = await graph().executeQuery('MATCH (c:Company) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol', { symbols: unnamed }, { database })
       .catch((err: unknown) => { throw classifyNeo4jError(err); });
     known = new Set(records.map((r) => r.get('symbol') as string));
   }

@@ -124,6 +124,8 @@ export interface ApplyDeps {
   pool: Pool;
   store: ClassificationStore;
   graph: () => Driver;
+  /** NEO4J_DATABASE; undefined = the server's default. */
+  database: string | undefined;
   publisher: Publisher;
   mutationsTopic: TopicDef<GraphMutation>;
   logger: Logger;
@@ -136,7 +138,7 @@ export async function applyReclassified(d: ApplyDeps, items: readonly Reclassifi
   const enriched = items.map((x) => ({ event: x.event, classification: { ...x.classification, classifiedAt: x.classification.classifiedAt ?? time } }));
   await writeEnrichment(d.pool, enriched);
 
-  const linked = await linkToKnownCompanies(d.graph, enriched, d.logger);
+  const linked = await linkToKnownCompanies(d.graph, d.database, enriched, d.logger);
   const mutations = linked.flatMap((x, i) => {
     const kept = new Set(x.classification.affected.map((a) => a.symbol));
     const dropped = [...new Set(items[i]!.current.affected.map((a) => a.symbol))].filter((s) => !kept.has(s));

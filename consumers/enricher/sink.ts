@@ -16,8 +16,7 @@
 // Every mutation carries its `enrichment` (./mutations.ts): the classification (classifier, model, tokens, cost, when)
 // and the market-events record it answers (the event, or the tombstone that withdrew it), for the graph's provenance.
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
-import type { Config } from '../../lib/config.ts';
+import { neo4jDatabase, type Config } from '../../lib/config.ts';
 import { MarketstreamError } from '../../lib/errors.ts';
 import { createNeo4jDriver, type Driver } from '../../lib/stores/neo4j.ts';
 import { createLogger, type Logger } from '../../lib/logger.ts';
@@ -34,11 +33,8 @@ import { toClassify } from './types.ts';
 import { linkToKnownCompanies } from './links.ts';
 import { deletionMutations, enrichmentMutations, type SourceRecord } from './mutations.ts';
 
-export const enricherSpec = z.object({
-  poolSize: z.number().int().min(1).default(4).describe('PostgreSQL connections (classification cache and market_events)'),
-});
-
-export interface EnricherOptions extends z.input<typeof enricherSpec> {
+/** Besides configuration (ENRICHER_POOL_SIZE, NEO4J_DATABASE, the ANTHROPIC_* and CLAUDE_* variables). */
+export interface EnricherOptions {
   /** Called after each Claude request with its tokens, cost, latency and outcome (metrics). */
   onCall?: (call: ClaudeCall) => void;
   /** Overrides of the Claude settings taken from config (tests, tuning). */
@@ -58,7 +54,6 @@ function sourcesByKey(records: readonly SinkRecord<MarketEvent>[]): Map<string, 
 }
 
 export function createEnricher(config: Config, ctx: SinkContext = {}, opts: EnricherOptions = {}): Sink {
-  const { poolSize } = enricherSpec.parse(opts);
   const logger = (ctx.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, name: 'enricher' })).child({ component: 'enricher' });
   const mutationsTopic = ctx.topics?.mutations ?? graphMutations;
   let pool: Pool | undefined;
@@ -77,7 +72,7 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
     topic: ctx.topics?.events ?? marketEvents,
     acceptsTombstones: true,
     validate: (v) => validateMarketEvent(v, Date.now()),
-    writeBatch: async (records) => enrich({ ...ready(), graph, logger, mutationsTopic }, records),
+    writeBatch: async (records) => enrich({ ...ready(), graph, database: neo4jDatabase(config), logger, mutationsTopic }, records),
   };
 
   return {
@@ -85,7 +80,7 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
     handlers: [events],
     async connect() {
       // Idempotent: the runner calls it again after a retriable failure.
-      pool ??= createPgPool(config, { max: poolSize, applicationName: 'marketstream-enricher' });
+      pool ??= createPgPool(config, { max: config.ENRICHER_POOL_SIZE, applicationName: 'marketstream-enricher' });
       await migrate(pool).catch((err) => { throw classifyPgError(err); });
       // The runner's publisher (connected and disconnected by the process that runs the sinks).
       if (!ctx.publisher) throw new MarketstreamError('NO_PUBLISHER', 'enricher needs the runner\'s publisher (SinkContext.publisher) to publish graph mutations', { retriable: false });
@@ -106,12 +101,12 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
 /** What a batch of the enricher needs, once connected. */
 interface Enriching {
   pool: Pool; publisher: Publisher; classifier: EventClassifier; store: ClassificationStore;
-  graph: () => Driver; logger: Logger; mutationsTopic: TopicDef<GraphMutation>;
+  graph: () => Driver; database: string | undefined; logger: Logger; mutationsTopic: TopicDef<GraphMutation>;
 }
 
 /** One batch of market-events: classify, write PostgreSQL, then publish the graph mutations (see the top of this file). */
 async function enrich(e: Enriching, records: readonly SinkRecord<MarketEvent>[]): Promise<void> {
-  const { pool: db, publisher: out, classifier: c, store: cache, graph, logger, mutationsTopic } = e;
+  const { pool: db, publisher: out, classifier: c, store: cache, graph, database, logger, mutationsTopic } = e;
   const { upserts, deletes } = lastStatePerKey(records);
   const source = sourcesByKey(records);
   const enriched = await classifyAll(c, upserts);
@@ -126,7 +121,7 @@ async function enrich(e: Enriching, records: readonly SinkRecord<MarketEvent>[])
   await writeEnrichment(db, enriched, deletes);
 
   const time = Date.now();
-  const linked = await linkToKnownCompanies(graph, enriched, logger);
+  const linked = await linkToKnownCompanies(graph, database, enriched, logger);
   const mutations = [
     ...linked.flatMap((x) => enrichmentMutations(x.event, x.classification, time, source.get(x.event.id))),
     ...withdrawn.flatMap((w) => deletionMutations(w.id, w.symbols, time, w.known, source.get(w.id))),

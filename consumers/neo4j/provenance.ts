@@ -5,10 +5,6 @@
 import type { Enrichment, GraphMutation } from '../../schemas/types.generated.ts';
 import type { SinkRecord } from '../types.ts';
 
-/** The record that made a fact: where it was read and which producer decided it (`src_origin`: null for a tombstone). */
-export const SOURCE_PROPERTIES = ['src_topic', 'src_partition', 'src_offset', 'src_origin'] as const;
-/** What a deletion adds: `src_op` (`tombstone`, `DeleteRelationship`, `node deleted`) and `src_cascade` (the deleted node, for its relationships). */
-export const DELETE_PROPERTIES = ['src_op', 'src_cascade'] as const;
 /** The classification an enricher fact came from (the mutation's `enrichment`). */
 export const ENRICHMENT_PROPERTIES = [
   'enr_classifier', 'enr_model', 'enr_fallback_reason', 'enr_input_tokens', 'enr_output_tokens', 'enr_cost_usd',
@@ -17,7 +13,7 @@ export const ENRICHMENT_PROPERTIES = [
 
 const big = (n: number | null | undefined) => (n === null || n === undefined ? null : BigInt(Math.trunc(n)));
 
-/** `src_*` of the record, or undefined when the record does not say where it was read. */
+/** `src_*` of the record (where it was read; `src_origin`: the producer, null for a tombstone), or undefined when the record does not say where it was read. */
 export function sourceOf(r: SinkRecord<GraphMutation>): Record<string, unknown> | undefined {
   if (r.topic === undefined || r.partition === undefined || r.offset === undefined) return undefined;
   return { src_topic: r.topic, src_partition: BigInt(r.partition), src_offset: BigInt(r.offset), src_origin: r.value?.origin ?? null };

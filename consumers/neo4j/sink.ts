@@ -1,8 +1,8 @@
 // neo4j-sink: price-updates → (:Company:Stock {symbol}) with last_price, last_vwap, last_trades and last_updated, moved only forward in event time;
 // graph-mutations → the company graph (./graph-mutations.ts). Reset and counts for rebuild: ./store.ts.
 // One UNWIND … MERGE per batch (the newest bar per symbol), parameters only; the uniqueness constraints are created at start.
-import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
+import { neo4jDatabase } from '../../lib/config.ts';
 import { classifyNeo4jError, createNeo4jDriver, ensureConstraints, type Driver } from '../../lib/stores/neo4j.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { priceHandler } from '../price-handler.ts';
@@ -18,12 +18,9 @@ WITH c, r, datetime({epochMillis: toInteger(r.ts)}) AS ts
 WHERE c.last_updated IS NULL OR c.last_updated <= ts
 SET c:Stock, c.last_price = r.close, c.last_updated = ts, c.last_vwap = r.vwap, c.last_trades = toInteger(r.trades)`;
 
-export const neo4jSinkSpec = z.object({
-  database: z.string().min(1).optional().describe('Neo4j database to write to; the server\'s default database when absent'),
-});
-
-export function createNeo4jSink(config: Config, ctx: SinkContext = {}, opts: z.input<typeof neo4jSinkSpec> = {}): Sink {
-  const { database } = neo4jSinkSpec.parse(opts);
+/** Options come from configuration: NEO4J_URL, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE. */
+export function createNeo4jSink(config: Config, ctx: SinkContext = {}): Sink {
+  const database = neo4jDatabase(config);
   let driver: Driver | undefined;
   const db = () => driver ?? (driver = createNeo4jDriver(config));
 

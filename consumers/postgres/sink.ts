@@ -1,7 +1,6 @@
 // postgres-sink: price-updates → price_data, each batch COPYed into a staging table and merged (./prices.ts);
 // market-events → market_events (./market-events.ts). Reset and counts for rebuild: ./store.ts.
 // Idempotent: a replayed record finds an identical row and the merge's WHERE clause skips the update.
-import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
 import { classifyPgError, createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
@@ -11,14 +10,10 @@ import { marketEventsHandler } from './market-events.ts';
 import { lastPerBar, upsertPrices } from './prices.ts';
 import { countPostgres, replayLossPostgres, resetPostgres } from './store.ts';
 
-export const postgresSinkSpec = z.object({
-  poolSize: z.number().int().min(1).default(8).describe('Connections; one batch uses one'),
-});
-
-export function createPostgresSink(config: Config, ctx: SinkContext = {}, opts: z.input<typeof postgresSinkSpec> = {}): Sink {
-  const { poolSize } = postgresSinkSpec.parse(opts);
+/** Options come from configuration: POSTGRES_URL, POSTGRES_SINK_POOL_SIZE. */
+export function createPostgresSink(config: Config, ctx: SinkContext = {}): Sink {
   let pool: Pool | undefined;
-  const db = () => pool ?? (pool = createPgPool(config, { max: poolSize, applicationName: 'marketstream-postgres-sink' }));
+  const db = () => pool ?? (pool = createPgPool(config, { max: config.POSTGRES_SINK_POOL_SIZE, applicationName: 'marketstream-postgres-sink' }));
 
   const prices = priceHandler(ctx.topics?.prices, async (records: readonly SinkRecord<PriceUpdate>[]) => {
     const rows = lastPerBar(records.map((r) => r.value!));

@@ -2,7 +2,6 @@
 // One Lua script per symbol+interval keeps each update atomic; all of a batch's calls go in one pipeline (one round trip).
 // An older record never overwrites a newer latest: price:{symbol}:watermark (no TTL) remembers the newest event time written.
 // Key layout: ./keys.ts. Reset and counts for rebuild: ./store.ts.
-import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
 import { classifyRedisError, createRedis, type Redis } from '../../lib/stores/redis.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
@@ -10,11 +9,6 @@ import { priceHandler } from '../price-handler.ts';
 import type { Sink, SinkContext } from '../types.ts';
 import { barMember, redisKeys } from './keys.ts';
 import { countRedis, replayLossRedis, resetRedis } from './store.ts';
-
-export const redisSinkSpec = z.object({
-  latestTtlSeconds: z.number().int().min(1).describe('TTL of price:{symbol}:latest'),
-  barsCap: z.number().int().min(1).describe('Bars kept per bars:{symbol}:{interval}'),
-});
 
 // KEYS: latest, watermark, bars. ARGV: ttl, cap, n, n × (ts, member), then latest ts and its hash field/value pairs.
 const APPLY_BARS = `
@@ -36,8 +30,9 @@ return 1`;
 
 type WithScript = Redis & { applyBars(...args: (string | number)[]): Promise<number> };
 
-export function createRedisSink(config: Config, ctx: SinkContext = {}, opts: Partial<z.input<typeof redisSinkSpec>> = {}): Sink {
-  const { latestTtlSeconds, barsCap } = redisSinkSpec.parse({ latestTtlSeconds: config.REDIS_LATEST_TTL_SECONDS, barsCap: config.REDIS_BARS_CAP, ...opts });
+/** Options come from configuration: REDIS_URL, REDIS_LATEST_TTL_SECONDS, REDIS_BARS_CAP. */
+export function createRedisSink(config: Config, ctx: SinkContext = {}): Sink {
+  const { REDIS_LATEST_TTL_SECONDS: latestTtlSeconds, REDIS_BARS_CAP: barsCap } = config;
   let client: WithScript | undefined;
   const redis = (): WithScript => {
     if (!client) {

@@ -1,7 +1,7 @@
 // Dead letters of a batch: built from the raw record (its bytes, key and headers as read) with where it was read, and
 // reported once published (a log line per record and the onDeadLetter hook).
 import type { KafkaMessage } from 'kafkajs';
-import { Headers, headersToStrings } from '../../lib/dlq.ts';
+import { headersToStrings, RecordHeaders } from '../../lib/record-headers.ts';
 import { errorClass, errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { DeadLetter } from '../../lib/publisher.ts';
@@ -21,7 +21,7 @@ export function deadLetter(origin: BatchOrigin, m: KafkaMessage, error: unknown)
 export function reportDeadLetters(dead: readonly DeadLetter[], o: { log: Logger; hooks?: RunnerHooks; sink: string; origin: BatchOrigin }): void {
   const { topic, partition, group } = o.origin;
   for (const x of dead) {
-    const correlationId = x.headers?.[Headers.correlationId];
+    const correlationId = x.headers?.[RecordHeaders.correlationId];
     const errClass = errorClass(x.error);
     o.log.warn({ topic, partition, offset: x.origin?.offset, key: x.key, correlationId, errClass, err: errorMessage(x.error) }, 'record sent to DLQ');
     callHook(o.hooks, o.log, 'onDeadLetter', { sink: o.sink, groupId: group, topic, reason: errClass });

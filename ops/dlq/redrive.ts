@@ -9,7 +9,8 @@
 // second redrive sends nothing twice. A dry run reads the same selection with a throwaway group and commits nothing.
 import type { Admin, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
-import { DlqHeaders, headersToStrings } from '../../lib/dlq.ts';
+import { DlqHeaders } from '../../lib/dlq.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createPublisher, recordBytes, SEND_CHUNK, SEND_CHUNK_BYTES, type Publisher, type RawRecord } from '../../lib/publisher.ts';

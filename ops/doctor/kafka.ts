@@ -3,7 +3,7 @@
 // without a leader or under-replicated), each sink's consumer group (state, members, total lag), and how many records
 // wait in each DLQ. Reuses inspect's readers (ops/inspect) on one admin client with no retries and short timeouts.
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
-import { sinkNames, sinks } from '../../consumers/registry.ts';
+import { sinkNames, sinks } from '../../consumers/catalog.ts';
 import type { Config } from '../../lib/config.ts';
 import { describeError } from '../../lib/errors.ts';
 import { plannedTopics } from '../../topics/admin.ts';

@@ -9,7 +9,7 @@
 //    applied (market_events row, graph facts through graph-mutations, then the cache); an event Claude could not
 //    answer keeps its classification and is listed. When the budget is spent (or Claude keeps failing: the circuit
 //    opened), no more is asked: what is left stays selected for a later run.
-import type { Config } from '../../lib/config.ts';
+import { neo4jDatabase, type Config } from '../../lib/config.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { costUsd, createSharedBudget, parsePriceOverride, priceOf, tokensOf, type BudgetLimits, type BudgetUsage, type ModelPrice } from '../../lib/claude/index.ts';
@@ -161,7 +161,7 @@ export async function reclassify(o: ReclassifyOptions): Promise<ReclassifyResult
     publisher = createPublisher({ kafka, serde: createSerde(o.config), logger });
     await publisher.connect();
     const graph = () => driver ?? (driver = createNeo4jDriver(o.config));
-    const deps = { pool, store: createClassificationStore(pool, logger), graph, publisher, mutationsTopic, logger };
+    const deps = { pool, store: createClassificationStore(pool, logger), graph, database: neo4jDatabase(o.config), publisher, mutationsTopic, logger };
 
     let done = 0;
     for (let i = 0; i < ids.length; i += PAGE) {

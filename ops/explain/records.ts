@@ -3,7 +3,7 @@
 // log no longer holds (retention, or an offset past the end) is reported as such, not waited for.
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
-import { headersToStrings } from '../../lib/dlq.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { readLog, throwawayGroup, type LogRange } from '../../lib/records.ts';
 import type { DecodedValue, RecordDecoder } from '../inspect/decode.ts';

@@ -4,7 +4,8 @@
 // afterwards), so it changes nothing; with follow it keeps printing new records until the signal aborts.
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
-import { DlqHeaders, headersToStrings } from '../../lib/dlq.ts';
+import { DlqHeaders } from '../../lib/dlq.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { readLog, throwawayGroup, topicRanges, type LogRange, type ReadFrom } from '../../lib/records.ts';
 import { preview, type DecodedValue, type RawPreview, type RecordDecoder } from './decode.ts';

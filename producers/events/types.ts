@@ -1,5 +1,6 @@
 // The contract every market-event source implements (yahoo news, file), plus what it may hand back besides events.
 import type { MarketEvent } from '../../schemas/types.generated.ts';
+import type { EventFeedName } from '../../topics/market-event.ts';
 import type { RejectedInput } from '../sources/types.ts';
 
 export type { RejectedInput };
@@ -10,7 +11,7 @@ export type { RejectedInput };
  * events it returned before (a news feed repeats its latest items): the producer drops ids it has already published.
  */
 export interface EventSource {
-  readonly name: 'yahoo' | 'file';
+  readonly name: EventFeedName;
   fetch(symbols: readonly string[], now: number): Promise<MarketEvent[]>;
   /** Inputs rejected since the last call (the producer dead-letters them). */
   takeRejected?(): RejectedInput[];

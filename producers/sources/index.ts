@@ -1,7 +1,9 @@
 // The price sources by name: what each is, its config schema and its factory. The CLI reads this to list, validate
 // and build sources; nothing is constructed at import.
 import type { z } from 'zod';
-import { buildSource, type SourceDeps, type SourceEntry } from '../source-registry.ts';
+import { PRICE_FEEDS, type PriceFeedName } from '../../topics/price-update.ts';
+import type { Metrics } from '../../lib/metrics.ts';
+import { buildSource, instrumentedSource, type SourceDeps, type SourceEntry } from '../source-registry.ts';
 import { createFileSource, fileConfigSchema } from './file.ts';
 import { createSyntheticSource, syntheticConfigSchema } from './synthetic.ts';
 import type { PriceFeed } from './types.ts';
@@ -15,14 +17,19 @@ export const priceSources = {
   synthetic: entry({ description: 'seeded, correlated random walk (offline, deterministic)', configSchema: syntheticConfigSchema, create: (config) => createSyntheticSource(config) }),
   yahoo: entry({ description: 'Yahoo Finance intraday bars or quotes (rate-limited, retried, circuit breaker)', configSchema: yahooConfigSchema, create: (config, deps) => createYahooSource(config, deps) }),
   file: entry({ description: 'CSV or JSONL bars replayed at a chosen speed', configSchema: fileConfigSchema, create: (config) => createFileSource(config) }),
-} as const;
+} as const satisfies Record<PriceFeedName, SourceEntry<z.ZodType, PriceFeed>>;
 
-export type PriceSourceName = keyof typeof priceSources;
-export const priceSourceNames = Object.keys(priceSources) as PriceSourceName[];
+export type PriceSourceName = PriceFeedName;
+export const priceSourceNames = PRICE_FEEDS;
 
 /** Builds a source from untyped options (CLI flags, YAML); throws a ZodError naming the bad field. */
 export function createPriceSource(name: PriceSourceName, config: unknown, deps: SourceDeps): PriceFeed {
   return buildSource<PriceFeed>(priceSources, name, config, deps);
+}
+
+/** A price source counted by fetch outcome under its name (source_fetches), its errors under `<name>-source`. */
+export function instrumentPriceFeed<S extends PriceFeed>(source: S, metrics: Metrics): S {
+  return instrumentedSource(source, metrics, source.name, `${source.name}-source`);
 }
 
 export type { PriceFeed, RejectedInput, HistoryRange } from './types.ts';

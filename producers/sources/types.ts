@@ -1,6 +1,6 @@
 // The contract every price source implements (synthetic, yahoo, file), plus what it may hand back besides bars.
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
-import type { PriceInterval } from '../../topics/price-update.ts';
+import type { PriceFeedName, PriceInterval } from '../../topics/price-update.ts';
 
 /** Input a source read but could not turn into a PriceUpdate (e.g. a malformed CSV line). */
 export interface RejectedInput {
@@ -26,7 +26,7 @@ export interface HistoryRange {
  * publication was acknowledged (see `acknowledge`), and must repeat those that were not.
  */
 export interface PriceFeed {
-  readonly name: 'synthetic' | 'yahoo' | 'file';
+  readonly name: PriceFeedName;
   fetch(symbols: readonly string[], now: number): Promise<PriceUpdate[]>;
   /** Historical bars with source `backfill`, for the backfill command; same bar for the same symbol+time each call. */
   history?(symbol: string, range: HistoryRange): Promise<PriceUpdate[]>;

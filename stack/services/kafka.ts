@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { kafkaNodePort, STACK_KAFKA } from '../../lib/config.ts';
 import { StackError } from '../../lib/errors.ts';
 import { ensureMavenLib, libDirFor } from '../java.ts';
 import { cacheRoot, stackSourceDir, type StackPaths } from '../paths.ts';
@@ -15,10 +16,8 @@ import { isRunning, run, spawnDetached, stopProcess } from '../proc.ts';
 import { endpoint, type StackService } from './types.ts';
 
 export const KAFKA_VERSION = '4.4.0';
-export const KAFKA_HOST = '127.0.0.1';
-export const KAFKA_PORT = 9092;
-export const KAFKA_CONTROLLER_PORT = 9093;
-export const KAFKA_BROKERS = [`${KAFKA_HOST}:${KAFKA_PORT}`];
+export const KAFKA_HOST: string = STACK_KAFKA.host;
+export const KAFKA_PORT: number = STACK_KAFKA.port;
 /** Heap of the single broker, and of each node of a cluster (three of them fit beside Neo4j). */
 export const KAFKA_HEAP = '1g';
 export const KAFKA_CLUSTER_HEAP = '512m';
@@ -38,12 +37,12 @@ export interface KafkaNode {
 /** The nodes of an N-node cluster: node i has its broker on portBase + 2(i-1) and its controller on the port after. */
 export function kafkaNodes(count: number, portBase = KAFKA_PORT, host = KAFKA_HOST): KafkaNode[] {
   return Array.from({ length: count }, (_, i) => {
-    const port = portBase + 2 * i;
+    const port = kafkaNodePort(i + 1, portBase);
     return { nodeId: i + 1, host, port, controllerPort: port + 1, address: `${host}:${port}` };
   });
 }
 
-/** The KAFKA_BROKERS value that names every broker of the stack's cluster of `count` nodes. */
+/** The KAFKA_BROKERS value that names every broker of the stack's cluster of `count` nodes (its default, when unset). */
 export function kafkaBrokerList(count: number): string {
   return kafkaNodes(count).map((n) => n.address).join(',');
 }
@@ -178,11 +177,6 @@ export function createKafkaServices(paths: StackPaths, count = 1): StackService[
       isHealthy: () => probeKafkaNode(node, clustered),
     };
   });
-}
-
-/** Kept for callers of the one-broker stack. */
-export function createKafkaService(paths: StackPaths): StackService {
-  return createKafkaServices(paths, 1)[0]!;
 }
 
 // ── A cluster of its own (tests, fault runs) ────────────────────────────────────────────────────────────────────

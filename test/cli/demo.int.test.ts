@@ -2,17 +2,20 @@
 // the latest price in Redis with a TTL of at most 60 s, Stock nodes with last_price in Neo4j, the registry subject,
 // and the graph: MarketEvent-AFFECTS->Company, Company-IN_SECTOR->Sector and at least one CORRELATED_WITH pair.
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { randomName } from '../helpers/index.ts';
 
 const run = promisify(execFile);
+/** PATH as right after `npm ci`: no `marketstream` on it. */
+const PATH = (process.env.PATH ?? '').split(delimiter).filter((d) => !existsSync(join(d, 'marketstream'))).join(delimiter);
 
 describe('marketstream demo', () => {
   it('runs the pipeline and prints what landed in each store', async () => {
     const { stdout, stderr } = await run(process.execPath, ['bin/marketstream.js', 'demo', '--duration', '6'], {
-      env: { ...process.env, KAFKA_GROUP_PREFIX: randomName('demo'), LOG_LEVEL: 'info', LOG_FORMAT: 'json', ANTHROPIC_API_KEY: '', METRICS_PORT: '0' },
+      env: { ...process.env, PATH, KAFKA_GROUP_PREFIX: randomName('demo'), LOG_LEVEL: 'info', LOG_FORMAT: 'json', ANTHROPIC_API_KEY: '', METRICS_PORT: '0' },
       timeout: 240_000,
       maxBuffer: 16 * 1024 * 1024,
     });
@@ -37,6 +40,13 @@ describe('marketstream demo', () => {
     expect(inSector).toBeGreaterThanOrEqual(5);
     expect(correlated).toBeGreaterThanOrEqual(1);
     expect(section('market_events')).toMatch(/\[rules\]/); // no ANTHROPIC_API_KEY: labelled as the rule-based classifier
+    // Its commands start with what works without marketstream on PATH; and the first one does work.
+    const further = section('Look further').split('\n').filter((l) => /^\s+(npx )?marketstream /.test(l));
+    expect(further.length).toBeGreaterThanOrEqual(4);
+    for (const l of further) expect(l).toMatch(/^ {2}npx marketstream /);
+    const first = further[0]!.trim().split(/\s{2,}/)[0]!.replace(' | groups', ''); // npx marketstream inspect topics
+    const tried = await run('sh', ['-c', `${first} price-updates`], { env: { ...process.env, PATH }, timeout: 60_000 });
+    expect(tried.stdout).toMatch(/price-updates/);
 
     // Issue #13: not a terminal, so plain sentences and status lines; log records only in the file it names.
     const jsonLines = (text: string) => text.split('\n').filter((l) => /^\s*\{.*"(level|msg)"/.test(l));

@@ -3,7 +3,7 @@
 // once the group caught up, and a stalled group (store cut off) turns /ready false with the reason, then recovers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startObservability, type Observability } from '../../cli/observability.ts';
-import { groupIdOf } from '../../consumers/registry.ts';
+import { groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
 import { loadConfig, type Config } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';

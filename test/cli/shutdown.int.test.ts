@@ -4,7 +4,7 @@
 // that the sink dead-letters: each marker must reach the DLQ exactly once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupIdOf } from '../../consumers/registry.ts';
+import { groupIdOf } from '../../consumers/catalog.ts';
 import { groupLag } from '../../lib/lag.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';

@@ -6,7 +6,7 @@
 //   one DLQ record, and every other record is handed to the store once (the batch is not fetched again).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { groupIdOf } from '../../consumers/registry.ts';
+import { groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
 import { groupLag } from '../../lib/lag.ts';
 import { createPublisher } from '../../lib/publisher.ts';

@@ -15,7 +15,7 @@ import neo4j, { type Driver } from 'neo4j-driver';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startObservability, type Observability } from '../../cli/observability.ts';
-import { groupIdOf, type StoreName } from '../../consumers/registry.ts';
+import { groupIdOf, type StoreName } from '../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
 import type { Config } from '../../lib/config.ts';
 import { totalLag } from '../../lib/lag.ts';

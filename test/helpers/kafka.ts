@@ -2,7 +2,7 @@
 // bounded reader) a topic until N messages arrived or to its end, dead letters by key.
 import { Kafka, logLevel, type Admin, type IHeaders, type ITopicConfig } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
-import { headersToStrings } from '../../lib/dlq.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import { readLog, topicRanges, type LogRange } from '../../lib/records.ts';
 import { randomName } from './random.ts';
 import { waitFor } from './wait.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { configSpec, loadConfig } from '../../lib/config.ts';
+import { configSpec, loadConfig, neo4jDatabase } from '../../lib/config.ts';
+import { kafkaBrokerList, kafkaNodes } from '../../stack/services/kafka.ts';
 import { ConfigError } from '../../lib/errors.ts';
 
 describe('configuration', () => {
@@ -36,6 +37,33 @@ describe('configuration', () => {
     expect(c.SYMBOLS).toEqual(['AAPL', 'BRK.B']);
     expect(c.KAFKA_SSL).toBe(true);
     expect(c.TOPIC_PARTITIONS).toBe(12);
+  });
+
+  it('the sinks\' options are variables: defaults, values, and errors naming the variable', () => {
+    const d = loadConfig({});
+    expect([d.POSTGRES_SINK_POOL_SIZE, d.ENRICHER_POOL_SIZE, d.NEO4J_DATABASE, neo4jDatabase(d)]).toEqual([8, 4, '', undefined]);
+    const c = loadConfig({ POSTGRES_SINK_POOL_SIZE: '2', ENRICHER_POOL_SIZE: '1', NEO4J_DATABASE: 'marketdata' });
+    expect([c.POSTGRES_SINK_POOL_SIZE, c.ENRICHER_POOL_SIZE, neo4jDatabase(c)]).toEqual([2, 1, 'marketdata']);
+    expect(() => loadConfig({ POSTGRES_SINK_POOL_SIZE: '0' })).toThrow(/POSTGRES_SINK_POOL_SIZE: expected an integer >= 1 \(got "0"\)/);
+    expect(() => loadConfig({ ENRICHER_POOL_SIZE: 'many' })).toThrow(/ENRICHER_POOL_SIZE: expected an integer/);
+  });
+
+  it('a source outside the known ones is refused with the list of the known ones', () => {
+    expect(() => loadConfig({ PRICE_SOURCE: 'bloomberg' })).toThrow(/PRICE_SOURCE: expected synthetic, yahoo or file \(got "bloomberg"\)/);
+    expect(() => loadConfig({ EVENT_SOURCE: 'rss' })).toThrow(/EVENT_SOURCE: expected file or yahoo \(got "rss"\)/);
+  });
+
+  it('KAFKA_BROKERS, when unset, lists every broker of the local stack (STACK_KAFKA_BROKERS); when set, it is what it says', () => {
+    expect(loadConfig({ STACK_KAFKA_BROKERS: '3' }).KAFKA_BROKERS).toEqual(['127.0.0.1:9092', '127.0.0.1:9094', '127.0.0.1:9096']);
+    expect(loadConfig({ STACK_KAFKA_BROKERS: '3', KAFKA_BROKERS: '' }).KAFKA_BROKERS).toHaveLength(3);
+    expect(loadConfig({ STACK_KAFKA_BROKERS: '3', KAFKA_BROKERS: 'b1:9092' }).KAFKA_BROKERS).toEqual(['b1:9092']);
+    // The brokers `stack up` starts are the ones the default names.
+    for (const n of [1, 2, 3, 5]) {
+      const { KAFKA_BROKERS } = loadConfig({ STACK_KAFKA_BROKERS: String(n) });
+      expect(KAFKA_BROKERS).toEqual(kafkaNodes(n).map((node) => node.address));
+      expect(KAFKA_BROKERS.join(',')).toBe(kafkaBrokerList(n));
+    }
+    expect(configSpec.KAFKA_BROKERS.doc).toContain('127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096');
   });
 
   it('documents every variable', () => {

@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
-import { DlqHeaders, headersToStrings } from '../../lib/dlq.ts';
+import { DlqHeaders } from '../../lib/dlq.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
 import { createPublisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';

@@ -1,7 +1,8 @@
 // DLQ header conventions: the failure and its origin are recorded, the original headers survive.
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../lib/errors.ts';
-import { dlqHeaders, MAX_ERROR_MESSAGE, standardHeaders } from '../../lib/dlq.ts';
+import { dlqHeaders, MAX_ERROR_MESSAGE } from '../../lib/dlq.ts';
+import { standardHeaders } from '../../lib/record-headers.ts';
 
 describe('dlq headers', () => {
   const now = new Date('2026-01-05T14:00:00.000Z');

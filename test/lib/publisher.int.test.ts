@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
-import { headersToStrings } from '../../lib/dlq.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import { DecodeError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';

@@ -7,10 +7,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Admin, IHeaders, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupIdOf } from '../../consumers/registry.ts';
+import { groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
 import type { Config } from '../../lib/config.ts';
-import { DlqHeaders, Headers, headersToStrings } from '../../lib/dlq.ts';
+import { DlqHeaders } from '../../lib/dlq.ts';
+import { headersToStrings, RecordHeaders } from '../../lib/record-headers.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { totalLag } from '../../lib/lag.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
@@ -143,7 +144,7 @@ describe('dlq', () => {
     expect(redriven.map((m) => m.value!.toString('hex')).sort()).toEqual(originals.map((m) => m.value!.toString('hex')).sort());
     for (const m of redriven) {
       const h = headersToStrings(m.headers);
-      expect(h).toMatchObject({ [DlqHeaders.redriveCount]: '1', [Headers.source]: 'test', [Headers.correlationId]: 'dlq-test-run' });
+      expect(h).toMatchObject({ [DlqHeaders.redriveCount]: '1', [RecordHeaders.source]: 'test', [RecordHeaders.correlationId]: 'dlq-test-run' });
       expect(Object.keys(h).filter((k) => k !== DlqHeaders.redriveCount && (Object.values(DlqHeaders) as string[]).includes(k))).toEqual([]);
     }
 
@@ -167,7 +168,7 @@ describe('dlq', () => {
       expect(await counts(round + 1)).toEqual(['-', ...[1, 2, 3].slice(0, round).map(String)]);
     }
     const dead = await readDlq(kafka, p.prices.dlq, [key], 4);
-    expect(dead.every((d) => d.headers[DlqHeaders.errorClass] === 'DecodeError' && d.headers[Headers.source] === 'test')).toBe(true);
+    expect(dead.every((d) => d.headers[DlqHeaders.errorClass] === 'DecodeError' && d.headers[RecordHeaders.source] === 'test')).toBe(true);
 
     const refused = await p.redrive();
     expect(refused).toMatchObject({ sent: 0, refused: 1, refusedByReason: { 'max-redrives': 1 }, maxRedrives: 3 });

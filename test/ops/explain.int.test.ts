@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatExplanation } from '../../cli/explain/format.ts';
-import { groupIdOf, type SinkName } from '../../consumers/registry.ts';
+import { groupIdOf, type SinkName } from '../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
 import type { Config } from '../../lib/config.ts';
 import { totalLag } from '../../lib/lag.ts';

@@ -8,7 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import { AssignerProtocol } from 'kafkajs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupIdOf } from '../../consumers/registry.ts';
+import { groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks } from '../../consumers/start.ts';
 import type { SinkTopics } from '../../consumers/types.ts';
 import { createKafka } from '../../lib/kafka.ts';

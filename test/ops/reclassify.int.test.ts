@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claudeBudgetScope } from '../../consumers/enricher/classifier.ts';
 import { requestEstimate } from '../../consumers/enricher/claude-classifier.ts';
 import { toClassify } from '../../consumers/enricher/types.ts';
-import { groupIdOf } from '../../consumers/registry.ts';
+import { groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
 import { costUsd, priceOf, tokensOf } from '../../lib/claude/index.ts';
 import type { Config } from '../../lib/config.ts';

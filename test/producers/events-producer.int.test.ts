@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { headersToStrings } from '../../lib/dlq.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
 import { createEventsProducer } from '../../producers/events-producer.ts';

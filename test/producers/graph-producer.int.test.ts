@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupIdOf } from '../../consumers/registry.ts';
+import { groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
 import type { Config } from '../../lib/config.ts';
 import { totalLag } from '../../lib/lag.ts';

@@ -2,7 +2,7 @@
 // and reading one back decoded, with key and headers as strings.
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
-import { headersToStrings } from '../../lib/dlq.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import type { Serde } from '../../lib/serde.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { withName, type TopicDef } from '../../topics/index.ts';

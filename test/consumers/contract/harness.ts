@@ -3,7 +3,7 @@
 // can cut. Call sinkUnderTest() inside a describe: it registers the beforeAll/afterAll that set it up and tear it down.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
-import { groupIdOf, type SinkName } from '../../../consumers/registry.ts';
+import { groupIdOf, type SinkName } from '../../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../../consumers/start.ts';
 import type { Config } from '../../../lib/config.ts';
 import { totalLag } from '../../../lib/lag.ts';

@@ -3,7 +3,7 @@
 // never rewrites the newer bar's row); bad bars go to the DLQ; a tombstone means nothing on price-updates and is
 // dead-lettered; a store outage pauses the group without skipping.
 import { afterAll, beforeAll, describe } from 'vitest';
-import type { StoreName } from '../../../consumers/registry.ts';
+import type { StoreName } from '../../../consumers/catalog.ts';
 import type { Config } from '../../../lib/config.ts';
 import { bar, randomSymbol } from '../../helpers/index.ts';
 import { sinkUnderTest } from './harness.ts';

@@ -8,7 +8,7 @@
 // An event is linked only to companies it names or the graph holds (order-and-links.int.test.ts covers that rule).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Classification } from '../../../consumers/enricher/types.ts';
-import { headersToStrings } from '../../../lib/dlq.ts';
+import { headersToStrings } from '../../../lib/record-headers.ts';
 import { processMetrics } from '../../../lib/metrics.ts';
 import { createNeo4jDriver, type Driver } from '../../../lib/stores/neo4j.ts';
 import { createPgPool, migrate, type Pool } from '../../../lib/stores/postgres.ts';

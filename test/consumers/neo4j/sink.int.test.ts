@@ -45,3 +45,15 @@ describe('neo4j-sink, price-update version 2', () => {
   });
 });
 
+
+describe('neo4j-sink, NEO4J_DATABASE', () => {
+  it('uses the database it names: one the server does not have fails the start, naming it', async () => {
+    const database = `nosuch${randomSymbol().toLowerCase()}`;
+    const sink = createNeo4jSink(loadConfig({ ...process.env, NEO4J_DATABASE: database }));
+    try {
+      await expect(sink.connect()).rejects.toThrow(new RegExp(database));
+    } finally {
+      await sink.close();
+    }
+  });
+});

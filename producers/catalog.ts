@@ -1,8 +1,7 @@
-// The producing jobs marketstream knows: name → description and factory, like the consumer groups' registry. Each job is
+// The producing jobs marketstream knows: name → description and factory, like the consumer groups' catalog. Each job is
 // built from configuration plus a command's overrides and is ready to start: `produce prices|events|graph|correlations`
 // runs one, `run` runs every one of them beside the consumer groups.
 import type { Config } from '../lib/config.ts';
-import { errorClass } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Publisher } from '../lib/publisher.ts';
@@ -10,20 +9,20 @@ import type { CircuitState } from '../lib/resilience.ts';
 import { createPgPool } from '../lib/stores/postgres.ts';
 import type { PriceInterval } from '../topics/price-update.ts';
 import { createCorrelationAnalyzer } from './correlation-analyzer.ts';
-import { createEventSource, type EventSource, type EventSourceName } from './events/index.ts';
+import { createEventSource, type EventSourceName } from './events/index.ts';
 import { createEventsProducer } from './events-producer.ts';
 import { createGraphProducer } from './graph-producer.ts';
 import { createCompetitorFinder } from './graph/competitor-finder.ts';
 import { createFileProfileSource, SAMPLE_PROFILES_FILE } from './graph/profiles.ts';
 import { createYahooProfileSource } from './graph/yahoo-profiles.ts';
 import { createPriceProducer } from './price-producer.ts';
-import { createPriceSource, type PriceSourceName } from './sources/index.ts';
-import type { PriceFeed } from './sources/types.ts';
+import { instrumentedSource } from './source-registry.ts';
+import { createPriceSource, instrumentPriceFeed, type PriceSourceName } from './sources/index.ts';
+import type { YahooConfig } from './sources/yahoo.ts';
 
 /** What a job reports through (the CLI's observability satisfies it): metrics, circuits, sources, /health dependencies. */
 export interface JobObservability {
   readonly metrics: Metrics;
-  instrumentSource<S extends PriceFeed>(source: S): S;
   circuit(upstream: string): (state: CircuitState) => void;
   addDependency(name: string, ping: () => Promise<void>): void;
 }
@@ -45,25 +44,27 @@ const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o)
 
 export interface PricesJobOptions {
   source?: PriceSourceName; symbols?: string[]; intervalSeconds?: number; file?: string; speed?: number;
-  seed?: number; bar?: PriceInterval; yahooMode?: 'bars' | 'quote'; count?: number; maxStalenessSeconds?: number;
+  seed?: number; bar?: PriceInterval; yahooMode?: YahooConfig['mode']; count?: number; maxStalenessSeconds?: number;
 }
 
 export function pricesJob({ config, logger, publisher, obs }: JobContext, o: PricesJobOptions = {}): Job {
   const name = o.source ?? (o.file ? 'file' : config.PRICE_SOURCE);
-  const speed = o.speed ?? 0;
-  const sourceConfig = name === 'synthetic' ? { seed: o.seed ?? config.SYNTHETIC_SEED, interval: o.bar ?? '1m' }
-    : name === 'yahoo' ? { mode: o.yahooMode ?? 'bars' }
-    : { path: o.file, speed };
-  const intervalSeconds = o.intervalSeconds ?? (name === 'file' ? (speed > 0 ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
-  const source = obs.instrumentSource(createPriceSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) }));
-  const maxStalenessSeconds = o.maxStalenessSeconds ?? 900;
+  const sourceConfig = name === 'synthetic' ? { seed: o.seed ?? config.SYNTHETIC_SEED, ...defined({ interval: o.bar }) }
+    : name === 'yahoo' ? defined({ mode: o.yahooMode })
+    : { path: o.file, ...defined({ speed: o.speed }) };
+  const paced = (o.speed ?? 0) > 0;
+  const intervalSeconds = o.intervalSeconds ?? (name === 'file' ? (paced ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
+  const deps = { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) };
+  const source = instrumentPriceFeed(createPriceSource(name, sourceConfig, deps), obs.metrics);
   const producer = createPriceProducer({
     config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
-    intervalMs: intervalSeconds * 1000, ...defined({ maxTicks: o.count }),
-    maxStalenessMs: maxStalenessSeconds === 0 ? null : maxStalenessSeconds * 1000,
+    intervalMs: intervalSeconds * 1000, ...defined({ maxTicks: o.count, maxStalenessMs: stalenessMs(o.maxStalenessSeconds) }),
   });
   return { start: () => producer.start(), stop: () => producer.stop(), close: async () => { await source.close?.(); } };
 }
+
+/** --max-staleness in ms: 0 turns the check off (null); absent leaves the producer's default. */
+const stalenessMs = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds === 0 ? null : seconds * 1000);
 
 export interface EventsJobOptions { source?: EventSourceName; file?: string; symbols?: string[]; intervalSeconds?: number; count?: number; newsCount?: number }
 
@@ -72,31 +73,13 @@ export function eventsJob({ config, logger, publisher, obs }: JobContext, o: Eve
   const path = o.file ?? (config.EVENT_FILE || undefined);
   const sourceConfig = name === 'file' ? (path ? { path } : {}) : { newsPerSymbol: o.newsCount ?? config.EVENT_NEWS_PER_SYMBOL };
   const label = name === 'yahoo' ? 'yahoo-news' : 'events-file';
-  const source = instrumented(createEventSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit(label) } : {}) }), label, obs.metrics);
+  const deps = { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit(label) } : {}) };
+  const source = instrumentedSource(createEventSource(name, sourceConfig, deps), obs.metrics, label);
   const producer = createEventsProducer({
     config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
     intervalMs: (o.intervalSeconds ?? (name === 'file' ? 0 : config.EVENT_POLL_SECONDS)) * 1000, ...defined({ maxTicks: o.count }),
   });
   return { start: () => producer.start(), stop: () => producer.stop(), close: async () => { await source.close?.(); } };
-}
-
-/** Counts the source's fetches by outcome under `label` (yahoo-news, events-file), apart from the price sources. */
-function instrumented(source: EventSource, label: string, metrics: Metrics): EventSource {
-  const wrapped = Object.create(source) as EventSource;
-  Object.defineProperty(wrapped, 'fetch', {
-    value: async (symbols: readonly string[], now: number) => {
-      try {
-        const events = await source.fetch(symbols, now);
-        metrics.sourceFetch(label, events.length > 0 ? 'ok' : 'empty');
-        return events;
-      } catch (err) {
-        metrics.sourceFetch(label, 'error');
-        metrics.error(label, errorClass(err));
-        throw err;
-      }
-    },
-  });
-  return wrapped;
 }
 
 export interface GraphJobOptions { symbols?: string[]; profiles?: 'file' | 'yahoo'; profilesFile?: string; intervalMinutes?: number }

@@ -1,39 +1,37 @@
-// The consumer groups marketstream knows: name → description, option spec and factory. The CLI lists and starts from
-// here; ops read a sink's topics, reset and counts through it. Each factory builds its sink without I/O.
-import type { z } from 'zod';
+// The consumer groups marketstream knows: name → description and factory. The CLI lists and starts from here; ops read
+// a sink's topics, reset and counts through it. Each factory builds its sink without I/O, its options taken from the
+// configuration (lib/config.ts: validated at start, documented in .env.example and the README).
 import type { Config } from '../lib/config.ts';
 import { processMetrics } from '../lib/metrics.ts';
-import { createEnricher, enricherSpec } from './enricher/sink.ts';
-import { createNeo4jSink, neo4jSinkSpec } from './neo4j/sink.ts';
-import { createPostgresSink, postgresSinkSpec } from './postgres/sink.ts';
-import { createRedisSink, redisSinkSpec } from './redis/sink.ts';
+import { createEnricher } from './enricher/sink.ts';
+import { createNeo4jSink } from './neo4j/sink.ts';
+import { createPostgresSink } from './postgres/sink.ts';
+import { createRedisSink } from './redis/sink.ts';
 import type { Sink, SinkContext } from './types.ts';
 
 export interface SinkEntry {
   /** The sink's component name and consumer group suffix. */
   readonly name: string;
   readonly description: string;
-  /** The sink's options (zod, each field described); defaults come from configuration where the config has them. */
-  readonly spec: z.ZodObject;
   create(config: Config, ctx?: SinkContext): Sink;
 }
 
 export const sinks = {
   postgres: {
     name: 'postgres-sink', description: 'price-updates, market-events → PostgreSQL price_data, market_events',
-    spec: postgresSinkSpec, create: (c, ctx) => createPostgresSink(c, ctx),
+    create: (c, ctx) => createPostgresSink(c, ctx),
   },
   redis: {
     name: 'redis-sink', description: 'price-updates → Redis latest price (TTL) and recent bars',
-    spec: redisSinkSpec, create: (c, ctx) => createRedisSink(c, ctx),
+    create: (c, ctx) => createRedisSink(c, ctx),
   },
   neo4j: {
     name: 'neo4j-sink', description: 'price-updates → Neo4j Stock nodes (last_price); graph-mutations → the company graph',
-    spec: neo4jSinkSpec, create: (c, ctx) => createNeo4jSink(c, ctx),
+    create: (c, ctx) => createNeo4jSink(c, ctx),
   },
   enricher: {
     name: 'enricher', description: 'market-events → Claude (or rule-based) classification → graph-mutations (MarketEvent, AFFECTS) and market_events enrichment',
-    spec: enricherSpec, create: (c, ctx) => createEnricher(c, ctx, { onCall: (call) => processMetrics().claudeCall(call) }),
+    create: (c, ctx) => createEnricher(c, ctx, { onCall: (call) => processMetrics().claudeCall(call) }),
   },
 } satisfies Record<string, SinkEntry>;
 

@@ -1,0 +1,57 @@
+// The price columns list (consumers/postgres/price-columns.ts) against the migrations that create price_data: the same
+// columns with the same types, so a field added to the list without its migration (or the reverse) fails here, with no
+// server. The COPY encoding itself is exercised against PostgreSQL by sink.int.test.ts.
+import { readdir, readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { PRICE_COLUMNS } from '../../../consumers/postgres/price-columns.ts';
+import type { PriceUpdate } from '../../../schemas/types.generated.ts';
+import { bar } from '../../helpers/index.ts';
+
+const MIGRATIONS = new URL('../../../lib/stores/migrations/', import.meta.url);
+const TYPES: Record<string, string> = { text: 'text', 'double precision': 'float8', bigint: 'int8', timestamptz: 'timestamptz' };
+
+/** price_data's columns as the migrations leave them: name → type. */
+async function migratedColumns(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const file of (await readdir(MIGRATIONS)).filter((f) => f.endsWith('.sql')).sort()) {
+    const sql = (await readFile(new URL(file, MIGRATIONS), 'utf8')).replace(/--.*$/gm, '');
+    const create = /CREATE TABLE IF NOT EXISTS price_data \(([\s\S]*?)\n\);/.exec(sql)?.[1];
+    for (const line of create?.split('\n') ?? []) {
+      const m = /^\s*(\w+)\s+(text|double precision|bigint|timestamptz)\b/.exec(line);
+      if (m) out[m[1]!] = TYPES[m[2]!]!;
+    }
+    const added = sql.matchAll(/ALTER TABLE price_data ADD COLUMN IF NOT EXISTS (\w+) (text|double precision|bigint|timestamptz)/g);
+    for (const m of added) out[m[1]!] = TYPES[m[2]!]!;
+  }
+  return out;
+}
+
+describe('price_data columns', () => {
+  it('are the columns the migrations create, with their types', async () => {
+    expect(Object.fromEntries(PRICE_COLUMNS.map((c) => [c.name, c.type]))).toEqual(await migratedColumns());
+  });
+
+  it('key on the primary key (symbol, interval, ts)', () => {
+    expect(PRICE_COLUMNS.filter((c) => c.key).map((c) => c.name)).toEqual(['symbol', 'interval', 'ts']);
+  });
+
+  it('encode each value with its length first, a NULL as length -1 alone', () => {
+    const r: PriceUpdate = bar('AAPL', 0, 100, { vwap: null, trades: 7 });
+    const sizes = PRICE_COLUMNS.map((c) => c.size(r));
+    const b = Buffer.alloc(sizes.reduce((a, n) => a + n, 0));
+    let o = 0;
+    for (const c of PRICE_COLUMNS) {
+      const at = o;
+      o = c.write(b, o, r);
+      expect(o - at, c.name).toBe(c.size(r));
+    }
+    const at = (name: string) => PRICE_COLUMNS.slice(0, PRICE_COLUMNS.findIndex((c) => c.name === name)).reduce((a, c) => a + c.size(r), 0);
+    expect(b.readInt32BE(at('symbol'))).toBe(4);
+    expect(b.toString('latin1', at('symbol') + 4, at('symbol') + 8)).toBe('AAPL');
+    expect(b.readInt32BE(at('vwap'))).toBe(-1);
+    expect([b.readInt32BE(at('trades')), b.readBigInt64BE(at('trades') + 4)]).toEqual([8, 7n]);
+    expect([b.readInt32BE(at('close')), b.readDoubleBE(at('close') + 4)]).toEqual([8, 100]);
+    // timestamptz: microseconds since 2000-01-01 UTC.
+    expect(b.readBigInt64BE(at('ts') + 4)).toBe(BigInt(r.eventTime - Date.UTC(2000, 0, 1)) * 1000n);
+  });
+});
