@@ -211,6 +211,18 @@ describe('deletes end to end, with their provenance', () => {
     const after = await snapshot(event.id, [SYM]);
     expect(after.rows).toEqual([]);
     expect(after.rels).toEqual(before.rels);
+    // The same nodes and tombstones; the enricher's replay republished the event's deletes, so a tombstone may now name
+    // that newer graph-mutations record (a later offset, a later deleted_at) as what deleted it: the same effect.
+    const deletedBy = (nodes: string[]) => nodes.map((n) => {
+      const [labels, { src_offset: offset, deleted_at: at, ...rest }] = JSON.parse(n) as [string[], Record<string, unknown>];
+      return { fact: JSON.stringify([labels, rest]), offset: offset as number | undefined, at: at as number | undefined };
+    }).sort((a, b) => a.fact.localeCompare(b.fact));
+    const [was, is] = [deletedBy(before.nodes), deletedBy(after.nodes)];
+    expect(is.map((n) => n.fact)).toEqual(was.map((n) => n.fact));
+    is.forEach((n, i) => {
+      expect(n.offset ?? -1).toBeGreaterThanOrEqual(was[i]!.offset ?? -1);
+      expect(n.at ?? -1).toBeGreaterThanOrEqual(was[i]!.at ?? -1);
+    });
     expect(await tombstone(`AFFECTS:${event.id}:${SYM}`)).toMatchObject({ src_op: 'DeleteRelationship', enr_source_topic: topics.events.name, enr_source_offset: at.offset + 1 });
     expect((await props('MATCH (n:MarketEvent {id: $id}) RETURN properties(n) AS p', { id: event.id }))).toEqual([]);
   });
