@@ -14,7 +14,8 @@ const OLD_NODE = '/usr/bin/node';
 const systemNodeVersion = spawnSync(OLD_NODE, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout?.trim();
 const oldMajor = Number(systemNodeVersion?.split('.')[0] ?? NaN);
 /** Stops a test on a machine without an older Node, saying what it needs. */
-const needOldNode = () => expect(oldMajor < 24, `these tests need a Node older than 24 at ${OLD_NODE} (found ${systemNodeVersion ?? 'none'}): install Debian's nodejs`).toBe(true);
+const needOldNode = () => expect(oldMajor < 24,
+  `these tests need a Node older than 24 at ${OLD_NODE} (found ${systemNodeVersion ?? 'none'}): install Debian's nodejs`).toBe(true);
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const e: NodeJS.ProcessEnv = { ...process.env, ...extra };

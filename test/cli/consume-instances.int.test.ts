@@ -51,8 +51,10 @@ describe('consume --instances N', () => {
     await ensureTopics(kafka, config, [topic]);
     // Identifiers cannot be parameters: a random name and random symbols made above.
     await pool.query(`CREATE TABLE ${writes} (symbol text, ts timestamptz)`);
-    await pool.query(`CREATE FUNCTION ${writes}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ${writes} VALUES (NEW.symbol, NEW.ts); RETURN NEW; END $$`);
-    await pool.query(`CREATE TRIGGER ${writes} BEFORE INSERT ON price_data FOR EACH ROW WHEN (NEW.symbol IN (${symbols.map((x) => `'${x}'`).join(', ')})) EXECUTE FUNCTION ${writes}()`);
+    await pool.query(`CREATE FUNCTION ${writes}() RETURNS trigger LANGUAGE plpgsql
+      AS $$ BEGIN INSERT INTO ${writes} VALUES (NEW.symbol, NEW.ts); RETURN NEW; END $$`);
+    const listed = symbols.map((x) => `'${x}'`).join(', ');
+    await pool.query(`CREATE TRIGGER ${writes} BEFORE INSERT ON price_data FOR EACH ROW WHEN (NEW.symbol IN (${listed})) EXECUTE FUNCTION ${writes}()`);
     const writtenTwice = async () => (await pool.query(`SELECT symbol, ts, count(*)::int AS n FROM ${writes} GROUP BY 1, 2 HAVING count(*) > 1`)).rows;
     const written = async () => Number((await pool.query(`SELECT count(*) AS n FROM ${writes}`)).rows[0].n);
     const committed = async () => {

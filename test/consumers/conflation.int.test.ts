@@ -31,7 +31,10 @@ function stream(): SinkRecord<PriceUpdate>[] {
   return out.map((value, i) => ({ value, key: value.symbol, timestamp: 1_700_000_000_000 + i }));
 }
 
-/** Per symbol, what the records say the store must end with: the bar of each event time last sent, and the newest bar (by event time, the later record among equals). */
+/**
+ * Per symbol, what the records say the store must end with: the bar of each event time last sent, and the newest bar
+ * (by event time, the later record among equals).
+ */
 function expectedFrom(records: readonly SinkRecord<PriceUpdate>[]) {
   return symbols.map((s) => {
     const mine = records.map((r) => r.value!).filter((v) => v.symbol === s);
@@ -79,10 +82,13 @@ describe('conflation: the newest record per key of a batch leaves what writing e
       const expected = expectedFrom(records).map(({ bars, latest }) => ({
         latest: {
           close: String(latest.close), open: String(latest.open), high: String(latest.high), low: String(latest.low), volume: String(latest.volume),
-          ts: new Date(latest.eventTime).toISOString(), interval: latest.interval, source: latest.source, vwap: String(latest.vwap ?? ''), trades: String(latest.trades ?? ''),
+          ts: new Date(latest.eventTime).toISOString(), interval: latest.interval, source: latest.source,
+          vwap: String(latest.vwap ?? ''), trades: String(latest.trades ?? ''),
         },
         watermark: String(latest.eventTime),
-        bars: bars.map((b) => ({ ts: b.eventTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: b.source, score: String(b.eventTime) })),
+        bars: bars.map((b) => ({
+          ts: b.eventTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: b.source, score: String(b.eventTime),
+        })),
       }));
       const asStored = (x: typeof everyRecord) => x.map(({ latest, watermark, bars }) => ({
         latest, watermark,
@@ -117,7 +123,8 @@ describe('conflation: the newest record per key of a batch leaves what writing e
       const expected = expectedFrom(records).sort((a, b) => a.symbol.localeCompare(b.symbol)).map(({ symbol, latest }) => ({
         s: symbol, price: latest.close, updatedMs: latest.eventTime, vwap: latest.vwap, trades: latest.trades, labels: ['Company', 'Stock'],
       }));
-      const asStored = (x: typeof everyRecord) => x.map(({ s, price, updatedMs, vwap, trades, labels }) => ({ s, price, updatedMs, vwap, trades, labels: [...(labels as string[])].sort() }));
+      const asStored = (x: typeof everyRecord) => x.map(({ s, price, updatedMs, vwap, trades, labels }) =>
+        ({ s, price, updatedMs, vwap, trades, labels: [...(labels as string[])].sort() }));
       expect(asStored(everyRecord)).toEqual(expected);
       expect(asStored(conflated)).toEqual(expected);
     } finally {

@@ -132,7 +132,8 @@ async function streamThroughOutage(name: StoreName, store: Store, outage: Outage
         throw new Error(`/health ${h.status}: stalled ${group?.stalled}, last retry ${JSON.stringify(group?.lastRetryError)}, ${name}-sink ${JSON.stringify(dependency)}`);
       }, { what: `/health to name the failure (${outage.retryError})`, timeoutMs: 60_000, intervalMs: 300 });
       expect(health.groups[groupId]!.lastRetryError).toMatch(outage.retryError);
-      await waitFor(async () => { await check(); return retries >= retried + 2; }, { what: 'two more failed writes while refused', timeoutMs: 60_000, intervalMs: 200 });
+      await waitFor(async () => { await check(); return retries >= retried + 2; },
+        { what: 'two more failed writes while refused', timeoutMs: 60_000, intervalMs: 200 });
       await check();
       expect(moved, `committed offsets moved while refused (were ${before})`).toEqual([]);
       expect(await totalLag(kafka, groupId, [topics.prices.name])).toBeGreaterThan(0);

@@ -194,7 +194,8 @@ describe('deletes end to end, with their provenance', () => {
     const affects = await tombstone(`AFFECTS:${event.id}:${SYM}`);
     expect(affects).toMatchObject({
       src_topic: topics.mutations.name, src_op: 'DeleteRelationship', src_origin: 'enricher',
-      enr_source_topic: topics.events.name, enr_source_partition: at.partition, enr_source_offset: at.offset + 1, enr_classifier: 'claude', // the market-events tombstone
+      // the market-events tombstone
+      enr_source_topic: topics.events.name, enr_source_partition: at.partition, enr_source_offset: at.offset + 1, enr_classifier: 'claude',
     });
 
     const text = await explainText(event.id);
@@ -223,7 +224,8 @@ describe('deletes end to end, with their provenance', () => {
       expect(n.offset ?? -1).toBeGreaterThanOrEqual(was[i]!.offset ?? -1);
       expect(n.at ?? -1).toBeGreaterThanOrEqual(was[i]!.at ?? -1);
     });
-    expect(await tombstone(`AFFECTS:${event.id}:${SYM}`)).toMatchObject({ src_op: 'DeleteRelationship', enr_source_topic: topics.events.name, enr_source_offset: at.offset + 1 });
+    expect(await tombstone(`AFFECTS:${event.id}:${SYM}`))
+      .toMatchObject({ src_op: 'DeleteRelationship', enr_source_topic: topics.events.name, enr_source_offset: at.offset + 1 });
     expect((await props('MATCH (n:MarketEvent {id: $id}) RETURN properties(n) AS p', { id: event.id }))).toEqual([]);
   });
 

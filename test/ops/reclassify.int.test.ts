@@ -87,7 +87,8 @@ async function ruleClassified(): Promise<World> {
   await publisher.send(w.topics.events, w.events, { source: 'test' });
   await waitFor(async () => { const x = await graph(w); return x.length === 3 && x.every((e) => e.affects.length === 2); },
     { what: 'the rule-based MarketEvent nodes with their AFFECTS', timeoutMs: 90_000 });
-  await waitFor(async () => (await totalLag(kafka, groupIdOf(w.rules, 'enricher'), [w.topics.events.name])) === 0, { what: 'the enricher to commit the events' });
+  const groupId = groupIdOf(w.rules, 'enricher');
+  await waitFor(async () => (await totalLag(kafka, groupId, [w.topics.events.name])) === 0, { what: 'the enricher to commit the events' });
   await enricher.stop();
   return w;
 }
@@ -113,7 +114,8 @@ const rulesWorld = once(ruleClassified);
 /** Classified by the rules, then reclassified once with Claude (the result and the requests it took kept). */
 const reclassifiedWorld = once(async () => {
   const w = await ruleClassified();
-  const result = await reclassify({ config: w.claude, logger, symbols: w.symbols, mutationsTopic: w.topics.mutations, claude: { minBackoffMs: 1, maxBackoffMs: 5 } });
+  const claude = { minBackoffMs: 1, maxBackoffMs: 5 };
+  const result = await reclassify({ config: w.claude, logger, symbols: w.symbols, mutationsTopic: w.topics.mutations, claude });
   return { w, result };
 });
 
@@ -188,7 +190,10 @@ describe('enrich reclassify', () => {
   it('--dry-run prints how many events and the estimated cost, and asks nothing', async () => {
     const w = await rulesWorld();
     const { stdout } = await run(process.execPath, ['bin/marketstream.js', 'enrich', 'reclassify', '--dry-run', '--symbols', w.symbols.join(',')], {
-      env: { ...process.env, KAFKA_GROUP_PREFIX: w.claude.KAFKA_GROUP_PREFIX, ANTHROPIC_API_KEY: w.claude.ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL: fake.url, ANTHROPIC_MODEL: MODEL, LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
+      env: {
+        ...process.env, KAFKA_GROUP_PREFIX: w.claude.KAFKA_GROUP_PREFIX, ANTHROPIC_API_KEY: w.claude.ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL: fake.url,
+        ANTHROPIC_MODEL: MODEL, LOG_LEVEL: 'warn', LOG_FORMAT: 'json',
+      },
       timeout: 60_000,
     });
     expect(stdout).toMatch(new RegExp(`^3 event\\(s\\) to ask ${MODEL} about \\(now by the rules: 3, by another Claude model: 0\\)`));

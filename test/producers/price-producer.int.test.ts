@@ -88,7 +88,10 @@ describe('price producer (real Kafka and registry)', () => {
     // What the source handed over, seen from outside the producer.
     const synthetic = createSyntheticSource({ seed: 1, interval: 'tick' });
     const fetchedBars: PriceUpdate[] = [];
-    const source: PriceFeed = { ...synthetic, fetch: async (symbols, now) => { const bars = await synthetic.fetch(symbols, now); fetchedBars.push(...bars); return bars; } };
+    const source: PriceFeed = {
+      ...synthetic,
+      fetch: async (symbols, now) => { const bars = await synthetic.fetch(symbols, now); fetchedBars.push(...bars); return bars; },
+    };
     const producer = createPriceProducer({ config, logger, publisher, topic, source, symbols: ['AAPL', 'GOOGL'], intervalMs: 1000 });
     const running = producer.start();
     await waitFor(() => producer.ticks >= 2, { timeoutMs: 30_000, what: 'two ticks' });

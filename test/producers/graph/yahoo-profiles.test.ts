@@ -48,6 +48,7 @@ describe('yahoo profile source', () => {
 
     const down = fakeYahoo(Array.from({ length: 10 }, () => fixture('error-500.json')));
     // Yahoo's own answer, after the retries: the 500 it kept sending, not some other failure.
-    await expect(source(down, 1).profiles(['AAPL'])).rejects.toThrow(expect.objectContaining({ name: 'HTTPError', code: 500, message: expect.stringContaining('500 Internal Server Error') }));
+    await expect(source(down, 1).profiles(['AAPL']))
+      .rejects.toThrow(expect.objectContaining({ name: 'HTTPError', code: 500, message: expect.stringContaining('500 Internal Server Error') }));
   });
 });
