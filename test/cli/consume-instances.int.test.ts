@@ -115,8 +115,9 @@ describe('consume --instances N', () => {
       expect(await writtenTwice()).toEqual([]);
       expect(await written()).toBe(bars.length + more.length);
     } finally {
+      const kids = childrenOf(parent.pid!); // read before the parent dies: its children would be orphans, out of reach
       if (parent.exitCode === null) parent.kill('SIGKILL');
-      for (const pid of childrenOf(parent.pid!)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      for (const pid of kids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     }
     // Our own errors: only the restart of the killed member (kafkajs logs the rebalances it causes on its own).
     const errors = output.join('').split('\n').filter((l) => l.includes('"level":50') && !l.includes('"kafkajs"'));
