@@ -33,7 +33,13 @@ describe('consume --instances N', () => {
   const admin = kafka.admin();
   const pool = createPgPool(config, { max: 2 });
   const symbols = Array.from({ length: 12 }, randomSymbol);
+  // Every row of these symbols PostgreSQL is handed (a BEFORE INSERT trigger fires for each row of the sink's
+  // INSERT … ON CONFLICT, also when the upsert changes nothing) lands in a scratch table: a bar written twice shows.
+  const writes = randomName('test_writes').replace(/-/g, '_');
   afterAll(async () => {
+    await pool.query(`DROP TRIGGER IF EXISTS ${writes} ON price_data`).catch(() => undefined);
+    await pool.query(`DROP FUNCTION IF EXISTS ${writes}()`).catch(() => undefined);
+    await pool.query(`DROP TABLE IF EXISTS ${writes}`).catch(() => undefined);
     await pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]).catch(() => undefined);
     await pool.end();
     await deleteTestTopics(kafka, [topic.name, topic.dlq]).catch(() => undefined);
@@ -43,6 +49,19 @@ describe('consume --instances N', () => {
   it('runs two members in two processes that split the partitions, write each bar once, restart a dead member, and stop on one SIGTERM', async () => {
     await admin.connect();
     await ensureTopics(kafka, config, [topic]);
+    // Identifiers cannot be parameters: a random name and random symbols made above.
+    await pool.query(`CREATE TABLE ${writes} (symbol text, ts timestamptz)`);
+    await pool.query(`CREATE FUNCTION ${writes}() RETURNS trigger LANGUAGE plpgsql
+      AS $$ BEGIN INSERT INTO ${writes} VALUES (NEW.symbol, NEW.ts); RETURN NEW; END $$`);
+    const listed = symbols.map((x) => `'${x}'`).join(', ');
+    await pool.query(`CREATE TRIGGER ${writes} BEFORE INSERT ON price_data FOR EACH ROW WHEN (NEW.symbol IN (${listed})) EXECUTE FUNCTION ${writes}()`);
+    const writtenTwice = async () => (await pool.query(`SELECT symbol, ts, count(*)::int AS n FROM ${writes} GROUP BY 1, 2 HAVING count(*) > 1`)).rows;
+    const written = async () => Number((await pool.query(`SELECT count(*) AS n FROM ${writes}`)).rows[0].n);
+    const committed = async () => {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic.name] });
+      const ends = await admin.fetchTopicOffsets(topic.name);
+      return ends.every((e) => e.offset === '0' || offsets?.partitions.find((p) => p.partition === e.partition)?.offset === e.offset);
+    };
     const parent = spawn(process.execPath, ['bin/marketstream.js', 'consume', 'postgres', '--instances', '2'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     parent.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
@@ -66,6 +85,9 @@ describe('consume --instances N', () => {
       await publisher.send(topic, bars, { source: 'test' });
       const count = async () => Number((await pool.query('SELECT count(*) AS n FROM price_data WHERE symbol = ANY($1)', [symbols])).rows[0].n);
       await waitFor(async () => (await count()) === bars.length, { timeoutMs: 60_000, what: `${bars.length} rows` });
+      // Committed too, so the member killed next leaves nothing to be read (and written) again.
+      await waitFor(committed, { timeoutMs: 30_000, what: 'every record committed' });
+      expect(await written()).toBe(bars.length);
 
       // A member killed outright is started again: the group is back to two members, in two (new) processes.
       process.kill(members[0]!, 'SIGKILL');
@@ -89,9 +111,13 @@ describe('consume --instances N', () => {
         const end = ends.find((e) => e.partition === p.partition)!.offset;
         expect(end === '0' ? '0' : p.offset).toBe(end); // every record committed (an empty partition has nothing to commit)
       }
+      // Each bar handed to PostgreSQL once, through the split, the kill, the restart and the stop.
+      expect(await writtenTwice()).toEqual([]);
+      expect(await written()).toBe(bars.length + more.length);
     } finally {
+      const kids = childrenOf(parent.pid!); // read before the parent dies: its children would be orphans, out of reach
       if (parent.exitCode === null) parent.kill('SIGKILL');
-      for (const pid of childrenOf(parent.pid!)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      for (const pid of kids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     }
     // Our own errors: only the restart of the killed member (kafkajs logs the rebalances it causes on its own).
     const errors = output.join('').split('\n').filter((l) => l.includes('"level":50') && !l.includes('"kafkajs"'));

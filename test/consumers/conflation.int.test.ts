@@ -31,6 +31,20 @@ function stream(): SinkRecord<PriceUpdate>[] {
   return out.map((value, i) => ({ value, key: value.symbol, timestamp: 1_700_000_000_000 + i }));
 }
 
+/**
+ * Per symbol, what the records say the store must end with: the bar of each event time last sent, and the newest bar
+ * (by event time, the later record among equals).
+ */
+function expectedFrom(records: readonly SinkRecord<PriceUpdate>[]) {
+  return symbols.map((s) => {
+    const mine = records.map((r) => r.value!).filter((v) => v.symbol === s);
+    const byTime = new Map<number, PriceUpdate>();
+    for (const v of mine) byTime.set(v.eventTime, v);
+    const latest = mine.reduce((a, b) => (b.eventTime >= a.eventTime ? b : a));
+    return { symbol: s, bars: [...byTime.entries()].sort(([a], [b]) => a - b).map(([, v]) => v), latest };
+  });
+}
+
 async function writeOneByOne(sink: Sink, records: SinkRecord<PriceUpdate>[]) {
   for (const r of records) await sink.handlers[0]!.writeBatch([r]);
 }
@@ -64,6 +78,24 @@ describe('conflation: the newest record per key of a batch leaves what writing e
       const conflated = await snapshot();
       expect(conflated).toEqual(everyRecord);
       expect(everyRecord.every((s) => s.bars.length > 0 && s.latest.close !== undefined)).toBe(true);
+      // Both equal what the records say: every bar as last sent (score = event time), the newest bar in the hash.
+      const expected = expectedFrom(records).map(({ bars, latest }) => ({
+        latest: {
+          close: String(latest.close), open: String(latest.open), high: String(latest.high), low: String(latest.low), volume: String(latest.volume),
+          ts: new Date(latest.eventTime).toISOString(), interval: latest.interval, source: latest.source,
+          vwap: String(latest.vwap ?? ''), trades: String(latest.trades ?? ''),
+        },
+        watermark: String(latest.eventTime),
+        bars: bars.map((b) => ({
+          ts: b.eventTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: b.source, score: String(b.eventTime),
+        })),
+      }));
+      const asStored = (x: typeof everyRecord) => x.map(({ latest, watermark, bars }) => ({
+        latest, watermark,
+        bars: bars.flatMap((m, i) => (i % 2 ? [] : [{ ...(JSON.parse(m) as Record<string, unknown>), score: bars[i + 1] }])),
+      }));
+      expect(asStored(everyRecord)).toEqual(expected);
+      expect(asStored(conflated)).toEqual(expected);
     } finally {
       await sink.close();
     }
@@ -73,7 +105,8 @@ describe('conflation: the newest record per key of a batch leaves what writing e
     const sink = createNeo4jSink(config);
     await sink.connect();
     const snapshot = async () => (await driver.executeQuery(
-      'MATCH (c:Company) WHERE c.symbol IN $symbols RETURN c.symbol AS s, c.last_price AS price, toString(c.last_updated) AS updated, c.last_vwap AS vwap, c.last_trades AS trades, labels(c) AS labels ORDER BY s',
+      `MATCH (c:Company) WHERE c.symbol IN $symbols RETURN c.symbol AS s, c.last_price AS price, toString(c.last_updated) AS updated,
+       c.last_updated.epochMillis AS updatedMs, c.last_vwap AS vwap, c.last_trades AS trades, labels(c) AS labels ORDER BY s`,
       { symbols },
     )).records.map((r) => r.toObject());
     const records = stream();
@@ -86,6 +119,14 @@ describe('conflation: the newest record per key of a batch leaves what writing e
       const conflated = await snapshot();
       expect(conflated).toEqual(everyRecord);
       expect(everyRecord).toHaveLength(symbols.length);
+      // Both equal what the records say: each Stock holds its newest bar (by event time, the later record among equals).
+      const expected = expectedFrom(records).sort((a, b) => a.symbol.localeCompare(b.symbol)).map(({ symbol, latest }) => ({
+        s: symbol, price: latest.close, updatedMs: latest.eventTime, vwap: latest.vwap, trades: latest.trades, labels: ['Company', 'Stock'],
+      }));
+      const asStored = (x: typeof everyRecord) => x.map(({ s, price, updatedMs, vwap, trades, labels }) =>
+        ({ s, price, updatedMs, vwap, trades, labels: [...(labels as string[])].sort() }));
+      expect(asStored(everyRecord)).toEqual(expected);
+      expect(asStored(conflated)).toEqual(expected);
     } finally {
       await sink.close();
     }

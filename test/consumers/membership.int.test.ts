@@ -4,10 +4,10 @@
 //   retry back-off longer than the session: no member is evicted (no new group join), nothing lost or dead-lettered;
 // - one record PostgreSQL rejects as data (a store rule, a trigger, breaks on it) inside a 20,000-record batch: exactly
 //   one DLQ record, and every other record is handed to the store once (the batch is not fetched again).
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
+import { headersToStrings } from '../../lib/record-headers.ts';
 import { groupLag } from '../../lib/lag.ts';
 import { createPublisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
@@ -19,6 +19,22 @@ import { bar, BAR_T0, deleteTestTopics, randomName, randomSymbol, readTopic, tes
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 
 const SESSION_MS = 6000;
+
+/** The longest pause between two retries of one partition's write that a member logged since `since`. */
+function longestRetryGap(members: readonly CliProcess[], since: number): number {
+  let longest = 0;
+  for (const m of members) {
+    const last = new Map<string, number>();
+    for (const l of m.logs()) {
+      if (typeof l.attempt !== 'number' || typeof l.time !== 'number' || l.time < since) continue;
+      const at = `${String(l.topic)}:${String(l.partition)}`;
+      const before = last.get(at);
+      if (before !== undefined) longest = Math.max(longest, l.time - before);
+      last.set(at, l.time);
+    }
+  }
+  return longest;
+}
 
 describe('group membership under long outages and slow isolation', () => {
   const base = testConfig();
@@ -63,17 +79,27 @@ describe('group membership under long outages and slow isolation', () => {
     const joins = () => members.map((m) => m.logs().filter((l) => l.msg === 'joined group').length);
     await publish(0, 50);
     await waitFor(async () => (await rows()) === 12 * 50, { what: 'the first bars through 3 members', timeoutMs: 90_000 });
-    // Settled: every member owns partitions and no join happened for two session timeouts.
+    // Settled: the broker holds the 3 members in a stable group, and each member logged its join of it (the same
+    // counts on two polls a second apart: a join's log line is in).
+    const admin = kafka.admin();
+    await admin.connect();
+    cleanup.push(() => admin.disconnect());
+    let last = '';
     await waitFor(async () => {
-      const before = joins().join();
-      await sleep(2 * SESSION_MS);
-      return joins().every((n) => n > 0) && joins().join() === before;
-    }, { what: 'a settled group of 3', timeoutMs: 120_000 });
+      const g = (await admin.describeGroups([groupIdOf(config, 'postgres')])).groups[0];
+      const now = joins().join();
+      const steady = g?.state === 'Stable' && g.members.length === 3 && joins().every((n) => n > 0) && now === last;
+      last = now;
+      return steady;
+    }, { what: 'a settled group of 3', timeoutMs: 120_000, intervalMs: 1000 });
     const settled = joins();
 
     proxy.cut();
+    const cutAt = Date.now();
     await publish(50, 100);
-    await sleep(4 * SESSION_MS);
+    // Down for four session timeouts, and until a member has waited out a retry back-off longer than the session.
+    await waitFor(() => Date.now() - cutAt >= 4 * SESSION_MS && longestRetryGap(members, cutAt) > SESSION_MS,
+      { what: 'four session timeouts and a back-off longer than the session', timeoutMs: 120_000, intervalMs: 500 });
     expect(await rows()).toBe(12 * 50); // nothing could be written, nothing was skipped
     proxy.restore();
 
@@ -114,6 +140,13 @@ describe('group membership under long outages and slow isolation', () => {
     const dead = await readTopic(kafka, topic.dlq);
     expect(dead).toHaveLength(1);
     expect(dead[0]!.headers['error-class']?.toString()).toBe('ValidationError');
+    // And it is the record the store rejected: its key, its place in the topic (one partition, sent in order), its bar.
+    const headers = headersToStrings(dead[0]!.headers);
+    expect(dead[0]!.key?.toString()).toBe(symbol);
+    expect(headers).toMatchObject({ 'original-topic': topic.name, 'original-partition': '0', 'original-offset': String(bad) });
+    expect(headers['error-message']).toContain('bar rejected by a store rule');
+    const { value } = await createSerde(config).decode(topic, dead[0]!.value!);
+    expect(value).toEqual(minuteBar(bad));
     expect(handed, 'every record handed over exactly once: no batch fetched again').toBe(n);
   });
 });

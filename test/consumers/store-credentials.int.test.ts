@@ -85,7 +85,9 @@ async function streamThroughOutage(name: StoreName, store: Store, outage: Outage
   const seen: string[] = [];
   try {
     obs = await startObservability({ config, logger, command: `consume ${name}` });
-    running = await startSinks({ config, logger, names: [name], topics, hooks: obs.sinkHooks });
+    const hooks = obs.sinkHooks;
+    let retries = 0;
+    running = await startSinks({ config, logger, names: [name], topics, hooks: { ...hooks, onRetry: (e) => { retries++; hooks.onRetry?.(e); } } });
     obs.started();
     publisher = createPublisher({ kafka, serde: createSerde(config), logger });
     await publisher.connect();
@@ -112,6 +114,12 @@ async function streamThroughOutage(name: StoreName, store: Store, outage: Outage
         return r.status === 503 && r.text.includes(`${groupId}: stalled`) ? r : undefined;
       }, { what: `/ready to report ${groupId} stalled`, timeoutMs: 60_000, intervalMs: 300 });
       expect(stalled.status).toBe(503);
+      // Stalled: nothing was written for STALL_SECONDS, so every commit of what was written before is in. From here the
+      // committed offsets must not move while the records keep coming and the group keeps failing to write them.
+      const before = await committedOffsets(groupId, topics.prices.name);
+      const moved: string[] = [];
+      const check = async () => { const now = await committedOffsets(groupId, topics.prices.name); if (now !== before) moved.push(now); };
+      const retried = retries;
       const health = await waitFor(async () => {
         const h = await endpoint('/health');
         seen.push(h.text);
@@ -124,6 +132,10 @@ async function streamThroughOutage(name: StoreName, store: Store, outage: Outage
         throw new Error(`/health ${h.status}: stalled ${group?.stalled}, last retry ${JSON.stringify(group?.lastRetryError)}, ${name}-sink ${JSON.stringify(dependency)}`);
       }, { what: `/health to name the failure (${outage.retryError})`, timeoutMs: 60_000, intervalMs: 300 });
       expect(health.groups[groupId]!.lastRetryError).toMatch(outage.retryError);
+      await waitFor(async () => { await check(); return retries >= retried + 2; },
+        { what: 'two more failed writes while refused', timeoutMs: 60_000, intervalMs: 200 });
+      await check();
+      expect(moved, `committed offsets moved while refused (were ${before})`).toEqual([]);
       expect(await totalLag(kafka, groupId, [topics.prices.name])).toBeGreaterThan(0);
     } finally {
       await outage.restore();
@@ -159,6 +171,18 @@ async function streamThroughOutage(name: StoreName, store: Store, outage: Outage
     await admin.deleteGroups([groupId]).catch(() => {});
     await admin.disconnect();
     await deleteTestTopics(kafka, Object.values(topics).flatMap((t) => [t.name, t.dlq]));
+  }
+}
+
+/** The group's committed offset per partition of `topic`, as one comparable string. */
+async function committedOffsets(groupId: string, topic: string): Promise<string> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (t?.partitions ?? []).map((p) => `${p.partition}:${p.offset}`).sort().join(',');
+  } finally {
+    await admin.disconnect();
   }
 }
 

@@ -7,6 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Consumer } from 'kafkajs';
+import type { RunnerHooks } from '../../consumers/runner.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
@@ -18,6 +20,38 @@ import { startTestRegistry } from '../helpers/registry.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 
 const BARS = 300;
+
+/**
+ * What the members of a group did, from kafkajs's instrumentation events: when each joined, when batches of `topic`
+ * started, and when a failed attempt on it was retried.
+ */
+function watchMembers(topic: string) {
+  const joins = new Map<Consumer, number[]>();
+  const batches: number[] = [];
+  const retries: number[] = [];
+  const hooks: RunnerHooks = {
+    onMember({ consumer }) {
+      joins.set(consumer, []);
+      consumer.on(consumer.events.GROUP_JOIN, (e) => { joins.get(consumer)!.push(e.timestamp); });
+      consumer.on(consumer.events.START_BATCH_PROCESS, (e) => { if (e.payload.topic === topic) batches.push(e.timestamp); });
+    },
+    onRetry(e) { if (e.topic === topic) retries.push(Date.now()); },
+  };
+  return {
+    hooks,
+    count: () => joins.size,
+    /** A batch of the topic started at or after `since`, and a failed attempt was retried after it. */
+    fetchedAndRetried: (since: number) => {
+      const fetched = batches.find((t) => t >= since);
+      return fetched !== undefined && retries.some((t) => t >= fetched);
+    },
+    /** The time of the last join when every member joined at or after `since`, else undefined. */
+    allJoinedSince: (since: number) => {
+      const last = [...joins.values()].map((ts) => ts.filter((t) => t >= since).at(-1));
+      return last.length > 1 && last.every((t) => t !== undefined) ? Math.max(...(last as number[])) : undefined;
+    },
+  };
+}
 
 describe('schema registry outages', () => {
   const base = testConfig();
@@ -36,11 +70,19 @@ describe('schema registry outages', () => {
   async function scenario(registryUrl: string) {
     const topic = withName(priceUpdates, randomName('test-registry'));
     topics.push(topic.name, topic.dlq);
-    const config = testConfig({ SCHEMA_REGISTRY_URL: registryUrl, SCHEMA_CACHE_DIR: mkdtempSync(path.join(tmpdir(), 'schemas-')), KAFKA_GROUP_PREFIX: randomName('test-registry') });
+    // A short session (heartbeats every second): members see a rebalance, and rejoin, within about a second.
+    const config = testConfig({
+      SCHEMA_REGISTRY_URL: registryUrl, SCHEMA_CACHE_DIR: mkdtempSync(path.join(tmpdir(), 'schemas-')), KAFKA_GROUP_PREFIX: randomName('test-registry'),
+      KAFKA_SESSION_TIMEOUT_MS: '10000',
+    });
     await ensureTopics(kafka, config, [topic]);
     const symbol = randomSymbol();
     const rows = async () => Number((await pool.query('SELECT count(*) FROM price_data WHERE symbol = $1', [symbol])).rows[0].count);
-    const start = async (instances = 1) => { const s = await startSinks({ config, logger, names: ['postgres'], topics: { prices: topic }, instances }); cleanup.push(() => s.stop()); return s; };
+    const start = async (instances = 1, hooks?: RunnerHooks) => {
+      const s = await startSinks({ config, logger, names: ['postgres'], topics: { prices: topic }, instances, hooks });
+      cleanup.push(() => s.stop());
+      return s;
+    };
     return { topic, config, symbol, rows, start };
   }
 
@@ -88,10 +130,14 @@ describe('schema registry outages', () => {
     expect(answer.status).toBe(404);
 
     await publisher.send(s.topic, Array.from({ length: BARS }, (_, i) => bar(s.symbol, i, 100 + i)), { source: 'test' });
-    await s.start(2); // fresh members, while records wait: they fetch, fail and retry
-    await new Promise((r) => setTimeout(r, 4000));
-    await s.start(1); // one more joins while the others are retrying: the group rebalances
-    await new Promise((r) => setTimeout(r, 6000));
+    const members = watchMembers(s.topic.name);
+    await s.start(2, members.hooks); // fresh members, while records wait: they fetch, fail and retry
+    await waitFor(() => members.fetchedAndRetried(0), { what: 'a member to fetch the records and retry their decoding', timeoutMs: 60_000 });
+    const joining = Date.now();
+    await s.start(1, members.hooks); // one more joins while the others are retrying: the group rebalances
+    const rejoined = await waitFor(() => members.allJoinedSince(joining), { what: 'all 3 members to join the rebalanced group', timeoutMs: 60_000 });
+    await waitFor(() => members.fetchedAndRetried(rejoined), { what: 'the new owner to fetch the records and retry', timeoutMs: 60_000 });
+    expect(members.count()).toBe(3);
     expect(await s.rows()).toBe(0);
     expect(await readTopic(kafka, s.topic.dlq)).toHaveLength(0);
 

@@ -4,7 +4,7 @@
 // cost and the headline; a Company from a profile explained through the CLI. Then the deletes: a market-events
 // tombstone removes the row, the MarketEvent node and its AFFECTS, and the tombstones record which records deleted
 // them; graph-mutations DeleteRelationship and tombstones remove what they name with the same provenance; replaying
-// every group from the earliest offsets changes none of it.
+// every group from the earliest offsets changes none of it. Each test makes the event or companies it checks.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatExplanation } from '../../cli/explain/format.ts';
@@ -37,14 +37,17 @@ const topics = {
 const base = testConfig();
 const kafka = testKafka(base, randomName('explain'));
 const logger = testLogger('explain');
-const SYM = randomSymbol();
-const [PA, PB] = [randomSymbol(), randomSymbol()];
+/** Every event id and ticker the tests made, for the clean-up. */
+const ids: string[] = [];
+const syms: string[] = [];
+const fresh = () => { const s = randomSymbol(); syms.push(s); return s; };
 
 /** The first event of the sample file, under a fresh id and about a fresh ticker (the shared graph's AAPL stays untouched). */
-function sampleEvent(): MarketEvent {
+function sampleEvent(sym: string): MarketEvent {
   const first = JSON.parse(readFileSync(SAMPLE_EVENTS_FILE, 'utf8').split('\n')[0]!) as Record<string, unknown>;
-  const parsed = parseEventObject({ ...first, id: randomName('evt'), symbols: [SYM] }, Date.now());
+  const parsed = parseEventObject({ ...first, id: randomName('evt'), symbols: [sym] }, Date.now());
   if (!parsed.ok) throw new Error(parsed.reason);
+  ids.push(parsed.value.id);
   return parsed.value;
 }
 
@@ -54,7 +57,6 @@ let publisher: Publisher;
 let running: RunningSinks | undefined;
 let driver: Driver;
 let pool: Pool;
-const event = sampleEvent();
 
 const start = async () => { running ??= await startSinks({ config, logger, names: SINKS, topics }); };
 const stop = async () => { await running?.stop(); running = undefined; };
@@ -69,6 +71,32 @@ async function snapshot(id: string, syms: readonly string[]) {
   const rels = await props('MATCH (a)-[x]->(b) WHERE a.id = $id OR a.symbol IN $syms RETURN [type(x), properties(x)] AS p', { id, syms });
   const canon = (xs: unknown[]) => xs.map((x) => JSON.stringify(x)).sort();
   return { rows, nodes: canon(nodes), rels: canon(rels) };
+}
+
+/** End offset of each partition of the events topic. */
+async function eventEnds(): Promise<Map<number, number>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return new Map((await admin.fetchTopicOffsets(topics.events.name)).map((p) => [p.partition, Number(p.offset)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A sample event about a fresh ticker, published and enriched: its AFFECTS edge is in Neo4j. */
+async function enrichedEvent() {
+  const sym = fresh();
+  const event = sampleEvent(sym);
+  const before = await eventEnds();
+  await publisher.send(topics.events, [event], { source: 'test' });
+  // Where its record went: the one partition that grew.
+  const grown = [...(await eventEnds())].filter(([p, end]) => end !== before.get(p));
+  expect(grown).toHaveLength(1);
+  const at = { partition: grown[0]![0], offset: before.get(grown[0]![0])! };
+  const edge = await waitFor(async () => (await props('MATCH (:MarketEvent {id: $id})-[x:AFFECTS]->(:Company {symbol: $s}) RETURN properties(x) AS p', { id: event.id, s: sym }))[0],
+    { what: 'the AFFECTS edge in Neo4j', timeoutMs: 60_000 });
+  return { sym, event, at, edge };
 }
 
 /** Stops the groups, rewinds them to the earliest offsets of their topics, and starts them again: redelivery of everything. */
@@ -87,8 +115,10 @@ async function settled() {
 
 beforeAll(async () => {
   fake = await startFakeAnthropic();
-  fake.setDefault(() => toolUseResponse({
-    type: 'earnings', sentiment: 'positive', sentiment_score: 0.7, affected: [{ symbol: SYM, relevance: 0.95 }], rationale: 'Earnings beat.',
+  // Each event is about one ticker: Claude names the first the article lists.
+  fake.setDefault((req) => toolUseResponse({
+    type: 'earnings', sentiment: 'positive', sentiment_score: 0.7,
+    affected: [{ symbol: /<tickers_listed_by_source>([^<,]+)/.exec(JSON.stringify(req.body))![1]!, relevance: 0.95 }], rationale: 'Earnings beat.',
   }, { inputTokens: 812, outputTokens: 96 }));
   config = { ...base, KAFKA_GROUP_PREFIX: randomName('test'), LOG_LEVEL: 'warn', SINK_RETRY_MAX_MS: 1000, ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: fake.url, CLAUDE_MAX_RETRIES: 1 };
   await ensureTopics(kafka, config, Object.values(topics));
@@ -104,22 +134,20 @@ afterAll(async () => {
   await stop();
   await publisher?.disconnect();
   await fake?.close();
-  await driver?.executeQuery('MATCH (n) WHERE n.id = $id OR n.symbol IN $syms OR (n:GraphTombstone AND (n.key CONTAINS $id OR any(s IN $syms WHERE n.key CONTAINS s))) DETACH DELETE n', { id: event.id, syms: [SYM, PA, PB] }).catch(() => {});
+  await driver?.executeQuery('MATCH (n) WHERE n.id IN $ids OR n.symbol IN $syms OR (n:GraphTombstone AND any(s IN $ids + $syms WHERE n.key CONTAINS s)) DETACH DELETE n', { ids, syms }).catch(() => {});
   await driver?.close();
-  if (pool) await deleteEventRows(pool, [event.id]);
+  if (pool) await deleteEventRows(pool, ids);
   await pool?.end();
   await deleteTestTopics(kafka, Object.values(topics).flatMap((t) => [t.name, t.dlq]));
 });
 
 describe('explain: a graph fact traced to its records', () => {
   it('traces the enriched AFFECTS edge of a sample event to its graph-mutations record, the classification and the article', async () => {
-    await publisher.send(topics.events, [event], { source: 'test' });
-    const edge = await waitFor(async () => (await props('MATCH (:MarketEvent {id: $id})-[x:AFFECTS]->(:Company {symbol: $s}) RETURN properties(x) AS p', { id: event.id, s: SYM }))[0],
-      { what: 'the AFFECTS edge in Neo4j', timeoutMs: 60_000 });
+    const { sym: SYM, event, at, edge } = await enrichedEvent();
     expect(edge).toMatchObject({
       relevance: 0.95, src_topic: topics.mutations.name, src_origin: 'enricher', src_partition: expect.any(Number), src_offset: expect.any(Number),
       enr_classifier: 'claude', enr_model: 'claude-haiku-5-5', enr_input_tokens: 812, enr_output_tokens: 96, enr_cost_usd: expect.any(Number),
-      enr_source_topic: topics.events.name, enr_source_offset: 0,
+      enr_source_topic: topics.events.name, enr_source_partition: at.partition, enr_source_offset: at.offset, // the event's record
     });
     expect(edge.enr_cost_usd as number).toBeGreaterThan(0);
 
@@ -140,6 +168,7 @@ describe('explain: a graph fact traced to its records', () => {
   });
 
   it('explains a Company from its profile record (CLI)', async () => {
+    const PA = fresh();
     await publisher.send(topics.mutations, [upsertNode('Company', PA, { name: 'Profile Alpha', sector: 'Technology', employees: long(42) }, { origin: 'profile', time: Date.now() })], { source: 'test' });
     await waitFor(async () => (await props('MATCH (c:Company {symbol: $s}) RETURN properties(c) AS p', { s: PA }))[0]?.src_offset !== undefined, { what: 'the profiled company' });
     const cli = startCli(['explain', PA], { LOG_LEVEL: 'warn' });
@@ -154,6 +183,7 @@ describe('explain: a graph fact traced to its records', () => {
 
 describe('deletes end to end, with their provenance', () => {
   it('a market-events tombstone removes the row, the MarketEvent node and its AFFECTS; the tombstones say which records deleted them', async () => {
+    const { sym: SYM, event, at } = await enrichedEvent();
     await publisher.sendTombstone(topics.events, event.id, { source: 'test' });
     await waitFor(async () => (await tombstone(`MarketEvent:${event.id}`)) !== undefined && (await pool.query('SELECT 1 FROM market_events WHERE id = $1', [event.id])).rowCount === 0,
       { what: 'the event deleted from PostgreSQL and Neo4j', timeoutMs: 60_000 });
@@ -164,7 +194,8 @@ describe('deletes end to end, with their provenance', () => {
     const affects = await tombstone(`AFFECTS:${event.id}:${SYM}`);
     expect(affects).toMatchObject({
       src_topic: topics.mutations.name, src_op: 'DeleteRelationship', src_origin: 'enricher',
-      enr_source_topic: topics.events.name, enr_source_offset: 1, enr_classifier: 'claude', // the market-events tombstone
+      // the market-events tombstone
+      enr_source_topic: topics.events.name, enr_source_partition: at.partition, enr_source_offset: at.offset + 1, enr_classifier: 'claude',
     });
 
     const text = await explainText(event.id);
@@ -181,11 +212,25 @@ describe('deletes end to end, with their provenance', () => {
     const after = await snapshot(event.id, [SYM]);
     expect(after.rows).toEqual([]);
     expect(after.rels).toEqual(before.rels);
-    expect(await tombstone(`AFFECTS:${event.id}:${SYM}`)).toMatchObject({ src_op: 'DeleteRelationship', enr_source_topic: topics.events.name, enr_source_offset: 1 });
+    // The same nodes and tombstones; the enricher's replay republished the event's deletes, so a tombstone may now name
+    // that newer graph-mutations record (a later offset, a later deleted_at) as what deleted it: the same effect.
+    const deletedBy = (nodes: string[]) => nodes.map((n) => {
+      const [labels, { src_offset: offset, deleted_at: at, ...rest }] = JSON.parse(n) as [string[], Record<string, unknown>];
+      return { fact: JSON.stringify([labels, rest]), offset: offset as number | undefined, at: at as number | undefined };
+    }).sort((a, b) => a.fact.localeCompare(b.fact));
+    const [was, is] = [deletedBy(before.nodes), deletedBy(after.nodes)];
+    expect(is.map((n) => n.fact)).toEqual(was.map((n) => n.fact));
+    is.forEach((n, i) => {
+      expect(n.offset ?? -1).toBeGreaterThanOrEqual(was[i]!.offset ?? -1);
+      expect(n.at ?? -1).toBeGreaterThanOrEqual(was[i]!.at ?? -1);
+    });
+    expect(await tombstone(`AFFECTS:${event.id}:${SYM}`))
+      .toMatchObject({ src_op: 'DeleteRelationship', enr_source_topic: topics.events.name, enr_source_offset: at.offset + 1 });
     expect((await props('MATCH (n:MarketEvent {id: $id}) RETURN properties(n) AS p', { id: event.id }))).toEqual([]);
   });
 
   it('graph-mutations deletes (DeleteRelationship, tombstones) remove what they name, record it, and are idempotent', async () => {
+    const [PA, PB] = [fresh(), fresh()];
     const t = Date.now() - 60_000;
     await publisher.send(topics.mutations, [
       upsertNode('Company', PB, { name: 'Profile Beta' }, { origin: 'profile', time: t }),

@@ -44,7 +44,9 @@ describe('events producer (real Kafka and registry)', () => {
     const now = Date.UTC(2026, 9, 2, 14, 16, 5);
     try {
       expect(await producer.publishOnce(now)).toEqual({ fetched: 5, duplicates: 0, published: 5, invalid: 0, rejected: 0 });
+      expect(await topics.count(topic)).toBe(5); // what reached Kafka: each article once
       expect(await producer.publishOnce(now + 300_000)).toEqual({ fetched: 5, duplicates: 5, published: 0, invalid: 0, rejected: 0 });
+      expect(await topics.count(topic)).toBe(5); // nothing again
     } finally {
       await source.close();
     }

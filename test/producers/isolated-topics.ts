@@ -1,5 +1,5 @@
 // For producer integration tests: isolated copies of a topic (random name, created with its DLQ, deleted at the end)
-// and reading one back decoded, with key and headers as strings.
+// and reading one back decoded, with key and headers as strings, or counting what it holds.
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
 import { headersToStrings } from '../../lib/record-headers.ts';
@@ -26,6 +26,16 @@ export function isolatedTopics<T>(o: { kafka: Kafka; config: Config; serde: Serd
         headers: headersToStrings(m.headers),
         value: (await o.serde.decode(topic, m.value as Buffer)).value,
       })));
+    },
+    /** How many records `topic` holds: what reached Kafka, whatever the producer counted. */
+    async count(topic: TopicDef<T>): Promise<number> {
+      const admin = o.kafka.admin();
+      await admin.connect();
+      try {
+        return (await admin.fetchTopicOffsets(topic.name)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+      } finally {
+        await admin.disconnect();
+      }
     },
     /** Deletes every topic (and DLQ) created. */
     deleteAll: () => deleteTestTopics(o.kafka, created.flatMap((t) => [t.name, t.dlq])),

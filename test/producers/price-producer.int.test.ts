@@ -11,6 +11,8 @@ import { createSerde } from '../../lib/serde.ts';
 import { createPriceProducer } from '../../producers/price-producer.ts';
 import { createFileSource } from '../../producers/sources/file.ts';
 import { createSyntheticSource } from '../../producers/sources/synthetic.ts';
+import type { PriceFeed } from '../../producers/sources/types.ts';
+import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { priceUpdates } from '../../topics/index.ts';
 import { consumeMessages, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
 import { isolatedTopics } from './isolated-topics.ts';
@@ -83,7 +85,14 @@ describe('price producer (real Kafka and registry)', () => {
 
   it('runs ticks until stopped and finishes the tick in flight: everything fetched is on the topic', async () => {
     const topic = await topics.create();
-    const producer = createPriceProducer({ config, logger, publisher, topic, source: createSyntheticSource({ seed: 1, interval: 'tick' }), symbols: ['AAPL', 'GOOGL'], intervalMs: 1000 });
+    // What the source handed over, seen from outside the producer.
+    const synthetic = createSyntheticSource({ seed: 1, interval: 'tick' });
+    const fetchedBars: PriceUpdate[] = [];
+    const source: PriceFeed = {
+      ...synthetic,
+      fetch: async (symbols, now) => { const bars = await synthetic.fetch(symbols, now); fetchedBars.push(...bars); return bars; },
+    };
+    const producer = createPriceProducer({ config, logger, publisher, topic, source, symbols: ['AAPL', 'GOOGL'], intervalMs: 1000 });
     const running = producer.start();
     await waitFor(() => producer.ticks >= 2, { timeoutMs: 30_000, what: 'two ticks' });
     await producer.stop();
@@ -95,5 +104,10 @@ describe('price producer (real Kafka and registry)', () => {
     const got = await topics.decodeAll(topic, published);
     expect(got).toHaveLength(published);
     expect(got.every((g) => g.value.interval === 'tick' && g.value.open === g.value.close)).toBe(true);
+    // What reached Kafka is exactly what the source gave: every bar, once.
+    const order = (xs: PriceUpdate[]) => [...xs].sort((a, b) => a.symbol.localeCompare(b.symbol) || a.eventTime - b.eventTime || a.close - b.close);
+    expect(fetchedBars.length).toBeGreaterThanOrEqual(4);
+    expect(await topics.count(topic)).toBe(fetchedBars.length);
+    expect(order(got.map((g) => g.value))).toEqual(order(fetchedBars));
   });
 });

@@ -1,9 +1,10 @@
 // A sink group under test, against the real Kafka, registry and store: every topic it reads is an isolated copy
 // (random names, deleted at the end), its group id is random, and its store is reached through a TCP proxy the test
 // can cut. Call sinkUnderTest() inside a describe: it registers the beforeAll/afterAll that set it up and tear it down.
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
 import { groupIdOf, type SinkName } from '../../../consumers/catalog.ts';
+import type { RunnerHooks } from '../../../consumers/runner.ts';
 import { startSinks, type RunningSinks } from '../../../consumers/start.ts';
 import type { Config } from '../../../lib/config.ts';
 import { totalLag } from '../../../lib/lag.ts';
@@ -45,6 +46,10 @@ export interface SinkUnderTest {
   /** Stops the group, rewinds its offsets on `topic` to the earliest, and starts it again: a replay of the whole topic. */
   replay(topic: TopicKey): Promise<void>;
   lag(topic: TopicKey): Promise<number>;
+  /** The group's committed offset per partition of `topic` (admin.fetchOffsets; '-1' where it never committed). */
+  committed(topic: TopicKey): Promise<Record<number, string>>;
+  /** Failed attempts so far (store writes, decodes) the group retried on `topic`: each one means it fetched records it could not finish. */
+  retries(topic: TopicKey): number;
   /** Waits until the group has consumed (written or dead-lettered) everything on `topic`. */
   settle(topic: TopicKey, timeoutMs?: number): Promise<void>;
   /** Sends records as given (bytes, or null for a tombstone), with no headers and no encoding, partitioned as the publisher does. */
@@ -67,6 +72,9 @@ export function sinkUnderTest(name: SinkName, opts: { config?: () => Partial<Con
   let publisher: Publisher | undefined;
   let proxy: TcpProxy | undefined;
   let running: RunningSinks | undefined;
+  let admin: Promise<Admin> | undefined;
+  const retried = new Map<string, number>();
+  const hooks: RunnerHooks = { onRetry: (e) => { retried.set(e.topic, (retried.get(e.topic) ?? 0) + 1); } };
   const ready = <T>(v: T | undefined): T => { if (v === undefined) throw new Error('sinkUnderTest used outside its describe (before beforeAll)'); return v; };
 
   beforeAll(async () => {
@@ -85,6 +93,7 @@ export function sinkUnderTest(name: SinkName, opts: { config?: () => Partial<Con
   });
   afterAll(async () => {
     await sut.stop();
+    await (await admin)?.disconnect();
     await publisher?.disconnect();
     await proxy?.close();
     await deleteTestTopics(kafka, Object.values(topics).flatMap((t) => [t.name, t.dlq]));
@@ -97,7 +106,7 @@ export function sinkUnderTest(name: SinkName, opts: { config?: () => Partial<Con
     get publisher() { return ready(publisher); },
     get proxy() { return ready(proxy); },
     get groupId() { return groupIdOf(ready(config), name); },
-    async start() { running ??= await startSinks({ config: ready(config), logger, names: [name], topics }); },
+    async start() { running ??= await startSinks({ config: ready(config), logger, names: [name], topics, hooks }); },
     async stop() { await running?.stop(); running = undefined; },
     async replay(topic) {
       await sut.stop();
@@ -105,6 +114,12 @@ export function sinkUnderTest(name: SinkName, opts: { config?: () => Partial<Con
       await sut.start();
     },
     lag: (topic) => totalLag(kafka, sut.groupId, [topics[topic].name]),
+    async committed(topic) {
+      admin ??= (async () => { const a = kafka.admin(); await a.connect(); return a; })();
+      const [offsets] = await (await admin).fetchOffsets({ groupId: sut.groupId, topics: [topics[topic].name] });
+      return Object.fromEntries((offsets?.partitions ?? []).map((p) => [p.partition, p.offset]));
+    },
+    retries: (topic) => retried.get(topics[topic].name) ?? 0,
     async settle(topic, timeoutMs = 60_000) {
       await waitFor(async () => (await sut.lag(topic)) === 0, { what: `${name} to consume everything on ${topics[topic].name}`, timeoutMs });
     },

@@ -144,12 +144,21 @@ export function sinkContract<T>(sut: SinkUnderTest, subject: ContractSubject<T>)
 
   it('pauses while the store is down and resumes without skipping or dead-lettering', async () => {
     await sut.start();
+    await sut.settle(subject.topic); // everything before is committed: the outage starts from a known position
     const s = subject.scenario('many');
     sut.proxy.cut();
     try {
+      const before = await sut.committed(subject.topic);
+      const retried = sut.retries(subject.topic);
       await send(s.records);
-      // While the store is unreachable the group must not commit past the unwritten records.
-      await new Promise((r) => setTimeout(r, 3000));
+      // While the store is unreachable the group fetches the records, fails to write them and retries (at least twice:
+      // a commit after the first failure would show); all that time it must not commit past the unwritten records.
+      const moved: Record<number, string>[] = [];
+      const check = async () => { const now = await sut.committed(subject.topic); if (JSON.stringify(now) !== JSON.stringify(before)) moved.push(now); };
+      await waitFor(async () => { await check(); return sut.retries(subject.topic) >= retried + 2; },
+        { what: `${sut.name} to fetch the records and fail to write them twice`, timeoutMs: 60_000, intervalMs: 100 });
+      await check();
+      expect(moved, `committed offsets moved during the outage (were ${JSON.stringify(before)})`).toEqual([]);
       expect(await sut.lag(subject.topic)).toBeGreaterThan(0);
     } finally {
       sut.proxy.restore();

@@ -16,7 +16,7 @@ import type { GraphMutation, MarketEvent } from '../../../schemas/types.generate
 import { validateGraphMutation } from '../../../topics/graph-model.ts';
 import { graphMutationKey } from '../../../topics/index.ts';
 import { startFakeAnthropic, toolUseResponse, type FakeAnthropic, type RecordedRequest } from '../../helpers/fake-anthropic.ts';
-import { deleteEventRows, eventFactory, randomName, randomSymbol, readTopic, testConfig } from '../../helpers/index.ts';
+import { deleteEventRows, eventFactory, randomName, randomSymbol, readTopic, testConfig, waitFor } from '../../helpers/index.ts';
 import { sinkUnderTest } from '../contract/harness.ts';
 import { sinkContract } from '../contract/suite.ts';
 
@@ -163,35 +163,61 @@ function enricherContract(mode: 'claude' | 'rules') {
       expect(out.filter((o) => o.value === null).map((o) => o.key)).toEqual([`MarketEvent:${id}`]);
     }
 
+    /** Fresh events under fresh ids (two for 'few', three for 'many'), and how to see them in the stores. */
+    function scenario(size: 'few' | 'many') {
+      const es = HEADLINES.slice(0, size === 'few' ? 2 : 3).map(([headline, symbols]) => {
+        const id = randomName('evt');
+        return events.newEvent({ id, headline: `${headline} (${id})`, symbols });
+      });
+      const ids = es.map((e) => e.id);
+      return {
+        records: es,
+        keys: ids,
+        landed: async () => {
+          const r = await rows(ids);
+          return r.length === ids.length && r.every((x) => x.enriched_at !== null && x.classifier === mode && x.model === model());
+        },
+        held: async () => (await rows(ids)).map((r) => r.id as string).sort(),
+        // xmin changes whenever a row is rewritten; the request counts change if Claude is asked again.
+        snapshot: async () => ({ rows: await rows(ids), classifications: await classifications(ids), claudeRequests: ids.map(claudeRequestsAbout) }),
+        verify: () => verifyPublished(es),
+        verifyDeleted: verifyWithdrawn,
+      };
+    }
+
     sinkContract(sut, {
       noun: 'market event',
       topic: 'events',
       tombstones: 'delete',
-      scenario(size) {
-        const es = HEADLINES.slice(0, size === 'few' ? 2 : 3).map(([headline, symbols]) => {
-          const id = randomName('evt');
-          return events.newEvent({ id, headline: `${headline} (${id})`, symbols });
-        });
-        const ids = es.map((e) => e.id);
-        return {
-          records: es,
-          keys: ids,
-          landed: async () => {
-            const r = await rows(ids);
-            return r.length === ids.length && r.every((x) => x.enriched_at !== null && x.classifier === mode && x.model === model());
-          },
-          held: async () => (await rows(ids)).map((r) => r.id as string).sort(),
-          // xmin changes whenever a row is rewritten; the request counts change if Claude is asked again.
-          snapshot: async () => ({ rows: await rows(ids), classifications: await classifications(ids), claudeRequests: ids.map(claudeRequestsAbout) }),
-          verify: () => verifyPublished(es),
-          verifyDeleted: verifyWithdrawn,
-        };
-      },
+      scenario,
       invalid: () => ({ value: { ...events.newEvent(), id: 'not an id!' }, reason: /is not an event id/ }),
     });
 
     if (mode === 'claude') {
-      it('asked Claude once per event through the replay, the DLQ and the outage above, and counted every call in the metrics', async () => {
+      it('asks Claude once per event through a replay, bad records and an outage, and counts every call in the metrics', async () => {
+        // Its own events through each (the contract above does the same for its own): classified, replayed, with bad
+        // records beside them, and more sent while PostgreSQL is down (the group fetches them and fails to write twice).
+        await sut.start();
+        const first = scenario('many');
+        await sut.publisher.send(sut.topics.events, first.records, { source: 'test' });
+        await waitFor(() => first.landed(), { what: 'the first events classified', timeoutMs: 60_000 });
+        await sut.sendRaw('events', [{ key: first.keys[0]!, value: Buffer.from('not avro at all') }]);
+        await sut.deadLetters('events', first.keys, 1);
+        await sut.replay('events');
+        await sut.settle('events');
+        const second = scenario('many');
+        sut.proxy.cut();
+        try {
+          const retried = sut.retries('events');
+          await sut.publisher.send(sut.topics.events, second.records, { source: 'test' });
+          await waitFor(() => sut.retries('events') >= retried + 2, { what: 'the enricher to fail to write twice', timeoutMs: 60_000, intervalMs: 100 });
+        } finally {
+          sut.proxy.restore();
+        }
+        await waitFor(() => second.landed(), { what: 'the events sent during the outage classified', timeoutMs: 90_000 });
+        await sut.settle('events');
+        expect([...first.keys, ...second.keys].map(claudeRequestsAbout)).toEqual(Array(6).fill(1));
+
         const classified = (await classifications(events.ids)).map((r) => r.event_id);
         expect(classified.length).toBeGreaterThan(5);
         expect(classified.map(claudeRequestsAbout)).toEqual(classified.map(() => 1));

@@ -51,6 +51,14 @@ describe('planBatch', () => {
   it('treats Stock:X and Company:X as one entity', () => {
     const plan = planBatch([rec(upsertNode('Company', 'AAPL', { a: 1 }, meta())), rec(upsertNode('Stock', 'AAPL', { b: 2 }, meta()))]);
     expect(plan).toHaveLength(2);
+    // The same node (Company:AAPL, written by the Company statement), so the second upsert starts a segment of its own;
+    // another company after it joins that segment.
+    const three = planBatch([
+      rec(upsertNode('Company', 'AAPL', { a: 1 }, meta())), rec(upsertNode('Stock', 'AAPL', { b: 2 }, meta())),
+      rec(upsertNode('Company', 'MSFT', { c: 3 }, meta())),
+    ]);
+    expect(three.map((s) => s.text)).toEqual([GRAPH_STATEMENTS.upsertNode.Company, GRAPH_STATEMENTS.upsertNode.Company]);
+    expect(three.map((s) => s.rows.map((r) => (r as { entity: string }).entity))).toEqual([['Company:AAPL'], ['Company:AAPL', 'Company:MSFT']]);
   });
 
   it('never puts record data into statement text', () => {

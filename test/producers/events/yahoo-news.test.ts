@@ -80,6 +80,8 @@ describe('yahoo news source', () => {
 
     const down = fakeYahooNews();
     down.failing.add('AAPL');
-    await expect(source(down, 1).fetch(['AAPL'], NOW)).rejects.toThrow();
+    // Yahoo's own answer, after the retries: the 500 it kept sending, not some other failure.
+    await expect(source(down, 1).fetch(['AAPL'], NOW))
+      .rejects.toThrow(expect.objectContaining({ name: 'HTTPError', code: 500, message: expect.stringContaining('500 Internal Server Error') }));
   });
 });

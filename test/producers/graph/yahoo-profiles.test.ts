@@ -47,6 +47,8 @@ describe('yahoo profile source', () => {
     expect(fake.summaryCalls()).toHaveLength(2);
 
     const down = fakeYahoo(Array.from({ length: 10 }, () => fixture('error-500.json')));
-    await expect(source(down, 1).profiles(['AAPL'])).rejects.toThrow();
+    // Yahoo's own answer, after the retries: the 500 it kept sending, not some other failure.
+    await expect(source(down, 1).profiles(['AAPL']))
+      .rejects.toThrow(expect.objectContaining({ name: 'HTTPError', code: 500, message: expect.stringContaining('500 Internal Server Error') }));
   });
 });
