@@ -3,10 +3,10 @@ import { defineConfig } from 'vitest/config';
 // Three projects: `unit` needs no server; the integration files (*.int.test.ts) run against the real stack, which the
 // global setup finds (configured servers that answer) or starts (the local stack). Integration files use their own
 // random topics, groups, symbols and scratch roles, so most run side by side (`integration`, while `unit` runs too):
-// they spend their time waiting on servers, not computing. The few that time a fault across processes or start servers
-// of their own (`integration-alone`) run afterwards, one at a time, so that a loaded machine cannot skew them.
+// they spend their time waiting on servers, not computing. The two that time group membership across processes
+// (`integration-alone`: session timeouts, a member SIGKILLed) run afterwards, one at a time, so that a loaded machine
+// cannot skew them.
 const alone = [
-  'test/stack/kafka-cluster.int.test.ts', // three brokers of its own, one frozen and killed
   'test/consumers/scaling.int.test.ts', // two member processes, one SIGKILLed mid-stream
   'test/consumers/membership.int.test.ts', // session timeouts and rebalances measured in seconds
 ];
