@@ -1,46 +1,28 @@
 // The events producer against the real Kafka and Schema Registry, on isolated topics: Yahoo news (recorded responses)
 // arrive decoded and keyed by event id, an article found under two symbols once; a second fetch of the same news
 // publishes nothing; the file source publishes every valid line until the file ends and dead-letters the bad ones.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { headersToStrings } from '../../lib/record-headers.ts';
-import { createPublisher, type Publisher } from '../../lib/publisher.ts';
-import { createSerde } from '../../lib/serde.ts';
 import { createEventsProducer } from '../../producers/events-producer.ts';
 import { createEventFileSource, SAMPLE_EVENTS_FILE } from '../../producers/events/file.ts';
 import { createYahooNewsSource } from '../../producers/events/yahoo-news.ts';
 import { marketEvents } from '../../topics/index.ts';
-import { consumeMessages, testConfig, testKafka, testLogger } from '../helpers/index.ts';
+import { consumeMessages } from '../helpers/index.ts';
 import { fakeYahooNews } from './events/fake-yahoo-news.ts';
-import { isolatedTopics } from './isolated-topics.ts';
+import { producerTestbed } from './isolated-topics.ts';
 
-const config = testConfig();
-const kafka = testKafka(config);
-const serde = createSerde(config);
-const logger = testLogger('events-producer-test');
-const dir = mkdtempSync(join(tmpdir(), 'marketstream-events-producer-'));
-const topics = isolatedTopics({ kafka, config, serde, def: marketEvents, prefix: 'test-events' });
-let publisher: Publisher;
-
-beforeAll(async () => {
-  vi.spyOn(console, 'error').mockImplementation(() => {}); // yahoo-finance2 prints the URL of a failed request
-  publisher = createPublisher({ kafka, serde, logger });
-  await publisher.connect();
-});
-afterAll(async () => {
-  await publisher?.disconnect();
-  await topics.deleteAll();
-  rmSync(dir, { recursive: true, force: true });
-});
+// yahoo-finance2 prints the URL of a failed request.
+const bed = producerTestbed(marketEvents, { prefix: 'test-events', name: 'events-producer', beforeConnect: () => { vi.spyOn(console, 'error').mockImplementation(() => {}); } });
+const { config, kafka, logger, dir, topics } = bed;
 
 describe('events producer (real Kafka and registry)', () => {
   it('publishes Yahoo news keyed by event id, each article once, and nothing again on the next fetch of the same news', async () => {
     const topic = await topics.create();
     const fake = fakeYahooNews();
     const source = createYahooNewsSource({ resilience: { minBackoffMs: 1, maxBackoffMs: 5, ratePerSecond: 1000 } }, { logger, fetch: fake.fetch });
-    const producer = createEventsProducer({ config, logger, publisher, topic, source, symbols: ['AAPL', 'MSFT'], intervalMs: 300_000 });
+    const producer = createEventsProducer({ config, logger, publisher: bed.publisher(), topic, source, symbols: ['AAPL', 'MSFT'], intervalMs: 300_000 });
     const now = Date.UTC(2026, 9, 2, 14, 16, 5);
     try {
       expect(await producer.publishOnce(now)).toEqual({ fetched: 5, duplicates: 0, published: 5, invalid: 0, rejected: 0 });
@@ -69,7 +51,7 @@ describe('events producer (real Kafka and registry)', () => {
       '{"symbols":["AAPL"],"headline":"Apple event from the future","source":"Wire","url":"https://example.com/f","publishedAt":"2099-01-01T00:00:00Z"}',
       '{"symbols":["AAPL"],"headline":"broken',
     ].join('\n'));
-    const producer = createEventsProducer({ config, logger, publisher, topic, source: createEventFileSource({ path, batchSize: 2 }), symbols: [], intervalMs: 0 });
+    const producer = createEventsProducer({ config, logger, publisher: bed.publisher(), topic, source: createEventFileSource({ path, batchSize: 2 }), symbols: [], intervalMs: 0 });
     await producer.start(); // ends with the file
     expect(producer.totals).toEqual({ fetched: 5, duplicates: 1, published: 3, invalid: 1, rejected: 1 });
 

@@ -1,45 +1,27 @@
 // The price producer against the real Kafka and Schema Registry, on an isolated topic: valid bars arrive decoded,
 // keyed by symbol, with the standard headers; invalid bars and unparseable lines land in the DLQ with the reason;
 // stop() finishes the tick in flight, so everything fetched was published.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { headersToStrings } from '../../lib/record-headers.ts';
-import { createPublisher, type Publisher } from '../../lib/publisher.ts';
-import { createSerde } from '../../lib/serde.ts';
 import { createPriceProducer } from '../../producers/price-producer.ts';
 import { createFileSource } from '../../producers/sources/file.ts';
 import { createSyntheticSource } from '../../producers/sources/synthetic.ts';
 import type { PriceFeed } from '../../producers/sources/types.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { priceUpdates } from '../../topics/index.ts';
-import { consumeMessages, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
-import { isolatedTopics } from './isolated-topics.ts';
+import { consumeMessages, waitFor } from '../helpers/index.ts';
+import { producerTestbed } from './isolated-topics.ts';
 
-const config = testConfig();
-const kafka = testKafka(config);
-const serde = createSerde(config);
-const logger = testLogger('price-producer-test');
-const dir = mkdtempSync(join(tmpdir(), 'marketstream-producer-'));
-const topics = isolatedTopics({ kafka, config, serde, def: priceUpdates, prefix: 'test-prices' });
-let publisher: Publisher;
-
-beforeAll(async () => {
-  publisher = createPublisher({ kafka, serde, logger });
-  await publisher.connect();
-});
-afterAll(async () => {
-  await publisher?.disconnect();
-  await topics.deleteAll();
-  rmSync(dir, { recursive: true, force: true });
-});
+const bed = producerTestbed(priceUpdates, { prefix: 'test-prices', name: 'price-producer' });
+const { config, kafka, logger, dir, topics } = bed;
 
 describe('price producer (real Kafka and registry)', () => {
   it('publishes validated synthetic bars keyed by symbol, decodable, with source, produced-at and one correlation id per tick', async () => {
     const topic = await topics.create();
     const now = Date.now();
-    const producer = createPriceProducer({ config, logger, publisher, topic, source: createSyntheticSource({ seed: 7, interval: '1m' }), symbols: ['AAPL', 'MSFT', 'NVDA'], intervalMs: 60_000 });
+    const producer = createPriceProducer({ config, logger, publisher: bed.publisher(), topic, source: createSyntheticSource({ seed: 7, interval: '1m' }), symbols: ['AAPL', 'MSFT', 'NVDA'], intervalMs: 60_000 });
     expect(await producer.publishOnce(now)).toEqual({ fetched: 3, published: 3, invalid: 0, rejected: 0 });
 
     const got = await topics.decodeAll(topic, 3);
@@ -63,7 +45,7 @@ describe('price producer (real Kafka and registry)', () => {
       'MSFT,1d,2026-01-05T00:00:00Z,420,oops,415,421,300',
       'MSFT,1d,2026-01-06T00:00:00Z,421,425,419,424,3100000',
     ].join('\n'));
-    const producer = createPriceProducer({ config, logger, publisher, topic, source: createFileSource({ path }), symbols: [], intervalMs: 0 });
+    const producer = createPriceProducer({ config, logger, publisher: bed.publisher(), topic, source: createFileSource({ path }), symbols: [], intervalMs: 0 });
     expect(await producer.publishOnce()).toEqual({ fetched: 3, published: 2, invalid: 1, rejected: 1 });
 
     const good = await topics.decodeAll(topic, 2);
@@ -92,7 +74,7 @@ describe('price producer (real Kafka and registry)', () => {
       ...synthetic,
       fetch: async (symbols, now) => { const bars = await synthetic.fetch(symbols, now); fetchedBars.push(...bars); return bars; },
     };
-    const producer = createPriceProducer({ config, logger, publisher, topic, source, symbols: ['AAPL', 'GOOGL'], intervalMs: 1000 });
+    const producer = createPriceProducer({ config, logger, publisher: bed.publisher(), topic, source, symbols: ['AAPL', 'GOOGL'], intervalMs: 1000 });
     const running = producer.start();
     await waitFor(() => producer.ticks >= 2, { timeoutMs: 30_000, what: 'two ticks' });
     await producer.stop();
