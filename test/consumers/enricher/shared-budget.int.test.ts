@@ -114,6 +114,14 @@ async function recordedSpend(scope: string): Promise<{ tokens: number; calls: nu
 }
 
 describe('enricher group: one Claude budget for every member', () => {
+  /** Publishes EVENTS new events and waits until each is classified: the Claude requests made before, and the rows. */
+  async function classifyAllEvents(topic: Parameters<typeof publishEvents>[0]) {
+    const before = fake.requests.length;
+    const ids = (await publishEvents(topic)).map((e) => e.id);
+    await waitFor(async () => (await classifiedBy(ids)).length === EVENTS, { what: `${EVENTS} events classified`, timeoutMs: 120_000 });
+    return { before, rows: await classifiedBy(ids) };
+  }
+
   it('classifies 200 events by Claude across four members with a budget that fits them and the requests in flight', async () => {
     // The largest reservation a request makes (the estimate of its input, and the output at its maximum).
     const probe = events.newEvent({ headline: `Apple launches product number ${EVENTS}` });
@@ -124,11 +132,7 @@ describe('enricher group: one Claude budget for every member', () => {
     expect(budget).toBeLessThan(EVENTS * (estimate.inputTokens + estimate.outputTokens) / 4);
 
     await withGroup(budget, async ({ scope, topics }) => {
-      const before = fake.requests.length;
-      const es = await publishEvents(topics.events);
-      const ids = es.map((e) => e.id);
-      await waitFor(async () => (await classifiedBy(ids)).length === EVENTS, { what: `${EVENTS} events classified`, timeoutMs: 120_000 });
-      const rows = await classifiedBy(ids);
+      const { before, rows } = await classifyAllEvents(topics.events);
       expect(rows.filter((r) => r.classifier === 'claude')).toHaveLength(EVENTS);
       expect(rows.filter((r) => r.fallback_reason !== null)).toEqual([]);
 
@@ -144,11 +148,7 @@ describe('enricher group: one Claude budget for every member', () => {
   it('never lets the four members together spend more than a budget smaller than the demand', async () => {
     const budget = (EVENTS * TOKENS_PER_CALL) / MEMBERS; // a quarter of the demand: a budget per member would have covered it all
     await withGroup(budget, async ({ scope, topics }) => {
-      const before = fake.requests.length;
-      const es = await publishEvents(topics.events);
-      const ids = es.map((e) => e.id);
-      await waitFor(async () => (await classifiedBy(ids)).length === EVENTS, { what: `${EVENTS} events classified`, timeoutMs: 120_000 });
-      const rows = await classifiedBy(ids);
+      const { before, rows } = await classifyAllEvents(topics.events);
       const claude = rows.filter((r) => r.classifier === 'claude').length;
       const budgetFallbacks = rows.filter((r) => r.classifier === 'rules' && r.fallback_reason === 'budget').length;
       expect(claude).toBeGreaterThan(0);
