@@ -199,6 +199,8 @@ export async function redrive(kafka: Kafka, config: Config, logger: Logger, o: R
         if (err === undefined) finish(); else fail(err);
       };
       let chunk: Chunk | null = null;
+      /** The batch being handled (one at a time): its send and commit finish before the consumer disconnects. */
+      let inflight: Promise<void> = Promise.resolve();
 
       const commit = async (p: Plan) => {
         if (dryRun || !p.dirty) return;
@@ -279,7 +281,7 @@ export async function redrive(kafka: Kafka, config: Config, logger: Logger, o: R
         await consumer.subscribe({ topic, fromBeginning: true });
         await consumer.run({
           autoCommit: false,
-          eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          eachBatch: ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => (inflight = (async () => {
             const p = work.find((x) => x.partition === batch.partition);
             if (stopped || !p || !pending.has(p.partition)) return;
             try {
@@ -302,13 +304,15 @@ export async function redrive(kafka: Kafka, config: Config, logger: Logger, o: R
             } catch (err) {
               stop(err);
             }
-          },
+          })()),
         });
         for (const p of work) consumer.seek({ topic, partition: p.partition, offset: String(p.start) });
         await done;
       } finally {
         o.signal?.removeEventListener('abort', interrupt);
         stopped = true;
+        // A send in flight when interrupted is committed before the group is left: otherwise it would go out again next time.
+        await inflight;
         await consumer.disconnect();
         await producer?.disconnect();
       }
