@@ -23,7 +23,9 @@ export async function openPublishing(o: { config: Config; logger: Logger; comman
 }
 
 /** Runs `job` (once, or until it ends or a signal stops it); then closes the job, the publisher and observability. */
-export async function runUntilStopped(o: { config: Config; logger: Logger; obs: Observability; publisher: Publisher; job: Job; once?: boolean }): Promise<void> {
+export async function runUntilStopped(o: {
+  config: Config; logger: Logger; obs: Observability; publisher: Publisher; job: Job; once?: boolean;
+}): Promise<void> {
   const { obs, job } = o;
   obs.started();
   try {
