@@ -1,12 +1,13 @@
 // Long-running commands: on SIGINT/SIGTERM stop gracefully (stop fetching, finish the batch in flight, commit,
-// disconnect), exit 0; a second signal or the grace period running out exits 1. Once stopped, a handle some client
-// left open cannot keep the process alive: it exits 0 after EXIT_LINGER_MS at most.
+// disconnect), exit 0; a second signal (either one, e.g. Ctrl-C twice) or the grace period (SHUTDOWN_GRACE_SECONDS)
+// running out exits 1. Once stopped, a handle some client left open cannot keep the process alive: it exits 0 after
+// EXIT_LINGER_MS at most.
 import type { Logger } from '../lib/logger.ts';
 
 /** After a clean stop, how long the process may linger (closing sockets, flushing) before it exits anyway. */
 export const EXIT_LINGER_MS = 3000;
 
-export function stopOnSignal(logger: Logger, stop: () => Promise<void>, graceMs = 30_000): Promise<void> {
+export function stopOnSignal(logger: Logger, stop: () => Promise<void>, graceMs: number): Promise<void> {
   // A member process of `consume --instances N` stops when its parent says so (SIGTERM, or the parent gone), not on
   // the terminal's Ctrl-C, which reaches the whole process group: the parent then stops every member once.
   const member = process.env.MARKETSTREAM_MEMBER !== undefined && typeof process.send === 'function';
@@ -34,7 +35,9 @@ export function stopOnSignal(logger: Logger, stop: () => Promise<void>, graceMs 
         process.exit(1);
       });
     };
-    if (!member) process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    // `on`, not `once`: with no listener left, a second SIGTERM or SIGINT would get Node's default action (killed by
+    // the signal, no exit code) instead of the exit 1 promised.
+    if (!member) process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
 }

@@ -23,12 +23,14 @@ export async function openPublishing(o: { config: Config; logger: Logger; comman
 }
 
 /** Runs `job` (once, or until it ends or a signal stops it); then closes the job, the publisher and observability. */
-export async function runUntilStopped(o: { logger: Logger; obs: Observability; publisher: Publisher; job: Job; once?: boolean }): Promise<void> {
+export async function runUntilStopped(o: {
+  config: Config; logger: Logger; obs: Observability; publisher: Publisher; job: Job; once?: boolean;
+}): Promise<void> {
   const { obs, job } = o;
   obs.started();
   try {
     if (o.once && job.runOnce) await job.runOnce();
-    else await Promise.race([job.start(), stopOnSignal(o.logger, async () => { obs.stopping(); await job.stop(); })]);
+    else await Promise.race([job.start(), stopOnSignal(o.logger, async () => { obs.stopping(); await job.stop(); }, o.config.SHUTDOWN_GRACE_SECONDS * 1000)]);
   } finally {
     obs.stopping();
     await job.close();

@@ -107,6 +107,7 @@ export const configSpec = {
   SINK_RETRY_MAX_MS: { schema: int(100), default: '30000', doc: 'Longest back-off between retries of a failed store write' },
   DLQ_MAX_REDRIVES: { schema: int(0, 1000), default: '3', doc: 'Times `dlq redrive` sends one dead letter back to its topic (counted across rounds by its redrive-count header); a record redriven this often is refused; 0 = never' },
   KAFKA_SESSION_TIMEOUT_MS: { schema: int(6000, 300_000), default: '30000', doc: 'Consumer group session timeout: a member silent this long is evicted. Members heartbeat every tenth of it, also while a batch is retried or isolated' },
+  SHUTDOWN_GRACE_SECONDS: { schema: int(1, 3600), default: '30', doc: 'After SIGINT/SIGTERM, the longest a long-running command (`produce …`, `consume`, `run`) may take to stop gracefully before it exits 1 anyway (a second signal exits 1 at once); keep it below an orchestrator\'s own limit (Kubernetes terminationGracePeriodSeconds, `docker stop --time`), which kills the process without a word' },
   METRICS_PORT: { schema: int(0, 65535), default: '9464', doc: 'Port of /metrics, /health, /ready, /live (0 = any free port)' },
   METRICS_HOST: { schema: z.string().min(1), default: '127.0.0.1', doc: 'Address /metrics and the health endpoints listen on (0.0.0.0 to reach them from other hosts, e.g. in a container)' },
   STALL_SECONDS: { schema: int(1), default: '120', doc: 'A consumer group with lag and no progress for this long is stalled: /ready turns false and the cause is logged' },

@@ -219,6 +219,9 @@ export async function readLog(kafka: Kafka, o: ReadOptions): Promise<ReadResult>
       outcome(x);
     },
   };
+  /** The batch being handled: a caller's send and commit in it finish before the group is left (a stop or signal
+   * mid-batch would otherwise lose that commit, and a redrive would send the record again next time). */
+  let inFlight: Promise<void> = Promise.resolve();
   const abort = () => r.settle('aborted');
   o.signal?.addEventListener('abort', abort, { once: true });
   const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => r.settle('timeout'), o.timeoutMs);
@@ -228,11 +231,11 @@ export async function readLog(kafka: Kafka, o: ReadOptions): Promise<ReadResult>
     await admin.connect();
     await consumer.connect();
     await consumer.subscribe({ topics: [...new Set(o.ranges.map((x) => x.topic))], fromBeginning: true });
-    await consumer.run({ autoCommit: false, eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+    await consumer.run({ autoCommit: false, eachBatch: ({ batch, heartbeat, isRunning, isStale }) => (inFlight = (async () => {
       const at = { topic: batch.topic, partition: batch.partition };
       if (progress.isDone(at.topic, at.partition)) return; // not read, or already read (a fetch that was in flight)
       if (await deliver(r, o, at, batch.messages, () => isRunning() && !isStale())) await endBatch(r, o, at, BigInt(batch.lastOffset()), heartbeat);
-    } });
+    })()) });
     const x = await ended;
     if (typeof x === 'object') throw x.error;
     return { records: progress.records, ended: x };
@@ -240,6 +243,7 @@ export async function readLog(kafka: Kafka, o: ReadOptions): Promise<ReadResult>
     r.settle('stopped');
     clearTimeout(timer);
     o.signal?.removeEventListener('abort', abort);
+    await inFlight.catch(() => {});
     await consumer.disconnect().catch(() => {});
     if ('throwaway' in o.group) await admin.deleteGroups([groupId]).catch(() => {});
     await admin.disconnect().catch(() => {});

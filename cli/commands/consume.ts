@@ -23,12 +23,12 @@ export function registerConsume(program: Command): void {
       const { config, logger } = loadContext(sinks[name].name);
       if (opts.instances > 1) {
         const members = startMemberProcesses({ group: name, instances: opts.instances, config, logger });
-        await stopOnSignal(logger, () => members.stop());
+        await stopOnSignal(logger, () => members.stop(), config.SHUTDOWN_GRACE_SECONDS * 1000);
         return;
       }
       const obs = await startObservability({ config, logger, command: `consume ${name}` });
       const running = await startSinks({ config, logger, names: [name], instances: opts.instances, hooks: obs.sinkHooks });
       obs.started();
-      await stopOnSignal(logger, async () => { obs.stopping(); await running.stop(); await obs.close(); });
+      await stopOnSignal(logger, async () => { obs.stopping(); await running.stop(); await obs.close(); }, config.SHUTDOWN_GRACE_SECONDS * 1000);
     });
 }

@@ -1,7 +1,7 @@
 // `marketstream doctor` and `marketstream --version`, run as the real CLI against the running servers. The stack is
 // shared, so the test works on its own namespace: PRICE_UPDATES_TOPIC names a fresh price topic (with its DLQ holding
 // one dead letter and its subject registered), KAFKA_GROUP_PREFIX fresh groups. A FAIL is caused for real: Redis
-// pointed at a closed port.
+// pointed at a closed port, and every server pointed at a listener that never answers (--timeout).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Kafka } from 'kafkajs';
@@ -13,6 +13,7 @@ import type { Check } from '../../ops/doctor/index.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdatesOf } from '../../topics/index.ts';
 import { bar, deleteTestTopics, randomName, randomSymbol, testConfig, testKafka, testLogger } from '../helpers/index.ts';
+import { startSilentServer, type SilentServer } from '../helpers/tcp-proxy.ts';
 
 interface Run { code: number | null; stdout: string; stderr: string; ms: number }
 
@@ -151,5 +152,33 @@ describe('marketstream --version', () => {
       expect(run.code).toBe(0);
       expect(run.stdout.trim()).toBe(pkg.version);
     }
+  });
+});
+
+// Each check gives up after --timeout: every server address points at a listener that accepts the connection and never
+// answers (what a frozen process or a half-open network path looks like), so only the time limit ends each check.
+describe('marketstream doctor --timeout against servers that hang', () => {
+  let silent: SilentServer;
+  beforeAll(async () => { silent = await startSilentServer(); });
+  afterAll(async () => { await silent?.close(); });
+
+  it('FAILs every server when its --timeout runs out, each after that time, and exits 1', async () => {
+    const at = `127.0.0.1:${silent.port}`;
+    const run = await cli(['doctor', '--json', '--timeout', '2'], {
+      KAFKA_BROKERS: at, SCHEMA_REGISTRY_URL: `http://${at}`, POSTGRES_URL: `postgres://u:p@${at}/db`, REDIS_URL: `redis://${at}`, NEO4J_URL: `bolt://${at}`,
+    });
+    const report = JSON.parse(run.stdout) as JsonReport & { ms: number };
+    expect(run.code).toBe(1);
+    expect(silent.accepted()).toBeGreaterThanOrEqual(5); // every client reached the listener: nothing was refused
+    for (const id of ['server.kafka', 'server.schema-registry', 'server.postgres', 'server.redis', 'server.neo4j']) {
+      const c = byId(report, id);
+      expect(c.status, `${id}: ${c.summary}`).toBe('fail');
+      expect(c.summary, id).toMatch(/no answer within 2000 ms|timed? ?out|timeout/i);
+      // Given up at the limit (a driver's own timeout of the same length may come first), not at the default 5 s.
+      expect(c.ms, `${id}: ${c.summary}`).toBeGreaterThanOrEqual(1900);
+      expect(c.ms, `${id}: ${c.summary}`).toBeLessThan(4500);
+    }
+    expect(byId(report, 'topics')).toMatchObject({ status: 'skip' });
+    expect(report.ms).toBeLessThan(4500);
   });
 });

@@ -1,6 +1,8 @@
 // `marketstream schema check|register` as a user runs them, against the real Schema Registry, on a random subject:
 // a compatible change exits 0 with the difference in words and the sink impact; an incompatible one (a new field
-// without a default) exits 1 naming the field, and register refuses it with the registry's reason.
+// without a default) exits 1 naming the field, and register refuses it with the registry's reason. With no file, check
+// takes the three contracts in schemas/ (the price contract's subject named by PRICE_UPDATES_TOPIC).
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,10 +16,13 @@ import { startCli } from './cli-process.ts';
 const rest = createSchemaRegistryClient(testConfig());
 const subject = `${randomName('test-schema-check')}-value`;
 const tmp = mkdtempSync(path.join(tmpdir(), 'schema-check-'));
+const subjects = [subject];
 afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
-  await rest.request('DELETE', `/subjects/${subject}`).catch(() => {});
-  await rest.request('DELETE', `/subjects/${subject}?permanent=true`).catch(() => {});
+  for (const s of subjects) {
+    await rest.request('DELETE', `/subjects/${s}`).catch(() => {});
+    await rest.request('DELETE', `/subjects/${s}?permanent=true`).catch(() => {});
+  }
 });
 
 /** The price-update contract with its fields changed, written to a temp file. */
@@ -33,6 +38,15 @@ async function run(...args: string[]): Promise<{ code: number | null; out: strin
   const cli = startCli(args, { LOG_LEVEL: 'warn' });
   const { code } = await cli.exited;
   return { code, out: cli.output() };
+}
+
+/** The CLI's exit code and its stdout alone (logs go to stderr). */
+function stdoutOf(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/marketstream.js', ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env } }, (err, stdout) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout });
+    });
+  });
 }
 
 describe('marketstream schema', () => {
@@ -81,5 +95,39 @@ describe('marketstream schema', () => {
     const r = await run('schema', 'check', other);
     expect(r.out).toMatch(/its record x\.Other is none of the contracts .*--subject/);
     expect(r.code).toBe(1);
+  });
+
+  it('with no file checks the three contracts in schemas/ under their configured subjects; exit 1 when one is incompatible', async () => {
+    // PRICE_UPDATES_TOPIC names the price contract's subject; market-events and graph-mutations keep theirs.
+    const check = async (registered: Record<string, unknown>[]) => {
+      const topic = randomName('test-schema-default');
+      subjects.push(`${topic}-value`);
+      const json = { ...(loadSchema(priceUpdates.schemaFile).json as object), fields: registered };
+      await rest.ensureSubjectCompatibility(`${topic}-value`, 'BACKWARD');
+      await rest.request('POST', `/subjects/${topic}-value/versions`, { schema: JSON.stringify(json) });
+      const r = await stdoutOf({ PRICE_UPDATES_TOPIC: topic }, 'schema', 'check', '--json');
+      const results = JSON.parse(r.stdout) as Array<{ contract: { file: string; subject: string }; compatible: boolean; latest: { version: number } | null; changes: Array<{ kind: string; field?: string }> }>;
+      return { code: r.code, topic, results };
+    };
+    const fields = (loadSchema(priceUpdates.schemaFile).json as unknown as { fields: Record<string, unknown>[] }).fields;
+    const expectThree = (results: Awaited<ReturnType<typeof check>>['results'], topic: string) => {
+      expect(results.map((x) => [path.relative(process.cwd(), x.contract.file), x.contract.subject])).toEqual([
+        ['schemas/price-update.avsc', `${topic}-value`], ['schemas/market-event.avsc', 'market-events-value'], ['schemas/graph-mutation.avsc', 'graph-mutations-value'],
+      ]);
+      expect(results.slice(1).map((x) => x.compatible)).toEqual([true, true]);
+    };
+
+    const compatible = await check(fields.filter((f) => f.name !== 'vwap' && f.name !== 'trades'));
+    expectThree(compatible.results, compatible.topic);
+    expect(compatible.results[0]).toMatchObject({ compatible: true, latest: { version: 1 } });
+    expect(compatible.results[0]!.changes.map((c) => [c.kind, c.field])).toEqual([['field-added', 'vwap'], ['field-added', 'trades']]);
+    expect(compatible.code).toBe(0);
+
+    // Registered without `source`: the contract adds it with no default, so it cannot read what was written before.
+    const incompatible = await check(fields.filter((f) => f.name !== 'source'));
+    expectThree(incompatible.results, incompatible.topic);
+    expect(incompatible.results[0]).toMatchObject({ compatible: false, latest: { version: 1 } });
+    expect(incompatible.results[0]!.changes.filter((c) => c.field).map((c) => [c.kind, c.field])).toEqual([['field-added', 'source']]); // (and its enum type)
+    expect(incompatible.code).toBe(1);
   });
 });

@@ -480,3 +480,64 @@ describe('rebuild: records removed from the log by retention', () => {
     expect(Object.fromEntries(records.map((x) => [x.get('s'), x.get('name')]))).toEqual({ [cut]: null, [kept]: 'Retention Corp 1' });
   });
 });
+
+// README: "An interrupted rebuild is finished by the next `marketstream consume <store>`". A real `rebuild redis` is
+// stopped with Ctrl-C once it has rewound the group and cleared the store (its fetches kept small, so its replay is
+// still under way); it exits 1 saying so. A plain `consume redis` then catches the group up, and Redis ends exactly as
+// the log makes it, the damage done before the rebuild included.
+describe('rebuild: interrupted, then finished by the next consume', () => {
+  const iEnv = { KAFKA_GROUP_PREFIX: randomName('test-rebuild-resume'), TOPIC_PARTITIONS: '3', REDIS_LATEST_TTL_SECONDS: '3600', SINK_RETRY_MAX_MS: '1000' };
+  const iConfig = testConfig(iEnv);
+  const symbols = [randomSymbol(), randomSymbol(), randomSymbol()];
+  const prices = withName(priceUpdates, randomName('test-rebuild-resume-prices'));
+  const cliEnv = { ...iEnv, PRICE_UPDATES_TOPIC: prices.name, LOG_LEVEL: 'info' };
+  const groupId = groupIdOf(iConfig, 'redis');
+  let stores: Stores;
+  let before: Awaited<ReturnType<Stores['redisState']>>;
+
+  beforeAll(async () => {
+    stores = await openStores(iConfig);
+    await ensureTopics(kafka, iConfig, [prices]);
+    const publisher = createPublisher({ kafka, serde: createSerde(iConfig), logger });
+    await publisher.connect();
+    try {
+      await publisher.send(prices, symbols.flatMap((s, k) => Array.from({ length: 200 }, (_, i) => bar(s, i, 100 + 10 * k + i))), { source: 'test' });
+    } finally {
+      await publisher.disconnect();
+    }
+    const live = await startSinks({ config: iConfig, logger, names: ['redis'], topics: { prices } });
+    try {
+      await waitFor(async () => (await totalLag(kafka, groupId, [prices.name])) === 0, { what: 'redis-sink caught up', timeoutMs: 60_000 });
+    } finally {
+      await live.stop();
+    }
+    before = await stores.redisState(symbols);
+    expect(before.count).toBe(3 * symbols.length); // latest, watermark and bars per symbol
+  });
+
+  afterAll(async () => {
+    for (const s of symbols) await stores?.redis.del(`price:${s}:latest`, `price:${s}:watermark`, `bars:${s}:1h`);
+    await stores?.close();
+    await deleteTestTopics(kafka, [prices.name, prices.dlq]);
+  });
+
+  it('Ctrl-C during the replay exits 1 keeping the progress; `consume redis` finishes it', async () => {
+    await stores.redis.hset(`price:${symbols[0]}:latest`, 'close', '1');
+    // 1 KB fetches: a few records per batch, so the replay cannot be over before the signal lands.
+    const rebuildCli = startCli(['rebuild', 'redis', '--symbols', symbols.join(','), '--yes'], { ...cliEnv, SINK_FETCH_MAX_BYTES: '1024', SINK_FETCH_PARTITION_MAX_BYTES: '1024' });
+    await waitFor(() => rebuildCli.logs().some((l) => typeof l.msg === 'string' && l.msg.startsWith('offsets rewound to earliest')), { what: 'the rebuild rewinding and clearing', timeoutMs: 60_000, intervalMs: 20 });
+    rebuildCli.child.kill('SIGINT');
+    expect((await rebuildCli.closed).code, rebuildCli.output().slice(-2000)).toBe(1);
+    expect(rebuildCli.stdout()).toContain('stopped before catching up: redis-sink');
+    expect(rebuildCli.stdout()).toContain(`group ${groupId} keeps its progress; \`marketstream consume redis\` finishes the replay`);
+    const lag = await totalLag(kafka, groupId, [prices.name]);
+    expect(lag).toBeGreaterThan(0); // interrupted: records of the replay are still to be read…
+    expect(await stores.redisState(symbols)).not.toEqual(before); // …and the store does not hold what they make
+
+    const consumeCli = startCli(['consume', 'redis'], cliEnv);
+    await waitFor(async () => (await totalLag(kafka, groupId, [prices.name])) === 0, { what: 'consume redis finishing the replay', timeoutMs: 60_000 });
+    consumeCli.child.kill('SIGTERM');
+    expect(await consumeCli.exited).toEqual({ code: 0, signal: null });
+    expect(await stores.redisState(symbols)).toEqual(before);
+  });
+});
