@@ -4,11 +4,12 @@ import { defineConfig } from 'vitest/config';
 // global setup finds (configured servers that answer) or starts (the local stack). Integration files use their own
 // random topics, groups, symbols and scratch roles, so most run side by side (`integration`, while `unit` runs too):
 // they spend their time waiting on servers, not computing. The two that time group membership across processes
-// (`integration-alone`: session timeouts, a member SIGKILLed) run afterwards, one at a time, so that a loaded machine
-// cannot skew them.
+// (session timeouts, a member SIGKILLed) and `run`, which shares the demo's topics, run afterwards, one at a time
+// (`integration-alone`), so that neither a loaded machine nor the demo test can skew them.
 const alone = [
   'test/consumers/scaling.int.test.ts', // two member processes, one SIGKILLed mid-stream
   'test/consumers/membership.int.test.ts', // session timeouts and rebalances measured in seconds
+  'test/cli/run.int.test.ts', // `run` reads and writes the shared market-events and graph-mutations topics, as the demo does
 ];
 
 export default defineConfig({
