@@ -56,7 +56,8 @@ export function createSharedBudget(o: SharedBudgetOptions): Budget {
     try {
       await query(ADJUST, [o.scope, minute, Math.round(tokens), costUsd, calls]);
     } catch (err) {
-      o.logger.warn({ scope: o.scope, err: errorMessage(err) }, `could not ${what} in the shared Claude budget: the estimate stays counted until it leaves the hour`);
+      o.logger.warn({ scope: o.scope, err: errorMessage(err) },
+        `could not ${what} in the shared Claude budget: the estimate stays counted until it leaves the hour`);
     }
   }
 
