@@ -55,7 +55,8 @@ export function pricesJob({ config, logger, publisher, obs }: JobContext, o: Pri
     : name === 'yahoo' ? { mode: o.yahooMode ?? 'bars' }
     : { path: o.file, speed };
   const intervalSeconds = o.intervalSeconds ?? (name === 'file' ? (speed > 0 ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
-  const source = obs.instrumentSource(createPriceSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) }));
+  const source = obs.instrumentSource(createPriceSource(name, sourceConfig,
+    { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) }));
   const maxStalenessSeconds = o.maxStalenessSeconds ?? 900;
   const producer = createPriceProducer({
     config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
@@ -72,7 +73,8 @@ export function eventsJob({ config, logger, publisher, obs }: JobContext, o: Eve
   const path = o.file ?? (config.EVENT_FILE || undefined);
   const sourceConfig = name === 'file' ? (path ? { path } : {}) : { newsPerSymbol: o.newsCount ?? config.EVENT_NEWS_PER_SYMBOL };
   const label = name === 'yahoo' ? 'yahoo-news' : 'events-file';
-  const source = instrumented(createEventSource(name, sourceConfig, { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit(label) } : {}) }), label, obs.metrics);
+  const source = instrumented(createEventSource(name, sourceConfig,
+    { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit(label) } : {}) }), label, obs.metrics);
   const producer = createEventsProducer({
     config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
     intervalMs: (o.intervalSeconds ?? (name === 'file' ? 0 : config.EVENT_POLL_SECONDS)) * 1000, ...defined({ maxTicks: o.count }),
@@ -124,7 +126,8 @@ export function correlationsJob({ config, logger, publisher, obs }: JobContext, 
   obs.addDependency('postgres', async () => { await pool.query('SELECT 1'); });
   const analyzer = createCorrelationAnalyzer({
     config, logger, publisher, pool,
-    ...defined({ symbols: o.symbols, windowDays: o.windowDays, threshold: o.threshold, intervalMs: o.intervalMinutes === undefined ? undefined : o.intervalMinutes * 60_000 }),
+    ...defined({ symbols: o.symbols, windowDays: o.windowDays, threshold: o.threshold,
+      intervalMs: o.intervalMinutes === undefined ? undefined : o.intervalMinutes * 60_000 }),
   });
   return { start: () => analyzer.start(), stop: () => analyzer.stop(), runOnce: () => analyzer.runOnce(), close: () => pool.end() };
 }
@@ -141,7 +144,8 @@ export const jobs = {
   prices: { name: 'price-producer', description: 'prices from PRICE_SOURCE every PRICE_POLL_SECONDS → price-updates', create: (ctx) => pricesJob(ctx) },
   events: { name: 'events-producer', description: 'news from EVENT_SOURCE every EVENT_POLL_SECONDS → market-events', create: (ctx) => eventsJob(ctx) },
   graph: { name: 'graph-producer', description: 'company profiles and competitors → graph-mutations', create: (ctx) => graphJob(ctx) },
-  correlations: { name: 'correlation-analyzer', description: 'correlations of daily returns from PostgreSQL → graph-mutations', create: (ctx) => correlationsJob(ctx) },
+  correlations: { name: 'correlation-analyzer', description: 'correlations of daily returns from PostgreSQL → graph-mutations',
+    create: (ctx) => correlationsJob(ctx) },
 } satisfies Record<string, JobEntry>;
 
 export type JobName = keyof typeof jobs;
