@@ -47,7 +47,8 @@ async function main() {
   await ensureTopics(kafka, config, Object.values(topics));
   if (args.topic) {
     const results = [await once(args.only ?? 'rebuild')];
-    process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), records: N, results, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);
+    process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), records: N, results,
+      maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);
     return;
   }
   const perSymbol = Math.ceil(N / SYMBOLS);
@@ -67,7 +68,8 @@ async function main() {
     row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
     ...results.map((r) => row([r.label, r.records, r.replaySeconds.toFixed(1), r.perSecond, r.totalSeconds.toFixed(1), r.totalPerSecond, r.rows ?? '-'])),
   ].join('\n') + '\n');
-  process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), records: rows.length, partitions: config.TOPIC_PARTITIONS, partitionsConcurrency: config.SINK_PARTITIONS_CONCURRENCY, results })}\n`);
+  process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), records: rows.length, partitions: config.TOPIC_PARTITIONS,
+    partitionsConcurrency: config.SINK_PARTITIONS_CONCURRENCY, results })}\n`);
 }
 
 async function cleanup() {

@@ -163,9 +163,11 @@ export function sinkImpact(contract: Contract, changes: readonly SchemaChange[])
       } else if (held === undefined) {
         continue; // a change to a field the sink does not keep means nothing to it
       } else if (c.kind === 'field-removed') {
-        out.push(`${s.sink}: stops getting ${c.field}; ${s.table ? `column ${s.table}.${held} gets nothing from new records (it needs a default or to be nullable)` : `${held} in ${s.where} keeps its last value`}`);
+        out.push(`${s.sink}: stops getting ${c.field}; ${s.table
+          ? `column ${s.table}.${held} gets nothing from new records (it needs a default or to be nullable)` : `${held} in ${s.where} keeps its last value`}`);
       } else if (c.kind === 'type-changed') {
-        out.push(`${s.sink}: ${c.field} is now ${c.to}${s.table ? `; column ${s.table}.${held} may need ALTER COLUMN ${held} TYPE ${pgType(c.to)}` : ` in ${s.where} (${held})`}`);
+        out.push(`${s.sink}: ${c.field} is now ${c.to}${s.table
+          ? `; column ${s.table}.${held} may need ALTER COLUMN ${held} TYPE ${pgType(c.to)}` : ` in ${s.where} (${held})`}`);
       }
     }
   }

@@ -53,7 +53,8 @@ export function formatRedrive(r: RedriveResult): string {
   for (const [reason, count] of Object.entries(r.refusedByReason)) {
     out.push(`  refused ${n(count!)}: ${REASONS[reason] ?? reason}${reason === 'max-redrives' ? ` (${r.maxRedrives})` : ''}`);
   }
-  for (const x of r.refusedRecords) out.push(`    ${r.topic}/${x.partition}@${x.offset}  key=${x.key ?? '(null)'}  ${x.errorClass}  ${x.reason}${x.redriveCount ? `  redrive-count=${x.redriveCount}` : ''}`);
+  for (const x of r.refusedRecords) out.push(`    ${r.topic}/${x.partition}@${x.offset}  key=${x.key ?? '(null)'}  ${x.errorClass}  ${x.reason}` +
+    `${x.redriveCount ? `  redrive-count=${x.redriveCount}` : ''}`);
   if (r.refused > r.refusedRecords.length) out.push(`    … and ${n(r.refused - r.refusedRecords.length)} more`);
   if (r.notSelected) out.push(`  left for a later redrive: ${n(r.notSelected)} not selected by the filters`);
   for (const [t, c] of Object.entries(r.missingTopic)) out.push(`  left for a later redrive: ${n(c)} whose original topic ${t} does not exist`);

@@ -84,8 +84,8 @@ export function registerDoctor(program: Command): void {
         if (!(err instanceof ConfigError)) throw err;
         const message = maskSecrets(err.message);
         if (opts.json) process.stdout.write(`${JSON.stringify({ marketstream: version, exitCode: 2, error: message }, null, 2)}\n`);
-        else process.stdout.write(`marketstream ` +
-          `${version} doctor\n\n  FAIL  configuration  ${message.replaceAll('\n', '\n                       ')}\n        ↳ fix the variables named above ` +
+        else process.stdout.write(`marketstream ${version} doctor\n\n  FAIL  configuration  ${message.replaceAll('\n', '\n                       ')}\n` +
+          `        ↳ fix the variables named above ` +
           `(\`marketstream config --env-example\` lists every variable with its default)\n`);
         process.exitCode = 2;
         return;

@@ -35,7 +35,8 @@ export function formatPlan(p: ReclassifyPlan): string {
     `${n(p.events)} event(s) to ask ${s.model} about (now by the rules: ${n(p.byClassifier.rules)}, by another Claude model: ${n(p.byClassifier.claude)})`,
     `  selection: ${scope.join('; ')}`,
     `  estimated cost: at most ${usd(p.estimate.costUsd)} (${n(p.estimate.inputTokens)} input + at most ${n(p.estimate.outputTokens)} output tokens at ` +
-      `${usd(p.price.input)}/${usd(p.price.output)} per million tokens${p.priceKnown ? '' : ', the highest known price: this model is not in the price table'})`,
+      `${usd(p.price.input)}/${usd(p.price.output)} per million tokens` +
+      `${p.priceKnown ? '' : ', the highest known price: this model is not in the price table'})`,
     `  hourly budget shared by ${p.budget.scope}: ${budget} spent in the last hour`,
   ].join('\n');
 }

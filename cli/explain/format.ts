@@ -66,7 +66,9 @@ export function formatExplanation(x: Explanation): string {
     if (a.record) out.push(...record(a.record, '  '));
     if (a.record?.found && a.record.value.kind === 'tombstone') out.push('  (the event was withdrawn by this tombstone)');
     out.push(row
-      ? `  PostgreSQL market_events: source ${String(row.source)}, published ${new Date(row.published_at as string).toISOString()}, url ${String(row.url ?? '-')}, type ${String(row.type ?? '-')}, sentiment ${String(row.sentiment ?? '-')} (${String(row.classifier ?? '-')} ${String(row.model ?? '')})`.trimEnd()
+      ? (`  PostgreSQL market_events: source ${String(row.source)}, published ${new Date(row.published_at as string).toISOString()}, ` +
+        `url ${String(row.url ?? '-')}, type ${String(row.type ?? '-')}, sentiment ${String(row.sentiment ?? '-')} ` +
+        `(${String(row.classifier ?? '-')} ${String(row.model ?? '')})`).trimEnd()
       : '  PostgreSQL market_events: no row (withdrawn, or not written yet)');
     if (a.classification)
       out.push(`  classification cache: ${String(a.classification.classifier)} ${String(a.classification.model ?? '')}, ` +

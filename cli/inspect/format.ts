@@ -71,7 +71,9 @@ export function formatRecord(r: TailRecord): string {
   if (r.dlq) {
     const d = r.dlq;
     lines.push(`  error    ${d.errorClass ?? '?'}: ${d.errorMessage ?? '?'}`);
-    lines.push(`  from     ${d.originalTopic ?? '?'}${d.originalPartition !== null ? `/${d.originalPartition}@${d.originalOffset}` : ' (rejected before publishing)'}${d.consumerGroup ? `  group ${d.consumerGroup}` : ''}${d.failedAt ? `  at ${d.failedAt}` : ''}`);
+    lines.push(`  from     ${d.originalTopic ?? '?'}` +
+      `${d.originalPartition !== null ? `/${d.originalPartition}@${d.originalOffset}` : ' (rejected before publishing)'}` +
+      `${d.consumerGroup ? `  group ${d.consumerGroup}` : ''}${d.failedAt ? `  at ${d.failedAt}` : ''}`);
   }
   const dlqKeys = new Set(['error-class', 'error-message', 'original-topic', 'original-partition', 'original-offset', 'consumer-group', 'failed-at']);
   const headers = Object.entries(r.headers).filter(([k]) => !r.dlq || !dlqKeys.has(k)).map(([k, v]) => `${k}=${v}`).join('  ');

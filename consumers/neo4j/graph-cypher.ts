@@ -39,8 +39,8 @@ const provenance = (v: string) => `SET ${v} += CASE WHEN changed THEN coalesce(r
  * `rank`: which provenance wins regardless of time.
  */
 const recordDelete = (src: string, rank: { over?: string; under?: string } = {}) =>
-  `SET t += CASE WHEN NOT (${rank.under ?? 'false'}) AND (t.deleted_at IS NULL OR t.deleted_at < r.time OR ${rank.over ?? 'false'}) THEN coalesce(${src}, ` +
-  `{}) ELSE {} END
+  `SET t += CASE WHEN NOT (${rank.under ?? 'false'}) AND (t.deleted_at IS NULL OR t.deleted_at < r.time OR ${rank.over ?? 'false'}) ` +
+  `THEN coalesce(${src}, {}) ELSE {} END
 SET t.deleted_at = ${KEEP_LATEST}`;
 /**
  * A relationship's own delete names it on its tombstone over its node's delete, in whatever order the two are applied
@@ -74,7 +74,8 @@ WITH r, n WHERE n IS NULL OR n._mutated_at IS NULL OR n._mutated_at <= r.time
 CALL (n, r) {
   MATCH (n)-[x]-()
   WITH DISTINCT r, x
-  WITH r, type(x) + ':' + coalesce(startNode(x).symbol, startNode(x).id, startNode(x).name) + ':' + coalesce(endNode(x).symbol, endNode(x).id, endNode(x).name) AS relKey
+  WITH r, type(x) + ':' + coalesce(startNode(x).symbol, startNode(x).id, startNode(x).name) + ':'
+    + coalesce(endNode(x).symbol, endNode(x).id, endNode(x).name) AS relKey
   MERGE (t:${TOMBSTONE_LABEL} {key: relKey})
   ${recordDelete('r.cascadeSrc', CASCADE_UNDER_EXPLICIT)}
 }

@@ -79,8 +79,9 @@ describe('kafkajs log levels', () => {
 
   it('routes kafkajs logs through createKafka\'s logCreator at the mapped level', () => {
     const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({ write(chunk: Buffer, _enc,
-      done) { for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+    const sink = new Writable({ write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>); done();
+    } });
     const logger = createLogger({ level: 'debug', format: 'json', destination: sink });
     const config = { KAFKA_SASL_MECHANISM: 'none', KAFKA_CLIENT_ID: 'log-test', KAFKA_BROKERS: ['127.0.0.1:9'], KAFKA_SSL: false } as unknown as Config;
     const kafkaLog = createKafka(config, logger).logger();

@@ -193,7 +193,8 @@ describe('replay as kafka-consumer-groups --reset-offsets', () => {
     await writeFile(file, `${topic.name},0,${b[0]!.low}\nno-such-topic-anywhere,0,0\n`);
     const failed = await cliFails('--group', groupId, '--from-file', file);
     expect(failed?.code).toBe(1);
-    expect(failed?.stderr).toMatch(/replay failed: .*bad\.csv: 1 bad line\(s\), nothing was changed\n {2}line 2 "no-such-topic-anywhere,0,0": topic no-such-topic-anywhere does not exist/);
+    expect(failed?.stderr).toMatch(
+      /replay failed: .*bad\.csv: 1 bad line\(s\), nothing was changed\n {2}line 2 "no-such-topic-anywhere,0,0": topic no-such-topic-anywhere does not exist/);
     expect(await committed()).toEqual(before);
   });
 });

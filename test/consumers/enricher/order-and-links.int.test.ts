@@ -27,8 +27,8 @@ describe('enricher: publish after the write, link only known companies', () => {
 
   afterAll(async () => {
     for (const f of cleanup.reverse()) await f().catch(() => {});
-    await driver.executeQuery('MATCH (n) WHERE (n:MarketEvent AND n.id IN $ids) OR (n:Company AND n.symbol IN $symbols) OR (n:GraphTombstone AND any(i IN ' +
-      '$ids WHERE n.key CONTAINS i)) DETACH DELETE n', { ids, symbols }).catch(() => {});
+    await driver.executeQuery('MATCH (n) WHERE (n:MarketEvent AND n.id IN $ids) OR (n:Company AND n.symbol IN $symbols) ' +
+      'OR (n:GraphTombstone AND any(i IN $ids WHERE n.key CONTAINS i)) DETACH DELETE n', { ids, symbols }).catch(() => {});
     await driver.close();
     await deleteEventRows(pool, ids);
     await pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]).catch(() => {});

@@ -49,8 +49,8 @@ describe('neo4j-sink: graph-mutations', () => {
     if (typeof e === 'string') throw new Error(e);
     const { records } = e.kind === 'node'
       ? await driver.executeQuery(`MATCH (n:${e.label} {${KEY_PROPERTY[e.label]}: $key}) RETURN count(n) AS n`, { key: e.key })
-      : await driver.executeQuery(`MATCH (a)-[x:${e.type}]->(b) WHERE coalesce(a.symbol, a.id, a.name) = $from AND coalesce(b.symbol, b.id, ` +
-        `b.name) = $to RETURN count(x) AS n`, { from: e.from, to: e.to });
+      : await driver.executeQuery(`MATCH (a)-[x:${e.type}]->(b) WHERE coalesce(a.symbol, a.id, a.name) = $from ` +
+        `AND coalesce(b.symbol, b.id, b.name) = $to RETURN count(x) AS n`, { from: e.from, to: e.to });
     return records[0]?.get('n') > 0;
   }
   const deletedAt = async (key: string) =>
@@ -71,8 +71,8 @@ describe('neo4j-sink: graph-mutations', () => {
     driver = createNeo4jDriver(sut.base);
   });
   afterAll(async () => {
-    await driver?.executeQuery('MATCH (n) WHERE n.symbol STARTS WITH $run OR n.name STARTS WITH $sector OR (n:GraphTombstone AND n.key CONTAINS $run) DETACH ' +
-      'DELETE n',
+    await driver?.executeQuery('MATCH (n) WHERE n.symbol STARTS WITH $run OR n.name STARTS WITH $sector OR ' +
+      '(n:GraphTombstone AND n.key CONTAINS $run) DETACH DELETE n',
       { run: RUN, sector: `Sector ${RUN}` }).catch(() => {});
     await driver?.close();
   });
@@ -248,8 +248,8 @@ describe('neo4j-sink: graph-mutations', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'graph-schema-'));
     const extended = JSON.parse(loadSchema(topic.schemaFile).text) as { fields: Array<{ name: string; type: unknown }> };
     const opField = extended.fields.find((f) => f.name === 'op')!;
-    const nodeLabel = ((opField.type as Array<{ fields: Array<{ name: string; type: { symbols?: string[] } }> }>)[0]!.fields.find((f) =>
-      f.name === 'label')!.type);
+    const nodeLabel = ((opField.type as Array<{ fields: Array<{ name: string; type: { symbols?: string[] } }> }>)[0]!
+      .fields.find((f) => f.name === 'label')!.type);
     nodeLabel.symbols = [...nodeLabel.symbols!, 'Person'];
     writeFileSync(path.join(dir, 'extended.avsc'), JSON.stringify(extended));
     const extendedTopic: TopicDef<unknown> = { ...topic, schemaFile: path.join(dir, 'extended.avsc') } as TopicDef<unknown>;

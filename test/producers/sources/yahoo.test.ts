@@ -88,7 +88,8 @@ describe('yahoo source', () => {
     const src = source({ resilience: FAST }, fake);
     const from = Date.UTC(2026, 8, 28);
     const bars = await src.history('MSFT', { from, to: Date.UTC(2026, 9, 3), interval: '1d' });
-    expect(bars.map((b) => new Date(b.eventTime).toISOString().slice(0, 10))).toEqual(['2026-09-28', '2026-09-29', '2026-09-30', '2026-10-01']); // 10-02 had not closed at NOW
+    // 10-02 had not closed at NOW
+    expect(bars.map((b) => new Date(b.eventTime).toISOString().slice(0, 10))).toEqual(['2026-09-28', '2026-09-29', '2026-09-30', '2026-10-01']);
     expect(bars.every((b) => b.source === 'backfill' && b.interval === '1d')).toBe(true);
     expect(bars[3]).toMatchObject({ close: 508.66, volume: 0, quality: 0.8 });
     const url = new URL(fake.calls.find((u) => u.includes('/v8/finance/chart/MSFT')) as string);
