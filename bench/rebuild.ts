@@ -26,7 +26,8 @@ const run = randomBytes(3).toString('hex').toUpperCase();
 const config = { ...loadConfig(), KAFKA_GROUP_PREFIX: `bench-rebuild-${run}` };
 const logger = createLogger({ level: 'warn', format: 'json' });
 const kafka = createKafka(config, logger, 'bench-rebuild');
-const topics = { prices: withName(priceUpdates, args.topic ?? `bench-rebuild-prices-${run.toLowerCase()}`), events: withName(marketEvents, `bench-rebuild-events-${run.toLowerCase()}`) };
+const topics = { prices: withName(priceUpdates, args.topic ?? `bench-rebuild-prices-${run.toLowerCase()}`),
+  events: withName(marketEvents, `bench-rebuild-events-${run.toLowerCase()}`) };
 const symbols = args['symbol-list']?.split(',') ?? Array.from({ length: SYMBOLS }, (_, i) => `R${run}${String(i).padStart(3, '0')}`);
 const say = (m: string) => process.stderr.write(`${m}\n`);
 
@@ -38,14 +39,16 @@ async function once(label: string) {
     onProgress: (p) => { if (p.done - last >= 50_000 || p.done === p.total) { last = p.done; say(`  ${label}: ${p.done}/${p.total} (${p.perSecond}/s)`); } },
   });
   const totalMs = Date.now() - t0;
-  return { label, records: r.records, replaySeconds: r.ms / 1000, perSecond: r.perSecond, totalSeconds: totalMs / 1000, totalPerSecond: Math.round(r.records / (totalMs / 1000)), rows: r.counts['price_data rows'], completed: r.completed };
+  return { label, records: r.records, replaySeconds: r.ms / 1000, perSecond: r.perSecond, totalSeconds: totalMs / 1000,
+    totalPerSecond: Math.round(r.records / (totalMs / 1000)), rows: r.counts['price_data rows'], completed: r.completed };
 }
 
 async function main() {
   await ensureTopics(kafka, config, Object.values(topics));
   if (args.topic) {
     const results = [await once(args.only ?? 'rebuild')];
-    process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), records: N, results, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);
+    process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), records: N, results,
+      maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);
     return;
   }
   const perSymbol = Math.ceil(N / SYMBOLS);
@@ -65,7 +68,8 @@ async function main() {
     row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
     ...results.map((r) => row([r.label, r.records, r.replaySeconds.toFixed(1), r.perSecond, r.totalSeconds.toFixed(1), r.totalPerSecond, r.rows ?? '-'])),
   ].join('\n') + '\n');
-  process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), records: rows.length, partitions: config.TOPIC_PARTITIONS, partitionsConcurrency: config.SINK_PARTITIONS_CONCURRENCY, results })}\n`);
+  process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), records: rows.length, partitions: config.TOPIC_PARTITIONS,
+    partitionsConcurrency: config.SINK_PARTITIONS_CONCURRENCY, results })}\n`);
 }
 
 async function cleanup() {

@@ -5,6 +5,7 @@ import type { PriceUpdate } from '../schemas/types.generated.ts';
 import { priceUpdates, type TopicDef } from '../topics/index.ts';
 import type { SinkRecord, TopicHandler } from './types.ts';
 
-export function priceHandler(topic: TopicDef<PriceUpdate> | undefined, writeBatch: (records: readonly SinkRecord<PriceUpdate>[]) => Promise<void>): TopicHandler<PriceUpdate> {
+export function priceHandler(topic: TopicDef<PriceUpdate> | undefined, writeBatch: (records: readonly SinkRecord<PriceUpdate>[]) =>
+  Promise<void>): TopicHandler<PriceUpdate> {
   return { topic: topic ?? priceUpdates, validate: (v) => validatePriceUpdate(v, Date.now()), writeBatch };
 }

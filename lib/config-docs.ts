@@ -12,7 +12,8 @@ export function envExample(): string {
 }
 
 export function markdownTable(): string {
-  const rows = Object.entries(configSpec).map(([name, f]) => `| \`${name}\` | ${f.default === '' ? '(empty)' : `\`${f.default}\``} | ${f.doc.replaceAll('|', '\\|')} |`);
+  const rows = Object.entries(configSpec).map(([name, f]) =>
+    `| \`${name}\` | ${f.default === '' ? '(empty)' : `\`${f.default}\``} | ${f.doc.replaceAll('|', '\\|')} |`);
   return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 

@@ -17,7 +17,7 @@ export class MarketstreamError extends Error {
   }
 }
 
-// ── Records ─────────────────────────────────────────────────────────────────────────────────────────────────
+// ── Records ───────────────────────────────────────────────
 
 /** Bytes that cannot be decoded: bad magic byte, unknown schema id, corrupt Avro, a tombstone where none is meaningful. */
 export class DecodeError extends MarketstreamError {
@@ -34,7 +34,7 @@ export class SchemaRejectedError extends MarketstreamError {
   constructor(message: string, cause?: unknown) { super('SCHEMA_REJECTED', message, { retriable: false, cause }); }
 }
 
-// ── Stores and services ─────────────────────────────────────────────────────────────────────────────────────
+// ── Stores and services ───────────────────────────────────────────
 
 /** A store or service that is down, slow or refusing for now: retry, never dead-letter. */
 export class TransientError extends MarketstreamError {
@@ -68,7 +68,7 @@ export class YahooRequestError extends MarketstreamError {
   }
 }
 
-// ── The runner and operations ───────────────────────────────────────────────────────────────────────────────
+// ── The runner and operations ─────────────────────────────────────────
 
 /** A batch the runner gave up on because this member is stopping or lost the partition; left uncommitted. */
 export class StaleBatchError extends MarketstreamError {
@@ -80,7 +80,9 @@ export class GroupActiveError extends MarketstreamError {
   readonly groupId: string;
   readonly members: number;
   constructor(groupId: string, state: string, members: number) {
-    super('GROUP_ACTIVE', `consumer group ${groupId} has ${members} live member(s) (state ${state}); stop them first (e.g. stop \`marketstream consume\`), then run this again`, { retriable: false });
+    super('GROUP_ACTIVE',
+      `consumer group ${groupId} has ${members} live member(s) (state ${state}); stop them first (e.g. stop \`marketstream consume\`), then run this again`,
+      { retriable: false });
     this.groupId = groupId;
     this.members = members;
   }
@@ -130,7 +132,9 @@ export class RebuildDeclinedError extends MarketstreamError {
 export class GroupHoldLostError extends MarketstreamError {
   readonly groupId: string;
   constructor(groupId: string, reason: string) {
-    super('GROUP_HOLD_LOST', `the rebuild lost its hold on consumer group ${groupId} (${reason}); another member may have committed records the clear erased: stop the group's members and run the rebuild again`, { retriable: false });
+    super('GROUP_HOLD_LOST',
+      `the rebuild lost its hold on consumer group ${groupId} (${reason}); another member may have committed records the clear erased: ` +
+      `stop the group's members and run the rebuild again`, { retriable: false });
     this.groupId = groupId;
   }
 }
@@ -150,7 +154,7 @@ export class CommandError extends MarketstreamError {
   constructor(message: string, cause?: unknown) { super('COMMAND', message, { retriable: false, cause }); }
 }
 
-// ── Reading errors ──────────────────────────────────────────────────────────────────────────────────────────
+// ── Reading errors ─────────────────────────────────────────────
 
 /** Errors that are not ours (driver errors: ECONNREFUSED, timeouts) count as transient: never dead-letter on them. */
 export function isRetriable(err: unknown): boolean {
@@ -178,7 +182,7 @@ export function driverCode(err: unknown): string | undefined {
   return safeCode(codeOf(err));
 }
 
-// ── Store errors (classified by each store's client, lib/stores/*) ─────────────────────────────────────────
+// ── Store errors (classified by each store's client, lib/stores/*) ─────────────────────────────
 
 /** The short, stable description of each classified error (see describeError): a fixed phrase and the driver's code. */
 const summaries = new WeakMap<object, string>();

@@ -53,7 +53,8 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || o.port === 0) throw err;
     port = await listen(server, 0, o.host);
-    log.warn({ wanted: o.port, port }, `port ${o.port} is in use (another marketstream process?): serving metrics and health on port ${port} instead; set METRICS_PORT per process`);
+    log.warn({ wanted: o.port, port },
+      `port ${o.port} is in use (another marketstream process?): serving metrics and health on port ${port} instead; set METRICS_PORT per process`);
   }
   const host = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

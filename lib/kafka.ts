@@ -3,7 +3,10 @@ import { Kafka, logLevel, Partitioners, type KafkaConfig, type RetryOptions, typ
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 
-/** `opts` replaces the client's retry settings and request timeout (a fault test shortens them, so that kafkajs gives up and the publisher's own retries must do the rest). */
+/**
+ * `opts` replaces the client's retry settings and request timeout (a fault test shortens them, so that kafkajs gives up and the publisher's own retries must do
+ * the rest).
+ */
 export function createKafka(config: Config, logger: Logger, clientSuffix = '', opts: { retry?: RetryOptions; requestTimeout?: number } = {}): Kafka {
   silenceKnownKafkajsWarning();
   const sasl: SASLOptions | undefined = config.KAFKA_SASL_MECHANISM === 'none'

@@ -56,7 +56,9 @@ function maskError(err: Error, depth: number): Error {
     if (typeof err[k] === 'string') Object.defineProperty(copy, k, { value: maskSecrets(err[k]), writable: true, configurable: true, enumerable: false });
   }
   for (const [k, v] of Object.entries(err)) copy[k] = maskDeep(v, depth + 1);
-  if (err.cause !== undefined) Object.defineProperty(copy, 'cause', { value: err.cause instanceof Error ? maskError(err.cause, depth + 1) : maskDeep(err.cause, depth + 1), writable: true, configurable: true, enumerable: false });
+  if (err.cause !== undefined) Object.defineProperty(copy, 'cause',
+    { value: err.cause instanceof Error ? maskError(err.cause, depth + 1) : maskDeep(err.cause, depth + 1), writable: true,
+    configurable: true, enumerable: false });
   return copy;
 }
 
@@ -77,7 +79,8 @@ export function createLogger(opts: { level?: string; format?: 'auto' | 'json' | 
         let list: unknown[] = args;
         if (list[0] instanceof Error) list = [{ err: list[0] }, ...list.slice(1)];
         const first = list[0] as { err?: unknown } | undefined;
-        if (first && typeof first === 'object' && first.err instanceof Error && typeof list[1] !== 'string') list = [first, first.err.message, ...list.slice(1)];
+        if (first && typeof first === 'object' && first.err instanceof Error && typeof list[1] !== 'string') list =
+          [first, first.err.message, ...list.slice(1)];
         method.apply(this, list.map((a) => (typeof a === 'string' ? maskSecrets(a) : a)) as Parameters<typeof method>);
       },
     },

@@ -80,12 +80,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const help = (name: string) => metricsDoc.find((m) => m[0] === name)![3];
   const counter = <L extends string>(name: string, labelNames: L[]) => new Counter<L>({ name, help: help(name), labelNames, registers: [registry] });
   const gauge = <L extends string>(name: string, labelNames: L[]) => new Gauge<L>({ name, help: help(name), labelNames, registers: [registry] });
-  const histogram = <L extends string>(name: string, labelNames: L[], buckets: number[]) => new Histogram<L>({ name, help: help(name), labelNames, buckets, registers: [registry] });
+  const histogram = <L extends string>(name: string, labelNames: L[], buckets: number[]) =>
+    new Histogram<L>({ name, help: help(name), labelNames, buckets, registers: [registry] });
 
   const produced = counter('marketstream_records_produced_total', ['topic']);
   const consumed = counter('marketstream_records_consumed_total', ['topic', 'group']);
   const batchSize = histogram('marketstream_sink_batch_records', ['sink', 'topic'], [1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000, 25_000]);
-  const writeTime = histogram('marketstream_sink_write_duration_seconds', ['sink', 'topic'], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
+  const writeTime = histogram('marketstream_sink_write_duration_seconds', ['sink', 'topic'],
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
   const e2e = histogram('marketstream_end_to_end_latency_seconds', ['sink', 'topic'], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600]);
   const lastWrite = gauge('marketstream_sink_last_write_timestamp_seconds', ['sink']);
   const lag = gauge('marketstream_consumer_lag_records', ['group', 'topic', 'partition']);

@@ -16,7 +16,8 @@ export const resilienceConfigSchema = z.object({
   maxBackoffMs: z.number().int().min(0).default(10_000).describe('Longest retry delay'),
   timeoutMs: z.number().int().min(0).default(15_000).describe('A call taking longer fails (and counts against the circuit); 0 = no limit'),
   failureThreshold: z.number().int().min(1).default(5).describe('Consecutive failures that open the circuit'),
-  errorThresholdPercentage: z.number().min(0).max(100).default(50).describe('Also open when more than this % of at least failureThreshold calls in the window failed'),
+  errorThresholdPercentage: z.number().min(0).max(100).default(50).describe('Also open when more than this % of at least failureThreshold calls in the ' +
+    'window failed'),
   rollingWindowMs: z.number().int().min(1000).default(60_000).describe('Window of the failure percentage'),
   resetTimeoutMs: z.number().int().min(1).default(60_000).describe('Time the circuit stays open before letting one trial call through (half-open)'),
 });

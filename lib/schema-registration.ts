@@ -41,7 +41,8 @@ async function register(rest: SchemaRegistryClient, registry: SchemaRegistry, su
     const status = registryStatus(err);
     if (status === 409) throw new SchemaRejectedError(`schema for ${subject} is incompatible with its earlier versions: ${errorMessage(err)}`, err);
     if (status === 422) throw new SchemaRejectedError(`schema for ${subject} is invalid: ${errorMessage(err)}`, err);
-    if (status === 401 || status === 403) throw new SchemaRejectedError(`schema registry refused access (${status}); check SCHEMA_REGISTRY_USERNAME/PASSWORD`, err);
+    if (status === 401 || status === 403) throw new SchemaRejectedError(`schema registry refused access (${status}); check SCHEMA_REGISTRY_USERNAME/PASSWORD`,
+      err);
     if (status === undefined && !isNetworkError(err)) throw new SchemaRejectedError(`schema for ${subject} not registered: ${errorMessage(err)}`, err);
     throw new TransientError(`schema registry unavailable while registering ${subject}: ${errorMessage(err)}`, err);
   }
@@ -53,12 +54,14 @@ async function lookup(rest: SchemaRegistryClient, subject: string, schema: strin
   try {
     body = await rest.request('POST', `/subjects/${encodeURIComponent(subject)}`, { schema }) as typeof body;
   } catch (err) {
-    if (!(err instanceof RegistryHttpError)) throw new TransientError(`schema registry unreachable while looking up the schema of ${subject}: ${errorMessage(err)}`, err);
+    if (!(err instanceof RegistryHttpError))
+      throw new TransientError(`schema registry unreachable while looking up the schema of ${subject}: ${errorMessage(err)}`, err);
     if (err.status === 404) {
       throw new SchemaRejectedError(`the value schema of ${subject} is not registered, and producers do not register schemas (SCHEMA_AUTO_REGISTER=false): `
         + `register it first with \`marketstream schema register\` (registry: ${errorMessage(err)})`, err);
     }
-    if (err.status === 401 || err.status === 403) throw new SchemaRejectedError(`schema registry refused access (${err.status}); check SCHEMA_REGISTRY_USERNAME/PASSWORD`, err);
+    if (err.status === 401 || err.status === 403)
+      throw new SchemaRejectedError(`schema registry refused access (${err.status}); check SCHEMA_REGISTRY_USERNAME/PASSWORD`, err);
     if (err.retriable) throw new TransientError(`schema registry failed while looking up the schema of ${subject}: ${errorMessage(err)}`, err);
     throw new SchemaRejectedError(`schema for ${subject} cannot be looked up: ${errorMessage(err)}`, err);
   }

@@ -138,10 +138,13 @@ export function createSerde(config: Config): Serde {
     try {
       body = await rest.request('GET', `/schemas/ids/${id}`) as typeof body;
     } catch (err) {
-      if (!(err instanceof RegistryHttpError)) throw new TransientError(`schema registry unreachable while fetching schema id ${id}: ${errorMessage(err)}`, err);
+      if (!(err instanceof RegistryHttpError))
+        throw new TransientError(`schema registry unreachable while fetching schema id ${id}: ${errorMessage(err)}`, err);
       if (err.status === 404) {
         const highest = await highestListedId(rest, id);
-        if (id <= highest) throw new TransientError(`schema registry answered 404 for schema id ${id} although it lists ids up to ${highest}: taken as a registry outage (storage down?), retrying`, err);
+        if (id <= highest)
+          throw new TransientError(`schema registry answered 404 for schema id ${id} although it lists ids up to ${highest}: ` +
+          `taken as a registry outage (storage down?), retrying`, err);
         throw new DecodeError(`unknown schema id ${id} (the registry lists ids up to ${highest})`, err);
       }
       if (err.retriable || err.status === 401 || err.status === 403 || err.status === 408) {
@@ -239,11 +242,13 @@ async function highestListedId(rest: SchemaRegistryClient, id: number): Promise<
     } catch (err) {
       if (!(err instanceof RegistryHttpError && err.status === 404)) throw err;
       const subjects = (await rest.request('GET', '/subjects?deleted=true') ?? []) as string[];
-      listed = await Promise.all(subjects.map(async (s) => (await rest.request('GET', `/subjects/${encodeURIComponent(s)}/versions/latest`)) as { id?: unknown }));
+      listed = await Promise.all(subjects.map(async (s) =>
+        (await rest.request('GET', `/subjects/${encodeURIComponent(s)}/versions/latest`)) as { id?: unknown }));
     }
     return listed.reduce((max, x) => (typeof x?.id === 'number' && x.id > max ? x.id : max), 0);
   } catch (err) {
-    throw new TransientError(`schema registry answered 404 for schema id ${id} and cannot list its schemas (${errorMessage(err)}): taken as a registry outage, retrying`, err);
+    throw new TransientError(`schema registry answered 404 for schema id ${id} and cannot list its schemas (${errorMessage(err)}): ` +
+      `taken as a registry outage, retrying`, err);
   }
 }
 

@@ -48,7 +48,9 @@ export function parseReplayTarget(s: string): ReplayTarget {
     return { kind: 'offsets', offsets };
   }
   const at = parseIsoTime(v);
-  if (at === null) throw new ValidationError(`--to ${JSON.stringify(s)}: expected earliest, latest, an ISO 8601 time (e.g. 2026-11-20T09:00:00Z) or partition:offset[,partition:offset…]`);
+  if (at === null)
+    throw new ValidationError(`--to ${JSON.stringify(s)}: expected earliest, latest, an ISO 8601 time (e.g. 2026-11-20T09:00:00Z) or ` +
+    `partition:offset[,partition:offset…]`);
   return { kind: 'time', at };
 }
 
@@ -102,14 +104,16 @@ export function targetTopics(target: ReplayTarget, topics: readonly string[]): s
 }
 
 /** Before/after offsets per partition of each topic, without changing anything. */
-export async function planReplay(admin: Admin, o: { groupId: string; topics: readonly string[]; target: ReplayTarget }, deps?: ReplayDeps): Promise<ReplayPlan> {
+export async function planReplay(admin: Admin, o: { groupId: string; topics: readonly string[]; target: ReplayTarget },
+  deps?: ReplayDeps): Promise<ReplayPlan> {
   const target = o.target;
   const existing = new Set(await admin.listTopics());
   if (target.kind === 'file') validateFileTopics(target, o.topics, existing);
   const topics = targetTopics(target, o.topics);
   const missing = topics.filter((t) => !existing.has(t));
   if (missing.length) throw new ValidationError(`topic(s) not found: ${missing.join(', ')}`);
-  if (target.kind === 'event-time' && !deps) throw new ValidationError('an event-time replay needs the configuration (registry) and a Kafka client to read the topics');
+  if (target.kind === 'event-time' && !deps)
+    throw new ValidationError('an event-time replay needs the configuration (registry) and a Kafka client to read the topics');
   const at = target.kind === 'time' || target.kind === 'event-time' ? target.at : target.kind === 'duration' ? Date.now() - target.ms : undefined;
   const committed = await admin.fetchOffsets({ groupId: o.groupId, topics });
   const serde = target.kind === 'event-time' ? createSerde(deps!.config) : null;
@@ -118,7 +122,8 @@ export async function planReplay(admin: Admin, o: { groupId: string; topics: rea
   let scanned: { records: number; ms: number } | undefined;
   for (const topic of topics) {
     const bounds = [...await admin.fetchTopicOffsets(topic)].sort((x, y) => x.partition - y.partition);
-    const byTime = at !== undefined && target.kind !== 'event-time' ? new Map((await admin.fetchTopicOffsetsByTimestamp(topic, at)).map((x) => [x.partition, x.offset])) : null;
+    const byTime = at !== undefined && target.kind !== 'event-time'
+      ? new Map((await admin.fetchTopicOffsetsByTimestamp(topic, at)).map((x) => [x.partition, x.offset])) : null;
     if (target.kind === 'offsets') {
       const unknown = [...target.offsets.keys()].filter((p) => !bounds.some((b) => b.partition === p));
       if (unknown.length) throw new ValidationError(`${topic} has no partition ${unknown.join(', ')} (it has ${bounds.length})`);
@@ -135,11 +140,14 @@ export async function planReplay(admin: Admin, o: { groupId: string; topics: rea
     };
     if (target.kind === 'shift') {
       const none = bounds.filter((b) => committedOf(b.partition) === null).map((b) => b.partition);
-      if (none.length) throw new ValidationError(`cannot shift ${topic} partition(s) ${none.join(', ')}: group ${o.groupId} has no committed offset there (move it with --to earliest|latest or --to-datetime first)`);
+      if (none.length)
+        throw new ValidationError(`cannot shift ${topic} partition(s) ${none.join(', ')}: group ${o.groupId} has no committed offset there (move it with ` +
+        `--to earliest|latest or --to-datetime first)`);
     }
     let scan: Map<number, EventTimeScan> | null = null;
     if (target.kind === 'event-time' && bounds.some((b) => BigInt(b.high) > BigInt(b.low))) {
-      const r = await scanEventTime(deps!.kafka, admin, { config: deps!.config, serde: serde!, topic: await contractOf(deps!.config, topic), at: target.at, bounds });
+      const r = await scanEventTime(deps!.kafka, admin,
+        { config: deps!.config, serde: serde!, topic: await contractOf(deps!.config, topic), at: target.at, bounds });
       scan = new Map(r.partitions.map((p) => [p.partition, p]));
       scanned = { records: (scanned?.records ?? 0) + r.records, ms: (scanned?.ms ?? 0) + r.ms };
     }
@@ -171,7 +179,8 @@ export async function planReplay(admin: Admin, o: { groupId: string; topics: rea
           const e = target.entries.find((x) => x.topic === topic && x.partition === b.partition);
           if (!e) continue;
           if (e.offset < BigInt(b.low) || e.offset > BigInt(b.high)) {
-            badLines.push({ line: e.line, text: e.text, reason: `offset ${e.offset} is outside the log of ${topic} partition ${b.partition} (${b.low}..${b.high})` });
+            badLines.push({ line: e.line, text: e.text,
+              reason: `offset ${e.offset} is outside the log of ${topic} partition ${b.partition} (${b.low}..${b.high})` });
             continue;
           }
           after = e.offset.toString();
@@ -199,7 +208,8 @@ export async function planReplay(admin: Admin, o: { groupId: string; topics: rea
 function validateFileTopics(target: Extract<ReplayTarget, { kind: 'file' }>, topics: readonly string[], existing: ReadonlySet<string>): void {
   const bad = target.entries.flatMap((e) => {
     if (!existing.has(e.topic)) return [{ line: e.line, text: e.text, reason: `topic ${e.topic} does not exist` }];
-    if (topics.length && !topics.includes(e.topic)) return [{ line: e.line, text: e.text, reason: `topic ${e.topic} is not one of --topic ${topics.join(', ')}` }];
+    if (topics.length && !topics.includes(e.topic))
+      return [{ line: e.line, text: e.text, reason: `topic ${e.topic} is not one of --topic ${topics.join(', ')}` }];
     return [];
   });
   if (bad.length) throw new OffsetsFileError(target.file, bad);
@@ -217,7 +227,8 @@ export interface OffsetsExport {
  * The group's committed offsets on every partition of `topics`, as kafka-consumer-groups' CSV (topic,partition,offset
  * lines), sorted by topic and partition; partitions without a committed offset are left out (and listed).
  */
-export async function currentOffsetsCsv(admin: Admin, groupId: string, topics: readonly string[]): Promise<{ csv: string; rows: number; withoutOffset: string[] }> {
+export async function currentOffsetsCsv(admin: Admin, groupId: string,
+  topics: readonly string[]): Promise<{ csv: string; rows: number; withoutOffset: string[] }> {
   const rows: Array<{ topic: string; partition: number; offset: string }> = [];
   const withoutOffset: string[] = [];
   for (const t of await admin.fetchOffsets({ groupId, topics: [...topics] })) {
@@ -231,7 +242,8 @@ export async function currentOffsetsCsv(admin: Admin, groupId: string, topics: r
 }
 
 /** Writes the group's current offsets on `topics` to `file` (never overwriting one): what `--export` alone does. */
-export async function exportOffsets(kafka: Kafka, o: { groupId: string; topics: readonly string[]; file: string }): Promise<OffsetsExport & { state: GroupState }> {
+export async function exportOffsets(kafka: Kafka,
+  o: { groupId: string; topics: readonly string[]; file: string }): Promise<OffsetsExport & { state: GroupState }> {
   if (!o.topics.length) throw new ValidationError(`no topic given for group ${o.groupId} (use --topic)`);
   const admin = kafka.admin();
   await admin.connect();
@@ -272,7 +284,8 @@ export interface ReplayOptions {
  */
 export async function replay(kafka: Kafka, o: ReplayOptions): Promise<ReplayResult> {
   if (!o.topics.length && o.target.kind !== 'file') throw new ValidationError(`no topic given for group ${o.groupId} (use --topic)`);
-  if (o.target.kind === 'offsets' && o.topics.length > 1) throw new ValidationError(`partition:offset targets one topic; give exactly one --topic (the group reads ${o.topics.join(', ')})`);
+  if (o.target.kind === 'offsets' && o.topics.length > 1)
+    throw new ValidationError(`partition:offset targets one topic; give exactly one --topic (the group reads ${o.topics.join(', ')})`);
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -313,7 +326,8 @@ export async function applyOffsets(kafka: Kafka, admin: Admin, groupId: string, 
   const now = await admin.fetchOffsets({ groupId, topics });
   const wrong = changes.filter((c) => now.find((t) => t.topic === c.topic)?.partitions.find((p) => p.partition === c.partition)?.offset !== c.after);
   if (wrong.length) {
-    throw new ValidationError(`offsets of ${groupId} not moved for ${wrong.map((c) => `${c.topic}/${c.partition}`).join(', ')}: did a member join meanwhile? Stop it and run this again`);
+    throw new ValidationError(`offsets of ${groupId} not moved for ${wrong.map((c) => `${c.topic}/${c.partition}`).join(', ')}: ` +
+      `did a member join meanwhile? Stop it and run this again`);
   }
 }
 

@@ -46,7 +46,8 @@ export interface ContractCheck {
 export function resolveContracts(config: Config, files: readonly string[], subject?: string): Contract[] {
   const topics = configuredTopics(config).map((t) => ({ t, schema: loadSchema(t.schemaFile) }));
   if (files.length === 0) {
-    return topics.map(({ t, schema }) => ({ file: schema.file, contract: path.basename(schema.file), subject: subject ?? t.subject, json: schema.json, text: schema.text }));
+    return topics.map(({ t, schema }) => ({ file: schema.file, contract: path.basename(schema.file), subject: subject ?? t.subject,
+      json: schema.json, text: schema.text }));
   }
   if (subject !== undefined && files.length > 1) throw new Error('--subject names the subject of one file; give one file with it');
   return files.map((file) => {
@@ -60,9 +61,11 @@ export function resolveContracts(config: Config, files: readonly string[], subje
     const name = recordFullName(json);
     const match = topics.find(({ schema }) => recordFullName(schema.json) === name);
     if (!match && subject === undefined) {
-      throw new Error(`${file}: its record ${name ?? '(unnamed)'} is none of the contracts (${topics.map(({ schema }) => recordFullName(schema.json)).join(', ')}); name its subject with --subject`);
+      throw new Error(`${file}: its record ${name ?? '(unnamed)'} is none of the contracts ` +
+        `(${topics.map(({ schema }) => recordFullName(schema.json)).join(', ')}); name its subject with --subject`);
     }
-    return { file: path.resolve(file), contract: match ? path.basename(match.schema.file) : undefined, subject: subject ?? match!.t.subject, json, text: JSON.stringify(json) };
+    return { file: path.resolve(file), contract: match ? path.basename(match.schema.file) : undefined, subject: subject ?? match!.t.subject, json,
+      text: JSON.stringify(json) };
   });
 }
 
@@ -133,7 +136,8 @@ function pgType(label: string): string {
   if (branches.length !== 1) return 'jsonb';
   const t = branches[0]!;
   if (t.includes('timestamp')) return 'timestamptz';
-  const map: Record<string, string> = { double: 'double precision', float: 'real', long: 'bigint', int: 'integer', string: 'text', boolean: 'boolean', 'array<string>': 'text[]', bytes: 'bytea' };
+  const map: Record<string, string> = { double: 'double precision', float: 'real', long: 'bigint', int: 'integer', string: 'text', boolean: 'boolean',
+    'array<string>': 'text[]', bytes: 'bytea' };
   return map[t] ?? (/^[A-Z]/.test(t) ? 'text' : 'jsonb'); // an enum is text
 }
 
@@ -152,14 +156,18 @@ export function sinkImpact(contract: Contract, changes: readonly SchemaChange[])
       const held = s.fields[c.field];
       if (c.kind === 'field-added') {
         if (held !== undefined) out.push(`${s.sink}: writes ${c.field} to ${s.where} as ${held}`);
-        else if (s.table) out.push(`${s.sink}: column to add: ${s.table}.${snake(c.field)} ${pgType(c.type)}${c.type.split(' | ').includes('null') ? ', nullable' : ''} (a migration in lib/stores/migrations, and the write in consumers/); until then it ignores ${c.field}`);
+        else if (s.table)
+          out.push(`${s.sink}: column to add: ${s.table}.${snake(c.field)} ${pgType(c.type)}${c.type.split(' | ').includes('null') ? ', nullable' : ''} (a ` +
+          `migration in lib/stores/migrations, and the write in consumers/); until then it ignores ${c.field}`);
         else out.push(`${s.sink}: ignores ${c.field} (keeps ${Object.keys(s.fields).join(', ')} in ${s.where})`);
       } else if (held === undefined) {
         continue; // a change to a field the sink does not keep means nothing to it
       } else if (c.kind === 'field-removed') {
-        out.push(`${s.sink}: stops getting ${c.field}; ${s.table ? `column ${s.table}.${held} gets nothing from new records (it needs a default or to be nullable)` : `${held} in ${s.where} keeps its last value`}`);
+        out.push(`${s.sink}: stops getting ${c.field}; ${s.table
+          ? `column ${s.table}.${held} gets nothing from new records (it needs a default or to be nullable)` : `${held} in ${s.where} keeps its last value`}`);
       } else if (c.kind === 'type-changed') {
-        out.push(`${s.sink}: ${c.field} is now ${c.to}${s.table ? `; column ${s.table}.${held} may need ALTER COLUMN ${held} TYPE ${pgType(c.to)}` : ` in ${s.where} (${held})`}`);
+        out.push(`${s.sink}: ${c.field} is now ${c.to}${s.table
+          ? `; column ${s.table}.${held} may need ALTER COLUMN ${held} TYPE ${pgType(c.to)}` : ` in ${s.where} (${held})`}`);
       }
     }
   }

@@ -72,11 +72,13 @@ export function diffSchemas(before: AvroSchemaJson, after: AvroSchemaJson): Sche
       const [from, to] = [typeLabel(of.type), typeLabel(nf.type)];
       if (from !== to) out.push({ kind: 'type-changed', record: short, field, from, to });
       if (JSON.stringify(of.default) !== JSON.stringify(nf.default)) {
-        out.push({ kind: 'default-changed', record: short, field, ...('default' in of ? { from: of.default } : {}), ...('default' in nf ? { to: nf.default } : {}) });
+        out.push({ kind: 'default-changed', record: short, field, ...('default' in of ? { from: of.default } : {}),
+          ...('default' in nf ? { to: nf.default } : {}) });
       }
     }
     for (const [field, of] of ofields) {
-      if (!nfields.has(field)) out.push({ kind: 'field-removed', record: short, field, type: typeLabel(of.type), ...('default' in of ? { default: of.default } : {}) });
+      if (!nfields.has(field)) out.push({ kind: 'field-removed', record: short, field, type: typeLabel(of.type),
+        ...('default' in of ? { default: of.default } : {}) });
     }
   }
   for (const name of old.keys()) if (!neu.has(name)) out.push({ kind: 'record-removed', record: shortName(name) });

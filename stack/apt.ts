@@ -6,7 +6,8 @@ let updated: Promise<string> | undefined;
 
 export async function aptInstall(packages: string[], log: (m: string) => void): Promise<void> {
   if (process.getuid?.() !== 0) {
-    throw new Error(`missing ${packages.join(', ')}: install with \`sudo apt-get install -y ${packages.join(' ')}\` (stack up installs them itself only when run as root)`);
+    throw new Error(`missing ${packages.join(', ')}: install with \`sudo apt-get install -y ${packages.join(' ')}\` (stack up installs them itself only when ` +
+      `run as root)`);
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   log(`apt-get install -y ${packages.join(' ')}`);

@@ -99,7 +99,8 @@ export function isRunning(pid: number, match: string): boolean {
 }
 
 /** Sends `signal`, waits up to `timeoutMs` for the process to go, then SIGKILLs it. */
-export async function stopProcess(pid: number, match: string, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<'stopped' | 'killed' | 'not running'> {
+export async function stopProcess(pid: number, match: string, signal: NodeJS.Signals = 'SIGTERM',
+  timeoutMs = 30_000): Promise<'stopped' | 'killed' | 'not running'> {
   if (!isRunning(pid, match)) return 'not running';
   try { process.kill(pid, signal); } catch { return 'not running'; }
   const deadline = Date.now() + timeoutMs;

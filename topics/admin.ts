@@ -14,7 +14,8 @@ export interface EnsureResult {
 }
 
 /** Each topic with its settings, main topics followed by their DLQ. */
-export function plannedTopics(config: TopicsConfig, topics: readonly TopicDef<unknown>[] = configuredTopics(config)): Array<{ name: string; settings: TopicSettings }> {
+export function plannedTopics(config: TopicsConfig,
+  topics: readonly TopicDef<unknown>[] = configuredTopics(config)): Array<{ name: string; settings: TopicSettings }> {
   return topics.flatMap((t) => {
     const main = t.settings(config);
     return [{ name: t.name, settings: main }, { name: t.dlq, settings: dlqSettings(main) }];
@@ -120,15 +121,18 @@ export interface TopicDescription extends TopicState {
 }
 
 /** Partitions, leaders, earliest/latest offsets, retention and min ISR of each topic and its DLQ. */
-export async function describeTopics(kafka: Kafka, config: TopicsConfig, topics: readonly TopicDef<unknown>[] = configuredTopics(config)): Promise<TopicDescription[]> {
+export async function describeTopics(kafka: Kafka, config: TopicsConfig,
+  topics: readonly TopicDef<unknown>[] = configuredTopics(config)): Promise<TopicDescription[]> {
   return withAdmin(kafka, async (admin) => {
     const planned = plannedTopics(config, topics);
     const present = new Set(await admin.listTopics());
     const states = new Map((await readTopicStates(admin, planned.filter((p) => present.has(p.name)).map((p) => p.name))).map((s) => [s.name, s]));
     return planned.map(({ name, settings }): TopicDescription => {
       const state = states.get(name);
-      if (!state) return { name, exists: false, expected: settings, partitions: [], retentionMs: null, cleanupPolicy: null, minInsyncReplicas: null, records: 0 };
-      return { name, exists: true, expected: settings, partitions: state.partitions, retentionMs: state.retentionMs, cleanupPolicy: state.cleanupPolicy, minInsyncReplicas: state.minInsyncReplicas, records: state.records };
+      if (!state) return { name, exists: false, expected: settings, partitions: [], retentionMs: null, cleanupPolicy: null,
+        minInsyncReplicas: null, records: 0 };
+      return { name, exists: true, expected: settings, partitions: state.partitions, retentionMs: state.retentionMs, cleanupPolicy: state.cleanupPolicy,
+        minInsyncReplicas: state.minInsyncReplicas, records: state.records };
     });
   });
 }

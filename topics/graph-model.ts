@@ -85,7 +85,8 @@ export function propertiesProblem(props: unknown, reserved: readonly string[]): 
   for (const [name, value] of entries) {
     if (!PROPERTY_NAME_PATTERN.test(name)) return `property name ${quote(name)} does not match ${PROPERTY_NAME_PATTERN.source}`;
     if (reserved.includes(name)) return `property ${name} is reserved (${reserved.join(', ')})`;
-    if (PROVENANCE_PREFIXES.some((p) => name.startsWith(p))) return `property ${name} is reserved: ${PROVENANCE_PREFIXES.join(' and ')} properties are the graph's provenance, set by the sink`;
+    if (PROVENANCE_PREFIXES.some((p) => name.startsWith(p)))
+      return `property ${name} is reserved: ${PROVENANCE_PREFIXES.join(' and ')} properties are the graph's provenance, set by the sink`;
     const problem = valueProblem(value);
     if (problem) return `property ${name}: ${problem}`;
   }

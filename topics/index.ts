@@ -39,7 +39,8 @@ export interface TopicSettings {
 
 /** The settings every main topic has: sized by the configuration, `delete` cleanup after `days` of retention. */
 function deleteRetention(c: TopicsConfig, days: number): TopicSettings {
-  return { partitions: c.TOPIC_PARTITIONS, replicationFactor: c.TOPIC_REPLICATION_FACTOR, minInsyncReplicas: c.TOPIC_MIN_INSYNC_REPLICAS, retentionMs: days * DAY_MS, cleanupPolicy: 'delete' };
+  return { partitions: c.TOPIC_PARTITIONS, replicationFactor: c.TOPIC_REPLICATION_FACTOR, minInsyncReplicas: c.TOPIC_MIN_INSYNC_REPLICAS,
+    retentionMs: days * DAY_MS, cleanupPolicy: 'delete' };
 }
 
 function topic<T>(name: string, schemaFile: string, key: (v: T) => string, settings: (c: TopicsConfig) => TopicSettings): TopicDef<T> {
@@ -55,7 +56,8 @@ export const marketEvents = topic<MarketEvent>('market-events', 'market-event.av
  * Graph changes; key = entity key (see graphMutationKey). Not compacted: an UpsertNode sets only the properties it
  * carries, so the older mutations of a key are still needed to rebuild the graph from the log.
  */
-export const graphMutations = topic<GraphMutation>('graph-mutations', 'graph-mutation.avsc', (v) => graphMutationKey(v), (c) => deleteRetention(c, c.EVENT_RETENTION_DAYS));
+export const graphMutations = topic<GraphMutation>('graph-mutations', 'graph-mutation.avsc', (v) => graphMutationKey(v), (c) =>
+  deleteRetention(c, c.EVENT_RETENTION_DAYS));
 
 /**
  * The entity a mutation changes: `<label>:<key>` for a node (`Company:AAPL`), `<type>:<from key>:<to key>` for a

@@ -18,9 +18,11 @@ const { values: args } = parseArgs({ options: {
 const config = { ...loadConfig(), TOPIC_PARTITIONS: 6 };
 const logger = createLogger({ level: 'warn', format: 'json' });
 const say = (m: string) => process.stderr.write(`faults: ${m}\n`);
-const ctx: FaultContext = { config, logger, kafka: createKafka(config, logger, 'faults'), pool: createPgPool(config, { max: 2 }), records: Number(args.records), say };
+const ctx: FaultContext = { config, logger, kafka: createKafka(config, logger, 'faults'), pool: createPgPool(config, { max: 2 }),
+  records: Number(args.records), say };
 
-const scenarios: Scenario[] = [flood, registryKilled, registryStorageDown, credentialsRevoked, storeDown(Number(args['outage-seconds'])), rebuildRace, memberKills, brokerKilled]
+const scenarios: Scenario[] = [flood, registryKilled, registryStorageDown, credentialsRevoked, storeDown(Number(args['outage-seconds'])), rebuildRace,
+  memberKills, brokerKilled]
   .filter((s) => !args.only || s.name.includes(args.only));
 
 async function main() {
@@ -32,7 +34,8 @@ async function main() {
     try {
       results.push(await s.run(ctx));
     } catch (err) {
-      results.push({ fault: s.name, records: 0, lost: 0, doubled: 0, inDlq: 0, rebalances: 0, recoverSeconds: null, notes: `scenario failed: ${(err as Error).message}` });
+      results.push({ fault: s.name, records: 0, lost: 0, doubled: 0, inDlq: 0, rebalances: 0, recoverSeconds: null,
+        notes: `scenario failed: ${(err as Error).message}` });
     }
     say(`${s.name}: done in ${Math.round((Date.now() - started) / 1000)} s`);
   }
@@ -40,10 +43,12 @@ async function main() {
   process.stdout.write([
     row(['fault', 'records', 'lost', 'doubled', 'in DLQ', 'rebalances', 's to recover', 'notes']),
     row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
-    ...results.map((r) => row([r.fault, r.records, r.lost, r.doubled, r.inDlq, r.rebalances, r.recoverSeconds === null ? 'never' : r.recoverSeconds.toFixed(1), r.notes ?? ''])),
+    ...results.map((r) => row([r.fault, r.records, r.lost, r.doubled, r.inDlq, r.rebalances,
+      r.recoverSeconds === null ? 'never' : r.recoverSeconds.toFixed(1), r.notes ?? ''])),
   ].join('\n') + '\n');
   await mkdir(new URL('../results/', import.meta.url), { recursive: true });
-  await writeFile(new URL('../results/faults-latest.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), records: ctx.records, results }, null, 2)}\n`);
+  await writeFile(new URL('../results/faults-latest.json', import.meta.url),
+    `${JSON.stringify({ at: new Date().toISOString(), records: ctx.records, results }, null, 2)}\n`);
   await ctx.pool.end();
 }
 

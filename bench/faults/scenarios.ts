@@ -25,7 +25,9 @@ export const flood: Scenario = {
     const producer = ctx.kafka.producer();
     await producer.connect();
     for (let i = 0; i < 20_000; i += 2000) {
-      await producer.send({ topic: stream.topic.name, messages: Array.from({ length: 2000 }, (_, k) => ({ key: stream.symbols[(i + k) % stream.symbols.length]!, value: Buffer.from(`\x7fjunk ${i + k} `.padEnd(190, 'x')) })) });
+      await producer.send({ topic: stream.topic.name,
+        messages: Array.from({ length: 2000 }, (_, k) =>
+        ({ key: stream.symbols[(i + k) % stream.symbols.length]!, value: Buffer.from(`\x7fjunk ${i + k} `.padEnd(190, 'x')) })) });
     }
     await producer.disconnect();
     await stream.publish(0, Math.ceil(ctx.records / stream.symbols.length));
@@ -34,7 +36,8 @@ export const flood: Scenario = {
     const recoverSeconds = await recovered(ctx, stream, { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX }, started);
     const joins = member.joins();
     await stopMembers([member]);
-    const result = await figures(stream, { fault: this.name, rebalances: joins - 1, recoverSeconds, notes: 'in DLQ: the 20,000 undecodable records, as expected' });
+    const result = await figures(stream, { fault: this.name, rebalances: joins - 1, recoverSeconds,
+      notes: 'in DLQ: the 20,000 undecodable records, as expected' });
     await stream.close();
     return result;
   },
@@ -60,7 +63,8 @@ export const registryKilled: Scenario = {
     const recoverSeconds = await recovered(ctx, stream, config, killedAt);
     const joins = fresh.joins();
     await stopMembers([fresh]);
-    const result = await figures(stream, { fault: this.name, rebalances: joins - 1, recoverSeconds, notes: 'recovery from the kill; the registry stayed down' });
+    const result = await figures(stream, { fault: this.name, rebalances: joins - 1, recoverSeconds,
+      notes: 'recovery from the kill; the registry stayed down' });
     await stream.close();
     return result;
   },
@@ -124,7 +128,8 @@ export function storeDown(outageSeconds: number): Scenario {
       const alive = members.filter((m) => m.child.exitCode === null).length;
       await stopMembers(members);
       await proxy.close();
-      const result = await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds, notes: `${alive}/3 members alive at the end; ${perSymbol} bars per symbol` });
+      const result = await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds,
+        notes: `${alive}/3 members alive at the end; ${perSymbol} bars per symbol` });
       await stream.close();
       return result;
     },
@@ -159,7 +164,8 @@ export const memberKills: Scenario = {
     const recoverSeconds = await recovered(ctx, stream, config, lastKill);
     const joins = all.reduce((n, m) => n + m.joins(), 0);
     await stopMembers(members);
-    const result = await figures(stream, { fault: this.name, rebalances: joins, recoverSeconds, notes: `${kills} kills; rebalances expected after each kill and restart; recovery from the last kill` });
+    const result = await figures(stream, { fault: this.name, rebalances: joins, recoverSeconds,
+      notes: `${kills} kills; rebalances expected after each kill and restart; recovery from the last kill` });
     await stream.close();
     return result;
   },
@@ -229,7 +235,8 @@ export const rebuildRace: Scenario = {
         },
       });
       const recoverSeconds = await recovered(ctx, stream, config, started);
-      return await figures(stream, { fault: this.name, rebalances: intruder?.joins() ?? 0, recoverSeconds, replayedMarkers, notes: 'seconds: the whole rebuild; rebalances: joins of the member that started during the clear' });
+      return await figures(stream, { fault: this.name, rebalances: intruder?.joins() ?? 0, recoverSeconds, replayedMarkers,
+        notes: 'seconds: the whole rebuild; rebalances: joins of the member that started during the clear' });
     } finally {
       if (intruder) await stopMembers([intruder]);
       await stream.close();
@@ -240,7 +247,8 @@ export const rebuildRace: Scenario = {
 /** A superuser connection: the configured role when it is one (Docker), else the local stack's postgres over its socket. */
 async function pgSuperuser(postgresUrl: string): Promise<pg.Client> {
   const url = new URL(postgresUrl);
-  for (const c of [{ connectionString: postgresUrl }, { host: POSTGRES_SOCKET_DIR, port: Number(url.port || 5432), user: 'postgres', database: 'postgres' }] as pg.ClientConfig[]) {
+  for (const c of [{ connectionString: postgresUrl },
+    { host: POSTGRES_SOCKET_DIR, port: Number(url.port || 5432), user: 'postgres', database: 'postgres' }] as pg.ClientConfig[]) {
     const client = new pg.Client({ ...c, connectionTimeoutMillis: 3000 });
     client.on('error', () => {});
     try {

@@ -79,7 +79,8 @@ function demoLogger(config: Config, verbose: boolean): { logger: Logger; logFile
     const terminal = pretty ? PinoPretty({ colorize: true, destination: 2, sync: true }) : pino.destination({ dest: 2, sync: true });
     destination = pino.multistream([{ level: 'trace', stream: file }, { level: 'trace', stream: terminal }]);
   }
-  const logger = createLogger({ level: config.LOG_LEVEL, format: 'json', name: 'marketstream-demo', destination: destination as unknown as NodeJS.WritableStream });
+  const logger = createLogger({ level: config.LOG_LEVEL, format: 'json', name: 'marketstream-demo',
+    destination: destination as unknown as NodeJS.WritableStream });
   return { logger, logFile };
 }
 

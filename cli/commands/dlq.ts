@@ -53,12 +53,14 @@ export function formatRedrive(r: RedriveResult): string {
   for (const [reason, count] of Object.entries(r.refusedByReason)) {
     out.push(`  refused ${n(count!)}: ${REASONS[reason] ?? reason}${reason === 'max-redrives' ? ` (${r.maxRedrives})` : ''}`);
   }
-  for (const x of r.refusedRecords) out.push(`    ${r.topic}/${x.partition}@${x.offset}  key=${x.key ?? '(null)'}  ${x.errorClass}  ${x.reason}${x.redriveCount ? `  redrive-count=${x.redriveCount}` : ''}`);
+  for (const x of r.refusedRecords) out.push(`    ${r.topic}/${x.partition}@${x.offset}  key=${x.key ?? '(null)'}  ${x.errorClass}  ${x.reason}` +
+    `${x.redriveCount ? `  redrive-count=${x.redriveCount}` : ''}`);
   if (r.refused > r.refusedRecords.length) out.push(`    … and ${n(r.refused - r.refusedRecords.length)} more`);
   if (r.notSelected) out.push(`  left for a later redrive: ${n(r.notSelected)} not selected by the filters`);
   for (const [t, c] of Object.entries(r.missingTopic)) out.push(`  left for a later redrive: ${n(c)} whose original topic ${t} does not exist`);
   if (r.alreadyRedriven) out.push(`  skipped ${n(r.alreadyRedriven)} handled by an earlier redrive`);
-  out.push(...table(['partition', 'position before', 'after', 'log end'], r.positions.map((p) => [String(p.partition), p.before, p.after, p.end]), new Set([1, 2, 3])));
+  out.push(...table(['partition', 'position before', 'after', 'log end'],
+    r.positions.map((p) => [String(p.partition), p.before, p.after, p.end]), new Set([1, 2, 3])));
   if (r.incomplete) out.push(`stopped early: ${r.incomplete}`);
   out.push(r.dryRun ? 'dry run: nothing sent, nothing committed' : 'done: the group remembers the position, so running it again sends nothing twice');
   return `${out.join('\n')}\n`;
@@ -122,7 +124,8 @@ export function registerDlq(program: Command): void {
       process.once('SIGTERM', onSignal);
       try {
         const result = await redrive(createKafka(config, logger, 'dlq'), config, logger, {
-          topic: dlqTopicName(opts.topic), errorClasses: opts.errorClass, keys: opts.key, from: opts.from, to: opts.to, dryRun: opts.dryRun, signal: stop.signal,
+          topic: dlqTopicName(opts.topic), errorClasses: opts.errorClass, keys: opts.key, from: opts.from, to: opts.to,
+            dryRun: opts.dryRun, signal: stop.signal,
         });
         const selection = { from: opts.from && describeBound(opts.from), to: opts.to && describeBound(opts.to), errorClasses: opts.errorClass, keys: opts.key };
         process.stdout.write(opts.json ? `${JSON.stringify({ ...result, selection }, null, 2)}\n` : formatRedrive(result));

@@ -46,7 +46,8 @@ export function localStackServers(config: Config): LocalStackServer[] {
 }
 
 const SECTION_TITLES: Record<CheckSection, string> = {
-  tools: 'tools', servers: 'servers', registry: 'schema registry subjects', topics: 'topics', groups: 'consumer groups', dlq: 'dead-letter topics', claude: 'claude',
+  tools: 'tools', servers: 'servers', registry: 'schema registry subjects', topics: 'topics', groups: 'consumer groups',
+    dlq: 'dead-letter topics', claude: 'claude',
 };
 const MARKS: Record<Check['status'], string> = { ok: 'ok', warn: 'warn', fail: 'FAIL', info: 'info', skip: 'skip' };
 
@@ -70,7 +71,8 @@ export function formatReport(report: DoctorReport): string {
 
 export function registerDoctor(program: Command): void {
   program.command('doctor')
-    .description('check tools, servers and their versions, registry subjects, topics, consumer groups, DLQs and Claude; one line each with a fix hint; exits 1 on any FAIL (warnings allowed), 2 on invalid configuration')
+    .description('check tools, servers and their versions, registry subjects, topics, consumer groups, DLQs and Claude; one line each with a fix hint; ' +
+      'exits 1 on any FAIL (warnings allowed), 2 on invalid configuration')
     .option('--json', 'print the report as JSON')
     .option('--timeout <seconds>', `longest time one check may take (default ${DEFAULT_TIMEOUT_MS / 1000})`, number(0.1, 'a number of seconds >= 0.1'))
     .action(async (opts: { json?: boolean; timeout?: number }) => {
@@ -82,11 +84,14 @@ export function registerDoctor(program: Command): void {
         if (!(err instanceof ConfigError)) throw err;
         const message = maskSecrets(err.message);
         if (opts.json) process.stdout.write(`${JSON.stringify({ marketstream: version, exitCode: 2, error: message }, null, 2)}\n`);
-        else process.stdout.write(`marketstream ${version} doctor\n\n  FAIL  configuration  ${message.replaceAll('\n', '\n                       ')}\n        ↳ fix the variables named above (\`marketstream config --env-example\` lists every variable with its default)\n`);
+        else process.stdout.write(`marketstream ${version} doctor\n\n  FAIL  configuration  ${message.replaceAll('\n', '\n                       ')}\n` +
+          `        ↳ fix the variables named above ` +
+          `(\`marketstream config --env-example\` lists every variable with its default)\n`);
         process.exitCode = 2;
         return;
       }
-      const report = await runDoctor(config, { timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000, localStack: localStackServers(config), version });
+      const report = await runDoctor(config, { timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000,
+        localStack: localStackServers(config), version });
       process.stdout.write(opts.json
         ? `${JSON.stringify({ marketstream: version, exitCode: report.exitCode, counts: report.counts, ms: report.ms, checks: report.checks }, null, 2)}\n`
         : formatReport(report));

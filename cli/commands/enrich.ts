@@ -17,7 +17,8 @@ function isoTime(v: string): number {
   return at;
 }
 
-const FROM_TEXT = { rules: 'classified by the rules', claude: 'classified by another Claude model', any: 'classified by the rules or another Claude model' } as const;
+const FROM_TEXT = { rules: 'classified by the rules', claude: 'classified by another Claude model',
+  any: 'classified by the rules or another Claude model' } as const;
 
 export function formatPlan(p: ReclassifyPlan): string {
   const s = p.selection;
@@ -33,7 +34,9 @@ export function formatPlan(p: ReclassifyPlan): string {
   return [
     `${n(p.events)} event(s) to ask ${s.model} about (now by the rules: ${n(p.byClassifier.rules)}, by another Claude model: ${n(p.byClassifier.claude)})`,
     `  selection: ${scope.join('; ')}`,
-    `  estimated cost: at most ${usd(p.estimate.costUsd)} (${n(p.estimate.inputTokens)} input + at most ${n(p.estimate.outputTokens)} output tokens at ${usd(p.price.input)}/${usd(p.price.output)} per million tokens${p.priceKnown ? '' : ', the highest known price: this model is not in the price table'})`,
+    `  estimated cost: at most ${usd(p.estimate.costUsd)} (${n(p.estimate.inputTokens)} input + at most ${n(p.estimate.outputTokens)} output tokens at ` +
+      `${usd(p.price.input)}/${usd(p.price.output)} per million tokens` +
+      `${p.priceKnown ? '' : ', the highest known price: this model is not in the price table'})`,
     `  hourly budget shared by ${p.budget.scope}: ${budget} spent in the last hour`,
   ].join('\n');
 }
@@ -48,7 +51,8 @@ export function formatReclassify(r: ReclassifyResult): string {
     lines.push('nothing to ask');
     return `${lines.join('\n')}\n`;
   }
-  lines.push(`reclassified ${n(r.reclassified)} event(s) with ${r.plan.selection.model} (event_classifications, market_events, ${n(r.mutations)} graph mutation(s)); ${n(r.failed.length)} failed; ${n(r.left)} left`);
+  lines.push(`reclassified ${n(r.reclassified)} event(s) with ${r.plan.selection.model} (event_classifications, market_events, ` +
+    `${n(r.mutations)} graph mutation(s)); ${n(r.failed.length)} failed; ${n(r.left)} left`);
   lines.push(`  spent: ${n(r.spent.requests)} request(s), ${n(r.spent.tokens)} tokens, ${usd(r.spent.costUsd)}`);
   if (r.skipped) lines.push(`  ${n(r.skipped)} event(s) were reclassified meanwhile by another run`);
   for (const f of r.failed.slice(0, 10)) lines.push(`  not answered: ${f.eventId}: ${f.reason}`);
@@ -62,15 +66,18 @@ export function formatReclassify(r: ReclassifyResult): string {
 export function registerEnrich(program: Command): void {
   const enrich = program.command('enrich').description('operations on the enricher\'s classifications');
   enrich.command('reclassify')
-    .description('ask Claude about events the rule-based classifier (or another Claude model) classified, within the enricher group\'s hourly budget; updates the cache, market_events and the graph')
-    .addOption(new Option('--classifier <who>', 'whose classifications to ask about again (default: rules; with --model: any)').choices(['rules', 'claude', 'any']))
+    .description('ask Claude about events the rule-based classifier (or another Claude model) classified, within the enricher group\'s hourly budget; ' +
+      'updates the cache, market_events and the graph')
+    .addOption(new Option('--classifier <who>',
+      'whose classifications to ask about again (default: rules; with --model: any)').choices(['rules', 'claude', 'any']))
     .option('--since <time>', 'only events published at or after this ISO 8601 time', isoTime)
     .option('--model <id>', 'the Claude model to ask (default ANTHROPIC_MODEL); classifications by another model are selected too')
     .option('--symbols <list>', 'only events naming one of these symbols', symbolList)
     .option('--limit <n>', 'at most this many events (the newest)', positiveInt)
     .option('--dry-run', 'print how many events and the estimated cost; ask nothing')
     .option('--json', 'print JSON')
-    .action(async (opts: { classifier?: 'rules' | 'claude' | 'any'; since?: number; model?: string; symbols?: string[]; limit?: number; dryRun?: boolean; json?: boolean }) => {
+    .action(async (opts: { classifier?: 'rules' | 'claude' | 'any'; since?: number; model?: string; symbols?: string[]; limit?: number;
+      dryRun?: boolean; json?: boolean }) => {
       const { config, logger } = loadContext('enrich');
       const bar = progressBar('events');
       const stop = new AbortController();

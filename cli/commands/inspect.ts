@@ -63,7 +63,8 @@ export function registerInspect(program: Command): void {
     });
 
   inspect.command('tail')
-    .description('decoded records of a topic with key, partition, offset, timestamp, headers, schema id and version; DLQ records with their error and raw bytes')
+    .description('decoded records of a topic with key, partition, offset, timestamp, headers, schema id and version; ' +
+      'DLQ records with their error and raw bytes')
     .argument('<topic>', 'topic name, e.g. price-updates or price-updates.dlq')
     .option('--from <time>', 'records at or after this ISO 8601 time', isoTime)
     .option('--last <n>', 'the last N records over all partitions (default 10)', positiveInt)

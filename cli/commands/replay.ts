@@ -8,7 +8,8 @@ import { errorMessage, GroupActiveError } from '../../lib/errors.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { resolveGroup } from '../../ops/groups.ts';
 import {
-  describeTarget, exportOffsets, isoTime, parseIsoDuration, parseReplayTarget, readOffsetsFile, replay, type OffsetsExport, type ReplayResult, type ReplayTarget,
+  describeTarget, exportOffsets, isoTime, parseIsoDuration, parseReplayTarget, readOffsetsFile, replay, type OffsetsExport,
+    type ReplayResult, type ReplayTarget,
 } from '../../ops/replay.ts';
 import { loadContext } from '../context.ts';
 import { table } from '../inspect/format.ts';
@@ -27,7 +28,8 @@ function exportLine(e: OffsetsExport): string {
 
 export function formatReplay(r: ReplayResult): string {
   const at = r.at !== undefined && r.target.kind === 'duration' ? ` (${iso(r.at)})` : '';
-  const out = [`group ${r.groupId} (${r.state.state}, ${r.state.members} member(s)): ${r.applied ? 'moved' : 'would move'} to ${describeTarget(r.target)}${at}`];
+  const out =
+    [`group ${r.groupId} (${r.state.state}, ${r.state.members} member(s)): ${r.applied ? 'moved' : 'would move'} to ${describeTarget(r.target)}${at}`];
   const byEventTime = r.changes.some((c) => c.eventTime);
   const clamped = r.changes.some((c) => c.clamped);
   const head = ['topic', 'partition', 'before', 'after', 'earliest', 'latest', 'to read'];
@@ -35,11 +37,14 @@ export function formatReplay(r: ReplayResult): string {
   if (clamped) head.push('note');
   out.push(...table(head, r.changes.map((c) => {
     const row = [c.topic, String(c.partition), c.before ?? '-', c.after, c.earliest, c.latest, c.lagAfter.toLocaleString('en-US')];
-    if (byEventTime) row.push(c.eventTime ? c.eventTime.scanned.toLocaleString('en-US') : '0', c.eventTime?.match ? iso(c.eventTime.matchEventTime) : 'none: end of log');
+    if (byEventTime) row.push(c.eventTime ? c.eventTime.scanned.toLocaleString('en-US') : '0',
+      c.eventTime?.match ? iso(c.eventTime.matchEventTime) : 'none: end of log');
     if (clamped) row.push(c.clamped ? `${c.clamped.requested} clamped to ${c.clamped.to}` : '');
     return row;
   }), new Set([2, 3, 4, 5, 6, ...(byEventTime ? [7] : [])])));
-  if (r.scan) out.push(`scanned ${r.scan.records.toLocaleString('en-US')} record(s) in ${(r.scan.ms / 1000).toFixed(1)} s (${r.scan.recordsPerSecond.toLocaleString('en-US')} records/s)`);
+  if (r.scan)
+    out.push(`scanned ${r.scan.records.toLocaleString('en-US')} record(s) in ${(r.scan.ms / 1000).toFixed(1)} s ` +
+    `(${r.scan.recordsPerSecond.toLocaleString('en-US')} records/s)`);
   if (r.exported) out.push(exportLine(r.exported));
   out.push(r.applied ? 'applied: the group resumes from "after" when it starts' : 'dry run: nothing changed');
   return `${out.join('\n')}\n`;
@@ -63,15 +68,21 @@ const TARGETS = ['--to', '--to-datetime', '--by-duration', '--shift-by', '--from
 
 export function registerReplay(program: Command): void {
   program.command('replay')
-    .description('move a stopped consumer group\'s offsets (as kafka-consumer-groups --reset-offsets does, and by event time); refused while the group has live members')
+    .description('move a stopped consumer group\'s offsets (as kafka-consumer-groups --reset-offsets does, and by event time); ' +
+      'refused while the group has live members')
     .requiredOption('--group <group>', 'a sink name (postgres, redis, neo4j) or a full consumer group id')
     .option('--topic <topic...>', 'topic(s) to move (default for a sink: every topic it reads; with --from-file: the file\'s)')
-    .option('--to <target>', 'earliest, latest, an ISO 8601 time (as --to-datetime), or partition:offset[,partition:offset…]', invalidArgument(parseReplayTarget))
-    .option('--to-datetime <time>', 'the first record whose Kafka timestamp is at or after an ISO 8601 time (2026-11-20T09:00:00Z)', invalidArgument((v) => isoTime(v, '--to-datetime')))
-    .option('--by-duration <duration>', 'now minus an ISO 8601 duration PnDTnHnMnS (PT1H, P1D, P1DT2H30M), by Kafka timestamp', invalidArgument((v) => (parseIsoDuration(v), v.trim())))
+    .option('--to <target>', 'earliest, latest, an ISO 8601 time (as --to-datetime), or partition:offset[,partition:offset…]',
+      invalidArgument(parseReplayTarget))
+    .option('--to-datetime <time>', 'the first record whose Kafka timestamp is at or after an ISO 8601 time (2026-11-20T09:00:00Z)',
+      invalidArgument((v) => isoTime(v, '--to-datetime')))
+    .option('--by-duration <duration>', 'now minus an ISO 8601 duration PnDTnHnMnS (PT1H, P1D, P1DT2H30M), by Kafka timestamp',
+      invalidArgument((v) => (parseIsoDuration(v), v.trim())))
     .option('--shift-by <n>', 'move each partition n records from its committed offset (negative: back), clamped to the log', signedInteger)
     .option('--from-file <file.csv>', 'offsets from a topic,partition,offset CSV (what --export and kafka-consumer-groups --export write)')
-    .option('--event-time <time>', 'each partition from its first record whose event time (a bar\'s start, an article\'s publication, a mutation\'s time) is at or after an ISO 8601 time; reads the partitions to find it', invalidArgument((v) => isoTime(v, '--event-time')))
+    .option('--event-time <time>',
+      'each partition from its first record whose event time (a bar\'s start, an article\'s publication, ' +
+      'a mutation\'s time) is at or after an ISO 8601 time; reads the partitions to find it', invalidArgument((v) => isoTime(v, '--event-time')))
     .option('--export <file.csv>', 'first save the group\'s current offsets there (topic,partition,offset lines, never overwriting a file); alone: only that')
     .option('--dry-run', 'show what would change without changing it')
     .option('--json', 'print JSON')
@@ -85,7 +96,8 @@ export function registerReplay(program: Command): void {
       try {
         if (!given.length) {
           const e = await exportOffsets(kafka, { groupId: group.groupId, topics: opts.topic ?? group.topics, file: opts.export! });
-          process.stdout.write(opts.json ? `${JSON.stringify(e, null, 2)}\n` : `group ${group.groupId} (${e.state.state}, ${e.state.members} member(s)): ${exportLine(e)}\n`);
+          process.stdout.write(opts.json ? `${JSON.stringify(e, null, 2)}\n`
+            : `group ${group.groupId} (${e.state.state}, ${e.state.members} member(s)): ${exportLine(e)}\n`);
           return;
         }
         let target: ReplayTarget;

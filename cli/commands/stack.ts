@@ -28,7 +28,8 @@ export function registerStack(program: Command): void {
       const { config } = loadContext('stack');
       const started = Date.now();
       try {
-        const statuses = await stackUp({ stackDir: config.STACK_DIR, kafkaBrokers: config.STACK_KAFKA_BROKERS, timeoutMs: Number(opts.timeout) * 1000, log: progress });
+        const statuses = await stackUp({ stackDir: config.STACK_DIR, kafkaBrokers: config.STACK_KAFKA_BROKERS,
+          timeoutMs: Number(opts.timeout) * 1000, log: progress });
         process.stdout.write(formatStatus(statuses));
         process.stdout.write(`stack up took ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
       } catch (err) {

@@ -18,14 +18,17 @@ export function formatDescriptions(topics: TopicDescription[]): string {
     const replication = t.partitions[0]?.replicas.length ?? 0;
     const isrDrift = t.expected.minInsyncReplicas !== undefined && t.minInsyncReplicas !== t.expected.minInsyncReplicas;
     const drift = t.retentionMs !== t.expected.retentionMs || t.cleanupPolicy !== t.expected.cleanupPolicy || isrDrift
-      ? `  (code asks for ${days(t.expected.retentionMs)}, ${t.expected.cleanupPolicy}${t.expected.minInsyncReplicas === undefined ? '' : `, min ISR ${t.expected.minInsyncReplicas}`})` : '';
+      ? `  (code asks for ${days(t.expected.retentionMs)}, ${t.expected.cleanupPolicy}` +
+        `${t.expected.minInsyncReplicas === undefined ? '' : `, min ISR ${t.expected.minInsyncReplicas}`})` : '';
     // A partition with fewer in-sync replicas than min.insync.replicas refuses acks=all sends.
     const short = t.minInsyncReplicas === null ? [] : t.partitions.filter((p) => p.isr.length < t.minInsyncReplicas!).map((p) => p.partition);
-    lines.push(`${t.name}: ${t.partitions.length} partitions, replication ${replication}, min ISR ${t.minInsyncReplicas ?? '-'}, retention ${days(t.retentionMs)}, cleanup ${t.cleanupPolicy ?? '-'}, ${t.records} records${drift}`);
+    lines.push(`${t.name}: ${t.partitions.length} partitions, replication ${replication}, min ISR ${t.minInsyncReplicas ?? '-'}, ` +
+      `retention ${days(t.retentionMs)}, cleanup ${t.cleanupPolicy ?? '-'}, ${t.records} records${drift}`);
     if (short.length) lines.push(`  partition(s) ${short.join(',')} have fewer in-sync replicas than min ISR: sends to them fail until a replica catches up`);
     lines.push(`  ${'partition'.padEnd(10)}${'leader'.padEnd(8)}${'replicas'.padEnd(10)}${'isr'.padEnd(10)}${'earliest'.padStart(12)}${'latest'.padStart(12)}`);
     for (const p of t.partitions) {
-      lines.push(`  ${String(p.partition).padEnd(10)}${String(p.leader).padEnd(8)}${p.replicas.join(',').padEnd(10)}${p.isr.join(',').padEnd(10)}${p.earliest.padStart(12)}${p.latest.padStart(12)}`);
+      lines.push(`  ${String(p.partition).padEnd(10)}${String(p.leader).padEnd(8)}${p.replicas.join(',').padEnd(10)}${p.isr.join(',').padEnd(10)}` +
+        `${p.earliest.padStart(12)}${p.latest.padStart(12)}`);
     }
     lines.push('');
   }
@@ -36,7 +39,8 @@ export function registerTopics(program: Command): void {
   const topics = program.command('topics').description('Create and describe the Kafka topics (each with its .dlq)');
 
   topics.command('create')
-    .description('Create missing topics and DLQs with their settings (partitions, replication, min ISR, retention, cleanup policy); existing ones are left alone')
+    .description('Create missing topics and DLQs with their settings (partitions, replication, min ISR, retention, cleanup policy); ' +
+      'existing ones are left alone')
     .action(async () => {
       const { config, logger } = loadContext('topics');
       const kafka = createKafka(config, logger, 'admin');

@@ -99,7 +99,8 @@ export function renderView(s: DemoStats, o: { logFile: string }): string[] {
   for (const g of s.groups) rows.push(`  ${g.group.padEnd(groupWidth - 2)} ${fmt(g.lag).padStart(10)} ${fmt(g.written).padStart(10)}`);
   const { postgres: pg, redis, neo4j } = s.stores;
   rows.push('Stores');
-  rows.push(`  PostgreSQL  ${pg ? `price_data ${fmt(pg.priceRows)} rows · market_events ${fmt(pg.events)} rows (${fmt(pg.classified)} classified)` : 'price_data – rows · market_events – rows'}`);
+  rows.push(`  PostgreSQL  ${pg ? `price_data ${fmt(pg.priceRows)} rows · market_events ${fmt(pg.events)} rows (${fmt(pg.classified)} classified)`
+    : 'price_data – rows · market_events – rows'}`);
   rows.push(`  Redis       ${redis ? `price:* ${fmt(redis.price)} keys · bars:* ${fmt(redis.bars)} keys` : 'price:* – keys · bars:* – keys'}`);
   rows.push(`  Neo4j       ${neo4j ? `${fmt(neo4j.nodes)} nodes · ${fmt(neo4j.relationships)} relationships` : '– nodes · – relationships'}`);
   rows.push(`Claude        ${claudeText(s)}`);

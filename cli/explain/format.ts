@@ -27,7 +27,8 @@ function record(r: LoggedRecord | null | undefined, indent: string): string[] {
 
 function enrichment(e: EnrichmentInfo | null, indent: string): string[] {
   if (!e) return [];
-  if (e.classifier === 'rules' && !e.fallbackReason) return [`${indent}enrichment: rule-based classifier (${e.model ?? '?'}), no model call${e.classifiedAt ? `, classified ${e.classifiedAt}` : ''}`];
+  if (e.classifier === 'rules' && !e.fallbackReason)
+    return [`${indent}enrichment: rule-based classifier (${e.model ?? '?'}), no model call${e.classifiedAt ? `, classified ${e.classifiedAt}` : ''}`];
   const cost = e.costUsd === null ? '?' : `$${e.costUsd.toFixed(6)}`;
   return [
     `${indent}enrichment: ${e.classifier} model ${e.model ?? '?'}${e.classifiedAt ? `, classified ${e.classifiedAt}` : ''}`
@@ -40,7 +41,8 @@ function fact(f: Fact): string[] {
   const out: string[] = [];
   if (f.state === 'present') {
     out.push(`${entityTitle(f)}  ${props(f.properties)}`);
-    out.push(f.source ? `  made by ${at(f.source)} (origin ${f.origin ?? '?'}), last changed ${f.time ?? '?'}` : '  made by: not recorded (written before provenance was kept, or not through the sink)');
+    out.push(f.source ? `  made by ${at(f.source)} (origin ${f.origin ?? '?'}), last changed ${f.time ?? '?'}`
+      : '  made by: not recorded (written before provenance was kept, or not through the sink)');
   } else {
     const how = f.deletedBy?.op === 'node deleted' ? `with its node ${f.deletedBy.cascade}` : f.deletedBy?.op ?? 'a delete';
     out.push(`${entityTitle(f)}  DELETED at ${f.time ?? '?'} (${how})`);
@@ -64,13 +66,18 @@ export function formatExplanation(x: Explanation): string {
     if (a.record) out.push(...record(a.record, '  '));
     if (a.record?.found && a.record.value.kind === 'tombstone') out.push('  (the event was withdrawn by this tombstone)');
     out.push(row
-      ? `  PostgreSQL market_events: source ${String(row.source)}, published ${new Date(row.published_at as string).toISOString()}, url ${String(row.url ?? '-')}, type ${String(row.type ?? '-')}, sentiment ${String(row.sentiment ?? '-')} (${String(row.classifier ?? '-')} ${String(row.model ?? '')})`.trimEnd()
+      ? (`  PostgreSQL market_events: source ${String(row.source)}, published ${new Date(row.published_at as string).toISOString()}, ` +
+        `url ${String(row.url ?? '-')}, type ${String(row.type ?? '-')}, sentiment ${String(row.sentiment ?? '-')} ` +
+        `(${String(row.classifier ?? '-')} ${String(row.model ?? '')})`).trimEnd()
       : '  PostgreSQL market_events: no row (withdrawn, or not written yet)');
-    if (a.classification) out.push(`  classification cache: ${String(a.classification.classifier)} ${String(a.classification.model ?? '')}, first classified ${new Date(a.classification.created_at as string).toISOString()}`);
+    if (a.classification)
+      out.push(`  classification cache: ${String(a.classification.classifier)} ${String(a.classification.model ?? '')}, ` +
+      `first classified ${new Date(a.classification.created_at as string).toISOString()}`);
     out.push('');
   }
   if (x.profile !== undefined) {
-    out.push(x.profile ? `company profile (from the record above): ${props(x.profile)}` : 'company profile: none recorded (the node was made by another producer, or by a relationship)', '');
+    out.push(x.profile ? `company profile (from the record above): ${props(x.profile)}`
+      : 'company profile: none recorded (the node was made by another producer, or by a relationship)', '');
   }
   return out.join('\n');
 }

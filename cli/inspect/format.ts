@@ -18,7 +18,8 @@ export function table(header: string[], rows: string[][], right: ReadonlySet<num
 export function formatTopics(topics: TopicView[], missing: string[] = []): string {
   const out: string[] = [];
   for (const t of topics) {
-    out.push(`${t.name}  ${t.partitions.length} partition(s)  retention ${retention(t.retentionMs)}  cleanup ${t.cleanupPolicy ?? '-'}  ${n(t.records)} record(s)`);
+    out.push(`${t.name}  ${t.partitions.length} partition(s)  retention ${retention(t.retentionMs)}  cleanup ` +
+      `${t.cleanupPolicy ?? '-'}  ${n(t.records)} record(s)`);
     out.push(...table(['partition', 'leader', 'replicas', 'isr', 'earliest', 'latest', 'records'],
       t.partitions.map((p) => [String(p.partition), String(p.leader), p.replicas.join(','), p.isr.join(','), p.earliest, p.latest, n(p.records)]),
       new Set([4, 5, 6])));
@@ -40,7 +41,8 @@ export function formatGroups(groups: GroupView[]): string {
     if (g.partitions.length) {
       const owner = (topic: string, partition: number) => g.members.find((m) => m.assignment[topic]?.includes(partition))?.memberId.slice(-12) ?? '-';
       out.push(...table(['topic', 'partition', 'committed', 'latest', 'lag', 'member'],
-        g.partitions.map((p) => [p.topic, String(p.partition), p.committed === null ? '-' : String(p.committed), String(p.latest), n(p.lag), owner(p.topic, p.partition)]),
+        g.partitions.map((p) => [p.topic, String(p.partition), p.committed === null ? '-' : String(p.committed), String(p.latest), n(p.lag),
+          owner(p.topic, p.partition)]),
         new Set([2, 3, 4])));
     } else out.push('  no committed offsets on the topics looked at (use --topic <name> to add one)');
     out.push('');
@@ -69,12 +71,15 @@ export function formatRecord(r: TailRecord): string {
   if (r.dlq) {
     const d = r.dlq;
     lines.push(`  error    ${d.errorClass ?? '?'}: ${d.errorMessage ?? '?'}`);
-    lines.push(`  from     ${d.originalTopic ?? '?'}${d.originalPartition !== null ? `/${d.originalPartition}@${d.originalOffset}` : ' (rejected before publishing)'}${d.consumerGroup ? `  group ${d.consumerGroup}` : ''}${d.failedAt ? `  at ${d.failedAt}` : ''}`);
+    lines.push(`  from     ${d.originalTopic ?? '?'}` +
+      `${d.originalPartition !== null ? `/${d.originalPartition}@${d.originalOffset}` : ' (rejected before publishing)'}` +
+      `${d.consumerGroup ? `  group ${d.consumerGroup}` : ''}${d.failedAt ? `  at ${d.failedAt}` : ''}`);
   }
   const dlqKeys = new Set(['error-class', 'error-message', 'original-topic', 'original-partition', 'original-offset', 'consumer-group', 'failed-at']);
   const headers = Object.entries(r.headers).filter(([k]) => !r.dlq || !dlqKeys.has(k)).map(([k, v]) => `${k}=${v}`).join('  ');
   if (headers) lines.push(`  headers  ${headers}`);
-  if (r.dlq?.raw) lines.push(`  raw      ${r.dlq.raw.bytes} bytes  hex ${r.dlq.raw.hex}${r.dlq.raw.bytes > 64 ? ' …' : ''}`, `           utf8 ${r.dlq.raw.utf8}`);
+  if (r.dlq?.raw) lines.push(`  raw      ${r.dlq.raw.bytes} bytes  hex ${r.dlq.raw.hex}${r.dlq.raw.bytes > 64 ? ' …' : ''}`,
+    `           utf8 ${r.dlq.raw.utf8}`);
   lines.push(`  value    ${formatValue(r.value)}`);
   return lines.join('\n');
 }

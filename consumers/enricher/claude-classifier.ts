@@ -96,7 +96,8 @@ function echo(content: readonly Anthropic.ContentBlock[]): Anthropic.ContentBloc
   return out;
 }
 
-function correctiveTurn(messages: Anthropic.MessageParam[], message: Anthropic.Message, answer: Extract<Answer, { kind: 'invalid' }>): Anthropic.MessageParam[] {
+function correctiveTurn(messages: Anthropic.MessageParam[], message: Anthropic.Message,
+  answer: Extract<Answer, { kind: 'invalid' }>): Anthropic.MessageParam[] {
   const instruction = `Your ${TOOL_NAME} input was invalid: ${answer.problem}. Call ${TOOL_NAME} again with corrected input that follows the schema.`;
   const assistant = echo(message.content);
   if (!assistant.length) return [{ role: 'user', content: [{ type: 'text', text: renderedUser(messages) }, { type: 'text', text: instruction }] }];

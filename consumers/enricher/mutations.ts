@@ -52,7 +52,8 @@ export function enrichmentMutations(event: MarketEvent, c: Classification, time:
  * AFFECTS deletes for a deleted event's symbols. `known`: the classification the symbols came from; `source`: the
  * record that decided the delete (the market-events tombstone), when there is one.
  */
-export function deletionMutations(eventId: string, affectedSymbols: readonly string[], time: number, known: Classification | null = null, source?: SourceRecord): GraphMutation[] {
+export function deletionMutations(eventId: string, affectedSymbols: readonly string[], time: number, known: Classification | null = null,
+  source?: SourceRecord): GraphMutation[] {
   const meta: MutationMeta = { origin: ORIGIN, time, enrichment: enrichmentOf(known, source) };
   return checked(affectedSymbols.map((s) => deleteRelationship('AFFECTS', eventId, s, meta)), time);
 }

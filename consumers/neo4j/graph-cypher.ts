@@ -38,7 +38,9 @@ const provenance = (v: string) => `SET ${v} += CASE WHEN changed THEN coalesce(r
  * A delete's provenance on tombstone `t`, unless a delete at the same or a later time is recorded there; then its time.
  * `rank`: which provenance wins regardless of time.
  */
-const recordDelete = (src: string, rank: { over?: string; under?: string } = {}) => `SET t += CASE WHEN NOT (${rank.under ?? 'false'}) AND (t.deleted_at IS NULL OR t.deleted_at < r.time OR ${rank.over ?? 'false'}) THEN coalesce(${src}, {}) ELSE {} END
+const recordDelete = (src: string, rank: { over?: string; under?: string } = {}) =>
+  `SET t += CASE WHEN NOT (${rank.under ?? 'false'}) AND (t.deleted_at IS NULL OR t.deleted_at < r.time OR ${rank.over ?? 'false'}) ` +
+  `THEN coalesce(${src}, {}) ELSE {} END
 SET t.deleted_at = ${KEEP_LATEST}`;
 /**
  * A relationship's own delete names it on its tombstone over its node's delete, in whatever order the two are applied
@@ -72,7 +74,8 @@ WITH r, n WHERE n IS NULL OR n._mutated_at IS NULL OR n._mutated_at <= r.time
 CALL (n, r) {
   MATCH (n)-[x]-()
   WITH DISTINCT r, x
-  WITH r, type(x) + ':' + coalesce(startNode(x).symbol, startNode(x).id, startNode(x).name) + ':' + coalesce(endNode(x).symbol, endNode(x).id, endNode(x).name) AS relKey
+  WITH r, type(x) + ':' + coalesce(startNode(x).symbol, startNode(x).id, startNode(x).name) + ':'
+    + coalesce(endNode(x).symbol, endNode(x).id, endNode(x).name) AS relKey
   MERGE (t:${TOMBSTONE_LABEL} {key: relKey})
   ${recordDelete('r.cascadeSrc', CASCADE_UNDER_EXPLICIT)}
 }
@@ -130,5 +133,6 @@ export const GRAPH_STATEMENTS = {
 export type Provenance = Record<string, unknown>;
 export interface NodeUpsertRow { entity: string; key: string; props: Record<string, unknown>; time: number; src?: Provenance }
 export interface NodeDeleteRow { entity: string; key: string; time: number; src?: Provenance; cascadeSrc?: Provenance }
-export interface RelUpsertRow { entity: string; from: string; to: string; fromEntity: string; toEntity: string; props: Record<string, unknown>; time: number; src?: Provenance }
+export interface RelUpsertRow { entity: string; from: string; to: string; fromEntity: string; toEntity: string; props: Record<string, unknown>;
+  time: number; src?: Provenance }
 export interface RelDeleteRow { entity: string; from: string; to: string; time: number; src?: Provenance }

@@ -46,7 +46,8 @@ export function planRecord(r: SinkRecord<GraphMutation>): Planned {
   const withSrc = src ? { src } : {};
   const props = (own: Record<string, unknown>) => (m.enrichment ? { ...own, ...enrichmentProperties(m.enrichment) } : own);
   if ('UpsertNode' in m.op && target.kind === 'node') {
-    return { op: 'upsertNode', label: target.label, row: { entity: entityKey(target), key: target.key, props: props(m.op.UpsertNode.properties), time, ...withSrc } };
+    return { op: 'upsertNode', label: target.label,
+      row: { entity: entityKey(target), key: target.key, props: props(m.op.UpsertNode.properties), time, ...withSrc } };
   }
   if ('UpsertRelationship' in m.op && target.kind === 'relationship') {
     const [fromLabel, toLabel] = REL_ENDS[target.type];
@@ -65,7 +66,8 @@ export function planRecord(r: SinkRecord<GraphMutation>): Planned {
 function deletion(target: EntityRef, time: number, r: SinkRecord<GraphMutation>, op: 'tombstone' | 'DeleteRelationship'): Planned {
   const entity = entityKey(target);
   const src = deletionProvenance(r, op);
-  if (target.kind === 'relationship') return { op: 'deleteRelationship', type: target.type, row: { entity, from: target.from, to: target.to, time, ...(src ? { src } : {}) } };
+  if (target.kind === 'relationship') return { op: 'deleteRelationship', type: target.type,
+    row: { entity, from: target.from, to: target.to, time, ...(src ? { src } : {}) } };
   const cascadeSrc = deletionProvenance(r, 'node deleted', entity);
   return { op: 'deleteNode', label: target.label, row: { entity, key: target.key, time, ...(src ? { src, cascadeSrc } : {}) } };
 }

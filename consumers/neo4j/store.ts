@@ -38,7 +38,8 @@ export async function resetNeo4j(driver: Driver, scope: ResetScope = {}, databas
 /** Nodes per label (`Company nodes`) and relationships; scoped: the symbols' Company/Stock nodes and their relationships. */
 export async function countNeo4j(driver: Driver, scope: ResetScope = {}, database?: string): Promise<StoreCounts> {
   if (scope.symbols) {
-    const q = 'MATCH (n) WHERE (n:Company OR n:Stock) AND n.symbol IN $symbols OPTIONAL MATCH (n)-[r]-() RETURN count(DISTINCT n) AS nodes, count(DISTINCT r) AS rels';
+    const q = 'MATCH (n) WHERE (n:Company OR n:Stock) AND n.symbol IN $symbols OPTIONAL MATCH (n)-[r]-() RETURN count(DISTINCT n) AS nodes, ' +
+      'count(DISTINCT r) AS rels';
     const { records } = await driver.executeQuery(q, { symbols: [...scope.symbols] }, { database });
     return { 'Company/Stock nodes': Number(records[0]?.get('nodes') ?? 0), relationships: Number(records[0]?.get('rels') ?? 0) };
   }
@@ -54,7 +55,8 @@ export async function countNeo4j(driver: Driver, scope: ResetScope = {}, databas
  * them (within the scope) are reported, as made before the oldest mutation the log still has. Prices: the last_price of
  * a Company/Stock whose symbol has no bar left in the log (a symbol with bars left gets its newest back).
  */
-export async function replayLossNeo4j(driver: Driver, database: string | undefined, log: RetainedLog, topics: { prices: TopicDef<PriceUpdate>; mutations: TopicDef<GraphMutation> }, scope: ResetScope = {}): Promise<ReplayLoss[]> {
+export async function replayLossNeo4j(driver: Driver, database: string | undefined, log: RetainedLog,
+  topics: { prices: TopicDef<PriceUpdate>; mutations: TopicDef<GraphMutation> }, scope: ResetScope = {}): Promise<ReplayLoss[]> {
   const losses: ReplayLoss[] = [];
   if (log.truncated(topics.mutations.name).length) {
     const counts = await countNeo4j(driver, scope, database);
@@ -82,7 +84,8 @@ export async function replayLossNeo4j(driver: Driver, database: string | undefin
       if (lost.length) {
         const times = lost.map((r) => r.t).filter(Number.isFinite);
         losses.push({
-          what: 'Company last_price values', count: lost.length, from: times.length ? Math.min(...times) : undefined, to: times.length ? Math.max(...times) : undefined,
+          what: 'Company last_price values', count: lost.length, from: times.length ? Math.min(...times) : undefined,
+            to: times.length ? Math.max(...times) : undefined,
           topic: topics.prices.name, detail: 'of symbols with no bar left in the log',
         });
       }

@@ -54,7 +54,8 @@ export async function countPostgres(pool: Pool, scope: ResetScope = {}): Promise
  * log (all of them when none is left) cannot come back. market_events, per event (key = id): a row on a truncated
  * partition whose event is no longer in the log. Partitions that lost nothing cost nothing: they are not read.
  */
-export async function replayLossPostgres(pool: Pool, log: RetainedLog, topics: { prices: TopicDef<PriceUpdate>; events: TopicDef<MarketEvent> }, scope: ResetScope = {}): Promise<ReplayLoss[]> {
+export async function replayLossPostgres(pool: Pool, log: RetainedLog, topics: { prices: TopicDef<PriceUpdate>; events: TopicDef<MarketEvent> },
+  scope: ResetScope = {}): Promise<ReplayLoss[]> {
   const tables = await present(pool);
   const losses: ReplayLoss[] = [];
   const symbols = scope.symbols ? [...scope.symbols] : null;

@@ -81,7 +81,8 @@ export async function replayLossRedis(redis: Redis, log: RetainedLog, prices: To
   }
   const losses: ReplayLoss[] = [];
   if (bars.count) {
-    losses.push({ what: 'bars in bars:* keys', count: bars.count, from: bars.from, to: bars.to, topic: prices.name, detail: `of ${bars.symbols} symbol(s), older than the oldest bar the log still has for them` });
+    losses.push({ what: 'bars in bars:* keys', count: bars.count, from: bars.from, to: bars.to, topic: prices.name,
+      detail: `of ${bars.symbols} symbol(s), older than the oldest bar the log still has for them` });
   }
   if (latest.count) {
     const known = Number.isFinite(latest.to);

@@ -65,7 +65,8 @@ export function createClaudeClient(name: string, o: ClaudeClientOptions, extra: 
   const { logger, model } = o;
   const client = new Anthropic({ apiKey: o.apiKey, baseURL: o.baseURL ?? null, maxRetries: 0, timeout: o.timeoutMs });
   const { price, known } = priceOf(model, o.price);
-  if (!known) logger.warn({ model, assumedPricePerMTok: price }, 'no price known for this Claude model: costing it at the highest known price (set CLAUDE_PRICE_PER_MTOK)');
+  if (!known) logger.warn({ model, assumedPricePerMTok: price },
+    'no price known for this Claude model: costing it at the highest known price (set CLAUDE_PRICE_PER_MTOK)');
   const budget = createHourlyBudget(o.budget, o.now ?? Date.now);
   const resilience = createResilience(name, {
     ratePerSecond: 50, // the concurrency limit (and the classifier's retry-after) do the pacing

@@ -34,10 +34,12 @@ const clip = (s: string, n = 200) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 export function describeApiError(err: unknown): ApiFailure {
   if (err instanceof CircuitOpenError) {
-    return { outcome: 'connection_error', retriable: false, status: null, retryAfterMs: null, text: 'circuit open (Claude kept failing; calls suspended until the reset timeout)' };
+    return { outcome: 'connection_error', retriable: false, status: null, retryAfterMs: null,
+      text: 'circuit open (Claude kept failing; calls suspended until the reset timeout)' };
   }
   if (err instanceof APIConnectionTimeoutError) return { outcome: 'timeout', retriable: true, status: null, retryAfterMs: null, text: 'request timed out' };
-  if (err instanceof APIConnectionError) return { outcome: 'connection_error', retriable: true, status: null, retryAfterMs: null, text: clip(`connection error: ${errorMessage(err.cause ?? err)}`) };
+  if (err instanceof APIConnectionError) return { outcome: 'connection_error', retriable: true, status: null, retryAfterMs: null,
+    text: clip(`connection error: ${errorMessage(err.cause ?? err)}`) };
   if (err instanceof APIError && typeof err.status === 'number') {
     const status = err.status;
     const header = err.headers?.get('x-should-retry');

@@ -32,7 +32,8 @@ const RESERVE = 'SELECT * FROM claude_budget_reserve($1, $2, $3, $4, $5, $6, mak
 const ADJUST = `UPDATE claude_budget_spend SET tokens = tokens + $3, cost_usd = cost_usd + $4, calls = calls + $5
 WHERE scope = $1 AND minute = $2`;
 const USAGE = `SELECT coalesce(sum(tokens), 0)::float8 AS tokens, coalesce(sum(cost_usd), 0) AS cost_usd, min(minute) AS oldest
-FROM claude_budget_spend WHERE scope = $1 AND minute > coalesce($2::timestamptz, clock_timestamp()) - make_interval(secs => $3::float8 / 1000) - interval '1 minute'`;
+FROM claude_budget_spend
+WHERE scope = $1 AND minute > coalesce($2::timestamptz, clock_timestamp()) - make_interval(secs => $3::float8 / 1000) - interval '1 minute'`;
 
 interface ReserveRow { granted: boolean; reserved_minute: Date; window_tokens: string; window_cost: number; oldest_minute: Date | null }
 
@@ -56,7 +57,8 @@ export function createSharedBudget(o: SharedBudgetOptions): Budget {
     try {
       await query(ADJUST, [o.scope, minute, Math.round(tokens), costUsd, calls]);
     } catch (err) {
-      o.logger.warn({ scope: o.scope, err: errorMessage(err) }, `could not ${what} in the shared Claude budget: the estimate stays counted until it leaves the hour`);
+      o.logger.warn({ scope: o.scope, err: errorMessage(err) },
+        `could not ${what} in the shared Claude budget: the estimate stays counted until it leaves the hour`);
     }
   }
 

@@ -23,7 +23,8 @@ export interface DlqStats {
 
 /** Leaves values as bytes: stats never need the registry. */
 const undecoded: RecordDecoder = {
-  async decode(_topic, value) { return value === null ? { kind: 'tombstone' } : { kind: 'raw', error: 'not decoded', bytes: value.length, hex: '', utf8: '' }; },
+  async decode(_topic, value) { return value === null ? { kind: 'tombstone' }
+    : { kind: 'raw', error: 'not decoded', bytes: value.length, hex: '', utf8: '' }; },
   async schemaRef(id) { return { id, subject: null, version: null }; },
 };
 

@@ -21,10 +21,12 @@ export const DEFAULT_TIMEOUT_MS = 5000;
 export function claudeCheck(config: Config): Check {
   const base = { id: 'claude', section: 'claude' as const, name: 'Claude', status: 'info' as const, ms: 0 };
   if (!config.ANTHROPIC_API_KEY) {
-    return { ...base, summary: 'not configured (ANTHROPIC_API_KEY is empty): the enricher and the graph producer use their rule-based fallbacks', data: { configured: false } };
+    return { ...base, summary: 'not configured (ANTHROPIC_API_KEY is empty): the enricher and the graph producer use their rule-based fallbacks',
+      data: { configured: false } };
   }
   const endpoint = config.ANTHROPIC_BASE_URL ? ` via ${maskSecrets(config.ANTHROPIC_BASE_URL)}` : '';
-  return { ...base, summary: `configured: model ${config.ANTHROPIC_MODEL}${endpoint}`, data: { configured: true, model: config.ANTHROPIC_MODEL, baseUrl: config.ANTHROPIC_BASE_URL ? maskSecrets(config.ANTHROPIC_BASE_URL) : null } };
+  return { ...base, summary: `configured: model ${config.ANTHROPIC_MODEL}${endpoint}`,
+    data: { configured: true, model: config.ANTHROPIC_MODEL, baseUrl: config.ANTHROPIC_BASE_URL ? maskSecrets(config.ANTHROPIC_BASE_URL) : null } };
 }
 
 export function exitCodeOf(checks: readonly Check[]): 0 | 1 {

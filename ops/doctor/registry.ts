@@ -46,7 +46,8 @@ export async function checkRegistry(config: Config, o: ServerCheckOptions): Prom
 
   const s = await settle(Promise.all([registry.answer('GET', '/config'), registry.answer('GET', '/v1/metadata/version')]), o.timeoutMs);
   const ms = Date.now() - started;
-  if (!s.ok) return { server: serverFailure(t, s, o.timeoutMs, ms, { what: s.timedOut ? undefined : fetchFailure(s.error) }), subjects: subjectsSkipped('the Schema Registry does not answer') };
+  if (!s.ok) return { server: serverFailure(t, s, o.timeoutMs, ms, { what: s.timedOut ? undefined : fetchFailure(s.error) }),
+    subjects: subjectsSkipped('the Schema Registry does not answer') };
   const [global, meta] = s.value;
   if (global.status === 401 || global.status === 403) {
     return {
@@ -81,7 +82,8 @@ export async function checkRegistry(config: Config, o: ServerCheckOptions): Prom
     about = `${t.local.product} (the local stack's build; the registry itself reports ${reportedVersion ? `version "${reportedVersion}"` : 'no version'})`;
   } else {
     version = 'unknown';
-    about = meta.status === 200 ? `version not readable (GET /v1/metadata/version says "${reportedVersion ?? ''}")` : `version not readable (GET /v1/metadata/version answered ${meta.status})`;
+    about = meta.status === 200 ? `version not readable (GET /v1/metadata/version says "${reportedVersion ?? ''}")`
+      : `version not readable (GET /v1/metadata/version answered ${meta.status})`;
   }
   const globalLevel = levelOf(global.body) ?? 'unknown';
   const server: Check = {
@@ -105,7 +107,8 @@ async function checkSubject(registry: SchemaRegistryClient, subject: string, top
   ]), timeoutMs);
   const ms = Date.now() - started;
   if (!s.ok) {
-    return { id, section: 'registry', name: subject, status: 'fail', summary: s.timedOut ? `no answer within ${timeoutMs} ms` : 'the registry did not answer', hint: 'see the Schema Registry line above', ms };
+    return { id, section: 'registry', name: subject, status: 'fail', summary: s.timedOut ? `no answer within ${timeoutMs} ms` : 'the registry did not answer',
+      hint: 'see the Schema Registry line above', ms };
   }
   const [versions, effective, own] = s.value;
   const level = levelOf(effective.body) ?? 'unknown';
@@ -119,7 +122,8 @@ async function checkSubject(registry: SchemaRegistryClient, subject: string, top
     };
   }
   if (versions.status !== 200 || !Array.isArray(versions.body)) {
-    return { id, section: 'registry', name: subject, status: 'fail', summary: `GET /subjects/${subject}/versions answered ${versions.status}`, hint: 'see the Schema Registry line above', ms };
+    return { id, section: 'registry', name: subject, status: 'fail', summary: `GET /subjects/${subject}/versions answered ${versions.status}`,
+      hint: 'see the Schema Registry line above', ms };
   }
   const count = versions.body.length;
   const latest = count ? Math.max(...versions.body.map(Number)) : null;

@@ -39,7 +39,8 @@ export interface ServerTarget {
  * `special` (credentials, a missing database) when it knows, else start the local stack when the address is the local
  * stack's, else fix the variable.
  */
-export function serverFailure(t: ServerTarget, s: Extract<Settled<unknown>, { ok: false }>, timeoutMs: number, ms: number, o: { special?: string; what?: string } = {}): Check {
+export function serverFailure(t: ServerTarget, s: Extract<Settled<unknown>, { ok: false }>, timeoutMs: number, ms: number,
+  o: { special?: string; what?: string } = {}): Check {
   // The driver's code (ECONNREFUSED, 28P01…), not the classification's own (TRANSIENT).
   const raw = s.error instanceof MarketstreamError && s.error.cause !== undefined ? s.error.cause : s.error;
   const code = s.timedOut ? 'TIMEOUT' : errorCode(raw) ?? errorCode((raw as { cause?: unknown } | null)?.cause);
@@ -47,10 +48,12 @@ export function serverFailure(t: ServerTarget, s: Extract<Settled<unknown>, { ok
   let hint = o.special;
   if (!hint && t.local) {
     hint = t.local.running
-      ? `the local stack's ${t.local.name} process runs but does not answer${t.local.logFile ? `: see ${t.local.logFile}` : ''} (\`marketstream stack status\`; \`stack down\` then \`stack up\` restarts it)`
+      ? `the local stack's ${t.local.name} process runs but does not answer${t.local.logFile ? `: see ${t.local.logFile}` : ''} (\`marketstream stack ` +
+        `status\`; \`stack down\` then \`stack up\` restarts it)`
       : 'start the servers: `marketstream stack up` (local stack, no Docker) or `docker compose -f docker-compose.kafka.yml up -d`';
   }
-  hint ??= `nothing answers as ${t.name} at ${t.where}: start that server, or point ${t.variable} at one that runs (unset it to use the local stack's default, then \`marketstream stack up\`)`;
+  hint ??= `nothing answers as ${t.name} at ${t.where}: start that server, or point ${t.variable} at one that runs (unset it to use the local stack's ` +
+    `default, then \`marketstream stack up\`)`;
   return {
     id: `server.${t.id}`, section: 'servers', name: t.name, status: 'fail', summary: `${t.where}: ${what}`, hint,
     data: { address: t.where, error: what, code: code ?? null, localStack: Boolean(t.local) }, ms,
@@ -61,12 +64,13 @@ function okCheck(t: ServerTarget, version: string, summary: string, data: Record
   return { id: `server.${t.id}`, section: 'servers', name: t.name, status: 'ok', summary, version, data: { address: t.where, version, ...data }, ms };
 }
 
-// ── PostgreSQL ──────────────────────────────────────────────────────────────────────────────────────────────
+// ── PostgreSQL ──────────────────────────────────────────────
 
 export async function checkPostgres(config: Config, o: ServerCheckOptions): Promise<Check> {
   const started = Date.now();
   const addr = urlAddress(config.POSTGRES_URL, 5432);
-  const t: ServerTarget = { id: 'postgres', name: 'PostgreSQL', variable: 'POSTGRES_URL', where: maskSecrets(config.POSTGRES_URL), local: localServerAt(o.localStack, 'postgres', [addr]) };
+  const t: ServerTarget = { id: 'postgres', name: 'PostgreSQL', variable: 'POSTGRES_URL', where: maskSecrets(config.POSTGRES_URL),
+    local: localServerAt(o.localStack, 'postgres', [addr]) };
   const client = createPgClient(config, { timeoutMs: o.timeoutMs });
   const s = await settle((async () => {
     await client.connect();
@@ -77,10 +81,12 @@ export async function checkPostgres(config: Config, o: ServerCheckOptions): Prom
   const ms = Date.now() - started;
   if (!s.ok) {
     // pg's own connection timeout is an error without a code: report it as the timeout it is.
-    if (!s.timedOut && !errorCode(s.error) && /timeout/i.test((s.error as Error | null)?.message ?? '')) return serverFailure(t, { ...s, timedOut: true }, o.timeoutMs, ms);
+    if (!s.timedOut && !errorCode(s.error) && /timeout/i.test((s.error as Error | null)?.message ?? ''))
+      return serverFailure(t, { ...s, timedOut: true }, o.timeoutMs, ms);
     const err = s.timedOut ? undefined : classifyPgError(s.error);
     const code = s.timedOut ? undefined : errorCode(s.error);
-    const special = code === '28P01' || code === '28000' ? 'PostgreSQL refused the user or password of POSTGRES_URL: fix them (the local stack uses marketstream / marketstream)'
+    const special = code === '28P01' || code === '28000'
+      ? 'PostgreSQL refused the user or password of POSTGRES_URL: fix them (the local stack uses marketstream / marketstream)'
       : code === '3D000' ? 'the database of POSTGRES_URL does not exist (`marketstream stack up` creates marketstream on the local stack)' : undefined;
     return serverFailure(t, s.timedOut ? s : { ...s, error: err }, o.timeoutMs, ms, { special });
   }
@@ -88,7 +94,7 @@ export async function checkPostgres(config: Config, o: ServerCheckOptions): Prom
   return okCheck(t, version, `PostgreSQL ${s.value} at ${t.where}`, { serverVersion: s.value }, ms);
 }
 
-// ── Redis ───────────────────────────────────────────────────────────────────────────────────────────────────
+// ── Redis ────────────────────────────────────────────────
 
 /** `INFO server` as key → value. */
 export function parseRedisInfo(info: string): Record<string, string> {
@@ -101,7 +107,8 @@ export function parseRedisInfo(info: string): Record<string, string> {
 export async function checkRedis(config: Config, o: ServerCheckOptions): Promise<Check> {
   const started = Date.now();
   const addr = urlAddress(config.REDIS_URL, 6379);
-  const t: ServerTarget = { id: 'redis', name: 'Redis', variable: 'REDIS_URL', where: maskSecrets(config.REDIS_URL), local: localServerAt(o.localStack, 'redis', [addr]) };
+  const t: ServerTarget = { id: 'redis', name: 'Redis', variable: 'REDIS_URL', where: maskSecrets(config.REDIS_URL),
+    local: localServerAt(o.localStack, 'redis', [addr]) };
   // connect() rejects with the cause ('error' event), not ioredis's bare "Connection is closed." (lib/stores/redis.ts).
   const redis = createRedis(config, { checkTimeoutMs: o.timeoutMs });
   const s = await settle((async () => {
@@ -112,7 +119,8 @@ export async function checkRedis(config: Config, o: ServerCheckOptions): Promise
   const ms = Date.now() - started;
   if (!s.ok) {
     const code = s.timedOut ? undefined : (/^[A-Z]+/.exec((s.error as Error)?.message ?? '')?.[0] ?? errorCode(s.error));
-    const special = code === 'WRONGPASS' || code === 'NOAUTH' ? 'Redis refused the user or password of REDIS_URL (redis://[user]:password@host:port): fix them' : undefined;
+    const special = code === 'WRONGPASS' || code === 'NOAUTH'
+      ? 'Redis refused the user or password of REDIS_URL (redis://[user]:password@host:port): fix them' : undefined;
     return serverFailure(t, s.timedOut ? s : { ...s, error: classifyRedisError(s.error) }, o.timeoutMs, ms, { special });
   }
   const info = s.value;
@@ -121,12 +129,13 @@ export async function checkRedis(config: Config, o: ServerCheckOptions): Promise
   return okCheck(t, version, `${product} ${version} (${info.redis_mode ?? 'standalone'}) at ${t.where}`, { product, mode: info.redis_mode ?? null }, ms);
 }
 
-// ── Neo4j ───────────────────────────────────────────────────────────────────────────────────────────────────
+// ── Neo4j ────────────────────────────────────────────────
 
 export async function checkNeo4j(config: Config, o: ServerCheckOptions): Promise<Check> {
   const started = Date.now();
   const addr = urlAddress(config.NEO4J_URL, 7687);
-  const t: ServerTarget = { id: 'neo4j', name: 'Neo4j', variable: 'NEO4J_URL', where: maskSecrets(config.NEO4J_URL), local: localServerAt(o.localStack, 'neo4j', [addr]) };
+  const t: ServerTarget = { id: 'neo4j', name: 'Neo4j', variable: 'NEO4J_URL', where: maskSecrets(config.NEO4J_URL),
+    local: localServerAt(o.localStack, 'neo4j', [addr]) };
   const driver = createNeo4jDriver(config, { checkTimeoutMs: o.timeoutMs });
   const s = await settle((async () => {
     const res = await driver.executeQuery('CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition');
@@ -136,10 +145,12 @@ export async function checkNeo4j(config: Config, o: ServerCheckOptions): Promise
   const ms = Date.now() - started;
   if (!s.ok) {
     const code = s.timedOut ? undefined : errorCode(s.error);
-    const special = code?.startsWith('Neo.ClientError.Security.') ? `Neo4j refused NEO4J_USER (${config.NEO4J_USER}) / NEO4J_PASSWORD (${code}): fix them` : undefined;
+    const special = code?.startsWith('Neo.ClientError.Security.')
+      ? `Neo4j refused NEO4J_USER (${config.NEO4J_USER}) / NEO4J_PASSWORD (${code}): fix them` : undefined;
     return serverFailure(t, s.timedOut ? s : { ...s, error: classifyNeo4jError(s.error) }, o.timeoutMs, ms, { special });
   }
   const kernel = s.value.find((c) => c.name === 'Neo4j Kernel') ?? s.value[0];
   const version = kernel?.versions[0] ?? 'unknown';
-  return okCheck(t, version, `Neo4j ${version} ${kernel?.edition ?? ''} at ${t.where}`.replace(/\s+at/, ' at'), { edition: kernel?.edition ?? null, components: s.value }, ms);
+  return okCheck(t, version, `Neo4j ${version} ${kernel?.edition ?? ''} at ${t.where}`.replace(/\s+at/, ' at'),
+    { edition: kernel?.edition ?? null, components: s.value }, ms);
 }

@@ -19,7 +19,8 @@ export interface ToolFinding {
   ms: number;
 }
 
-interface ToolSpec { name: string; bin: string; args: string[]; extraDirs?: string[]; minimum: string; parse: (out: string) => string | undefined; install: string }
+interface ToolSpec { name: string; bin: string; args: string[]; extraDirs?: string[]; minimum: string; parse: (out: string) =>
+  string | undefined; install: string }
 
 const TOOLS: Record<ToolName, ToolSpec> = {
   java: {
@@ -70,7 +71,8 @@ export async function findTool(tool: ToolName, timeoutMs: number): Promise<ToolF
   try {
     const out = await runVersionCommand(path, spec.args, timeoutMs);
     const version = spec.parse(out);
-    return version ? { ...base, path, version, ms: Date.now() - started } : { ...base, path, error: `\`${spec.bin} ${spec.args.join(' ')}\` printed no version`, ms: Date.now() - started };
+    return version ? { ...base, path, version, ms: Date.now() - started }
+      : { ...base, path, error: `\`${spec.bin} ${spec.args.join(' ')}\` printed no version`, ms: Date.now() - started };
   } catch (err) {
     const e = err as { killed?: boolean; code?: unknown };
     const why = e.killed ? `did not answer within ${timeoutMs} ms` : `failed${typeof e.code === 'number' || typeof e.code === 'string' ? ` (${e.code})` : ''}`;
@@ -90,7 +92,8 @@ export function toolCheck(f: ToolFinding, downLocal: readonly LocalStackServer[]
   if (f.tool === 'node') {
     return usable
       ? { id, section: 'tools', name: f.name, status: 'ok', summary: `v${f.version}${where}`, version: f.version, data, ms: f.ms }
-      : { id, section: 'tools', name: f.name, status: 'fail', summary: `v${f.version}${where}: marketstream needs Node.js >= 24`, version: f.version, hint: 'install Node.js 24 LTS and put it first on PATH (see README "Requirements")', data, ms: f.ms };
+      : { id, section: 'tools', name: f.name, status: 'fail', summary: `v${f.version}${where}: marketstream needs Node.js >= 24`, version: f.version,
+        hint: 'install Node.js 24 LTS and put it first on PATH (see README "Requirements")', data, ms: f.ms };
   }
   const tool = f.tool;
   const spec = TOOLS[tool];
@@ -101,7 +104,8 @@ export function toolCheck(f: ToolFinding, downLocal: readonly LocalStackServer[]
   if (needed.length) {
     return {
       id, section: 'tools', name: f.name, status: 'fail', summary: found, version: f.version,
-      hint: `${spec.install}: the local stack needs it for ${needed.join(', ')}, which do not answer at the configured address (\`marketstream stack up\` would have to start them)`,
+      hint: `${spec.install}: the local stack needs it for ${needed.join(', ')}, which do not answer at the configured address (\`marketstream stack up\` ` +
+        `would have to start them)`,
       data: { ...data, neededFor: needed }, ms: f.ms,
     };
   }

@@ -34,8 +34,10 @@ export function urlAddress(url: string, defaultPort: number): { host: string; po
  * The local stack's server of this name that `addresses` point at (loopback, same port); with several (Kafka nodes),
  * one whose process runs first.
  */
-export function localServerAt(local: readonly LocalStackServer[] | undefined, name: ServerName, addresses: ReadonlyArray<{ host: string; port: number }>): LocalStackServer | undefined {
-  const same = (s: LocalStackServer, a: { host: string; port: number }) => a.port === s.port && (a.host === s.host || (LOOPBACK.has(a.host) && LOOPBACK.has(s.host)));
+export function localServerAt(local: readonly LocalStackServer[] | undefined, name: ServerName,
+  addresses: ReadonlyArray<{ host: string; port: number }>): LocalStackServer | undefined {
+  const same = (s: LocalStackServer, a: { host: string; port: number }) =>
+    a.port === s.port && (a.host === s.host || (LOOPBACK.has(a.host) && LOOPBACK.has(s.host)));
   const matches = (local ?? []).filter((s) => s.name === name && addresses.some((a) => same(s, a)));
   return matches.find((s) => s.running) ?? matches[0];
 }
@@ -52,7 +54,8 @@ export function findExecutable(name: string, extraDirs: readonly string[] = [], 
 export function runVersionCommand(file: string, args: readonly string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     // A neutral cwd: `go version` inside a module could otherwise try to switch toolchains.
-    execFile(file, [...args], { timeout: timeoutMs, cwd: tmpdir(), env: { ...process.env, GOTOOLCHAIN: 'local' }, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(file, [...args], { timeout: timeoutMs, cwd: tmpdir(), env: { ...process.env, GOTOOLCHAIN: 'local' }, maxBuffer: 1 << 20 },
+      (err, stdout, stderr) => {
       if (err) reject(err);
       else resolve(`${stdout}${stderr}`);
     });

@@ -73,7 +73,8 @@ export function parseTarget(s: string): Target {
     if (typeof parsed === 'string') throw new ValidationError(parsed);
     return { kind: 'entity', ref: parsed };
   }
-  if (!SYMBOL_PATTERN.test(t) && !EVENT_ID_PATTERN.test(t)) throw new ValidationError(`"${t}" is not an event id, a symbol, or FROM-REL-TO (REL one of ${RelTypes.join(', ')})`);
+  if (!SYMBOL_PATTERN.test(t) && !EVENT_ID_PATTERN.test(t))
+    throw new ValidationError(`"${t}" is not an event id, a symbol, or FROM-REL-TO (REL one of ${RelTypes.join(', ')})`);
   return { kind: 'node-or-event', key: t };
 }
 
@@ -117,14 +118,16 @@ function deletedFact(t: Record<string, unknown>): Fact {
 export async function explain(d: ExplainDeps, input: string): Promise<Explanation> {
   const target = parseTarget(input);
   const q = async (text: string, params: Record<string, unknown>) =>
-    (await d.driver.executeQuery(text, params, { ...(d.database ? { database: d.database } : {}), routing: 'READ' })).records.map((r) => r.toObject() as Record<string, unknown>);
+    (await d.driver.executeQuery(text, params, { ...(d.database ? { database: d.database } : {}), routing: 'READ' })).records.map((r) =>
+      r.toObject() as Record<string, unknown>);
 
   const nodeFact = async (label: 'Company' | 'MarketEvent', key: string): Promise<Fact | null> => {
     const [row] = await q(`MATCH (n:${label} {${KEY_PROPERTY[label]}: $key}) RETURN properties(n) AS p`, { key });
     return row ? factOf(`${label}:${key}`, 'node', row.p as Record<string, unknown>) : null;
   };
   const tombstones = async (key: string, prefix?: string) =>
-    (await q(`MATCH (t:${TOMBSTONE_LABEL}) WHERE t.key = $key OR ($prefix IS NOT NULL AND t.key STARTS WITH $prefix) RETURN properties(t) AS p ORDER BY t.key`, { key, prefix: prefix ?? null }))
+    (await q(`MATCH (t:${TOMBSTONE_LABEL}) WHERE t.key = $key OR ($prefix IS NOT NULL AND t.key STARTS WITH $prefix) RETURN properties(t) AS p ORDER BY t.key`,
+      { key, prefix: prefix ?? null }))
       .map((r) => deletedFact(r.p as Record<string, unknown>));
 
   const facts: Fact[] = [];
@@ -137,7 +140,8 @@ export async function explain(d: ExplainDeps, input: string): Promise<Explanatio
     else if (e) {
       facts.push(e);
       eventId = target.key;
-      const affects = await q('MATCH (:MarketEvent {id: $id})-[x:AFFECTS]->(c:Company) RETURN c.symbol AS to, properties(x) AS p ORDER BY to', { id: target.key });
+      const affects = await q('MATCH (:MarketEvent {id: $id})-[x:AFFECTS]->(c:Company) RETURN c.symbol AS to, properties(x) AS p ORDER BY to',
+        { id: target.key });
       facts.push(...affects.map((r) => factOf(`AFFECTS:${target.key}:${String(r.to)}`, 'relationship', r.p as Record<string, unknown>)));
       facts.push(...(await tombstones('', `AFFECTS:${target.key}:`)));
     } else {
@@ -157,7 +161,9 @@ export async function explain(d: ExplainDeps, input: string): Promise<Explanatio
     const { type, from, to } = target.ref;
     const [fromLabel, toLabel] = REL_ENDS[type];
     const entity = `${type}:${from}:${to}`;
-    const [row] = await q(`MATCH (:${fromLabel} {${KEY_PROPERTY[fromLabel]}: $from})-[x:${type}]->(:${toLabel} {${KEY_PROPERTY[toLabel]}: $to}) RETURN properties(x) AS p`, { from, to });
+    const [row] =
+      await q(`MATCH (:${fromLabel} {${KEY_PROPERTY[fromLabel]}: $from})-[x:${type}]->(:${toLabel} {${KEY_PROPERTY[toLabel]}: $to}) RETURN properties(x) AS p`,
+      { from, to });
     facts.push(...(row ? [factOf(entity, 'relationship', row.p as Record<string, unknown>)] : await tombstones(entity)));
     if (type === 'AFFECTS') eventId = from;
   }
@@ -171,12 +177,14 @@ export async function explain(d: ExplainDeps, input: string): Promise<Explanatio
 
   if (eventId !== null) {
     const { rows } = await d.pool.query('SELECT * FROM market_events WHERE id = $1', [eventId]);
-    const cached = await d.pool.query('SELECT classifier, model, fallback_reason, created_at, updated_at FROM event_classifications WHERE event_id = $1', [eventId]);
+    const cached = await d.pool.query('SELECT classifier, model, fallback_reason, created_at, updated_at FROM event_classifications WHERE event_id = $1',
+      [eventId]);
     explanation.article = { eventId, record: article ? read.shift() ?? null : null, row: rows[0] ?? null, classification: cached.rows[0] ?? null };
   }
   if (company) {
     const node = facts.find((f) => f.entity.startsWith('Company:') && f.record?.found);
-    const value = node?.record?.found && node.record.value.kind === 'avro' ? node.record.value.value as { origin?: string; op?: { UpsertNode?: { properties?: Record<string, unknown> } } } : null;
+    const value = node?.record?.found && node.record.value.kind === 'avro'
+      ? node.record.value.value as { origin?: string; op?: { UpsertNode?: { properties?: Record<string, unknown> } } } : null;
     explanation.profile = value?.origin === 'profile' ? value.op?.UpsertNode?.properties ?? null : null;
   }
   return explanation;

@@ -64,7 +64,9 @@ export function createRecordDecoder(config: Config): RecordDecoder {
       if (value[0] === 0x7b || value[0] === 0x5b) {
         try { return { kind: 'json', value: JSON.parse(value.toString('utf8')) }; } catch { /* not JSON after all */ }
       }
-      if (value.length < 5 || value[0] !== 0) return raw(value, value.length < 5 ? `${value.length} bytes: too short for the Confluent wire format` : `magic byte ${value[0]} is not 0 (not Confluent wire format)`);
+      if (value.length < 5 || value[0] !== 0)
+        return raw(value, value.length < 5 ? `${value.length} bytes: too short for the Confluent wire format`
+        : `magic byte ${value[0]} is not 0 (not Confluent wire format)`);
       const id = value.readInt32BE(1);
       try {
         const decoded: unknown = await registry.decode(value);

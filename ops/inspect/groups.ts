@@ -31,7 +31,8 @@ export interface GroupView {
  * `<KAFKA_GROUP_PREFIX>.…`. Kafka cannot list the topics an idle group committed on, so the topics looked at are the
  * members' assignments, the configured topics (and DLQs), the sink's own topics, and `topics`.
  */
-export async function inspectGroups(admin: Admin, config: Config, o: { names?: readonly string[]; all?: boolean; topics?: readonly string[] } = {}): Promise<GroupView[]> {
+export async function inspectGroups(admin: Admin, config: Config,
+  o: { names?: readonly string[]; all?: boolean; topics?: readonly string[] } = {}): Promise<GroupView[]> {
   const resolved = o.names?.length ? o.names.map((n) => resolveGroup(config, n)) : null;
   const ids = resolved
     ? resolved.map((r) => r.groupId)

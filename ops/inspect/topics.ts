@@ -24,7 +24,8 @@ export function defaultTopicNames(config: Config): string[] {
  * Describes `names` (missing ones are reported in `missing`); `all` describes every non-internal topic of the cluster.
  * Default: the configured topics that exist.
  */
-export async function inspectTopics(admin: Admin, config: Config, o: { names?: readonly string[]; all?: boolean } = {}): Promise<{ topics: TopicView[]; missing: string[] }> {
+export async function inspectTopics(admin: Admin, config: Config,
+  o: { names?: readonly string[]; all?: boolean } = {}): Promise<{ topics: TopicView[]; missing: string[] }> {
   const present = new Set(await admin.listTopics());
   const wanted = o.all ? [...present].filter((t) => !t.startsWith('_')).sort() : o.names?.length ? [...o.names] : defaultTopicNames(config);
   const missing = o.names?.length ? wanted.filter((t) => !present.has(t)) : [];

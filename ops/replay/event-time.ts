@@ -59,12 +59,15 @@ export async function contractOf(config: Config, topic: string): Promise<TopicDe
   try {
     latest = await createSchemaRegistryClient(config).request('GET', `/subjects/${encodeURIComponent(subject)}/versions/latest`) as { schema?: unknown } | null;
   } catch (err) {
-    if (err instanceof RegistryHttpError && err.status === 404) throw new ValidationError(`${topic}: the registry has no subject ${subject}, so its records' event time is unknown (--event-time reads price-updates, market-events and graph-mutations, under any topic name)`, err);
+    if (err instanceof RegistryHttpError && err.status === 404)
+      throw new ValidationError(`${topic}: the registry has no subject ${subject}, so its records' event time is unknown (--event-time reads price-updates, ` +
+      `market-events and graph-mutations, under any topic name)`, err);
     throw new TransientError(`schema registry unavailable while looking up ${subject}: ${errorMessage(err)}`, err);
   }
   const name = typeof latest?.schema === 'string' ? parseSchema(JSON.parse(latest.schema) as AvroSchemaJson).name : undefined;
   const base = allTopics.find((t) => loadSchema(t.schemaFile).type.name === name);
-  if (!base) throw new ValidationError(`${topic}: its records are ${name ?? 'not an Avro record'}, which has no event time (--event-time reads price-updates, market-events and graph-mutations)`);
+  if (!base) throw new ValidationError(`${topic}: its records are ${name ?? 'not an Avro record'}, ` +
+    `which has no event time (--event-time reads price-updates, market-events and graph-mutations)`);
   return withName(base, topic);
 }
 

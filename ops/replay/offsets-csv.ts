@@ -37,10 +37,12 @@ export function parseOffsetsCsv(text: string, o: { file: string; groupId: string
     if (!t.trim()) return;
     const fields = splitCsvLine(t);
     if (fields === null) { bad.push({ line, text: t, reason: 'unbalanced quotes' }); return; }
-    if (fields.length !== 3 && fields.length !== 4) { bad.push({ line, text: t, reason: `expected topic,partition,offset (or group,topic,partition,offset), got ${fields.length} field(s)` }); return; }
+    if (fields.length !== 3 && fields.length !== 4) { bad.push({ line, text: t,
+      reason: `expected topic,partition,offset (or group,topic,partition,offset), got ${fields.length} field(s)` }); return; }
     columns ??= fields.length;
     if (fields.length !== columns) { bad.push({ line, text: t, reason: `${fields.length} fields where the file's first line has ${columns}` }); return; }
-    const [group, topic, p, off] = fields.length === 4 ? fields as [string, string, string, string] : [o.groupId, ...fields] as [string, string, string, string];
+    const [group, topic, p, off] = fields.length === 4 ? fields as [string, string, string, string]
+      : [o.groupId, ...fields] as [string, string, string, string];
     if (group !== o.groupId) { otherGroups++; return; }
     const reasons: string[] = [];
     if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) reasons.push(`topic ${JSON.stringify(topic)} is not a Kafka topic name`);
@@ -79,7 +81,9 @@ export async function writeOffsetsFile(file: string, csv: string): Promise<void>
     await writeFile(file, csv, { flag: 'wx' });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new ValidationError(`${file} exists: --export never overwrites a saved offsets file (it may be the only copy); give another name or remove it`, err);
+    if (code === 'EEXIST')
+      throw new ValidationError(`${file} exists: --export never overwrites a saved offsets file (it may be the only copy); give another name or remove it`,
+      err);
     throw new ValidationError(`cannot write offsets file ${file}: ${code ?? String(err)}`, err);
   }
 }

@@ -27,7 +27,8 @@ export interface YahooNewsSource extends EventSource {
 }
 
 /** The fields of yahoo-finance2's SearchNews this source reads (validated and dated by the library). */
-interface News { uuid: string; title: string; publisher: string; link: string; providerPublishTime: Date; type: string; relatedTickers?: string[]; [k: string]: unknown }
+interface News { uuid: string; title: string; publisher: string; link: string; providerPublishTime: Date; type: string;
+  relatedTickers?: string[]; [k: string]: unknown }
 
 /** Feed name in the id hash: the article's uuid is Yahoo's, whoever published it. */
 const FEED = 'yahoo';

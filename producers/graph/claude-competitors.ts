@@ -6,7 +6,8 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
-import { claudeOptionsFromConfig, costUsd, createClaudeClient, describeApiError, tokensOf, type CallOutcome, type ClaudeClientOptions } from '../../lib/claude/index.ts';
+import { claudeOptionsFromConfig, costUsd, createClaudeClient, describeApiError, tokensOf, type CallOutcome,
+  type ClaudeClientOptions } from '../../lib/claude/index.ts';
 import { CircuitOpenError } from '../../lib/errors.ts';
 import { competitorsAnswerSchema, industryPeers, MAX_COMPETITORS, normalizeCompetitors, type CompetitorAnswer, type CompetitorFinder } from './competitors.ts';
 import type { CompanyProfile } from './profiles.ts';
@@ -14,7 +15,8 @@ import type { CompanyProfile } from './profiles.ts';
 export const COMPETITORS_TOOL_NAME = 'record_competitors';
 const MAX_OUTPUT_TOKENS = 1024;
 
-export const COMPETITORS_SYSTEM_PROMPT = `You map competition between listed companies for a market-data knowledge graph. Call the ${COMPETITORS_TOOL_NAME} tool exactly once.
+export const COMPETITORS_SYSTEM_PROMPT =
+  `You map competition between listed companies for a market-data knowledge graph. Call the ${COMPETITORS_TOOL_NAME} tool exactly once.
 List publicly listed companies that compete with the given company in its main businesses, or are its closest peers,
 by ticker symbol (primary listing, US ticker when there is one, e.g. MSFT, BRK-B), strongest first, at most ${MAX_COMPETITORS}.
 Confidence: 1 for a head-to-head competitor in the core business, about 0.5 for overlap in one segment, below 0.3 for a loose relation.
@@ -99,9 +101,11 @@ export function createClaudeCompetitorFinder(o: ClaudeCompetitorOptions): Compet
     const fallback = (reason: string): CompetitorAnswer => ({ ...industryPeers(company, universe), fallbackReason: reason });
     const user = renderCompany(company);
     const estIn = estimateInputTokens(user);
-    const reservation = budget.tryReserve(estIn + MAX_OUTPUT_TOKENS, costUsd({ ...tokensOf(undefined), inputTokens: estIn, outputTokens: MAX_OUTPUT_TOKENS }, price));
+    const reservation = budget.tryReserve(estIn + MAX_OUTPUT_TOKENS,
+      costUsd({ ...tokensOf(undefined), inputTokens: estIn, outputTokens: MAX_OUTPUT_TOKENS }, price));
     if (!reservation) {
-      logger.warn({ symbol: company.symbol, tokenBudget: o.budget.tokensPerHour, costBudgetUsd: o.budget.costUsdPerHour }, 'Claude hourly budget reached: same-industry peers used for this company');
+      logger.warn({ symbol: company.symbol, tokenBudget: o.budget.tokensPerHour, costBudgetUsd: o.budget.costUsdPerHour },
+        'Claude hourly budget reached: same-industry peers used for this company');
       return fallback('budget');
     }
     let r: { message: Anthropic.Message; latencyMs: number };
@@ -118,10 +122,12 @@ export function createClaudeCompetitorFinder(o: ClaudeCompetitorOptions): Compet
     const block = r.message.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === COMPETITORS_TOOL_NAME);
     const parsed = block ? competitorsAnswerSchema.safeParse(block.input) : null;
     const outcome: CallOutcome = r.message.stop_reason === 'refusal' ? 'refusal' : parsed?.success ? 'ok' : 'invalid_output';
-    emit({ symbol: company.symbol, inputTokens: t.inputTokens + t.cacheCreationTokens + t.cacheReadTokens, outputTokens: t.outputTokens, costUsd: costUsd(t, price), latencyMs: r.latencyMs, outcome });
+    emit({ symbol: company.symbol, inputTokens: t.inputTokens + t.cacheCreationTokens + t.cacheReadTokens, outputTokens: t.outputTokens,
+      costUsd: costUsd(t, price), latencyMs: r.latencyMs, outcome });
     if (outcome === 'refusal') return fallback('refusal');
     if (!parsed?.success) {
-      const problem = parsed ? parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ') : `no ${COMPETITORS_TOOL_NAME} tool call in the answer`;
+      const problem = parsed ? parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')
+        : `no ${COMPETITORS_TOOL_NAME} tool call in the answer`;
       logger.warn({ symbol: company.symbol, problem }, 'Claude competitors answer failed validation: same-industry peers used for this company');
       return fallback(`invalid-output: ${problem}`);
     }

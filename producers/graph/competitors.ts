@@ -43,7 +43,8 @@ export const competitorsAnswerSchema = z.object({
   competitors: z.array(z.object({
     symbol: symbol.describe('Ticker symbol of a listed competitor, e.g. MSFT (primary US listing when there is one)'),
     name: z.string().trim().min(1).max(200).describe('Company name'),
-    confidence: z.number().min(0).max(1).describe('0..1: 1 = head-to-head in the core business, about 0.5 = overlapping in one segment, below 0.3 = loosely related'),
+    confidence: z.number().min(0).max(1).describe('0..1: 1 = head-to-head in the core business, about 0.5 = overlapping in one segment, ' +
+      'below 0.3 = loosely related'),
   })).max(MAX_COMPETITORS * 2).describe(`Listed competitors and close peers, strongest first (at most ${MAX_COMPETITORS})`),
 });
 export type CompetitorsToolAnswer = z.output<typeof competitorsAnswerSchema>;

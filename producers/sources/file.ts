@@ -9,7 +9,8 @@ import { PRICE_INTERVALS } from '../../topics/price-update.ts';
 import type { PriceFeed, RejectedInput } from './types.ts';
 
 export const fileConfigSchema = z.object({
-  path: z.string().min(1).describe('CSV or JSONL file of bars: symbol, interval, ts|eventTime (ISO or epoch ms), open, high, low, close, volume; optional quality, vwap, trades'),
+  path: z.string().min(1).describe('CSV or JSONL file of bars: symbol, interval, ts|eventTime (ISO or epoch ms), open, high, low, close, volume; ' +
+    'optional quality, vwap, trades'),
   format: z.enum(['auto', 'csv', 'jsonl']).default('auto').describe('auto: by extension (.jsonl/.ndjson/.json = JSONL, else CSV)'),
   speed: z.number().min(0).default(0).describe('Replay speed: N × the pace of the event times; 0 = as fast as possible'),
   batchSize: z.number().int().min(1).default(1000).describe('Most records one fetch() returns'),

@@ -53,7 +53,8 @@ export interface SyntheticSource extends PriceFeed {
    * Bars of `interval` for `symbols` whose start lies in [from, to), ordered by time then symbol list order.
    * Pure and synchronous: the same arguments always give the same bars (except ingestTime).
    */
-  bars(symbols: readonly string[], range: { from: number; to: number; interval: PriceInterval }, opts?: { source?: PriceUpdate['source']; ingestTime?: number }): PriceUpdate[];
+  bars(symbols: readonly string[], range: { from: number; to: number; interval: PriceInterval },
+    opts?: { source?: PriceUpdate['source']; ingestTime?: number }): PriceUpdate[];
   history(symbol: string, range: HistoryRange): Promise<PriceUpdate[]>;
 }
 
@@ -110,7 +111,8 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
   }
 
   /** Bars with starts first, first+step, … (count of them); `step` in seconds (1 for ticks). */
-  function generate(symbols: readonly string[], interval: PriceInterval, firstStart: number, count: number, source: PriceUpdate['source'], ingestTime: number): PriceUpdate[] {
+  function generate(symbols: readonly string[], interval: PriceInterval, firstStart: number, count: number, source: PriceUpdate['source'],
+    ingestTime: number): PriceUpdate[] {
     if (count <= 0 || symbols.length === 0) return [];
     const tick = interval === 'tick';
     const step = tick ? 1 : intervalMs(interval) / 1000;

@@ -9,7 +9,8 @@ import { createYahooClient, yahooClientFields, type YahooClientDeps } from '../y
 import type { HistoryRange, PriceFeed, RejectedInput } from './types.ts';
 
 export const yahooConfigSchema = z.object({
-  mode: z.enum(['bars', 'quote']).default('bars').describe('bars: completed intraday bars (chart); quote: one tick per symbol with the session-to-date open/high/low and volume'),
+  mode: z.enum(['bars', 'quote']).default('bars')
+    .describe('bars: completed intraday bars (chart); quote: one tick per symbol with the session-to-date open/high/low and volume'),
   barInterval: z.enum(['1m', '5m']).default('1m').describe('Interval of the intraday bars in bars mode'),
   lookbackMinutes: z.number().int().min(1).max(60 * 24 * 7).default(15).describe('How far back each chart request reaches (covers missed polls)'),
   ...yahooClientFields,
@@ -65,7 +66,8 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
       }
       if (time <= (lastEventTime.get(q.symbol) ?? -Infinity)) continue; // unchanged since the last published poll (e.g. market closed)
       const open = q.regularMarketOpen ?? price;
-      const complete = q.regularMarketOpen !== undefined && q.regularMarketDayHigh !== undefined && q.regularMarketDayLow !== undefined && q.regularMarketVolume !== undefined;
+      const complete = q.regularMarketOpen !== undefined && q.regularMarketDayHigh !== undefined && q.regularMarketDayLow !== undefined
+        && q.regularMarketVolume !== undefined;
       out.push({
         symbol: q.symbol, interval: 'tick', eventTime: time,
         open, high: q.regularMarketDayHigh ?? Math.max(open, price), low: q.regularMarketDayLow ?? Math.min(open, price), close: price,

@@ -48,7 +48,8 @@ export function createNeo4jService(paths: StackPaths, credentials: { user: strin
     async start() {
       mkdirSync(dir, { recursive: true });
       // The credentials go in the environment, not the command line (which `ps` shows).
-      return spawnDetached('java', ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-Djava.awt.headless=true', '-cp', `${classes}:${lib}/*`, 'Launcher', dir, NEO4J_HOST, String(NEO4J_PORT)],
+      return spawnDetached('java', ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-Djava.awt.headless=true', '-cp', `${classes}:${lib}/*`, 'Launcher', dir,
+        NEO4J_HOST, String(NEO4J_PORT)],
         { logFile: paths.log('neo4j'), cwd: dir, env: { ...process.env, NEO4J_USER: credentials.user, NEO4J_PASSWORD: credentials.password } });
     },
 

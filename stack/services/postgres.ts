@@ -110,7 +110,8 @@ export function createPostgresService(paths: StackPaths): StackService {
         await run(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--auth-local=trust', '--auth-host=scram-sha-256'],
           { uid: id?.uid, gid: id?.gid, logFile: paths.log('postgres'), cwd: '/' });
       }
-      return spawnDetached(join(bin, 'postgres'), ['-D', dataDir, '-h', POSTGRES_HOST, '-p', String(POSTGRES_PORT), '-k', POSTGRES_SOCKET_DIR, '-c', 'max_connections=200'],
+      return spawnDetached(join(bin, 'postgres'),
+        ['-D', dataDir, '-h', POSTGRES_HOST, '-p', String(POSTGRES_PORT), '-k', POSTGRES_SOCKET_DIR, '-c', 'max_connections=200'],
         { uid: id?.uid, gid: id?.gid, logFile: paths.log('postgres'), cwd: '/' });
     },
 

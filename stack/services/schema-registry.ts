@@ -20,7 +20,8 @@ export function registryConfig(): Record<string, unknown> {
     server: { host: REGISTRY_HOST, port: REGISTRY_PORT },
     storage: {
       type: 'postgresql',
-      postgresql: { host: POSTGRES_HOST, port: POSTGRES_PORT, database: 'schemaregistry', user: POSTGRES_USER, password: POSTGRES_PASSWORD, ssl_mode: 'disable' },
+      postgresql: { host: POSTGRES_HOST, port: POSTGRES_PORT, database: 'schemaregistry', user: POSTGRES_USER,
+        password: POSTGRES_PASSWORD, ssl_mode: 'disable' },
     },
     compatibility: { default_level: 'BACKWARD' },
     logging: { level: 'info', format: 'json' },

@@ -37,6 +37,7 @@ export interface StackService {
 }
 
 /** The identity part of a service: its name, where it listens, and what must run before it. */
-export function endpoint(name: string, host: string, port: number, dependsOn: readonly string[] = []): Pick<StackService, 'name' | 'address' | 'host' | 'port' | 'dependsOn'> {
+export function endpoint(name: string, host: string, port: number, dependsOn: readonly string[] = []): Pick<StackService,
+  'name' | 'address' | 'host' | 'port' | 'dependsOn'> {
   return { name, address: `${host}:${port}`, host, port, dependsOn };
 }

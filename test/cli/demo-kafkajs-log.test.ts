@@ -18,31 +18,37 @@ const protocolError = (type: string) => {
 
 describe('kafkajs log levels', () => {
   it('lists the routine errors exactly as kafkajs defines them', () => {
-    for (const r of ROUTINE_KAFKA_ERRORS) expect(kafkajsErrors.find((e) => e.type === r.type)).toMatchObject({ code: r.code, message: r.message, retriable: true });
+    for (const r of ROUTINE_KAFKA_ERRORS) expect(kafkajsErrors.find((e) => e.type === r.type)).toMatchObject({ code: r.code,
+      message: r.message, retriable: true });
   });
 
   it('downgrades a routine error by its type or code when the entry carries the error', () => {
     expect(kafkajsLogLevel(logLevel.ERROR, 'Response GroupCoordinator(key: 10, version: 2)', { error: protocolError('GROUP_COORDINATOR_NOT_AVAILABLE') }))
       .toEqual({ level: 'debug', routine: 'GROUP_COORDINATOR_NOT_AVAILABLE' });
     expect(kafkajsLogLevel(logLevel.ERROR, 'Failed to send messages', { error: { code: 6 } })).toEqual({ level: 'debug', routine: 'NOT_LEADER_FOR_PARTITION' });
-    expect(kafkajsLogLevel(logLevel.WARN, 'retrying', { error: Object.assign(new Error('retries exceeded'), { cause: protocolError('GROUP_LOAD_IN_PROGRESS') }) }))
+    expect(kafkajsLogLevel(logLevel.WARN, 'retrying',
+      { error: Object.assign(new Error('retries exceeded'), { cause: protocolError('GROUP_LOAD_IN_PROGRESS') }) }))
       .toEqual({ level: 'debug', routine: 'GROUP_LOAD_IN_PROGRESS' });
   });
 
   it('keeps the level of an error whose code is not routine, whatever its text says', () => {
     const other = Object.assign(protocolError('UNKNOWN_MEMBER_ID'), { message: 'The group coordinator is not available' });
     expect(kafkajsLogLevel(logLevel.ERROR, 'The group coordinator is not available', { error: other })).toEqual({ level: 'error' });
-    expect(kafkajsLogLevel(logLevel.ERROR, 'Response Produce(key: 0, version: 7)', { error: protocolError('TOPIC_AUTHORIZATION_FAILED') })).toEqual({ level: 'error' });
+    expect(kafkajsLogLevel(logLevel.ERROR, 'Response Produce(key: 0, version: 7)',
+      { error: protocolError('TOPIC_AUTHORIZATION_FAILED') })).toEqual({ level: 'error' });
   });
 
   it('falls back to kafkajs\'s text when the entry carries no code', () => {
     for (const r of ROUTINE_KAFKA_ERRORS) {
       // connection.js: `Response <api>` with `error: e.message`; brokerPool/sendMessages: the text in the message.
-      expect(kafkajsLogLevel(logLevel.ERROR, 'Response JoinGroup(key: 11, version: 5)', { error: r.message, correlationId: 3 })).toEqual({ level: 'debug', routine: r.type });
-      expect(kafkajsLogLevel(logLevel.ERROR, `Failed to send messages: ${r.message}`, { retryCount: 1, retryTime: 300 })).toEqual({ level: 'debug', routine: r.type });
+      expect(kafkajsLogLevel(logLevel.ERROR, 'Response JoinGroup(key: 11, version: 5)',
+        { error: r.message, correlationId: 3 })).toEqual({ level: 'debug', routine: r.type });
+      expect(kafkajsLogLevel(logLevel.ERROR, `Failed to send messages: ${r.message}`,
+        { retryCount: 1, retryTime: 300 })).toEqual({ level: 'debug', routine: r.type });
     }
     expect(kafkajsLogLevel(logLevel.ERROR, 'Connection error: connect ECONNREFUSED 127.0.0.1:9092', { retryCount: 0 })).toEqual({ level: 'error' });
-    expect(kafkajsLogLevel(logLevel.WARN, 'The group is rebalancing, re-joining', { error: 'The group is rebalancing, so a rejoin is needed' })).toEqual({ level: 'warn' });
+    expect(kafkajsLogLevel(logLevel.WARN, 'The group is rebalancing, re-joining',
+      { error: 'The group is rebalancing, so a rejoin is needed' })).toEqual({ level: 'warn' });
   });
 
   it('a coordinator\'s answers while the group rebalances are routine in a response entry; kafkajs\'s own notices keep their level', () => {
@@ -73,7 +79,9 @@ describe('kafkajs log levels', () => {
 
   it('routes kafkajs logs through createKafka\'s logCreator at the mapped level', () => {
     const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+    const sink = new Writable({ write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>); done();
+    } });
     const logger = createLogger({ level: 'debug', format: 'json', destination: sink });
     const config = { KAFKA_SASL_MECHANISM: 'none', KAFKA_CLIENT_ID: 'log-test', KAFKA_BROKERS: ['127.0.0.1:9'], KAFKA_SSL: false } as unknown as Config;
     const kafkaLog = createKafka(config, logger).logger();

@@ -21,7 +21,8 @@ import { bar, consumeMessages, deleteTestTopics, randomName, randomSymbol, testC
 const exec = promisify(execFile);
 const config = testConfig({ TOPIC_PARTITIONS: '3', PRICE_RETENTION_DAYS: '7' });
 const logger = testLogger('inspect-test');
-const cli = async (...args: string[]) => (await exec(process.execPath, ['bin/marketstream.js', 'inspect', ...args], { env: { ...process.env, LOG_LEVEL: 'error' } })).stdout;
+const cli = async (...args: string[]) =>
+  (await exec(process.execPath, ['bin/marketstream.js', 'inspect', ...args], { env: { ...process.env, LOG_LEVEL: 'error' } })).stdout;
 
 describe('inspect', () => {
   let kafka: Kafka;
@@ -119,7 +120,8 @@ describe('inspect', () => {
       expect(r.headers.source).toBe('test');
       expect(r.key).toBe((r.value as { value: PriceUpdate }).value.symbol);
     }
-    expect(records.map((r) => (r.value as { value: PriceUpdate }).value).sort((a, b) => a.symbol.localeCompare(b.symbol))).toEqual([...second].sort((a, b) => a.symbol.localeCompare(b.symbol)));
+    expect(records.map((r) => (r.value as { value: PriceUpdate }).value).sort((a, b) => a.symbol.localeCompare(b.symbol))).toEqual([...second].sort((a, b) =>
+      a.symbol.localeCompare(b.symbol)));
     expect([...records.map((r) => r.timestamp)].sort()).toEqual(records.map((r) => r.timestamp));
 
     const since = await collect({ topic: topic.name, from: between });
@@ -132,7 +134,8 @@ describe('inspect', () => {
 
   it('tail of a DLQ: the error headers, where the record came from, and its raw bytes', async () => {
     const [r] = await collect({ topic: topic.dlq });
-    expect(r?.dlq).toMatchObject({ errorClass: 'ValidationError', errorMessage: 'high 1 is below max(open 299, close 300)', originalTopic: topic.name, originalPartition: '2', originalOffset: '7', consumerGroup: groupId });
+    expect(r?.dlq).toMatchObject({ errorClass: 'ValidationError', errorMessage: 'high 1 is below max(open 299, close 300)', originalTopic: topic.name,
+      originalPartition: '2', originalOffset: '7', consumerGroup: groupId });
     expect(r?.dlq?.raw?.hex.startsWith('00 00 00')).toBe(true); // magic byte 0 and the schema id
     expect(r?.value).toMatchObject({ kind: 'avro', value: { symbol: invalid.symbol, high: 1 } });
 
@@ -145,7 +148,8 @@ describe('inspect', () => {
   it('tail --follow prints the backlog, then new records as they arrive, until stopped', async () => {
     const seen: TailRecord[] = [];
     const stop = new AbortController();
-    const running = tail(kafka, config, createRecordDecoder(config), { topic: topic.name, last: 1, follow: true, signal: stop.signal, onRecord: (r) => seen.push(r) });
+    const running = tail(kafka, config, createRecordDecoder(config),
+      { topic: topic.name, last: 1, follow: true, signal: stop.signal, onRecord: (r) => seen.push(r) });
     await waitFor(() => seen.length === 1, { what: 'backlog of 1' });
     const late = bar(symbols[1]!, 30, 777);
     await publisher.send(topic, [late], { source: 'test' });

@@ -37,7 +37,8 @@ describe('secrets in logs', () => {
   const kafka = testKafka();
 
   beforeAll(async () => {
-    await neo4jAdmin.executeQuery('CREATE USER $user SET PASSWORD $password CHANGE NOT REQUIRED', { user: neo4jUser, password: secrets.NEO4J_PASSWORD }, { database: 'system' });
+    await neo4jAdmin.executeQuery('CREATE USER $user SET PASSWORD $password CHANGE NOT REQUIRED',
+      { user: neo4jUser, password: secrets.NEO4J_PASSWORD }, { database: 'system' });
   });
   afterAll(async () => {
     for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
@@ -56,12 +57,14 @@ describe('secrets in logs', () => {
     children.push(consume);
     const url = await consume.url();
     await waitFor(async () => (await ready(url)).status === 200, { what: 'consume neo4j ready', timeoutMs: 60_000 });
-    await waitFor(async () => total(await scrape(url), 'marketstream_records_consumed_total', { topic: topic.name }) >= 1, { what: 'the price written to Neo4j' });
+    await waitFor(async () => total(await scrape(url), 'marketstream_records_consumed_total', { topic: topic.name }) >= 1,
+      { what: 'the price written to Neo4j' });
     const endpoints = [await scrape(url), await (await fetch(`${url}/health`)).text(), await (await fetch(`${url}/ready`)).text()].join('\n');
     consume.child.kill('SIGTERM');
     expect(await consume.exited).toEqual({ code: 0, signal: null });
 
-    for (const [what, text] of [['produce prices output', produce.output()], ['consume neo4j output', consume.output()], ['health and metrics endpoints', endpoints]] as const) {
+    for (const [what, text] of [['produce prices output', produce.output()], ['consume neo4j output', consume.output()],
+      ['health and metrics endpoints', endpoints]] as const) {
       expect(text.length, what).toBeGreaterThan(0);
       for (const secret of forbidden) expect(text.includes(secret), `${what} contains a secret value`).toBe(false);
     }
@@ -101,7 +104,8 @@ describe('secrets in logs', () => {
       const redisAt = await consumeRedis.url();
       const pgAt = await consumePg.url();
       await waitFor(async () => (await ready(redisAt)).status === 200, { what: 'consume redis ready', timeoutMs: 60_000 });
-      await waitFor(() => consumePg.logs().some((l) => l.msg === 'store not reachable yet; retrying'), { what: 'consume postgres retrying its refused store', timeoutMs: 60_000 });
+      await waitFor(() => consumePg.logs().some((l) => l.msg === 'store not reachable yet; retrying'),
+        { what: 'consume postgres retrying its refused store', timeoutMs: 60_000 });
       const pgHealth = await (await fetch(`${pgAt}/health`)).text();
       const endpoints = [
         await (await fetch(`${redisAt}/health`)).text(), await (await fetch(`${redisAt}/ready`)).text(), await scrape(redisAt),
@@ -110,7 +114,8 @@ describe('secrets in logs', () => {
       for (const c of [consumeRedis, consumePg]) c.child.kill('SIGTERM');
       await Promise.all([consumeRedis.exited, consumePg.exited]);
 
-      for (const [what, text] of [['config output', config.output()], ['consume redis output', consumeRedis.output()], ['consume postgres output', consumePg.output()], ['health and metrics endpoints', endpoints]] as const) {
+      for (const [what, text] of [['config output', config.output()], ['consume redis output', consumeRedis.output()],
+        ['consume postgres output', consumePg.output()], ['health and metrics endpoints', endpoints]] as const) {
         expect(text.length, what).toBeGreaterThan(0);
         for (const secret of [...forbidden, ...forbiddenHere]) expect(text.includes(secret), `${what} contains a secret value`).toBe(false);
       }

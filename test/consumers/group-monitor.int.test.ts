@@ -78,7 +78,8 @@ describe('group monitor against the broker', () => {
     lines = [];
     metrics = createMetrics({ defaultMetrics: false });
     const destination = { write: (s: string) => { lines.push(JSON.parse(s)); return true; } } as unknown as NodeJS.WritableStream;
-    monitor = createGroupMonitor({ admin: adminClient, config, logger: createLogger({ level: 'debug', format: 'json', destination }), metrics, now: () => clock });
+    monitor = createGroupMonitor({ admin: adminClient, config, logger: createLogger({ level: 'debug', format: 'json', destination }),
+      metrics, now: () => clock });
     return monitor;
   }
 
@@ -129,7 +130,8 @@ describe('group monitor against the broker', () => {
     newMonitor();
     const a = member();
     await a.start();
-    await waitFor(() => report().members[0]?.state === 'joined' && report().members[0]?.partitions === 2, { what: 'A owning both partitions', timeoutMs: 60_000 });
+    await waitFor(() => report().members[0]?.state === 'joined' && report().members[0]?.partitions === 2,
+      { what: 'A owning both partitions', timeoutMs: 60_000 });
 
     // Another process's member (not registered here) joins: each owns one partition.
     const b = member({ register: false });
@@ -147,7 +149,8 @@ describe('group monitor against the broker', () => {
 
     // B leaves: A owns both again, and so its own lag is the whole group's.
     await b.consumer.disconnect();
-    await waitFor(() => report().members[0]?.state === 'joined' && report().members[0]?.partitions === 2, { what: 'A owning both partitions again', timeoutMs: 60_000 });
+    await waitFor(() => report().members[0]?.state === 'joined' && report().members[0]?.partitions === 2,
+      { what: 'A owning both partitions again', timeoutMs: 60_000 });
     await monitor.refresh();
     expect(report().ownLag).toBe(6);
 
@@ -196,8 +199,10 @@ describe('group monitor against the broker', () => {
     expect(report().lastRetryError).toBe('TransientError: PostgreSQL unavailable: ECONNREFUSED');
     expect(monitor.notReady()).toEqual([`${groupId}: stalled (lag 6, no progress since ${iso(t0)})`]);
     expect(sample(await metrics.scrape(), 'marketstream_consumer_group_stalled', { group: groupId })).toBe(1);
-    expect(warnings()).toEqual([`consumer group ${groupId} stalled: lag 6 and no progress for ${STALL_SECONDS} s: store writes keep failing (TransientError: PostgreSQL unavailable: ECONNREFUSED); not ready until it moves`]);
-    expect(lines.find((l) => l.level === 40)).toMatchObject({ group: groupId, lag: 6, noProgressSeconds: STALL_SECONDS, stallSeconds: STALL_SECONDS, members: ['joined'] });
+    expect(warnings()).toEqual([`consumer group ${groupId} stalled: lag 6 and no progress for ${STALL_SECONDS} s: store writes keep failing (TransientError: ` +
+      `PostgreSQL unavailable: ECONNREFUSED); not ready until it moves`]);
+    expect(lines.find((l) => l.level === 40)).toMatchObject({ group: groupId, lag: 6, noProgressSeconds: STALL_SECONDS,
+      stallSeconds: STALL_SECONDS, members: ['joined'] });
 
     // Still stalled: logged once, not on every refresh.
     clock += 5000;
@@ -206,7 +211,8 @@ describe('group monitor against the broker', () => {
     expect(warnings()).toHaveLength(1);
 
     // A batch is written: ready again at once, without waiting for the next refresh.
-    monitor.hooks.onWritten!({ sink: sink.name, groupId, topic, partition: 0, records: 1, timestamps: [clock - 100], receivedAt: clock - 50, writtenAt: clock, writeMs: 20 });
+    monitor.hooks.onWritten!({ sink: sink.name, groupId, topic, partition: 0, records: 1, timestamps: [clock - 100], receivedAt: clock - 50,
+      writtenAt: clock, writeMs: 20 });
     expect(report().stalled).toBe(false);
     expect(monitor.notReady()).toEqual([]);
     expect(sample(await metrics.scrape(), 'marketstream_consumer_group_stalled', { group: groupId })).toBe(0);
@@ -224,7 +230,8 @@ describe('group monitor against the broker', () => {
     clock = t0 + STALL_MS;
     await monitor.refresh();
     expect(report().stalled).toBe(true);
-    expect(warnings()).toEqual([expect.stringContaining(': no batch completed (slow store, stuck write or a member without partitions); not ready until it moves')]);
+    expect(warnings()).toEqual([expect.stringContaining(': no batch completed (slow store, stuck write or a member without partitions); ' +
+      'not ready until it moves')]);
 
     // The member commits p1 (as after a batch): the next refresh sees the offsets move.
     await a.consumer.commitOffsets([{ topic, partition: 1, offset: '2' }]);
@@ -261,7 +268,8 @@ describe('group monitor against the broker', () => {
 
   it('a group whose lag cannot be read reports the error; the other groups are still read and refresh() resolves', async () => {
     // An admin that does not retry, so the missing topic fails fast.
-    const quick = new Kafka({ clientId: randomName('test-client'), brokers: [...config.KAFKA_BROKERS], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    const quick = new Kafka({ clientId: randomName('test-client'), brokers: [...config.KAFKA_BROKERS], logLevel: logLevel.NOTHING,
+      retry: { retries: 0 } }).admin();
     await quick.connect();
     try {
       newMonitor(async () => quick);

@@ -192,7 +192,8 @@ describe('group monitor (hooks, no broker)', () => {
     const c = addMember();
     c.join({ [TOPIC]: [0] });
     vi.setSystemTime(T0 + 5000);
-    hooks.onWritten!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, partition: 0, records: 5, timestamps: [T0 + 1000, T0 + 2000, T0 + 3000], receivedAt: T0 + 4000, writtenAt: T0 + 4500, writeMs: 250 });
+    hooks.onWritten!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, partition: 0, records: 5, timestamps: [T0 + 1000, T0 + 2000, T0 + 3000],
+      receivedAt: T0 + 4000, writtenAt: T0 + 4500, writeMs: 250 });
     const g = monitor.groups()[GROUP]!;
     expect(g.lastWriteAt).toBe(new Date(T0 + 4500).toISOString());
     expect(g.lastProgressAt).toBe(new Date(T0 + 4500).toISOString());
@@ -206,8 +207,10 @@ describe('group monitor (hooks, no broker)', () => {
 
   it('a batch that was all dead-lettered is progress but not a write', async () => {
     addMember();
-    hooks.onWritten!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, partition: 0, records: 2, timestamps: [T0], receivedAt: T0 + 10, writtenAt: T0 + 20, writeMs: 5 });
-    hooks.onWritten!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, partition: 0, records: 4, timestamps: [], receivedAt: T0 + 60_000, writtenAt: T0 + 60_100, writeMs: 0 });
+    hooks.onWritten!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, partition: 0, records: 2, timestamps: [T0], receivedAt: T0 + 10,
+      writtenAt: T0 + 20, writeMs: 5 });
+    hooks.onWritten!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, partition: 0, records: 4, timestamps: [], receivedAt: T0 + 60_000,
+      writtenAt: T0 + 60_100, writeMs: 0 });
     const g = monitor.groups()[GROUP]!;
     expect(g.lastWriteAt).toBe(new Date(T0 + 20).toISOString());
     expect(g.lastProgressAt).toBe(new Date(T0 + 60_100).toISOString());
@@ -231,14 +234,16 @@ describe('group monitor (hooks, no broker)', () => {
     const c = addMember();
     c.join({ [TOPIC]: [0] });
     hooks.onRetry!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, error: new TransientError('PostgreSQL unavailable: ECONNREFUSED'), attempt: 1 });
-    hooks.onRetry!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, error: new TransientError('PostgreSQL unavailable (57P01): terminating connection'), attempt: 2 });
+    hooks.onRetry!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC,
+      error: new TransientError('PostgreSQL unavailable (57P01): terminating connection'), attempt: 2 });
     expect(monitor.groups()[GROUP]!.lastRetryError).toBe('TransientError: PostgreSQL unavailable (57P01): terminating connection');
     expect(sample(await metrics.scrape(), 'marketstream_errors_total', { component: 'postgres-sink', kind: 'TransientError' })).toBe(2);
     expect(monitor.notReady()).toEqual([]);
   });
 
   it('hooks for a group it does not know still count in the metrics and change no report', async () => {
-    hooks.onWritten!({ sink: 'redis-sink', groupId: 'other', topic: TOPIC, partition: 0, records: 1, timestamps: [T0], receivedAt: T0, writtenAt: T0, writeMs: 1 });
+    hooks.onWritten!({ sink: 'redis-sink', groupId: 'other', topic: TOPIC, partition: 0, records: 1, timestamps: [T0], receivedAt: T0,
+      writtenAt: T0, writeMs: 1 });
     hooks.onRetry!({ sink: 'redis-sink', groupId: 'other', topic: TOPIC, error: new Error('boom'), attempt: 1 });
     expect(monitor.groups()).toEqual({});
     const text = await metrics.scrape();
@@ -255,7 +260,8 @@ describe('group monitor (hooks, no broker)', () => {
     const c = addMember();
     c.join({ [TOPIC]: [0] });
     vi.setSystemTime(T0 + 24 * 3600_000);
-    hooks.onWritten!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, partition: 0, records: 0, timestamps: [], receivedAt: T0, writtenAt: T0, writeMs: 0 });
+    hooks.onWritten!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, partition: 0, records: 0, timestamps: [], receivedAt: T0,
+      writtenAt: T0, writeMs: 0 });
     expect(monitor.notReady()).toEqual([]);
     expect(monitor.groups()[GROUP]!.stalled).toBe(false);
   });

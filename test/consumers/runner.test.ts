@@ -27,7 +27,8 @@ type Events = string[];
 const FIRST_OFFSET = 100;
 
 /** A fake EachBatchPayload over `records` (offsets from 100) that logs its calls to `events`. */
-function batch(events: Events, records: In[], o: { running?: () => boolean; stale?: () => boolean; first?: number; partition?: number; heartbeat?: () => Promise<void> } = {}) {
+function batch(events: Events, records: In[],
+  o: { running?: () => boolean; stale?: () => boolean; first?: number; partition?: number; heartbeat?: () => Promise<void> } = {}) {
   const FIRST_OFFSET = o.first ?? 100;
   const messages = records.map((r, i) => ({
     key: r.key === undefined ? null : Buffer.from(r.key),
@@ -59,7 +60,8 @@ function batch(events: Events, records: In[], o: { running?: () => boolean; stal
  * An in-memory sink with one handler. `write` decides each writeBatch call (throw to fail it); by default the store
  * rejects, as data, any batch holding a record marked `bad`. Successful writes are logged as `write:<ids>`.
  */
-function sinkOf(events: Events, o: { write?: (rows: (Row | null)[], call: number) => void | Promise<void>; validate?: TopicHandler<Row>['validate']; acceptsTombstones?: boolean } = {}) {
+function sinkOf(events: Events, o: { write?: (rows: (Row | null)[], call: number) => void | Promise<void>; validate?: TopicHandler<Row>['validate'];
+  acceptsTombstones?: boolean } = {}) {
   const written: SinkRecord<Row>[][] = [];
   let calls = 0;
   const handler: TopicHandler<Row> = {
@@ -112,7 +114,8 @@ function recordingPublisher(events: Events, failures = 0) {
 const config = loadConfig({ SINK_RETRY_MAX_MS: '100' }); // the smallest back-off cap the spec allows: retries take ~100 ms
 
 /** The handler over a fresh sink, serde and publisher, with everything they record. */
-function setup(o: Parameters<typeof sinkOf>[1] & { dlqFailures?: number; hooks?: RunnerHooks; pipeline?: boolean; publisher?: Publisher; commitIntervalMs?: number } = {}) {
+function setup(o: Parameters<typeof sinkOf>[1] & { dlqFailures?: number; hooks?: RunnerHooks; pipeline?: boolean; publisher?: Publisher;
+  commitIntervalMs?: number } = {}) {
   const events: Events = [];
   const { sink, written, writeCalls } = sinkOf(events, o);
   const serde = jsonSerde();
@@ -306,7 +309,8 @@ describe('sink runner batch handler', () => {
   });
 
   describe('hooks cannot fail a batch', () => {
-    it.each(['onWritten', 'onDeadLetter', 'onRetry'] as const)('a throwing %s is logged, and the batch is still written, dead-lettered and committed', async (name) => {
+    it.each(['onWritten', 'onDeadLetter', 'onRetry'] as const)('a throwing %s is logged, and the batch is still written, dead-lettered and committed',
+      async (name) => {
       const called: string[] = [];
       const hooks: RunnerHooks = {
         onWritten: () => { called.push('onWritten'); },

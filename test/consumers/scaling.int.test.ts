@@ -28,18 +28,21 @@ const MINUTE = 60_000;
 const prefix = randomName('test-scale');
 const topic = withName(priceUpdates, randomName('test-scale-prices'));
 // A short session timeout: the survivor takes over the killed member's partitions within seconds, not 30 s.
-const env = { KAFKA_GROUP_PREFIX: prefix, PRICE_UPDATES_TOPIC: topic.name, TOPIC_PARTITIONS: '6', METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', KAFKA_SESSION_TIMEOUT_MS: '6000' };
+const env = { KAFKA_GROUP_PREFIX: prefix, PRICE_UPDATES_TOPIC: topic.name, TOPIC_PARTITIONS: '6', METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json',
+  KAFKA_SESSION_TIMEOUT_MS: '6000' };
 const config = testConfig(env);
 const logger = testLogger('scaling-test');
 const groupId = `${prefix}.postgres-sink`;
 
 function bar(symbol: string, i: number, k: number): PriceUpdate {
   const close = 50 + k + (i % 97) / 10;
-  return { symbol, interval: '1m', eventTime: T0 + i * MINUTE, open: close - 0.5, high: close + 1, low: close - 1, close, volume: 1000 + i, source: 'synthetic', ingestTime: T0 + i * MINUTE + 500, quality: 1 };
+  return { symbol, interval: '1m', eventTime: T0 + i * MINUTE, open: close - 0.5, high: close + 1, low: close - 1, close, volume: 1000 + i, source: 'synthetic',
+    ingestTime: T0 + i * MINUTE + 500, quality: 1 };
 }
 /** Avro-valid but breaks OHLC (high below open and close): the sink dead-letters it. Its own event time, never a row. */
 function marker(symbol: string, n: number): PriceUpdate {
-  return { symbol, interval: '1m', eventTime: T0 - (n + 1) * MINUTE, open: 10, high: 5, low: 4, close: 10, volume: 1, source: 'synthetic', ingestTime: T0, quality: 1 };
+  return { symbol, interval: '1m', eventTime: T0 - (n + 1) * MINUTE, open: 10, high: 5, low: 4, close: 10, volume: 1, source: 'synthetic',
+    ingestTime: T0, quality: 1 };
 }
 const rowKey = (r: { symbol: string; t: number; close: number; volume: number }) => `${r.symbol}|${r.t}|${r.close}|${r.volume}`;
 const checksum = (keys: string[]) => createHash('sha256').update([...keys].sort().join('\n')).digest('hex');
@@ -76,7 +79,8 @@ describe('postgres-sink scaled over two processes', () => {
     }
     return out;
   }
-  const committed = async () => new Map(((await admin.fetchOffsets({ groupId, topics: [topic.name] }))[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  const committed = async () => new Map(((await admin.fetchOffsets({ groupId, topics: [topic.name] }))[0]?.partitions ?? []).map((p) =>
+    [p.partition, Number(p.offset)]));
   const rowCount = async () => Number((await pool.query('SELECT count(*) AS n FROM price_data WHERE symbol = ANY($1)', [symbols])).rows[0].n);
 
   beforeAll(async () => {
@@ -102,7 +106,8 @@ describe('postgres-sink scaled over two processes', () => {
     const [a, b] = members as [Member, Member];
     const clientA = `${prefix}-a-sinks`;
     try {
-      await waitFor(async () => { const as = await assignment(); return as.size === 2 && [...as.values()].every((ps) => ps.length > 0); }, { what: 'two members sharing the partitions', timeoutMs: 60_000 });
+      await waitFor(async () => { const as = await assignment(); return as.size === 2 && [...as.values()].every((ps) => ps.length > 0); },
+        { what: 'two members sharing the partitions', timeoutMs: 60_000 });
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${a.output.join('')}${b.output.join('')}`);
     }
@@ -140,7 +145,8 @@ describe('postgres-sink scaled over two processes', () => {
     // B gets A's partitions once the coordinator drops A (session timeout), then catches up.
     await waitFor(async () => (await assignment()).get(`${prefix}-b-sinks`)?.length === 6, { what: 'survivor owning every partition', timeoutMs: 90_000 });
     const ends = new Map((await admin.fetchTopicOffsets(topic.name)).map((p) => [p.partition, Number(p.high)]));
-    await waitFor(async () => { const c = await committed(); return [...ends].every(([p, end]) => (c.get(p) ?? 0) >= end || end === 0); }, { what: 'survivor caught up', timeoutMs: 90_000 });
+    await waitFor(async () => { const c = await committed(); return [...ends].every(([p, end]) => (c.get(p) ?? 0) >= end || end === 0); },
+      { what: 'survivor caught up', timeoutMs: 90_000 });
 
     // Exactly the expected rows, each once, with the expected content.
     const expected = records.filter((r) => r.high >= r.close).map((r) => rowKey({ symbol: r.symbol, t: r.eventTime, close: r.close, volume: r.volume }));

@@ -42,7 +42,8 @@ export interface FakeAnthropic {
 const id = (prefix: string) => `${prefix}_01${randomUUID().replace(/-/g, '').slice(0, 22)}`;
 
 /** A successful tool-use answer, shaped like the Messages API's. */
-export function toolUseResponse(input: unknown, opts: { model?: string; inputTokens?: number; outputTokens?: number; name?: string; stopReason?: string } = {}): FakeResponse {
+export function toolUseResponse(input: unknown,
+  opts: { model?: string; inputTokens?: number; outputTokens?: number; name?: string; stopReason?: string } = {}): FakeResponse {
   return {
     status: 200,
     headers: { 'request-id': id('req') },
@@ -92,8 +93,10 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       const recorded: RecordedRequest = { method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, headers: req.headers, body };
       requests.push(recorded);
       let answer: FakeResponse;
-      if (recorded.method !== 'POST' || recorded.path !== '/v1/messages') answer = errorResponse(404, 'not_found_error', `fake-anthropic: no route ${recorded.method} ${recorded.path}`);
-      else if (!req.headers['x-api-key'] && !/^Bearer \S+/.test(req.headers.authorization ?? '')) answer = errorResponse(401, 'authentication_error', 'an x-api-key or Authorization: Bearer header is required');
+      if (recorded.method !== 'POST' || recorded.path !== '/v1/messages') answer =
+        errorResponse(404, 'not_found_error', `fake-anthropic: no route ${recorded.method} ${recorded.path}`);
+      else if (!req.headers['x-api-key'] && !/^Bearer \S+/.test(req.headers.authorization ?? '')) answer =
+        errorResponse(401, 'authentication_error', 'an x-api-key or Authorization: Bearer header is required');
       else if (!req.headers['anthropic-version']) answer = errorResponse(400, 'invalid_request_error', 'anthropic-version header is required');
       else {
         const script = queue.shift() ?? fallback;

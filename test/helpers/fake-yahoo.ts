@@ -3,7 +3,8 @@
 // rest (anything it does not route gets a 418).
 import { readFileSync } from 'node:fs';
 
-export interface Recorded { request?: { url: string }; response: { status: number; statusText: string; headers: Record<string, string | string[]>; bodyJson?: unknown; bodyText?: string } }
+export interface Recorded { request?: { url: string };
+  response: { status: number; statusText: string; headers: Record<string, string | string[]>; bodyJson?: unknown; bodyText?: string } }
 
 /** A recorded response from test/fixtures/yahoo/<name>. */
 export const yahooFixture = (name: string): Recorded => JSON.parse(readFileSync(new URL(`../fixtures/yahoo/${name}`, import.meta.url), 'utf8')) as Recorded;

@@ -38,7 +38,8 @@ export interface TestKafkaCluster extends KafkaCluster {
  * Starts `nodes` (default 3) combined broker+controller nodes on free ports under a temporary directory, with the
  * server.properties a production-like cluster has (internal topics replicated 3 times, min ISR 2) plus `properties`.
  */
-export async function startTestKafkaCluster(o: { nodes?: number; properties?: Record<string, string>; log?: (m: string) => void } = {}): Promise<TestKafkaCluster> {
+export async function startTestKafkaCluster(o: { nodes?: number; properties?: Record<string, string>; log?: (m: string) =>
+  void } = {}): Promise<TestKafkaCluster> {
   const nodes = o.nodes ?? 3;
   const root = mkdtempSync(join(tmpdir(), 'marketstream-kafka-'));
   const cluster = await startKafkaCluster({ nodes, portBase: await freePortBlock(2 * nodes), root, properties: o.properties, log: o.log })

@@ -31,7 +31,8 @@ async function freePort(): Promise<number> {
 export async function startTestRegistry(config: Config, opts: { postgresPort?: number } = {}): Promise<TestRegistry> {
   const bin = path.join(cacheRoot(), `schema-registry-${REGISTRY_VERSION}`, 'schema-registry');
   if (!existsSync(bin)) {
-    await createSchemaRegistryService(stackPaths('.stack')).ensure({ paths: stackPaths('.stack'), log: () => {}, exclusive: (_w, fn) => fn(), deadline: Date.now() + 600_000 });
+    await createSchemaRegistryService(stackPaths('.stack')).ensure({ paths: stackPaths('.stack'), log: () => {}, exclusive: (_w, fn) => fn(),
+      deadline: Date.now() + 600_000 });
   }
   const pg = new URL(config.POSTGRES_URL);
   const port = await freePort();

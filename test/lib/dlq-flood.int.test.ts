@@ -67,7 +67,8 @@ describe('dead letters of a flood of bad records', () => {
     const admin = kafka.admin();
     await admin.connect();
     // A DLQ that accepts at most 100 kB per record batch.
-    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: small.dlq, configEntries: [{ name: 'max.message.bytes', value: '100000' }] }] });
+    await admin.alterConfigs({ validateOnly: false,
+      resources: [{ type: 2, name: small.dlq, configEntries: [{ name: 'max.message.bytes', value: '100000' }] }] });
     await admin.disconnect();
     const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
     await publisher.connect();

@@ -19,7 +19,8 @@ async function start(state: { readiness: Readiness; health: HealthReport }, port
 
 describe('health server', () => {
   it('answers /live at once, /ready 503 with the reasons until ready, then 200', async () => {
-    const state = { readiness: { ready: false, reasons: ['g: a member is connecting to its store and joining its group'] }, health: { status: 'starting' as const } };
+    const state = { readiness: { ready: false, reasons: ['g: a member is connecting to its store and joining its group'] },
+      health: { status: 'starting' as const } };
     const s = await start(state);
     expect((await fetch(`${s.url}/live`)).status).toBe(200);
     const notReady = await fetch(`${s.url}/ready`);

@@ -17,7 +17,8 @@ describe('metrics', () => {
     const m = createMetrics({ defaultMetrics: false });
     m.recordsProduced('price-updates', 3);
     m.recordsProduced('price-updates', 2);
-    m.sinkBatch({ sink: 'postgres-sink', group: 'g', topic: 'price-updates', records: 4, written: 3, writeMs: 20, timestamps: [1000, 1500, 2000], writtenAt: 3000 });
+    m.sinkBatch({ sink: 'postgres-sink', group: 'g', topic: 'price-updates', records: 4, written: 3, writeMs: 20,
+      timestamps: [1000, 1500, 2000], writtenAt: 3000 });
     const text = await m.scrape();
     expect(sample(text, 'marketstream_records_produced_total', { topic: 'price-updates' })).toBe(5);
     expect(sample(text, 'marketstream_records_consumed_total', { topic: 'price-updates', group: 'g' })).toBe(4);

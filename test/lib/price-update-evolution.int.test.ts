@@ -49,7 +49,8 @@ function topics(): { v1: TopicDef<V1>; v2: TopicDef<PriceUpdate> } {
   return { v2, v1: { ...(v2 as unknown as TopicDef<V1>), schemaFile: v1File } };
 }
 
-const base: V1 = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 190.1, high: 191, low: 189.5, close: 190.7, volume: 12_345, source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1 };
+const base: V1 = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 190.1, high: 191, low: 189.5, close: 190.7, volume: 12_345,
+  source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1 };
 
 describe('price-update v1 ↔ v2 (real Schema Registry)', () => {
   it('v1 code reads v2 records and v2 code reads v1 records; versions 1 and 2 under <topic>-value, BACKWARD', async () => {
@@ -91,7 +92,8 @@ describe('price-update v1 ↔ v2 (real Schema Registry)', () => {
     const { v1, v2 } = topics();
     const serde = createSerde(config);
     await serde.encode(v2, { ...base, vwap: 190.4, trades: 3 });
-    const bad: TopicDef<unknown> = { ...(v1 as TopicDef<unknown>), schemaFile: schemaFile('bad', (fields) => [...fields, { name: 'currency', type: 'string' }]) };
+    const bad: TopicDef<unknown> = { ...(v1 as TopicDef<unknown>),
+      schemaFile: schemaFile('bad', (fields) => [...fields, { name: 'currency', type: 'string' }]) };
     const err = await serde.schemaId(bad).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchemaRejectedError);
     // the registry's message names the field (AxonOps: "reader field 'currency' has no default and is missing from writer")

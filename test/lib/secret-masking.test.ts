@@ -25,7 +25,8 @@ describe('maskSecrets', () => {
     expect(maskSecrets(text)).toBe(masked);
   });
 
-  it.each(['redis://127.0.0.1:6379', 'bolt://127.0.0.1:7687', 'postgres://sink@db/x', 'https://registry:8081/subjects', 'at 12:30:00 nothing', 'mail me@example.com', ''])('leaves %j as it is', (text) => {
+  it.each(['redis://127.0.0.1:6379', 'bolt://127.0.0.1:7687', 'postgres://sink@db/x', 'https://registry:8081/subjects', 'at 12:30:00 nothing',
+    'mail me@example.com', ''])('leaves %j as it is', (text) => {
     expect(maskSecrets(text)).toBe(text);
   });
 
@@ -54,17 +55,20 @@ describe('marketstream config (effectiveValues)', () => {
 describe('the logger', () => {
   function capture(level = 'debug') {
     const lines: string[] = [];
-    const logger = createLogger({ level, format: 'json', destination: { write: (s: string) => { lines.push(s); return true; } } as unknown as NodeJS.WritableStream });
+    const logger = createLogger({ level, format: 'json',
+      destination: { write: (s: string) => { lines.push(s); return true; } } as unknown as NodeJS.WritableStream });
     return { logger, text: () => lines.join(''), records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
   }
 
   it('masks passwords in the message, fields, nested fields and child bindings', () => {
     const { logger, text, records } = capture();
-    logger.info({ url: 'redis://:f1-hunter2@cache:6379', nested: { conn: 'host=db password=f2-hunter2' }, list: ['postgres://u:f3-hunter2@db/x'] }, 'connecting to postgres://u:m1-hunter2@db/x');
+    logger.info({ url: 'redis://:f1-hunter2@cache:6379', nested: { conn: 'host=db password=f2-hunter2' }, list: ['postgres://u:f3-hunter2@db/x'] },
+      'connecting to postgres://u:m1-hunter2@db/x');
     logger.child({ store: 'postgres://u:b1-hunter2@db/x' }).child({ cache: 'redis://:b2-hunter2@cache' }).warn('interpolated %s', 'redis://:i1-hunter2@cache');
     expect(text()).not.toMatch(/hunter2/);
     const [first, second] = records();
-    expect(first).toMatchObject({ url: 'redis://:***@cache:6379', nested: { conn: 'host=db password=***' }, list: ['postgres://u:***@db/x'], msg: 'connecting to postgres://u:***@db/x' });
+    expect(first).toMatchObject({ url: 'redis://:***@cache:6379', nested: { conn: 'host=db password=***' }, list: ['postgres://u:***@db/x'],
+      msg: 'connecting to postgres://u:***@db/x' });
     expect(second).toMatchObject({ store: 'postgres://u:***@db/x', cache: 'redis://:***@cache', msg: 'interpolated redis://:***@cache' });
   });
 
@@ -86,7 +90,9 @@ describe('the logger', () => {
 
   it('still redacts secret fields by name', () => {
     const { logger, records } = capture();
-    logger.info({ password: 'p-hunter2', config: { NEO4J_PASSWORD: 'n-hunter2' }, headers: { authorization: 'Basic aHVudGVyMg==', 'x-api-key': 'sk-ant-hunter2' } }, 'redact');
-    expect(records()[0]).toMatchObject({ password: '[redacted]', config: { NEO4J_PASSWORD: '[redacted]' }, headers: { authorization: '[redacted]', 'x-api-key': '[redacted]' } });
+    logger.info({ password: 'p-hunter2', config: { NEO4J_PASSWORD: 'n-hunter2' },
+      headers: { authorization: 'Basic aHVudGVyMg==', 'x-api-key': 'sk-ant-hunter2' } }, 'redact');
+    expect(records()[0]).toMatchObject({ password: '[redacted]', config: { NEO4J_PASSWORD: '[redacted]' },
+      headers: { authorization: '[redacted]', 'x-api-key': '[redacted]' } });
   });
 });

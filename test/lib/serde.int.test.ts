@@ -23,11 +23,14 @@ const unique = (what: string) => `test-serde-${what}-${randomUUID().slice(0, 8)}
 const tmp = mkdtempSync(path.join(tmpdir(), 'serde-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const price: PriceUpdate = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 190.1, high: 191, low: 189.5, close: 190.7, volume: 12_345, source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1, vwap: 190.42, trades: 57 };
-const event: MarketEvent = { id: 'ev-1', symbols: ['AAPL', 'MSFT'], headline: 'Apple and Microsoft', summary: null, source: 'Reuters', url: 'https://example.com/a', publishedAt: 1_767_625_200_000, category: 'STORY', ingestTime: 1_767_625_300_000 };
+const price: PriceUpdate = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 190.1, high: 191, low: 189.5, close: 190.7, volume: 12_345,
+  source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1, vwap: 190.42, trades: 57 };
+const event: MarketEvent = { id: 'ev-1', symbols: ['AAPL', 'MSFT'], headline: 'Apple and Microsoft', summary: null, source: 'Reuters',
+  url: 'https://example.com/a', publishedAt: 1_767_625_200_000, category: 'STORY', ingestTime: 1_767_625_300_000 };
 const mutation: GraphMutation = {
   mutationTime: 1_767_625_200_000, origin: 'correlation', enrichment: null,
-  op: { UpsertRelationship: { type: 'CORRELATED_WITH', from: { label: 'Company', key: 'AAPL' }, to: { label: 'Company', key: 'MSFT' }, properties: { coefficient: 0.87, window_days: 30n, method: 'pearson', symbols: ['AAPL', 'MSFT'], note: null, significant: true } } },
+  op: { UpsertRelationship: { type: 'CORRELATED_WITH', from: { label: 'Company', key: 'AAPL' }, to: { label: 'Company', key: 'MSFT' },
+    properties: { coefficient: 0.87, window_days: 30n, method: 'pearson', symbols: ['AAPL', 'MSFT'], note: null, significant: true } } },
 };
 
 /** A topic whose value schema is written to a temp file (an absolute schemaFile). */
@@ -139,7 +142,8 @@ describe('serde (real Schema Registry)', () => {
     }
   });
 
-  it('a schema a registry at the same address served before (kept on disk) never overrides what the registry answers now, and serves while it cannot answer', async () => {
+  it('a schema a registry at the same address served before (kept on disk) never overrides what the registry answers now, and serves while it cannot answer',
+    async () => {
     // As after `docker compose down -v`: a new registry at the same address numbers its schemas from 1 again, so the
     // disk cache can hold another schema under an id the registry now gives to ours.
     const cacheDir = mkdtempSync(path.join(tmp, 'schema-cache-'));

@@ -53,7 +53,8 @@ describe('PostgreSQL errors', () => {
     expect(describeError(classifyPgError(new Error('Connection terminated unexpectedly')))).toBe('PostgreSQL unavailable');
   });
 
-  it.each([['22003', 'numeric field overflow'], ['23505', 'duplicate key value violates unique constraint'], ['22P02', 'invalid input syntax']])('%s (data) is the record: not retriable', (code, message) => {
+  it.each([['22003', 'numeric field overflow'], ['23505', 'duplicate key value violates unique constraint'],
+    ['22P02', 'invalid input syntax']])('%s (data) is the record: not retriable', (code, message) => {
     const c = classifyPgError(pgError(code, message));
     expect(c).toBeInstanceOf(ValidationError);
     expect(isRetriable(c)).toBe(false);
@@ -84,7 +85,8 @@ describe('Neo4j errors', () => {
     expect(describeError(neo4jError(code, message))).toBe(`Neo4j unavailable (${code})`);
   });
 
-  it.each(['Neo.ClientError.Schema.ConstraintValidationFailed', 'Neo.ClientError.Statement.TypeError', 'Neo.ClientError.Request.Invalid'])('%s is the record: not retriable', (code) => {
+  it.each(['Neo.ClientError.Schema.ConstraintValidationFailed', 'Neo.ClientError.Statement.TypeError',
+    'Neo.ClientError.Request.Invalid'])('%s is the record: not retriable', (code) => {
     const c = classifyNeo4jError(neo4jError(code, 'rejected'));
     expect(c).toBeInstanceOf(ValidationError);
     expect(describeError(c)).toBe(`Neo4j rejected the data (${code})`);
@@ -134,7 +136,8 @@ describe('describeError', () => {
   });
 
   it('our own errors without a cause keep their (masked) message; known ones have a fixed phrase', () => {
-    expect(describeError(new TransientError('PostgreSQL unavailable (57P01): terminating connection'))).toBe('PostgreSQL unavailable (57P01): terminating connection');
+    expect(describeError(new TransientError('PostgreSQL unavailable (57P01): terminating connection'))).toBe('PostgreSQL unavailable (57P01): ' +
+      'terminating connection');
     expect(describeError(new TransientError('store at redis://:hunter2@cache:6379 down'))).toBe('store at redis://:***@cache:6379 down');
     expect(describeError(new RegistryHttpError(503, 'Service Unavailable: upstream connect error'))).toBe('Schema Registry answered 503');
     expect(describeError(new CircuitOpenError('yahoo', new Error('boom')))).toBe('circuit for yahoo is open: not calling it until the reset timeout passes');

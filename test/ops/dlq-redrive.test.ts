@@ -34,12 +34,15 @@ describe('redrive state', () => {
 describe('redrive decision', () => {
   const dead = (h: Record<string, string>, value: Buffer | null = Buffer.from([0, 1])) => ({
     key: Buffer.from('K'), value,
-    headers: { source: 'test', [DlqHeaders.errorClass]: 'DecodeError', [DlqHeaders.errorMessage]: 'bad', [DlqHeaders.originalTopic]: 't', [DlqHeaders.originalPartition]: '0', [DlqHeaders.originalOffset]: '5', [DlqHeaders.consumerGroup]: 'g', [DlqHeaders.failedAt]: '2026-01-01T00:00:00Z', ...h },
+    headers: { source: 'test', [DlqHeaders.errorClass]: 'DecodeError', [DlqHeaders.errorMessage]: 'bad', [DlqHeaders.originalTopic]: 't',
+      [DlqHeaders.originalPartition]: '0', [DlqHeaders.originalOffset]: '5', [DlqHeaders.consumerGroup]: 'g',
+      [DlqHeaders.failedAt]: '2026-01-01T00:00:00Z', ...h },
   });
 
   it('sends the original key, bytes and headers with redrive-count + 1, without the failure headers', () => {
     const d = redriveDecision(dead({ [DlqHeaders.redriveCount]: '2' }), 3);
-    expect(d).toEqual({ send: true, topic: 't', errorClass: 'DecodeError', message: { key: Buffer.from('K'), value: Buffer.from([0, 1]), headers: { source: 'test', [DlqHeaders.redriveCount]: '3' } } });
+    expect(d).toEqual({ send: true, topic: 't', errorClass: 'DecodeError',
+      message: { key: Buffer.from('K'), value: Buffer.from([0, 1]), headers: { source: 'test', [DlqHeaders.redriveCount]: '3' } } });
   });
 
   it('refuses at the limit, without a destination, for a dropped value, for a producer rejection and for a bad count', () => {

@@ -35,7 +35,8 @@ describe('doctor: versions', () => {
     expect(kafkaReleaseOf(33)).toBe('4.4');
     expect(kafkaReleaseOf(25)).toBe('4.0');
     expect(kafkaReleaseOf(40)).toBeUndefined();
-    expect(readKafkaVersion({ supportedFeatures: { 'metadata.version': { min: 7, max: 33 } }, finalizedFeatures: { 'metadata.version': { min: 33, max: 33 } }, apiMaxVersions: {} }))
+    expect(readKafkaVersion({ supportedFeatures: { 'metadata.version': { min: 7, max: 33 } },
+      finalizedFeatures: { 'metadata.version': { min: 33, max: 33 } }, apiMaxVersions: {} }))
       .toEqual({ release: '4.4', supported: '4.4-IV2', finalized: '4.4-IV2', unreadable: undefined });
     expect(readKafkaVersion({ supportedFeatures: {}, finalizedFeatures: {}, apiMaxVersions: {} }).unreadable).toMatch(/ZooKeeper/);
   });
@@ -47,7 +48,8 @@ describe('doctor: versions', () => {
   });
 
   it('reads INFO server', () => {
-    expect(parseRedisInfo('# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n')).toMatchObject({ redis_version: '7.0.15', redis_mode: 'standalone' });
+    expect(parseRedisInfo('# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n')).toMatchObject({ redis_version: '7.0.15',
+      redis_mode: 'standalone' });
   });
 });
 
@@ -124,10 +126,12 @@ describe('doctor: findings', () => {
   });
 
   it('exits 1 on any FAIL, 0 with warnings only; renders a mark per line and the hint under it', () => {
-    const check = (status: Check['status']): Check => ({ id: status, section: 'servers', name: status, status, summary: `s-${status}`, hint: `h-${status}`, ms: 0 });
+    const check = (status: Check['status']): Check =>
+      ({ id: status, section: 'servers', name: status, status, summary: `s-${status}`, hint: `h-${status}`, ms: 0 });
     expect(exitCodeOf([check('ok'), check('warn'), check('info'), check('skip')])).toBe(0);
     expect(exitCodeOf([check('ok'), check('fail')])).toBe(1);
-    const text = formatReport({ version: '9.9.9', checks: [check('ok'), check('warn'), check('fail')], counts: { ok: 1, warn: 1, fail: 1, info: 0, skip: 0 }, exitCode: 1, ms: 1200 });
+    const text = formatReport({ version: '9.9.9', checks: [check('ok'), check('warn'), check('fail')], counts: { ok: 1, warn: 1, fail: 1, info: 0, skip: 0 },
+      exitCode: 1, ms: 1200 });
     expect(text).toMatch(/^ {2}ok {4}ok {4}s-ok$/m);
     expect(text).toMatch(/^ {2}FAIL {2}fail {2}s-fail\n\s+↳ h-fail$/m);
     expect(text).not.toContain('h-ok');

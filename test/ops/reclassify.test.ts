@@ -12,7 +12,8 @@ describe('enrich reclassify', () => {
   it('selects the rules\' classifications by default, and any other model\'s too when a model is chosen', () => {
     expect(selectionOf({ config })).toEqual({ from: 'rules', model: 'claude-haiku-5-5' });
     expect(selectionOf({ config, model: 'claude-sonnet-5-5' })).toEqual({ from: 'any', model: 'claude-sonnet-5-5' });
-    expect(selectionOf({ config, from: 'claude', since: 5, symbols: ['AAPL'] })).toEqual({ from: 'claude', model: 'claude-haiku-5-5', since: 5, symbols: ['AAPL'] });
+    expect(selectionOf({ config, from: 'claude', since: 5, symbols: ['AAPL'] })).toEqual({ from: 'claude', model: 'claude-haiku-5-5',
+      since: 5, symbols: ['AAPL'] });
   });
 
   it('counts a dated snapshot of the chosen model as that model (an alias answers with its snapshot id)', () => {

@@ -15,7 +15,8 @@ import { replay } from '../../ops/replay.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
-import { consumeMessages, deleteTestTopics, randomName, randomSymbol, readTopic, testConfig, testKafka, testLogger, waitFor, type ConsumedMessage } from '../helpers/index.ts';
+import { consumeMessages, deleteTestTopics, randomName, randomSymbol, readTopic, testConfig, testKafka, testLogger, waitFor,
+  type ConsumedMessage } from '../helpers/index.ts';
 
 const run = promisify(execFile);
 const PARTITIONS = 3;
@@ -26,7 +27,8 @@ const env = { ...process.env, TOPIC_PARTITIONS: String(PARTITIONS), LOG_LEVEL: '
 
 /** The partition kafkajs's default partitioner (the publisher's) puts a key in. */
 function partitionOf(key: string): number {
-  const partitionMetadata = Array.from({ length: PARTITIONS }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0] }) as unknown as PartitionMetadata);
+  const partitionMetadata = Array.from({ length: PARTITIONS }, (_, i) =>
+    ({ partitionId: i, leader: 0, replicas: [0], isr: [0] }) as unknown as PartitionMetadata);
   return Partitioners.DefaultPartitioner()({ topic: 'any', partitionMetadata, message: { key, value: null } });
 }
 
@@ -49,7 +51,8 @@ describe('replay --event-time', () => {
   const groups: string[] = [];
   const topicOf = (prefix: string) => { const t = withName(priceUpdates, randomName(prefix)); topics.push(t); return t; };
   const groupOf = () => { const g = randomName('test-replay-et-group'); groups.push(g); return g; };
-  const decode = async (topic: TopicDef<PriceUpdate>, ms: readonly ConsumedMessage[]) => Promise.all(ms.map(async (m) => (await serde.decode(topic, m.value!)).value));
+  const decode = async (topic: TopicDef<PriceUpdate>, ms: readonly ConsumedMessage[]) =>
+    Promise.all(ms.map(async (m) => (await serde.decode(topic, m.value!)).value));
   const id = (b: PriceUpdate) => `${b.symbol}@${new Date(b.eventTime).toISOString()}`;
   const committed = async (groupId: string, topic: string) => Object.fromEntries(((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [])
     .map((p) => [p.partition, Number(p.offset)]));
@@ -116,8 +119,10 @@ describe('replay --event-time', () => {
 
     // The CLI's dry run shows the plan and what it scanned, and changes nothing.
     const before = await committed(groupId, topic.name);
-    const dry = JSON.parse((await run(process.execPath, ['bin/marketstream.js', 'replay', '--group', groupId, '--topic', topic.name, '--event-time', '2024-06-01', '--dry-run', '--json'], { env })).stdout) as {
-      applied: boolean; target: string; scan: { records: number; recordsPerSecond: number }; changes: Array<{ partition: number; lagAfter: number; eventTime?: { matchEventTime: number | null } }>;
+    const dry = JSON.parse((await run(process.execPath,
+      ['bin/marketstream.js', 'replay', '--group', groupId, '--topic', topic.name, '--event-time', '2024-06-01', '--dry-run', '--json'], { env })).stdout) as {
+      applied: boolean; target: string; scan: { records: number; recordsPerSecond: number };
+        changes: Array<{ partition: number; lagAfter: number; eventTime?: { matchEventTime: number | null } }>;
     };
     expect(dry.applied).toBe(false);
     expect(dry.target).toBe('event time 2024-06-01T00:00:00.000Z');
@@ -144,7 +149,8 @@ describe('replay --event-time', () => {
     await ensureTopics(kafka, config, [topic]);
     const [symbol] = symbolsInDistinctPartitions(1) as [string];
     const now = Date.now();
-    const live: PriceUpdate = { symbol, interval: '1m', eventTime: Math.floor(now / 60_000) * 60_000 - 60_000, open: 10, high: 11, low: 9, close: 10, volume: 5, source: 'synthetic', ingestTime: now, quality: 1 };
+    const live: PriceUpdate = { symbol, interval: '1m', eventTime: Math.floor(now / 60_000) * 60_000 - 60_000, open: 10, high: 11, low: 9, close: 10, volume: 5,
+      source: 'synthetic', ingestTime: now, quality: 1 };
     await publisher.send(topic, [live], { source: 'test' });
     const published = 1 + await backfill2024(topic, [symbol]);
     await readAll(groupId, topic, published);
@@ -166,7 +172,8 @@ describe('replay --event-time', () => {
     const [symbol] = symbolsInDistinctPartitions(1) as [string];
     const p = partitionOf(symbol);
     const now = Date.now();
-    const bar = (eventTime: number): PriceUpdate => ({ symbol, interval: '1m', eventTime, open: 10, high: 11, low: 9, close: 10, volume: 5, source: 'synthetic', ingestTime: eventTime, quality: 1 });
+    const bar = (eventTime: number): PriceUpdate =>
+      ({ symbol, interval: '1m', eventTime, open: 10, high: 11, low: 9, close: 10, volume: 5, source: 'synthetic', ingestTime: eventTime, quality: 1 });
     // Three bars produced three days ago (Kafka timestamp then), then three produced now, a minute apart.
     const old = [3, 2, 1].map((k) => bar(now - 3 * 86_400_000 - k * 60_000));
     const recent = [3, 2, 1].map((k) => bar(now - k * 60_000));

@@ -46,13 +46,16 @@ describe('replay options', () => {
     expect(parseOffsetsCsv('price-updates,0,12\r\nprice-updates,1,7\n\n', { file, groupId: 'g' }).map((e) => [e.topic, e.partition, e.offset, e.line]))
       .toEqual([['price-updates', 0, 12n, 1], ['price-updates', 1, 7n, 2]]);
     const multi = 'g,price-updates,0,12\nother,price-updates,0,99\n"g",market-events,2,3\n';
-    expect(parseOffsetsCsv(multi, { file, groupId: 'g' }).map((e) => [e.topic, e.partition, e.offset])).toEqual([['price-updates', 0, 12n], ['market-events', 2, 3n]]);
-    expect(() => parseOffsetsCsv('other,price-updates,0,1\n', { file, groupId: 'g' })).toThrow('o.csv: no line for group g (1 line(s) of other groups), nothing was changed');
+    expect(parseOffsetsCsv(multi, { file, groupId: 'g' }).map((e) => [e.topic, e.partition, e.offset])).toEqual([['price-updates', 0, 12n],
+      ['market-events', 2, 3n]]);
+    expect(() => parseOffsetsCsv('other,price-updates,0,1\n',
+      { file, groupId: 'g' })).toThrow('o.csv: no line for group g (1 line(s) of other groups), nothing was changed');
     expect(() => parseOffsetsCsv('\n', { file, groupId: 'g' })).toThrow('o.csv: no offsets in it');
   });
 
   it('names every bad line: fields, numbers, a partition given twice', () => {
-    const text = ['price-updates,0,12', 'price-updates,0', 'price-updates,x,1', 'price-updates,1,-3', 'price-updates,0,13', 'bad topic!,0,1', 'a,"b,0,1'].join('\n');
+    const text = ['price-updates,0,12', 'price-updates,0', 'price-updates,x,1', 'price-updates,1,-3', 'price-updates,0,13',
+      'bad topic!,0,1', 'a,"b,0,1'].join('\n');
     const err = (() => { try { parseOffsetsCsv(text, { file: 'o.csv', groupId: 'g' }); } catch (e) { return e; } })() as OffsetsFileError;
     expect(err).toBeInstanceOf(OffsetsFileError);
     expect(err.lines.map((l) => [l.line, l.reason])).toEqual([

@@ -38,7 +38,8 @@ describe('replay as kafka-consumer-groups --reset-offsets', () => {
 
   const committed = async (g = groupId) => Object.fromEntries(((await admin.fetchOffsets({ groupId: g, topics: [topic.name] }))[0]?.partitions ?? [])
     .map((p) => [p.partition, Number(p.offset)]));
-  const bounds = async () => Object.fromEntries((await admin.fetchTopicOffsets(topic.name)).map((p) => [p.partition, { low: Number(p.low), high: Number(p.high) }]));
+  const bounds = async () => Object.fromEntries((await admin.fetchTopicOffsets(topic.name)).map((p) =>
+    [p.partition, { low: Number(p.low), high: Number(p.high) }]));
   const toRead = (r: ReplayResult) => r.changes.reduce((n, c) => n + c.lagAfter, 0);
   const latest = () => replay(kafka, { groupId, topics: [topic.name], target: { kind: 'latest' } });
 
@@ -115,7 +116,8 @@ describe('replay as kafka-consumer-groups --reset-offsets', () => {
   it('--to-datetime resets to the first record at or after a time by Kafka timestamp; --to <ISO> is the same', async () => {
     await latest();
     const at = new Date(between).toISOString();
-    const dry = JSON.parse((await cli('--group', groupId, '--topic', topic.name, '--to', at, '--dry-run', '--json')).stdout) as { changes: Array<{ after: string; lagAfter: number }> };
+    const dry = JSON.parse((await cli('--group', groupId, '--topic', topic.name, '--to', at, '--dry-run',
+      '--json')).stdout) as { changes: Array<{ after: string; lagAfter: number }> };
     const { stdout } = await cli('--group', groupId, '--topic', topic.name, '--to-datetime', at, '--json');
     const out = JSON.parse(stdout) as { applied: boolean; target: string; changes: Array<{ partition: number; after: string; lagAfter: number }> };
     expect(out.applied).toBe(true);
@@ -144,7 +146,8 @@ describe('replay as kafka-consumer-groups --reset-offsets', () => {
     expect(again?.stderr).toMatch(/offsets\.csv exists: --export never overwrites/);
 
     // Restore: a dry run first, then for real.
-    const dry = JSON.parse((await cli('--group', groupId, '--from-file', file, '--dry-run', '--json')).stdout) as { target: string; changes: Array<{ after: string }> };
+    const dry = JSON.parse((await cli('--group', groupId, '--from-file', file, '--dry-run', '--json')).stdout) as { target: string;
+      changes: Array<{ after: string }> };
     expect(dry.target).toBe(`offsets from ${file}`);
     expect(await committed()).toEqual({ 0: 0, 1: 0, 2: 0 });
     await cli('--group', groupId, '--from-file', file);
@@ -154,7 +157,8 @@ describe('replay as kafka-consumer-groups --reset-offsets', () => {
     const alone = path.join(tmp, 'alone.csv');
     const e = await exportOffsets(kafka, { groupId, topics: [topic.name], file: alone });
     expect(e).toMatchObject({ rows: 3, withoutOffset: [] });
-    expect((await readOffsetsFile(alone, groupId)).map((x) => [x.topic, x.partition, Number(x.offset)])).toEqual([0, 1, 2].map((p) => [topic.name, p, saved[p]]));
+    expect((await readOffsetsFile(alone, groupId)).map((x) => [x.topic, x.partition, Number(x.offset)])).toEqual([0, 1, 2].map((p) =>
+      [topic.name, p, saved[p]]));
     expect(await committed()).toEqual(saved);
   });
 
@@ -189,7 +193,8 @@ describe('replay as kafka-consumer-groups --reset-offsets', () => {
     await writeFile(file, `${topic.name},0,${b[0]!.low}\nno-such-topic-anywhere,0,0\n`);
     const failed = await cliFails('--group', groupId, '--from-file', file);
     expect(failed?.code).toBe(1);
-    expect(failed?.stderr).toMatch(/replay failed: .*bad\.csv: 1 bad line\(s\), nothing was changed\n {2}line 2 "no-such-topic-anywhere,0,0": topic no-such-topic-anywhere does not exist/);
+    expect(failed?.stderr).toMatch(
+      /replay failed: .*bad\.csv: 1 bad line\(s\), nothing was changed\n {2}line 2 "no-such-topic-anywhere,0,0": topic no-such-topic-anywhere does not exist/);
     expect(await committed()).toEqual(before);
   });
 });

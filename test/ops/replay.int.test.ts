@@ -70,7 +70,8 @@ describe('replay', () => {
     const before = await committed();
     const r = await replay(kafka, { groupId, topics: [topic.name], target: { kind: 'earliest' }, dryRun: true });
     expect(r.applied).toBe(false);
-    expect(r.changes.map((c) => [c.partition, c.before === null ? -1 : Number(c.before), Number(c.after)])).toEqual(Object.entries(before).map(([p, o]) => [Number(p), o, 0]));
+    expect(r.changes.map((c) => [c.partition, c.before === null ? -1 : Number(c.before),
+      Number(c.after)])).toEqual(Object.entries(before).map(([p, o]) => [Number(p), o, 0]));
     expect(r.changes.reduce((n, c) => n + c.lagAfter, 0)).toBe(firstBatch.length + secondBatch.length);
     expect(await committed()).toEqual(before);
   });
@@ -113,7 +114,8 @@ describe('replay', () => {
 
   it('the CLI prints before/after and exits 1 with a clear message when refused', async () => {
     const env = { ...process.env, TOPIC_PARTITIONS: '3', LOG_LEVEL: 'error' };
-    const { stdout } = await run(process.execPath, ['bin/marketstream.js', 'replay', '--group', groupId, '--topic', topic.name, '--to', 'earliest', '--json'], { env });
+    const { stdout } = await run(process.execPath,
+      ['bin/marketstream.js', 'replay', '--group', groupId, '--topic', topic.name, '--to', 'earliest', '--json'], { env });
     const out = JSON.parse(stdout) as { applied: boolean; changes: Array<{ after: string; before: string | null }> };
     expect(out.applied).toBe(true);
     expect(out.changes.every((c) => c.after === '0')).toBe(true);

@@ -32,10 +32,12 @@ export async function openStores(config: Config): Promise<Stores> {
     async postgres(symbols, eventIds = []) {
       // md5 of every column of the ordered rows, computed by PostgreSQL.
       const prices = (await pg.query<{ n: string; md5: string | null }>(
-        `SELECT count(*) AS n, md5(string_agg(concat_ws('|', symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at), ',' ORDER BY symbol, interval, ts)) AS md5
+        `SELECT count(*) AS n, md5(string_agg(concat_ws('|', symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at), ` +
+          `',' ORDER BY symbol, interval, ts)) AS md5
          FROM price_data WHERE symbol = ANY($1)`, [symbols])).rows[0]!;
       const events = (await pg.query<{ n: string; md5: string | null }>(
-        `SELECT count(*) AS n, md5(string_agg(concat_ws('|', id, array_to_string(symbols, ','), headline, summary, source, url, published_at, category, ingested_at, type, sentiment, classifier), ',' ORDER BY id)) AS md5
+        `SELECT count(*) AS n, md5(string_agg(concat_ws('|', id, array_to_string(symbols, ','), headline, summary, source, url, published_at, category, ` +
+          `ingested_at, type, sentiment, classifier), ',' ORDER BY id)) AS md5
          FROM market_events WHERE id = ANY($1)`, [eventIds])).rows[0]!;
       return { prices: { count: Number(prices.n), checksum: prices.md5 ?? '' }, events: { count: Number(events.n), checksum: events.md5 ?? '' } };
     },

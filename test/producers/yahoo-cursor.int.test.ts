@@ -38,7 +38,8 @@ describe('yahoo price source cursor', () => {
     await publisher.connect();
     cleanup.push(() => publisher.disconnect());
     const { fetch } = fakeYahooFetch((url) => (url.includes('/v8/finance/chart/AAPL') ? yahooFixture('chart-AAPL-1m.json') : undefined));
-    const source = createYahooSource({ mode: 'bars', barInterval: '1m', lookbackMinutes: 20, resilience: { minBackoffMs: 1, maxBackoffMs: 5, ratePerSecond: 1000 } }, { logger, fetch, clock: () => NOW });
+    const source = createYahooSource({ mode: 'bars', barInterval: '1m', lookbackMinutes: 20,
+      resilience: { minBackoffMs: 1, maxBackoffMs: 5, ratePerSecond: 1000 } }, { logger, fetch, clock: () => NOW });
     cleanup.push(async () => source.close?.());
     const producer = createPriceProducer({ config, logger, publisher, topic, source, symbols: ['AAPL'], intervalMs: 60_000 });
 

@@ -10,7 +10,8 @@ const roundTrip = <T>(file: string, value: T): T => {
 
 describe('Avro parsing (schemas/avro.ts)', () => {
   it('price updates round-trip with timestamps as epoch-ms numbers', () => {
-    const v: PriceUpdate = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_225_600_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10, source: 'synthetic', ingestTime: 1_767_225_601_000, quality: 0.5 };
+    const v: PriceUpdate = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_225_600_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10,
+      source: 'synthetic', ingestTime: 1_767_225_601_000, quality: 0.5 };
     const back = roundTrip('price-update.avsc', v);
     // the optional fields of version 2 may be left out: they are written as their default, null
     expect(back).toEqual({ ...v, vwap: null, trades: null });
@@ -19,7 +20,8 @@ describe('Avro parsing (schemas/avro.ts)', () => {
   });
 
   it('market events round-trip with nullable fields as null or string', () => {
-    const v: MarketEvent = { id: 'e1', symbols: ['AAPL', 'MSFT'], headline: 'h', summary: null, source: 'Reuters', url: 'https://x/1', publishedAt: 1_767_225_600_000, category: null, ingestTime: 1_767_225_700_000 };
+    const v: MarketEvent = { id: 'e1', symbols: ['AAPL', 'MSFT'], headline: 'h', summary: null, source: 'Reuters', url: 'https://x/1',
+      publishedAt: 1_767_225_600_000, category: null, ingestTime: 1_767_225_700_000 };
     expect(roundTrip('market-event.avsc', v)).toEqual(v);
   });
 
@@ -37,7 +39,8 @@ describe('Avro parsing (schemas/avro.ts)', () => {
     if (!('UpsertRelationship' in back.op)) throw new Error('wrong branch');
     expect(back.op.UpsertRelationship.properties.window_days).toBe(30n);
     expect(back.op.UpsertRelationship.properties.whole).toBe(2);
-    for (const op of [{ UpsertNode: { label: 'Company', key: 'AAPL', properties: { name: 'Apple' } } }, { DeleteRelationship: { type: 'COMPETES_WITH', from: { label: 'Company', key: 'A' }, to: { label: 'Company', key: 'B' } } }] as const) {
+    for (const op of [{ UpsertNode: { label: 'Company', key: 'AAPL', properties: { name: 'Apple' } } },
+      { DeleteRelationship: { type: 'COMPETES_WITH', from: { label: 'Company', key: 'A' }, to: { label: 'Company', key: 'B' } } }] as const) {
       const m: GraphMutation = { mutationTime: 1, origin: 'profile', op };
       expect(roundTrip('graph-mutation.avsc', m)).toEqual({ ...m, enrichment: null });
     }

@@ -39,7 +39,8 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     await waitFor(async () => (missing = await unanswered(servers)).length === 0, { timeoutMs: startError ? 0 : 120_000, intervalMs: 1000, what: 'servers' });
   } catch {
     await containers?.stop();
-    throw new Error(`integration tests need these servers, which do not answer: ${missing.map((s) => `${s.name} at ${s.where}`).join(', ')}; ${HOW_TO_START}${startError}`);
+    throw new Error(`integration tests need these servers, which do not answer: ${missing.map((s) => `${s.name} at ${s.where}`).join(', ')}; ` +
+      `${HOW_TO_START}${startError}`);
   }
   log('all servers answer');
   // Containers go with the run; a local stack we started is left running for the next run (`npm run stack:down` stops it).

@@ -20,7 +20,8 @@ const RECORDS = Number(process.env.BROKER_KILL_RECORDS ?? 50_000);
 const say = (m: string) => process.stderr.write(`[kafka-cluster] ${m}\n`);
 
 describe('three-broker Kafka cluster (a cluster of the test\'s own)', () => {
-  it(`a broker leading most price-updates partitions SIGKILLed while ${RECORDS} bars are produced and consumed: each bar once in PostgreSQL, committed = end, no send failed`, async () => {
+  it(`a broker leading most price-updates partitions SIGKILLed while ${RECORDS} bars are produced and consumed: each bar once in PostgreSQL, ` +
+    `committed = end, no send failed`, async () => {
     const r = await runBrokerKill({ records: RECORDS, config: testConfig(), say });
     say(JSON.stringify({ ...r, leadersAfter: undefined }));
 

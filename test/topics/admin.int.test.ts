@@ -26,7 +26,8 @@ afterAll(async () => {
 });
 
 async function brokerConfig(topic: string): Promise<Record<string, string>> {
-  const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'cleanup.policy'] }] });
+  const { resources } = await admin.describeConfigs({ includeSynonyms: false,
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'cleanup.policy'] }] });
   return Object.fromEntries(resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
 }
 

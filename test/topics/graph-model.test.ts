@@ -12,12 +12,14 @@ const valid = (m: GraphMutation) => validateGraphMutation(m, NOW);
 
 describe('validateGraphMutation', () => {
   it('accepts well-formed node and relationship mutations', () => {
-    expect(valid(upsertNode('Company', 'BRK-B', { name: 'Berkshire Hathaway Inc.', sector: 'Financial Services', employees: long(392400), tags: ['a'], gone: null }, meta))).toBeNull();
+    expect(valid(upsertNode('Company', 'BRK-B',
+      { name: 'Berkshire Hathaway Inc.', sector: 'Financial Services', employees: long(392400), tags: ['a'], gone: null }, meta))).toBeNull();
     expect(valid(upsertNode('Stock', 'AAPL', { exchange: 'NasdaqGS' }, meta))).toBeNull();
     expect(valid(upsertNode('Industry', 'Software - Infrastructure', {}, meta))).toBeNull();
     expect(valid(upsertNode('MarketEvent', '0f3a9c0e5b7d4e21a6c8b9d0e1f2a3b4', { sentiment_score: -0.4 }, { origin: 'enricher', time: NOW }))).toBeNull();
     expect(valid(upsertRelationship('IN_SECTOR', 'AAPL', 'Technology', {}, meta))).toBeNull();
-    expect(valid(upsertRelationship('CORRELATED_WITH', 'AAPL', 'MSFT', { coefficient: 0.87, window_days: long(30) }, { origin: 'correlation', time: NOW }))).toBeNull();
+    expect(valid(upsertRelationship('CORRELATED_WITH', 'AAPL', 'MSFT', { coefficient: 0.87, window_days: long(30) },
+      { origin: 'correlation', time: NOW }))).toBeNull();
     expect(valid(deleteRelationship('COMPETES_WITH', 'AAPL', 'MSFT', meta))).toBeNull();
   });
 

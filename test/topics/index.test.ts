@@ -6,8 +6,10 @@ import { allTopics, dlqSettings, graphMutationKey, graphMutations, marketEvents,
 describe('topics', () => {
   it('graph mutations are keyed by the entity they change', () => {
     const rel = { type: 'CORRELATED_WITH', from: { label: 'Company', key: 'AAPL' }, to: { label: 'Company', key: 'MSFT' } } as const;
-    expect(graphMutationKey({ mutationTime: 1, origin: 'profile', op: { UpsertNode: { label: 'Company', key: 'AAPL', properties: {} } } })).toBe('Company:AAPL');
-    expect(graphMutationKey({ mutationTime: 1, origin: 'correlation', op: { UpsertRelationship: { ...rel, properties: {} } } })).toBe('CORRELATED_WITH:AAPL:MSFT');
+    expect(graphMutationKey({ mutationTime: 1, origin: 'profile',
+      op: { UpsertNode: { label: 'Company', key: 'AAPL', properties: {} } } })).toBe('Company:AAPL');
+    expect(graphMutationKey({ mutationTime: 1, origin: 'correlation',
+      op: { UpsertRelationship: { ...rel, properties: {} } } })).toBe('CORRELATED_WITH:AAPL:MSFT');
     // an upsert and a delete of one relationship share the key, so they stay in order
     expect(graphMutations.key({ mutationTime: 2, origin: 'correlation', op: { DeleteRelationship: rel } })).toBe('CORRELATED_WITH:AAPL:MSFT');
   });

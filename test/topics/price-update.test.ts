@@ -64,7 +64,8 @@ describe('validatePriceUpdate', () => {
     const day = 86_400_000;
     expect(v({ interval: '1d', eventTime: Date.UTC(2026, 2, 1) }, { maxStalenessMs: 15 * 60_000 })).toBeNull(); // ended 15 h ago
     expect(v({ interval: '1d', eventTime: Date.UTC(2026, 2, 1) - day }, { maxStalenessMs: 15 * 60_000 })).toMatch(/^stale: bar ended 140400 s ago/);
-    expect(v({ interval: 'tick', eventTime: NOW - 16 * 60_000, open: 100, high: 100, low: 100, close: 100 }, { maxStalenessMs: 15 * 60_000 })).toMatch(/^stale/);
+    expect(v({ interval: 'tick', eventTime: NOW - 16 * 60_000, open: 100, high: 100, low: 100, close: 100 },
+      { maxStalenessMs: 15 * 60_000 })).toMatch(/^stale/);
   });
 
   it('never treats backfill or file replays as stale', () => {

@@ -29,7 +29,8 @@ function newEvent(): EventToClassify {
 
 function claude(p: Pool, server: FakeAnthropic = fake): EventClassifier {
   const c = createClassifier({
-    config: testConfig({ KAFKA_GROUP_PREFIX: config.KAFKA_GROUP_PREFIX, ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: server.url, CLAUDE_MAX_RETRIES: '1' }),
+    config: testConfig({ KAFKA_GROUP_PREFIX: config.KAFKA_GROUP_PREFIX, ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: server.url,
+      CLAUDE_MAX_RETRIES: '1' }),
     logger, pool: p, claude: { minBackoffMs: 1, maxBackoffMs: 5 },
   });
   open.push(c);

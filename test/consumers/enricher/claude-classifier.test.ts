@@ -3,7 +3,8 @@
 // the hourly budget (reserved when a request is sent, settled or taken back), refusals, and what is reported per call.
 // No PostgreSQL here (see cache.int.test.ts; the budget shared in PostgreSQL: shared-budget.int.test.ts).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClaudeClassifier, requestEstimate, type ClaudeCall, type ClaudeClassifier, type ClaudeClassifierOptions } from '../../../consumers/enricher/claude-classifier.ts';
+import { createClaudeClassifier, requestEstimate, type ClaudeCall, type ClaudeClassifier,
+  type ClaudeClassifierOptions } from '../../../consumers/enricher/claude-classifier.ts';
 import type { Budget } from '../../../lib/claude/index.ts';
 import { createRulesClassifier, RULES_MODEL } from '../../../consumers/enricher/rules-classifier.ts';
 import type { EventToClassify } from '../../../consumers/enricher/types.ts';
@@ -64,7 +65,8 @@ describe('Claude classifier', () => {
     expect(req.body).toMatchObject({
       model: 'claude-haiku-5-5',
       tool_choice: { type: 'tool', name: 'classify_event' },
-      tools: [{ name: 'classify_event', input_schema: { type: 'object', required: expect.arrayContaining(['type', 'sentiment', 'sentiment_score', 'affected', 'rationale']) } }],
+      tools: [{ name: 'classify_event', input_schema: { type: 'object',
+        required: expect.arrayContaining(['type', 'sentiment', 'sentiment_score', 'affected', 'rationale']) } }],
       messages: [{ role: 'user', content: expect.stringContaining(event.headline) }],
     });
     expect(req.body.tools[0].input_schema.properties.type.enum).toContain('merger_acquisition');

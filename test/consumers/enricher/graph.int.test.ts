@@ -60,9 +60,11 @@ describe('enricher → graph-mutations → neo4j-sink', () => {
     await publisher.send(topics.events, [event], { source: 'test' });
     // The event's node and its AFFECTS are keyed differently, so they may arrive in either order (an AFFECTS first
     // creates a bare MarketEvent end node): wait until the graph has converged, not only until the edges exist.
-    const rows = await waitFor(async () => { const g = await graph(); return g.length === 2 && g.every((r) => r.symbol && r.type && r.stock) ? g : null; }, { what: 'the event and its AFFECTS in Neo4j', timeoutMs: 60_000 });
+    const rows = await waitFor(async () => { const g = await graph(); return g.length === 2 && g.every((r) => r.symbol && r.type && r.stock) ? g : null; },
+      { what: 'the event and its AFFECTS in Neo4j', timeoutMs: 60_000 });
     expect(rows.map((r) => r.symbol)).toEqual([...symbols].sort());
-    for (const r of rows) expect({ type: r.type, classifier: r.classifier, headline: r.headline, stock: r.stock }).toEqual({ type: 'merger_acquisition', classifier: 'rules', headline: event.headline, stock: true });
+    for (const r of rows) expect({ type: r.type, classifier: r.classifier, headline: r.headline, stock: r.stock }).toEqual({ type: 'merger_acquisition',
+      classifier: 'rules', headline: event.headline, stock: true });
     expect(rows.every((r) => typeof r.relevance === 'number' && r.relevance > 0 && r.relevance <= 1)).toBe(true);
 
     await publisher.sendTombstone(topics.events, id, { source: 'test' });

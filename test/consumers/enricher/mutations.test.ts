@@ -35,7 +35,8 @@ describe('enricher mutations', () => {
         },
       },
     });
-    expect(ms[2]!.op).toEqual({ UpsertRelationship: { type: 'AFFECTS', from: { label: 'MarketEvent', key: event.id }, to: { label: 'Company', key: 'CRWD' }, properties: { relevance: 0.35 } } });
+    expect(ms[2]!.op).toEqual({ UpsertRelationship: { type: 'AFFECTS', from: { label: 'MarketEvent', key: event.id }, to: { label: 'Company', key: 'CRWD' },
+      properties: { relevance: 0.35 } } });
   });
 
   it('publishes only the node for an event that affects no listed company', () => {

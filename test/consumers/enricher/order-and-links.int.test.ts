@@ -11,7 +11,8 @@ import { createNeo4jDriver } from '../../../lib/stores/neo4j.ts';
 import { createPgPool } from '../../../lib/stores/postgres.ts';
 import { graphMutations, marketEvents, priceUpdates, withName } from '../../../topics/index.ts';
 import { startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../../helpers/fake-anthropic.ts';
-import { bar, deleteEventRows, deleteTestTopics, newEvent, randomName, randomSymbol, readTopic, testConfig, testKafka, testLogger, waitFor } from '../../helpers/index.ts';
+import { bar, deleteEventRows, deleteTestTopics, newEvent, randomName, randomSymbol, readTopic, testConfig, testKafka, testLogger,
+  waitFor } from '../../helpers/index.ts';
 
 describe('enricher: publish after the write, link only known companies', () => {
   const logger = testLogger('enricher-order-test');
@@ -26,7 +27,8 @@ describe('enricher: publish after the write, link only known companies', () => {
 
   afterAll(async () => {
     for (const f of cleanup.reverse()) await f().catch(() => {});
-    await driver.executeQuery('MATCH (n) WHERE (n:MarketEvent AND n.id IN $ids) OR (n:Company AND n.symbol IN $symbols) OR (n:GraphTombstone AND any(i IN $ids WHERE n.key CONTAINS i)) DETACH DELETE n', { ids, symbols }).catch(() => {});
+    await driver.executeQuery('MATCH (n) WHERE (n:MarketEvent AND n.id IN $ids) OR (n:Company AND n.symbol IN $symbols) ' +
+      'OR (n:GraphTombstone AND any(i IN $ids WHERE n.key CONTAINS i)) DETACH DELETE n', { ids, symbols }).catch(() => {});
     await driver.close();
     await deleteEventRows(pool, ids);
     await pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]).catch(() => {});
@@ -51,7 +53,8 @@ describe('enricher: publish after the write, link only known companies', () => {
   }
 
   const eventNode = async (id: string) => (await driver.executeQuery('MATCH (e:MarketEvent {id: $id}) RETURN e.id AS id', { id })).records.length;
-  const affects = async (id: string) => (await driver.executeQuery('MATCH (:MarketEvent {id: $id})-[:AFFECTS]->(c:Company) RETURN c.symbol AS s ORDER BY s', { id })).records.map((r) => r.get('s') as string);
+  const affects = async (id: string) => (await driver.executeQuery('MATCH (:MarketEvent {id: $id})-[:AFFECTS]->(c:Company) RETURN c.symbol AS s ORDER BY s',
+    { id })).records.map((r) => r.get('s') as string);
   const company = async (symbol: string) => (await driver.executeQuery('MATCH (c:Company {symbol: $symbol}) RETURN c', { symbol })).records.length;
 
   it('an event PostgreSQL rejects (NUL in the headline) goes to the DLQ and leaves nothing in Neo4j; the good one after it lands', async () => {

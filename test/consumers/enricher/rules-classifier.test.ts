@@ -33,7 +33,8 @@ describe('rules classifier', () => {
 
   it('is neutral without sentiment words, and keeps the score within [-1, 1] however many words match', () => {
     expect(rules.classify(event('Apple to hold its annual shareholder meeting on Tuesday'))).toMatchObject({ sentiment: 'neutral', sentimentScore: 0 });
-    const extreme = rules.classify(event('Plunge! Crash! Fraud! Bankruptcy! Losses plunge, shares tumble, slump, sink', 'Worst losses; fraud, bankruptcy, plunge, crash.'));
+    const extreme = rules.classify(event('Plunge! Crash! Fraud! Bankruptcy! Losses plunge, shares tumble, slump, sink',
+      'Worst losses; fraud, bankruptcy, plunge, crash.'));
     expect(extreme.sentimentScore).toBeGreaterThanOrEqual(-1);
     expect(extreme.sentimentScore).toBeLessThan(-0.9);
   });

@@ -36,21 +36,25 @@ describe('neo4j-sink: graph-mutations', () => {
   const own = (p: Record<string, unknown> | undefined) => p && Object.fromEntries(Object.entries(p).filter(([k]) => !/^(src|enr)_/.test(k)));
   const company = async (symbol: string) => {
     const c = (await driver.executeQuery(
-      'MATCH (c:Company {symbol: $symbol}) RETURN properties(c) AS p, labels(c) AS labels', { symbol })).records[0]?.toObject() as { p: Record<string, unknown>; labels: string[] } | undefined;
+      'MATCH (c:Company {symbol: $symbol}) RETURN properties(c) AS p, labels(c) AS labels', { symbol })).records[0]?.toObject() as { p: Record<string, unknown>;
+        labels: string[] } | undefined;
     return c && { ...c, p: own(c.p)! };
   };
   const rel = async (type: string, from: string, to: string) => own((await driver.executeQuery(
-    'MATCH (a {symbol: $from})-[x]->(b) WHERE type(x) = $type AND coalesce(b.symbol, b.name) = $to RETURN properties(x) AS p', { type, from, to })).records[0]?.get('p') as Record<string, unknown> | undefined);
+    'MATCH (a {symbol: $from})-[x]->(b) WHERE type(x) = $type AND coalesce(b.symbol, b.name) = $to RETURN properties(x) AS p',
+      { type, from, to })).records[0]?.get('p') as Record<string, unknown> | undefined);
   /** Whether the entity an entity key names (`Company:X`, `COMPETES_WITH:X:Y`) is in the graph. */
   async function exists(key: string): Promise<boolean> {
     const e = parseEntityKey(key);
     if (typeof e === 'string') throw new Error(e);
     const { records } = e.kind === 'node'
       ? await driver.executeQuery(`MATCH (n:${e.label} {${KEY_PROPERTY[e.label]}: $key}) RETURN count(n) AS n`, { key: e.key })
-      : await driver.executeQuery(`MATCH (a)-[x:${e.type}]->(b) WHERE coalesce(a.symbol, a.id, a.name) = $from AND coalesce(b.symbol, b.id, b.name) = $to RETURN count(x) AS n`, { from: e.from, to: e.to });
+      : await driver.executeQuery(`MATCH (a)-[x:${e.type}]->(b) WHERE coalesce(a.symbol, a.id, a.name) = $from ` +
+        `AND coalesce(b.symbol, b.id, b.name) = $to RETURN count(x) AS n`, { from: e.from, to: e.to });
     return records[0]?.get('n') > 0;
   }
-  const deletedAt = async (key: string) => (await driver.executeQuery('MATCH (t:GraphTombstone {key: $key}) RETURN t.deleted_at AS t', { key })).records[0]?.get('t') as number | undefined;
+  const deletedAt = async (key: string) =>
+    (await driver.executeQuery('MATCH (t:GraphTombstone {key: $key}) RETURN t.deleted_at AS t', { key })).records[0]?.get('t') as number | undefined;
 
   /** Everything written under a prefix (default: this whole run): nodes, relationships and tombstones, canonical and comparable. */
   async function snapshot(prefix = RUN) {
@@ -67,7 +71,8 @@ describe('neo4j-sink: graph-mutations', () => {
     driver = createNeo4jDriver(sut.base);
   });
   afterAll(async () => {
-    await driver?.executeQuery('MATCH (n) WHERE n.symbol STARTS WITH $run OR n.name STARTS WITH $sector OR (n:GraphTombstone AND n.key CONTAINS $run) DETACH DELETE n',
+    await driver?.executeQuery('MATCH (n) WHERE n.symbol STARTS WITH $run OR n.name STARTS WITH $sector OR ' +
+      '(n:GraphTombstone AND n.key CONTAINS $run) DETACH DELETE n',
       { run: RUN, sector: `Sector ${RUN}` }).catch(() => {});
     await driver?.close();
   });
@@ -103,7 +108,8 @@ describe('neo4j-sink: graph-mutations', () => {
         ],
         keys,
         landed: async () =>
-          isDeepStrictEqual((await company(a))?.p, { symbol: a, name: 'Alpha', employees: 1200, tags: ['x', 'y'], exchange: 'NasdaqGS', _mutated_at: T0 + 2000 })
+          isDeepStrictEqual((await company(a))?.p,
+            { symbol: a, name: 'Alpha', employees: 1200, tags: ['x', 'y'], exchange: 'NasdaqGS', _mutated_at: T0 + 2000 })
           && isDeepStrictEqual(await rel('COMPETES_WITH', a, b), { confidence: 0.8, _mutated_at: T0 + 1000 })
           && isDeepStrictEqual(await rel('IN_SECTOR', a, s), { _mutated_at: T0 + 1000 })
           && (await exists(`Sector:${s}`)) && ((await company(b))?.labels.includes('Stock') ?? false) // b: made by the relationship upsert
@@ -138,7 +144,9 @@ describe('neo4j-sink: graph-mutations', () => {
     await settle();
     expect((await company(s))?.p).toMatchObject({ name: 'Sigma' });
     expect((await company(s))?.labels).toEqual(expect.arrayContaining(['Company', 'Stock']));
-    const affects = await driver.executeQuery('MATCH (e:MarketEvent {id: $id})-[x:AFFECTS]->(c:Company) RETURN e.type AS type, c.symbol AS symbol, x.relevance AS relevance', { id });
+    const affects =
+      await driver.executeQuery('MATCH (e:MarketEvent {id: $id})-[x:AFFECTS]->(c:Company) RETURN e.type AS type, c.symbol AS symbol, x.relevance AS relevance',
+      { id });
     expect(affects.records.map((r) => r.toObject())).toEqual([{ type: 'earnings', symbol: s, relevance: 1 }]);
     expect(await rel('IN_INDUSTRY', s, sector('Industry'))).toBeDefined();
     await driver.executeQuery('MATCH (e:MarketEvent {id: $id}) DETACH DELETE e', { id });
@@ -210,7 +218,8 @@ describe('neo4j-sink: graph-mutations', () => {
     // the two sit in different partitions.
     await sut.publisher.sendTombstone(sut.topics.mutations, `Company:${k}`, { source: 'test' });
     await settle();
-    const op = async () => (await driver.executeQuery('MATCH (t:GraphTombstone {key: $key}) RETURN t.src_op AS op', { key: `COMPETES_WITH:${k}:${l}` })).records[0]?.get('op');
+    const op = async () => (await driver.executeQuery('MATCH (t:GraphTombstone {key: $key}) RETURN t.src_op AS op',
+      { key: `COMPETES_WITH:${k}:${l}` })).records[0]?.get('op');
     expect(await op()).toBe('node deleted');
     await send(deleteRelationship('COMPETES_WITH', k, l, at(91)));
     await settle();
@@ -239,7 +248,8 @@ describe('neo4j-sink: graph-mutations', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'graph-schema-'));
     const extended = JSON.parse(loadSchema(topic.schemaFile).text) as { fields: Array<{ name: string; type: unknown }> };
     const opField = extended.fields.find((f) => f.name === 'op')!;
-    const nodeLabel = ((opField.type as Array<{ fields: Array<{ name: string; type: { symbols?: string[] } }> }>)[0]!.fields.find((f) => f.name === 'label')!.type);
+    const nodeLabel = ((opField.type as Array<{ fields: Array<{ name: string; type: { symbols?: string[] } }> }>)[0]!
+      .fields.find((f) => f.name === 'label')!.type);
     nodeLabel.symbols = [...nodeLabel.symbols!, 'Person'];
     writeFileSync(path.join(dir, 'extended.avsc'), JSON.stringify(extended));
     const extendedTopic: TopicDef<unknown> = { ...topic, schemaFile: path.join(dir, 'extended.avsc') } as TopicDef<unknown>;

@@ -65,17 +65,21 @@ describe('postgres-sink: market-events → market_events', () => {
     await waitFor(async () => (await rows([e.id])).length === 1, { what: 'the row' });
 
     await sut.publisher.send(sut.topics.events, [{ ...e, headline: 'Corrected headline', ingestTime: e.ingestTime + 3_600_000 }], { source: 'test' });
-    const [corrected] = await waitFor(async () => { const r = await rows([e.id]); return r[0]?.headline === 'Corrected headline' ? r : null; }, { what: 'the correction' });
+    const [corrected] = await waitFor(async () => { const r = await rows([e.id]); return r[0]?.headline === 'Corrected headline' ? r : null; },
+      { what: 'the correction' });
     expect(corrected.ingested_at).toEqual(new Date(e.ingestTime));
   });
 
   it('fills the enrichment of an event already classified (a rebuild replaying the log)', async () => {
     await sut.start();
     const e = newEvent();
-    const classification = { type: 'product', sentiment: 'positive', sentimentScore: 0.5, affected: [{ symbol: 'AAPL', relevance: 0.9 }], rationale: 'A launch.', classifier: 'rules', model: 'rules-v1' };
-    await pool.query(`INSERT INTO event_classifications (event_id, classification, classifier, model) VALUES ($1, $2::jsonb, 'rules', 'rules-v1')`, [e.id, JSON.stringify(classification)]);
+    const classification = { type: 'product', sentiment: 'positive', sentimentScore: 0.5, affected: [{ symbol: 'AAPL', relevance: 0.9 }],
+      rationale: 'A launch.', classifier: 'rules', model: 'rules-v1' };
+    await pool.query(`INSERT INTO event_classifications (event_id, classification, classifier, model) VALUES ($1, $2::jsonb, 'rules', 'rules-v1')`,
+      [e.id, JSON.stringify(classification)]);
     await sut.publisher.send(sut.topics.events, [e], { source: 'test' });
     const [row] = await waitFor(async () => { const r = await rows([e.id]); return r.length === 1 ? r : null; }, { what: 'the enriched row' });
-    expect(row).toMatchObject({ type: 'product', sentiment: 'positive', sentiment_score: 0.5, rationale: 'A launch.', classifier: 'rules', model: 'rules-v1', enriched: true });
+    expect(row).toMatchObject({ type: 'product', sentiment: 'positive', sentiment_score: 0.5, rationale: 'A launch.', classifier: 'rules',
+      model: 'rules-v1', enriched: true });
   });
 });

@@ -14,7 +14,8 @@ priceSinkContract('redis', async (config) => {
       const out: Record<string, unknown> = {};
       for (const s of symbols) {
         const { ts, close, open, high, low, volume, source, interval } = await redis.hgetall(redisKeys.latest(s));
-        out[s] = { latest: { ts, close, open, high, low, volume, source, interval }, bars: await redis.zrange(redisKeys.bars(s, '1h'), '0', '-1', 'WITHSCORES') };
+        out[s] = { latest: { ts, close, open, high, low, volume, source, interval },
+          bars: await redis.zrange(redisKeys.bars(s, '1h'), '0', '-1', 'WITHSCORES') };
       }
       return out;
     },

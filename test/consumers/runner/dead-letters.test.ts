@@ -6,13 +6,15 @@ import { callHook, type RunnerHooks } from '../../../consumers/runner/hooks.ts';
 import { DecodeError, ValidationError } from '../../../lib/errors.ts';
 import { memoryLogger } from './helpers.ts';
 
-const message = (o: Partial<KafkaMessage>): KafkaMessage => ({ key: null, value: null, timestamp: '0', attributes: 0, offset: '0', headers: {}, ...o }) as KafkaMessage;
+const message = (o: Partial<KafkaMessage>): KafkaMessage =>
+  ({ key: null, value: null, timestamp: '0', attributes: 0, offset: '0', headers: {}, ...o }) as KafkaMessage;
 const origin = { topic: 'prices', partition: 2, group: 'grp' };
 
 describe('dead letters', () => {
   it('carry the raw bytes, key and headers (as strings) of the record, the error, and where it was read', () => {
     const err = new DecodeError('not Avro');
-    const d = deadLetter(origin, message({ key: Buffer.from('AAPL'), value: Buffer.from([1, 2]), offset: '42', headers: { 'correlation-id': Buffer.from('c-1'), multi: [Buffer.from('a'), Buffer.from('b')] } }), err);
+    const d = deadLetter(origin, message({ key: Buffer.from('AAPL'), value: Buffer.from([1, 2]), offset: '42',
+      headers: { 'correlation-id': Buffer.from('c-1'), multi: [Buffer.from('a'), Buffer.from('b')] } }), err);
     expect(d).toEqual({
       key: 'AAPL', value: Buffer.from([1, 2]), headers: { 'correlation-id': 'c-1', multi: 'a,b' }, error: err,
       origin: { topic: 'prices', partition: 2, offset: '42', group: 'grp' },
@@ -30,7 +32,8 @@ describe('dead letters', () => {
       deadLetter(origin, message({ offset: '5', key: Buffer.from('k'), headers: { 'correlation-id': Buffer.from('c-5') } }), new ValidationError('bad')),
       deadLetter(origin, message({ offset: '6' }), new DecodeError('garbage')),
     ];
-    reportDeadLetters(dead, { log: logger, sink: 'postgres-sink', origin, hooks: { onDeadLetter: (e) => { reasons.push(`${e.sink}/${e.groupId}/${e.topic}/${e.reason}`); } } });
+    reportDeadLetters(dead, { log: logger, sink: 'postgres-sink', origin,
+      hooks: { onDeadLetter: (e) => { reasons.push(`${e.sink}/${e.groupId}/${e.topic}/${e.reason}`); } } });
     expect(lines.map((l) => [l.msg, l.offset, l.key, l.correlationId, l.errClass, l.err])).toEqual([
       ['record sent to DLQ', '5', 'k', 'c-5', 'ValidationError', 'bad'],
       ['record sent to DLQ', '6', null, undefined, 'DecodeError', 'garbage'],

@@ -34,7 +34,8 @@ function parse(bytes: Buffer): Row {
 const handler = (o: Partial<TopicHandler<Row>> = {}): TopicHandler<Row> => ({
   topic, validate: (v) => (v.invalid ? `row ${v.id} is invalid` : null), writeBatch: async () => {}, ...o,
 });
-const batchOf = (values: (Row | Buffer | null)[], keys?: (string | null)[]) => ({ topic: 'prices', partition: 4, messages: messages(values, { first: 10, keys }) });
+const batchOf = (values: (Row | Buffer | null)[], keys?: (string | null)[]) =>
+  ({ topic: 'prices', partition: 4, messages: messages(values, { first: 10, keys }) });
 
 describe('decodeBatch', () => {
   it('turns each record into a SinkRecord in offset order, with where it was read, its Kafka timestamp and its key', async () => {
@@ -50,7 +51,8 @@ describe('decodeBatch', () => {
 
   it('dead-letters an undecodable and an invalid record with the error, bytes and origin; the others stay, raw beside good', async () => {
     const garbage = Buffer.from([0xde, 0xad]);
-    const out = await decodeBatch(handler(), batchOf([{ id: 1 }, garbage, { id: 3, invalid: true }, { id: 4 }], [null, 'k2', null, null]), jsonSerde() as unknown as Serde, 'grp');
+    const out = await decodeBatch(handler(), batchOf([{ id: 1 }, garbage, { id: 3, invalid: true }, { id: 4 }], [null, 'k2', null, null]),
+      jsonSerde() as unknown as Serde, 'grp');
     expect(out.good.map((r) => r.value)).toEqual([{ id: 1 }, { id: 4 }]);
     expect(out.raw.map((m) => m.offset)).toEqual(['10', '13']);
     expect(out.dead.map((d) => [d.origin, d.key, d.error?.constructor])).toEqual([

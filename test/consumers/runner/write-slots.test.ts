@@ -9,7 +9,8 @@ function pending() {
   const write = new Promise<Outcome>((r) => { end = r; });
   return { write, end };
 }
-const settledWithin = async <T>(p: Promise<T>, ms = 30) => Promise.race([p.then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+const settledWithin = async <T>(p: Promise<T>, ms = 30) =>
+  Promise.race([p.then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
 
 describe('write slots', () => {
   it('a partition with no write handed off: the batch may be written at once', async () => {

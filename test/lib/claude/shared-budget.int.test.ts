@@ -27,7 +27,9 @@ function processBudget(scope: string, limits: BudgetLimits, now?: () => number) 
 }
 
 async function recorded(scope: string) {
-  const { rows } = await pool.query('SELECT coalesce(sum(tokens), 0)::int AS tokens, coalesce(sum(cost_usd), 0) AS cost, coalesce(sum(calls), 0)::int AS calls FROM claude_budget_spend WHERE scope = $1', [scope]);
+  const { rows } =
+    await pool.query('SELECT coalesce(sum(tokens), 0)::int AS tokens, coalesce(sum(cost_usd), 0) AS cost, coalesce(sum(calls), ' +
+    '0)::int AS calls FROM claude_budget_spend WHERE scope = $1', [scope]);
   return rows[0] as { tokens: number; cost: number; calls: number };
 }
 

@@ -30,7 +30,8 @@ describe('events file source', () => {
     expect(events.map((e) => validateMarketEvent(e, now)).filter(Boolean)).toEqual([]);
     expect(events.every((e) => e.source.includes('(sample data)') && e.ingestTime === now)).toBe(true);
     expect(new Set(events.flatMap((e) => e.symbols))).toEqual(new Set(['AAPL', 'MSFT', 'GOOGL', 'TSLA', 'NVDA']));
-    expect(new Set(events.map((e) => e.category))).toEqual(new Set(['Earnings', 'Technology', 'Regulation', 'Legal', 'Analyst Ratings', 'Deals', 'Management', 'Economy']));
+    expect(new Set(events.map((e) => e.category))).toEqual(new Set(['Earnings', 'Technology', 'Regulation', 'Legal', 'Analyst Ratings', 'Deals',
+      'Management', 'Economy']));
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
 
     const later = await readAll(SAMPLE_EVENTS_FILE, now + 3_600_000);
@@ -42,7 +43,8 @@ describe('events file source', () => {
     writeFileSync(path, [
       '{"id":"evt-given-1","symbols":["AAPL"],"headline":"Apple event","source":"Wire","publishedAt":"2026-11-01T10:00:00Z"}',
       '# a comment',
-      '{"symbols":"msft, nvda","title":"Microsoft and Nvidia deal","publisher":"Wire","link":"https://example.com/a?utm_source=x","publishedAt":1793527200000,"category":"Deals"}',
+      '{"symbols":"msft, nvda","title":"Microsoft and Nvidia ' +
+        'deal","publisher":"Wire","link":"https://example.com/a?utm_source=x","publishedAt":1793527200000,"category":"Deals"}',
       'not json',
       '{"symbols":["AAPL"],"headline":"","source":"Wire","publishedAt":"2026-11-01T10:00:00Z"}',
       '{"symbols":["not a ticker"],"headline":"x","source":"Wire","publishedAt":"2026-11-01T10:00:00Z"}',

@@ -47,8 +47,10 @@ describe('graph mutations from profiles and competitors', () => {
       'Company:AAPL', 'Company:XYZ', 'Sector:Technology', 'Industry:Consumer Electronics',
       'IN_SECTOR:AAPL:Technology', 'IN_INDUSTRY:AAPL:Consumer Electronics',
     ]);
-    expect(ms[1]!.op).toEqual({ UpsertNode: { label: 'Company', key: 'XYZ', properties: { name: null, sector: null, industry: null, exchange: null, profile_source: 'sample' } } });
-    const comp = competitorMutations('NVDA', { source: 'claude', model: 'claude-haiku-5-5', competitors: [{ symbol: 'AMD', name: 'AMD', confidence: 0.9 }] }, T);
+    expect(ms[1]!.op).toEqual({ UpsertNode: { label: 'Company', key: 'XYZ',
+      properties: { name: null, sector: null, industry: null, exchange: null, profile_source: 'sample' } } });
+    const comp = competitorMutations('NVDA',
+      { source: 'claude', model: 'claude-haiku-5-5', competitors: [{ symbol: 'AMD', name: 'AMD', confidence: 0.9 }] }, T);
     expect(comp[0]!.op).toEqual({ UpsertRelationship: {
       type: 'COMPETES_WITH', from: { label: 'Company', key: 'NVDA' }, to: { label: 'Company', key: 'AMD' },
       properties: { source: 'claude', confidence: 0.9, updated_at: new Date(T).toISOString(), model: 'claude-haiku-5-5' },
@@ -58,7 +60,8 @@ describe('graph mutations from profiles and competitors', () => {
 
   it('signatures ignore the time, not the content', () => {
     const a = competitorMutations('NVDA', { source: 'claude', model: 'm', competitors: [{ symbol: 'AMD', name: null, confidence: 0.9 }] }, T)[0]!;
-    const later = competitorMutations('NVDA', { source: 'claude', model: 'm', competitors: [{ symbol: 'AMD', name: null, confidence: 0.9 }] }, T + 3_600_000)[0]!;
+    const later = competitorMutations('NVDA',
+      { source: 'claude', model: 'm', competitors: [{ symbol: 'AMD', name: null, confidence: 0.9 }] }, T + 3_600_000)[0]!;
     const changed = competitorMutations('NVDA', { source: 'claude', model: 'm', competitors: [{ symbol: 'AMD', name: null, confidence: 0.8 }] }, T)[0]!;
     expect(signature(later)).toBe(signature(a));
     expect(signature(changed)).not.toBe(signature(a));

@@ -27,9 +27,12 @@ describe('file source', () => {
     const src = createFileSource({ path });
     const got = await src.fetch([], NOW);
     expect(got).toEqual([
-      { symbol: 'AAPL', interval: '1m', eventTime: T0, open: 100, high: 101, low: 99.5, close: 100.5, volume: 1200, source: 'file', ingestTime: NOW, quality: 1 },
-      { symbol: 'MSFT', interval: '1m', eventTime: T0, open: 400, high: 401, low: 399, close: 400.25, volume: 3400, source: 'file', ingestTime: NOW, quality: 1 },
-      { symbol: 'AAPL', interval: '1m', eventTime: T0 + 60_000, open: 100.5, high: 100.9, low: 100.1, close: 100.8, volume: 900, source: 'file', ingestTime: NOW, quality: 1 },
+      { symbol: 'AAPL', interval: '1m', eventTime: T0, open: 100, high: 101, low: 99.5, close: 100.5, volume: 1200, source: 'file',
+        ingestTime: NOW, quality: 1 },
+      { symbol: 'MSFT', interval: '1m', eventTime: T0, open: 400, high: 401, low: 399, close: 400.25, volume: 3400, source: 'file',
+        ingestTime: NOW, quality: 1 },
+      { symbol: 'AAPL', interval: '1m', eventTime: T0 + 60_000, open: 100.5, high: 100.9, low: 100.1, close: 100.8, volume: 900, source: 'file',
+        ingestTime: NOW, quality: 1 },
     ]);
     expect(src.exhausted()).toBe(true);
     expect(src.takeRejected()).toEqual([]);
@@ -75,7 +78,8 @@ describe('file source', () => {
     const got = await src.fetch([], NOW);
     expect(got.map((b) => [b.symbol, b.vwap, b.trades])).toEqual([['AAPL', 100.37, 41], ['MSFT', undefined, undefined]]);
     expect(src.takeRejected().map((r) => r.reason)).toEqual(['line 4: vwap "n/a" is not a number', 'line 5: trades "2.5" is not a whole number']);
-    const jsonl = write('v2.jsonl', JSON.stringify({ symbol: 'AAPL', interval: '1d', eventTime: T0, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10, vwap: 1.2, trades: 4 }));
+    const jsonl = write('v2.jsonl', JSON.stringify({ symbol: 'AAPL', interval: '1d', eventTime: T0, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10,
+      vwap: 1.2, trades: 4 }));
     expect(await createFileSource({ path: jsonl }).fetch([], NOW)).toMatchObject([{ vwap: 1.2, trades: 4 }]);
   });
 

@@ -70,7 +70,8 @@ describe('synthetic source', () => {
       ...src.bars(symbols, { from: T0, to: T0 + 3_600_000, interval: 'tick' }),
     ];
     expect(all.length).toBeGreaterThan(300_000);
-    const broken = all.filter((b) => !(b.high >= Math.max(b.open, b.close) && b.low <= Math.min(b.open, b.close) && b.low > 0 && b.volume > 0 && Number.isInteger(b.volume)));
+    const broken = all.filter((b) => !(b.high >= Math.max(b.open, b.close) && b.low <= Math.min(b.open, b.close) && b.low > 0 && b.volume > 0
+      && Number.isInteger(b.volume)));
     expect(broken).toEqual([]);
     const invalid = all.filter((b) => validatePriceUpdate(b, Date.UTC(2101, 0, 1)) !== null);
     expect(invalid).toEqual([]);

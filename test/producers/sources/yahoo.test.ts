@@ -12,7 +12,8 @@ import { CircuitOpenError, YahooRequestError } from '../../../lib/errors.ts';
 /** A fake Yahoo: answers the crumb handshake, quotes and charts from fixtures; `chart` can be scripted per call. */
 function fakeYahoo() {
   const chartScript: Recorded[] = [];
-  let chartDefault: ((symbol: string) => Recorded) = (symbol) => (symbol === 'NOPE' ? fixture('chart-NOPE-404.json') : symbol === 'MSFT' ? fixture('chart-MSFT-1d.json') : fixture('chart-AAPL-1m.json'));
+  let chartDefault: ((symbol: string) => Recorded) = (symbol) =>
+    (symbol === 'NOPE' ? fixture('chart-NOPE-404.json') : symbol === 'MSFT' ? fixture('chart-MSFT-1d.json') : fixture('chart-AAPL-1m.json'));
   const { fetch, calls } = fakeYahooFetch((url) => {
     if (url.includes('/v7/finance/quote')) return fixture('quote-AAPL-MSFT.json');
     const chart = /\/v8\/finance\/chart\/([^?]+)/.exec(url);
@@ -46,8 +47,10 @@ describe('yahoo source', () => {
     const src = source({ mode: 'quote', resilience: FAST }, fake);
     const ticks = await src.fetch(['AAPL', 'MSFT'], NOW);
     expect(ticks).toEqual([
-      { symbol: 'AAPL', interval: 'tick', eventTime: Date.UTC(2026, 9, 2, 14, 16, 2), open: 331.2, high: 334.54, low: 330.61, close: 331.99, volume: 9034471, source: 'yahoo', ingestTime: NOW, quality: 1 },
-      { symbol: 'MSFT', interval: 'tick', eventTime: Date.UTC(2026, 9, 2, 14, 16, 1), open: 510.3, high: 512.8, low: 507.1, close: 511.87, volume: 4120554, source: 'yahoo', ingestTime: NOW, quality: 1 },
+      { symbol: 'AAPL', interval: 'tick', eventTime: Date.UTC(2026, 9, 2, 14, 16, 2), open: 331.2, high: 334.54, low: 330.61, close: 331.99, volume: 9034471,
+        source: 'yahoo', ingestTime: NOW, quality: 1 },
+      { symbol: 'MSFT', interval: 'tick', eventTime: Date.UTC(2026, 9, 2, 14, 16, 1), open: 510.3, high: 512.8, low: 507.1, close: 511.87, volume: 4120554,
+        source: 'yahoo', ingestTime: NOW, quality: 1 },
     ]);
     expect(ticks.map((t) => validatePriceUpdate(t, NOW, { maxStalenessMs: 60_000 }))).toEqual([null, null]);
     const quoteUrl = new URL(fake.calls.find((u) => u.includes('/v7/finance/quote')) as string);
@@ -67,7 +70,8 @@ describe('yahoo source', () => {
     const bars = await src.fetch(['AAPL'], NOW);
     const t0 = Date.UTC(2026, 9, 2, 14, 0);
     expect(bars.map((b) => (b.eventTime - t0) / 60_000)).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15]);
-    expect(bars[0]).toEqual({ symbol: 'AAPL', interval: '1m', eventTime: t0, open: 331.8, high: 331.92, low: 331.71, close: 331.8, volume: 41000, source: 'yahoo', ingestTime: NOW, quality: 1 });
+    expect(bars[0]).toEqual({ symbol: 'AAPL', interval: '1m', eventTime: t0, open: 331.8, high: 331.92, low: 331.71, close: 331.8, volume: 41000,
+      source: 'yahoo', ingestTime: NOW, quality: 1 });
     expect(bars.every((b) => validatePriceUpdate(b, NOW, { maxStalenessMs: 30 * 60_000 }) === null)).toBe(true);
     const chartUrl = new URL(fake.calls.find((u) => u.includes('/v8/finance/chart/AAPL')) as string);
     expect(chartUrl.searchParams.get('interval')).toBe('1m');
@@ -84,7 +88,8 @@ describe('yahoo source', () => {
     const src = source({ resilience: FAST }, fake);
     const from = Date.UTC(2026, 8, 28);
     const bars = await src.history('MSFT', { from, to: Date.UTC(2026, 9, 3), interval: '1d' });
-    expect(bars.map((b) => new Date(b.eventTime).toISOString().slice(0, 10))).toEqual(['2026-09-28', '2026-09-29', '2026-09-30', '2026-10-01']); // 10-02 had not closed at NOW
+    // 10-02 had not closed at NOW
+    expect(bars.map((b) => new Date(b.eventTime).toISOString().slice(0, 10))).toEqual(['2026-09-28', '2026-09-29', '2026-09-30', '2026-10-01']);
     expect(bars.every((b) => b.source === 'backfill' && b.interval === '1d')).toBe(true);
     expect(bars[3]).toMatchObject({ close: 508.66, volume: 0, quality: 0.8 });
     const url = new URL(fake.calls.find((u) => u.includes('/v8/finance/chart/MSFT')) as string);
