@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupIdOf } from '../../consumers/registry.ts';
+import { groupIdOf } from '../../consumers/catalog.ts';
 import { createPublisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
 import { ensureTopics } from '../../topics/admin.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupIdOf, sinkNames } from '../../consumers/registry.ts';
+import { groupIdOf, sinkNames } from '../../consumers/catalog.ts';
 import { createNeo4jDriver, type Driver } from '../../lib/stores/neo4j.ts';
 import { createPgPool, type Pool } from '../../lib/stores/postgres.ts';
 import { createRedis, type Redis } from '../../lib/stores/redis.ts';
