@@ -55,16 +55,20 @@ const node = (v: string, label: StoredLabel, param: string) => `(${v}:${label} {
 /** Every company node also carries :Stock (the price path MERGEs the same node). */
 const extraLabels = (v: string, label: StoredLabel) => (label === 'Company' ? ` SET ${v}:Stock` : '');
 
+/** How both upserts end: the write applies only when the mutation is at least as new as the entity's last one (its
+ * changes and provenance recorded), and the entity's tombstone goes. */
+const applyIfNewer = (v: string) => `WITH r, t, ${v} WHERE ${v}._mutated_at IS NULL OR ${v}._mutated_at <= r.time
+WITH r, t, ${v}, ${changes(v)} AS changed
+SET ${v} += r.props, ${v}._mutated_at = r.time
+${provenance(v)}
+DELETE t`;
+
 function upsertNode(label: StoredLabel): string {
   return `UNWIND $rows AS r
 OPTIONAL MATCH (t:${TOMBSTONE_LABEL} {key: r.entity})
 WITH r, t WHERE t IS NULL OR t.deleted_at <= r.time
 MERGE ${node('n', label, 'r.key')}${extraLabels('n', label)}
-WITH r, t, n WHERE n._mutated_at IS NULL OR n._mutated_at <= r.time
-WITH r, t, n, ${changes('n')} AS changed
-SET n += r.props, n._mutated_at = r.time
-${provenance('n')}
-DELETE t`;
+${applyIfNewer('n')}`;
 }
 
 function deleteNode(label: StoredLabel): string {
@@ -98,11 +102,7 @@ WITH r, t WHERE (t IS NULL OR t.deleted_at <= r.time)
 MERGE ${node('a', from, 'r.from')} ON CREATE SET ${from === 'Company' ? 'a:Stock, ' : ''}a += coalesce(r.src, {})
 MERGE ${node('b', to, 'r.to')} ON CREATE SET ${to === 'Company' ? 'b:Stock, ' : ''}b += coalesce(r.src, {})
 MERGE (a)-[x:${type}]->(b)
-WITH r, t, x WHERE x._mutated_at IS NULL OR x._mutated_at <= r.time
-WITH r, t, x, ${changes('x')} AS changed
-SET x += r.props, x._mutated_at = r.time
-${provenance('x')}
-DELETE t`;
+${applyIfNewer('x')}`;
 }
 
 function deleteRelationship(type: RelType): string {

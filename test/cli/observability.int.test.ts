@@ -16,7 +16,7 @@ import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
 import { bar, deleteTestTopics, randomName, randomSymbol, testKafka, waitFor } from '../helpers/index.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
-import { ready, scrape, total } from './scrape.ts';
+import { ready, scrape, total } from '../helpers/metrics.ts';
 
 describe('metrics, readiness and lag of a consumer group', () => {
   const base = loadConfig();

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { priceUpdates, withName } from '../../topics/index.ts';
 import { deleteTestTopics, randomName, randomSymbol, testConfig, testKafka, waitFor } from '../helpers/index.ts';
 import { startCli, type CliProcess } from './cli-process.ts';
-import { ready, scrape, total } from './scrape.ts';
+import { ready, scrape, total } from '../helpers/metrics.ts';
 
 describe('secrets in logs', () => {
   const tag = randomName('s3cret').replace(/-/g, '');

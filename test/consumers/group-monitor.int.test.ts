@@ -14,6 +14,7 @@ import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { groupConsumer } from '../../lib/records.ts';
 import { createSerde } from '../../lib/serde.ts';
 import { createTestTopic, deleteTestTopics, randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { sample } from '../helpers/metrics.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const STALL_SECONDS = 60;
@@ -21,15 +22,6 @@ const STALL_MS = STALL_SECONDS * 1000;
 const config = testConfig({ STALL_SECONDS: String(STALL_SECONDS) });
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Value of one sample `name{labels} value` in a Prometheus exposition (labels must match exactly), or undefined. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const got = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length) return Number(line.split(' ').at(-1));
-  }
-  return undefined;
-}
 
 const sink: Sink = { name: 'postgres-sink', handlers: [], connect: async () => {}, ping: async () => {}, close: async () => {} };
 
@@ -175,12 +167,18 @@ describe('group monitor against the broker', () => {
     expect(report().members).toEqual([{ state: 'crashed', partitions: 2, detail: expect.any(String) }]);
   });
 
-  it('lag > 0 with no progress for STALL_SECONDS makes the process not ready and is logged with the cause; a written batch makes it ready again', async () => {
+  /** A fresh monitor and one member that joined with both partitions; the clock when it started. */
+  async function monitoredMember() {
     newMonitor();
     const t0 = clock;
     const a = member();
     await a.start();
     await waitFor(() => report().members[0]?.state === 'joined' && report().members[0]?.partitions === 2, { what: 'member joined', timeoutMs: 60_000 });
+    return { t0, a };
+  }
+
+  it('lag > 0 with no progress for STALL_SECONDS makes the process not ready and is logged with the cause; a written batch makes it ready again', async () => {
+    const { t0 } = await monitoredMember();
 
     await monitor.refresh();
     expect(report().ownLag).toBe(6);
@@ -220,11 +218,7 @@ describe('group monitor against the broker', () => {
   });
 
   it('a stall ends when the committed offsets move; without a failing store the cause is "no batch completed"; a group without lag never stalls', async () => {
-    newMonitor();
-    const t0 = clock;
-    const a = member();
-    await a.start();
-    await waitFor(() => report().members[0]?.state === 'joined' && report().members[0]?.partitions === 2, { what: 'member joined', timeoutMs: 60_000 });
+    const { t0, a } = await monitoredMember();
     await monitor.refresh();
 
     clock = t0 + STALL_MS;

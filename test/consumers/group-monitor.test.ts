@@ -14,6 +14,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { createMetrics, type Metrics } from '../../lib/metrics.ts';
 import { groupConsumer } from '../../lib/records.ts';
 import { testConfig } from '../helpers/config.ts';
+import { sample } from '../helpers/metrics.ts';
 
 const { Kafka, KafkaJSError, logLevel } = kafkajs;
 
@@ -49,15 +50,6 @@ function sink(name: string): Sink {
   return { name, handlers: [], connect: async () => {}, ping: async () => {}, close: async () => {} };
 }
 
-/** Value of one sample `name{labels} value` in a Prometheus exposition (labels must match exactly), or undefined. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const got = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length) return Number(line.split(' ').at(-1));
-  }
-  return undefined;
-}
 
 describe('group monitor (hooks, no broker)', () => {
   let metrics: Metrics;

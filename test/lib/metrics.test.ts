@@ -1,16 +1,8 @@
 // Metrics: what each recording function adds to the exposition that Prometheus scrapes.
 import { describe, expect, it } from 'vitest';
 import { createMetrics, metricsDoc } from '../../lib/metrics.ts';
+import { sample } from '../helpers/metrics.ts';
 
-/** Value of one sample line `name{labels} value` in an exposition, or undefined. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const got = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length) return Number(line.split(' ').at(-1));
-  }
-  return undefined;
-}
 
 describe('metrics', () => {
   it('counts produced and consumed records, batch sizes, write and end-to-end latency per batch', async () => {

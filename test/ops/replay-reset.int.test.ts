@@ -5,18 +5,16 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OffsetsFileError } from '../../lib/errors.ts';
-import { createPublisher, type Publisher } from '../../lib/publisher.ts';
-import { createSerde } from '../../lib/serde.ts';
+import { type Publisher } from '../../lib/publisher.ts';
 import { exportOffsets, readOffsetsFile, replay, type ReplayResult } from '../../ops/replay.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
-import { ensureTopics } from '../../topics/admin.ts';
-import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
-import { bar, deleteTestTopics, randomName, randomSymbol, testConfig, testKafka, testLogger } from '../helpers/index.ts';
+import { type TopicDef } from '../../topics/index.ts';
+import { deleteTestTopics, randomName, testConfig, testKafka, testLogger } from '../helpers/index.ts';
+import { publishReplayLog } from './replay-fixture.ts';
 
 const run = promisify(execFile);
 const config = testConfig({ TOPIC_PARTITIONS: '3' });
@@ -48,20 +46,7 @@ describe('replay as kafka-consumer-groups --reset-offsets', () => {
     admin = kafka.admin();
     await admin.connect();
     tmp = await mkdtemp(path.join(tmpdir(), 'replay-reset-'));
-    topic = withName(priceUpdates, randomName('test-replay-reset'));
-    groupId = randomName('test-replay-reset-group');
-    await ensureTopics(kafka, config, [topic]);
-    publisher = createPublisher({ kafka, serde: createSerde(config), logger });
-    await publisher.connect();
-    // Six symbols over three partitions, five bars each, then (1.5 s later) three more each.
-    const symbols = Array.from({ length: 6 }, randomSymbol);
-    firstBatch = symbols.flatMap((s) => [0, 1, 2, 3, 4].map((i) => bar(s, i, 100 + i)));
-    secondBatch = symbols.flatMap((s) => [5, 6, 7].map((i) => bar(s, i, 100 + i)));
-    await publisher.send(topic, firstBatch, { source: 'test' });
-    await sleep(1500);
-    between = Date.now();
-    await sleep(1500);
-    await publisher.send(topic, secondBatch, { source: 'test' });
+    ({ topic, groupId, publisher, firstBatch, secondBatch, between } = await publishReplayLog(kafka, config, logger, { name: 'test-replay-reset', pauseMs: 1500 }));
   });
 
   afterAll(async () => {

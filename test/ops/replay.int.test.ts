@@ -1,19 +1,17 @@
 // Replay against the real Kafka: a group's committed offsets move to earliest, to a time, or to partition:offset;
 // a dry run changes nothing; a group with live members is refused and left untouched; the CLI prints before/after.
 import { execFile } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPublisher, type Publisher } from '../../lib/publisher.ts';
+import { type Publisher } from '../../lib/publisher.ts';
 import { joinIdle } from '../../lib/records.ts';
-import { createSerde } from '../../lib/serde.ts';
 
+import { publishReplayLog } from './replay-fixture.ts';
 import { parseReplayTarget, replay } from '../../ops/replay.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
-import { ensureTopics } from '../../topics/admin.ts';
-import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
-import { bar, consumeMessages, deleteTestTopics, randomName, randomSymbol, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
+import { type TopicDef } from '../../topics/index.ts';
+import { consumeMessages, deleteTestTopics, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
 import { GroupActiveError } from '../../lib/errors.ts';
 
 const run = promisify(execFile);
@@ -38,19 +36,7 @@ describe('replay', () => {
     kafka = testKafka(config);
     admin = kafka.admin();
     await admin.connect();
-    topic = withName(priceUpdates, randomName('test-replay'));
-    groupId = randomName('test-replay-group');
-    await ensureTopics(kafka, config, [topic]);
-    publisher = createPublisher({ kafka, serde: createSerde(config), logger });
-    await publisher.connect();
-    const symbols = Array.from({ length: 6 }, randomSymbol);
-    firstBatch = symbols.flatMap((s) => [0, 1, 2, 3, 4].map((i) => bar(s, i, 100 + i)));
-    secondBatch = symbols.flatMap((s) => [5, 6, 7].map((i) => bar(s, i, 100 + i)));
-    await publisher.send(topic, firstBatch, { source: 'test' });
-    await sleep(50);
-    between = Date.now();
-    await sleep(50);
-    await publisher.send(topic, secondBatch, { source: 'test' });
+    ({ topic, groupId, publisher, firstBatch, secondBatch, between } = await publishReplayLog(kafka, config, logger, { name: 'test-replay', pauseMs: 50 }));
     // The group reads everything and commits: it is at the end of every partition.
     await consumeMessages(kafka, topic.name, firstBatch.length + secondBatch.length, { groupId });
     await waitFor(async () => {
