@@ -1,5 +1,6 @@
 // Applying and inspecting the topics of topics/index.ts: idempotent creation of each topic and its `.dlq`
 // (existing topics are left as they are), and a description of partitions, leaders, offsets and retention.
+import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { configuredTopics, dlqSettings, type TopicDef, type TopicSettings, type TopicsConfig } from './index.ts';
 
@@ -20,6 +21,19 @@ export function plannedTopics(config: TopicsConfig,
     const main = t.settings(config);
     return [{ name: t.name, settings: main }, { name: t.dlq, settings: dlqSettings(main) }];
   });
+}
+
+const LISTED_WITHIN_MS = 10_000;
+
+/** Whether every one of `names` is listed by the cluster, asking again every 200 ms for up to `withinMs`. */
+async function allListed(admin: Admin, names: readonly string[], withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const now = new Set(await admin.listTopics());
+    if (names.every((n) => now.has(n))) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(200);
+  }
 }
 
 /** Creates missing topics (and DLQs) with their settings; existing ones are not changed. Safe to run concurrently. */
@@ -45,9 +59,10 @@ export async function ensureTopics(kafka: Kafka, config: TopicsConfig, topics: r
           })),
         });
       } catch (err) {
-        // Another process created some of them in the meantime: fine, as long as every topic now exists.
-        const now = new Set(await admin.listTopics());
-        if (!missing.every((m) => now.has(m.name))) throw err;
+        // Another process created some of them in the meantime, or (kafkajs's waitForLeaders) a broker answered the
+        // metadata request before it learnt of the new topics (UNKNOWN_TOPIC_OR_PARTITION, seen under load): fine, as
+        // long as every topic exists within a few seconds.
+        if (!await allListed(admin, missing.map((m) => m.name), LISTED_WITHIN_MS)) throw err;
       }
       created.push(...missing.map((m) => m.name));
     }
