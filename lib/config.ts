@@ -6,6 +6,9 @@ import { PRICE_FEEDS } from '../topics/price-update.ts';
 import { SYMBOL_PATTERN } from '../topics/rules.ts';
 import { ConfigError } from './errors.ts';
 
+/** The synthetic source's seed when none is given (SYNTHETIC_SEED, and the source's own default). */
+export const SYNTHETIC_SEED_DEFAULT = 42;
+
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number({ error: `expected an integer between ${min} and ${max}` })
     .int(`expected an integer between ${min} and ${max}`).min(min, `expected an integer >= ${min}`).max(max, `expected an integer <= ${max}`);
@@ -70,7 +73,7 @@ export const configSpec = {
   SYMBOLS: { schema: list(SYMBOL_PATTERN, 'ticker symbols (A-Z, 0-9, . ^ = -)'), default: 'AAPL,MSFT,GOOGL,TSLA,NVDA', doc: 'Symbols the producers follow' },
   PRICE_SOURCE: { schema: oneOf(PRICE_FEEDS), default: 'synthetic', doc: 'Price producer source' },
   PRICE_POLL_SECONDS: { schema: num(0.001), default: '60', doc: 'Seconds between price fetches' },
-  SYNTHETIC_SEED: { schema: int(0), default: '42', doc: 'Seed of the synthetic source' },
+  SYNTHETIC_SEED: { schema: int(0), default: String(SYNTHETIC_SEED_DEFAULT), doc: 'Seed of the synthetic source' },
   EVENT_SOURCE: { schema: oneOf(EVENT_FEEDS), default: 'file', doc: 'Events producer source: file (EVENT_FILE, offline) or yahoo (news per symbol)' },
   EVENT_POLL_SECONDS: { schema: num(0.001), default: '300', doc: 'Seconds between news fetches of the events producer' },
   EVENT_FILE: { schema: z.string(), default: '', doc: 'JSONL events file of the file source; empty = the bundled sample (producers/events/sample-events.jsonl)' },

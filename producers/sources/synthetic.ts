@@ -2,6 +2,7 @@
 // Log price = reference price + volatility × (market factor + sector factor + own noise), each factor a Brownian
 // path from random-walk.ts, so bars are deterministic per (seed, symbol, time) and same-sector symbols co-move.
 import { z } from 'zod';
+import { SYNTHETIC_SEED_DEFAULT } from '../../lib/config.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { PRICE_INTERVALS, intervalMs, type PriceInterval } from '../../topics/price-update.ts';
 import { MAX_SECOND, brownianAt, gaussian, hash4, hashString, uniform } from './random-walk.ts';
@@ -16,7 +17,7 @@ export const DEFAULT_SECTORS: Record<string, string[]> = {
 };
 
 export const syntheticConfigSchema = z.object({
-  seed: z.number().int().min(0).default(42).describe('Same seed, symbols and times give the same bars'),
+  seed: z.number().int().min(0).default(SYNTHETIC_SEED_DEFAULT).describe('Same seed, symbols and times give the same bars'),
   interval: z.enum(PRICE_INTERVALS).default('1m').describe('Interval of the bars fetch() emits (tick = one price per second)'),
   marketLoading: z.number().min(0).max(1).default(0.55).describe('Weight of the market factor in every return'),
   sectorLoading: z.number().min(0).max(1).default(0.75).describe('Weight of the sector factor (same-sector correlation = market² + sector²)'),
