@@ -46,7 +46,10 @@ const RATES = list(args['latency-rates']).map(Number);
 const LAT_SECONDS = Number(args['latency-seconds']);
 const INSTANCES = list(args.instances).map(Number);
 /** Not measured in this run: Kafka Connect 4.4 + Debezium's JDBC sink upserting the same rows on this machine (issue #12). */
-const REFERENCE_DEBEZIUM = { perSecond: 18_931, measured: false, note: 'Kafka Connect 4.4 + Debezium JDBC sink, upserting price rows on this machine in an earlier run; not measured by this bench' };
+const REFERENCE_DEBEZIUM = {
+  perSecond: 18_931, measured: false,
+  note: 'Kafka Connect 4.4 + Debezium JDBC sink, upserting price rows on this machine in an earlier run; not measured by this bench',
+};
 
 const run = randomBytes(3).toString('hex').toUpperCase();
 const config = { ...loadConfig(), KAFKA_GROUP_PREFIX: `bench-${run}` };
@@ -61,7 +64,8 @@ const emptyEvents = withName(marketEvents, `bench-events-${run.toLowerCase()}`);
 const emptyMutations = withName(graphMutations, `bench-mutations-${run.toLowerCase()}`);
 const topics: TopicDef<unknown>[] = [...SIZES.map(topicOf), ...RATES.map(latencyTopicOf), emptyEvents, emptyMutations];
 /** The groups that read price-updates (the enricher reads market-events). */
-const priceSinks = (args.sinks ? list(args.sinks) as SinkName[] : sinkNames).filter((n) => sinkTopicNames(config, n, { prices: topicOf(0) }).includes(topicOf(0).name));
+const priceSinks = (args.sinks ? list(args.sinks) as SinkName[] : sinkNames)
+  .filter((n) => sinkTopicNames(config, n, { prices: topicOf(0) }).includes(topicOf(0).name));
 const symbolsOf = (tag: string) => Array.from({ length: SYMBOLS }, (_, i) => `B${run}${tag}${String(i).padStart(2, '0')}`);
 const allSymbols: string[] = [];
 const pool = createPgPool(config, { max: 4 });
@@ -90,7 +94,9 @@ async function startSinkProcesses(names: SinkName[], topic: TopicDef<PriceUpdate
     const joined = waitFor<void>('joined');
     const report = waitFor<{ report: SinkProcessReport }>('report').then((m) => m.report);
     joined.catch(() => {}); report.catch(() => {});
-    child.send({ names, topic: topic.name, events: emptyEvents.name, mutations: emptyMutations.name, env: { ...env, BENCH_LATENCIES: String(latencies) } } satisfies SinkProcessRequest);
+    child.send({
+      names, topic: topic.name, events: emptyEvents.name, mutations: emptyMutations.name, env: { ...env, BENCH_LATENCIES: String(latencies) },
+    } satisfies SinkProcessRequest);
     await started;
     children.push({ child, joined, report });
   }
@@ -181,7 +187,10 @@ async function main() {
         const end = Math.max(...reports.map((r) => r.lastWritten[name] ?? 0));
         const t = rate(p.size, end - start);
         const peak = reports.reduce((a, b) => (b.maxRssMb > a.maxRssMb ? b : a));
-        runs.push({ instances, ...t, batches: reports.reduce((n, r) => n + (r.batches[name] ?? 0), 0), rssMb: peak.maxRssMb, ofBaseline: t.perSecond / baselineOf(name), cores, memoryMb: peak.memoryMb });
+        runs.push({
+          instances, ...t, batches: reports.reduce((n, r) => n + (r.batches[name] ?? 0), 0), rssMb: peak.maxRssMb, ofBaseline: t.perSecond / baselineOf(name),
+          cores, memoryMb: peak.memoryMb,
+        });
         say(`  ${t.perSecond} records/s; cores busy: ${JSON.stringify(cores)}; memory peaks MB: ${JSON.stringify(peak.memoryMb)}`);
       }
     }
@@ -194,7 +203,13 @@ async function main() {
     };
   }
 
-  const latency: { byRate: Record<string, { records: number; ms: Record<string, ReturnType<typeof percentiles>>; deliveryMs: Record<string, ReturnType<typeof percentiles>>; cores: Record<string, number> }>; ms: Record<string, Record<string, ReturnType<typeof percentiles>>> } = { byRate: {}, ms: {} };
+  const latency: {
+    byRate: Record<string, {
+      records: number; ms: Record<string, ReturnType<typeof percentiles>>; deliveryMs: Record<string, ReturnType<typeof percentiles>>;
+      cores: Record<string, number>;
+    }>;
+    ms: Record<string, Record<string, ReturnType<typeof percentiles>>>;
+  } = { byRate: {}, ms: {} };
   // Event times from 150 days ago, an hour apart per symbol and round (producers' rules reject times ahead of the clock).
   let liveFrom = Math.floor(Date.now() / 3_600_000 - 150 * 24) * 3_600_000;
   for (const perSecond of RATES) {
@@ -217,7 +232,10 @@ async function main() {
       const batch: PriceUpdate[] = [];
       for (let k = 0; k < perTick; k++, sent++) {
         const close = 100 + (sent % 997) / 10;
-        batch.push({ symbol: symbols[sent % symbols.length]!, interval: '1h', eventTime: liveFrom + Math.floor(sent / symbols.length) * 3_600_000, open: close, high: close + 1, low: close - 1, close, volume: 1000, source: 'synthetic', ingestTime: Date.now(), quality: 1 });
+        batch.push({
+          symbol: symbols[sent % symbols.length]!, interval: '1h', eventTime: liveFrom + Math.floor(sent / symbols.length) * 3_600_000,
+          open: close, high: close + 1, low: close - 1, close, volume: 1000, source: 'synthetic', ingestTime: Date.now(), quality: 1,
+        });
       }
       await publisher.send(latencyTopic, batch, { source: 'bench' });
       await new Promise((r) => setTimeout(r, Math.max(0, t0 + (tick + 1) * 20 - Date.now())));
@@ -248,12 +266,18 @@ async function main() {
   const result = {
     at: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
     partitions: config.TOPIC_PARTITIONS, partitionsConcurrency: config.SINK_PARTITIONS_CONCURRENCY,
-    fetch: { maxBytes: config.SINK_FETCH_MAX_BYTES, maxBytesPerPartition: config.SINK_FETCH_PARTITION_MAX_BYTES, pipeline: config.SINK_PIPELINE, commitIntervalMs: config.SINK_COMMIT_INTERVAL_MS, baselines: LARGE_FETCH },
+    fetch: {
+      maxBytes: config.SINK_FETCH_MAX_BYTES, maxBytesPerPartition: config.SINK_FETCH_PARTITION_MAX_BYTES, pipeline: config.SINK_PIPELINE,
+      commitIntervalMs: config.SINK_COMMIT_INTERVAL_MS, baselines: LARGE_FETCH,
+    },
     records: largest.size, produce: Object.fromEntries(published.map((p) => [String(p.size), p.produce])),
     baselines: { consumeOnly, consumeDecode, postgresCopy, postgresCopyMerge },
     reference: { debeziumJdbcSink: REFERENCE_DEBEZIUM },
     sinks, latency, rebuild,
-    rssMb: { ...Object.fromEntries(Object.entries(sinks).map(([n, s]) => [n, Math.max(...s.runs.filter((r) => r.records === largest.size).map((r) => r.rssMb))])), ...(rebuild ? { rebuild: rebuild.rssMb } : {}) },
+    rssMb: {
+      ...Object.fromEntries(Object.entries(sinks).map(([n, s]) => [n, Math.max(...s.runs.filter((r) => r.records === largest.size).map((r) => r.rssMb))])),
+      ...(rebuild ? { rebuild: rebuild.rssMb } : {}),
+    },
   };
   print(result);
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
@@ -265,7 +289,10 @@ async function main() {
 /** bench/rebuild.ts in its own process on an existing topic: its last stdout line is the JSON result with its peak RSS. */
 function runRebuild(topic: string, symbols: string[], records: number): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...heapArgs(), new URL('./rebuild.ts', import.meta.url).pathname, '--topic', topic, '--symbol-list', symbols.join(','), '--records', String(records), '--only', 'warm'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [
+      ...heapArgs(), new URL('./rebuild.ts', import.meta.url).pathname, '--topic', topic, '--symbol-list', symbols.join(','), '--records', String(records),
+      '--only', 'warm',
+    ], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
     child.once('exit', (code) => {
@@ -277,7 +304,15 @@ function runRebuild(topic: string, symbols: string[], records: number): Promise<
   });
 }
 
-type Result = { produce: Record<string, Rate>; baselines: Record<string, Rate>; sinks: Record<string, { runs: SinkRun[]; baseline: string }>; latency: { byRate: Record<string, { ms: Record<string, ReturnType<typeof percentiles>>; deliveryMs?: Record<string, ReturnType<typeof percentiles>>; cores?: Record<string, number> }> }; rebuild?: Record<string, unknown>; rssMb: Record<string, unknown> };
+type Result = {
+  produce: Record<string, Rate>; baselines: Record<string, Rate>; sinks: Record<string, { runs: SinkRun[]; baseline: string }>;
+  latency: {
+    byRate: Record<string, {
+      ms: Record<string, ReturnType<typeof percentiles>>; deliveryMs?: Record<string, ReturnType<typeof percentiles>>; cores?: Record<string, number>;
+    }>;
+  };
+  rebuild?: Record<string, unknown>; rssMb: Record<string, unknown>;
+};
 
 function print(r: Result) {
   const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
@@ -290,27 +325,40 @@ function print(r: Result) {
     row(['baseline: PostgreSQL plain COPY (not idempotent)', '', r.baselines.postgresCopy!.records, r.baselines.postgresCopy!.perSecond, '', '']),
     row(['baseline: PostgreSQL COPY-staging-merge (idempotent)', '', r.baselines.postgresCopyMerge!.records, r.baselines.postgresCopyMerge!.perSecond, '', '']),
     row(['reference (not measured here): Debezium JDBC sink', '', '', REFERENCE_DEBEZIUM.perSecond, '', '']),
-    ...Object.entries(r.sinks).flatMap(([n, s]) => s.runs.map((x) => row([`${n}-sink`, x.instances, x.records, x.perSecond, `${(x.ofBaseline * 100).toFixed(0)} % of ${s.baseline}`, x.rssMb]))),
+    ...Object.entries(r.sinks).flatMap(([n, s]) => s.runs.map((x) =>
+      row([`${n}-sink`, x.instances, x.records, x.perSecond, `${(x.ofBaseline * 100).toFixed(0)} % of ${s.baseline}`, x.rssMb]))),
   ];
-  if (r.rebuild) out.push(row(['rebuild postgres (total: rewind + clear + replay)', 1, String(r.rebuild.records), `${r.rebuild.totalPerSecond} (${Number(r.rebuild.totalSeconds).toFixed(1)} s)`, '', String(r.rebuild.rssMb)]));
-  out.push('', row(['publish-to-visible latency', 'records/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'of which Kafka delivery p50 / p99 ms']), row(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
+  if (r.rebuild) {
+    out.push(row(['rebuild postgres (total: rewind + clear + replay)', 1, String(r.rebuild.records),
+      `${r.rebuild.totalPerSecond} (${Number(r.rebuild.totalSeconds).toFixed(1)} s)`, '', String(r.rebuild.rssMb)]));
+  }
+  out.push('', row(['publish-to-visible latency', 'records/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'of which Kafka delivery p50 / p99 ms']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
   for (const [perSecond, l] of Object.entries(r.latency.byRate)) {
     for (const [n, p] of Object.entries(l.ms)) {
       const d = l.deliveryMs?.[n];
       out.push(row([`${n}-sink`, perSecond, p.p50, p.p95, p.p99, p.max, d ? `${d.p50} / ${d.p99}` : '']));
     }
   }
-  out.push('', row(['cores busy while publishing (of 2)', 'records/s', 'total', 'sink processes', 'producer', 'kafka', 'postgres', 'redis', 'neo4j', 'registry']), row(['---', ...Array<string>(9).fill('---:')]));
+  out.push('', row(['cores busy while publishing (of 2)', 'records/s', 'total', 'sink processes', 'producer', 'kafka', 'postgres', 'redis', 'neo4j',
+    'registry']),
+    row(['---', ...Array<string>(9).fill('---:')]));
   for (const [perSecond, l] of Object.entries(r.latency.byRate)) {
     const c = l.cores ?? {};
-    out.push(row(['all groups', perSecond, c.total ?? '', c.sinks ?? '', c.producer ?? '', c.kafka ?? '', c.postgres ?? '', c.redis ?? '', c.neo4j ?? '', c.registry ?? '']));
+    out.push(row(['all groups', perSecond, c.total ?? '', c.sinks ?? '', c.producer ?? '', c.kafka ?? '', c.postgres ?? '', c.redis ?? '',
+      c.neo4j ?? '', c.registry ?? '']));
   }
   const largest = Math.max(...Object.values(r.sinks).flatMap((s) => s.runs.map((x) => x.records)));
-  out.push('', row(['memory peaks of a sink process (MB)', 'instances', 'records', 'rss', 'V8 heap total', 'V8 heap used', 'external (Buffers)']), row(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
+  out.push('', row(['memory peaks of a sink process (MB)', 'instances', 'records', 'rss', 'V8 heap total', 'V8 heap used', 'external (Buffers)']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
   for (const [n, s] of Object.entries(r.sinks)) {
-    for (const x of s.runs.filter((y) => y.records === largest && y.memoryMb)) out.push(row([`${n}-sink`, x.instances, x.records, x.memoryMb.rss ?? '', x.memoryMb.heapTotal ?? '', x.memoryMb.heapUsed ?? '', x.memoryMb.external ?? '']));
+    for (const x of s.runs.filter((y) => y.records === largest && y.memoryMb)) {
+      out.push(row([`${n}-sink`, x.instances, x.records, x.memoryMb.rss ?? '', x.memoryMb.heapTotal ?? '', x.memoryMb.heapUsed ?? '',
+        x.memoryMb.external ?? '']));
+    }
   }
-  process.stdout.write(`${out.join('\n')}\n\nThroughput: each group alone catching up, in its own processes (group joined → last batch written). Latency: all groups running, one process each.\n`);
+  process.stdout.write(`${out.join('\n')}\n\nThroughput: each group alone catching up, in its own processes (group joined → last batch written). ` +
+    'Latency: all groups running, one process each.\n');
 }
 
 async function cleanup() {

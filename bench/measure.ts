@@ -28,7 +28,10 @@ export const LARGE_FETCH = { maxBytes: 10 * 1048576, maxBytesPerPartition: 4 * 1
  * the last record. Large fetches (LARGE_FETCH: 10 MB, 4 MB per partition, or the sinks' when larger), one eachBatch loop.
  */
 export async function consumeRate(kafka: Kafka, config: Config, topic: TopicDef<PriceUpdate>, expected: number, groupId: string, serde?: Serde): Promise<Rate> {
-  const consumer = kafka.consumer({ groupId, maxBytes: Math.max(LARGE_FETCH.maxBytes, config.SINK_FETCH_MAX_BYTES), maxBytesPerPartition: Math.max(LARGE_FETCH.maxBytesPerPartition, config.SINK_FETCH_PARTITION_MAX_BYTES) });
+  const consumer = kafka.consumer({
+    groupId, maxBytes: Math.max(LARGE_FETCH.maxBytes, config.SINK_FETCH_MAX_BYTES),
+    maxBytesPerPartition: Math.max(LARGE_FETCH.maxBytesPerPartition, config.SINK_FETCH_PARTITION_MAX_BYTES),
+  });
   let seen = 0;
   let t0 = 0;
   let done!: () => void;
@@ -58,11 +61,13 @@ export async function copyRate(pool: Pool, rows: readonly PriceUpdate[]): Promis
     await client.query(`CREATE TABLE ${table} (LIKE price_data INCLUDING ALL)`);
     const lines = function* () {
       for (let i = 0; i < rows.length; i += 5000) {
-        yield rows.slice(i, i + 5000).map((r) => `${r.symbol}\t${r.interval}\t${new Date(r.eventTime).toISOString()}\t${r.open}\t${r.high}\t${r.low}\t${r.close}\t${r.volume}\t${r.source}\t${r.quality}\t${new Date(r.ingestTime).toISOString()}\n`).join('');
+        yield rows.slice(i, i + 5000).map((r) => `${r.symbol}\t${r.interval}\t${new Date(r.eventTime).toISOString()}\t${r.open}\t${r.high}\t${r.low}\t`
+          + `${r.close}\t${r.volume}\t${r.source}\t${r.quality}\t${new Date(r.ingestTime).toISOString()}\n`).join('');
       }
     };
     const t0 = Date.now();
-    await pipeline(Readable.from(lines()), client.query(copyFrom(`COPY ${table} (symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at) FROM STDIN`)));
+    await pipeline(Readable.from(lines()),
+      client.query(copyFrom(`COPY ${table} (symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at) FROM STDIN`)));
     return rate(rows.length, Date.now() - t0);
   } finally {
     await client.query(`DROP TABLE IF EXISTS ${table}`);
@@ -87,7 +92,10 @@ export interface SinkRun {
  * that topic only. The sinks' other topics (market-events, graph-mutations) are `others` (empty ones of the benchmark's
  * own), so a fresh group never reads the real topics' history.
  */
-export async function runSinks(config: Config, logger: Logger, names: readonly SinkName[], topic: TopicDef<PriceUpdate>, o: { latencies?: boolean; others?: Omit<SinkTopics, 'prices'> } = {}): Promise<SinkRun> {
+export async function runSinks(
+  config: Config, logger: Logger, names: readonly SinkName[], topic: TopicDef<PriceUpdate>,
+  o: { latencies?: boolean; others?: Omit<SinkTopics, 'prices'> } = {},
+): Promise<SinkRun> {
   const byName = new Map<string, SinkName>(names.map((n) => [`${n}-sink`, n]));
   const latencies = new Map(names.map((n) => [n, [] as number[]]));
   const delivery = new Map(names.map((n) => [n, [] as number[]]));

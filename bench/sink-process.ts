@@ -26,7 +26,9 @@ process.once('message', async (req: SinkProcessRequest) => {
   const others = { events: withName(marketEvents, req.events), mutations: withName(graphMutations, req.mutations) };
   const run = await runSinks(config, logger, req.names, withName(priceUpdates, req.topic), { latencies: process.env.BENCH_LATENCIES !== 'false', others });
   const peak: Record<string, number> = {};
-  const sampler = setInterval(() => { for (const [k, v] of Object.entries(process.memoryUsage())) peak[k] = Math.max(peak[k] ?? 0, Math.round(v / 1048576)); }, 100);
+  const sampler = setInterval(() => {
+    for (const [k, v] of Object.entries(process.memoryUsage())) peak[k] = Math.max(peak[k] ?? 0, Math.round(v / 1048576));
+  }, 100);
   const joined = setInterval(() => { if (req.names.every((n) => run.joinedAt.has(n))) { clearInterval(joined); void send({ type: 'joined' }); } }, 20);
   process.once('message', async () => {
     clearInterval(sampler);

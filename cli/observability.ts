@@ -107,9 +107,11 @@ export async function startObservability(o: { config: Config; logger: Logger; co
     if (phase !== 'stopping') await withTimeout(probeAll(), PING_TIMEOUT_MS + 500, 'probe is slow').catch(() => {});
     const r = readiness();
     const groups = monitor.groups();
-    const writes = [...Object.values(groups).map((g) => g.lastWriteAt), ...[...publishers.values()].map((p) => iso(p.lastSendAt))].filter((x): x is string => x !== null);
+    const writes = [...Object.values(groups).map((g) => g.lastWriteAt), ...[...publishers.values()].map((p) => iso(p.lastSendAt))]
+      .filter((x): x is string => x !== null);
     return {
-      status: phase === 'starting' ? 'starting' : phase === 'stopping' ? 'stopping' : r.ready && [...deps.values()].every((d) => d.status === 'up') ? 'ok' : 'degraded',
+      status: phase === 'starting' ? 'starting' : phase === 'stopping' ? 'stopping'
+        : r.ready && [...deps.values()].every((d) => d.status === 'up') ? 'ok' : 'degraded',
       command: o.command,
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),

@@ -12,7 +12,9 @@ import { stopOnSignal } from './lifecycle.ts';
 import { startObservability, type Observability } from './observability.ts';
 
 /** Observability for `command`, the topics created if missing, and a connected publisher whose sends are counted. */
-export async function openPublishing(o: { config: Config; logger: Logger; command: string; clientId: string }): Promise<{ obs: Observability; publisher: Publisher }> {
+export async function openPublishing(
+  o: { config: Config; logger: Logger; command: string; clientId: string },
+): Promise<{ obs: Observability; publisher: Publisher }> {
   const { config, logger } = o;
   const obs = await startObservability({ config, logger, command: o.command });
   const kafka = createKafka(config, logger, o.clientId);

@@ -30,7 +30,8 @@ export const sinks = {
     create: (c, ctx) => createNeo4jSink(c, ctx),
   },
   enricher: {
-    name: 'enricher', description: 'market-events → Claude (or rule-based) classification → graph-mutations (MarketEvent, AFFECTS) and market_events enrichment',
+    name: 'enricher',
+    description: 'market-events → Claude (or rule-based) classification → graph-mutations (MarketEvent, AFFECTS) and market_events enrichment',
     create: (c, ctx) => createEnricher(c, ctx, { onCall: (call) => processMetrics().claudeCall(call) }),
   },
 } satisfies Record<string, SinkEntry>;

@@ -15,7 +15,9 @@ export interface RunningSinks {
   stop(): Promise<void>;
 }
 
-export async function startSinks(o: { config: Config; logger: Logger; names: readonly SinkName[]; instances?: number; hooks?: RunnerHooks; topics?: SinkTopics }): Promise<RunningSinks> {
+export async function startSinks(
+  o: { config: Config; logger: Logger; names: readonly SinkName[]; instances?: number; hooks?: RunnerHooks; topics?: SinkTopics },
+): Promise<RunningSinks> {
   const kafka = createKafka(o.config, o.logger, 'sinks');
   await ensureTopics(kafka, o.config, o.topics ? Object.values(o.topics) : undefined);
   const serde = createSerde(o.config);
@@ -25,7 +27,9 @@ export async function startSinks(o: { config: Config; logger: Logger; names: rea
   for (const name of o.names) {
     for (let i = 0; i < (o.instances ?? 1); i++) {
       const sink = sinks[name].create(o.config, { topics: o.topics ?? { prices: priceUpdatesOf(o.config) }, publisher, logger: o.logger });
-      runners.push(createSinkRunner({ kafka, serde, publisher, logger: o.logger.child({ member: i }), config: o.config, sink, groupId: groupIdOf(o.config, name), hooks: o.hooks }));
+      runners.push(createSinkRunner({
+        kafka, serde, publisher, logger: o.logger.child({ member: i }), config: o.config, sink, groupId: groupIdOf(o.config, name), hooks: o.hooks,
+      }));
     }
   }
   await Promise.all(runners.map((r) => r.start()));

@@ -42,7 +42,10 @@ export const configSpec = {
     doc: `Kafka bootstrap brokers. Unset: every broker of the local stack (STACK_KAFKA_BROKERS), e.g. ${stackKafkaBrokers(3).join(',')} with 3`,
   },
   KAFKA_CLIENT_ID: { schema: z.string().min(1), default: 'marketstream', doc: 'Kafka client id prefix' },
-  KAFKA_GROUP_PREFIX: { schema: z.string().regex(/^[\w.-]+$/, 'expected letters, digits, dot, dash or underscore'), default: 'marketstream', doc: 'Consumer group ids are <prefix>.<group>' },
+  KAFKA_GROUP_PREFIX: {
+    schema: z.string().regex(/^[\w.-]+$/, 'expected letters, digits, dot, dash or underscore'), default: 'marketstream',
+    doc: 'Consumer group ids are <prefix>.<group>',
+  },
   KAFKA_SSL: { schema: bool, default: 'false', doc: 'Use TLS to reach Kafka' },
   KAFKA_SASL_MECHANISM: { schema: oneOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512']), default: 'none', doc: 'SASL mechanism for Kafka' },
   KAFKA_SASL_USERNAME: { schema: z.string(), default: '', doc: 'SASL user name' },
@@ -50,45 +53,95 @@ export const configSpec = {
   SCHEMA_REGISTRY_URL: { schema: url(['http', 'https']), default: 'http://127.0.0.1:8081', doc: 'Confluent-compatible Schema Registry' },
   SCHEMA_REGISTRY_USERNAME: { schema: z.string(), default: '', doc: 'Registry basic-auth user' },
   SCHEMA_REGISTRY_PASSWORD: { schema: z.string(), default: '', doc: 'Registry basic-auth password (secret)' },
-  SCHEMA_AUTO_REGISTER: { schema: bool, default: 'true', doc: 'Producers register their value schema on first use (development); false = they only look up the id of the schema registered by `marketstream schema register` and fail when it is not there (production)' },
-  SCHEMA_CACHE_DIR: { schema: z.string(), default: '', doc: 'Folder keeping every schema fetched from the registry by id (ids never change), so records keep decoding while the registry is down, also after a restart; empty = ~/.cache/marketstream/schemas' },
-  POSTGRES_URL: { schema: url(['postgres', 'postgresql']), default: 'postgres://marketstream:marketstream@127.0.0.1:5432/marketstream', doc: 'PostgreSQL connection URL' },
+  SCHEMA_AUTO_REGISTER: {
+    schema: bool, default: 'true',
+    doc: 'Producers register their value schema on first use (development); false = they only look up the id of the schema registered by `marketstream ' +
+      'schema register` and fail when it is not there (production)',
+  },
+  SCHEMA_CACHE_DIR: {
+    schema: z.string(), default: '',
+    doc: 'Folder keeping every schema fetched from the registry by id (ids never change), so records keep decoding while the registry is down, also after a ' +
+      'restart; empty = ~/.cache/marketstream/schemas',
+  },
+  POSTGRES_URL: {
+    schema: url(['postgres', 'postgresql']), default: 'postgres://marketstream:marketstream@127.0.0.1:5432/marketstream',
+    doc: 'PostgreSQL connection URL',
+  },
   REDIS_URL: { schema: url(['redis', 'rediss']), default: 'redis://127.0.0.1:6379', doc: 'Redis connection URL' },
   NEO4J_URL: { schema: url(['bolt', 'neo4j', 'bolt+s', 'neo4j+s']), default: 'bolt://127.0.0.1:7687', doc: 'Neo4j Bolt URL' },
   NEO4J_USER: { schema: z.string().min(1), default: 'neo4j', doc: 'Neo4j user' },
   NEO4J_PASSWORD: { schema: z.string(), default: 'marketstream', doc: 'Neo4j password (secret)' },
   NEO4J_DATABASE: {
     schema: z.string(), default: '',
-    doc: "Neo4j database the neo4j-sink writes and the enricher, `enrich reclassify`, `explain` and the demo read; empty = the server's default database (Neo4j Community has only that one)",
+    doc: "Neo4j database the neo4j-sink writes and the enricher, `enrich reclassify`, `explain` and the demo read; empty = the server's default database " +
+      '(Neo4j Community has only that one)',
   },
   ANTHROPIC_API_KEY: { schema: z.string(), default: '', doc: 'Claude API key; empty = rule-based classifier (secret)' },
   ANTHROPIC_MODEL: { schema: z.string().min(1), default: 'claude-haiku-5-5', doc: 'Claude model used by the enricher' },
   ANTHROPIC_BASE_URL: { schema: z.union([z.literal(''), url(['http', 'https'])]), default: '', doc: 'Override of the Messages API base URL' },
   CLAUDE_MAX_CONCURRENCY: { schema: int(1, 64), default: '4', doc: 'Claude requests in flight at once per enricher member (and in `enrich reclassify`)' },
-  CLAUDE_MAX_RETRIES: { schema: int(0, 10), default: '4', doc: 'Retries of a Claude call on 429, 5xx, timeout or connection error (backoff with jitter, retry-after honoured)' },
+  CLAUDE_MAX_RETRIES: {
+    schema: int(0, 10), default: '4',
+    doc: 'Retries of a Claude call on 429, 5xx, timeout or connection error (backoff with jitter, retry-after honoured)',
+  },
   CLAUDE_TIMEOUT_MS: { schema: int(1000), default: '30000', doc: 'Timeout of one Claude request' },
-  CLAUDE_HOURLY_TOKEN_BUDGET: { schema: int(0), default: '250000', doc: 'Most Claude tokens (input + output) per rolling hour for the whole enricher group (every member and process, and `enrich reclassify`: one allowance kept in PostgreSQL), then rule-based fallback; 0 = no limit' },
-  CLAUDE_HOURLY_COST_BUDGET_USD: { schema: num(0), default: '1', doc: 'Most Claude spend (USD) per rolling hour for the whole enricher group (shared like the token budget), then rule-based fallback; 0 = no limit' },
-  CLAUDE_PRICE_PER_MTOK: { schema: z.union([z.literal(''), z.string().regex(/^\d+(\.\d+)?\/\d+(\.\d+)?$/, 'expected <input>/<output> USD per million tokens, e.g. 0.1/0.5')]), default: '', doc: 'Override of the Claude price table (input/output USD per million tokens); empty = built-in table' },
+  CLAUDE_HOURLY_TOKEN_BUDGET: {
+    schema: int(0), default: '250000',
+    doc: 'Most Claude tokens (input + output) per rolling hour for the whole enricher group (every member and process, and `enrich reclassify`: one ' +
+      'allowance kept in PostgreSQL), then rule-based fallback; 0 = no limit',
+  },
+  CLAUDE_HOURLY_COST_BUDGET_USD: {
+    schema: num(0), default: '1',
+    doc: 'Most Claude spend (USD) per rolling hour for the whole enricher group (shared like the token budget), then rule-based fallback; 0 = no limit',
+  },
+  CLAUDE_PRICE_PER_MTOK: {
+    schema: z.union([z.literal(''), z.string().regex(/^\d+(\.\d+)?\/\d+(\.\d+)?$/, 'expected <input>/<output> USD per million tokens, e.g. 0.1/0.5')]),
+    default: '',
+    doc: 'Override of the Claude price table (input/output USD per million tokens); empty = built-in table',
+  },
   SYMBOLS: { schema: list(SYMBOL_PATTERN, 'ticker symbols (A-Z, 0-9, . ^ = -)'), default: 'AAPL,MSFT,GOOGL,TSLA,NVDA', doc: 'Symbols the producers follow' },
   PRICE_SOURCE: { schema: oneOf(PRICE_FEEDS), default: 'synthetic', doc: 'Price producer source' },
   PRICE_POLL_SECONDS: { schema: num(0.001), default: '60', doc: 'Seconds between price fetches' },
   SYNTHETIC_SEED: { schema: int(0), default: String(SYNTHETIC_SEED_DEFAULT), doc: 'Seed of the synthetic source' },
   EVENT_SOURCE: { schema: oneOf(EVENT_FEEDS), default: 'file', doc: 'Events producer source: file (EVENT_FILE, offline) or yahoo (news per symbol)' },
   EVENT_POLL_SECONDS: { schema: num(0.001), default: '300', doc: 'Seconds between news fetches of the events producer' },
-  EVENT_FILE: { schema: z.string(), default: '', doc: 'JSONL events file of the file source; empty = the bundled sample (producers/events/sample-events.jsonl)' },
+  EVENT_FILE: {
+    schema: z.string(), default: '',
+    doc: 'JSONL events file of the file source; empty = the bundled sample (producers/events/sample-events.jsonl)',
+  },
   EVENT_NEWS_PER_SYMBOL: { schema: int(1, 100), default: '10', doc: 'Articles asked from Yahoo per symbol and fetch' },
-  GRAPH_PROFILE_SOURCE: { schema: oneOf(['file', 'yahoo']), default: 'file', doc: 'Graph producer company profiles: file (GRAPH_PROFILES_FILE, offline) or yahoo (quoteSummary assetProfile + price)' },
-  GRAPH_PROFILES_FILE: { schema: z.string(), default: '', doc: 'JSON company profiles file; empty = the bundled sample (producers/graph/sample-profiles.json, sample data)' },
+  GRAPH_PROFILE_SOURCE: {
+    schema: oneOf(['file', 'yahoo']), default: 'file',
+    doc: 'Graph producer company profiles: file (GRAPH_PROFILES_FILE, offline) or yahoo (quoteSummary assetProfile + price)',
+  },
+  GRAPH_PROFILES_FILE: {
+    schema: z.string(), default: '',
+    doc: 'JSON company profiles file; empty = the bundled sample (producers/graph/sample-profiles.json, sample data)',
+  },
   GRAPH_POLL_MINUTES: { schema: num(0.001), default: '60', doc: 'Minutes between graph producer runs (profiles and competitors)' },
-  GRAPH_COMPETITORS_REFRESH_HOURS: { schema: num(0), default: '24', doc: "How long Claude's competitor answer for a company is reused before asking again (per process)" },
+  GRAPH_COMPETITORS_REFRESH_HOURS: {
+    schema: num(0), default: '24',
+    doc: "How long Claude's competitor answer for a company is reused before asking again (per process)",
+  },
   CORRELATION_POLL_MINUTES: { schema: num(0.001), default: '60', doc: 'Minutes between correlation analyzer runs' },
   CORRELATION_WINDOW_DAYS: { schema: int(2, 3650), default: '30', doc: 'Daily returns in the correlation window (trading days both symbols have)' },
-  CORRELATION_THRESHOLD: { schema: z.coerce.number({ error: 'expected a number between 0 and 1' }).min(0, 'expected a number between 0 and 1').max(1, 'expected a number between 0 and 1'), default: '0.7', doc: 'Smallest |Pearson r| published as CORRELATED_WITH' },
+  CORRELATION_THRESHOLD: {
+    schema: z.coerce.number({ error: 'expected a number between 0 and 1' })
+      .min(0, 'expected a number between 0 and 1').max(1, 'expected a number between 0 and 1'),
+    default: '0.7',
+    doc: 'Smallest |Pearson r| published as CORRELATED_WITH',
+  },
   TOPIC_PARTITIONS: { schema: int(1, 1000), default: '6', doc: 'Partitions of each main topic' },
-  PRICE_UPDATES_TOPIC: { schema: z.string().regex(/^[\w.-]{1,249}$/, 'expected a Kafka topic name (letters, digits, dot, dash or underscore)'), default: 'price-updates', doc: 'Name of the price-updates topic, e.g. a per-environment namespace on a shared cluster (its DLQ is <name>.dlq, its subject <name>-value)' },
+  PRICE_UPDATES_TOPIC: {
+    schema: z.string().regex(/^[\w.-]{1,249}$/, 'expected a Kafka topic name (letters, digits, dot, dash or underscore)'), default: 'price-updates',
+    doc: 'Name of the price-updates topic, e.g. a per-environment namespace on a shared cluster (its DLQ is <name>.dlq, its subject <name>-value)',
+  },
   TOPIC_REPLICATION_FACTOR: { schema: int(1, 10), default: '1', doc: 'Replication factor of the topics (3 on a production cluster)' },
-  TOPIC_MIN_INSYNC_REPLICAS: { schema: int(1, 10), default: '1', doc: 'min.insync.replicas of the topics and their DLQs: replicas that must have a record before an acks=all send succeeds (2 with replication factor 3: one broker may fail without losing an acknowledged record or stopping writes); at most TOPIC_REPLICATION_FACTOR' },
+  TOPIC_MIN_INSYNC_REPLICAS: {
+    schema: int(1, 10), default: '1',
+    doc: 'min.insync.replicas of the topics and their DLQs: replicas that must have a record before an acks=all send succeeds (2 with replication factor 3: ' +
+      'one broker may fail without losing an acknowledged record or stopping writes); at most TOPIC_REPLICATION_FACTOR',
+  },
   PRICE_RETENTION_DAYS: { schema: int(1), default: '90', doc: 'Retention of price-updates (replay window)' },
   EVENT_RETENTION_DAYS: { schema: int(1), default: '365', doc: 'Retention of market-events and graph-mutations' },
   REDIS_LATEST_TTL_SECONDS: { schema: int(1), default: '60', doc: 'TTL of price:{symbol}:latest' },
@@ -102,23 +155,61 @@ export const configSpec = {
     doc: 'PostgreSQL connections of one enricher member (classification cache, shared Claude budget, market_events)',
   },
   SINK_PARTITIONS_CONCURRENCY: { schema: int(1, 64), default: '3', doc: 'Partitions a sink member writes concurrently' },
-  SINK_PIPELINE: { schema: bool, default: 'true', doc: 'Fetch and decode the next batch of a partition while the store writes the one before (each batch is still committed only after its write); false = fetch, write and commit strictly in turn' },
-  SINK_COMMIT_INTERVAL_MS: { schema: int(0, 60000), default: '100', doc: 'With SINK_PIPELINE: the longest a written batch waits for its offsets to be committed, in one request for all of a member\'s partitions (0 = one commit per batch). A crash in between only means those records are written again' },
-  SINK_FETCH_MAX_BYTES: { schema: int(1024), default: '2097152', doc: 'Most bytes one fetch of a sink member returns, over all its partitions (the batch size a catch-up writes at a time). Larger fetches cost memory (each record becomes objects several times its size) and, with SINK_PIPELINE, gain no speed' },
+  SINK_PIPELINE: {
+    schema: bool, default: 'true',
+    doc: 'Fetch and decode the next batch of a partition while the store writes the one before (each batch is still committed only after its write); false = ' +
+      'fetch, write and commit strictly in turn',
+  },
+  SINK_COMMIT_INTERVAL_MS: {
+    schema: int(0, 60000), default: '100',
+    doc: 'With SINK_PIPELINE: the longest a written batch waits for its offsets to be committed, in one request for all of a member\'s partitions (0 = one ' +
+      'commit per batch). A crash in between only means those records are written again',
+  },
+  SINK_FETCH_MAX_BYTES: {
+    schema: int(1024), default: '2097152',
+    doc: 'Most bytes one fetch of a sink member returns, over all its partitions (the batch size a catch-up writes at a time). Larger fetches cost memory ' +
+      '(each record becomes objects several times its size) and, with SINK_PIPELINE, gain no speed',
+  },
   SINK_FETCH_PARTITION_MAX_BYTES: { schema: int(1024), default: '524288', doc: 'Most bytes one fetch returns per partition' },
-  SINK_MAX_HEAP_MB: { schema: int(0, 65536), default: '0', doc: 'Heap limit (V8 old space, MB) of `consume` and `rebuild` processes and of `--instances` members, e.g. 192 in a container with little memory: bounds their memory (V8 otherwise lets the heap grow far past what a sink keeps alive) at the cost of more garbage collection; 0 = V8\'s own limit' },
+  SINK_MAX_HEAP_MB: {
+    schema: int(0, 65536), default: '0',
+    doc: 'Heap limit (V8 old space, MB) of `consume` and `rebuild` processes and of `--instances` members, e.g. 192 in a container with little memory: ' +
+      'bounds their memory (V8 otherwise lets the heap grow far past what a sink keeps alive) at the cost of more garbage collection; 0 = V8\'s own limit',
+  },
   SINK_RETRY_MAX_MS: { schema: int(100), default: '30000', doc: 'Longest back-off between retries of a failed store write' },
-  DLQ_MAX_REDRIVES: { schema: int(0, 1000), default: '3', doc: 'Times `dlq redrive` sends one dead letter back to its topic (counted across rounds by its redrive-count header); a record redriven this often is refused; 0 = never' },
-  KAFKA_SESSION_TIMEOUT_MS: { schema: int(6000, 300_000), default: '30000', doc: 'Consumer group session timeout: a member silent this long is evicted. Members heartbeat every tenth of it, also while a batch is retried or isolated' },
-  SHUTDOWN_GRACE_SECONDS: { schema: int(1, 3600), default: '30', doc: 'After SIGINT/SIGTERM, the longest a long-running command (`produce …`, `consume`, `run`) may take to stop gracefully before it exits 1 anyway (a second signal exits 1 at once); keep it below an orchestrator\'s own limit (Kubernetes terminationGracePeriodSeconds, `docker stop --time`), which kills the process without a word' },
+  DLQ_MAX_REDRIVES: {
+    schema: int(0, 1000), default: '3',
+    doc: 'Times `dlq redrive` sends one dead letter back to its topic (counted across rounds by its redrive-count header); a record redriven this often is ' +
+      'refused; 0 = never',
+  },
+  KAFKA_SESSION_TIMEOUT_MS: {
+    schema: int(6000, 300_000), default: '30000',
+    doc: 'Consumer group session timeout: a member silent this long is evicted. Members heartbeat every tenth of it, also while a batch is retried or isolated',
+  },
+  SHUTDOWN_GRACE_SECONDS: {
+    schema: int(1, 3600), default: '30',
+    doc: 'After SIGINT/SIGTERM, the longest a long-running command (`produce …`, `consume`, `run`) may take to stop gracefully before it exits 1 anyway (a ' +
+      'second signal exits 1 at once); keep it below an orchestrator\'s own limit (Kubernetes terminationGracePeriodSeconds, `docker stop --time`), which ' +
+      'kills the process without a word',
+  },
   METRICS_PORT: { schema: int(0, 65535), default: '9464', doc: 'Port of /metrics, /health, /ready, /live (0 = any free port)' },
-  METRICS_HOST: { schema: z.string().min(1), default: '127.0.0.1', doc: 'Address /metrics and the health endpoints listen on (0.0.0.0 to reach them from other hosts, e.g. in a container)' },
-  STALL_SECONDS: { schema: int(1), default: '120', doc: 'A consumer group with lag and no progress for this long is stalled: /ready turns false and the cause is logged' },
+  METRICS_HOST: {
+    schema: z.string().min(1), default: '127.0.0.1',
+    doc: 'Address /metrics and the health endpoints listen on (0.0.0.0 to reach them from other hosts, e.g. in a container)',
+  },
+  STALL_SECONDS: {
+    schema: int(1), default: '120',
+    doc: 'A consumer group with lag and no progress for this long is stalled: /ready turns false and the cause is logged',
+  },
   LAG_REFRESH_SECONDS: { schema: num(0.1), default: '5', doc: 'Seconds between reads of consumer lag from the broker (lag gauge, stall detection)' },
   LOG_LEVEL: { schema: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), default: 'info', doc: 'Log level' },
   LOG_FORMAT: { schema: oneOf(['auto', 'json', 'pretty']), default: 'auto', doc: 'json, pretty, or auto (pretty on a terminal)' },
   STACK_DIR: { schema: z.string().min(1), default: '.stack', doc: 'Data, logs and pid files of the local stack' },
-  STACK_KAFKA_BROKERS: { schema: int(1, 5), default: '1', doc: 'Kafka brokers `stack up` runs: 1 on 127.0.0.1:9092, or a KRaft cluster (3 as in production: brokers on 9092, 9094, 9096, internal topics replicated 3 times with min ISR 2); an unset KAFKA_BROKERS then lists all of them' },
+  STACK_KAFKA_BROKERS: {
+    schema: int(1, 5), default: '1',
+    doc: 'Kafka brokers `stack up` runs: 1 on 127.0.0.1:9092, or a KRaft cluster (3 as in production: brokers on 9092, 9094, 9096, internal topics ' +
+      'replicated 3 times with min ISR 2); an unset KAFKA_BROKERS then lists all of them',
+  },
 } as const;
 
 type Spec = typeof configSpec;
@@ -137,8 +228,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     else problems.push(`${name}: ${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
   }
   if (unset(env.KAFKA_BROKERS) && typeof out.STACK_KAFKA_BROKERS === 'number') out.KAFKA_BROKERS = stackKafkaBrokers(out.STACK_KAFKA_BROKERS);
-  if (typeof out.TOPIC_MIN_INSYNC_REPLICAS === 'number' && typeof out.TOPIC_REPLICATION_FACTOR === 'number' && out.TOPIC_MIN_INSYNC_REPLICAS > out.TOPIC_REPLICATION_FACTOR) {
-    problems.push(`TOPIC_MIN_INSYNC_REPLICAS: expected at most TOPIC_REPLICATION_FACTOR (${out.TOPIC_REPLICATION_FACTOR}); with more, every send fails (got ${out.TOPIC_MIN_INSYNC_REPLICAS})`);
+  if (typeof out.TOPIC_MIN_INSYNC_REPLICAS === 'number' && typeof out.TOPIC_REPLICATION_FACTOR === 'number'
+    && out.TOPIC_MIN_INSYNC_REPLICAS > out.TOPIC_REPLICATION_FACTOR) {
+    problems.push(`TOPIC_MIN_INSYNC_REPLICAS: expected at most TOPIC_REPLICATION_FACTOR (${out.TOPIC_REPLICATION_FACTOR}); ` +
+      `with more, every send fails (got ${out.TOPIC_MIN_INSYNC_REPLICAS})`);
   }
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return out as Config;

@@ -87,7 +87,9 @@ const BATCH_MARGIN = 16 * 1024;
 /** Bytes one record adds to a record batch (key, value, headers and their framing), a close upper estimate. */
 export function recordBytes(m: Message): number {
   let n = 24 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
-  for (const [k, v] of Object.entries(m.headers ?? {})) n += 8 + Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : (v as Buffer | undefined)?.length ?? 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    n += 8 + Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : (v as Buffer | undefined)?.length ?? 0);
+  }
   return n;
 }
 
@@ -169,7 +171,8 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
       if (Date.now() - c.at >= PARTITION_COUNT_TTL_MS && !c.refreshing) {
         c.refreshing = true;
         readPartitionCount(deps.kafka, topic)
-          .then((n) => { c.known = n; }, (err: unknown) => log.debug({ topic, err: errorMessage(err) }, 'cannot read the partition count again; keeping the one known'))
+          .then((n) => { c.known = n; },
+            (err: unknown) => log.debug({ topic, err: errorMessage(err) }, 'cannot read the partition count again; keeping the one known'))
           .finally(() => { c.at = Date.now(); c.refreshing = false; });
       }
       return Promise.resolve(c.known);
@@ -195,7 +198,9 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
   async function sendChunked(topic: string, messages: Message[], maxBytes = SEND_CHUNK_BYTES): Promise<void> {
     if (messages.length === 0) return;
     const n = await partitionCount(topic);
-    const partitionMetadata: PartitionMetadata[] = Array.from({ length: n }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0], offlineReplicas: [] }));
+    const partitionMetadata: PartitionMetadata[] = Array.from({ length: n }, (_, i) => ({
+      partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0], offlineReplicas: [],
+    }));
     const byPartition = new Map<number, Message[]>();
     for (const m of messages) {
       const partition = m.partition ?? partitioner({ topic, partitionMetadata, message: m });
@@ -342,7 +347,9 @@ async function readMaxMessageBytes(kafka: Kafka, topic: string): Promise<number>
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }] });
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+    });
     const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
     return Number.isFinite(value) && value > 0 ? value : DEFAULT_MAX_MESSAGE_BYTES;
   } finally {

@@ -24,7 +24,9 @@ export interface Window {
 }
 
 /** The window of a range (or `days`) ending at `now`, for a source and interval. */
-export function backfillWindow(spec: { range: BackfillRange } | { days: number }, o: { now: number; interval: BackfillInterval; source: HistorySourceName }): Window {
+export function backfillWindow(
+  spec: { range: BackfillRange } | { days: number }, o: { now: number; interval: BackfillInterval; source: HistorySourceName },
+): Window {
   const { now, interval, source } = o;
   const d = new Date(now);
   const monthsBack = (m: number) => Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - m, d.getUTCDate());

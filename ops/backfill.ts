@@ -151,5 +151,6 @@ function deadLetter(symbol: string | null, raw: unknown, reason: string, correla
 
 /** Symbols from a tickers file: one per line or comma-separated; blank lines and `#` comments ignored. */
 export function parseTickers(text: string): string[] {
-  return [...new Set(text.split(/\r?\n/).map((l) => l.replace(/#.*/, '')).flatMap((l) => l.split(/[,\s]+/)).map((s) => s.trim().toUpperCase()).filter(Boolean))];
+  return [...new Set(text.split(/\r?\n/).map((l) => l.replace(/#.*/, ''))
+    .flatMap((l) => l.split(/[,\s]+/)).map((s) => s.trim().toUpperCase()).filter(Boolean))];
 }

@@ -81,7 +81,8 @@ const PROTOCOL = 'RoundRobinAssigner';
 export async function holdGroup(kafka: Kafka, admin: Admin, o: { groupId: string; topics: readonly string[]; logger: Logger }): Promise<GroupHold> {
   const log = o.logger.child({ group: o.groupId, role: 'rebuild-hold' });
   const token = Buffer.from(randomUUID());
-  const expected = (await Promise.all(o.topics.map(async (topic) => (await admin.fetchTopicOffsets(topic)).map((p) => ({ topic, partition: p.partition }))))).flat();
+  const expected = (await Promise.all(o.topics.map(async (topic) =>
+    (await admin.fetchTopicOffsets(topic)).map((p) => ({ topic, partition: p.partition }))))).flat();
 
   const assigner: PartitionAssigner = ({ cluster }): Assigner => ({
     name: PROTOCOL,

@@ -128,7 +128,8 @@ export async function rebuild(o: RebuildOptions): Promise<RebuildResult> {
     const countsBefore = (await store.counts?.(o.scope)) ?? {};
     const losses = store.replayLoss ? await store.replayLoss(retainedLog(kafka, config, logger, rewound), o.scope) : [];
     if (losses.length && !o.allowPartial) throw new RetentionLossError(describeLosses(o.sink, losses, rewound), losses);
-    if (o.confirm && !(await o.confirm({ sink: o.sink, groupId: group.groupId, topics: group.topics, scope: o.scope, counts: countsBefore, records: total, losses }))) {
+    const plan = { sink: o.sink, groupId: group.groupId, topics: group.topics, scope: o.scope, counts: countsBefore, records: total, losses };
+    if (o.confirm && !(await o.confirm(plan))) {
       throw new RebuildDeclinedError('rebuild cancelled: nothing was changed');
     }
     if (o.signal?.aborted) throw new RebuildDeclinedError('rebuild stopped before clearing: nothing was changed');
@@ -211,7 +212,8 @@ function describeLoss(l: ReplayLoss): string {
 export function describeLosses(sink: StoreName, losses: readonly ReplayLoss[], rewound: readonly OffsetChange[]): string {
   const topics = [...new Set(losses.map((l) => l.topic))].map((t) => {
     const cut = rewound.filter((c) => c.topic === t && BigInt(c.earliest) > 0n);
-    return `${t} starts at offset ${cut.map((c) => `${c.earliest} on partition ${c.partition}`).join(', ')} (${cut.reduce((n, c) => n + Number(c.earliest), 0).toLocaleString('en-US')} record(s) removed by retention)`;
+    const removed = cut.reduce((n, c) => n + Number(c.earliest), 0).toLocaleString('en-US');
+    return `${t} starts at offset ${cut.map((c) => `${c.earliest} on partition ${c.partition}`).join(', ')} (${removed} record(s) removed by retention)`;
   });
   return [
     `retention has removed records whose data the ${sink} store still holds; a rebuild would not bring back:`,

@@ -107,7 +107,10 @@ export function correlationsJob({ config, logger, publisher, obs }: JobContext, 
   obs.addDependency('postgres', async () => { await pool.query('SELECT 1'); });
   const analyzer = createCorrelationAnalyzer({
     config, logger, publisher, pool,
-    ...defined({ symbols: o.symbols, windowDays: o.windowDays, threshold: o.threshold, intervalMs: o.intervalMinutes === undefined ? undefined : o.intervalMinutes * 60_000 }),
+    ...defined({
+      symbols: o.symbols, windowDays: o.windowDays, threshold: o.threshold,
+      intervalMs: o.intervalMinutes === undefined ? undefined : o.intervalMinutes * 60_000,
+    }),
   });
   return { start: () => analyzer.start(), stop: () => analyzer.stop(), runOnce: () => analyzer.runOnce(), close: () => pool.end() };
 }
@@ -124,7 +127,9 @@ export const jobs = {
   prices: { name: 'price-producer', description: 'prices from PRICE_SOURCE every PRICE_POLL_SECONDS → price-updates', create: (ctx) => pricesJob(ctx) },
   events: { name: 'events-producer', description: 'news from EVENT_SOURCE every EVENT_POLL_SECONDS → market-events', create: (ctx) => eventsJob(ctx) },
   graph: { name: 'graph-producer', description: 'company profiles and competitors → graph-mutations', create: (ctx) => graphJob(ctx) },
-  correlations: { name: 'correlation-analyzer', description: 'correlations of daily returns from PostgreSQL → graph-mutations', create: (ctx) => correlationsJob(ctx) },
+  correlations: {
+    name: 'correlation-analyzer', description: 'correlations of daily returns from PostgreSQL → graph-mutations', create: (ctx) => correlationsJob(ctx),
+  },
 } satisfies Record<string, JobEntry>;
 
 export type JobName = keyof typeof jobs;

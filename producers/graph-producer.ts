@@ -88,8 +88,12 @@ export function createGraphProducer(o: GraphProducerOptions): GraphProducer {
     const deletes: GraphMutation[] = [];
     for (const p of profiles) {
       const before = placeOf.get(p.symbol);
-      if (before?.sector && before.sector !== p.sector) deletes.push(deleteRelationship('IN_SECTOR', p.symbol, before.sector, { origin: 'profile', time: now }));
-      if (before?.industry && before.industry !== p.industry) deletes.push(deleteRelationship('IN_INDUSTRY', p.symbol, before.industry, { origin: 'profile', time: now }));
+      if (before?.sector && before.sector !== p.sector) {
+        deletes.push(deleteRelationship('IN_SECTOR', p.symbol, before.sector, { origin: 'profile', time: now }));
+      }
+      if (before?.industry && before.industry !== p.industry) {
+        deletes.push(deleteRelationship('IN_INDUSTRY', p.symbol, before.industry, { origin: 'profile', time: now }));
+      }
     }
     for (const [symbol, answer] of answers) {
       upserts.push(...competitorMutations(symbol, answer, now));

@@ -105,7 +105,8 @@ async function up(paths: StackPaths, log: (message: string) => void, timeoutMs: 
   const names = new Set(services.map((s) => s.name));
   const other = kafkaServicesWithPidFiles(paths).filter((s) => !names.has(s.name) && ourPid(s, paths) !== undefined);
   if (other.length) {
-    throw new StackError(`Kafka of this stack runs as ${other.map((s) => `${s.name} (pid ${ourPid(s, paths)})`).join(', ')}, not as the ${kafkaBrokers} broker(s) STACK_KAFKA_BROKERS asks for; stop it first with \`marketstream stack down\``);
+    throw new StackError(`Kafka of this stack runs as ${other.map((s) => `${s.name} (pid ${ourPid(s, paths)})`).join(', ')}, ` +
+      `not as the ${kafkaBrokers} broker(s) STACK_KAFKA_BROKERS asks for; stop it first with \`marketstream stack down\``);
   }
   const locks = { maven: createLock(), apt: createLock() };
   const baseCtx = { paths, log, exclusive: (what: 'maven' | 'apt', fn: () => Promise<void>) => locks[what](fn) };
@@ -174,7 +175,8 @@ async function up(paths: StackPaths, log: (message: string) => void, timeoutMs: 
   }
 
   const results = await Promise.allSettled(services.map(bringUpOnce));
-  const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`${services[i]?.name}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
+  const failures = results.flatMap((r, i) => (r.status === 'rejected'
+    ? [`${services[i]?.name}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
   if (failures.length) throw new StackError(`stack up failed:\n  ${failures.join('\n  ')}`);
   if (kafkaBrokers > 1) {
     log(`Kafka runs as ${kafkaBrokers} brokers: ${kafkaBrokerList(kafkaBrokers)}, what KAFKA_BROKERS is when unset (with STACK_KAFKA_BROKERS=${kafkaBrokers}); `

@@ -18,7 +18,9 @@ export const MAX_FUTURE_MS = 24 * 3_600_000;
 /** null when `e` is valid, otherwise the reason (the first rule it breaks). `now` bounds the published time from above. */
 export function validateMarketEvent(e: MarketEvent, now: number): string | null {
   // The same rule as the MarketEvent node key, so every stored event can become a node.
-  if (typeof e.id !== 'string' || !EVENT_ID_PATTERN.test(e.id)) return `id ${JSON.stringify(e.id)} is not an event id (1-128 letters, digits, _ . -; starting with a letter or digit)`;
+  if (typeof e.id !== 'string' || !EVENT_ID_PATTERN.test(e.id)) {
+    return `id ${JSON.stringify(e.id)} is not an event id (1-128 letters, digits, _ . -; starting with a letter or digit)`;
+  }
   if (typeof e.headline !== 'string' || e.headline.trim() === '') return 'headline is empty';
   if (e.headline.length > MAX_HEADLINE) return `headline is longer than ${MAX_HEADLINE} characters`;
   if (e.summary != null && e.summary.length > MAX_SUMMARY) return `summary is longer than ${MAX_SUMMARY} characters`;

@@ -37,7 +37,9 @@ export interface ValidateOptions {
 
 /** null when `p` is valid, otherwise the reason (the first rule it breaks). */
 export function validatePriceUpdate(p: PriceUpdate, now: number, opts: ValidateOptions = {}): string | null {
-  if (typeof p.symbol !== 'string' || !SYMBOL_PATTERN.test(p.symbol)) return `symbol ${JSON.stringify(p.symbol)} is not a ticker (A-Z, 0-9, . ^ = -, 1-15 chars)`;
+  if (typeof p.symbol !== 'string' || !SYMBOL_PATTERN.test(p.symbol)) {
+    return `symbol ${JSON.stringify(p.symbol)} is not a ticker (A-Z, 0-9, . ^ = -, 1-15 chars)`;
+  }
   if (typeof p.interval !== 'string' || !isPriceInterval(p.interval)) return `interval ${JSON.stringify(p.interval)} is not one of tick, 1m, 5m, 1h, 1d`;
   if (!(PriceSources as readonly string[]).includes(p.source)) return `source ${JSON.stringify(p.source)} is not one of ${PriceSources.join(', ')}`;
   for (const field of ['open', 'high', 'low', 'close', 'volume', 'eventTime', 'ingestTime', 'quality'] as const) {

@@ -150,7 +150,10 @@ export async function runBrokerKill(o: BrokerKillOptions): Promise<BrokerKillRes
   // Bar i of symbol k; `records` of them in all, in (i, k) order, so every chunk touches every symbol.
   const bar = (k: number, i: number): PriceUpdate => {
     const close = 50 + ((k * 7919 + i * 31) % 10_000) / 100;
-    return { symbol: symbols[k]!, interval: '1m', eventTime: T0 + i * MINUTE, open: close, high: close + 1, low: close - 1, close, volume: 1000 + i * (k + 1), source: 'synthetic', ingestTime: T0 + i * MINUTE + 500, quality: 1 };
+    return {
+      symbol: symbols[k]!, interval: '1m', eventTime: T0 + i * MINUTE, open: close, high: close + 1, low: close - 1, close, volume: 1000 + i * (k + 1),
+      source: 'synthetic', ingestTime: T0 + i * MINUTE + 500, quality: 1,
+    };
   };
   const nth = (n: number) => bar(n % symbolCount, Math.floor(n / symbolCount));
 
@@ -177,10 +180,14 @@ export async function runBrokerKill(o: BrokerKillOptions): Promise<BrokerKillRes
     sinks = await startSinks({ config, logger, names: ['postgres'], topics: { prices, events }, hooks: { onGroupJoin: () => { groupJoins++; } } });
     const kafka = createKafka(config, logger, 'broker-kill-admin');
     const produced = countingLogger('broker-kill-producer', o.printLevel);
-    const publisher = createPublisher({ kafka: createKafka(config, produced.logger, 'broker-kill-producer'), serde: createSerde(config), logger: produced.logger });
+    const publisher = createPublisher({
+      kafka: createKafka(config, produced.logger, 'broker-kill-producer'), serde: createSerde(config), logger: produced.logger,
+    });
     publishers.push(publisher);
     await publisher.connect();
-    const producer: ProducerReport = { sendFailures: 0, failureMessages: [], publisherRetries: 0, publisherRetryMessages: [], kafkajsRetries: 0, kafkajsMessages: [], longestSendMs: 0 };
+    const producer: ProducerReport = {
+      sendFailures: 0, failureMessages: [], publisherRetries: 0, publisherRetryMessages: [], kafkajsRetries: 0, kafkajsMessages: [], longestSendMs: 0,
+    };
     say(`cluster ${cluster.brokers.join(',')}; topic ${prices.name} (${BROKER_KILL_PARTITIONS} partitions, RF 3, min ISR 2); producing ${records} bars`);
 
     const chunk = o.chunk ?? 5000;
@@ -286,11 +293,13 @@ export const brokerKilled: Scenario = {
   async run(ctx: FaultContext): Promise<FaultResult> {
     const r = await runBrokerKill({ records: ctx.records, config: ctx.config, pool: ctx.pool, say: ctx.say });
     const p = r.producer;
-    const producer = `producer: ${p.sendFailures} failed send(s), ${p.publisherRetries} publisher retries, ${p.kafkajsRetries} kafkajs retries, longest send ${(p.longestSendMs / 1000).toFixed(1)} s`;
+    const producer = `producer: ${p.sendFailures} failed send(s), ${p.publisherRetries} publisher retries, ${p.kafkajsRetries} kafkajs retries, `
+      + `longest send ${(p.longestSendMs / 1000).toFixed(1)} s`;
     return {
       fault: this.name, records: r.records, lost: r.lost, doubled: r.doubled, inDlq: 0,
       rebalances: Math.max(0, r.groupJoins - 1), recoverSeconds: r.recoverSeconds,
-      notes: `broker ${r.killedNode} led partitions ${r.killedLeaderOf.join(',')}; ${producer}; values ${r.wrongValues ? `${r.wrongValues} wrong` : 'all right'}; `
+      notes: `broker ${r.killedNode} led partitions ${r.killedLeaderOf.join(',')}; ${producer}; `
+        + `values ${r.wrongValues ? `${r.wrongValues} wrong` : 'all right'}; `
         + `committed = end: ${r.committedAtEnd}; consumer restarts ${r.consumerRestarts}`,
     };
   },

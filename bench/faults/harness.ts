@@ -60,7 +60,10 @@ export async function createStream(ctx: FaultContext, name: string, o: { symbols
   let next = 0;
   const bar = (s: string, i: number): PriceUpdate => {
     const close = 100 + (i % 97) / 10;
-    return { symbol: s, interval: '1m', eventTime: T0 + i * MINUTE, open: close - 0.5, high: close + 1, low: close - 1, close, volume: 1000 + i, source: 'synthetic', ingestTime: T0 + i * MINUTE + 500, quality: 1 };
+    return {
+      symbol: s, interval: '1m', eventTime: T0 + i * MINUTE, open: close - 0.5, high: close + 1, low: close - 1, close, volume: 1000 + i,
+      source: 'synthetic', ingestTime: T0 + i * MINUTE + 500, quality: 1,
+    };
   };
   const marker = (s: string, i: number): PriceUpdate => ({ ...bar(s, i), eventTime: T0 - (i + 1) * MINUTE, high: 1 });
 
@@ -169,7 +172,9 @@ export async function settled(members: readonly Member[], quietMs = 8000, deadli
     await sleep(quietMs);
     if (members.some((m) => m.child.exitCode !== null)) throw new Error('a member process exited while the group was settling');
     if (total() === before && members.every((m) => m.joins() > 0)) return before;
-    if (Date.now() > deadline) throw new Error(`the group did not settle within ${deadlineMs / 1000} s (joins so far: ${members.map((m) => m.joins()).join(', ')})`);
+    if (Date.now() > deadline) {
+      throw new Error(`the group did not settle within ${deadlineMs / 1000} s (joins so far: ${members.map((m) => m.joins()).join(', ')})`);
+    }
   }
 }
 
@@ -187,7 +192,9 @@ export async function recovered(ctx: FaultContext, stream: Stream, config: Confi
 }
 
 /** The table row figures from a finished stream. */
-export async function figures(stream: Stream, o: { fault: string; rebalances: number; recoverSeconds: number | null; notes?: string; replayedMarkers?: number }): Promise<FaultResult> {
+export async function figures(
+  stream: Stream, o: { fault: string; rebalances: number; recoverSeconds: number | null; notes?: string; replayedMarkers?: number },
+): Promise<FaultResult> {
   const rows = await stream.rows();
   const dlq = await stream.dlq();
   return {

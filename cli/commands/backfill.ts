@@ -57,20 +57,28 @@ export function registerBackfill(program: Command): void {
         if (!symbols.length && source.symbols) symbols.push(...(await source.symbols()));
         const bad = symbols.filter((s) => !SYMBOL_PATTERN.test(s));
         if (bad.length) throw new InvalidArgumentError(`not ticker symbols: ${bad.join(', ')}`);
-        const window = backfillWindow(opts.range ? { range: opts.range } : { days: opts.days! }, { now: Date.now(), interval: opts.interval, source: opts.source });
+        const window = backfillWindow(opts.range ? { range: opts.range } : { days: opts.days! },
+          { now: Date.now(), interval: opts.interval, source: opts.source });
         if (window.clamped) logger.warn({ from: new Date(window.from).toISOString() }, window.clamped);
-        logger.info({ symbols: symbols.length, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString(), interval: opts.interval, source: opts.source }, 'backfill starting');
+        logger.info({
+          symbols: symbols.length, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString(),
+          interval: opts.interval, source: opts.source,
+        }, 'backfill starting');
         await ensureTopics(kafka, config, [priceUpdatesOf(config)]);
         await publisher.connect();
         const started = Date.now();
         const result = await backfill({
           config, logger, publisher, source, symbols, from: window.from, to: window.to, interval: opts.interval, parallel: opts.parallel,
-          onProgress: (p) => bar.update(p.symbolsDone, p.symbols, Math.round(p.published / Math.max(0.001, (Date.now() - started) / 1000)), `${p.published.toLocaleString('en-US')} bars`),
+          onProgress: (p) => bar.update(p.symbolsDone, p.symbols, Math.round(p.published / Math.max(0.001, (Date.now() - started) / 1000)),
+            `${p.published.toLocaleString('en-US')} bars`),
         });
         bar.stop();
-        if (opts.json) process.stdout.write(`${JSON.stringify({ ...result, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString() }, null, 2)}\n`);
-        else {
-          process.stdout.write(`backfilled ${result.symbolsDone - result.failed}/${result.symbols} symbols, ${new Date(window.from).toISOString().slice(0, 10)} → ${new Date(window.to).toISOString().slice(0, 10)} (${opts.interval}): ${result.published.toLocaleString('en-US')} bars published, ${result.invalid} dead-lettered, in ${(result.ms / 1000).toFixed(1)} s\n`);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ ...result, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString() }, null, 2)}\n`);
+        } else {
+          const days = `${new Date(window.from).toISOString().slice(0, 10)} → ${new Date(window.to).toISOString().slice(0, 10)}`;
+          process.stdout.write(`backfilled ${result.symbolsDone - result.failed}/${result.symbols} symbols, ${days} (${opts.interval}): ` +
+            `${result.published.toLocaleString('en-US')} bars published, ${result.invalid} dead-lettered, in ${(result.ms / 1000).toFixed(1)} s\n`);
           for (const f of result.failures) process.stdout.write(`  failed ${f.symbol}: ${f.error}\n`);
         }
         if (result.failed) process.exitCode = 1;

@@ -13,7 +13,8 @@ import { formatExplanation } from '../explain/format.ts';
 
 export function registerExplain(program: Command): void {
   program.command('explain')
-    .description('where a graph fact came from: the fact, the Kafka record that made (or deleted) it, decoded, the classification (model, tokens, cost) and the source article or company profile')
+    .description('where a graph fact came from: the fact, the Kafka record that made (or deleted) it, decoded, the classification (model, tokens, cost) ' +
+      'and the source article or company profile')
     .argument('<target>', 'an event id, a SYMBOL, or FROM-REL-TO (e.g. AAPL-COMPETES_WITH-MSFT, <event id>-AFFECTS-AAPL)')
     .option('--database <name>', 'Neo4j database (default NEO4J_DATABASE, else the server\'s)')
     .option('--json', 'print JSON')
@@ -23,7 +24,9 @@ export function registerExplain(program: Command): void {
       const database = opts.database ?? neo4jDatabase(config);
       const pool = createPgPool(config, { max: 1, applicationName: 'marketstream-explain' });
       try {
-        const x = await explain({ config, kafka: createKafka(config, logger, 'explain'), decoder: createRecordDecoder(config), driver, pool, ...(database ? { database } : {}) }, target);
+        const x = await explain({
+          config, kafka: createKafka(config, logger, 'explain'), decoder: createRecordDecoder(config), driver, pool, ...(database ? { database } : {}),
+        }, target);
         process.stdout.write(opts.json ? `${JSON.stringify(jsonSafe(x), null, 2)}\n` : `${formatExplanation(x)}\n`);
         if (!x.facts.length) process.exitCode = 1;
       } catch (err) {

@@ -32,7 +32,8 @@ function threshold(v: string): number {
 export function registerProduceCorrelations(program: Command): void {
   produceCommand(program).command('correlations')
     .summary('correlated daily returns → CORRELATED_WITH on graph-mutations (hourly)')
-    .description('correlate daily returns of the symbols (PostgreSQL price_data; 1d bars, else the last bar of each UTC day) and publish CORRELATED_WITH for pairs with |r| >= threshold to graph-mutations (pairs that fell below: deleted)')
+    .description('correlate daily returns of the symbols (PostgreSQL price_data; 1d bars, else the last bar of each UTC day) and publish CORRELATED_WITH ' +
+      'for pairs with |r| >= threshold to graph-mutations (pairs that fell below: deleted)')
     .option('--symbols <list>', 'comma-separated symbols (default SYMBOLS)', symbolList)
     .option('--all-symbols', 'every symbol with bars in price_data instead of a list')
     .option('--window <days>', `daily returns in the window (default CORRELATION_WINDOW_DAYS, ${configSpec.CORRELATION_WINDOW_DAYS.default})`, windowDays)
@@ -43,7 +44,9 @@ export function registerProduceCorrelations(program: Command): void {
       if (opts.allSymbols && opts.symbols) cmd.error('error: --symbols and --all-symbols exclude each other');
       const { config, logger } = loadContext('correlation-analyzer');
       const ctx = { config, logger, ...(await openPublishing({ config, logger, command: 'produce correlations', clientId: 'correlation-analyzer' })) };
-      const job = correlationsJob(ctx, { symbols: opts.allSymbols ? 'all' : opts.symbols, windowDays: opts.window, threshold: opts.threshold, intervalMinutes: opts.interval });
+      const job = correlationsJob(ctx, {
+        symbols: opts.allSymbols ? 'all' : opts.symbols, windowDays: opts.window, threshold: opts.threshold, intervalMinutes: opts.interval,
+      });
       await runUntilStopped({ ...ctx, job, once: opts.once });
     });
 }

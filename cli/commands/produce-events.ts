@@ -19,7 +19,8 @@ interface EventsOptions {
 
 export function registerProduceEvents(program: Command): void {
   produceCommand(program).command('events')
-    .description(`fetch market events (news) every interval, drop duplicates, validate and publish to market-events (invalid ones to market-events.dlq).\nSources:\n${eventSourceNames.map((n) => `  ${n}: ${eventSources[n].description}`).join('\n')}`)
+    .description('fetch market events (news) every interval, drop duplicates, validate and publish to market-events (invalid ones to market-events.dlq).\n' +
+      `Sources:\n${eventSourceNames.map((n) => `  ${n}: ${eventSources[n].description}`).join('\n')}`)
     .addOption(new Option('--source <name>', 'event source (default EVENT_SOURCE)').choices(eventSourceNames))
     .option('--file <path>', 'JSONL file of events (source file; default EVENT_FILE, else the bundled sample)')
     .option('--symbols <list>', 'comma-separated symbols (default SYMBOLS; for file: every event in the file)', symbolList)
@@ -29,7 +30,9 @@ export function registerProduceEvents(program: Command): void {
     .action(async (opts: EventsOptions) => {
       const { config, logger } = loadContext('events-producer');
       const ctx = { config, logger, ...(await openPublishing({ config, logger, command: 'produce events', clientId: 'events-producer' })) };
-      const job = eventsJob(ctx, { source: opts.source, file: opts.file, symbols: opts.symbols, intervalSeconds: opts.interval, count: opts.count, newsCount: opts.newsCount });
+      const job = eventsJob(ctx, {
+        source: opts.source, file: opts.file, symbols: opts.symbols, intervalSeconds: opts.interval, count: opts.count, newsCount: opts.newsCount,
+      });
       await runUntilStopped({ ...ctx, job });
     });
 }

@@ -18,7 +18,8 @@ interface GraphOptions {
 export function registerProduceGraph(program: Command): void {
   produceCommand(program).command('graph')
     .summary('company profiles and competitors → graph-mutations (hourly)')
-    .description('publish the company graph to graph-mutations: profiles (name, sector, industry, exchange) → Company, Sector, Industry, IN_SECTOR, IN_INDUSTRY; competitors (Claude, or same-industry peers without ANTHROPIC_API_KEY) → COMPETES_WITH')
+    .description('publish the company graph to graph-mutations: profiles (name, sector, industry, exchange) → Company, Sector, Industry, ' +
+      'IN_SECTOR, IN_INDUSTRY; competitors (Claude, or same-industry peers without ANTHROPIC_API_KEY) → COMPETES_WITH')
     .option('--symbols <list>', 'comma-separated symbols (default SYMBOLS)', symbolList)
     .addOption(new Option('--profiles <source>', 'profile source (default GRAPH_PROFILE_SOURCE)').choices(['file', 'yahoo']))
     .option('--profiles-file <path>', 'JSON profiles file (default GRAPH_PROFILES_FILE, else the bundled sample)')

@@ -34,7 +34,8 @@ export function produceCommand(program: Command): Command {
 
 export function registerProduce(program: Command): void {
   produceCommand(program).command('prices')
-    .description(`fetch prices every interval, validate them and publish to price-updates (invalid ones to price-updates.dlq).\nSources:\n${priceSourceNames.map((n) => `  ${n}: ${priceSources[n].description}`).join('\n')}`)
+    .description('fetch prices every interval, validate them and publish to price-updates (invalid ones to price-updates.dlq).\n' +
+      `Sources:\n${priceSourceNames.map((n) => `  ${n}: ${priceSources[n].description}`).join('\n')}`)
     .addOption(new Option('--source <name>', 'price source (default PRICE_SOURCE)').choices(priceSourceNames))
     .option('--symbols <list>', 'comma-separated symbols (default SYMBOLS; for --file: all symbols in the file)', symbolList)
     .option('--interval <seconds>', 'seconds between fetches (default PRICE_POLL_SECONDS; for --file 0.1, or 0 at full speed)', seconds)

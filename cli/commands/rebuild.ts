@@ -13,7 +13,8 @@ import { progressBar } from '../progress.ts';
 export function formatRebuild(r: RebuildResult): string {
   const seconds = (r.ms / 1000).toFixed(1);
   const lines = [
-    `${r.completed ? 'rebuilt' : 'stopped before catching up:'} ${sinks[r.sink].name} from ${r.topics.join(', ')}: ${r.records.toLocaleString('en-US')} records in ${seconds} s (${r.perSecond.toLocaleString('en-US')}/s)`,
+    `${r.completed ? 'rebuilt' : 'stopped before catching up:'} ${sinks[r.sink].name} from ${r.topics.join(', ')}: ` +
+      `${r.records.toLocaleString('en-US')} records in ${seconds} s (${r.perSecond.toLocaleString('en-US')}/s)`,
     ...Object.entries(r.counts).map(([what, n]) => `  ${what}: ${n.toLocaleString('en-US')}`),
   ];
   if (r.losses.length) lines.push(`  not brought back (--allow-partial): ${r.losses.map((l) => `${l.count.toLocaleString('en-US')} ${l.what}`).join(', ')}`);
@@ -25,8 +26,10 @@ export function formatRebuild(r: RebuildResult): string {
 export function formatQuestion(p: RebuildPlan): string {
   const held = Object.entries(p.counts).map(([what, n]) => `${n.toLocaleString('en-US')} ${what}`).join(', ') || 'nothing counted';
   const scope = p.scope?.symbols ? ` for ${p.scope.symbols.join(', ')}` : '';
-  const lost = p.losses.length ? ` ${p.losses.map((l) => `${l.count.toLocaleString('en-US')} ${l.what}`).join(', ')} will not come back (--allow-partial).` : '';
-  return `This clears the ${p.sink} store${scope} (${held}) and replays ${p.records.toLocaleString('en-US')} records from ${p.topics.join(', ')}.${lost} Continue? [y/N] `;
+  const lost = p.losses.length
+    ? ` ${p.losses.map((l) => `${l.count.toLocaleString('en-US')} ${l.what}`).join(', ')} will not come back (--allow-partial).` : '';
+  return `This clears the ${p.sink} store${scope} (${held}) and replays ${p.records.toLocaleString('en-US')} records from ${p.topics.join(', ')}.` +
+    `${lost} Continue? [y/N] `;
 }
 
 /** Asks on `output`, reads one line from `input`: true only for y/yes. End of input or Ctrl-C count as no. */
@@ -48,9 +51,11 @@ export function askYesNo(question: string, input: NodeJS.ReadableStream, output:
 
 export function registerRebuild(program: Command): void {
   program.command('rebuild')
-    .description('clear a store and replay it from the log: holds the sink\'s group (no other member can write meanwhile), rewinds it to earliest, clears what it materialized (never the enricher cache), runs it until caught up')
+    .description('clear a store and replay it from the log: holds the sink\'s group (no other member can write meanwhile), rewinds it to earliest, ' +
+      'clears what it materialized (never the enricher cache), runs it until caught up')
     .addArgument(new Argument('<store>', 'the store to rebuild').choices(STORES))
-    .option('--symbols <list>', 'clear only these symbols\' data (the whole log is still replayed; the sinks\' upserts leave the rest as it is)', (v: string) => v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean))
+    .option('--symbols <list>', 'clear only these symbols\' data (the whole log is still replayed; the sinks\' upserts leave the rest as it is)',
+      (v: string) => v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean))
     .option('--yes', 'do not ask before clearing (required without a terminal)')
     .option('--allow-partial', 'rebuild even when retention has removed records whose data the store holds; that data is lost')
     .addOption(new Option('--json', 'print the result as JSON'))
@@ -79,7 +84,8 @@ export function registerRebuild(program: Command): void {
       } catch (err) {
         bar.stop();
         const refused = err instanceof GroupActiveError || err instanceof RetentionLossError;
-        process.stderr.write(err instanceof RebuildDeclinedError ? `${errorMessage(err)}\n` : `rebuild ${refused ? 'refused' : 'failed'}: ${errorMessage(err)}\n`);
+        process.stderr.write(err instanceof RebuildDeclinedError ? `${errorMessage(err)}\n`
+          : `rebuild ${refused ? 'refused' : 'failed'}: ${errorMessage(err)}\n`);
         process.exitCode = 1;
       } finally {
         process.off('SIGINT', onSignal);

@@ -12,11 +12,13 @@ import { openPublishing } from '../producing.ts';
 export function registerRun(program: Command): void {
   program.command('run')
     .description(`run every producer (${jobNames.join(', ')}) and every consumer group (${sinkNames.join(', ')}) in one process`)
-    .option('--instances <group=n...>', 'run a group as n members in n child processes (e.g. postgres=2); the other groups run in this process', parseInstances, {})
+    .option('--instances <group=n...>', 'run a group as n members in n child processes (e.g. postgres=2); the other groups run in this process',
+      parseInstances, {})
     .action(async (opts: { instances: Partial<Record<SinkName, number>> }) => {
       const { config, logger } = loadContext('marketstream-run');
       if (config.PRICE_SOURCE === 'file') {
-        program.error('run: PRICE_SOURCE=file needs a file; run `marketstream produce prices --source file --file <path>` beside `marketstream consume <group>`');
+        program.error('run: PRICE_SOURCE=file needs a file; ' +
+          'run `marketstream produce prices --source file --file <path>` beside `marketstream consume <group>`');
       }
       const ctx = { config, logger, ...(await openPublishing({ config, logger, command: 'run', clientId: 'producers' })) };
       const forked = sinkNames.filter((n) => (opts.instances[n] ?? 1) > 1);
@@ -24,7 +26,9 @@ export function registerRun(program: Command): void {
       // Child processes take the ports after this process's own.
       const members = forked.map((group, g) => startMemberProcesses({
         group, instances: opts.instances[group]!, logger,
-        config: { ...config, METRICS_PORT: config.METRICS_PORT === 0 ? 0 : config.METRICS_PORT + 1 + forked.slice(0, g).reduce((n, f) => n + opts.instances[f]!, 0) },
+        config: {
+          ...config, METRICS_PORT: config.METRICS_PORT === 0 ? 0 : config.METRICS_PORT + 1 + forked.slice(0, g).reduce((n, f) => n + opts.instances[f]!, 0),
+        },
       }));
       const jobs = jobNames.map((name) => jobRegistry[name].create(ctx));
       const loops = jobs.map((j) => j.start());
@@ -44,6 +48,8 @@ export function registerRun(program: Command): void {
 /** `postgres=2` (repeatable): members of a group in child processes. */
 function parseInstances(v: string, previous: Partial<Record<SinkName, number>>): Partial<Record<SinkName, number>> {
   const m = /^([a-z0-9-]+)=(\d+)$/.exec(v.trim());
-  if (!m || !isSinkName(m[1]!) || Number(m[2]) < 1) throw new InvalidArgumentError(`expected <group>=<n> with group one of ${sinkNames.join(', ')} and n ≥ 1 (got ${v})`);
+  if (!m || !isSinkName(m[1]!) || Number(m[2]) < 1) {
+    throw new InvalidArgumentError(`expected <group>=<n> with group one of ${sinkNames.join(', ')} and n ≥ 1 (got ${v})`);
+  }
   return { ...previous, [m[1]!]: Number(m[2]) };
 }

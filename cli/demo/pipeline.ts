@@ -49,11 +49,14 @@ export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka
 
     say('Publishing the company graph from the sample profiles…');
     const graph = await createGraphProducer({ config, logger, publisher, profiles: createFileProfileSource(), competitors, maxRuns: 1 }).runOnce();
-    say(`Graph producer: ${graph.published} graph mutations for ${graph.profiles} company profiles (sample profiles; competitors ${config.ANTHROPIC_API_KEY ? 'from Claude' : 'from same-industry peers: no ANTHROPIC_API_KEY'}).`);
+    say(`Graph producer: ${graph.published} graph mutations for ${graph.profiles} company profiles ` +
+      `(sample profiles; competitors ${config.ANTHROPIC_API_KEY ? 'from Claude' : 'from same-industry peers: no ANTHROPIC_API_KEY'}).`);
 
     say('Publishing news events from the bundled sample file…');
     const news = await createEventsProducer({ config, logger, publisher, source: createEventSource('file', {}, { logger }) }).publishOnce();
-    say(`Events producer: ${news.published} news events from the bundled sample file (${news.duplicates} duplicates dropped); the enricher classifies them ${config.ANTHROPIC_API_KEY ? `with Claude (${config.ANTHROPIC_MODEL})` : 'with the rule-based classifier (no ANTHROPIC_API_KEY)'}.`);
+    say(`Events producer: ${news.published} news events from the bundled sample file (${news.duplicates} duplicates dropped); ` +
+      `the enricher classifies them ${config.ANTHROPIC_API_KEY ? `with Claude (${config.ANTHROPIC_MODEL})`
+        : 'with the rule-based classifier (no ANTHROPIC_API_KEY)'}.`);
 
     const source = instrumentPriceFeed(createSyntheticSource({ seed: config.SYNTHETIC_SEED, interval: 'tick' }), obs.metrics);
     const producer = createPriceProducer({ config, logger, publisher, source, intervalMs: 1000 });
@@ -64,7 +67,8 @@ export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka
     say('Waiting for PostgreSQL to hold the daily closes, then correlating the symbols…');
     await waitForCatchUp(kafka, config, ['postgres'], Math.max(5000, ends - Date.now()));
     const correlations = await createCorrelationAnalyzer({ config, logger, publisher, pool, maxRuns: 1 }).runOnce();
-    say(`Correlation analyzer: ${correlations.above} of ${correlations.pairs} pairs with |r| ≥ ${config.CORRELATION_THRESHOLD} over ${config.CORRELATION_WINDOW_DAYS} days → CORRELATED_WITH.`);
+    say(`Correlation analyzer: ${correlations.above} of ${correlations.pairs} pairs with |r| ≥ ${config.CORRELATION_THRESHOLD} ` +
+      `over ${config.CORRELATION_WINDOW_DAYS} days → CORRELATED_WITH.`);
 
     await new Promise((r) => setTimeout(r, Math.max(0, ends - Date.now())));
     await producer.stop();

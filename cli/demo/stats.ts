@@ -50,7 +50,9 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
       pool.query<{ n: string }>('SELECT count(*) AS n FROM price_data WHERE symbol = ANY($1)', [symbols]),
       pool.query<{ n: string; classified: string }>('SELECT count(*) AS n, count(classifier) AS classified FROM market_events'),
     ]);
-    stores.postgres = { priceRows: Number(prices.rows[0]?.n ?? 0), events: Number(events.rows[0]?.n ?? 0), classified: Number(events.rows[0]?.classified ?? 0) };
+    stores.postgres = {
+      priceRows: Number(prices.rows[0]?.n ?? 0), events: Number(events.rows[0]?.n ?? 0), classified: Number(events.rows[0]?.classified ?? 0),
+    };
   };
   const readRedis = async () => {
     if (redis.status === 'wait') await redis.connect();
@@ -100,7 +102,9 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
           .sort((a, b) => rank(topicOrder, a.topic) - rank(topicOrder, b.topic) || a.topic.localeCompare(b.topic)),
         groups: sinkNames.map((n) => {
           const group = groupIdOf(config, n);
-          return { sink: sinks[n].name, group, lag: lagBy.get(group) ?? null, written: writtenBy.get(sinks[n].name) ?? 0, consumed: consumedBy.get(group) ?? 0 };
+          return {
+            sink: sinks[n].name, group, lag: lagBy.get(group) ?? null, written: writtenBy.get(sinks[n].name) ?? 0, consumed: consumedBy.get(group) ?? 0,
+          };
         }),
         stores: { postgres: stores.postgres, redis: stores.redis, neo4j: stores.neo4j },
         claude: {

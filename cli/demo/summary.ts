@@ -13,7 +13,10 @@ export interface DemoSummary {
   redis: { symbol: string; close: string | null; ts: string | null; source: string | null; ttlSeconds: number }[];
   neo4j: { symbol: string; lastPrice: number | null; lastUpdated: string | null; labels: string[] }[];
   subjects: { subject: string; version: number; id: number }[];
-  events: { total: number; enriched: number; latest: { publishedAt: string; symbols: string[]; type: string | null; sentiment: string | null; classifier: string | null; headline: string }[] };
+  events: {
+    total: number; enriched: number;
+    latest: { publishedAt: string; symbols: string[]; type: string | null; sentiment: string | null; classifier: string | null; headline: string }[];
+  };
   graph: {
     counts: { affects: number; inSector: number; correlated: number; competes: number };
     correlated: { a: string; b: string; coefficient: number }[];
@@ -35,7 +38,8 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
       return { symbol, close: h.close ?? null, ts: h.ts ?? null, source: h.source ?? null, ttlSeconds: ttl };
     }));
     const nodes = await driver.executeQuery(
-      'MATCH (c:Stock) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol, c.last_price AS lastPrice, toString(c.last_updated) AS lastUpdated, labels(c) AS labels ORDER BY symbol',
+      'MATCH (c:Stock) WHERE c.symbol IN $symbols ' +
+        'RETURN c.symbol AS symbol, c.last_price AS lastPrice, toString(c.last_updated) AS lastUpdated, labels(c) AS labels ORDER BY symbol',
       { symbols }, { database });
     const registry = createSchemaRegistryClient(config);
     const listed = new Set(((await registry.request('GET', '/subjects')) as string[] | null) ?? []); // null while empty
@@ -44,13 +48,16 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
       return { subject: t.subject, version: latest.version, id: latest.id };
     }));
     const events = await pool.query<{ total: string; enriched: string }>('SELECT count(*) AS total, count(classifier) AS enriched FROM market_events');
-    const latestEvents = await pool.query<{ published_at: Date; symbols: string[]; type: string | null; sentiment: string | null; classifier: string | null; headline: string }>(
+    const latestEvents = await pool.query<{
+      published_at: Date; symbols: string[]; type: string | null; sentiment: string | null; classifier: string | null; headline: string;
+    }>(
       'SELECT published_at, symbols, type, sentiment, classifier, headline FROM market_events WHERE classifier IS NOT NULL ORDER BY published_at DESC LIMIT 5');
     const one = async (q: string, p: Record<string, unknown> = {}) => (await driver.executeQuery(q, p, { database })).records.map((r) => r.toObject());
     const [counts] = await one(`RETURN
       COUNT { (:MarketEvent)-[:AFFECTS]->(:Company) } AS affects, COUNT { (:Company)-[:IN_SECTOR]->(:Sector) } AS inSector,
       COUNT { (:Company)-[:CORRELATED_WITH]->(:Company) } AS correlated, COUNT { (:Company)-[:COMPETES_WITH]->(:Company) } AS competes`);
-    const correlated = await one('MATCH (a:Company)-[r:CORRELATED_WITH]->(b:Company) RETURN a.symbol AS a, b.symbol AS b, r.coefficient AS coefficient ORDER BY abs(r.coefficient) DESC LIMIT 10');
+    const correlated = await one('MATCH (a:Company)-[r:CORRELATED_WITH]->(b:Company) ' +
+      'RETURN a.symbol AS a, b.symbol AS b, r.coefficient AS coefficient ORDER BY abs(r.coefficient) DESC LIMIT 10');
     const focusSymbol = symbols[0] ?? 'AAPL';
     const [focus] = await one(`MATCH (c:Company {symbol: $symbol})
       OPTIONAL MATCH (c)-[:IN_SECTOR]->(s:Sector) OPTIONAL MATCH (c)-[:IN_INDUSTRY]->(i:Industry)
@@ -61,12 +68,16 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
     return {
       events: {
         total: Number(events.rows[0]?.total ?? 0), enriched: Number(events.rows[0]?.enriched ?? 0),
-        latest: latestEvents.rows.map((r) => ({ publishedAt: r.published_at.toISOString(), symbols: r.symbols, type: r.type, sentiment: r.sentiment, classifier: r.classifier, headline: r.headline })),
+        latest: latestEvents.rows.map((r) => ({
+          publishedAt: r.published_at.toISOString(), symbols: r.symbols, type: r.type, sentiment: r.sentiment, classifier: r.classifier, headline: r.headline,
+        })),
       },
       graph: {
         counts: counts as DemoSummary['graph']['counts'],
         correlated: correlated as DemoSummary['graph']['correlated'],
-        focus: { symbol: focusSymbol, sector: null, industry: null, competitors: [], correlated: [], events: [], ...(focus ?? {}) } as DemoSummary['graph']['focus'],
+        focus: {
+          symbol: focusSymbol, sector: null, industry: null, competitors: [], correlated: [], events: [], ...(focus ?? {}),
+        } as DemoSummary['graph']['focus'],
       },
       postgres: pg.rows.map((r) => ({ symbol: r.symbol, rows: Number(r.rows), first: r.first.toISOString(), last: r.last.toISOString() })),
       redis: latest,
@@ -89,9 +100,12 @@ export function printSummary(s: DemoSummary, out: (line: string) => void = conso
   out('\nNeo4j  (:Company:Stock)');
   for (const r of s.neo4j) out(`  ${r.symbol.padEnd(6)} last_price ${r.lastPrice ?? '-'}  last_updated ${r.lastUpdated ?? '-'}  labels ${r.labels.join(':')}`);
   out(`\nPostgreSQL  market_events: ${s.events.total} events, ${s.events.enriched} enriched; latest enriched:`);
-  for (const e of s.events.latest) out(`  ${e.publishedAt.slice(0, 16)}  ${e.symbols.join(',').padEnd(10)} ${`${e.type}/${e.sentiment}`.padEnd(28)} [${e.classifier}] ${e.headline}`);
+  for (const e of s.events.latest) {
+    out(`  ${e.publishedAt.slice(0, 16)}  ${e.symbols.join(',').padEnd(10)} ${`${e.type}/${e.sentiment}`.padEnd(28)} [${e.classifier}] ${e.headline}`);
+  }
   const g = s.graph;
-  out(`\nNeo4j  graph: ${g.counts.affects} (:MarketEvent)-[:AFFECTS]->(:Company), ${g.counts.inSector} (:Company)-[:IN_SECTOR]->(:Sector), ${g.counts.competes} COMPETES_WITH, ${g.counts.correlated} CORRELATED_WITH`);
+  out(`\nNeo4j  graph: ${g.counts.affects} (:MarketEvent)-[:AFFECTS]->(:Company), ${g.counts.inSector} (:Company)-[:IN_SECTOR]->(:Sector), ` +
+    `${g.counts.competes} COMPETES_WITH, ${g.counts.correlated} CORRELATED_WITH`);
   for (const c of g.correlated) out(`  ${c.a} -[:CORRELATED_WITH {coefficient: ${c.coefficient.toFixed(3)}}]- ${c.b}`);
   out(`\nNeo4j  neighbourhood of ${g.focus.symbol}`);
   out(`  sector ${g.focus.sector ?? '-'}, industry ${g.focus.industry ?? '-'}`);

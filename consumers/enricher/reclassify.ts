@@ -100,7 +100,9 @@ function toCandidate(r: Row, logger?: Logger): Candidate | null {
 }
 
 /** One page of the selection, newest events first; pass `next` back to read on. */
-export async function selectCandidates(pool: Pool, sel: ReclassifySelection, o: { after?: string | null; pageSize: number; logger?: Logger }): Promise<CandidatePage> {
+export async function selectCandidates(
+  pool: Pool, sel: ReclassifySelection, o: { after?: string | null; pageSize: number; logger?: Logger },
+): Promise<CandidatePage> {
   const { rows } = await pool.query<Row>(SELECT, params(sel, { after: o.after ?? null, limit: o.pageSize })).catch((err) => { throw classifyPgError(err); });
   return {
     candidates: rows.map((r) => toCandidate(r, o.logger)).filter((c): c is Candidate => c !== null),

@@ -48,7 +48,9 @@ function sourcesByKey(records: readonly SinkRecord<MarketEvent>[]): Map<string, 
   const out = new Map<string, SourceRecord>();
   for (const r of records) {
     const key = r.value?.id ?? r.key;
-    if (key !== null && r.topic !== undefined && r.partition !== undefined && r.offset !== undefined) out.set(key, { topic: r.topic, partition: r.partition, offset: r.offset });
+    if (key !== null && r.topic !== undefined && r.partition !== undefined && r.offset !== undefined) {
+      out.set(key, { topic: r.topic, partition: r.partition, offset: r.offset });
+    }
   }
   return out;
 }
@@ -83,10 +85,15 @@ export function createEnricher(config: Config, ctx: SinkContext = {}, opts: Enri
       pool ??= createPgPool(config, { max: config.ENRICHER_POOL_SIZE, applicationName: 'marketstream-enricher' });
       await migrate(pool).catch((err) => { throw classifyPgError(err); });
       // The runner's publisher (connected and disconnected by the process that runs the sinks).
-      if (!ctx.publisher) throw new MarketstreamError('NO_PUBLISHER', 'enricher needs the runner\'s publisher (SinkContext.publisher) to publish graph mutations', { retriable: false });
+      if (!ctx.publisher) {
+        throw new MarketstreamError('NO_PUBLISHER', 'enricher needs the runner\'s publisher (SinkContext.publisher) to publish graph mutations',
+          { retriable: false });
+      }
       publisher = ctx.publisher;
       store ??= createClassificationStore(pool, logger);
-      classifier ??= createClassifier({ config, logger, pool, ...(opts.onCall ? { onCall: opts.onCall } : {}), ...(opts.claude ? { claude: opts.claude } : {}) });
+      classifier ??= createClassifier({
+        config, logger, pool, ...(opts.onCall ? { onCall: opts.onCall } : {}), ...(opts.claude ? { claude: opts.claude } : {}),
+      });
     },
     async ping() { await ready().pool.query('SELECT 1'); },
     async close() {

@@ -34,7 +34,9 @@ export function enrichmentProperties(e: Enrichment | null | undefined): Record<s
  * What a delete records on its tombstone: every provenance name (null where it does not apply, so nothing of an older
  * delete lingers), `src_op`, and for the relationships of a deleted node `src_cascade`.
  */
-export function deletionProvenance(r: SinkRecord<GraphMutation>, op: 'tombstone' | 'DeleteRelationship' | 'node deleted', cascade: string | null = null): Record<string, unknown> | undefined {
+export function deletionProvenance(
+  r: SinkRecord<GraphMutation>, op: 'tombstone' | 'DeleteRelationship' | 'node deleted', cascade: string | null = null,
+): Record<string, unknown> | undefined {
   const src = sourceOf(r);
   if (!src) return undefined;
   const enr = Object.fromEntries(ENRICHMENT_PROPERTIES.map((k) => [k, null]));

@@ -24,7 +24,9 @@ function hostPort(broker: string): { host: string; port: number } {
 export async function checkKafka(config: Config, o: ServerCheckOptions): Promise<KafkaFindings> {
   const started = Date.now();
   const where = config.KAFKA_BROKERS.join(',');
-  const t: ServerTarget = { id: 'kafka', name: 'Kafka', variable: 'KAFKA_BROKERS', where, local: localServerAt(o.localStack, 'kafka', config.KAFKA_BROKERS.map(hostPort)) };
+  const t: ServerTarget = {
+    id: 'kafka', name: 'Kafka', variable: 'KAFKA_BROKERS', where, local: localServerAt(o.localStack, 'kafka', config.KAFKA_BROKERS.map(hostPort)),
+  };
   const sasl = config.KAFKA_SASL_MECHANISM === 'none' ? undefined
     : { mechanism: config.KAFKA_SASL_MECHANISM, username: config.KAFKA_SASL_USERNAME, password: config.KAFKA_SASL_PASSWORD } as SASLOptions;
   const kafka = new Kafka({
@@ -32,7 +34,8 @@ export async function checkKafka(config: Config, o: ServerCheckOptions): Promise
     connectionTimeout: Math.min(o.timeoutMs, 5000), requestTimeout: o.timeoutMs, retry: { retries: 0 }, logLevel: logLevel.NOTHING,
   });
   const admin = kafka.admin({ retry: { retries: 0 } });
-  const skipped = (section: 'topics' | 'groups' | 'dlq', why: string): Check[] => [{ id: section, section, name: section, status: 'skip', summary: `not checked: ${why}`, ms: 0 }];
+  const skipped = (section: 'topics' | 'groups' | 'dlq', why: string): Check[] =>
+    [{ id: section, section, name: section, status: 'skip', summary: `not checked: ${why}`, ms: 0 }];
   try {
     const cluster = await settle((async () => { await admin.connect(); return admin.describeCluster(); })(), o.timeoutMs);
     if (!cluster.ok) {
@@ -45,8 +48,10 @@ export async function checkKafka(config: Config, o: ServerCheckOptions): Promise
     }
     const { brokers, controller, clusterId } = cluster.value;
     const readings = await Promise.all(brokers.map(async (b) => {
-      const r = await settle(fetchBrokerVersionInfo(b.host, b.port, { ssl: config.KAFKA_SSL, timeoutMs: o.timeoutMs, clientId: `${config.KAFKA_CLIENT_ID}-doctor` }), o.timeoutMs);
-      const reading: KafkaVersionReading = r.ok ? readKafkaVersion(r.value) : { unreadable: r.timedOut ? 'no ApiVersions answer in time' : describeError(r.error) };
+      const clientId = `${config.KAFKA_CLIENT_ID}-doctor`;
+      const r = await settle(fetchBrokerVersionInfo(b.host, b.port, { ssl: config.KAFKA_SSL, timeoutMs: o.timeoutMs, clientId }), o.timeoutMs);
+      const reading: KafkaVersionReading = r.ok ? readKafkaVersion(r.value)
+        : { unreadable: r.timedOut ? 'no ApiVersions answer in time' : describeError(r.error) };
       return { nodeId: b.nodeId, address: `${b.host}:${b.port}`, ...reading };
     }));
     const server = kafkaServerCheck(t, readings, { controller, clusterId, ms: Date.now() - started });
@@ -104,12 +109,16 @@ export function kafkaServerCheck(t: ServerTarget, readings: BrokerReading[], c: 
   const summary = `${about} at ${t.where}: ${brokers}, cluster ${c.clusterId}${mv}`;
   const data = { address: t.where, version, clusterId: c.clusterId, controller: c.controller, brokers: readings };
   if (releases.length > 1) {
-    return { id: 'server.kafka', section: 'servers', name: 'Kafka', status: 'warn', summary, version, data, ms: c.ms, hint: 'the brokers run different Kafka releases: finish the rolling upgrade' };
+    return {
+      id: 'server.kafka', section: 'servers', name: 'Kafka', status: 'warn', summary, version, data, ms: c.ms,
+      hint: 'the brokers run different Kafka releases: finish the rolling upgrade',
+    };
   }
   if (finalized.length === 1 && supported.length === 1 && finalized[0] !== supported[0]) {
     return {
       id: 'server.kafka', section: 'servers', name: 'Kafka', status: 'warn', summary, version, data, ms: c.ms,
-      hint: `the cluster runs at metadata.version ${finalized[0]} while its brokers support ${supported[0]}: finish the upgrade (kafka-features.sh upgrade --release-version ${release ?? '<release>'})`,
+      hint: `the cluster runs at metadata.version ${finalized[0]} while its brokers support ${supported[0]}: ` +
+        `finish the upgrade (kafka-features.sh upgrade --release-version ${release ?? '<release>'})`,
     };
   }
   return { id: 'server.kafka', section: 'servers', name: 'Kafka', status: 'ok', summary, version, data, ms: c.ms };
@@ -123,7 +132,8 @@ export function topicChecks(config: Config, topics: readonly TopicView[], ms: nu
     const state = byName.get(name);
     if (!state) {
       return {
-        id, section: 'topics', name, status: 'warn', summary: `missing (expected ${settings.partitions} partitions, replication factor ${settings.replicationFactor})`,
+        id, section: 'topics', name, status: 'warn',
+        summary: `missing (expected ${settings.partitions} partitions, replication factor ${settings.replicationFactor})`,
         hint: '`marketstream topics create` creates it (every command that needs it does too)', data: { exists: false, expected: settings }, ms,
       };
     }
@@ -135,13 +145,17 @@ export function topicChecks(config: Config, topics: readonly TopicView[], ms: nu
     const data = { exists: true, partitions, replicationFactor: rf, records, offlinePartitions: offline, underReplicatedPartitions: under, expected: settings };
     const summary = `${partitions} partition${partitions === 1 ? '' : 's'}, replication factor ${rf}, ${records} record${records === 1 ? '' : 's'}`;
     if (offline.length) {
-      return { id, section: 'topics', name, status: 'fail', summary: `${summary}; no leader for partition ${offline.join(', ')}`, hint: 'a broker holding these partitions is down: bring it back (`marketstream inspect topics` shows leaders and replicas)', data, ms };
+      return {
+        id, section: 'topics', name, status: 'fail', summary: `${summary}; no leader for partition ${offline.join(', ')}`,
+        hint: 'a broker holding these partitions is down: bring it back (`marketstream inspect topics` shows leaders and replicas)', data, ms,
+      };
     }
     const problems: string[] = [];
     const hints: string[] = [];
     if (partitions !== settings.partitions) {
       problems.push(`configured ${settings.partitions} partitions`);
-      hints.push(`topics create leaves existing topics as they are: set ${name.endsWith('.dlq') ? 'nothing (a DLQ has 1 partition)' : `TOPIC_PARTITIONS=${partitions}`} to match, or recreate the topic`);
+      const setting = name.endsWith('.dlq') ? 'nothing (a DLQ has 1 partition)' : `TOPIC_PARTITIONS=${partitions}`;
+      hints.push(`topics create leaves existing topics as they are: set ${setting} to match, or recreate the topic`);
     }
     if (rf !== settings.replicationFactor) {
       problems.push(`configured replication factor ${settings.replicationFactor}`);
@@ -151,7 +165,9 @@ export function topicChecks(config: Config, topics: readonly TopicView[], ms: nu
       problems.push(`under-replicated partition${under.length === 1 ? '' : 's'} ${under.join(', ')}`);
       hints.push('a replica is behind or its broker is down');
     }
-    if (problems.length) return { id, section: 'topics', name, status: 'warn', summary: `${summary} (${problems.join('; ')})`, hint: hints.join('; '), data, ms };
+    if (problems.length) {
+      return { id, section: 'topics', name, status: 'warn', summary: `${summary} (${problems.join('; ')})`, hint: hints.join('; '), data, ms };
+    }
     return { id, section: 'topics', name, status: 'ok', summary, data, ms };
   });
 }
@@ -167,7 +183,8 @@ export function dlqChecks(config: Config, topics: readonly TopicView[], ms: numb
     if (records === 0) return { id, section: 'dlq', name, status: 'ok', summary: 'empty', data: { exists: true, records }, ms };
     return {
       id, section: 'dlq', name, status: 'warn', summary: `${records} dead letter${records === 1 ? '' : 's'}`,
-      hint: `see why: \`marketstream dlq stats --topic ${name}\` and \`marketstream inspect tail ${name}\`; after a fix, \`marketstream dlq redrive --topic ${name}\``,
+      hint: `see why: \`marketstream dlq stats --topic ${name}\` and \`marketstream inspect tail ${name}\`; ` +
+        `after a fix, \`marketstream dlq redrive --topic ${name}\``,
       data: { exists: true, records }, ms,
     };
   });
@@ -189,10 +206,16 @@ export function groupChecks(config: Config, groups: Awaited<ReturnType<typeof in
     }
     const summary = `${who}, lag ${g.totalLag}`;
     if (g.state === 'PreparingRebalance' || g.state === 'CompletingRebalance') {
-      return { id, section: 'groups', name, status: 'warn', summary, hint: 'rebalancing: members are joining or leaving; check again in a moment (`marketstream inspect groups`)', data, ms };
+      return {
+        id, section: 'groups', name, status: 'warn', summary,
+        hint: 'rebalancing: members are joining or leaving; check again in a moment (`marketstream inspect groups`)', data, ms,
+      };
     }
     if (!members && g.totalLag > 0) {
-      return { id, section: 'groups', name, status: 'warn', summary, hint: `no member consumes while ${g.totalLag} records wait: start it (\`marketstream consume ${sink}\` or \`marketstream run\`)`, data, ms };
+      return {
+        id, section: 'groups', name, status: 'warn', summary,
+        hint: `no member consumes while ${g.totalLag} records wait: start it (\`marketstream consume ${sink}\` or \`marketstream run\`)`, data, ms,
+      };
     }
     return { id, section: 'groups', name, status: 'ok', summary, data, ms };
   });

@@ -12,7 +12,9 @@
 import { neo4jDatabase, type Config } from '../../lib/config.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { costUsd, createSharedBudget, parsePriceOverride, priceOf, tokensOf, type BudgetLimits, type BudgetUsage, type ModelPrice } from '../../lib/claude/index.ts';
+import {
+  costUsd, createSharedBudget, parsePriceOverride, priceOf, tokensOf, type BudgetLimits, type BudgetUsage, type ModelPrice,
+} from '../../lib/claude/index.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';

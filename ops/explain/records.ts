@@ -18,7 +18,9 @@ export type LoggedRecord = RecordRef & (
 const refKey = (r: RecordRef) => `${r.topic}\u0000${r.partition}\u0000${BigInt(r.offset)}`;
 
 /** The records at `refs` (duplicates read once), in the order given. Waits at most `timeoutMs` for the fetches. */
-export async function readRecords(kafka: Kafka, config: Config, decoder: RecordDecoder, refs: readonly RecordRef[], timeoutMs = 20_000): Promise<LoggedRecord[]> {
+export async function readRecords(
+  kafka: Kafka, config: Config, decoder: RecordDecoder, refs: readonly RecordRef[], timeoutMs = 20_000,
+): Promise<LoggedRecord[]> {
   const unique = new Map(refs.map((r) => [refKey(r), { ...r, offset: BigInt(r.offset).toString() }]));
   const out = new Map<string, LoggedRecord>();
   try {

@@ -20,7 +20,10 @@ export interface TailRecord {
   headers: Record<string, string>;
   value: DecodedValue;
   /** Present on dead-letter records: why and where from, plus the raw bytes. */
-  dlq?: { errorClass: string | null; errorMessage: string | null; originalTopic: string | null; originalPartition: string | null; originalOffset: string | null; consumerGroup: string | null; failedAt: string | null; raw: RawPreview | null };
+  dlq?: {
+    errorClass: string | null; errorMessage: string | null; originalTopic: string | null; originalPartition: string | null; originalOffset: string | null;
+    consumerGroup: string | null; failedAt: string | null; raw: RawPreview | null;
+  };
 }
 
 export interface TailOptions {

@@ -12,8 +12,14 @@ export type EventSourceDeps = SourceDeps;
 function entry<S extends z.ZodType>(e: SourceEntry<S, EventSource>): SourceEntry<S, EventSource> { return e; }
 
 export const eventSources = {
-  file: entry({ description: 'JSONL file of events (default: the bundled sample, offline)', configSchema: eventFileConfigSchema, create: (config) => createEventFileSource(config) }),
-  yahoo: entry({ description: 'Yahoo Finance news per symbol (rate-limited, retried, circuit breaker)', configSchema: yahooNewsConfigSchema, create: (config, deps) => createYahooNewsSource(config, deps) }),
+  file: entry({
+    description: 'JSONL file of events (default: the bundled sample, offline)', configSchema: eventFileConfigSchema,
+    create: (config) => createEventFileSource(config),
+  }),
+  yahoo: entry({
+    description: 'Yahoo Finance news per symbol (rate-limited, retried, circuit breaker)', configSchema: yahooNewsConfigSchema,
+    create: (config, deps) => createYahooNewsSource(config, deps),
+  }),
 } as const satisfies Record<EventFeedName, SourceEntry<z.ZodType, EventSource>>;
 
 export type EventSourceName = EventFeedName;

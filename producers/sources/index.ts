@@ -14,8 +14,14 @@ export type { SourceDeps } from '../source-registry.ts';
 function entry<S extends z.ZodType>(e: SourceEntry<S, PriceFeed>): SourceEntry<S, PriceFeed> { return e; }
 
 export const priceSources = {
-  synthetic: entry({ description: 'seeded, correlated random walk (offline, deterministic)', configSchema: syntheticConfigSchema, create: (config) => createSyntheticSource(config) }),
-  yahoo: entry({ description: 'Yahoo Finance intraday bars or quotes (rate-limited, retried, circuit breaker)', configSchema: yahooConfigSchema, create: (config, deps) => createYahooSource(config, deps) }),
+  synthetic: entry({
+    description: 'seeded, correlated random walk (offline, deterministic)', configSchema: syntheticConfigSchema,
+    create: (config) => createSyntheticSource(config),
+  }),
+  yahoo: entry({
+    description: 'Yahoo Finance intraday bars or quotes (rate-limited, retried, circuit breaker)', configSchema: yahooConfigSchema,
+    create: (config, deps) => createYahooSource(config, deps),
+  }),
   file: entry({ description: 'CSV or JSONL bars replayed at a chosen speed', configSchema: fileConfigSchema, create: (config) => createFileSource(config) }),
 } as const satisfies Record<PriceFeedName, SourceEntry<z.ZodType, PriceFeed>>;
 

@@ -57,7 +57,9 @@ export function clusterReplication(count: number): { replicationFactor: number; 
 }
 
 /** server.properties of `node` in the cluster `nodes`; `extra` adds or overrides settings (e.g. shorter timeouts in tests). */
-export function serverProperties(logDir: string, node: KafkaNode = kafkaNodes(1)[0]!, nodes: readonly KafkaNode[] = [node], extra: Record<string, string> = {}): string {
+export function serverProperties(
+  logDir: string, node: KafkaNode = kafkaNodes(1)[0]!, nodes: readonly KafkaNode[] = [node], extra: Record<string, string> = {},
+): string {
   const { replicationFactor: rf, minInsyncReplicas: isr } = clusterReplication(nodes.length);
   const settings: Record<string, string> = {
     'process.roles': 'broker,controller',
@@ -129,7 +131,8 @@ export async function startKafkaNode(lib: string, s: KafkaNodeSetup): Promise<nu
   if (!existsSync(join(logDir, 'meta.properties'))) {
     await run('java', [log4jOption(), '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', s.clusterId(), '-c', propsFile], { logFile: s.logFile });
   }
-  return spawnDetached('java', [`-Xms256m`, `-Xmx${s.heap}`, '-XX:+UseG1GC', '-Djava.awt.headless=true', log4jOption(), '-cp', classpath, 'kafka.Kafka', propsFile],
+  return spawnDetached('java',
+    [`-Xms256m`, `-Xmx${s.heap}`, '-XX:+UseG1GC', '-Djava.awt.headless=true', log4jOption(), '-cp', classpath, 'kafka.Kafka', propsFile],
     { logFile: s.logFile, cwd: s.dir });
 }
 
@@ -179,7 +182,7 @@ export function createKafkaServices(paths: StackPaths, count = 1): StackService[
   });
 }
 
-// ── A cluster of its own (tests, fault runs) ────────────────────────────────────────────────────────────────────
+// ── A cluster of its own (tests, fault runs) ────────────────────────────────────
 
 export interface KafkaClusterOptions {
   /** Nodes (default 3). */
@@ -232,7 +235,9 @@ export async function startKafkaCluster(o: KafkaClusterOptions): Promise<KafkaCl
     await Promise.all(nodes.map(async (node) => {
       const dir = join(o.root, `kafka-${node.nodeId}`);
       const logFile = join(o.root, `kafka-${node.nodeId}.log`);
-      const pid = await startKafkaNode(lib, { node, nodes, dir, logFile, clusterId: () => clusterId, heap: o.heap ?? KAFKA_CLUSTER_HEAP, properties: o.properties });
+      const pid = await startKafkaNode(lib, {
+        node, nodes, dir, logFile, clusterId: () => clusterId, heap: o.heap ?? KAFKA_CLUSTER_HEAP, properties: o.properties,
+      });
       running.push({ ...node, pid, logFile });
     }));
     running.sort((a, b) => a.nodeId - b.nodeId);

@@ -82,7 +82,8 @@ describe(`bin/node24.js under the machine's older Node (${OLD_NODE} v${systemNod
   });
 
   it('forwards a SIGINT sent to it exactly once, so the child shuts down gracefully', async () => {
-    const script = "let n = 0; process.on('SIGINT', () => { n++; setTimeout(() => { console.log('signals ' + n); process.exit(n === 1 ? 0 : 9); }, 300); }); console.log('ready'); setInterval(() => {}, 1000);";
+    const script = "let n = 0; process.on('SIGINT', () => { n++; setTimeout(() => { console.log('signals ' + n); process.exit(n === 1 ? 0 : 9); }, 300); }); " +
+      "console.log('ready'); setInterval(() => {}, 1000);";
     const child = spawn(OLD_NODE, ['bin/node24.js', 'exec', 'node', '-e', script], { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });

@@ -28,8 +28,10 @@ export function startCli(args: string[], env: Record<string, string | undefined>
   const out: string[] = [];
   child.stdout!.on('data', (d: Buffer) => { chunks.push(d.toString()); out.push(d.toString()); });
   child.stderr!.on('data', (d: Buffer) => chunks.push(d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })));
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })));
   const output = () => chunks.join('');
   const logs = () => output().split('\n').flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } });
   return {
@@ -39,6 +41,7 @@ export function startCli(args: string[], env: Record<string, string | undefined>
     logs,
     exited,
     closed,
-    url: () => waitFor(() => logs().find((l) => l.component === 'health-server' && typeof l.url === 'string')?.url as string | undefined, { what: 'the health server URL in the logs', timeoutMs: 60_000 }),
+    url: () => waitFor(() => logs().find((l) => l.component === 'health-server' && typeof l.url === 'string')?.url as string | undefined,
+      { what: 'the health server URL in the logs', timeoutMs: 60_000 }),
   };
 }

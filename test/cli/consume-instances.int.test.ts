@@ -14,7 +14,10 @@ import { bar, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger
 
 const prefix = randomName('test-instances');
 const topic = withName(priceUpdates, randomName('test-instances-prices'));
-const env = { KAFKA_GROUP_PREFIX: prefix, PRICE_UPDATES_TOPIC: topic.name, TOPIC_PARTITIONS: '6', METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', KAFKA_SESSION_TIMEOUT_MS: '10000', SINK_MAX_HEAP_MB: '200' };
+const env = {
+  KAFKA_GROUP_PREFIX: prefix, PRICE_UPDATES_TOPIC: topic.name, TOPIC_PARTITIONS: '6', METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json',
+  KAFKA_SESSION_TIMEOUT_MS: '10000', SINK_MAX_HEAP_MB: '200',
+};
 const config = testConfig(env);
 const logger = testLogger('instances-test');
 const groupId = `${prefix}.postgres-sink`;
@@ -62,7 +65,8 @@ describe('consume --instances N', () => {
       const ends = await admin.fetchTopicOffsets(topic.name);
       return ends.every((e) => e.offset === '0' || offsets?.partitions.find((p) => p.partition === e.partition)?.offset === e.offset);
     };
-    const parent = spawn(process.execPath, ['bin/marketstream.js', 'consume', 'postgres', '--instances', '2'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const parent = spawn(process.execPath, ['bin/marketstream.js', 'consume', 'postgres', '--instances', '2'],
+      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     parent.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
     parent.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
@@ -91,7 +95,8 @@ describe('consume --instances N', () => {
 
       // A member killed outright is started again: the group is back to two members, in two (new) processes.
       process.kill(members[0]!, 'SIGKILL');
-      await waitFor(() => { const now = childrenOf(parent.pid!); return now.length === 2 && !now.includes(members[0]!); }, { timeoutMs: 30_000, what: 'the killed member started again' });
+      await waitFor(() => { const now = childrenOf(parent.pid!); return now.length === 2 && !now.includes(members[0]!); },
+        { timeoutMs: 30_000, what: 'the killed member started again' });
       await waitFor(async () => {
         const g = (await admin.describeGroups([groupId])).groups[0];
         return g?.state === 'Stable' && g.members.length === 2;

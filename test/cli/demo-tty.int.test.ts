@@ -14,7 +14,9 @@ const run = promisify(execFile);
 const has = (cmd: string) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
 const tmux = has('tmux');
 
-const env = () => ({ ...process.env, KAFKA_GROUP_PREFIX: randomName('demo-tty'), LOG_LEVEL: 'info', LOG_FORMAT: 'auto', ANTHROPIC_API_KEY: '', METRICS_PORT: '0' });
+const env = () => ({
+  ...process.env, KAFKA_GROUP_PREFIX: randomName('demo-tty'), LOG_LEVEL: 'info', LOG_FORMAT: 'auto', ANTHROPIC_API_KEY: '', METRICS_PORT: '0',
+});
 const demoCommand = `${shellQuote(process.execPath)} bin/marketstream.js demo --seconds 3`;
 const LABELS = ['live view', 'Topics', 'published', 'price-updates', 'Consumer groups', 'lag', 'written', '.postgres-sink',
   'PostgreSQL  price_data', 'market_events', 'Redis       price:*', 'bars:*', 'Neo4j', 'nodes', 'relationships', 'Claude',

@@ -33,7 +33,8 @@ describe('marketstream demo', () => {
     }
     expect(section('Schema Registry')).toMatch(/price-updates-value\s+version \d+/);
     // Issue #4: enriched events linked to companies, companies in sectors, and correlated pairs from the synthetic prices.
-    const graph = summary.match(/(\d+) \(:MarketEvent\)-\[:AFFECTS\]->\(:Company\), (\d+) \(:Company\)-\[:IN_SECTOR\]->\(:Sector\), (\d+) COMPETES_WITH, (\d+) CORRELATED_WITH/);
+    const graph = summary.match(
+      /(\d+) \(:MarketEvent\)-\[:AFFECTS\]->\(:Company\), (\d+) \(:Company\)-\[:IN_SECTOR\]->\(:Sector\), (\d+) COMPETES_WITH, (\d+) CORRELATED_WITH/);
     expect(graph, 'graph counts line').not.toBeNull();
     const [affects, inSector, , correlated] = graph!.slice(1).map(Number);
     expect(affects).toBeGreaterThan(0);

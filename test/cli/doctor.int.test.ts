@@ -19,7 +19,8 @@ interface Run { code: number | null; stdout: string; stderr: string; ms: number 
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
   const started = Date.now();
-  const child = spawn(process.execPath, ['bin/marketstream.js', ...args], { env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/marketstream.js', ...args],
+    { env: { ...process.env, LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -60,7 +60,8 @@ describe('a long-running command whose graceful stop cannot finish', () => {
 
   const logsWith = (cli: CliProcess, msg: string) => cli.logs().filter((l) => l.msg === msg);
 
-  it.each([['SIGINT', 'SIGINT'], ['SIGTERM', 'SIGTERM'], ['SIGTERM', 'SIGINT']] as const)('%s then %s: exits 1 at once, without waiting for the batch', async (first, second) => {
+  it.each([['SIGINT', 'SIGINT'], ['SIGTERM', 'SIGTERM'], ['SIGTERM', 'SIGINT']] as const)(
+    '%s then %s: exits 1 at once, without waiting for the batch', async (first, second) => {
     const { cli } = await stuckStop(first);
     const secondAt = Date.now();
     cli.child.kill(second);

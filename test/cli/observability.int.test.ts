@@ -69,9 +69,13 @@ describe('metrics, readiness and lag of a consumer group', () => {
     // The store is unreachable: the member cannot connect to it, so it cannot join its group yet.
     proxy.cut();
     const starting = startSinks({ config, logger, names: ['postgres'], topics: { prices: topic }, hooks: obs.sinkHooks });
-    const before = await waitFor(async () => { const r = await ready(obs.url); return r.reasons.some((x) => x.startsWith(`${group}: a member is`)) ? r : null; }, { what: '/ready naming the group' });
+    const before = await waitFor(async () => {
+      const r = await ready(obs.url); return r.reasons.some((x) => x.startsWith(`${group}: a member is`)) ? r : null;
+    },
+      { what: '/ready naming the group' });
     expect(before.status).toBe(503);
-    await waitFor(async () => (await metric('marketstream_consumer_lag_records', { group, topic: topic.name })) === 41, { what: 'lag gauge showing the backlog of 41' });
+    await waitFor(async () => (await metric('marketstream_consumer_lag_records', { group, topic: topic.name })) === 41,
+      { what: 'lag gauge showing the backlog of 41' });
 
     proxy.restore();
     running = await starting;
@@ -90,7 +94,9 @@ describe('metrics, readiness and lag of a consumer group', () => {
     const { rows } = await pool.query('SELECT count(*)::int AS n FROM price_data WHERE symbol = ANY($1)', [symbols]);
     expect(rows[0].n).toBe(40);
 
-    const health = await (await fetch(`${obs.url}/health`)).json() as { status: string; dependencies: Record<string, { status: string }>; groups: Record<string, { lag: number; lastWriteAt: string | null }> };
+    const health = await (await fetch(`${obs.url}/health`)).json() as {
+      status: string; dependencies: Record<string, { status: string }>; groups: Record<string, { lag: number; lastWriteAt: string | null }>;
+    };
     expect(health.status).toBe('ok');
     expect(Object.keys(health.dependencies).sort()).toEqual(['kafka', 'postgres-sink', 'schema-registry']);
     expect(health.groups[group]).toMatchObject({ lag: 0, lastWriteAt: expect.any(String) });
@@ -99,7 +105,8 @@ describe('metrics, readiness and lag of a consumer group', () => {
   it('turns /ready false with the reason while the group is stalled, and ready again once it moves', async () => {
     proxy.cut();
     await publisher.send(topic, symbols.map((s) => bar(s, 50, 150)), { source: 'test' });
-    const stalled = await waitFor(async () => { const r = await ready(obs.url); return r.reasons.some((x) => x.includes(`${group}: stalled`)) ? r : null; }, { what: '/ready naming the stalled group', timeoutMs: 60_000 });
+    const stalled = await waitFor(async () => { const r = await ready(obs.url); return r.reasons.some((x) => x.includes(`${group}: stalled`)) ? r : null; },
+      { what: '/ready naming the stalled group', timeoutMs: 60_000 });
     expect(stalled.status).toBe(503);
     expect(await metric('marketstream_consumer_group_stalled', { group })).toBe(1);
     expect(await metric('marketstream_errors_total', { component: 'postgres-sink' })).toBeGreaterThan(0);

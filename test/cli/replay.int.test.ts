@@ -53,16 +53,22 @@ describe('marketstream replay --group <sink> without --topic', () => {
   it('moves the group on every topic the sink reads', async () => {
     const [priceEnds, eventBounds] = [await bounds(prices.name), await bounds(marketEvents.name)];
     expect(Object.values(priceEnds).reduce((n, b) => n + Number(b.high), 0)).toBe(4);
-    expect(await committed([prices.name, marketEvents.name])).toEqual({ [prices.name]: Object.fromEntries(Object.entries(priceEnds).map(([p, b]) => [p, b.high])), [marketEvents.name]: {} });
+    expect(await committed([prices.name, marketEvents.name])).toEqual({
+      [prices.name]: Object.fromEntries(Object.entries(priceEnds).map(([p, b]) => [p, b.high])), [marketEvents.name]: {},
+    });
 
-    const { stdout } = await exec(process.execPath, ['bin/marketstream.js', 'replay', '--group', 'postgres', '--to', 'earliest', '--json'], { env: { ...process.env, ...env, LOG_LEVEL: 'error' } });
-    const result = JSON.parse(stdout) as { groupId: string; applied: boolean; changes: Array<{ topic: string; partition: number; before: string | null; after: string }> };
+    const { stdout } = await exec(process.execPath, ['bin/marketstream.js', 'replay', '--group', 'postgres', '--to', 'earliest', '--json'],
+      { env: { ...process.env, ...env, LOG_LEVEL: 'error' } });
+    const result = JSON.parse(stdout) as {
+      groupId: string; applied: boolean; changes: Array<{ topic: string; partition: number; before: string | null; after: string }>;
+    };
     expect(result).toMatchObject({ groupId, applied: true });
     const expected = [
       ...Object.entries(priceEnds).map(([p, b]) => ({ topic: prices.name, partition: Number(p), before: b.high, after: b.low })),
       ...Object.entries(eventBounds).map(([p, b]) => ({ topic: marketEvents.name, partition: Number(p), before: null, after: b.low })),
     ];
-    const sorted = <T extends { topic: string; partition: number }>(xs: T[]) => [...xs].sort((x, y) => x.topic.localeCompare(y.topic) || x.partition - y.partition);
+    const sorted = <T extends { topic: string; partition: number }>(xs: T[]) =>
+      [...xs].sort((x, y) => x.topic.localeCompare(y.topic) || x.partition - y.partition);
     expect(sorted(result.changes.map(({ topic, partition, before, after }) => ({ topic, partition, before, after })))).toEqual(sorted(expected));
 
     // Applied on both topics: the group now starts at the beginning of each.

@@ -56,7 +56,8 @@ describe('marketstream run', () => {
     for (const s of symbols) await redis?.del(`price:${s}:latest`, `price:${s}:watermark`, `bars:${s}:1m`);
     redis?.disconnect();
     await neo4j?.executeQuery(
-      'MATCH (n) WHERE (n:Company AND n.symbol IN $symbols) OR (n:MarketEvent AND n.id = $eventId) OR (n:Sector AND n.name = $sector) OR (n:Industry AND n.name = $industry) DETACH DELETE n',
+      'MATCH (n) WHERE (n:Company AND n.symbol IN $symbols) OR (n:MarketEvent AND n.id = $eventId) ' +
+        'OR (n:Sector AND n.name = $sector) OR (n:Industry AND n.name = $industry) DETACH DELETE n',
       { symbols, eventId, sector, industry }).catch(() => {});
     await neo4j?.close();
     const admin = kafka.admin();
@@ -74,10 +75,12 @@ describe('marketstream run', () => {
     const running = cli;
     await running.url(); // the one health and metrics server
     const landed = async () => {
-      const prices = await rows<{ symbol: string; source: string }>('SELECT DISTINCT symbol, source FROM price_data WHERE symbol = ANY($1) ORDER BY symbol', [symbols]);
+      const prices = await rows<{ symbol: string; source: string }>(
+        'SELECT DISTINCT symbol, source FROM price_data WHERE symbol = ANY($1) ORDER BY symbol', [symbols]);
       const event = await rows<{ classifier: string | null }>('SELECT classifier FROM market_events WHERE id = $1', [eventId]);
       const latest = await Promise.all(symbols.map((s) => redis.hget(`price:${s}:latest`, 'close')));
-      const companies = await graph('MATCH (c:Company:Stock)-[:IN_SECTOR]->(:Sector) WHERE c.symbol IN $symbols AND c.last_price IS NOT NULL RETURN c.symbol AS s, c.name AS name ORDER BY s');
+      const companies = await graph('MATCH (c:Company:Stock)-[:IN_SECTOR]->(:Sector) WHERE c.symbol IN $symbols AND c.last_price IS NOT NULL ' +
+        'RETURN c.symbol AS s, c.name AS name ORDER BY s');
       const affects = await graph('MATCH (:MarketEvent {id: $eventId})-[:AFFECTS]->(c:Company) RETURN c.symbol AS s ORDER BY s');
       return { prices, event, latest: latest.map((c) => c !== null), companies, affects };
     };
@@ -89,7 +92,8 @@ describe('marketstream run', () => {
       affects: symbols.map((s) => ({ s })).sort((a, b) => a.s.localeCompare(b.s)),
     };
     let last: unknown;
-    await waitFor(async () => { last = await landed(); return JSON.stringify(last) === JSON.stringify(expected); }, { what: 'every store holding what the producers published', timeoutMs: 90_000 })
+    await waitFor(async () => { last = await landed(); return JSON.stringify(last) === JSON.stringify(expected); },
+      { what: 'every store holding what the producers published', timeoutMs: 90_000 })
       .catch((err: Error) => { throw new Error(`${err.message}; last seen ${JSON.stringify(last)}; output ${running.output().slice(-3000)}`); });
 
     running.child.kill('SIGTERM');

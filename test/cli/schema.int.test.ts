@@ -106,13 +106,16 @@ describe('marketstream schema', () => {
       await rest.ensureSubjectCompatibility(`${topic}-value`, 'BACKWARD');
       await rest.request('POST', `/subjects/${topic}-value/versions`, { schema: JSON.stringify(json) });
       const r = await stdoutOf({ PRICE_UPDATES_TOPIC: topic }, 'schema', 'check', '--json');
-      const results = JSON.parse(r.stdout) as Array<{ contract: { file: string; subject: string }; compatible: boolean; latest: { version: number } | null; changes: Array<{ kind: string; field?: string }> }>;
+      const results = JSON.parse(r.stdout) as Array<{
+        contract: { file: string; subject: string }; compatible: boolean; latest: { version: number } | null; changes: Array<{ kind: string; field?: string }>;
+      }>;
       return { code: r.code, topic, results };
     };
     const fields = (loadSchema(priceUpdates.schemaFile).json as unknown as { fields: Record<string, unknown>[] }).fields;
     const expectThree = (results: Awaited<ReturnType<typeof check>>['results'], topic: string) => {
       expect(results.map((x) => [path.relative(process.cwd(), x.contract.file), x.contract.subject])).toEqual([
-        ['schemas/price-update.avsc', `${topic}-value`], ['schemas/market-event.avsc', 'market-events-value'], ['schemas/graph-mutation.avsc', 'graph-mutations-value'],
+        ['schemas/price-update.avsc', `${topic}-value`], ['schemas/market-event.avsc', 'market-events-value'],
+        ['schemas/graph-mutation.avsc', 'graph-mutations-value'],
       ]);
       expect(results.slice(1).map((x) => x.compatible)).toEqual([true, true]);
     };

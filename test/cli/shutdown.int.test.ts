@@ -81,7 +81,8 @@ describe('consume postgres: graceful shutdown on SIGTERM', () => {
     expect(committed).toBeLessThan(end); // it stopped mid-stream
 
     const second = consume();
-    await waitFor(async () => (await groupLag(kafka, group, [topic.name])).every((p) => p.lag === 0), { what: 'the second process catching up', timeoutMs: 90_000 });
+    await waitFor(async () => (await groupLag(kafka, group, [topic.name])).every((p) => p.lag === 0),
+      { what: 'the second process catching up', timeoutMs: 90_000 });
     second.child.kill('SIGTERM');
     expect(await second.exited).toEqual({ code: 0, signal: null });
 

@@ -72,7 +72,8 @@ describe('group membership under long outages and slow isolation', () => {
     const mine = Array.from({ length: 12 }, randomSymbol);
     symbols.push(...mine);
     const rows = async () => Number((await pool.query('SELECT count(*) FROM price_data WHERE symbol = ANY($1)', [mine])).rows[0].count);
-    const publish = (from: number, to: number) => publisher.send(topic, mine.flatMap((s) => Array.from({ length: to - from }, (_, i) => bar(s, from + i, 100 + i))), { source: 'test' });
+    const publish = (from: number, to: number) =>
+      publisher.send(topic, mine.flatMap((s) => Array.from({ length: to - from }, (_, i) => bar(s, from + i, 100 + i))), { source: 'test' });
 
     const members: CliProcess[] = [0, 1, 2].map(() => startCli(['consume', 'postgres'], env));
     cleanup.push(async () => { for (const m of members) if (m.child.exitCode === null) m.child.kill('SIGKILL'); });
@@ -104,7 +105,8 @@ describe('group membership under long outages and slow isolation', () => {
     proxy.restore();
 
     await waitFor(async () => (await rows()) === 12 * 100, { what: 'every bar once PostgreSQL is back', timeoutMs: 120_000 });
-    await waitFor(async () => (await groupLag(kafka, groupIdOf(config, 'postgres'), [topic.name])).every((p) => p.lag === 0), { what: 'lag 0', timeoutMs: 60_000 });
+    await waitFor(async () => (await groupLag(kafka, groupIdOf(config, 'postgres'), [topic.name])).every((p) => p.lag === 0),
+      { what: 'lag 0', timeoutMs: 60_000 });
     expect(joins(), 'no member rejoined: nobody was evicted and the group did not rebalance').toEqual(settled);
     expect(members.every((m) => m.child.exitCode === null)).toBe(true);
     expect(await readTopic(kafka, topic.dlq)).toHaveLength(0);
@@ -114,7 +116,10 @@ describe('group membership under long outages and slow isolation', () => {
     const topic = withName(priceUpdates, randomName('test-isolate'));
     topics.push(topic.name, topic.dlq);
     // Fetches large enough for the 20,000 records to come as one batch.
-    const config = testConfig({ KAFKA_GROUP_PREFIX: randomName('test-isolate'), TOPIC_PARTITIONS: '1', KAFKA_SESSION_TIMEOUT_MS: String(SESSION_MS), SINK_FETCH_MAX_BYTES: '10485760', SINK_FETCH_PARTITION_MAX_BYTES: '10485760' });
+    const config = testConfig({
+      KAFKA_GROUP_PREFIX: randomName('test-isolate'), TOPIC_PARTITIONS: '1', KAFKA_SESSION_TIMEOUT_MS: String(SESSION_MS),
+      SINK_FETCH_MAX_BYTES: '10485760', SINK_FETCH_PARTITION_MAX_BYTES: '10485760',
+    });
     await ensureTopics(kafka, config, [topic]);
     const symbol = randomSymbol();
     symbols.push(symbol);
@@ -128,15 +133,21 @@ describe('group membership under long outages and slow isolation', () => {
     await publisher.disconnect();
     // A store rule the record breaks (valid for our own rules): PostgreSQL rejects that one row as data (SQLSTATE 22023).
     const rule = randomName('reject').replace(/-/g, '_');
-    await pool.query(`CREATE FUNCTION ${rule}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'bar rejected by a store rule' USING ERRCODE = '22023'; END $$`);
-    await pool.query(`CREATE TRIGGER ${rule} BEFORE INSERT OR UPDATE ON price_data FOR EACH ROW WHEN (NEW.symbol = '${symbol}' AND NEW.ts = to_timestamp(${minuteBar(bad).eventTime} / 1000.0)) EXECUTE FUNCTION ${rule}()`);
+    await pool.query(`CREATE FUNCTION ${rule}() RETURNS trigger LANGUAGE plpgsql AS $$ ` +
+      `BEGIN RAISE EXCEPTION 'bar rejected by a store rule' USING ERRCODE = '22023'; END $$`);
+    await pool.query(`CREATE TRIGGER ${rule} BEFORE INSERT OR UPDATE ON price_data FOR EACH ROW ` +
+      `WHEN (NEW.symbol = '${symbol}' AND NEW.ts = to_timestamp(${minuteBar(bad).eventTime} / 1000.0)) EXECUTE FUNCTION ${rule}()`);
     cleanup.push(async () => { await pool.query(`DROP TRIGGER IF EXISTS ${rule} ON price_data`); await pool.query(`DROP FUNCTION IF EXISTS ${rule}()`); });
 
     let handed = 0;
-    const sinks: RunningSinks = await startSinks({ config, logger, names: ['postgres'], topics: { prices: topic }, hooks: { onWritten: (e) => { if (e.topic === topic.name) handed += e.records; } } });
+    const sinks: RunningSinks = await startSinks({
+      config, logger, names: ['postgres'], topics: { prices: topic }, hooks: { onWritten: (e) => { if (e.topic === topic.name) handed += e.records; } },
+    });
     cleanup.push(() => sinks.stop());
-    await waitFor(async () => Number((await pool.query('SELECT count(*) FROM price_data WHERE symbol = $1', [symbol])).rows[0].count) === n - 1, { what: `the ${n - 1} good bars`, timeoutMs: 120_000 });
-    await waitFor(async () => (await groupLag(kafka, groupIdOf(config, 'postgres'), [topic.name])).every((p) => p.lag === 0), { what: 'lag 0', timeoutMs: 60_000 });
+    await waitFor(async () => Number((await pool.query('SELECT count(*) FROM price_data WHERE symbol = $1', [symbol])).rows[0].count) === n - 1,
+      { what: `the ${n - 1} good bars`, timeoutMs: 120_000 });
+    await waitFor(async () => (await groupLag(kafka, groupIdOf(config, 'postgres'), [topic.name])).every((p) => p.lag === 0),
+      { what: 'lag 0', timeoutMs: 60_000 });
     const dead = await readTopic(kafka, topic.dlq);
     expect(dead).toHaveLength(1);
     expect(dead[0]!.headers['error-class']?.toString()).toBe('ValidationError');

@@ -70,7 +70,9 @@ async function streamThroughOutage(name: StoreName, store: Store, outage: Outage
     METRICS_PORT: 0, METRICS_HOST: '127.0.0.1', ...store.config,
   };
   const lines: string[] = [];
-  const logger = createLogger({ level: 'info', format: 'json', destination: { write: (s: string) => { lines.push(s); return true; } } as unknown as NodeJS.WritableStream });
+  const logger = createLogger({
+    level: 'info', format: 'json', destination: { write: (s: string) => { lines.push(s); return true; } } as unknown as NodeJS.WritableStream,
+  });
   const groupId = groupIdOf(config, name);
   let obs: Observability | undefined;
   let running: RunningSinks | undefined;
@@ -123,13 +125,16 @@ async function streamThroughOutage(name: StoreName, store: Store, outage: Outage
       const health = await waitFor(async () => {
         const h = await endpoint('/health');
         seen.push(h.text);
-        const body = JSON.parse(h.text) as { groups: Record<string, { lastRetryError?: string; stalled: boolean }>; dependencies: Record<string, { status: string; error?: string }> };
+        const body = JSON.parse(h.text) as {
+          groups: Record<string, { lastRetryError?: string; stalled: boolean }>; dependencies: Record<string, { status: string; error?: string }>;
+        };
         const group = body.groups[groupId];
         const dependency = body.dependencies[`${name}-sink`];
         const named = outage.retryError.test(group?.lastRetryError ?? '')
           && (!outage.dependencyError || (dependency?.status === 'down' && outage.dependencyError.test(dependency.error ?? '')));
         if (h.status === 503 && group?.stalled && named) return body;
-        throw new Error(`/health ${h.status}: stalled ${group?.stalled}, last retry ${JSON.stringify(group?.lastRetryError)}, ${name}-sink ${JSON.stringify(dependency)}`);
+        throw new Error(`/health ${h.status}: stalled ${group?.stalled}, last retry ${JSON.stringify(group?.lastRetryError)}, ` +
+          `${name}-sink ${JSON.stringify(dependency)}`);
       }, { what: `/health to name the failure (${outage.retryError})`, timeoutMs: 60_000, intervalMs: 300 });
       expect(health.groups[groupId]!.lastRetryError).toMatch(outage.retryError);
       await waitFor(async () => { await check(); return retries >= retried + 2; },
@@ -194,7 +199,7 @@ function barStream() {
 const barKey = (r: { symbol: string; ts: number; close: number }) => `${r.symbol}|${r.ts}|${r.close}`;
 const expectedBars = (sent: readonly PriceUpdate[]) => sent.map((r) => barKey({ symbol: r.symbol, ts: r.eventTime, close: r.close })).sort();
 
-// ── PostgreSQL ──────────────────────────────────────────────────────────────────────────────────────────────
+// ── PostgreSQL ──────────────────────────────────────────────
 
 /**
  * A client that may create roles and databases: the configured role when it may (Docker's POSTGRES_USER is a
@@ -255,7 +260,8 @@ describe('postgres-sink when PostgreSQL refuses its role', () => {
       record: stream.record,
       async snapshot() {
         const { rows } = await scratch.query<{ symbol: string; ts: number; close: number }>(
-          `SELECT symbol, (extract(epoch FROM ts) * 1000)::float8 AS ts, close FROM price_data WHERE symbol = ANY($1)`, [stream.symbols]).catch(() => ({ rows: [] }));
+          `SELECT symbol, (extract(epoch FROM ts) * 1000)::float8 AS ts, close FROM price_data WHERE symbol = ANY($1)`, [stream.symbols])
+          .catch(() => ({ rows: [] }));
         return rows.map(barKey).sort();
       },
       expected: expectedBars,
@@ -282,7 +288,7 @@ describe('postgres-sink when PostgreSQL refuses its role', () => {
   });
 });
 
-// ── Redis ───────────────────────────────────────────────────────────────────────────────────────────────────
+// ── Redis ────────────────────────────────────────────────
 
 describe('redis-sink when Redis refuses its user', () => {
   const user = randomName('test-sink');
@@ -336,7 +342,7 @@ describe('redis-sink when Redis refuses its user', () => {
   });
 });
 
-// ── Neo4j ───────────────────────────────────────────────────────────────────────────────────────────────────
+// ── Neo4j ────────────────────────────────────────────────
 
 describe('neo4j-sink when Neo4j refuses its user', () => {
   const user = randomName('test_sink').replace(/-/g, '_');
@@ -347,7 +353,8 @@ describe('neo4j-sink when Neo4j refuses its user', () => {
   const system = (q: string, params: Record<string, unknown> = {}) => admin.executeQuery(q, params, { database: 'system' });
 
   beforeAll(async () => {
-    admin = neo4j.driver(base.NEO4J_URL, neo4j.auth.basic(base.NEO4J_USER, base.NEO4J_PASSWORD), { disableLosslessIntegers: true, logging: { level: 'error', logger: () => {} } });
+    admin = neo4j.driver(base.NEO4J_URL, neo4j.auth.basic(base.NEO4J_USER, base.NEO4J_PASSWORD),
+      { disableLosslessIntegers: true, logging: { level: 'error', logger: () => {} } });
     await system('CREATE USER $user SET PASSWORD $password CHANGE NOT REQUIRED', { user, password });
   });
   afterAll(async () => {
@@ -356,13 +363,15 @@ describe('neo4j-sink when Neo4j refuses its user', () => {
     await admin?.close();
   });
 
-  it('a changed password (Security.Unauthorized, connections killed) pauses the group until it is restored: all records land once, none in the DLQ', async () => {
+  it('a changed password (Security.Unauthorized, connections killed) pauses the group until it is restored: ' +
+    'all records land once, none in the DLQ', async () => {
     await streamThroughOutage('neo4j', {
       config: { NEO4J_USER: user, NEO4J_PASSWORD: password },
       // One symbol per record: the sink keeps each Company's latest price, so every record is one node.
       record(i) { const s = randomSymbol(); symbols.push(s); return bar(s, 0, 100 + i); },
       async snapshot() {
-        const { records } = await admin.executeQuery('MATCH (c:Company) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol, c.last_price AS close', { symbols });
+        const { records } = await admin.executeQuery('MATCH (c:Company) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol, c.last_price AS close',
+          { symbols });
         return records.map((r) => `${r.get('symbol')}|${r.get('close')}`).sort();
       },
       expected: (sent) => sent.map((r) => `${r.symbol}|${r.close}`).sort(),
@@ -371,7 +380,8 @@ describe('neo4j-sink when Neo4j refuses its user', () => {
       async refuse() {
         await system('ALTER USER $user SET PASSWORD $other CHANGE NOT REQUIRED', { user, other });
         // An authenticated connection stays so: close the user's connections, so the next ones must log in again.
-        const { records } = await admin.executeQuery('CALL dbms.listConnections() YIELD connectionId, username WHERE username = $user RETURN collect(connectionId) AS ids', { user });
+        const { records } = await admin.executeQuery(
+          'CALL dbms.listConnections() YIELD connectionId, username WHERE username = $user RETURN collect(connectionId) AS ids', { user });
         await admin.executeQuery('CALL dbms.killConnections($ids)', { ids: records[0]?.get('ids') ?? [] });
       },
       async restore() { await system('ALTER USER $user SET PASSWORD $password CHANGE NOT REQUIRED', { user, password }); },

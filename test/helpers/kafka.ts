@@ -74,7 +74,9 @@ export interface ConsumedMessage {
  * arrive within `timeoutMs` (default 60 s). From the beginning in a throwaway group; with `groupId`, from that group's
  * committed offsets, committing what it read.
  */
-export async function consumeMessages(kafka: Kafka, topic: string, count: number, opts: { timeoutMs?: number; groupId?: string } = {}): Promise<ConsumedMessage[]> {
+export async function consumeMessages(
+  kafka: Kafka, topic: string, count: number, opts: { timeoutMs?: number; groupId?: string } = {},
+): Promise<ConsumedMessage[]> {
   return consumeUntil(kafka, topic, { to: 'open', until: (received) => received.length >= count, ...opts, what: `${count} messages on ${topic}` });
 }
 
@@ -82,7 +84,9 @@ export async function consumeMessages(kafka: Kafka, topic: string, count: number
  * Reads everything `topic` holds when called (from the beginning, in a throwaway group), and on until
  * `until(received)` holds, if given; rejects after `timeoutMs` (default 60 s).
  */
-export async function readTopic(kafka: Kafka, topic: string, opts: { until?: (received: ConsumedMessage[]) => boolean; what?: string; timeoutMs?: number } = {}): Promise<ConsumedMessage[]> {
+export async function readTopic(
+  kafka: Kafka, topic: string, opts: { until?: (received: ConsumedMessage[]) => boolean; what?: string; timeoutMs?: number } = {},
+): Promise<ConsumedMessage[]> {
   const until = opts.until;
   const received = await consumeUntil(kafka, topic, { to: 'end', timeoutMs: opts.timeoutMs, what: opts.what ?? `the messages on ${topic}` });
   if (!until || until(received)) return received;

@@ -22,7 +22,10 @@ const graph = withName(graphMutations, `test-pub-graph-${suffix}`);
 const events = withName(marketEvents, `test-pub-events-${suffix}`);
 let publisher: Publisher;
 
-const bar = (symbol: string, i: number): PriceUpdate => ({ symbol, interval: '1m', eventTime: 1_767_625_200_000 + i * 60_000, open: 10, high: 11, low: 9, close: 10 + i / 100, volume: 100 + i, source: 'synthetic', ingestTime: 1_767_625_260_000 + i * 60_000, quality: 1 });
+const bar = (symbol: string, i: number): PriceUpdate => ({
+  symbol, interval: '1m', eventTime: 1_767_625_200_000 + i * 60_000, open: 10, high: 11, low: 9, close: 10 + i / 100, volume: 100 + i,
+  source: 'synthetic', ingestTime: 1_767_625_260_000 + i * 60_000, quality: 1,
+});
 
 /** Everything the topic holds (its records are all in once a send resolved), read on until there are at least `count`. */
 function readAll(topic: string, count: number): Promise<ConsumedMessage[]> {
@@ -63,7 +66,9 @@ describe('publisher (real Kafka and registry)', () => {
   });
 
   it('keys graph mutations by entity and sends tombstones with a null value', async () => {
-    const m: GraphMutation = { mutationTime: 1, origin: 'profile', op: { UpsertNode: { label: 'Company', key: 'AAPL', properties: { name: 'Apple Inc.', employees: 164_000n } } } };
+    const m: GraphMutation = {
+      mutationTime: 1, origin: 'profile', op: { UpsertNode: { label: 'Company', key: 'AAPL', properties: { name: 'Apple Inc.', employees: 164_000n } } },
+    };
     await publisher.send(graph, [m], { source: 'profile' });
     await publisher.sendTombstone(graph, 'COMPETES_WITH:AAPL:MSFT', { source: 'competitors' });
     const got = await readAll(graph.name, 2);
@@ -77,7 +82,10 @@ describe('publisher (real Kafka and registry)', () => {
 
   it('large records of one key are split into sends under the broker limit', async () => {
     // 30 records of 100 kB under one key: 3 MB for one partition, three times the broker's default batch limit
-    const big = (i: number): MarketEvent => ({ id: 'same-article', symbols: ['AAPL'], headline: `h${i}`, summary: 'x'.repeat(100_000), source: 'Reuters', url: null, publishedAt: i, category: null, ingestTime: i });
+    const big = (i: number): MarketEvent => ({
+      id: 'same-article', symbols: ['AAPL'], headline: `h${i}`, summary: 'x'.repeat(100_000), source: 'Reuters', url: null, publishedAt: i,
+      category: null, ingestTime: i,
+    });
     const bigPublisher = createPublisher({ kafka, serde, logger: createLogger({ level: 'warn', format: 'json' }) });
     await bigPublisher.connect();
     try {

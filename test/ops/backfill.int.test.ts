@@ -64,7 +64,10 @@ describe('backfill', () => {
     const bars = symbols.map((s, k) => {
       const close = 500 + k;
       live.set(s, close);
-      return { symbol: s, interval: '1m', eventTime: Math.floor(now / 60_000) * 60_000 - 60_000, open: close, high: close + 1, low: close - 1, close, volume: 10, source: 'synthetic' as const, ingestTime: now, quality: 1 };
+      return {
+        symbol: s, interval: '1m', eventTime: Math.floor(now / 60_000) * 60_000 - 60_000, open: close, high: close + 1, low: close - 1, close, volume: 10,
+        source: 'synthetic' as const, ingestTime: now, quality: 1,
+      };
     });
     await publisher.send(topics.prices, bars, { source: 'test' });
     await caughtUp();
@@ -93,7 +96,9 @@ describe('backfill', () => {
     // What the backfill must have stored: the source's completed daily bars of the window, as backfill.
     const synthetic = createSyntheticSource({ seed: config.SYNTHETIC_SEED });
     const expected = (await Promise.all(symbols.map((s) => synthetic.history(s, { ...window, interval: '1d' })))).flat()
-      .map((b) => ({ symbol: b.symbol, interval: '1d', t: b.eventTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: 'backfill' }))
+      .map((b) => ({
+        symbol: b.symbol, interval: '1d', t: b.eventTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: 'backfill',
+      }))
       .sort((a, b) => a.symbol.localeCompare(b.symbol) || a.t - b.t);
     expect(expected.length).toBeGreaterThanOrEqual(2 * (DAYS - 1));
     expect(first.published).toBe(expected.length);
@@ -127,10 +132,14 @@ describe('backfill', () => {
       `${fileSymbol},1d,not-a-date,1,1,1,1,1`,
     ].join('\n'));
     const source = createHistorySource('file', { config, logger, file });
-    const r = await backfill({ config, logger, publisher, source, symbols: [fileSymbol], from: Date.UTC(2025, 0, 1), to: Date.UTC(2025, 11, 31), interval: '1d', parallel: 1, topic: topics.prices });
+    const r = await backfill({
+      config, logger, publisher, source, symbols: [fileSymbol], from: Date.UTC(2025, 0, 1), to: Date.UTC(2025, 11, 31), interval: '1d', parallel: 1,
+      topic: topics.prices,
+    });
     expect(r).toMatchObject({ published: 2, invalid: 2, failed: 0 });
     await caughtUp();
-    expect((await rows([fileSymbol])).map((x) => [x.t, x.close, x.source])).toEqual([[Date.UTC(2025, 2, 3), 11, 'backfill'], [Date.UTC(2025, 2, 4), 12, 'backfill']]);
+    expect((await rows([fileSymbol])).map((x) => [x.t, x.close, x.source]))
+      .toEqual([[Date.UTC(2025, 2, 3), 11, 'backfill'], [Date.UTC(2025, 2, 4), 12, 'backfill']]);
     const dlq = await consumeMessages(kafka, topics.prices.dlq, 2);
     const reasons = dlq.map((m) => m.headers['error-message']?.toString());
     expect(reasons).toHaveLength(2);

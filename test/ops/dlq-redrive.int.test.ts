@@ -17,7 +17,10 @@ const env = { KAFKA_GROUP_PREFIX: randomName('test-redrive'), TOPIC_PARTITIONS: 
 const config = testConfig(env);
 const kafka = testKafka(config);
 
-interface RedriveJson { sent: number; notSelected: number; alreadyRedriven: number; incomplete: string | null; byOriginalTopic: Record<string, number>; positions: Array<{ before: string; after: string; end: string }> }
+interface RedriveJson {
+  sent: number; notSelected: number; alreadyRedriven: number; incomplete: string | null; byOriginalTopic: Record<string, number>;
+  positions: Array<{ before: string; after: string; end: string }>;
+}
 
 describe('dlq redrive (CLI, real Kafka)', () => {
   const created: TopicDef<unknown>[] = [];

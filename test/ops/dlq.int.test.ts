@@ -93,7 +93,9 @@ describe('dlq', () => {
     return {
       config, prices, groupId, publisher,
       async start() { sinks ??= await startSinks({ config, logger, names: ['postgres'], topics: { prices, events } }); },
-      async settle() { await waitFor(async () => (await totalLag(admin, groupId, [prices.name])) === 0, { what: 'postgres-sink to consume everything', timeoutMs: 60_000 }); },
+      async settle() {
+        await waitFor(async () => (await totalLag(admin, groupId, [prices.name])) === 0, { what: 'postgres-sink to consume everything', timeoutMs: 60_000 });
+      },
       redrive: (o = {}) => redrive(kafka, config, logger, { topic: prices.dlq, ...o }),
       sendRaw: (messages) => publisher.sendRaw(prices.name, messages),
     };
@@ -189,13 +191,17 @@ describe('dlq', () => {
     const started = Date.now();
     await p.publisher.send(p.prices, [bar(s, 0, 50, { high: 10, low: 60 }), bar(s, 1, 50, { high: 10, low: 60 })], { source: 'test' }); // high < low
     await p.sendRaw([{ key: s, value: GARBAGE }]);
-    await p.publisher.deadLetter(p.prices, [{ key: s, value: Buffer.from(JSON.stringify({ symbol: s, close: -1 })), headers: { source: 'test' }, error: new ValidationError('close must be positive') }]);
+    await p.publisher.deadLetter(p.prices, [{
+      key: s, value: Buffer.from(JSON.stringify({ symbol: s, close: -1 })), headers: { source: 'test' }, error: new ValidationError('close must be positive'),
+    }]);
     await p.start();
     await readDlq(kafka, p.prices.dlq, [s], 4);
     await p.settle();
 
     const [stats] = await dlqStats(kafka, p.config, [p.prices.dlq]);
-    expect(stats).toMatchObject({ topic: p.prices.dlq, exists: true, records: 4, byErrorClass: { ValidationError: 3, DecodeError: 1 }, byGroup: { [p.groupId]: 3, producer: 1 } });
+    expect(stats).toMatchObject({
+      topic: p.prices.dlq, exists: true, records: 4, byErrorClass: { ValidationError: 3, DecodeError: 1 }, byGroup: { [p.groupId]: 3, producer: 1 },
+    });
     expect(Date.parse(stats!.oldest!)).toBeGreaterThanOrEqual(started);
     expect(Date.parse(stats!.newest!)).toBeGreaterThanOrEqual(Date.parse(stats!.oldest!));
     expect(Date.parse(stats!.newest!)).toBeLessThanOrEqual(Date.now());
@@ -242,7 +248,8 @@ describe('dlq', () => {
     expect(all).toMatchObject({ sent: 3, refused: 0, notSelected: 0 });
     expect(all.positions).toEqual([{ partition: 0, before: all.positions[0]!.before, after: '6', end: '6' }]);
 
-    const sent = (await readTopic(kafka, p.prices.name)).filter((m) => m.key?.toString() === s).map((m) => headersToStrings(m.headers)[DlqHeaders.redriveCount] ?? '0');
+    const sent = (await readTopic(kafka, p.prices.name)).filter((m) => m.key?.toString() === s)
+      .map((m) => headersToStrings(m.headers)[DlqHeaders.redriveCount] ?? '0');
     expect(sent.sort()).toEqual(['0', '0', '0', '1', '1', '1', '2', '2', '2']);
   });
 });

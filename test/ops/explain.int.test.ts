@@ -60,14 +60,16 @@ let pool: Pool;
 
 const start = async () => { running ??= await startSinks({ config, logger, names: SINKS, topics }); };
 const stop = async () => { await running?.stop(); running = undefined; };
-const props = async (cypher: string, params: Record<string, unknown>) => (await driver.executeQuery(cypher, params)).records.map((r) => r.get('p') as Record<string, unknown>);
+const props = async (cypher: string, params: Record<string, unknown>) =>
+  (await driver.executeQuery(cypher, params)).records.map((r) => r.get('p') as Record<string, unknown>);
 const tombstone = async (key: string) => (await props('MATCH (t:GraphTombstone {key: $key}) RETURN properties(t) AS p', { key }))[0];
 const explainText = async (target: string) => formatExplanation(await explain({ config, kafka, decoder: createRecordDecoder(config), driver, pool }, target));
 
 /** Everything the stores hold for this file's entities: rows, nodes, relationships, tombstones (with provenance). */
 async function snapshot(id: string, syms: readonly string[]) {
   const { rows } = await pool.query('SELECT id FROM market_events WHERE id = $1', [id]);
-  const nodes = await props('MATCH (n) WHERE n.id = $id OR n.symbol IN $syms OR (n:GraphTombstone AND (n.key CONTAINS $id OR any(s IN $syms WHERE n.key CONTAINS s))) RETURN [labels(n), properties(n)] AS p', { id, syms });
+  const nodes = await props('MATCH (n) WHERE n.id = $id OR n.symbol IN $syms ' +
+    'OR (n:GraphTombstone AND (n.key CONTAINS $id OR any(s IN $syms WHERE n.key CONTAINS s))) RETURN [labels(n), properties(n)] AS p', { id, syms });
   const rels = await props('MATCH (a)-[x]->(b) WHERE a.id = $id OR a.symbol IN $syms RETURN [type(x), properties(x)] AS p', { id, syms });
   const canon = (xs: unknown[]) => xs.map((x) => JSON.stringify(x)).sort();
   return { rows, nodes: canon(nodes), rels: canon(rels) };
@@ -94,7 +96,8 @@ async function enrichedEvent() {
   const grown = [...(await eventEnds())].filter(([p, end]) => end !== before.get(p));
   expect(grown).toHaveLength(1);
   const at = { partition: grown[0]![0], offset: before.get(grown[0]![0])! };
-  const edge = await waitFor(async () => (await props('MATCH (:MarketEvent {id: $id})-[x:AFFECTS]->(:Company {symbol: $s}) RETURN properties(x) AS p', { id: event.id, s: sym }))[0],
+  const edge = await waitFor(async () =>
+    (await props('MATCH (:MarketEvent {id: $id})-[x:AFFECTS]->(:Company {symbol: $s}) RETURN properties(x) AS p', { id: event.id, s: sym }))[0],
     { what: 'the AFFECTS edge in Neo4j', timeoutMs: 60_000 });
   return { sym, event, at, edge };
 }
@@ -102,13 +105,19 @@ async function enrichedEvent() {
 /** Stops the groups, rewinds them to the earliest offsets of their topics, and starts them again: redelivery of everything. */
 async function replay(names: readonly SinkName[] = SINKS) {
   await stop();
-  for (const name of names) await replayGroup(kafka, { groupId: groupIdOf(config, name), topics: [topics.prices.name, topics.events.name, topics.mutations.name], target: { kind: 'earliest' } });
+  for (const name of names) {
+    await replayGroup(kafka, {
+      groupId: groupIdOf(config, name), topics: [topics.prices.name, topics.events.name, topics.mutations.name], target: { kind: 'earliest' },
+    });
+  }
   await start();
 }
 
 async function settled() {
   await waitFor(async () => {
-    for (const name of SINKS) if ((await totalLag(kafka, groupIdOf(config, name), [name === 'neo4j' ? topics.mutations.name : topics.events.name])) > 0) return false;
+    for (const name of SINKS) {
+      if ((await totalLag(kafka, groupIdOf(config, name), [name === 'neo4j' ? topics.mutations.name : topics.events.name])) > 0) return false;
+    }
     return true;
   }, { what: 'every group to catch up', timeoutMs: 60_000 });
 }
@@ -120,7 +129,10 @@ beforeAll(async () => {
     type: 'earnings', sentiment: 'positive', sentiment_score: 0.7,
     affected: [{ symbol: /<tickers_listed_by_source>([^<,]+)/.exec(JSON.stringify(req.body))![1]!, relevance: 0.95 }], rationale: 'Earnings beat.',
   }, { inputTokens: 812, outputTokens: 96 }));
-  config = { ...base, KAFKA_GROUP_PREFIX: randomName('test'), LOG_LEVEL: 'warn', SINK_RETRY_MAX_MS: 1000, ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: fake.url, CLAUDE_MAX_RETRIES: 1 };
+  config = {
+    ...base, KAFKA_GROUP_PREFIX: randomName('test'), LOG_LEVEL: 'warn', SINK_RETRY_MAX_MS: 1000, ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: fake.url,
+    CLAUDE_MAX_RETRIES: 1,
+  };
   await ensureTopics(kafka, config, Object.values(topics));
   publisher = createPublisher({ kafka, serde: createSerde(config), logger });
   await publisher.connect();
@@ -134,7 +146,8 @@ afterAll(async () => {
   await stop();
   await publisher?.disconnect();
   await fake?.close();
-  await driver?.executeQuery('MATCH (n) WHERE n.id IN $ids OR n.symbol IN $syms OR (n:GraphTombstone AND any(s IN $ids + $syms WHERE n.key CONTAINS s)) DETACH DELETE n', { ids, syms }).catch(() => {});
+  await driver?.executeQuery('MATCH (n) WHERE n.id IN $ids OR n.symbol IN $syms OR (n:GraphTombstone AND any(s IN $ids + $syms WHERE n.key CONTAINS s)) ' +
+    'DETACH DELETE n', { ids, syms }).catch(() => {});
   await driver?.close();
   if (pool) await deleteEventRows(pool, ids);
   await pool?.end();
@@ -154,7 +167,8 @@ describe('explain: a graph fact traced to its records', () => {
     const text = await explainText(`${event.id}-AFFECTS-${SYM}`);
     expect(text).toContain(`(${event.id})-[:AFFECTS]->(${SYM})`);
     expect(text).toContain(`made by ${topics.mutations.name} partition ${edge.src_partition} offset ${edge.src_offset} (origin enricher)`);
-    expect(text).toMatch(new RegExp(`record ${topics.mutations.name} partition ${edge.src_partition} offset ${edge.src_offset}  key AFFECTS:${event.id}:${SYM} .* schema ${topics.mutations.name}-value`));
+    expect(text).toMatch(new RegExp(`record ${topics.mutations.name} partition ${edge.src_partition} offset ${edge.src_offset}  ` +
+      `key AFFECTS:${event.id}:${SYM} .* schema ${topics.mutations.name}-value`));
     expect(text).toContain('"UpsertRelationship":{"type":"AFFECTS"'); // the decoded mutation
     expect(text).toContain(`enrichment: claude model claude-haiku-5-5, classified `);
     expect(text).toContain(`tokens 812 in / 96 out, cost $${(edge.enr_cost_usd as number).toFixed(6)}`);
@@ -169,8 +183,11 @@ describe('explain: a graph fact traced to its records', () => {
 
   it('explains a Company from its profile record (CLI)', async () => {
     const PA = fresh();
-    await publisher.send(topics.mutations, [upsertNode('Company', PA, { name: 'Profile Alpha', sector: 'Technology', employees: long(42) }, { origin: 'profile', time: Date.now() })], { source: 'test' });
-    await waitFor(async () => (await props('MATCH (c:Company {symbol: $s}) RETURN properties(c) AS p', { s: PA }))[0]?.src_offset !== undefined, { what: 'the profiled company' });
+    await publisher.send(topics.mutations, [
+      upsertNode('Company', PA, { name: 'Profile Alpha', sector: 'Technology', employees: long(42) }, { origin: 'profile', time: Date.now() }),
+    ], { source: 'test' });
+    await waitFor(async () => (await props('MATCH (c:Company {symbol: $s}) RETURN properties(c) AS p', { s: PA }))[0]?.src_offset !== undefined,
+      { what: 'the profiled company' });
     const cli = startCli(['explain', PA], { LOG_LEVEL: 'warn' });
     const { code } = await cli.exited;
     expect(cli.output()).toContain(`(:Company ${PA})`);
@@ -185,12 +202,14 @@ describe('deletes end to end, with their provenance', () => {
   it('a market-events tombstone removes the row, the MarketEvent node and its AFFECTS; the tombstones say which records deleted them', async () => {
     const { sym: SYM, event, at } = await enrichedEvent();
     await publisher.sendTombstone(topics.events, event.id, { source: 'test' });
-    await waitFor(async () => (await tombstone(`MarketEvent:${event.id}`)) !== undefined && (await pool.query('SELECT 1 FROM market_events WHERE id = $1', [event.id])).rowCount === 0,
+    await waitFor(async () => (await tombstone(`MarketEvent:${event.id}`)) !== undefined
+      && (await pool.query('SELECT 1 FROM market_events WHERE id = $1', [event.id])).rowCount === 0,
       { what: 'the event deleted from PostgreSQL and Neo4j', timeoutMs: 60_000 });
     await settled();
     expect((await props('MATCH (n:MarketEvent {id: $id}) RETURN properties(n) AS p', { id: event.id }))).toEqual([]);
     expect((await props('MATCH (:MarketEvent {id: $id})-[x]->() RETURN properties(x) AS p', { id: event.id }))).toEqual([]);
-    expect(await tombstone(`MarketEvent:${event.id}`)).toMatchObject({ src_topic: topics.mutations.name, src_op: 'tombstone' }); // no origin: a Kafka tombstone has no value
+    // no origin: a Kafka tombstone has no value
+    expect(await tombstone(`MarketEvent:${event.id}`)).toMatchObject({ src_topic: topics.mutations.name, src_op: 'tombstone' });
     const affects = await tombstone(`AFFECTS:${event.id}:${SYM}`);
     expect(affects).toMatchObject({
       src_topic: topics.mutations.name, src_op: 'DeleteRelationship', src_origin: 'enricher',
@@ -237,7 +256,9 @@ describe('deletes end to end, with their provenance', () => {
       upsertRelationship('COMPETES_WITH', PA, PB, { confidence: 0.8 }, { origin: 'competitors', time: t }),
       upsertRelationship('CORRELATED_WITH', PA, PB, { coefficient: 0.9 }, { origin: 'correlation', time: t }),
     ], { source: 'test' });
-    await waitFor(async () => (await props('MATCH (:Company {symbol: $a})-[x]->(:Company {symbol: $b}) RETURN properties(x) AS p', { a: PA, b: PB })).length === 2, { what: 'both relationships' });
+    await waitFor(async () =>
+      (await props('MATCH (:Company {symbol: $a})-[x]->(:Company {symbol: $b}) RETURN properties(x) AS p', { a: PA, b: PB })).length === 2,
+      { what: 'both relationships' });
     await publisher.send(topics.mutations, [deleteRelationship('COMPETES_WITH', PA, PB, { origin: 'competitors', time: t + 1000 })], { source: 'test' });
     // The two records have different keys, so different partitions: Kafka orders them only if the second is sent
     // after the first took effect (else the node's delete may come first and take the relationship with it).
@@ -248,11 +269,13 @@ describe('deletes end to end, with their provenance', () => {
 
     expect(await props('MATCH (c:Company {symbol: $b}) RETURN properties(c) AS p', { b: PB })).toEqual([]);
     expect(await props('MATCH (:Company {symbol: $a})-[x]->() RETURN properties(x) AS p', { a: PA })).toEqual([]);
-    expect(await tombstone(`COMPETES_WITH:${PA}:${PB}`)).toMatchObject({ src_op: 'DeleteRelationship', src_origin: 'competitors', src_topic: topics.mutations.name });
+    expect(await tombstone(`COMPETES_WITH:${PA}:${PB}`))
+      .toMatchObject({ src_op: 'DeleteRelationship', src_origin: 'competitors', src_topic: topics.mutations.name });
     const node = await tombstone(`Company:${PB}`);
     expect(node).toMatchObject({ src_op: 'tombstone', src_topic: topics.mutations.name });
     // The node's remaining relationship went with it, recorded as such.
-    expect(await tombstone(`CORRELATED_WITH:${PA}:${PB}`)).toMatchObject({ src_op: 'node deleted', src_cascade: `Company:${PB}`, src_offset: node!.src_offset });
+    expect(await tombstone(`CORRELATED_WITH:${PA}:${PB}`))
+      .toMatchObject({ src_op: 'node deleted', src_cascade: `Company:${PB}`, src_offset: node!.src_offset });
 
     const text = await explainText(`${PA}-COMPETES_WITH-${PB}`);
     expect(text).toContain(`(${PA})-[:COMPETES_WITH]->(${PB})  DELETED at`);

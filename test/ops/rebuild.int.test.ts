@@ -62,9 +62,13 @@ describe('rebuild', () => {
   const eventIds = [randomName('ev'), randomName('ev')];
   const scope = { symbols };
   let stores: Stores;
-  let before: { pg: Awaited<ReturnType<Stores['postgres']>>; redis: Awaited<ReturnType<Stores['redisState']>>; neo4j: Awaited<ReturnType<Stores['neo4jState']>> };
+  let before: {
+    pg: Awaited<ReturnType<Stores['postgres']>>; redis: Awaited<ReturnType<Stores['redisState']>>; neo4j: Awaited<ReturnType<Stores['neo4jState']>>;
+  };
   let recordsIn: { prices: number; events: number; mutations: number };
-  const snapshot = async () => ({ pg: await stores.postgres(symbols, eventIds), redis: await stores.redisState(symbols), neo4j: await stores.neo4jState(symbols) });
+  const snapshot = async () => ({
+    pg: await stores.postgres(symbols, eventIds), redis: await stores.redisState(symbols), neo4j: await stores.neo4jState(symbols),
+  });
 
   beforeAll(async () => {
     stores = await openStores(config);
@@ -78,12 +82,27 @@ describe('rebuild', () => {
     ];
     const now = Date.now();
     const events: MarketEvent[] = [
-      { id: eventIds[0]!, symbols: [s0], headline: 'Earnings beat', summary: null, source: 'test', url: 'https://example.com/a', publishedAt: now - 60_000, category: null, ingestTime: now },
-      { id: eventIds[1]!, symbols: [s1, s2], headline: 'Merger talks', summary: 'talks', source: 'test', url: null, publishedAt: now - 30_000, category: 'news', ingestTime: now },
+      {
+        id: eventIds[0]!, symbols: [s0], headline: 'Earnings beat', summary: null, source: 'test', url: 'https://example.com/a', publishedAt: now - 60_000,
+        category: null, ingestTime: now,
+      },
+      {
+        id: eventIds[1]!, symbols: [s1, s2], headline: 'Merger talks', summary: 'talks', source: 'test', url: null, publishedAt: now - 30_000,
+        category: 'news', ingestTime: now,
+      },
     ];
     const mutations: GraphMutation[] = [
-      ...symbols.map((s, k): GraphMutation => ({ mutationTime: now, origin: 'profile', op: { UpsertNode: { label: 'Company', key: s, properties: { name: `Test Corp ${k}`, exchange: 'TEST' } } } })),
-      { mutationTime: now, origin: 'competitors', op: { UpsertRelationship: { type: 'COMPETES_WITH', from: { label: 'Company', key: s0 }, to: { label: 'Company', key: s1 }, properties: { source: 'test', confidence: 0.75 } } } },
+      ...symbols.map((s, k): GraphMutation => ({
+        mutationTime: now, origin: 'profile', op: { UpsertNode: { label: 'Company', key: s, properties: { name: `Test Corp ${k}`, exchange: 'TEST' } } },
+      })),
+      {
+        mutationTime: now, origin: 'competitors',
+        op: {
+          UpsertRelationship: {
+            type: 'COMPETES_WITH', from: { label: 'Company', key: s0 }, to: { label: 'Company', key: s1 }, properties: { source: 'test', confidence: 0.75 },
+          },
+        },
+      },
     ];
     await publisher.send(topics.prices, prices, { source: 'test' });
     await publisher.send(topics.events, events, { source: 'test' });
@@ -93,8 +112,11 @@ describe('rebuild', () => {
 
     const sinks = await startSinks({ config, logger, names: ['postgres', 'redis', 'neo4j'], topics });
     try {
-      for (const [name, ts] of [['postgres', [topics.prices, topics.events]], ['redis', [topics.prices]], ['neo4j', [topics.prices, topics.mutations]]] as const) {
-        await waitFor(async () => (await totalLag(kafka, groupIdOf(config, name), ts.map((t) => t.name))) === 0, { what: `${name} caught up`, timeoutMs: 60_000 });
+      for (const [name, ts] of [
+        ['postgres', [topics.prices, topics.events]], ['redis', [topics.prices]], ['neo4j', [topics.prices, topics.mutations]],
+      ] as const) {
+        await waitFor(async () => (await totalLag(kafka, groupIdOf(config, name), ts.map((t) => t.name))) === 0,
+          { what: `${name} caught up`, timeoutMs: 60_000 });
       }
     } finally {
       await sinks.stop();
@@ -182,7 +204,8 @@ describe('rebuild', () => {
     try {
       await waitFor(async () => (await admin.describeGroups([groupIdOf(config, 'redis')])).groups[0]?.state === 'Stable', { what: 'live redis-sink member' });
       // No idle check first: joining itself is what must refuse.
-      await expect(holdGroup(kafka, admin, { groupId: groupIdOf(config, 'redis'), topics: [topics.prices.name], logger })).rejects.toBeInstanceOf(GroupActiveError);
+      await expect(holdGroup(kafka, admin, { groupId: groupIdOf(config, 'redis'), topics: [topics.prices.name], logger }))
+        .rejects.toBeInstanceOf(GroupActiveError);
       await waitFor(async () => {
         const g = (await admin.describeGroups([groupIdOf(config, 'redis')])).groups[0];
         return g?.state === 'Stable' && g.members.length === 1 && assigned(g.members[0]!.memberAssignment) === 3;
@@ -228,7 +251,8 @@ describe('rebuild', () => {
     expect(await stores.redisState(symbols)).toEqual(damaged);
     expect(await totalLag(kafka, groupIdOf(config, 'redis'), [topics.prices.name])).toBe(0); // offsets not rewound
 
-    const { stdout } = await run(process.execPath, ['bin/marketstream.js', 'rebuild', 'redis', '--symbols', symbols.join(','), '--yes', '--json'], { env: { ...process.env, ...cliEnv } });
+    const { stdout } = await run(process.execPath, ['bin/marketstream.js', 'rebuild', 'redis', '--symbols', symbols.join(','), '--yes', '--json'],
+      { env: { ...process.env, ...cliEnv } });
     const r = JSON.parse(stdout) as { completed: boolean; records: number; counts: Record<string, number> };
     expect(r.completed).toBe(true);
     expect(r.records).toBe(recordsIn.prices);
@@ -282,7 +306,8 @@ describe('rebuild: a member that joins while the store is being cleared', () => 
 
   /** price_data of the test's symbols, as (symbol, event time, OHLCV) in key order. */
   const rows = async () => (await stores.pg.query<{ symbol: string; t: string; open: number; high: number; low: number; close: number; volume: number }>(
-    `SELECT symbol, (extract(epoch FROM ts) * 1000)::bigint AS t, open, high, low, close, volume FROM price_data WHERE symbol = ANY($1) ORDER BY symbol, ts`, [symbols])).rows
+    'SELECT symbol, (extract(epoch FROM ts) * 1000)::bigint AS t, open, high, low, close, volume FROM price_data ' +
+      'WHERE symbol = ANY($1) ORDER BY symbol, ts', [symbols])).rows
     .map((r) => ({ symbol: r.symbol, t: Number(r.t), open: r.open, high: r.high, low: r.low, close: r.close, volume: r.volume }));
   const expected = (bars: PriceUpdate[]) => [...bars].sort((a, b) => a.symbol.localeCompare(b.symbol) || a.eventTime - b.eventTime)
     .map((b) => ({ symbol: b.symbol, t: b.eventTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume }));
@@ -327,7 +352,8 @@ describe('rebuild: a member that joins while the store is being cleared', () => 
           try {
             membersDuringWindow = (await admin.describeGroups([groupId])).groups[0]?.members.length ?? 0;
             // Give it every chance to consume and commit: until the group has committed everything, or 6 s.
-            await waitFor(async () => (await totalLag(admin, groupId, topicNames)) === 0, { what: 'the other member catching up', timeoutMs: 6000 }).catch(() => {});
+            await waitFor(async () => (await totalLag(admin, groupId, topicNames)) === 0, { what: 'the other member catching up', timeoutMs: 6000 })
+              .catch(() => {});
           } finally {
             await admin.disconnect();
           }
@@ -362,7 +388,9 @@ describe('rebuild: records removed from the log by retention', () => {
   };
   // Graph mutations: the first (about `gone`) is removed too.
   const mutationTimes = [Date.now() - 60_000, Date.now() - 30_000];
-  const mutations: GraphMutation[] = [gone, kept].map((s, i) => ({ mutationTime: mutationTimes[i]!, origin: 'profile', op: { UpsertNode: { label: 'Company', key: s, properties: { name: `Retention Corp ${i}` } } } }));
+  const mutations: GraphMutation[] = [gone, kept].map((s, i) => ({
+    mutationTime: mutationTimes[i]!, origin: 'profile', op: { UpsertNode: { label: 'Company', key: s, properties: { name: `Retention Corp ${i}` } } },
+  }));
   // One partition, in this order: all 5 bars of `gone`, then 20 of `cut`, then 20 of `kept`. Removing the first 15
   // records takes every bar of `gone` and the first 10 of `cut`.
   const bars = [
@@ -372,7 +400,8 @@ describe('rebuild: records removed from the log by retention', () => {
   ];
   const removed = 15;
   let stores: Stores;
-  const pgCount = async () => Number((await stores.pg.query<{ n: string }>('SELECT count(*) AS n FROM price_data WHERE symbol = ANY($1)', [symbols])).rows[0]!.n);
+  const pgCount = async () =>
+    Number((await stores.pg.query<{ n: string }>('SELECT count(*) AS n FROM price_data WHERE symbol = ANY($1)', [symbols])).rows[0]!.n);
 
   beforeAll(async () => {
     stores = await openStores(rConfig);
@@ -388,7 +417,8 @@ describe('rebuild: records removed from the log by retention', () => {
     const live = await startSinks({ config: rConfig, logger, names: ['postgres', 'redis', 'neo4j'], topics });
     try {
       for (const [name, ts] of [['postgres', [topics.prices!]], ['redis', [topics.prices!]], ['neo4j', [topics.prices!, topics.mutations!]]] as const) {
-        await waitFor(async () => (await totalLag(kafka, groupIdOf(rConfig, name), ts.map((t) => t.name))) === 0, { what: `${name} caught up`, timeoutMs: 60_000 });
+        await waitFor(async () => (await totalLag(kafka, groupIdOf(rConfig, name), ts.map((t) => t.name))) === 0,
+          { what: `${name} caught up`, timeoutMs: 60_000 });
       }
     } finally {
       await live.stop();
@@ -421,9 +451,11 @@ describe('rebuild: records removed from the log by retention', () => {
     expect(refused).toBeInstanceOf(RetentionLossError);
     const err = refused as RetentionLossError;
     // gone: all 5 rows (bars 0–4); cut: the 10 rows older than its oldest bar left (bars 0–9).
-    expect(err.losses).toEqual([expect.objectContaining({ what: 'price_data rows', count: 15, from: BAR_T0, to: BAR_T0 + 9 * HOUR, topic: topics.prices!.name })]);
+    expect(err.losses)
+      .toEqual([expect.objectContaining({ what: 'price_data rows', count: 15, from: BAR_T0, to: BAR_T0 + 9 * HOUR, topic: topics.prices!.name })]);
     expect(err.message).toContain('15 price_data rows of 2 symbol(s)');
-    expect(err.message).toContain(`${new Date(BAR_T0).toISOString().replace('.000Z', 'Z')} to ${new Date(BAR_T0 + 9 * HOUR).toISOString().replace('.000Z', 'Z')}`);
+    expect(err.message)
+      .toContain(`${new Date(BAR_T0).toISOString().replace('.000Z', 'Z')} to ${new Date(BAR_T0 + 9 * HOUR).toISOString().replace('.000Z', 'Z')}`);
     expect(err.message).toContain(`${topics.prices!.name} starts at offset 15 on partition 0 (15 record(s) removed by retention)`);
     expect(err.message).toContain('--allow-partial');
     expect(await pgCount()).toBe(45);
@@ -436,7 +468,8 @@ describe('rebuild: records removed from the log by retention', () => {
     expect(r.counts['price_data rows']).toBe(30);
     const { rows } = await stores.pg.query<{ symbol: string; n: string; first: Date }>(
       'SELECT symbol, count(*) AS n, min(ts) AS first FROM price_data WHERE symbol = ANY($1) GROUP BY symbol ORDER BY symbol', [symbols]);
-    expect(Object.fromEntries(rows.map((x) => [x.symbol, [Number(x.n), x.first.getTime()]]))).toEqual({ [cut]: [10, BAR_T0 + 10 * HOUR], [kept]: [20, BAR_T0] });
+    expect(Object.fromEntries(rows.map((x) => [x.symbol, [Number(x.n), x.first.getTime()]])))
+      .toEqual({ [cut]: [10, BAR_T0 + 10 * HOUR], [kept]: [20, BAR_T0] });
   });
 
   it('redis, through the CLI: refused with the bars and keys that would not come back; --allow-partial goes on', async () => {
@@ -448,7 +481,8 @@ describe('rebuild: records removed from the log by retention', () => {
     const stderr = (refused as { stderr: string }).stderr;
     expect(stderr).toContain('rebuild refused: retention has removed records whose data the redis store still holds');
     expect(stderr).toMatch(/15 bars in bars:\* keys of 2 symbol\(s\)/);
-    expect(stderr).toContain(`2 price:* keys (latest price and watermark) of 1 symbol(s) with no bar left in the log, at ${new Date(BAR_T0 + 4 * HOUR).toISOString().replace('.000Z', 'Z')}`);
+    expect(stderr).toContain('2 price:* keys (latest price and watermark) of 1 symbol(s) with no bar left in the log, ' +
+      `at ${new Date(BAR_T0 + 4 * HOUR).toISOString().replace('.000Z', 'Z')}`);
     expect(stderr).toContain('--allow-partial');
     expect(await stores.redisState(symbols)).toEqual(beforeState);
 
@@ -470,13 +504,15 @@ describe('rebuild: records removed from the log by retention', () => {
       expect.objectContaining({ what: 'nodes and relationships', count: 3, to: mutationTimes[1], topic: topics.mutations!.name }),
       expect.objectContaining({ what: 'Company last_price values', count: 1, from: BAR_T0 + 4 * HOUR, to: BAR_T0 + 4 * HOUR, topic: topics.prices!.name }),
     ]);
-    expect(err.message).toContain('3 nodes and relationships may come back only in part or not at all: 1 graph mutation(s) that built them are gone from the log');
+    expect(err.message).toContain('3 nodes and relationships may come back only in part or not at all: ' +
+      '1 graph mutation(s) that built them are gone from the log');
     expect((await stores.neo4jState(symbols)).count).toBe(3);
 
     const r = await rebuild({ config: rConfig, logger, sink: 'neo4j', topics, scope: { symbols }, allowPartial: true, pollMs: 200 });
     expect(r.completed).toBe(true);
     expect(r.records).toBe(bars.length - removed + 1);
-    const { records } = await stores.neo4j.executeQuery('MATCH (c:Company) WHERE c.symbol IN $symbols RETURN c.symbol AS s, c.name AS name ORDER BY s', { symbols });
+    const { records } = await stores.neo4j.executeQuery('MATCH (c:Company) WHERE c.symbol IN $symbols RETURN c.symbol AS s, c.name AS name ORDER BY s',
+      { symbols });
     expect(Object.fromEntries(records.map((x) => [x.get('s'), x.get('name')]))).toEqual({ [cut]: null, [kept]: 'Retention Corp 1' });
   });
 });
@@ -524,8 +560,10 @@ describe('rebuild: interrupted, then finished by the next consume', () => {
   it('Ctrl-C during the replay exits 1 keeping the progress; `consume redis` finishes it', async () => {
     await stores.redis.hset(`price:${symbols[0]}:latest`, 'close', '1');
     // 1 KB fetches: a few records per batch, so the replay cannot be over before the signal lands.
-    const rebuildCli = startCli(['rebuild', 'redis', '--symbols', symbols.join(','), '--yes'], { ...cliEnv, SINK_FETCH_MAX_BYTES: '1024', SINK_FETCH_PARTITION_MAX_BYTES: '1024' });
-    await waitFor(() => rebuildCli.logs().some((l) => typeof l.msg === 'string' && l.msg.startsWith('offsets rewound to earliest')), { what: 'the rebuild rewinding and clearing', timeoutMs: 60_000, intervalMs: 20 });
+    const rebuildCli = startCli(['rebuild', 'redis', '--symbols', symbols.join(','), '--yes'],
+      { ...cliEnv, SINK_FETCH_MAX_BYTES: '1024', SINK_FETCH_PARTITION_MAX_BYTES: '1024' });
+    await waitFor(() => rebuildCli.logs().some((l) => typeof l.msg === 'string' && l.msg.startsWith('offsets rewound to earliest')),
+      { what: 'the rebuild rewinding and clearing', timeoutMs: 60_000, intervalMs: 20 });
     rebuildCli.child.kill('SIGINT');
     expect((await rebuildCli.closed).code, rebuildCli.output().slice(-2000)).toBe(1);
     expect(rebuildCli.stdout()).toContain('stopped before catching up: redis-sink');

@@ -126,10 +126,14 @@ async function graph(w: World) {
   const { records } = await driver.executeQuery(
     `MATCH (e:MarketEvent) WHERE e.id IN $ids OPTIONAL MATCH (e)-[:AFFECTS]->(c:Company)
      RETURN e.id AS id, e.classifier AS classifier, e.model AS model, e.type AS type, collect(c.symbol) AS affects ORDER BY id`, { ids: w.ids });
-  return records.map((r) => ({ id: r.get('id') as string, classifier: r.get('classifier') as string, model: r.get('model') as string, type: r.get('type') as string, affects: (r.get('affects') as string[]).sort() }));
+  return records.map((r) => ({
+    id: r.get('id') as string, classifier: r.get('classifier') as string, model: r.get('model') as string, type: r.get('type') as string,
+    affects: (r.get('affects') as string[]).sort(),
+  }));
 }
 async function cached(w: World) {
-  const { rows } = await pool.query('SELECT event_id, classifier, model, fallback_reason, classification FROM event_classifications WHERE event_id = ANY($1) ORDER BY event_id', [w.ids]);
+  const { rows } = await pool.query(
+    'SELECT event_id, classifier, model, fallback_reason, classification FROM event_classifications WHERE event_id = ANY($1) ORDER BY event_id', [w.ids]);
   return rows;
 }
 async function enrichedRows(w: World) {
@@ -162,7 +166,8 @@ afterAll(async () => {
   await publisher?.disconnect();
   await fake?.close();
   await driver?.executeQuery(
-    'MATCH (n) WHERE (n:MarketEvent AND n.id IN $ids) OR (n:Company AND n.symbol IN $symbols) OR (n:GraphTombstone AND any(i IN $ids WHERE n.key CONTAINS i)) DETACH DELETE n',
+    'MATCH (n) WHERE (n:MarketEvent AND n.id IN $ids) OR (n:Company AND n.symbol IN $symbols) ' +
+      'OR (n:GraphTombstone AND any(i IN $ids WHERE n.key CONTAINS i)) DETACH DELETE n',
     { ids: allIds, symbols: allSymbols }).catch(() => {});
   await driver?.close();
   if (pool) {
@@ -221,7 +226,8 @@ describe('enrich reclassify', () => {
     expect(rows.map((x) => x.classification.type)).toEqual(['legal', 'legal', 'legal']);
     expect((await enrichedRows(w)).map((x) => [x.type, x.sentiment, x.classifier, x.model])).toEqual(Array(3).fill(['legal', 'negative', 'claude', MODEL]));
     // The spending is the group's: recorded under the enricher's consumer group id.
-    const { rows: [spent] } = await pool.query('SELECT sum(tokens)::int AS tokens, sum(calls)::int AS calls FROM claude_budget_spend WHERE scope = $1', [groupIdOf(w.claude, 'enricher')]);
+    const { rows: [spent] } = await pool.query('SELECT sum(tokens)::int AS tokens, sum(calls)::int AS calls FROM claude_budget_spend WHERE scope = $1',
+      [groupIdOf(w.claude, 'enricher')]);
     expect(spent).toEqual({ tokens: 3 * 780, calls: 3 });
 
     // The neo4j-sink applies the republished mutations: Claude's classification, AFFECTS only to the company it named.

@@ -14,7 +14,9 @@ import { fakeYahooNews } from './events/fake-yahoo-news.ts';
 import { producerTestbed } from './isolated-topics.ts';
 
 // yahoo-finance2 prints the URL of a failed request.
-const bed = producerTestbed(marketEvents, { prefix: 'test-events', name: 'events-producer', beforeConnect: () => { vi.spyOn(console, 'error').mockImplementation(() => {}); } });
+const bed = producerTestbed(marketEvents, {
+  prefix: 'test-events', name: 'events-producer', beforeConnect: () => { vi.spyOn(console, 'error').mockImplementation(() => {}); },
+});
 const { config, kafka, logger, dir, topics } = bed;
 
 describe('events producer (real Kafka and registry)', () => {
@@ -51,7 +53,9 @@ describe('events producer (real Kafka and registry)', () => {
       '{"symbols":["AAPL"],"headline":"Apple event from the future","source":"Wire","url":"https://example.com/f","publishedAt":"2099-01-01T00:00:00Z"}',
       '{"symbols":["AAPL"],"headline":"broken',
     ].join('\n'));
-    const producer = createEventsProducer({ config, logger, publisher: bed.publisher(), topic, source: createEventFileSource({ path, batchSize: 2 }), symbols: [], intervalMs: 0 });
+    const producer = createEventsProducer({
+      config, logger, publisher: bed.publisher(), topic, source: createEventFileSource({ path, batchSize: 2 }), symbols: [], intervalMs: 0,
+    });
     await producer.start(); // ends with the file
     expect(producer.totals).toEqual({ fetched: 5, duplicates: 1, published: 3, invalid: 1, rejected: 1 });
 

@@ -28,7 +28,8 @@ import { startFakeAnthropic, toolUseResponse, type FakeAnthropic } from '../help
 import { randomName, testConfig, testKafka, testLogger, waitFor } from '../helpers/index.ts';
 
 const RUN = `Q${randomUUID().replace(/-/g, '').slice(0, 6).toUpperCase()}`;
-const [A, B, C, D, E, F, G, H] = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'].map((s) => `${RUN}${s}`) as [string, string, string, string, string, string, string, string];
+const [A, B, C, D, E, F, G, H] = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'].map((s) => `${RUN}${s}`) as
+  [string, string, string, string, string, string, string, string];
 const TECH = `Technology ${RUN}`, AUTO = `Automotive ${RUN}`;
 const CHIPS = `Semiconductors ${RUN}`, SOFTWARE = `Software ${RUN}`, CARS = `Auto Manufacturers ${RUN}`;
 const PROFILES = [
@@ -54,15 +55,18 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
   let profilesFile: string;
   let fake: FakeAnthropic;
 
-  const settle = () => waitFor(async () => (await totalLag(kafka, groupIdOf(config, 'neo4j'), [topic.name])) === 0, { what: 'the neo4j sink to catch up', timeoutMs: 60_000 });
+  const settle = () => waitFor(async () => (await totalLag(kafka, groupIdOf(config, 'neo4j'), [topic.name])) === 0,
+    { what: 'the neo4j sink to catch up', timeoutMs: 60_000 });
   const rows = async (cypher: string) => (await driver.executeQuery(cypher, { run: RUN })).records.map((r) => r.toObject());
 
   /** Synthetic bars of the random symbols, with A, B, C (and G, H) sharing the tech factor and D alone in auto. */
-  const synthetic = createSyntheticSource({ seed: 11, sectorLoading: 0.8, sectors: { tech: [A, B, C, G, H], auto: [D] } }); // same-sector r ≈ 0.94, others ≈ 0.3
+  // same-sector r ≈ 0.94, others ≈ 0.3
+  const synthetic = createSyntheticSource({ seed: 11, sectorLoading: 0.8, sectors: { tech: [A, B, C, G, H], auto: [D] } });
   async function insertBars(bars: PriceUpdate[]) {
     await pool.query(`INSERT INTO price_data (symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at)
       SELECT s, i, to_timestamp(t / 1000.0), o, h, l, c, v, src, 1, now()
-      FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::text[]) AS x(s, i, t, o, h, l, c, v, src)
+      FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::text[])
+        AS x(s, i, t, o, h, l, c, v, src)
       ON CONFLICT DO NOTHING`, [bars.map((b) => b.symbol), bars.map((b) => b.interval), bars.map((b) => b.eventTime), bars.map((b) => b.open),
       bars.map((b) => b.high), bars.map((b) => b.low), bars.map((b) => b.close), bars.map((b) => b.volume), bars.map((b) => b.source)]);
   }
@@ -89,7 +93,8 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
     await fake?.close();
     await pool?.query('DELETE FROM price_data WHERE symbol LIKE $1', [`${RUN}%`]).catch(() => {});
     await pool?.end();
-    await driver?.executeQuery('MATCH (n) WHERE n.symbol STARTS WITH $run OR n.name ENDS WITH $run OR (n:GraphTombstone AND n.key CONTAINS $run) DETACH DELETE n', { run: RUN }).catch(() => {});
+    await driver?.executeQuery('MATCH (n) WHERE n.symbol STARTS WITH $run OR n.name ENDS WITH $run OR (n:GraphTombstone AND n.key CONTAINS $run) ' +
+      'DETACH DELETE n', { run: RUN }).catch(() => {});
     await driver?.close();
   });
 
@@ -107,9 +112,11 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
       .toEqual(PROFILES.map((p) => ({ c: p.symbol, s: p.sector })).sort((x, y) => x.c.localeCompare(y.c)));
     expect(await rows('MATCH (c:Company)-[:IN_INDUSTRY]->(i:Industry) WHERE c.symbol STARTS WITH $run RETURN c.symbol AS c, i.name AS i ORDER BY c'))
       .toEqual(PROFILES.map((p) => ({ c: p.symbol, i: p.industry })).sort((x, y) => x.c.localeCompare(y.c)));
-    expect(await rows(`MATCH (c:Company:Stock {symbol: '${A}'}) RETURN c.name AS name, c.exchange AS exchange, c.sector AS sector, c.industry AS industry, c.profile_source AS source`))
+    expect(await rows(`MATCH (c:Company:Stock {symbol: '${A}'}) ` +
+      'RETURN c.name AS name, c.exchange AS exchange, c.sector AS sector, c.industry AS industry, c.profile_source AS source'))
       .toEqual([{ name: 'Alpha Chips Inc.', exchange: 'NasdaqGS', sector: TECH, industry: CHIPS, source: 'file' }]);
-    expect(await rows('MATCH (a:Company)-[x:COMPETES_WITH]->(b:Company) WHERE a.symbol STARTS WITH $run RETURN a.symbol AS a, b.symbol AS b, x.source AS source, x.confidence AS confidence ORDER BY a, b'))
+    expect(await rows('MATCH (a:Company)-[x:COMPETES_WITH]->(b:Company) WHERE a.symbol STARTS WITH $run ' +
+      'RETURN a.symbol AS a, b.symbol AS b, x.source AS source, x.confidence AS confidence ORDER BY a, b'))
       .toEqual([[A, B], [A, F], [B, A], [B, F]].map(([a, b]) => ({ a, b, source: 'profile-industry', confidence: 0.4 })));
   });
 
@@ -117,7 +124,9 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
     const M = `${RUN}M`;
     let profile = { symbol: M, name: 'Mike Co', sector: TECH, industry: SOFTWARE, exchange: 'NYSE' };
     const source: ProfileSource = { origin: 'file', profiles: async () => ({ profiles: [profile], missing: [] }), known: async () => [profile] };
-    const producer = createGraphProducer({ config, logger, publisher, topic, symbols: [M], profiles: source, competitors: createCompetitorFinder({ config, logger }) });
+    const producer = createGraphProducer({
+      config, logger, publisher, topic, symbols: [M], profiles: source, competitors: createCompetitorFinder({ config, logger }),
+    });
     await producer.runOnce();
     profile = { ...profile, sector: AUTO, industry: CARS };
     expect(await producer.runOnce()).toMatchObject({ deletes: 2 });
@@ -128,7 +137,9 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
   });
 
   it('with Claude: competitors from the tool answer become COMPETES_WITH (claude); a competitor Claude drops later is deleted', async () => {
-    const answers: Record<string, unknown[]> = { [C]: [{ symbol: A, name: 'Alpha', confidence: 0.8 }], [D]: [{ symbol: E, name: 'Echo Cars', confidence: 0.9 }] };
+    const answers: Record<string, unknown[]> = {
+      [C]: [{ symbol: A, name: 'Alpha', confidence: 0.8 }], [D]: [{ symbol: E, name: 'Echo Cars', confidence: 0.9 }],
+    };
     fake.setDefault((req) => {
       const symbol = /<symbol>([^<]+)<\/symbol>/.exec(String(req.body.messages[0].content))![1]!;
       return toolUseResponse({ competitors: answers[symbol] ?? [] }, { name: COMPETITORS_TOOL_NAME });
@@ -143,7 +154,8 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
       expect((await producer.runOnce()).competitors).toEqual({ [C]: 'claude', [D]: 'claude' });
       await settle();
       expect(fake.requests.map((r) => /<symbol>([^<]+)</.exec(r.body.messages[0].content)![1]).sort()).toEqual([C, D]);
-      const competes = () => rows('MATCH (a:Company)-[x:COMPETES_WITH]->(b:Company) WHERE a.symbol IN [$run + "C", $run + "D"] RETURN a.symbol AS a, b.symbol AS b, x.source AS source, x.confidence AS confidence, x.model AS model ORDER BY a');
+      const competes = () => rows('MATCH (a:Company)-[x:COMPETES_WITH]->(b:Company) WHERE a.symbol IN [$run + "C", $run + "D"] ' +
+        'RETURN a.symbol AS a, b.symbol AS b, x.source AS source, x.confidence AS confidence, x.model AS model ORDER BY a');
       expect(await competes()).toEqual([
         { a: C, b: A, source: 'claude', confidence: 0.8, model: 'claude-haiku-5-5' },
         { a: D, b: E, source: 'claude', confidence: 0.9, model: 'claude-haiku-5-5' },
@@ -177,15 +189,20 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
       .filter((p) => Math.abs(p.coefficient) >= 0.7);
     expect(expected.map((p) => `${p.a}-${p.b}`)).toEqual([`${A}-${B}`, `${A}-${C}`, `${B}-${C}`]); // the shared tech factor shows
 
-    const analyzer = createCorrelationAnalyzer({ config, logger, publisher, pool, topic, symbols: [A, B, C, D], windowDays: 30, threshold: 0.7, clock: () => now });
+    const analyzer = createCorrelationAnalyzer({
+      config, logger, publisher, pool, topic, symbols: [A, B, C, D], windowDays: 30, threshold: 0.7, clock: () => now,
+    });
     const run = await analyzer.runOnce();
     expect(run).toMatchObject({ symbols: 4, pairs: 6, above: expected.length, deletes: 6 - expected.length });
     await settle();
-    const correlated = () => rows('MATCH (a:Company)-[x:CORRELATED_WITH]->(b:Company) WHERE a.symbol STARTS WITH $run RETURN a.symbol AS a, b.symbol AS b, x.coefficient AS coefficient, x.window_days AS window, x.last_day AS lastDay ORDER BY a, b');
+    const correlated = () => rows('MATCH (a:Company)-[x:CORRELATED_WITH]->(b:Company) WHERE a.symbol STARTS WITH $run ' +
+      'RETURN a.symbol AS a, b.symbol AS b, x.coefficient AS coefficient, x.window_days AS window, x.last_day AS lastDay ORDER BY a, b');
     expect(await correlated()).toEqual(expected.map((p) => ({ ...p, window: 30, lastDay: new Date(DAY0 + 39 * DAY).toISOString().slice(0, 10) })));
 
     // A stricter threshold later: the pairs below it are deleted.
-    const strict = createCorrelationAnalyzer({ config, logger, publisher, pool, topic, symbols: [A, B, C, D], windowDays: 30, threshold: 0.999, clock: () => now + 3_600_000 });
+    const strict = createCorrelationAnalyzer({
+      config, logger, publisher, pool, topic, symbols: [A, B, C, D], windowDays: 30, threshold: 0.999, clock: () => now + 3_600_000,
+    });
     expect(await strict.runOnce()).toMatchObject({ above: 0, deletes: 6 });
     await settle();
     expect(await correlated()).toEqual([]);
@@ -196,7 +213,8 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
     await insertBars(hourly);
     await insertBars([{ ...hourly[0]!, symbol: G, interval: '1d', eventTime: DAY0 + 3 * DAY, close: 999, high: 1000, source: 'backfill' }]);
     const series = await readDailyCloses(pool, { from: DAY0, to: DAY0 + 40 * DAY, symbols: [G, H] });
-    const lastOfDay = (s: string, d: number) => hourly.filter((b) => b.symbol === s && b.eventTime >= DAY0 + d * DAY && b.eventTime < DAY0 + (d + 1) * DAY).at(-1)!.close;
+    const lastOfDay = (s: string, d: number) =>
+      hourly.filter((b) => b.symbol === s && b.eventTime >= DAY0 + d * DAY && b.eventTime < DAY0 + (d + 1) * DAY).at(-1)!.close;
     const iso = (d: number) => new Date(DAY0 + d * DAY).toISOString().slice(0, 10);
     expect(series.get(H)?.size).toBe(40);
     expect(series.get(H)?.get(iso(7))).toBe(lastOfDay(H, 7));

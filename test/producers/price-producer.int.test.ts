@@ -21,11 +21,15 @@ describe('price producer (real Kafka and registry)', () => {
   it('publishes validated synthetic bars keyed by symbol, decodable, with source, produced-at and one correlation id per tick', async () => {
     const topic = await topics.create();
     const now = Date.now();
-    const producer = createPriceProducer({ config, logger, publisher: bed.publisher(), topic, source: createSyntheticSource({ seed: 7, interval: '1m' }), symbols: ['AAPL', 'MSFT', 'NVDA'], intervalMs: 60_000 });
+    const producer = createPriceProducer({
+      config, logger, publisher: bed.publisher(), topic, source: createSyntheticSource({ seed: 7, interval: '1m' }), symbols: ['AAPL', 'MSFT', 'NVDA'],
+      intervalMs: 60_000,
+    });
     expect(await producer.publishOnce(now)).toEqual({ fetched: 3, published: 3, invalid: 0, rejected: 0 });
 
     const got = await topics.decodeAll(topic, 3);
-    const expected = createSyntheticSource({ seed: 7 }).bars(['AAPL', 'MSFT', 'NVDA'], { from: Math.floor(now / 60_000) * 60_000 - 60_000, to: Math.floor(now / 60_000) * 60_000, interval: '1m' }, { ingestTime: now });
+    const expected = createSyntheticSource({ seed: 7 }).bars(['AAPL', 'MSFT', 'NVDA'],
+      { from: Math.floor(now / 60_000) * 60_000 - 60_000, to: Math.floor(now / 60_000) * 60_000, interval: '1m' }, { ingestTime: now });
     expect(got.map((g) => g.value).sort((a, b) => a.symbol.localeCompare(b.symbol))).toEqual(expected);
     expect(got.every((g) => g.key === g.value.symbol)).toBe(true);
     for (const g of got) {
@@ -53,7 +57,8 @@ describe('price producer (real Kafka and registry)', () => {
     expect(goodRows).toEqual([['AAPL', 'AAPL', 251, 'file'], ['MSFT', 'MSFT', 424, 'file']]);
 
     const dead = await consumeMessages(kafka, topic.dlq, 2);
-    const byKey = new Map(dead.map((m) => [m.key?.toString() ?? null, { headers: headersToStrings(m.headers), value: JSON.parse((m.value as Buffer).toString('utf8')) as Record<string, unknown> }]));
+    const byKey = new Map(dead.map((m) => [m.key?.toString() ?? null,
+      { headers: headersToStrings(m.headers), value: JSON.parse((m.value as Buffer).toString('utf8')) as Record<string, unknown> }]));
     const tsla = byKey.get('TSLA');
     expect(tsla?.headers['error-class']).toBe('ValidationError');
     expect(tsla?.headers['error-message']).toBe('high 398 is below max(open 400, close 401)');

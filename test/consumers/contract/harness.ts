@@ -25,7 +25,9 @@ export interface IsolatedTopics {
 export type TopicKey = keyof IsolatedTopics;
 
 /** The configuration variable that points each sink at its store (the enricher's store is PostgreSQL). */
-const STORE_URL = { postgres: 'POSTGRES_URL', redis: 'REDIS_URL', neo4j: 'NEO4J_URL', enricher: 'POSTGRES_URL' } as const satisfies Record<SinkName, keyof Config>;
+const STORE_URL = {
+  postgres: 'POSTGRES_URL', redis: 'REDIS_URL', neo4j: 'NEO4J_URL', enricher: 'POSTGRES_URL',
+} as const satisfies Record<SinkName, keyof Config>;
 
 export interface SinkUnderTest {
   readonly name: SinkName;

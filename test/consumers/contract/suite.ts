@@ -136,7 +136,8 @@ export function sinkContract<T>(sut: SinkUnderTest, subject: ContractSubject<T>)
       await landed(s, `the ${noun} records`);
       await sut.publisher.sendTombstone(topic(), s.keys[0]!, META);
       const dead = await sut.deadLetters(subject.topic, [s.keys[0]!], 1);
-      expect(dead.map((d) => d.headers)).toEqual([expect.objectContaining({ 'error-class': 'DecodeError', 'error-message': expect.stringMatching(/tombstone/) })]);
+      expect(dead.map((d) => d.headers))
+        .toEqual([expect.objectContaining({ 'error-class': 'DecodeError', 'error-message': expect.stringMatching(/tombstone/) })]);
       await sut.settle(subject.topic);
       expect(await s.held()).toEqual([...s.keys].sort());
     });

@@ -109,7 +109,8 @@ async function classifiedBy(ids: readonly string[]) {
 }
 
 async function recordedSpend(scope: string): Promise<{ tokens: number; calls: number }> {
-  const { rows } = await pool.query('SELECT coalesce(sum(tokens), 0)::int AS tokens, coalesce(sum(calls), 0)::int AS calls FROM claude_budget_spend WHERE scope = $1', [scope]);
+  const { rows } = await pool.query(
+    'SELECT coalesce(sum(tokens), 0)::int AS tokens, coalesce(sum(calls), 0)::int AS calls FROM claude_budget_spend WHERE scope = $1', [scope]);
   return rows[0];
 }
 

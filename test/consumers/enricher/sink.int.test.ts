@@ -61,7 +61,8 @@ async function rows(ids: readonly string[]) {
 }
 async function classifications(ids: readonly string[]): Promise<{ event_id: string; classification: Classification; version: string }[]> {
   const { rows: r } = await pool.query(
-    'SELECT event_id, classification, classifier, model, fallback_reason, xmin::text AS version FROM event_classifications WHERE event_id = ANY($1) ORDER BY event_id', [ids]);
+    'SELECT event_id, classification, classifier, model, fallback_reason, xmin::text AS version FROM event_classifications ' +
+      'WHERE event_id = ANY($1) ORDER BY event_id', [ids]);
   return r;
 }
 
@@ -141,7 +142,10 @@ function enricherContract(mode: 'claude' | 'rules') {
         if (mode === 'claude') {
           expect(claudeRequestsAbout(e.id)).toBe(1);
           // The cache keeps Claude's whole answer; the unlisted ticker is not linked.
-          expect(c).toMatchObject({ type: 'product', sentimentScore: 0.6, rationale: RATIONALE, affected: [{ symbol: e.symbols[0], relevance: 0.9 }, { symbol: UNLISTED, relevance: 0.4 }] });
+          expect(c).toMatchObject({
+            type: 'product', sentimentScore: 0.6, rationale: RATIONALE,
+            affected: [{ symbol: e.symbols[0], relevance: 0.9 }, { symbol: UNLISTED, relevance: 0.4 }],
+          });
           expect(linked).toEqual([e.symbols[0]]);
         }
       }
@@ -222,7 +226,8 @@ function enricherContract(mode: 'claude' | 'rules') {
         expect(classified.length).toBeGreaterThan(5);
         expect(classified.map(claudeRequestsAbout)).toEqual(classified.map(() => 1));
         expect(fake!.requests).toHaveLength(classified.length);
-        expect(await processMetrics().scrape()).toMatch(new RegExp(`marketstream_claude_requests_total\\{model="${model()}",outcome="ok"\\} ${classified.length}\\n`));
+        expect(await processMetrics().scrape())
+          .toMatch(new RegExp(`marketstream_claude_requests_total\\{model="${model()}",outcome="ok"\\} ${classified.length}\\n`));
       });
     }
   });

@@ -34,7 +34,8 @@ describe('planBatch', () => {
       { entity: 'Company:MSFT', key: 'MSFT', props: { name: 'Microsoft Corporation' }, time: T },
     ]);
     expect(plan[2]!.rows).toHaveLength(2);
-    expect(plan[3]!.rows).toEqual([{ entity: 'COMPETES_WITH:AAPL:MSFT', from: 'AAPL', to: 'MSFT', time: T + 99 }]); // a tombstone's time is its record timestamp
+    // a tombstone's time is its record timestamp
+    expect(plan[3]!.rows).toEqual([{ entity: 'COMPETES_WITH:AAPL:MSFT', from: 'AAPL', to: 'MSFT', time: T + 99 }]);
   });
 
   it('keeps the order of one entity\'s mutations: a repeated entity starts a new segment', () => {

@@ -8,7 +8,8 @@ import { priceSinkContract } from '../contract/prices.ts';
 priceSinkContract('neo4j', async (config) => {
   const driver = createNeo4jDriver(config);
   const read = async (symbols: string[]) => (await driver.executeQuery(
-    'MATCH (c:Company:Stock) WHERE c.symbol IN $symbols RETURN c.symbol AS symbol, c.last_price AS price, toString(c.last_updated) AS updated, labels(c) AS labels ORDER BY symbol',
+    'MATCH (c:Company:Stock) WHERE c.symbol IN $symbols ' +
+      'RETURN c.symbol AS symbol, c.last_price AS price, toString(c.last_updated) AS updated, labels(c) AS labels ORDER BY symbol',
     { symbols })).records.map((r) => r.toObject());
   return {
     snapshot: read,
@@ -27,7 +28,8 @@ describe('neo4j-sink, price-update version 2', () => {
     const s = randomSymbol();
     const write = (...bars: ReturnType<typeof bar>[]) => sink.handlers[0]!.writeBatch(bars.map((value) => ({ value, key: s, timestamp: Date.now() })));
     const read = async () => (await driver.executeQuery(
-      'MATCH (c:Company:Stock {symbol: $s}) RETURN c.last_price AS price, c.last_vwap AS vwap, c.last_trades AS trades', { s })).records.map((r) => r.toObject());
+      'MATCH (c:Company:Stock {symbol: $s}) RETURN c.last_price AS price, c.last_vwap AS vwap, c.last_trades AS trades', { s }))
+      .records.map((r) => r.toObject());
     try {
       await write(bar(s, 0, 10, { vwap: 10.25, trades: 42 }), bar(s, 1, 11, { vwap: 11.5, trades: 7 }));
       const [got] = await read();

@@ -39,7 +39,8 @@ describe('yahoo news source', () => {
       ingestTime: NOW,
     });
     // No relatedTickers: the symbol it was found under.
-    expect(byHeadline.get("Watch: what the EU's Digital Markets Act ruling means for app stores")).toMatchObject({ symbols: ['AAPL'], category: 'VIDEO', source: 'Yahoo Finance Video' });
+    expect(byHeadline.get("Watch: what the EU's Digital Markets Act ruling means for app stores"))
+      .toMatchObject({ symbols: ['AAPL'], category: 'VIDEO', source: 'Yahoo Finance Video' });
     expect(events.map((e) => validateMarketEvent(e, NOW))).toEqual([null, null, null, null]);
     expect(events.every((e) => /^[0-9a-f]{32}$/.test(e.id))).toBe(true);
     expect(events.map((e) => e.publishedAt)).toEqual([...events.map((e) => e.publishedAt)].sort((a, b) => a - b)); // oldest first
