@@ -46,7 +46,8 @@ describe('replay as kafka-consumer-groups --reset-offsets', () => {
     admin = kafka.admin();
     await admin.connect();
     tmp = await mkdtemp(path.join(tmpdir(), 'replay-reset-'));
-    ({ topic, groupId, publisher, firstBatch, secondBatch, between } = await publishReplayLog(kafka, config, logger, { name: 'test-replay-reset', pauseMs: 1500 }));
+    ({ topic, groupId, publisher, firstBatch, secondBatch, between } =
+      await publishReplayLog(kafka, config, logger, { name: 'test-replay-reset', pauseMs: 1500 }));
   });
 
   afterAll(async () => {
