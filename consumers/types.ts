@@ -17,6 +17,13 @@ export interface SinkRecord<T> {
   readonly partition?: number;
   /** Kafka offset (a decimal string, as kafkajs gives it). */
   readonly offset?: string;
+  /**
+   * The record's version among the records of its key (lib/record-headers.ts recordVersion: its offset, or the offset
+   * of the record a redriven dead letter restates). A store applies a write only when it is newer than the version it
+   * holds for the row, key, node or relationship, so a stale writer (a member that lost the partition while its write
+   * was in flight, a redrive) never puts an older value over a newer one. Absent on records built by hand.
+   */
+  readonly version?: number;
 }
 
 export interface TopicHandler<T> {

@@ -11,7 +11,27 @@ export const RecordHeaders = {
   producedAt: 'produced-at',
   /** Ties together the records of one run, batch or request (a UUID unless the caller gives one). */
   correlationId: 'correlation-id',
+  /**
+   * Only on a record that restates an older one (a dead letter sent back by `dlq redrive`): `<partition>:<offset>` of
+   * the record it restates, in the same topic. Stores order the writes of a key by this version (see recordVersion).
+   */
+  version: 'marketstream-version',
 } as const;
+
+/**
+ * The version of a record as the stores order it: its offset in its partition (a key lives in one partition, so its
+ * records' offsets are its history in order), unless its `marketstream-version` header names an older record of the
+ * same partition that it restates (a redriven dead letter keeps the version of the original, so it never passes a
+ * newer record of its key). A header naming another partition (the topic's partition count changed) is ignored.
+ */
+export function recordVersion(offset: string, partition: number, headers: IHeaders | undefined): number {
+  const h = headers?.[RecordHeaders.version];
+  if (h !== undefined) {
+    const m = /^(\d+):(\d+)$/.exec(Array.isArray(h) ? String(h[0]) : String(h));
+    if (m && Number(m[1]) === partition) return Number(m[2]);
+  }
+  return Number(offset);
+}
 
 /** The headers of a freshly produced record. */
 export function standardHeaders(meta: { source: string; correlationId?: string }, now = new Date()): Record<string, string> {

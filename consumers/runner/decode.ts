@@ -4,6 +4,7 @@
 import type { Batch, KafkaMessage } from 'kafkajs';
 import { DecodeError, ValidationError, isRetriable } from '../../lib/errors.ts';
 import type { DeadLetter } from '../../lib/publisher.ts';
+import { recordVersion } from '../../lib/record-headers.ts';
 import type { Serde } from '../../lib/serde.ts';
 import type { SinkRecord, TopicHandler } from '../types.ts';
 import { deadLetter } from './dead-letters.ts';
@@ -45,6 +46,7 @@ export class Received<T> implements SinkRecord<T> {
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
+  readonly version: number;
   readonly #m: KafkaMessage;
   constructor(m: KafkaMessage, value: T | null, topic: string, partition: number) {
     this.#m = m;
@@ -53,6 +55,7 @@ export class Received<T> implements SinkRecord<T> {
     this.topic = topic;
     this.partition = partition;
     this.offset = m.offset;
+    this.version = recordVersion(m.offset, partition, m.headers);
   }
   get key(): string | null { return this.#m.key?.toString('utf8') ?? null; }
 }
