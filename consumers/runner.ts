@@ -3,22 +3,24 @@
 // A store that is down is retried with back-off (heartbeating on a timer, never skipping); a record at fault is isolated
 // by halving the batch and dead-lettered. This file wires the stages in runner/: decode (decoding and validation),
 // isolate (halving a rejected batch), write-slots (the per-partition write order of the pipelined mode), commits
-// (commit after the write, coalesced when pipelined), membership (heartbeats, rebalance detection) and retry.
+// (commit after the write, coalesced when pipelined), assignment (what a batch does after its fetch belongs to the
+// assignment it was fetched under, and ends with it), membership (heartbeats, rebalance detection) and retry.
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import pRetry from 'p-retry';
 import type { Config } from '../lib/config.ts';
-import { errorMessage, isRetriable } from '../lib/errors.ts';
+import { MemberFailedError, errorMessage, isRetriable } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Publisher } from '../lib/publisher.ts';
 import type { Serde } from '../lib/serde.ts';
-import { commitPast, createCommitCoalescer, nextOffset, type CommitCoalescer } from './runner/commits.ts';
+import { createAssignments, type Assignment, type Assignments } from './runner/assignment.ts';
+import { commitPast, nextOffset } from './runner/commits.ts';
 import { deadLetter, reportDeadLetters } from './runner/dead-letters.ts';
 import { decodeBatch, type DecodedBatch } from './runner/decode.ts';
 import { callHook, type RunnerHooks } from './runner/hooks.ts';
 import { writeIsolating } from './runner/isolate.ts';
 import { batchMembership, heartbeatMs, onGroupJoin, type BatchMembership } from './runner/membership.ts';
 import { createRetrying, type Retrying } from './runner/retry.ts';
-import { createWriteSlots, seekBack, type Outcome, type Seek, type WriteSlots } from './runner/write-slots.ts';
+import { createSeekLog, seekBack, type Outcome, type Seek, type SeekLog } from './runner/write-slots.ts';
 import type { Sink, TopicHandler } from './types.ts';
 
 export type { RunnerHooks } from './runner/hooks.ts';
@@ -41,6 +43,13 @@ export interface BatchHandlerDeps {
   pipeline?: boolean;
   /** Fetch `topic`/`partition` again from `offset` (kafkajs `consumer.seek`). */
   seek?: Seek;
+  /**
+   * Fetch `topic`/`partition` again from the group's committed offset (or the start when none): undoes a seek kafkajs
+   * kept from an older assignment and applied when the partition came back.
+   */
+  rewind?(topic: string, partition: number): Promise<void>;
+  /** The member cannot go on (MemberFailedError): the runner stops it and reports why. */
+  onFatal?(err: MemberFailedError): void;
 }
 
 /** The `eachBatch` of a sink's consumer, usable without a broker. */
@@ -50,10 +59,20 @@ export interface BatchHandler {
   abort(): void;
   /** From now on writes each batch before `eachBatch` returns; resolves once the writes handed off before are over. */
   drain(): Promise<void>;
+  /** The member joined its group with `partitions` (call it synchronously from kafkajs's GROUP_JOIN): a new assignment. */
+  joined(partitions: Readonly<Record<string, readonly number[]>>): void;
+  /** The member left its group (kafkajs crashed, or it stops): the assignment ends; its writes neither commit nor seek. */
+  left(): void;
 }
 
 export interface SinkRunner {
   readonly consumer: Consumer;
+  /**
+   * Settles with the error when the member stopped on its own, for good: kafkajs crashed without restarting, or a batch
+   * step failed with the same unclassified error SINK_UNKNOWN_ERROR_ATTEMPTS times. Never settles otherwise. The process
+   * running the member should exit non-zero (consumers/start.ts, `marketstream consume`).
+   */
+  readonly failed: Promise<MemberFailedError>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -66,22 +85,45 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
     maxBytes: d.config.SINK_FETCH_MAX_BYTES, maxBytesPerPartition: d.config.SINK_FETCH_PARTITION_MAX_BYTES, maxWaitTimeInMs: 1000,
   });
   const stopping = new AbortController();
+  let fail!: (err: MemberFailedError) => void;
+  const failed = new Promise<MemberFailedError>((resolve) => { fail = resolve; });
+  let stopped: Promise<void> | undefined;
   const handler = createBatchHandler({
     sink: d.sink, groupId: d.groupId, serde: d.serde, publisher: d.publisher, logger: d.logger, config: d.config, hooks: d.hooks, signal: stopping.signal,
     pipeline: d.config.SINK_PIPELINE, seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset }),
+    rewind: (topic, partition) => rewind(d, consumer, topic, partition),
+    onFatal: (err) => fatal(err),
   });
+  // Stops the member for good; `failed` tells whoever runs it.
+  const fatal = (err: MemberFailedError) => {
+    if (stopping.signal.aborted) return;
+    log.error({ err: errorMessage(err), cause: errorMessage(err.cause) }, 'member stopped for good: it cannot go on by itself');
+    fail(err);
+    void runner.stop().catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'stopping the failed member failed'));
+  };
+  // The runner's own grace: retries still running are abandoned then, and a store call that does not return is left
+  // behind, so the member leaves its group in time for the process's SHUTDOWN_GRACE_SECONDS.
+  const graceMs = Math.min(10_000, (d.config.SHUTDOWN_GRACE_SECONDS * 1000) / 2);
 
-  return {
+  const runner: SinkRunner = {
     consumer,
+    failed,
     async start() {
       callHook(d.hooks, log, 'onMember', { sink: d.sink, groupId: d.groupId, topics: [...topics], consumer });
       await pRetry(() => d.sink.connect(), {
         retries: Infinity, minTimeout: 500, maxTimeout: d.config.SINK_RETRY_MAX_MS, signal: stopping.signal, shouldRetry: ({ error }) => isRetriable(error),
         onFailedAttempt: ({ error }) => log.warn({ err: errorMessage(error) }, 'store not reachable yet; retrying'),
       });
-      onGroupJoin(consumer, ({ at, partitions, isLeader }) => {
+      onGroupJoin(consumer, ({ at, partitions, assignment, isLeader }) => {
+        handler.joined(assignment); // synchronously: kafkajs has just made the new generation's OffsetManager
         log.info({ partitions, leader: isLeader }, 'joined group');
         callHook(d.hooks, log, 'onGroupJoin', { sink: d.sink.name, groupId: d.groupId, at, partitions });
+      });
+      consumer.on(consumer.events.CRASH, ({ payload: { error, restart } }) => {
+        handler.left();
+        if (restart) return; // kafkajs joins again: a new assignment
+        fatal(error instanceof MemberFailedError ? error
+          : new MemberFailedError(`the Kafka consumer crashed and kafkajs does not restart it: ${errorMessage(error)}`, error));
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [...topics], fromBeginning: true });
@@ -91,17 +133,44 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
       await consumer.run({ eachBatchAutoResolve: false, autoCommit: false, partitionsConsumedConcurrently, eachBatch: handler.eachBatch });
       log.info({ topics: [...topics] }, 'sink started');
     },
-    async stop() {
-      // The batch in flight finishes and commits; only one stuck retrying a dead store is abandoned (uncommitted) after the grace period.
-      const grace = setTimeout(() => stopping.abort(), 10_000);
-      await handler.drain();
-      await consumer.disconnect();
-      clearTimeout(grace);
-      stopping.abort();
-      await d.sink.close();
-      log.info('sink stopped');
+    stop() {
+      stopped ??= (async () => {
+        // The batches in flight finish and commit; one stuck retrying a dead store, or in a store call that does not
+        // return, is abandoned (uncommitted) after the grace period: whoever owns its partition next reads it again.
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<'late'>((resolve) => { timer = setTimeout(() => { stopping.abort(); resolve('late'); }, graceMs); });
+        if (await Promise.race([handler.drain(), grace]) === 'late') log.warn({ graceMs }, 'writes still running after the grace period; abandoned');
+        handler.left();
+        await consumer.disconnect();
+        clearTimeout(timer);
+        stopping.abort();
+        const closing = d.sink.close();
+        if (await Promise.race([closing.then(() => 'closed' as const), sleep(graceMs, 'late' as const)]) === 'late') {
+          log.warn('the store connection did not close within the grace period; left behind');
+          closing.catch(() => undefined);
+        }
+        log.info('sink stopped');
+      })();
+      return stopped;
     },
   };
+  return runner;
+}
+
+const sleep = <T>(ms: number, value: T) => new Promise<T>((resolve) => { setTimeout(resolve, ms, value).unref(); });
+
+/** Seeks `topic`/`partition` to the group's committed offset, or to the partition's start when it has none. */
+async function rewind(d: RunnerDeps, consumer: Consumer, topic: string, partition: number): Promise<void> {
+  const admin = d.kafka.admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId: d.groupId, topics: [topic] });
+    let offset = committed?.partitions.find((x) => x.partition === partition)?.offset ?? '-1';
+    if (BigInt(offset) < 0n) offset = (await admin.fetchTopicOffsets(topic)).find((x) => x.partition === partition)?.low ?? '0';
+    consumer.seek({ topic, partition, offset });
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** What every batch of one handler shares. */
@@ -113,9 +182,10 @@ interface Handling {
   /** This member stopped (or abort() was called): leave batches uncommitted; whoever owns the partition next re-reads them. */
   signal: AbortSignal;
   retrying: Retrying;
-  /** Pipelined mode: the write handed off last per partition, and the offsets of written batches waiting for their commit. */
-  slots: WriteSlots;
-  commits: CommitCoalescer;
+  /** The member's assignment now (its write slots and commits), and the ones before whose writes are still running. */
+  assignments: Assignments;
+  /** Seeks asked of kafkajs and not yet applied, with the assignment that asked. */
+  seeks: SeekLog;
   /** Each batch is written (and committed) before eachBatch returns: not pipelined, or pipelined and draining. */
   inline: boolean;
 }
@@ -130,28 +200,40 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
   const c: Handling = {
     d, log, aborting, handlers: new Map(d.sink.handlers.map((h) => [h.topic.name, h])),
     signal: d.signal ? AbortSignal.any([aborting.signal, d.signal]) : aborting.signal,
-    retrying: createRetrying({ log, hooks: d.hooks, sink: d.sink.name, groupId: d.groupId, maxTimeoutMs: d.config.SINK_RETRY_MAX_MS }),
-    slots: createWriteSlots(), commits: createCommitCoalescer({ intervalMs: d.config.SINK_COMMIT_INTERVAL_MS, log }), inline: !d.pipeline,
+    retrying: createRetrying({
+      log, hooks: d.hooks, sink: d.sink.name, groupId: d.groupId, maxTimeoutMs: d.config.SINK_RETRY_MAX_MS, unknownAttempts: d.config.SINK_UNKNOWN_ERROR_ATTEMPTS,
+    }),
+    assignments: createAssignments({ commitIntervalMs: d.config.SINK_COMMIT_INTERVAL_MS, log }), seeks: createSeekLog(), inline: !d.pipeline,
   };
   return {
     eachBatch: (p) => eachBatch(c, p),
     abort: () => aborting.abort(),
     async drain() {
       c.inline = true;
-      await c.slots.drain();
-      await c.commits.flush();
+      await c.assignments.drain();
     },
+    joined: (partitions) => { c.assignments.joined(partitions); },
+    left: () => { c.assignments.left(); },
   };
 }
 
-/** A batch from its fetch until its write ended. */
-interface InHand<T> { h: TopicHandler<T>; p: EachBatchPayload; member: BatchMembership; receivedAt: number }
+/** A batch from its fetch until its write ended, with the assignment it was fetched under. */
+interface InHand<T> { h: TopicHandler<T>; p: EachBatchPayload; a: Assignment; member: BatchMembership; receivedAt: number }
 
 async function eachBatch(c: Handling, p: EachBatchPayload): Promise<void> {
   const h = c.handlers.get(p.batch.topic);
   if (!h || p.batch.isEmpty()) return;
   const receivedAt = Date.now();
   const { topic, partition } = p.batch;
+  const a = c.assignments.current();
+  // Fetched for an assignment that has ended, or before a seek of ours: not ours to write.
+  if (!a.current || !a.holds(topic, partition) || p.isStale()) return;
+  if (c.seeks.arrived(topic, partition, a.generation)) {
+    // Read from a seek kafkajs kept from an older assignment of this partition: read it from the group's commit instead.
+    await c.d.rewind?.(topic, partition);
+    c.seeks.sought(topic, partition, a.generation);
+    return;
+  }
   // Membership is kept for as long as the batch is in our hands: slow writes, retries of a store that is down (whose
   // back-off can be as long as the session timeout), and the isolation of a rejected batch.
   const member = batchMembership(p, c.signal, heartbeatMs(c.d.config));
@@ -160,19 +242,20 @@ async function eachBatch(c: Handling, p: EachBatchPayload): Promise<void> {
   try {
     // Decoding overlaps the write of the batch before (pipelined mode): that one is awaited only after.
     const decoded = await c.retrying('decode', p, member, () => decodeBatch(h, p.batch, c.d.serde, c.d.groupId));
-    if (!(await c.slots.turn(topic, partition))) return; // its write was abandoned: the partition is fetched again from that batch's first offset
-    if (p.isStale() || c.signal.aborted) return;
+    if (!(await a.slots.turn(topic, partition))) return; // its write was abandoned: the partition is fetched again from that batch's first offset
+    if (p.isStale() || c.signal.aborted || !a.current) return;
     if (c.d.pipeline) p.resolveOffset(p.batch.lastOffset()); // the next fetch goes on past this batch; committed only once written
-    const job = finish(c, { h, p, member, receivedAt }, decoded).catch((err: unknown): Outcome => ({ ok: false, error: err })).finally(stopBeating);
+    const job = finish(c, { h, p, a, member, receivedAt }, decoded).catch((err: unknown): Outcome => ({ ok: false, error: err })).finally(stopBeating);
     handedOff = true;
     if (c.inline) {
       const outcome = await job;
       if (outcome.error) throw outcome.error;
       return;
     }
-    c.slots.handOff(topic, partition, job);
+    a.slots.handOff(topic, partition, job);
   } catch (err) {
-    if (member.abandoned(err)) return;
+    if (member.abandoned(err) && !(err instanceof MemberFailedError)) return;
+    if (err instanceof MemberFailedError) c.d.onFatal?.(err);
     throw err;
   } finally {
     if (!handedOff) stopBeating();
@@ -186,16 +269,17 @@ async function finish<T>(c: Handling, b: InHand<T>, decoded: DecodedBatch<T>): P
   } catch (err) {
     return failed(c, b, err);
   }
-  const { p } = b;
+  const { p, a } = b;
+  // The partition went to another member meanwhile: its records are read again there; this member commits nothing of them.
+  if (!a.current) return { ok: false };
   if (!c.d.pipeline) {
     await commitPast(p);
     return { ok: true };
   }
-  c.commits.add(p, p.batch.topic, p.batch.partition, nextOffset(p.batch));
-  if (c.inline) await c.commits.flush();
+  a.commits.add(p, p.batch.topic, p.batch.partition, nextOffset(p.batch));
+  if (c.inline) await a.commits.flush();
   return { ok: true };
 }
-
 /** The store write (isolating a rejected batch), the dead letters' publish, then the onWritten hook. */
 async function write<T>(c: Handling, { h, p, member, receivedAt }: InHand<T>, { good, raw, dead }: DecodedBatch<T>): Promise<void> {
   const { topic, partition } = p.batch;
@@ -204,7 +288,7 @@ async function write<T>(c: Handling, { h, p, member, receivedAt }: InHand<T>, { 
   if (good.length) {
     await writeIsolating(good, {
       write: (records) => c.retrying('store write', p, member, () => h.writeBatch(records)),
-      passThrough: (err) => isRetriable(err) || member.abandoned(err),
+      passThrough: (err) => isRetriable(err) || member.abandoned(err) || err instanceof MemberFailedError,
       rejected: (i, err) => { dead.push(deadLetter(origin, raw[i]!, err)); },
       isolating: (err) => c.log.warn({ topic, partition, offset: p.batch.firstOffset(), records: good.length, err: errorMessage(err) },
         'batch rejected by the store; isolating the bad record(s)'),
@@ -223,10 +307,18 @@ async function write<T>(c: Handling, { h, p, member, receivedAt }: InHand<T>, { 
 }
 
 /** How a batch whose write (or dead-lettering) did not end well settles. */
-function failed(c: Handling, { p, member }: InHand<unknown>, err: unknown): Outcome {
+function failed(c: Handling, { p, a, member }: InHand<unknown>, err: unknown): Outcome {
+  if (err instanceof MemberFailedError) {
+    c.d.onFatal?.(err);
+    return { ok: false, error: err };
+  }
   if (!c.d.pipeline) return member.abandoned(err) ? { ok: false } : { ok: false, error: err };
+  // The partition went to another member meanwhile: nothing to seek back to here (kafkajs would keep the seek for
+  // when the partition comes back, generations later).
+  if (!a.current) return { ok: false };
   // Handed off: the position is already past this batch; fetch it again (unless this member is stopping).
   if (!seekBack(p, { stopping: c.signal, seek: c.d.seek, log: c.log })) return { ok: false, error: err };
+  c.seeks.sought(p.batch.topic, p.batch.partition, a.generation);
   if (member.abandoned(err)) return { ok: false };
   const { topic, partition } = p.batch;
   c.log.error({ topic, partition, offset: p.batch.firstOffset(), err: errorMessage(err) }, 'batch write failed; the consumer restarts from the last commit');

@@ -12,6 +12,8 @@ import { createSinkRunner, type RunnerHooks, type SinkRunner } from './runner.ts
 
 export interface RunningSinks {
   readonly runners: readonly SinkRunner[];
+  /** Settles when a member stopped for good on its own (SinkRunner.failed): the process should stop and exit non-zero. */
+  readonly failed: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function startSinks(
   await Promise.all(runners.map((r) => r.start()));
   return {
     runners,
+    failed: Promise.race(runners.map((r) => r.failed)),
     async stop() {
       await Promise.all(runners.map((r) => r.stop()));
       await publisher.disconnect();

@@ -177,6 +177,11 @@ export const configSpec = {
       'bounds their memory (V8 otherwise lets the heap grow far past what a sink keeps alive) at the cost of more garbage collection; 0 = V8\'s own limit',
   },
   SINK_RETRY_MAX_MS: { schema: int(100), default: '30000', doc: 'Longest back-off between retries of a failed store write' },
+  SINK_UNKNOWN_ERROR_ATTEMPTS: {
+    schema: int(1, 1000), default: '8',
+    doc: 'Attempts of a batch step that fails with the same unclassified error (a bug in a sink, an unknown driver error) before the member stops with it ' +
+      'and `consume` exits 1; a store that is down or refusing us is retried without limit',
+  },
   DLQ_MAX_REDRIVES: {
     schema: int(0, 1000), default: '3',
     doc: 'Times `dlq redrive` sends one dead letter back to its topic (counted across rounds by its redrive-count header); a record redriven this often is ' +

@@ -75,6 +75,15 @@ export class StaleBatchError extends MarketstreamError {
   constructor(message = 'batch abandoned: member stopping or partition reassigned') { super('STALE_BATCH', message, { retriable: false }); }
 }
 
+/**
+ * A consumer group member gives up for good: the same error that nobody classified (a bug in a sink, a driver error
+ * we do not know) came back SINK_UNKNOWN_ERROR_ATTEMPTS times in a row, or kafkajs crashed without restarting. The
+ * member stops instead of spinning; the process that runs it exits non-zero, so its supervisor sees it.
+ */
+export class MemberFailedError extends MarketstreamError {
+  constructor(message: string, cause?: unknown) { super('MEMBER_FAILED', message, { retriable: false, cause }); }
+}
+
 /** Offsets cannot be moved while members are in the group: they would overwrite them with their next commit. */
 export class GroupActiveError extends MarketstreamError {
   readonly groupId: string;
@@ -156,9 +165,37 @@ export class CommandError extends MarketstreamError {
 
 // ── Reading errors ─────────────────────────────────────────────
 
-/** Errors that are not ours (driver errors: ECONNREFUSED, timeouts) count as transient: never dead-letter on them. */
+/** Socket errors: the server or the way to it is down. */
+const NETWORK_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
+]);
+
+/** kafkajs's answers that are the record's fault: the same record would meet them again. */
+const KAFKA_RECORD_ERRORS: ReadonlySet<string> = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE']);
+
+/**
+ * How to treat a failure: `transient` (wait and try again: ours marked so, a store error classified so, one kafkajs
+ * retries itself, a socket error), `permanent` (trying again cannot help: ours marked so, a store refusing the data, a
+ * record Kafka refuses), or `unknown` (nobody classified it: a TypeError in a sink, a driver error we do not know).
+ * Unknown errors are retried, but the runner gives up after SINK_UNKNOWN_ERROR_ATTEMPTS of the same one in a row.
+ */
+export function retryClass(err: unknown): 'transient' | 'permanent' | 'unknown' {
+  if (err instanceof MarketstreamError) return err.retriable ? 'transient' : 'permanent';
+  const classified = readStoreError(err);
+  if (classified) return classified.retriable ? 'transient' : 'permanent';
+  const e = err as { name?: unknown; type?: unknown; retriable?: unknown; code?: unknown } | null;
+  if (typeof e?.name === 'string' && e.name.startsWith('KafkaJS')) {
+    if (e.name === 'KafkaJSNumberOfRetriesExceeded' || e.retriable === true) return 'transient';
+    if (typeof e.type === 'string' && KAFKA_RECORD_ERRORS.has(e.type)) return 'permanent';
+    return 'unknown';
+  }
+  if (typeof e?.code === 'string' && NETWORK_CODES.has(e.code)) return 'transient';
+  return 'unknown';
+}
+
+/** Worth trying again (transient, or unknown: retried a bounded number of times by the runner); never dead-letter on these. */
 export function isRetriable(err: unknown): boolean {
-  return err instanceof MarketstreamError ? err.retriable : true;
+  return retryClass(err) !== 'permanent';
 }
 
 export function errorClass(err: unknown): string {

@@ -41,7 +41,7 @@ export function registerRun(program: Command): void {
         await ctx.publisher.disconnect();
         await Promise.all([sinks.stop(), ...members.map((m) => m.stop())]);
         await ctx.obs.close();
-      }, config.SHUTDOWN_GRACE_SECONDS * 1000);
+      }, config.SHUTDOWN_GRACE_SECONDS * 1000, sinks.failed);
     });
 }
 

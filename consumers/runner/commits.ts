@@ -2,8 +2,8 @@
 // each batch as it ends. Pipelined mode coalesces: offsets of written batches wait up to SINK_COMMIT_INTERVAL_MS and
 // go in one OffsetCommit for all of the member's partitions (at 1,000 records/s a commit per batch would be hundreds
 // a second), sent one at a time, in order. A commit that fails (the group is rebalancing, this member left) is tried
-// again with the next one unless a newer offset replaced it; meanwhile the records would be read again, and writing
-// them again changes nothing.
+// again on the timer unless a newer offset replaced it; meanwhile the records would be read again, and writing them
+// again changes nothing. A coalescer belongs to one assignment (./assignment.ts): when that ends, what waits is dropped.
 import type { EachBatchPayload } from 'kafkajs';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -28,23 +28,34 @@ export interface CommitCoalescer {
   add(via: CommitVia, topic: string, partition: number, offset: string): void;
   /** Sends what waits now, after the commits sent before; resolves when it was sent (or failed, and was kept). */
   flush(): Promise<void>;
+  /**
+   * The assignment these offsets belong to ended (the member joined again, or left): what waits is dropped and nothing
+   * more is sent, since kafkajs would send it under the new generation, over the new owner's commits. A commit already
+   * on its way carries the old generation: the broker takes it only while that generation stands.
+   */
+  end(): void;
 }
 
 export function createCommitCoalescer(o: { intervalMs: number; log: Logger }): CommitCoalescer {
   const toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
   let via: CommitVia | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let ended = false;
   let commits: Promise<void> = Promise.resolve();
+  const schedule = () => { timer ??= setTimeout(() => { timer = undefined; void flush(); }, o.intervalMs); };
   const send = async () => {
     const through = via;
-    if (!toCommit.size || !through) return;
+    if (ended || !toCommit.size || !through) return;
     const taken = [...toCommit];
     toCommit.clear();
     try {
       await through.commitOffsetsIfNecessary({ topics: byTopic(taken.map(([, c]) => c)) });
     } catch (err) {
+      if (ended) return;
       for (const [k, c] of taken) if (!toCommit.has(k)) toCommit.set(k, c);
-      o.log.debug({ err: errorMessage(err), partitions: taken.length }, 'commit after the write failed; tried again with the next one');
+      // Tried again on the timer, so an idle partition's last offsets are committed too (its lag reaches 0).
+      schedule();
+      o.log.debug({ err: errorMessage(err), partitions: taken.length }, 'commit after the write failed; tried again');
     }
   };
   const flush = () => {
@@ -55,11 +66,18 @@ export function createCommitCoalescer(o: { intervalMs: number; log: Logger }): C
   };
   return {
     add(through, topic, partition, offset) {
+      if (ended) return;
       toCommit.set(`${topic}|${partition}`, { topic, partition, offset });
       via = through;
-      timer ??= setTimeout(() => { timer = undefined; void flush(); }, o.intervalMs);
+      schedule();
     },
     flush,
+    end() {
+      ended = true;
+      clearTimeout(timer);
+      timer = undefined;
+      toCommit.clear();
+    },
   };
 }
 

@@ -55,7 +55,13 @@ export function batchMembership(p: Pick<EachBatchPayload, 'heartbeat'>, stopping
   };
 }
 
-export interface GroupJoin { at: number; partitions: number; isLeader: boolean }
+export interface GroupJoin {
+  at: number;
+  /** How many partitions the member got, and which (topic → partitions). */
+  partitions: number;
+  assignment: Readonly<Record<string, readonly number[]>>;
+  isLeader: boolean;
+}
 
 /** How many partitions an assignment (topic → partitions) holds. */
 export const partitionsIn = (assignment: Record<string, readonly number[]>): number => Object.values(assignment).reduce((n, ps) => n + ps.length, 0);
@@ -63,6 +69,7 @@ export const partitionsIn = (assignment: Record<string, readonly number[]>): num
 /** Calls `joined` each time this member joins its group: at start, and again after every rebalance. */
 export function onGroupJoin(consumer: Pick<Consumer, 'on' | 'events'>, joined: (e: GroupJoin) => void): void {
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    joined({ at: e.timestamp, partitions: partitionsIn(e.payload.memberAssignment), isLeader: e.payload.isLeader });
+    const assignment = e.payload.memberAssignment;
+    joined({ at: e.timestamp, partitions: partitionsIn(assignment), assignment, isLeader: e.payload.isLeader });
   });
 }

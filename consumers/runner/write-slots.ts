@@ -20,22 +20,33 @@ export interface WriteSlots {
   handOff(topic: string, partition: number, write: Promise<Outcome>): void;
   /** Resolves once every write handed off so far has ended. */
   drain(): Promise<void>;
+  /** Resolves once the write last handed off on this partition has ended, however it ended. */
+  ended(topic: string, partition: number): Promise<void>;
 }
 
-export function createWriteSlots(): WriteSlots {
+/**
+ * The write slots of one assignment. `previous`: those of the assignment before (this member joined again); a
+ * partition kept across the rejoin is written again only once the old assignment's write of it ended (its outcome is
+ * that assignment's business: it neither commits nor seeks any more), so this member never writes a partition twice at once.
+ */
+export function createWriteSlots(previous?: Pick<WriteSlots, 'ended' | 'drain'>): WriteSlots {
   const inFlight = new Map<string, Promise<Outcome>>();
+  let before = previous;
+  void previous?.drain().then(() => { before = undefined; }); // not held on to once its writes are over
   const slot = (topic: string, partition: number) => `${topic}|${partition}`;
   return {
     async turn(topic, partition) {
       const key = slot(topic, partition);
-      const before = await inFlight.get(key);
-      if (!before || before.ok) return true;
+      if (before && !inFlight.has(key)) await before.ended(topic, partition);
+      const last = await inFlight.get(key);
+      if (!last || last.ok) return true;
       inFlight.delete(key);
-      if (before.error) throw before.error;
+      if (last.error) throw last.error;
       return false;
     },
     handOff(topic, partition, write) { inFlight.set(slot(topic, partition), write); },
     async drain() { await Promise.all(inFlight.values()); },
+    async ended(topic, partition) { await inFlight.get(slot(topic, partition)); },
   };
 }
 
@@ -56,4 +67,36 @@ export function seekBack(p: Pick<EachBatchPayload, 'batch' | 'isRunning'>, o: { 
     o.log.warn({ topic, partition, err: errorMessage(err) }, 'could not seek back to an unwritten batch; the consumer restarts from the last commit');
     return false;
   }
+}
+
+/**
+ * Seeks this member asked kafkajs for, until a batch shows that kafkajs applied them. kafkajs applies a seek at the
+ * partition's next fetch; when the partition moves to another member first, kafkajs keeps the seek and applies it when
+ * the partition comes back, generations later, rewinding past what the group committed meanwhile (or, past retention,
+ * replaying the partition from its start). Such a seek must not decide where the partition is read from.
+ */
+export interface SeekLog {
+  /** This member sought `topic`/`partition` under assignment `generation`. */
+  sought(topic: string, partition: number, generation: number): void;
+  /**
+   * A batch of `topic`/`partition` arrived (not stale) under assignment `generation`, so any seek of it was applied.
+   * True when that seek was asked under an older assignment: the batch is read from it, and must be dropped and the
+   * partition read again from the group's commit.
+   */
+  arrived(topic: string, partition: number, generation: number): boolean;
+}
+
+export function createSeekLog(): SeekLog {
+  const pending = new Map<string, number>();
+  return {
+    sought(topic, partition, generation) { pending.set(`${topic}|${partition}`, generation); },
+    arrived(topic, partition, generation) {
+      if (!pending.size) return false;
+      const key = `${topic}|${partition}`;
+      const asked = pending.get(key);
+      if (asked === undefined) return false;
+      pending.delete(key);
+      return asked !== generation;
+    },
+  };
 }

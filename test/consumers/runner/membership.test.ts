@@ -84,6 +84,6 @@ describe('membership', () => {
     onGroupJoin(consumer as never, (j) => joins.push(j));
     emitter.emit('consumer.group_join', { timestamp: 5, payload: { memberAssignment: { prices: [0, 2] }, isLeader: true } });
     emitter.emit('consumer.group_join', { timestamp: 9, payload: { memberAssignment: {}, isLeader: false } });
-    expect(joins).toEqual([{ at: 5, partitions: 2, isLeader: true }, { at: 9, partitions: 0, isLeader: false }]);
+    expect(joins).toEqual([{ at: 5, partitions: 2, assignment: { prices: [0, 2] }, isLeader: true }, { at: 9, partitions: 0, assignment: {}, isLeader: false }]);
   });
 });

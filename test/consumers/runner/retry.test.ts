@@ -2,14 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { batchMembership } from '../../../consumers/runner/membership.ts';
 import { createRetrying } from '../../../consumers/runner/retry.ts';
-import { StaleBatchError, TransientError, ValidationError } from '../../../lib/errors.ts';
+import { MemberFailedError, StaleBatchError, TransientError, ValidationError } from '../../../lib/errors.ts';
 import { memoryLogger, messages, payload } from './helpers.ts';
 
 function setup(o: { running?: () => boolean; stale?: () => boolean; heartbeat?: () => Promise<void> } = {}) {
   const { logger, lines } = memoryLogger();
   const retries: [string, number, string][] = [];
   const retrying = createRetrying({
-    log: logger, sink: 's', groupId: 'g', maxTimeoutMs: 50,
+    log: logger, sink: 's', groupId: 'g', maxTimeoutMs: 50, unknownAttempts: 3,
     hooks: { onRetry: (e) => { retries.push([e.topic, e.attempt, (e.error as Error).message]); } },
   });
   const { p, calls } = payload(messages([{ id: 1 }], { first: 7 }), { partition: 1, running: o.running, stale: o.stale });
@@ -68,5 +68,32 @@ describe('retrying a batch step', () => {
     const step = async () => { t.stopping.abort(); throw new TransientError('store down'); };
     await expect(t.retrying('store write', t.p, t.member, step)).rejects.toBeDefined();
     expect(t.member.abandoned(new Error('any'))).toBe(true);
+  });
+
+  it('an error nobody classified (a TypeError in a sink) is retried, then fails the step with MemberFailedError after 3 in a row', async () => {
+    const t = setup();
+    const step = failing(new TypeError("Cannot read properties of undefined (reading 'close')"), new TypeError("Cannot read properties of undefined (reading 'close')"),
+      new TypeError("Cannot read properties of undefined (reading 'close')"), new TypeError('never reached'));
+    const err = await t.retrying('store write', t.p, t.member, step).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MemberFailedError);
+    expect((err as Error).message).toContain("store write of prices[1] failed 3 times in a row with an error nobody classified (TypeError: Cannot read");
+    expect((err as MemberFailedError).cause).toBeInstanceOf(TypeError);
+    expect(step.calls()).toBe(3);
+  });
+
+  it('the count is of the same error in a row: a different one, or a transient one, starts it again', async () => {
+    const t = setup();
+    const a = () => new TypeError('a');
+    const step = failing(a(), a(), new TypeError('b'), a(), a(), new TransientError('store down'), a(), a());
+    await expect(t.retrying('store write', t.p, t.member, step)).resolves.toBe('done');
+    expect(step.calls()).toBe(9);
+  });
+
+  it('a Kafka error kafkajs does not retry and that is not the record\'s fault is unknown; MESSAGE_TOO_LARGE is permanent (not retried)', async () => {
+    const t = setup();
+    const tooLarge = Object.assign(new Error('The request included a message larger than the max message size'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', retriable: false });
+    const step = failing(tooLarge);
+    await expect(t.retrying('dead-letter', t.p, t.member, step)).rejects.toBe(tooLarge);
+    expect(step.calls()).toBe(1);
   });
 });
