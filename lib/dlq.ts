@@ -20,6 +20,14 @@ export const DlqHeaders = {
   /** Size and SHA-256 (hex) of an original value too large for the DLQ topic, which was dropped (null value). */
   originalValueBytes: 'original-value-bytes',
   originalValueSha256: 'original-value-sha256',
+  /**
+   * When the record was still too large without its value: its own headers are dropped (the DLQ's are kept), and this
+   * says how many bytes they had; then, if the key alone is too large, it is dropped too (null key) and its size and
+   * SHA-256 (hex) kept instead. A dead letter always fits, so it never blocks its partition.
+   */
+  originalHeadersBytes: 'original-headers-bytes',
+  originalKeyBytes: 'original-key-bytes',
+  originalKeySha256: 'original-key-sha256',
   /** Times `dlq redrive` sent the record back to its original topic. */
   redriveCount: 'redrive-count',
 } as const;

@@ -304,19 +304,31 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
   };
 }
 
-/** A dead letter whose original value alone is too large for its topic keeps its headers, and the value's size and hash instead. */
+/**
+ * A dead letter too large for its topic: drops the original value (keeping its size and hash), then the original
+ * headers (keeping the DLQ's own and their size), then the key (keeping its size and hash), until it fits.
+ */
 function fitted(m: Message, limit: number): Message {
-  if (recordBytes(m) <= limit || !m.value) return m;
-  const value = m.value as Buffer;
-  return {
-    key: m.key,
-    value: null,
-    headers: {
-      ...m.headers,
-      [DlqHeaders.originalValueBytes]: String(value.length),
-      [DlqHeaders.originalValueSha256]: createHash('sha256').update(value).digest('hex'),
-    },
-  };
+  if (recordBytes(m) <= limit) return m;
+  const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  let out = m;
+  if (out.value) {
+    const value = out.value as Buffer;
+    out = { ...out, value: null, headers: { ...out.headers, [DlqHeaders.originalValueBytes]: String(value.length), [DlqHeaders.originalValueSha256]: sha256(value) } };
+    if (recordBytes(out) <= limit) return out;
+  }
+  const dlqNames = new Set<string>(Object.values(DlqHeaders));
+  const own = Object.entries(out.headers ?? {}).filter(([k]) => !dlqNames.has(k));
+  if (own.length) {
+    const bytes = recordBytes({ key: null, value: null, headers: Object.fromEntries(own) }) - recordBytes({ key: null, value: null });
+    out = { ...out, headers: { ...Object.fromEntries(Object.entries(out.headers ?? {}).filter(([k]) => dlqNames.has(k))), [DlqHeaders.originalHeadersBytes]: String(bytes) } };
+    if (recordBytes(out) <= limit) return out;
+  }
+  if (out.key) {
+    const key = out.key;
+    out = { ...out, key: null, headers: { ...out.headers, [DlqHeaders.originalKeyBytes]: String(Buffer.byteLength(key)), [DlqHeaders.originalKeySha256]: sha256(key) } };
+  }
+  return out;
 }
 
 /**

@@ -86,4 +86,33 @@ describe('dead letters of a flood of bad records', () => {
     expect(m?.headers.source?.toString()).toBe('test');
     await deleteTestTopics(kafka, [small.name, small.dlq]);
   });
+
+  it('a dead letter whose headers and key alone are too large drops them too (keeping their sizes and the key\'s hash): it is published, not retried forever',
+    async () => {
+      const small = withName(priceUpdates, randomName('test-flood-bigkey'));
+      await ensureTopics(kafka, config, [small]);
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.alterConfigs({ validateOnly: false,
+        resources: [{ type: 2, name: small.dlq, configEntries: [{ name: 'max.message.bytes', value: '100000' }] }] });
+      await admin.disconnect();
+      const key = 'K'.repeat(150_000);
+      const huge = 'h'.repeat(150_000);
+      const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
+      await publisher.connect();
+      try {
+        await publisher.deadLetter(small, [{ key, value: Buffer.from('\x7fbad'), headers: { source: 'test', note: huge }, error: new Error('bad record') }]);
+      } finally {
+        await publisher.disconnect();
+      }
+      const [m] = await readTopic(kafka, small.dlq);
+      expect(m?.key).toBeNull();
+      expect(m?.value).toBeNull();
+      expect(m?.headers[DlqHeaders.originalKeyBytes]?.toString()).toBe(String(key.length));
+      expect(m?.headers[DlqHeaders.originalKeySha256]?.toString()).toBe(createHash('sha256').update(key).digest('hex'));
+      expect(Number(m?.headers[DlqHeaders.originalHeadersBytes]?.toString())).toBeGreaterThan(huge.length);
+      expect(m?.headers.note).toBeUndefined();
+      expect(m?.headers[DlqHeaders.errorMessage]?.toString()).toBe('bad record');
+      await deleteTestTopics(kafka, [small.name, small.dlq]);
+    });
 });
