@@ -19,7 +19,9 @@ export function stopOnSignal(logger: Logger, stop: () => Promise<void>, graceMs:
   }
   return new Promise((resolve) => {
     let stopping = false;
-    const onSignal = (signal: NodeJS.Signals | 'member failed', exitCode = 0) => {
+    // Node calls a signal listener with (signal, number): only the first is read.
+    const onSignal = (signal: NodeJS.Signals | 'member failed') => {
+      const exitCode = signal === 'member failed' ? 1 : 0;
       if (stopping) {
         if (signal === 'member failed') { process.exitCode = 1; return; }
         logger.warn({ signal }, 'second signal: exiting now');
@@ -48,7 +50,7 @@ export function stopOnSignal(logger: Logger, stop: () => Promise<void>, graceMs:
     process.on('SIGTERM', onSignal);
     void failed?.then((err) => {
       logger.error({ err: err.message }, 'a consumer group member stopped for good; stopping the command, exit code 1');
-      onSignal('member failed', 1);
+      onSignal('member failed');
     });
   });
 }
