@@ -193,7 +193,7 @@ function monitorHooks(m: Monitoring): RunnerHooks {
     },
     onWritten(e) {
       const { sink, topic, records, writeMs, timestamps, writtenAt } = e;
-      metrics.sinkBatch({ sink, group: e.groupId, topic, records, written: timestamps.length, writeMs, timestamps, writtenAt });
+      metrics.sinkBatch({ sink, group: e.groupId, topic, records, written: timestamps.length, writeMs, timestamps, writtenAt, stale: e.stale });
       const g = m.groups.get(e.groupId);
       if (!g) return;
       if (e.timestamps.length > 0) g.lastWriteAt = e.writtenAt;

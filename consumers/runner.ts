@@ -285,9 +285,10 @@ async function write<T>(c: Handling, { h, p, member, receivedAt }: InHand<T>, { 
   const { topic, partition } = p.batch;
   const origin = { topic, partition, group: c.d.groupId };
   const started = Date.now();
+  let stale = 0;
   if (good.length) {
     await writeIsolating(good, {
-      write: (records) => c.retrying('store write', p, member, () => h.writeBatch(records)),
+      write: (records) => c.retrying('store write', p, member, async () => { stale += (await h.writeBatch(records))?.stale ?? 0; }),
       passThrough: (err) => isRetriable(err) || member.abandoned(err) || err instanceof MemberFailedError,
       rejected: (i, err) => { dead.push(deadLetter(origin, raw[i]!, err)); },
       isolating: (err) => c.log.warn({ topic, partition, offset: p.batch.firstOffset(), records: good.length, err: errorMessage(err) },
@@ -302,7 +303,7 @@ async function write<T>(c: Handling, { h, p, member, receivedAt }: InHand<T>, { 
   const timestamps = good.map((r) => r.timestamp);
   callHook(c.d.hooks, c.log, 'onWritten', {
     sink: c.d.sink.name, groupId: c.d.groupId, topic, partition, records: p.batch.messages.length, timestamps,
-    receivedAt, writtenAt, writeMs: writtenAt - started,
+    receivedAt, writtenAt, writeMs: writtenAt - started, stale,
   });
 }
 

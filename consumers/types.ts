@@ -37,7 +37,17 @@ export interface TopicHandler<T> {
    * Throws a retriable error when the store is unavailable (the runner retries with back-off and never skips),
    * a non-retriable one when the data is at fault (the runner isolates the bad record and dead-letters it).
    */
-  writeBatch(records: readonly SinkRecord<T>[]): Promise<void>;
+  writeBatch(records: readonly SinkRecord<T>[]): Promise<WriteResult | void>;
+}
+
+/** What a write reports beyond success. */
+export interface WriteResult {
+  /**
+   * Records (or the rows, keys, nodes and relationships they write) the store refused because it already held a newer
+   * version: a stale writer, a redelivery or a replay over a store that is ahead. Counted in
+   * marketstream_stale_writes_refused_total.
+   */
+  stale?: number;
 }
 
 export interface Sink {

@@ -31,6 +31,8 @@ export interface SinkBatchReport {
   timestamps: readonly number[];
   /** When the write finished (ms): the end of the end-to-end latency. */
   writtenAt: number;
+  /** Writes the store refused because it held a newer version (a stale writer, a redelivery, a replay). */
+  stale?: number;
 }
 
 export interface Metrics {
@@ -63,6 +65,8 @@ export const metricsDoc = [
   ['marketstream_sink_last_write_timestamp_seconds', 'gauge', 'sink', 'Unix time of the last successful store write'],
   ['marketstream_consumer_lag_records', 'gauge', 'group, topic, partition', 'Latest offset minus the group\'s committed offset (from the broker)'],
   ['marketstream_consumer_group_stalled', 'gauge', 'group', '1 while the group has lag but made no progress for STALL_SECONDS'],
+  ['marketstream_stale_writes_refused_total', 'counter', 'sink, topic',
+    'Writes a store refused because it held a newer version of the row, key, node or relationship (stale writer, redelivery, replay)'],
   ['marketstream_dlq_records_total', 'counter', 'topic, reason', 'Records sent to <topic>.dlq; reason is the error class'],
   ['marketstream_errors_total', 'counter', 'component, kind', 'Errors by component and error class (store retries, failed sends, failed fetches)'],
   ['marketstream_source_fetches_total', 'counter', 'source, outcome', 'Source fetches: ok, empty or error'],
@@ -93,6 +97,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const lag = gauge('marketstream_consumer_lag_records', ['group', 'topic', 'partition']);
   const stalled = gauge('marketstream_consumer_group_stalled', ['group']);
   const dlq = counter('marketstream_dlq_records_total', ['topic', 'reason']);
+  const stale = counter('marketstream_stale_writes_refused_total', ['sink', 'topic']);
   const errors = counter('marketstream_errors_total', ['component', 'kind']);
   const fetches = counter('marketstream_source_fetches_total', ['source', 'outcome']);
   const circuit = gauge('marketstream_circuit_state', ['upstream']);
@@ -109,6 +114,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     recordsProduced(topic, n) { if (n > 0) produced.labels(topic).inc(n); },
     sinkBatch(b) {
       if (b.records > 0) consumed.labels(b.topic, b.group).inc(b.records);
+      if (b.stale) stale.labels(b.sink, b.topic).inc(b.stale);
       if (b.written === 0) return;
       batchSize.labels(b.sink, b.topic).observe(b.written);
       writeTime.labels(b.sink, b.topic).observe(b.writeMs / 1000);

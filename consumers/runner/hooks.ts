@@ -15,6 +15,8 @@ export interface RunnerHooks {
   onWritten?(e: {
     sink: string; groupId: string; topic: string; partition: number; records: number; timestamps: number[];
     receivedAt: number; writtenAt: number; writeMs: number;
+    /** Writes the store refused as older than what it holds (WriteResult.stale). */
+    stale?: number;
   }): void;
   /** This member joined its group (again, after a rebalance) and got its partitions. */
   onGroupJoin?(e: { sink: string; groupId: string; at: number; partitions: number }): void;

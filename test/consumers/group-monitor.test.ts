@@ -185,7 +185,7 @@ describe('group monitor (hooks, no broker)', () => {
     c.join({ [TOPIC]: [0] });
     vi.setSystemTime(T0 + 5000);
     hooks.onWritten!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, partition: 0, records: 5, timestamps: [T0 + 1000, T0 + 2000, T0 + 3000],
-      receivedAt: T0 + 4000, writtenAt: T0 + 4500, writeMs: 250 });
+      receivedAt: T0 + 4000, writtenAt: T0 + 4500, writeMs: 250, stale: 2 });
     const g = monitor.groups()[GROUP]!;
     expect(g.lastWriteAt).toBe(new Date(T0 + 4500).toISOString());
     expect(g.lastProgressAt).toBe(new Date(T0 + 4500).toISOString());
@@ -195,6 +195,7 @@ describe('group monitor (hooks, no broker)', () => {
     expect(sample(text, 'marketstream_sink_write_duration_seconds_sum', { sink: 'postgres-sink', topic: TOPIC })).toBeCloseTo(0.25);
     expect(sample(text, 'marketstream_end_to_end_latency_seconds_count', { sink: 'postgres-sink', topic: TOPIC })).toBe(3);
     expect(sample(text, 'marketstream_sink_last_write_timestamp_seconds', { sink: 'postgres-sink' })).toBe((T0 + 4500) / 1000);
+    expect(sample(text, 'marketstream_stale_writes_refused_total', { sink: 'postgres-sink', topic: TOPIC })).toBe(2);
   });
 
   it('a batch that was all dead-lettered is progress but not a write', async () => {
