@@ -8,17 +8,32 @@ export interface TcpProxy {
   /** Drops every open connection and refuses new ones until restore(). */
   cut(): void;
   restore(): void;
+  /**
+   * Holds what clients send: bytes already on their way are kept, in order, and nothing reaches the server (nor comes
+   * back) until release(). The connections stay open, so a call in flight just waits, as behind a congested link.
+   */
+  hold(): void;
+  release(): void;
+  /** Bytes held so far since hold() (0 when not holding): a test waits for > 0 to know a write is in flight. */
+  held(): number;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let up = true;
+  let holding = false;
+  let heldBytes = 0;
+  const queued: Array<{ to: net.Socket; chunk: Buffer }> = [];
   const sockets = new Set<net.Socket>();
+  const forward = (from: net.Socket, to: net.Socket) => from.on('data', (chunk: Buffer) => {
+    if (holding) { queued.push({ to, chunk }); heldBytes += chunk.length; } else to.write(chunk);
+  });
   const server = net.createServer((client) => {
     if (!up) { client.destroy(); return; }
     const upstream = net.connect(target.port, target.host);
     for (const s of [client, upstream]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => {}); }
-    client.pipe(upstream).pipe(client);
+    forward(client, upstream);
+    forward(upstream, client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -27,6 +42,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     port: (server.address() as net.AddressInfo).port,
     cut() { up = false; for (const s of sockets) s.destroy(); },
     restore() { up = true; },
+    hold() { holding = true; heldBytes = 0; },
+    release() {
+      holding = false;
+      heldBytes = 0;
+      for (const { to, chunk } of queued.splice(0)) if (!to.destroyed) to.write(chunk);
+    },
+    held: () => heldBytes,
     close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
   };
 }
