@@ -1,6 +1,6 @@
 // The local stack (PostgreSQL, Redis, Kafka, Neo4j, Schema Registry) without Docker: `stackUp` installs,
 // starts and waits for each; `stackDown` stops what our pid files name; `stackStatus` probes each.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../lib/config.ts';
 import { withLockFile } from './lock.ts';
@@ -16,6 +16,18 @@ import type { ServiceContext, StackService } from './services/types.ts';
 import { StackError } from '../lib/errors.ts';
 
 export type { StackService } from './services/types.ts';
+
+const START_ATTEMPTS = 3;
+
+/** The last `n` lines of a log file, indented, or '' when it cannot be read. */
+function logTail(file: string, n: number): string {
+  try {
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n);
+    return lines.map((l) => `    ${l.length > 300 ? `${l.slice(0, 300)}…` : l}`).join('\n');
+  } catch {
+    return '';
+  }
+}
 
 export interface StackOptions {
   /** STACK_DIR (absolute, or relative to the project root); defaults to the configured STACK_DIR. */
@@ -166,12 +178,28 @@ async function up(paths: StackPaths, log: (message: string) => void, timeoutMs: 
     }
     const deadline = Date.now() + timeoutMs;
     const ctx: ServiceContext = { ...baseCtx, deadline };
-    log(`${svc.name}: starting on ${svc.address} (log ${paths.log(svc.name)})`);
-    const pid = await svc.start(ctx);
-    writePid(paths.pid(svc.name), pid);
-    await svc.afterStart?.(ctx);
-    await waitHealthy(svc, deadline, pid);
-    log(`${svc.name}: healthy (pid ${pid})`);
+    // A server that exits while starting (a port a moment ago still in TIME_WAIT, a dependency that answered its probe
+    // before it served everyone) is started again, up to START_ATTEMPTS times, each exit reported with its log's last lines.
+    for (let attempt = 1; ; attempt++) {
+      log(`${svc.name}: starting on ${svc.address} (log ${paths.log(svc.name)})`);
+      const pid = await svc.start(ctx);
+      writePid(paths.pid(svc.name), pid);
+      try {
+        await svc.afterStart?.(ctx);
+        await waitHealthy(svc, deadline, pid);
+        log(`${svc.name}: healthy (pid ${pid})`);
+        return;
+      } catch (err) {
+        const exited = !isRunning(pid, svc.processMatch);
+        const tail = logTail(paths.log(svc.name), 12);
+        if (!exited || attempt >= START_ATTEMPTS || Date.now() > deadline) {
+          throw new StackError(`${err instanceof Error ? err.message : String(err)}${tail ? `; its log ends:\n${tail}` : ''}`);
+        }
+        removePid(paths.pid(svc.name));
+        log(`${svc.name}: exited while starting (attempt ${attempt} of ${START_ATTEMPTS}); its log ends:\n${tail}`);
+        await sleep(2000);
+      }
+    }
   }
 
   const results = await Promise.allSettled(services.map(bringUpOnce));
