@@ -264,12 +264,19 @@ async function eachBatch(c: Handling, p: EachBatchPayload): Promise<void> {
 
 /** Writes a decoded batch, dead-letters its bad records, then commits past it; settles to how that ended. */
 async function finish<T>(c: Handling, b: InHand<T>, decoded: DecodedBatch<T>): Promise<Outcome> {
+  const { p, a } = b;
   try {
-    await write(c, b, decoded);
+    if (!(await write(c, b, decoded))) {
+      // Dead-lettered and committed by the partition's previous owner after this member read its commit: read on from there.
+      if (a.current) {
+        await c.d.rewind?.(p.batch.topic, p.batch.partition);
+        c.seeks.sought(p.batch.topic, p.batch.partition, a.generation);
+      }
+      return { ok: false };
+    }
   } catch (err) {
     return failed(c, b, err);
   }
-  const { p, a } = b;
   // The partition went to another member meanwhile: its records are read again there; this member commits nothing of them.
   if (!a.current) return { ok: false };
   if (!c.d.pipeline) {
@@ -280,8 +287,11 @@ async function finish<T>(c: Handling, b: InHand<T>, decoded: DecodedBatch<T>): P
   if (c.inline) await a.commits.flush();
   return { ok: true };
 }
-/** The store write (isolating a rejected batch), the dead letters' publish, then the onWritten hook. */
-async function write<T>(c: Handling, { h, p, member, receivedAt }: InHand<T>, { good, raw, dead }: DecodedBatch<T>): Promise<void> {
+/**
+ * The store write (isolating a rejected batch), the dead letters' publish, then the onWritten hook. False: the group had
+ * already committed past the batch (the partition's previous owner dead-lettered and committed it): nothing more to do.
+ */
+async function write<T>(c: Handling, { h, p, a, member, receivedAt }: InHand<T>, { good, raw, dead }: DecodedBatch<T>): Promise<boolean> {
   const { topic, partition } = p.batch;
   const origin = { topic, partition, group: c.d.groupId };
   const started = Date.now();
@@ -297,14 +307,23 @@ async function write<T>(c: Handling, { h, p, member, receivedAt }: InHand<T>, { 
   }
   const writtenAt = Date.now();
   if (dead.length) {
-    await c.retrying('dead-letter', p, member, () => c.d.publisher.deadLetter(h.topic, dead));
-    reportDeadLetters(dead, { log: c.log, hooks: c.d.hooks, sink: c.d.sink.name, origin });
+    // A member of a group publishes them with the batch's offset in one transaction (each seen once at read_committed);
+    // a handler driven without a group (generation 0) has no group offsets to commit with them.
+    const at = { groupId: c.d.groupId, partition, offset: nextOffset(p.batch) };
+    const sent = !c.d.config.SINK_DLQ_TRANSACTIONS || a.generation === 0
+      ? await c.retrying('dead-letter', p, member, () => c.d.publisher.deadLetter(h.topic, dead)).then(() => ({ published: dead.length, behind: false }))
+      : await c.retrying('dead-letter', p, member, () => a.commits.transact(topic, partition,
+        (fence) => c.d.publisher.deadLetterCommitting(h.topic, dead, { ...at, fence })));
+    if (!sent || sent.behind) return false;
+    reportDeadLetters(sent.published === dead.length ? dead : dead.slice(dead.length - sent.published),
+      { log: c.log, hooks: c.d.hooks, sink: c.d.sink.name, origin });
   }
   const timestamps = good.map((r) => r.timestamp);
   callHook(c.d.hooks, c.log, 'onWritten', {
     sink: c.d.sink.name, groupId: c.d.groupId, topic, partition, records: p.batch.messages.length, timestamps,
     receivedAt, writtenAt, writeMs: writtenAt - started, stale,
   });
+  return true;
 }
 
 /** How a batch whose write (or dead-lettering) did not end well settles. */

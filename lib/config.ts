@@ -165,6 +165,11 @@ export const configSpec = {
     doc: 'With SINK_PIPELINE: the longest a written batch waits for its offsets to be committed, in one request for all of a member\'s partitions (0 = one ' +
       'commit per batch). A crash in between only means those records are written again',
   },
+  SINK_DLQ_TRANSACTIONS: {
+    schema: bool, default: 'true',
+    doc: 'Publish a batch\'s dead letters and commit its offsets in one Kafka transaction (transactional id per group and partition), so a DLQ reader ' +
+      '(read_committed) sees each bad record once, also across a crash or a rebalance between the publish and the commit; false = publish, then commit',
+  },
   SINK_FETCH_MAX_BYTES: {
     schema: int(1024), default: '2097152',
     doc: 'Most bytes one fetch of a sink member returns, over all its partitions (the batch size a catch-up writes at a time). Larger fetches cost memory ' +

@@ -43,6 +43,31 @@ export interface DeadLetter {
   origin?: RecordOrigin;
 }
 
+/** Where the offsets of a transactional dead-lettering go: group, partition of topic.name, and the offset past the batch. */
+export interface DeadLetterCommit {
+  groupId: string;
+  partition: number;
+  offset: string;
+  /**
+   * First of this partition in the member's assignment: start the partition's transactional producer anew, which fences
+   * the previous owner's (Kafka aborts its open transaction and refuses its later ones), then read what the group has
+   * committed: dead letters the previous owner already published with their offsets are not published again.
+   */
+  fence: boolean;
+}
+
+/** `behind`: the group had already committed past the batch (the previous owner published and committed it): nothing was sent. */
+export interface DeadLetterCommitted { published: number; behind: boolean }
+
+/**
+ * How long a dead-letter transaction may stay open before the broker aborts it (a member SIGKILLed mid-transaction
+ * whose partition nobody takes over; until then, read_committed readers of that DLQ partition wait).
+ */
+export const DLQ_TRANSACTION_TIMEOUT_MS = 15_000;
+
+/** The transactional id of a group's dead letters of one partition: the same for every owner of it, so each fences the last. */
+export const dlqTransactionalId = (groupId: string, topic: string, partition: number): string => `marketstream-dlq.${groupId}.${topic}.${partition}`;
+
 /** A record as bytes: what `sendRaw` sends. */
 export interface RawRecord {
   key: Buffer | string | null;
@@ -72,6 +97,12 @@ export interface Publisher {
   sendRaw(topic: string, records: readonly RawRecord[]): Promise<void>;
   /** Raw bytes to `<topic>.dlq` with the reason in headers (never throws away the original bytes). */
   deadLetter(topic: TopicDef<unknown>, records: readonly DeadLetter[]): Promise<void>;
+  /**
+   * A consumer's dead letters of one partition batch and the group's offset past that batch, in ONE Kafka transaction:
+   * a reader of the DLQ at read_committed (kafkajs's default) sees them once, also when the member dies between the
+   * publish and the commit (its open transaction is aborted) or loses the partition (see DeadLetterCommit.fence).
+   */
+  deadLetterCommitting(topic: TopicDef<unknown>, records: readonly DeadLetter[], at: DeadLetterCommit): Promise<DeadLetterCommitted>;
   disconnect(): Promise<void>;
 }
 
@@ -246,6 +277,63 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
     return Math.min(SEND_CHUNK_BYTES, (await maxMessageBytes(topic)) - BATCH_MARGIN);
   }
 
+  /** The DLQ records of `records`: the reason in headers, each fitted to `limit` bytes. */
+  function dlqMessages(topic: TopicDef<unknown>, records: readonly DeadLetter[], limit: number): Message[] {
+    const now = new Date();
+    return records.map((r) => fitted({
+      key: r.key,
+      value: r.value,
+      headers: dlqHeaders({ error: r.error, topic: topic.name, origin: r.origin, original: r.headers, now }),
+    }, limit));
+  }
+
+  // One transactional producer per (group, partition) dead letters come from, used by one transaction at a time.
+  const transactional = new Map<string, { producer?: Producer; chain: Promise<unknown> }>();
+
+  async function inTransaction(t: { producer?: Producer }, id: string, topic: TopicDef<unknown>, records: readonly DeadLetter[],
+    at: DeadLetterCommit): Promise<DeadLetterCommitted> {
+    let todo = records;
+    if (at.fence || !t.producer) {
+      const old = t.producer;
+      t.producer = undefined;
+      await old?.disconnect().catch(() => undefined);
+      const producer = deps.kafka.producer({
+        transactionalId: id, idempotent: true, maxInFlightRequests: 1, transactionTimeout: DLQ_TRANSACTION_TIMEOUT_MS, allowAutoTopicCreation: false,
+      });
+      await producer.connect(); // InitProducerId: the previous owner's producer of this id is fenced, its open transaction aborted
+      t.producer = producer;
+      // Fenced now: what the group has committed can no longer move under us. What lies before it was published already.
+      const committed = await committedOffset(deps.kafka, at.groupId, topic.name, at.partition);
+      if (committed >= BigInt(at.offset)) return { published: 0, behind: true };
+      todo = records.filter((r) => r.origin === undefined || BigInt(r.origin.offset) >= committed);
+    }
+    const producer = t.producer;
+    const limit = await chunkBytes(topic.dlq);
+    const tx = await producer.transaction();
+    try {
+      const messages = dlqMessages(topic, todo, limit);
+      for (let i = 0, bytes = 0, start = 0; i <= messages.length; i++) {
+        const size = i < messages.length ? recordBytes(messages[i]!) : 0;
+        if (i === messages.length || (i > start && (i - start >= chunk || bytes + size > limit))) {
+          if (i > start) await tx.send({ topic: topic.dlq, messages: messages.slice(start, i), acks: -1 });
+          start = i;
+          bytes = 0;
+        }
+        bytes += size;
+      }
+      await tx.sendOffsets({ consumerGroupId: at.groupId, topics: [{ topic: topic.name, partitions: [{ partition: at.partition, offset: at.offset }] }] });
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => undefined);
+      // Fenced by the partition's next owner, or in a state kafkajs cannot tell: the next try starts a new producer.
+      if (t.producer === producer) t.producer = undefined;
+      void producer.disconnect().catch(() => undefined);
+      throw err;
+    }
+    log.debug({ topic: topic.dlq, count: todo.length, partition: at.partition, offset: at.offset }, 'records dead-lettered and committed in one transaction');
+    return { published: todo.length, behind: false };
+  }
+
   return {
     async connect() {
       await withProducer(async () => undefined);
@@ -282,19 +370,26 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
 
     async deadLetter(topic, records) {
       if (records.length === 0) return;
-      const now = new Date();
       // Chunks fit the DLQ topic's max.message.bytes, so a flood of bad records never makes one request it refuses.
       const limit = await chunkBytes(topic.dlq);
-      const messages: Message[] = records.map((r) => fitted({
-        key: r.key,
-        value: r.value,
-        headers: dlqHeaders({ error: r.error, topic: topic.name, origin: r.origin, original: r.headers, now }),
-      }, limit));
-      await sendChunked(topic.dlq, messages, limit);
+      await sendChunked(topic.dlq, dlqMessages(topic, records, limit), limit);
       log.debug({ topic: topic.dlq, count: records.length }, 'records dead-lettered');
     },
 
+    deadLetterCommitting(topic, records, at) {
+      const id = dlqTransactionalId(at.groupId, topic.name, at.partition);
+      let t = transactional.get(id);
+      if (!t) transactional.set(id, (t = { chain: Promise.resolve() }));
+      const slot = t;
+      const run = slot.chain.then(() => inTransaction(slot, id, topic, records, at));
+      slot.chain = run.catch(() => undefined);
+      return run;
+    },
+
     async disconnect() {
+      const producers = [...transactional.values()].map((t) => t.producer);
+      transactional.clear();
+      await Promise.all(producers.map((p) => p?.disconnect().catch(() => undefined)));
       const h = current;
       h.retired = true;
       current = newHandle();
@@ -339,6 +434,18 @@ function fitted(m: Message, limit: number): Message {
 function worthRetrying(err: unknown): boolean {
   const e = err as { name?: string; retriable?: boolean } | null;
   return e?.name === 'KafkaJSNumberOfRetriesExceeded' || e?.retriable === true;
+}
+
+/** The group's committed offset of `topic`/`partition`, -1 when it has none. */
+async function committedOffset(kafka: Kafka, groupId: string, topic: string, partition: number): Promise<bigint> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return BigInt(t?.partitions.find((x) => x.partition === partition)?.offset ?? '-1');
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Partitions of `topic` from the broker's metadata. */

@@ -150,8 +150,13 @@ export interface ReadOptions {
   group: ReadGroup;
   /** Each record of the ranges, in offset order per partition. A throw ends the read with that error. */
   onRecord(m: KafkaMessage, at: { topic: string; partition: number }, ctl: ReadControl): Promise<void> | void;
-  /** After the records a fetched batch delivered (not after a failure, an abort or a timeout). */
-  onBatchEnd?(at: { topic: string; partition: number }, ctl: ReadControl): Promise<void>;
+  /**
+   * After the records a fetched batch delivered (not after a failure, an abort or a timeout). `covered`, when every
+   * record of the batch was delivered: the offsets it spans, first to last. Those among them no record was delivered for
+   * hold none a reader sees (a transaction's commit or abort marker, an aborted record): a reader that keeps a position
+   * may move past them.
+   */
+  onBatchEnd?(at: { topic: string; partition: number }, ctl: ReadControl, covered?: { first: bigint; last: bigint }): Promise<void>;
   /** Keep reading past the ends (until the signal); onCaughtUp is called once every range reached its end. */
   follow?: boolean;
   onCaughtUp?(): void;
@@ -227,6 +232,15 @@ export async function readLog(kafka: Kafka, o: ReadOptions): Promise<ReadResult>
   const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => r.settle('timeout'), o.timeoutMs);
   consumer.on(consumer.events.CRASH, ({ payload }) => r.settle({ error: payload.error }));
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => onJoin(r, o, payload));
+  // A fetch that returned only a transaction's commit or abort marker (or aborted records: the DLQ is written in
+  // transactions) reaches no eachBatch; kafkajs reports it here, and its last offset counts toward the range's end.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (payload.batchSize !== 0 || r.settled || r.ending) return;
+    const at = { topic: payload.topic, partition: payload.partition };
+    if (progress.isDone(at.topic, at.partition)) return;
+    const covered = { first: BigInt(payload.firstOffset ?? payload.lastOffset), last: BigInt(payload.lastOffset) };
+    inFlight = inFlight.then(() => endBatch(r, o, at, covered, async () => undefined));
+  });
   try {
     await admin.connect();
     await consumer.connect();
@@ -234,7 +248,9 @@ export async function readLog(kafka: Kafka, o: ReadOptions): Promise<ReadResult>
     await consumer.run({ autoCommit: false, eachBatch: ({ batch, heartbeat, isRunning, isStale }) => (inFlight = (async () => {
       const at = { topic: batch.topic, partition: batch.partition };
       if (progress.isDone(at.topic, at.partition)) return; // not read, or already read (a fetch that was in flight)
-      if (await deliver(r, o, at, batch.messages, () => isRunning() && !isStale())) await endBatch(r, o, at, BigInt(batch.lastOffset()), heartbeat);
+      if (await deliver(r, o, at, batch.messages, () => isRunning() && !isStale())) {
+        await endBatch(r, o, at, { first: BigInt(batch.firstOffset() ?? batch.lastOffset()), last: BigInt(batch.lastOffset()) }, heartbeat);
+      }
     })()) });
     const x = await ended;
     if (typeof x === 'object') throw x.error;
@@ -307,10 +323,11 @@ async function deliver(r: Reading, o: ReadOptions, at: Where, messages: KafkaMes
   return !r.settled && live();
 }
 
-async function endBatch(r: Reading, o: ReadOptions, at: Where, lastOffset: bigint, heartbeat: () => Promise<void>): Promise<void> {
-  if (!r.ending) r.progress.batchEnd(at.topic, at.partition, lastOffset);
+async function endBatch(r: Reading, o: ReadOptions, at: Where, covered: { first: bigint; last: bigint }, heartbeat: () => Promise<void>): Promise<void> {
+  const whole = !r.ending;
+  if (whole) r.progress.batchEnd(at.topic, at.partition, covered.last);
   try {
-    await o.onBatchEnd?.(at, control(r));
+    await o.onBatchEnd?.(at, control(r), whole ? covered : undefined);
   } catch (error) {
     r.settle({ error });
     return;

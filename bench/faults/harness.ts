@@ -10,6 +10,7 @@ import { groupIdOf } from '../../consumers/catalog.ts';
 import type { Config } from '../../lib/config.ts';
 import { DlqHeaders } from '../../lib/dlq.ts';
 import { headersToStrings } from '../../lib/record-headers.ts';
+import { readLog, topicRanges } from '../../lib/records.ts';
 import { groupLag } from '../../lib/lag.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
@@ -101,23 +102,19 @@ export async function createStream(ctx: FaultContext, name: string, o: { symbols
     },
     /** Dead letters: markers (ValidationError from the sink) and everything else. */
     async dlq(): Promise<{ markers: number; other: number }> {
-      const offsets = await latestOffsets(ctx.kafka, topic.dlq);
-      if (offsets === 0) return { markers: 0, other: 0 };
       let m = 0;
       let other = 0;
-      const consumer = ctx.kafka.consumer({ groupId: `faults-read-${tag()}` });
-      await consumer.connect();
-      await consumer.subscribe({ topic: topic.dlq, fromBeginning: true });
-      let seen = 0;
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          seen++;
+      // Read to the end, at read_committed (the sinks write dead letters in transactions, whose markers take offsets).
+      const admin = ctx.kafka.admin();
+      await admin.connect();
+      const ranges = await topicRanges(admin, topic.dlq).finally(() => admin.disconnect());
+      await readLog(ctx.kafka, {
+        ranges, group: { throwaway: `faults-read-${tag()}` },
+        onRecord: (message) => {
           const h = headersToStrings(message.headers);
           if (h[DlqHeaders.errorClass] === 'ValidationError' && /^high 1 is below/.test(h[DlqHeaders.errorMessage] ?? '')) m++; else other++;
         },
       });
-      while (seen < offsets) await sleep(100);
-      await consumer.disconnect();
       return { markers: m, other };
     },
     async close() {
@@ -132,15 +129,6 @@ export async function createStream(ctx: FaultContext, name: string, o: { symbols
 }
 export type Stream = Awaited<ReturnType<typeof createStream>>;
 
-async function latestOffsets(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /** A `marketstream consume postgres` process; its JSON logs are kept to count group joins. */
 export interface Member { child: ChildProcess; joins(): number; exited: Promise<number | null> }

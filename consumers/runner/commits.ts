@@ -29,6 +29,13 @@ export interface CommitCoalescer {
   /** Sends what waits now, after the commits sent before; resolves when it was sent (or failed, and was kept). */
   flush(): Promise<void>;
   /**
+   * Runs `commit` (a Kafka transaction that commits `topic`/`partition`'s offset itself, with the batch's dead letters)
+   * after the commits sent before, in place of the offset waiting for that partition (the transaction's is newer), so
+   * no commit of an older offset of it can land after. `fence` is true for the first of the partition in this
+   * assignment (until one succeeded). Resolves to undefined, without running it, once the assignment has ended.
+   */
+  transact<R>(topic: string, partition: number, commit: (fence: boolean) => Promise<R>): Promise<R | undefined>;
+  /**
    * The assignment these offsets belong to ended (the member joined again, or left): what waits is dropped and nothing
    * more is sent, since kafkajs would send it under the new generation, over the new owner's commits. A commit already
    * on its way carries the old generation: the broker takes it only while that generation stands.
@@ -42,6 +49,7 @@ export function createCommitCoalescer(o: { intervalMs: number; log: Logger }): C
   let timer: NodeJS.Timeout | undefined;
   let ended = false;
   let commits: Promise<void> = Promise.resolve();
+  const fenced = new Set<string>();
   const schedule = () => { timer ??= setTimeout(() => { timer = undefined; void flush(); }, o.intervalMs); };
   const send = async () => {
     const through = via;
@@ -72,6 +80,18 @@ export function createCommitCoalescer(o: { intervalMs: number; log: Logger }): C
       schedule();
     },
     flush,
+    transact(topic, partition, commit) {
+      const key = `${topic}|${partition}`;
+      const run = commits.then(async () => {
+        if (ended) return undefined;
+        toCommit.delete(key);
+        const r = await commit(!fenced.has(key));
+        fenced.add(key);
+        return r;
+      });
+      commits = run.then(() => undefined, () => undefined);
+      return run;
+    },
     end() {
       ended = true;
       clearTimeout(timer);

@@ -139,6 +139,8 @@ interface Plan {
   end: bigint;
   /** State changed since the last commit. */
   dirty: boolean;
+  /** Offsets of the records the current batch delivered, in order. */
+  seen: bigint[];
 }
 
 interface Chunk { topic: string; messages: RawRecord[]; offsets: bigint[]; classes: string[]; bytes: number }
@@ -214,7 +216,7 @@ function planPartition(s: Selection, b: PartitionBounds, state: RedriveState): P
   if (s.from?.kind === 'offset' && s.from.offset > start) start = s.from.offset;
   let end = BigInt(b.high);
   if (s.to?.kind === 'offset' && s.to.offset + 1n < end) end = s.to.offset + 1n;
-  return { partition: b.partition, state, before: state.position, start, end, dirty: false };
+  return { partition: b.partition, state, before: state.position, start, end, dirty: false, seen: [] };
 }
 
 function summarize(run: Run, plans: readonly Plan[], bounds: readonly PartitionBounds[]): RedriveResult {
@@ -242,19 +244,38 @@ async function readAndSend(kafka: Kafka, run: Run, work: readonly Plan[]): Promi
       group: run.group, signal: run.o.signal, sessionTimeoutMs: 30_000, maxBytesPerPartition: SEND_CHUNK_BYTES,
       onRecord: async (m, at, ctl) => {
         const p = plans.get(at.partition)!;
+        p.seen.push(BigInt(m.offset));
         if (await handle(run, p, m, ctl)) return;
         await commit(run, p, ctl);
         ctl.stop();
       },
-      onBatchEnd: async (at, ctl) => {
+      onBatchEnd: async (at, ctl, covered) => {
         const p = plans.get(at.partition)!;
         await flush(run, p, ctl);
+        if (covered && !run.dryRun) passMarkers(p, covered);
+        p.seen = [];
         await commit(run, p, ctl);
       },
     });
     if (ended === 'aborted') run.result.incomplete = 'interrupted';
   } finally {
     await run.publisher?.disconnect();
+  }
+}
+
+/**
+ * The offsets of a wholly delivered batch that held no record (the commit markers of the transactions sinks write dead
+ * letters in) count as handled, so the position reaches the log's end and no gap stays in the commit metadata.
+ */
+function passMarkers(p: Plan, covered: { first: bigint; last: bigint }): void {
+  const from = covered.first > p.start ? covered.first : p.start;
+  const to = covered.last < p.end - 1n ? covered.last : p.end - 1n;
+  let next = from;
+  for (const offset of [...p.seen, to + 1n]) {
+    if (offset < next) continue;
+    if (offset > to + 1n) break;
+    if (offset > next) { p.state.addRange(next, offset - 1n); p.dirty = true; }
+    next = offset + 1n;
   }
 }
 

@@ -46,6 +46,13 @@ export class RedriveState {
     this.compact();
   }
 
+  /** Marks the offsets lo..hi (inclusive) handled. */
+  addRange(lo: bigint, hi: bigint): void {
+    if (hi < lo) return;
+    this.ranges = merge([...this.ranges, [lo, hi]]);
+    this.compact();
+  }
+
   /** The commit metadata ('' when every handled record is below the position). */
   metadata(): string {
     return this.ranges.length ? PREFIX + this.ranges.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',') : '';

@@ -172,7 +172,11 @@ export function topicChecks(config: Config, topics: readonly TopicView[], ms: nu
   });
 }
 
-/** Records waiting in each configured DLQ (end minus start of the log, over its partitions). */
+/**
+ * Records waiting in each configured DLQ: end minus start of the log, over its partitions. Sinks write dead letters in
+ * transactions (SINK_DLQ_TRANSACTIONS), whose commit markers take an offset each, so this bounds the dead letters from
+ * above; `dlq stats` reads and counts them.
+ */
 export function dlqChecks(config: Config, topics: readonly TopicView[], ms: number): Check[] {
   const byName = new Map(topics.map((x) => [x.name, x]));
   return plannedTopics(config).filter((p) => p.name.endsWith('.dlq')).map(({ name }): Check => {
@@ -182,7 +186,7 @@ export function dlqChecks(config: Config, topics: readonly TopicView[], ms: numb
     const records = state.partitions.reduce((n, p) => n + p.records, 0);
     if (records === 0) return { id, section: 'dlq', name, status: 'ok', summary: 'empty', data: { exists: true, records }, ms };
     return {
-      id, section: 'dlq', name, status: 'warn', summary: `${records} dead letter${records === 1 ? '' : 's'}`,
+      id, section: 'dlq', name, status: 'warn', summary: `up to ${records} dead letter${records === 1 ? '' : 's'} (offsets in the log, transaction markers included)`,
       hint: `see why: \`marketstream dlq stats --topic ${name}\` and \`marketstream inspect tail ${name}\`; ` +
         `after a fix, \`marketstream dlq redrive --topic ${name}\``,
       data: { exists: true, records }, ms,

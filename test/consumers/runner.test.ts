@@ -107,6 +107,7 @@ function recordingPublisher(events: Events, failures = 0) {
       events.push(`dlq:${records.map((r) => r.origin?.offset).join(',')}`);
     },
     connect: async () => {}, disconnect: async () => {}, send: async () => {}, sendTombstone: async () => {}, sendRaw: async () => {},
+    deadLetterCommitting: () => Promise.reject(new Error('not used: a handler driven without a group dead-letters without a transaction')),
   };
   return { publisher, dead, calls: () => calls };
 }

@@ -4,19 +4,13 @@
 // once with the expected content. Because upserts hide re-writes, the stream also carries invalid "marker" records that
 // the sink dead-letters: a marker processed twice shows up twice in the DLQ, so the DLQ proves that only records past
 // the committed offsets were processed again.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafka } from '../../lib/kafka.ts';
-import { createPublisher, type Publisher } from '../../lib/publisher.ts';
-import { createSerde } from '../../lib/serde.ts';
-import { createPgPool, type Pool } from '../../lib/stores/postgres.ts';
+import { describe, expect, it } from 'vitest';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
-import { ensureTopics } from '../../topics/admin.ts';
-import { priceUpdates, withName } from '../../topics/index.ts';
-import { consumeMessages, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger, waitFor } from '../helpers/index.ts';
+import { randomSymbol, readTopic, waitFor } from '../helpers/index.ts';
+import { sinkProcesses, type Member } from './sink-processes.ts';
 
 const { AssignerProtocol } = kafkajs;
 const SYMBOLS = 40;
@@ -24,15 +18,6 @@ const BARS_PER_SYMBOL = 500;
 const MARKER_EVERY = 50; // one invalid record after every 50 bars of a symbol
 const T0 = Date.UTC(2025, 5, 2, 13, 30);
 const MINUTE = 60_000;
-
-const prefix = randomName('test-scale');
-const topic = withName(priceUpdates, randomName('test-scale-prices'));
-// A short session timeout: the survivor takes over the killed member's partitions within seconds, not 30 s.
-const env = { KAFKA_GROUP_PREFIX: prefix, PRICE_UPDATES_TOPIC: topic.name, TOPIC_PARTITIONS: '6', METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json',
-  KAFKA_SESSION_TIMEOUT_MS: '6000' };
-const config = testConfig(env);
-const logger = testLogger('scaling-test');
-const groupId = `${prefix}.postgres-sink`;
 
 function bar(symbol: string, i: number, k: number): PriceUpdate {
   const close = 50 + k + (i % 97) / 10;
@@ -47,26 +32,11 @@ function marker(symbol: string, n: number): PriceUpdate {
 const rowKey = (r: { symbol: string; t: number; close: number; volume: number }) => `${r.symbol}|${r.t}|${r.close}|${r.volume}`;
 const checksum = (keys: string[]) => createHash('sha256').update([...keys].sort().join('\n')).digest('hex');
 
-interface Member { name: string; child: ChildProcess; output: string[]; exited: Promise<number | null> }
-
-function startMember(name: string): Member {
-  const child = spawn(process.execPath, ['bin/marketstream.js', 'consume', 'postgres'], {
-    env: { ...process.env, ...env, KAFKA_CLIENT_ID: `${prefix}-${name}` }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { name, child, output, exited };
-}
-
 describe('postgres-sink scaled over two processes', () => {
-  const kafka = createKafka(config, logger, 'scaling-test');
-  const admin = kafka.admin();
-  let pool: Pool;
-  let publisher: Publisher;
-  const symbols = Array.from({ length: SYMBOLS }, randomSymbol);
-  const members: Member[] = [];
+  // A short session timeout: the survivor takes over the killed member's partitions within seconds, not 30 s.
+  const f = sinkProcesses('scale', { TOPIC_PARTITIONS: '6', KAFKA_SESSION_TIMEOUT_MS: '6000' });
+  const { admin, kafka, topic, groupId, prefix, symbols, members } = f;
+  symbols.push(...Array.from({ length: SYMBOLS }, randomSymbol));
 
   /** clientId → partitions, from the group's current assignment. */
   async function assignment(): Promise<Map<string, number[]>> {
@@ -81,28 +51,11 @@ describe('postgres-sink scaled over two processes', () => {
   }
   const committed = async () => new Map(((await admin.fetchOffsets({ groupId, topics: [topic.name] }))[0]?.partitions ?? []).map((p) =>
     [p.partition, Number(p.offset)]));
-  const rowCount = async () => Number((await pool.query('SELECT count(*) AS n FROM price_data WHERE symbol = ANY($1)', [symbols])).rows[0].n);
-
-  beforeAll(async () => {
-    await admin.connect();
-    pool = createPgPool(config, { max: 2 });
-    await ensureTopics(kafka, config, [topic]);
-    publisher = createPublisher({ kafka, serde: createSerde(config), logger });
-    await publisher.connect();
-  });
-
-  afterAll(async () => {
-    for (const m of members) if (m.child.exitCode === null && m.child.signalCode === null) { m.child.kill('SIGTERM'); await m.exited; }
-    await publisher?.disconnect();
-    await pool?.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]);
-    await pool?.end();
-    await admin.deleteGroups([groupId]).catch(() => {});
-    await admin.disconnect();
-    await deleteTestTopics(kafka, [topic.name, topic.dlq]);
-  });
+  const rowCount = f.rows;
 
   it('a member killed mid-stream loses and doubles nothing: the survivor re-processes only uncommitted records', async () => {
-    members.push(startMember('a'), startMember('b'));
+    f.start('a');
+    f.start('b');
     const [a, b] = members as [Member, Member];
     const clientA = `${prefix}-a-sinks`;
     try {
@@ -129,7 +82,7 @@ describe('postgres-sink scaled over two processes', () => {
       if (!committedAtKill && sent >= records.length * 0.4) {
         // Kill A once it has written part of the stream, just after a new slice arrived (likely mid-batch).
         await waitFor(async () => (await rowCount()) >= 3000, { what: 'part of the stream written', timeoutMs: 60_000 });
-        await publisher.send(topic, records.slice(sent, sent + slice), { source: 'test' });
+        await f.publisher.send(topic, records.slice(sent, sent + slice), { source: 'test' });
         sent += slice;
         await sleep(20);
         a.child.kill('SIGKILL');
@@ -137,7 +90,7 @@ describe('postgres-sink scaled over two processes', () => {
         committedAtKill = await committed(); // A can commit nothing more
         continue;
       }
-      await publisher.send(topic, records.slice(sent, sent + slice), { source: 'test' });
+      await f.publisher.send(topic, records.slice(sent, sent + slice), { source: 'test' });
       sent += slice;
       await sleep(100);
     }
@@ -151,16 +104,16 @@ describe('postgres-sink scaled over two processes', () => {
     // Exactly the expected rows, each once, with the expected content.
     const expected = records.filter((r) => r.high >= r.close).map((r) => rowKey({ symbol: r.symbol, t: r.eventTime, close: r.close, volume: r.volume }));
     expect(expected).toHaveLength(SYMBOLS * BARS_PER_SYMBOL);
-    const { rows } = await pool.query(`SELECT symbol, extract(epoch FROM ts) * 1000 AS t, close, volume FROM price_data WHERE symbol = ANY($1)`, [symbols]);
+    const { rows } = await f.pool.query(`SELECT symbol, extract(epoch FROM ts) * 1000 AS t, close, volume FROM price_data WHERE symbol = ANY($1)`, [symbols]);
     const stored = rows.map((r) => rowKey({ symbol: r.symbol, t: Number(r.t), close: r.close, volume: r.volume }));
     expect(stored).toHaveLength(expected.length);
     expect(new Set(stored).size).toBe(stored.length);
     expect(checksum(stored)).toBe(checksum(expected));
 
     // Write level, through the DLQ: every marker was processed at least once, and the ones processed twice all lie at
-    // or after the offset committed when A died (never a record whose offset was already committed).
-    const dlqEnd = Number((await admin.fetchTopicOffsets(topic.dlq))[0]!.high);
-    const dead = await consumeMessages(kafka, topic.dlq, dlqEnd);
+    // or after the offset committed when A died (never a record whose offset was already committed). And a DLQ reader
+    // (read_committed) sees each once: dead letters and their batch's offsets went in one transaction.
+    const dead = await readTopic(kafka, topic.dlq); // to its end (its offsets include the dead-letter transactions' markers)
     const seen = new Map<string, number>();
     for (const m of dead) {
       const key = `${m.headers['original-partition']}:${m.headers['original-offset']}`;
@@ -169,6 +122,7 @@ describe('postgres-sink scaled over two processes', () => {
     expect(seen.size).toBe(markers);
     const twice = [...seen].filter(([, n]) => n > 1).map(([k]) => k.split(':').map(Number) as [number, number]);
     for (const [p, offset] of twice) expect(offset, `marker at ${p}:${offset} re-processed`).toBeGreaterThanOrEqual(committedAtKill!.get(p) ?? 0);
+    expect(twice, 'markers in the DLQ twice').toEqual([]);
     // A's partitions were finished by B: nothing of them was left behind at A's last commit.
     for (const p of killedPartitions) expect(ends.get(p)!).toBeGreaterThan(committedAtKill!.get(p) ?? 0);
     expect(b.child.exitCode).toBeNull();

@@ -116,4 +116,39 @@ describe('commit coalescer (pipelined mode)', () => {
     await c.flush();
     expect([a.calls(), b.commits]).toEqual([0, ['prices/0@5+1@3']]);
   });
+
+  it('transact() runs after the commits sent before, in place of the offset waiting for its partition; fences only its first', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => { open = resolve; });
+    const r = recorder({ gate: () => gate });
+    const c = createCommitCoalescer({ intervalMs: 1000, log: memoryLogger().logger });
+    const order: string[] = [];
+    c.add(r.via, 'prices', 3, '102');
+    c.add(r.via, 'prices', 4, '201');
+    const flushed = c.flush(); // held by the gate
+    await sleep(1);
+    c.add(r.via, 'prices', 3, '110');
+    c.add(r.via, 'prices', 4, '205');
+    const first = c.transact('prices', 3, async (fence) => { order.push(`tx 3@120 fence=${fence}`); return 'done'; });
+    await sleep(5);
+    expect(order).toEqual([]); // after the commit before it
+    open();
+    await flushed;
+    expect(await first).toBe('done');
+    expect(await c.transact('prices', 3, async (fence) => { order.push(`tx 3@130 fence=${fence}`); })).toBeUndefined();
+    await c.flush();
+    // Partition 3's waiting 110 was replaced by the transactions' offsets; partition 4's waiting offset is still committed.
+    expect(r.commits).toEqual(['prices/3@102+4@201', 'prices/4@205']);
+    expect(order).toEqual(['tx 3@120 fence=true', 'tx 3@130 fence=false']);
+  });
+
+  it('transact() after the assignment ended runs nothing; a failed one fences again on its next try', async () => {
+    const c = createCommitCoalescer({ intervalMs: 1000, log: memoryLogger().logger });
+    const fences: boolean[] = [];
+    await expect(c.transact('prices', 0, async (fence) => { fences.push(fence); throw new Error('broker gone'); })).rejects.toThrow('broker gone');
+    await c.transact('prices', 0, async (fence) => { fences.push(fence); });
+    c.end();
+    expect(await c.transact('prices', 0, async (fence) => { fences.push(fence); return 1; })).toBeUndefined();
+    expect(fences).toEqual([true, true]);
+  });
 });
