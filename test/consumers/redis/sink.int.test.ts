@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redisKeys } from '../../../consumers/redis/keys.ts';
+import { redisKeys, watermarkTime } from '../../../consumers/redis/keys.ts';
 import { createRedisSink } from '../../../consumers/redis/sink.ts';
 import { loadConfig } from '../../../lib/config.ts';
 import { createRedis } from '../../../lib/stores/redis.ts';
@@ -9,16 +9,21 @@ import { priceSinkContract } from '../contract/prices.ts';
 priceSinkContract('redis', async (config) => {
   const redis = createRedis(config);
   await redis.connect();
+  const snapshot = async (symbols: string[], versions: boolean) => {
+    const out: Record<string, unknown> = {};
+    for (const s of symbols) {
+      const { ts, close, open, high, low, volume, source, interval } = await redis.hgetall(redisKeys.latest(s));
+      const bars = await redis.zrange(redisKeys.bars(s, '1h'), '0', '-1', 'WITHSCORES');
+      // Without versions: each member without its `v`, and the watermark's event time alone.
+      out[s] = { latest: { ts, close, open, high, low, volume, source, interval },
+        bars: versions ? bars : bars.map((m, i) => (i % 2 ? m : JSON.stringify({ ...JSON.parse(m), v: undefined }))),
+        watermark: versions ? await redis.get(redisKeys.watermark(s)) : watermarkTime(await redis.get(redisKeys.watermark(s))) };
+    }
+    return out;
+  };
   return {
-    async snapshot(symbols) {
-      const out: Record<string, unknown> = {};
-      for (const s of symbols) {
-        const { ts, close, open, high, low, volume, source, interval } = await redis.hgetall(redisKeys.latest(s));
-        out[s] = { latest: { ts, close, open, high, low, volume, source, interval },
-          bars: await redis.zrange(redisKeys.bars(s, '1h'), '0', '-1', 'WITHSCORES') };
-      }
-      return out;
-    },
+    snapshot: (symbols) => snapshot(symbols, true),
+    values: (symbols) => snapshot(symbols, false),
     count: (symbol) => redis.zcard(redisKeys.bars(symbol, '1h')),
     async latestClose(symbol) {
       const v = await redis.hget(redisKeys.latest(symbol), 'close');
