@@ -29,7 +29,7 @@ const CREATE_STAGE = `CREATE TEMP TABLE IF NOT EXISTS price_stage_v (${PRICE_COL
 
 const COPY_STAGE = `COPY price_stage_v (${ALL}, version) FROM STDIN (FORMAT binary)`;
 
-/** One row back: how many versioned bars were staged and how many of them the merge wrote (the others were stale). */
+/** One row back: how many versioned bars the merge wrote (the others were stale). */
 const MERGE = `
 WITH merged AS (
   INSERT INTO price_data AS p (${ALL}, version)
@@ -38,8 +38,7 @@ WITH merged AS (
   WHERE CASE WHEN EXCLUDED.version IS NULL THEN (${names(VALUES, 'p.')}) IS DISTINCT FROM (${names(VALUES, 'EXCLUDED.')})
              ELSE p.version IS NULL OR EXCLUDED.version > p.version END
   RETURNING p.version)
-SELECT (SELECT count(*) FROM merged WHERE version IS NOT NULL)::int AS written,
-       (SELECT count(*) FROM price_stage_v WHERE version IS NOT NULL)::int AS versioned`;
+SELECT count(*)::int AS written FROM merged WHERE version IS NOT NULL`;
 
 /** Connections whose session already has the staging table. */
 const staged = new WeakSet<pg.PoolClient>();
@@ -113,9 +112,11 @@ export async function upsertPrices(pool: Pool, rows: readonly PriceUpdate[], ver
     await client.query('BEGIN');
     try {
       await pipeline(Readable.from(copyBinary(rows, versions)), client.query(copyFrom(COPY_STAGE)));
-      const { rows: [merged] } = await client.query<{ written: number; versioned: number }>(MERGE);
+      const { rows: [merged] } = await client.query<{ written: number }>(MERGE);
       await client.query('COMMIT');
-      return { stale: merged!.versioned - merged!.written };
+      let versioned = 0;
+      if (versions) for (const v of versions) if (v !== null) versioned++;
+      return { stale: versioned - merged!.written };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => { broken = true; });
       throw err;
