@@ -16,7 +16,7 @@ import type { Pool } from '../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import type { SinkRecord, WriteResult } from '../types.ts';
 import { newestPerKey } from '../versions.ts';
-import { PRICE_COLUMNS, type PriceColumn } from './price-columns.ts';
+import { PRICE_COLUMNS, VERSION_COLUMN as V, type PriceColumn } from './price-columns.ts';
 
 const names = (columns: readonly PriceColumn[], prefix = '') => columns.map((c) => prefix + c.name).join(', ');
 const ALL = names(PRICE_COLUMNS);
@@ -24,21 +24,21 @@ const KEY = PRICE_COLUMNS.filter((c) => c.key);
 const VALUES = PRICE_COLUMNS.filter((c) => !c.key);
 
 /** Lives as long as its connection; emptied at each commit. Same columns and types as price_data, and the version. */
-const CREATE_STAGE = `CREATE TEMP TABLE IF NOT EXISTS price_stage_v (${PRICE_COLUMNS.map((c) => `${c.name} ${c.type}`).join(', ')}, version int8)
+const CREATE_STAGE = `CREATE TEMP TABLE IF NOT EXISTS price_stage_v (${PRICE_COLUMNS.map((c) => `${c.name} ${c.type}`).join(', ')}, ${V} int8)
   ON COMMIT DELETE ROWS`;
 
-const COPY_STAGE = `COPY price_stage_v (${ALL}, version) FROM STDIN (FORMAT binary)`;
+const COPY_STAGE = `COPY price_stage_v (${ALL}, ${V}) FROM STDIN (FORMAT binary)`;
 
 /** One row back: how many versioned bars the merge wrote (the others were stale). */
 const MERGE = `
 WITH merged AS (
-  INSERT INTO price_data AS p (${ALL}, version)
-  SELECT ${ALL}, version FROM price_stage_v ORDER BY ${names(KEY)}
-  ON CONFLICT (${names(KEY)}) DO UPDATE SET ${VALUES.map((c) => `${c.name} = EXCLUDED.${c.name}`).join(', ')}, version = EXCLUDED.version
-  WHERE CASE WHEN EXCLUDED.version IS NULL THEN (${names(VALUES, 'p.')}) IS DISTINCT FROM (${names(VALUES, 'EXCLUDED.')})
-             ELSE p.version IS NULL OR EXCLUDED.version > p.version END
-  RETURNING p.version)
-SELECT count(*)::int AS written FROM merged WHERE version IS NOT NULL`;
+  INSERT INTO price_data AS p (${ALL}, ${V})
+  SELECT ${ALL}, ${V} FROM price_stage_v ORDER BY ${names(KEY)}
+  ON CONFLICT (${names(KEY)}) DO UPDATE SET ${VALUES.map((c) => `${c.name} = EXCLUDED.${c.name}`).join(', ')}, ${V} = EXCLUDED.${V}
+  WHERE CASE WHEN EXCLUDED.${V} IS NULL THEN (${names(VALUES, 'p.')}) IS DISTINCT FROM (${names(VALUES, 'EXCLUDED.')})
+             ELSE p.${V} IS NULL OR EXCLUDED.${V} > p.${V} END
+  RETURNING p.${V} AS v)
+SELECT count(*)::int AS written FROM merged WHERE v IS NOT NULL`;
 
 /** Connections whose session already has the staging table. */
 const staged = new WeakSet<pg.PoolClient>();
