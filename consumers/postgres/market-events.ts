@@ -15,13 +15,13 @@
 //   inserts a row whose event is already in event_classifications (a rebuild replaying the log), it copies the
 //   enrichment from there, so a rebuild reproduces the enriched rows without asking the enricher again.
 import type { Classification } from '../enricher/types.ts';
-import pg from 'pg';
 import { classifyPgError, type Pool } from '../../lib/stores/postgres.ts';
 import { validateMarketEvent } from '../../topics/market-event.ts';
 import type { MarketEvent } from '../../schemas/types.generated.ts';
 import { marketEvents, type TopicDef } from '../../topics/index.ts';
 import type { SinkRecord, TopicHandler, WriteResult } from '../types.ts';
 import { newestPerKey } from '../versions.ts';
+import { inTransaction } from './transaction.ts';
 
 const EVENT_COLUMNS = 'id, symbols, headline, summary, source, url, published_at, category, ingested_at';
 const ENRICHMENT_COLUMNS = 'type, sentiment, sentiment_score, rationale, classifier, model, enriched_at';
@@ -106,7 +106,9 @@ export function lastStatePerKey(records: readonly SinkRecord<MarketEvent>[]): {
   upserts: MarketEvent[]; upsertVersions: (number | null)[]; deletes: string[]; deleteVersions: (number | null)[]; stale: number;
 } {
   const { kept, stale } = newestPerKey(records, (r) => r.value?.id ?? r.key); // a tombstone without a key names nothing
-  const out = { upserts: [] as MarketEvent[], upsertVersions: [] as (number | null)[], deletes: [] as string[], deleteVersions: [] as (number | null)[], stale };
+  const out = {
+    upserts: [] as MarketEvent[], upsertVersions: [] as (number | null)[], deletes: [] as string[], deleteVersions: [] as (number | null)[], stale,
+  };
   for (const r of kept) {
     if (r.value) { out.upserts.push(r.value); out.upsertVersions.push(r.version ?? null); }
     else { out.deletes.push(r.key!); out.deleteVersions.push(r.version ?? null); }
@@ -132,25 +134,13 @@ async function writeEvents(pool: Pool, records: readonly SinkRecord<MarketEvent>
   const { upserts, upsertVersions, deletes, deleteVersions, stale } = lastStatePerKey(records);
   if (!upserts.length && !deletes.length) return { stale };
   const versioned = [...upsertVersions, ...deleteVersions].filter((v) => v !== null).length;
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query('BEGIN');
-    try {
-      await client.query('SELECT pg_advisory_xact_lock($1, b) FROM unnest($2::int[]) AS b', [LOCK_SPACE, lockBuckets([...upserts.map((e) => e.id), ...deletes])]);
-      const { rows: [r] } = await client.query<{ applied: number }>(SINK_WRITE, [deletes, deleteVersions, ...eventParams(upserts), upsertVersions]);
-      await client.query('COMMIT');
-      return { stale: stale + versioned - r!.applied };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => { broken = true; });
-      throw err;
-    }
-  } catch (err) {
-    broken ||= !(err instanceof pg.DatabaseError);
-    throw classifyPgError(err);
-  } finally {
-    client.release(broken);
-  }
+  const buckets = lockBuckets([...upserts.map((e) => e.id), ...deletes]);
+  const applied = await inTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1, b) FROM unnest($2::int[]) AS b', [LOCK_SPACE, buckets]);
+    const params = [deletes, deleteVersions, ...eventParams(upserts), upsertVersions];
+    return (await client.query<{ applied: number }>(SINK_WRITE, params)).rows[0]!.applied;
+  }).catch((err) => { throw classifyPgError(err); });
+  return { stale: stale + versioned - applied };
 }
 
 /** The postgres-sink's handler for market-events (or an override); `db` gives the sink's pool. */

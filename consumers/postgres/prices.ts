@@ -16,6 +16,7 @@ import type { Pool } from '../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import type { SinkRecord, WriteResult } from '../types.ts';
 import { newestPerKey } from '../versions.ts';
+import { inTransaction } from './transaction.ts';
 import { PRICE_COLUMNS, VERSION_COLUMN as V, type PriceColumn } from './price-columns.ts';
 
 const names = (columns: readonly PriceColumn[], prefix = '') => columns.map((c) => prefix + c.name).join(', ');
@@ -99,33 +100,16 @@ export function newestPerBar(records: readonly SinkRecord<PriceUpdate>[]): { kep
  */
 export async function upsertPrices(pool: Pool, rows: readonly PriceUpdate[], versions?: readonly (number | null)[]): Promise<WriteResult> {
   if (rows.length === 0) return { stale: 0 };
-  const client = await pool.connect();
-  let broken = false;
-  // A connection lost while checked out is reported here (and by the query in flight); the pool listens only to idle ones.
-  const lost = () => { broken = true; };
-  client.on('error', lost);
-  try {
-    if (!staged.has(client)) {
-      await client.query(CREATE_STAGE);
-      staged.add(client);
-    }
-    await client.query('BEGIN');
-    try {
-      await pipeline(Readable.from(copyBinary(rows, versions)), client.query(copyFrom(COPY_STAGE)));
-      const { rows: [merged] } = await client.query<{ written: number }>(MERGE);
-      await client.query('COMMIT');
-      let versioned = 0;
-      if (versions) for (const v of versions) if (v !== null) versioned++;
-      return { stale: versioned - merged!.written };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => { broken = true; });
-      throw err;
-    }
-  } catch (err) {
-    broken ||= !(err instanceof pg.DatabaseError); // not the server refusing a statement: the connection itself may be gone
-    throw err;
-  } finally {
-    client.off('error', lost);
-    client.release(broken);
-  }
+  const prepare = async (client: pg.PoolClient) => {
+    if (staged.has(client)) return;
+    await client.query(CREATE_STAGE);
+    staged.add(client);
+  };
+  const written = await inTransaction(pool, async (client) => {
+    await pipeline(Readable.from(copyBinary(rows, versions)), client.query(copyFrom(COPY_STAGE)));
+    return (await client.query<{ written: number }>(MERGE)).rows[0]!.written;
+  }, prepare);
+  let versioned = 0;
+  if (versions) for (const v of versions) if (v !== null) versioned++;
+  return { stale: versioned - written };
 }

@@ -34,8 +34,8 @@ describe('postgres-sink: newest wins', () => {
   const priceRec = (value: PriceUpdate, version?: number): SinkRecord<PriceUpdate> =>
     ({ value, key: value.symbol, timestamp: Date.now(), ...(version === undefined ? {} : { version }) });
   const eventRec = (id: string, value: MarketEvent | null, version: number): SinkRecord<MarketEvent> => ({ value, key: id, timestamp: Date.now(), version });
-  const bars = async (s: string) => (await pool.query(
-    'SELECT ts, close, version::int AS version FROM price_data WHERE symbol = $1 ORDER BY ts', [s])).rows as { ts: Date; close: number; version: number | null }[];
+  const bars = async (s: string) => (await pool.query<{ ts: Date; close: number; version: number | null }>(
+    'SELECT ts, close, version::int AS version FROM price_data WHERE symbol = $1 ORDER BY ts', [s])).rows;
   const eventRow = async (id: string) => (await pool.query('SELECT headline, version::int AS version FROM market_events WHERE id = $1', [id])).rows[0] ?? null;
 
   it('keeps v2 of a bar when v1 arrives after it (stale 1), and a correction (newer version) wins', async () => {
