@@ -80,6 +80,27 @@ describe('postgres-sink: newest wins', () => {
     expect(await eventRow(e.id)).toEqual({ headline: 'corrected', version: 8 });
   });
 
+  it('two writers of the same bars and events at once, in opposite orders: neither deadlocks, the newer versions win', async () => {
+    const s = sym();
+    const evs = Array.from({ length: 40 }, () => newEvent());
+    for (let round = 0; round < 4; round++) {
+      // Writer 1 (the older versions) goes up the keys, writer 2 (newer) down: without an order of locks, a deadlock.
+      const v = (writer: number, i: number) => 1000 * round + 100 * writer + i;
+      const up = Array.from({ length: 300 }, (_, i) => i);
+      const down = [...up].reverse();
+      await Promise.all([
+        prices.writeBatch(up.map((i) => priceRec(bar(s, i, 100 + round), v(1, i)))),
+        prices.writeBatch(down.map((i) => priceRec(bar(s, i, 200 + round), v(2, i)))),
+        events.writeBatch(evs.map((e, i) => eventRec(e.id, { ...e, headline: `old ${round}` }, v(1, i)))),
+        events.writeBatch([...evs].reverse().map((e, i) => eventRec(e.id, i % 2 ? null : { ...e, headline: `new ${round}` }, v(2, i)))),
+      ]);
+      expect(new Set((await bars(s)).map((b) => b.close))).toEqual(new Set([200 + round]));
+      const rows = (await pool.query('SELECT id, headline FROM market_events WHERE id = ANY($1)', [evs.map((e) => e.id)])).rows;
+      expect(rows.length).toBe(evs.length / 2);
+      expect(new Set(rows.map((r) => r.headline))).toEqual(new Set([`new ${round}`]));
+    }
+  });
+
   it('a replay of the whole log into empty tables equals the state after out-of-order delivery', async () => {
     const s = sym();
     const [a, b] = [newEvent(), newEvent()];
