@@ -145,7 +145,8 @@ export async function copyMergeRate(pool: Pool, rows: readonly PriceUpdate[], o:
   await Promise.all(Array.from({ length: o.concurrency }, async () => {
     for (let i = next; i < rows.length; i = next) {
       next += o.batch;
-      await upsertPrices(pool, rows.slice(i, i + o.batch));
+      const batch = rows.slice(i, i + o.batch);
+      await upsertPrices(pool, batch, batch.map((_, k) => i + k)); // versioned, as the sink writes (its offset)
     }
   }));
   return rate(rows.length, Date.now() - t0);

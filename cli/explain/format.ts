@@ -1,5 +1,5 @@
 // Terminal rendering of `explain`: per fact, the fact, the record that made (or deleted) it, its enrichment; then the
-// source article or company profile.
+// source article (with the version PostgreSQL holds for it: its row's, or its tombstone's) or company profile.
 import { jsonSafe } from '../../ops/inspect/decode.ts';
 import type { EnrichmentInfo, Explanation, Fact } from '../../ops/explain/index.ts';
 import type { LoggedRecord, RecordRef } from '../../ops/explain/records.ts';
@@ -68,8 +68,11 @@ export function formatExplanation(x: Explanation): string {
     out.push(row
       ? (`  PostgreSQL market_events: source ${String(row.source)}, published ${new Date(row.published_at as string).toISOString()}, ` +
         `url ${String(row.url ?? '-')}, type ${String(row.type ?? '-')}, sentiment ${String(row.sentiment ?? '-')} ` +
-        `(${String(row.classifier ?? '-')} ${String(row.model ?? '')})`).trimEnd()
-      : '  PostgreSQL market_events: no row (withdrawn, or not written yet)');
+        `(${String(row.classifier ?? '-')} ${String(row.model ?? '')})`).trimEnd() +
+        `, version ${row.version === null || row.version === undefined ? '- (written before versions)' : String(row.version)}`
+      : a.tombstone
+        ? `  PostgreSQL market_events: no row (withdrawn by the tombstone at version ${a.tombstone.version}, ${a.tombstone.deletedAt.toISOString()})`
+        : '  PostgreSQL market_events: no row (withdrawn, or not written yet)');
     if (a.classification)
       out.push(`  classification cache: ${String(a.classification.classifier)} ${String(a.classification.model ?? '')}, ` +
       `first classified ${new Date(a.classification.created_at as string).toISOString()}`);

@@ -59,6 +59,12 @@ function column<T extends SqlType>(name: string, type: T, field: FieldOf<T>, key
   };
 }
 
+/**
+ * The column beside the record's fields: the version of the record that wrote the row (SinkRecord.version, migration
+ * 007), int8, NULL when unversioned. Staged and merged by ./prices.ts, which alone compares it.
+ */
+export const VERSION_COLUMN = 'version';
+
 export const PRICE_COLUMNS: readonly PriceColumn[] = [
   column('symbol', 'text', 'symbol', true),
   column('interval', 'text', 'interval', true),

@@ -1,32 +1,45 @@
 // price-updates → price_data (with version 2's vwap and trades, null when absent): COPY the batch into a per-connection
 // temporary staging table, then one INSERT … SELECT … ON CONFLICT from it, in one transaction. The columns, their types
 // and encodings are ./price-columns.ts; every statement here is derived from that list. COPY moves rows at PostgreSQL's
-// bulk-load rate; the merge keeps the upsert idempotent: a replayed record finds an identical row and the WHERE clause
-// leaves it untouched (no new row version), and an older record for the same bar overwrites nothing but what it carries
-// itself (one row per bar).
+// bulk-load rate. Newest wins (migration 007): each row keeps the version of the record that wrote it, and the merge
+// updates a row only when the incoming version is greater (or the row has none), so a stale writer (a member that lost
+// the partition while its write was in flight), a redrive or a replay never puts an older revision of a bar over a
+// newer one; a replayed record (equal version) leaves the row untouched (no new row version). ON CONFLICT DO UPDATE
+// re-checks that WHERE against the latest committed row once it holds the row's lock, so two writers of the same bars
+// at once cannot lose the newer value; the staged rows are merged in key order, so they take row locks in the same
+// order and cannot deadlock. Bars without a version (built by hand) keep last-write-wins, skipping identical rows.
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Pool } from '../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
-import { PRICE_COLUMNS, type PriceColumn } from './price-columns.ts';
+import type { SinkRecord, WriteResult } from '../types.ts';
+import { newestPerKey } from '../versions.ts';
+import { inTransaction } from './transaction.ts';
+import { PRICE_COLUMNS, VERSION_COLUMN as V, type PriceColumn } from './price-columns.ts';
 
 const names = (columns: readonly PriceColumn[], prefix = '') => columns.map((c) => prefix + c.name).join(', ');
 const ALL = names(PRICE_COLUMNS);
 const KEY = PRICE_COLUMNS.filter((c) => c.key);
 const VALUES = PRICE_COLUMNS.filter((c) => !c.key);
 
-/** Lives as long as its connection; emptied at each commit. Same columns and types as price_data. */
-const CREATE_STAGE = `CREATE TEMP TABLE IF NOT EXISTS price_stage (${PRICE_COLUMNS.map((c) => `${c.name} ${c.type}`).join(', ')}) ON COMMIT DELETE ROWS`;
+/** Lives as long as its connection; emptied at each commit. Same columns and types as price_data, and the version. */
+const CREATE_STAGE = `CREATE TEMP TABLE IF NOT EXISTS price_stage_v (${PRICE_COLUMNS.map((c) => `${c.name} ${c.type}`).join(', ')}, ${V} int8)
+  ON COMMIT DELETE ROWS`;
 
-const COPY_STAGE = `COPY price_stage (${ALL}) FROM STDIN (FORMAT binary)`;
+const COPY_STAGE = `COPY price_stage_v (${ALL}, ${V}) FROM STDIN (FORMAT binary)`;
 
+/** One row back: how many versioned bars the merge wrote (the others were stale). */
 const MERGE = `
-INSERT INTO price_data AS p (${ALL})
-SELECT ${ALL} FROM price_stage
-ON CONFLICT (${names(KEY)}) DO UPDATE SET ${VALUES.map((c) => `${c.name} = EXCLUDED.${c.name}`).join(', ')}
-WHERE (${names(VALUES, 'p.')}) IS DISTINCT FROM (${names(VALUES, 'EXCLUDED.')})`;
+WITH merged AS (
+  INSERT INTO price_data AS p (${ALL}, ${V})
+  SELECT ${ALL}, ${V} FROM price_stage_v ORDER BY ${names(KEY)}
+  ON CONFLICT (${names(KEY)}) DO UPDATE SET ${VALUES.map((c) => `${c.name} = EXCLUDED.${c.name}`).join(', ')}, ${V} = EXCLUDED.${V}
+  WHERE CASE WHEN EXCLUDED.${V} IS NULL THEN (${names(VALUES, 'p.')}) IS DISTINCT FROM (${names(VALUES, 'EXCLUDED.')})
+             ELSE p.${V} IS NULL OR EXCLUDED.${V} > p.${V} END
+  RETURNING p.${V} AS v)
+SELECT count(*)::int AS written FROM merged WHERE v IS NOT NULL`;
 
 /** Connections whose session already has the staging table. */
 const staged = new WeakSet<pg.PoolClient>();
@@ -34,20 +47,27 @@ const staged = new WeakSet<pg.PoolClient>();
 const CHUNK = 4096;
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
-/** The bars in PostgreSQL's binary COPY format, in chunks: no number is printed or parsed on either side. */
-function* copyBinary(rows: readonly PriceUpdate[]): Generator<Buffer> {
+/** The bars and their versions (null: none) in PostgreSQL's binary COPY format, in chunks: no number is printed or parsed. */
+function* copyBinary(rows: readonly PriceUpdate[], versions: readonly (number | null)[] | undefined): Generator<Buffer> {
+  const fields = PRICE_COLUMNS.length + 1;
   const header = Buffer.alloc(SIGNATURE.length + 8);
   SIGNATURE.copy(header);
   yield header; // flags 0, no header extension
   for (let i = 0; i < rows.length; i += CHUNK) {
     const end = Math.min(rows.length, i + CHUNK);
     let size = end === rows.length ? 2 : 0; // the trailer
-    for (let j = i; j < end; j++) for (const c of PRICE_COLUMNS) size += c.size(rows[j]!);
+    for (let j = i; j < end; j++) {
+      for (const c of PRICE_COLUMNS) size += c.size(rows[j]!);
+      size += versions?.[j] == null ? 4 : 12;
+    }
     const b = Buffer.allocUnsafe(size + 2 * (end - i));
     let o = 0;
     for (let j = i; j < end; j++) {
-      o = b.writeInt16BE(PRICE_COLUMNS.length, o);
+      o = b.writeInt16BE(fields, o);
       for (const c of PRICE_COLUMNS) o = c.write(b, o, rows[j]!);
+      const v = versions?.[j];
+      if (v == null) o = b.writeInt32BE(-1, o);
+      else o = b.writeBigInt64BE(BigInt(v), b.writeInt32BE(8, o));
     }
     if (end === rows.length) o = b.writeInt16BE(-1, o); // trailer
     yield b.subarray(0, o);
@@ -55,51 +75,41 @@ function* copyBinary(rows: readonly PriceUpdate[]): Generator<Buffer> {
 }
 
 /**
- * The last record per bar (symbol, interval, event time), in offset order: ON CONFLICT cannot touch a row twice in one
- * statement. A batch rarely repeats a bar, so the common case allocates no key and copies nothing.
+ * The newest record per bar (symbol, interval, event time): ON CONFLICT cannot touch a row twice in one statement.
+ * The highest version wins (../versions.ts); `stale` counts the records refused for an older or equal version than one
+ * of the same bar in the batch. A batch rarely repeats a bar, so the common case allocates no key and copies nothing.
  */
-export function lastPerBar(rows: readonly PriceUpdate[]): readonly PriceUpdate[] {
+export function newestPerBar(records: readonly SinkRecord<PriceUpdate>[]): { kept: readonly SinkRecord<PriceUpdate>[]; stale: number } {
   const seen = new Map<string, Map<string, Set<number>>>();
   let repeated = false;
-  for (const r of rows) {
-    let bySymbol = seen.get(r.symbol);
-    if (!bySymbol) seen.set(r.symbol, bySymbol = new Map());
-    let times = bySymbol.get(r.interval);
-    if (!times) bySymbol.set(r.interval, times = new Set());
-    if (times.has(r.eventTime)) { repeated = true; break; }
-    times.add(r.eventTime);
+  for (const { value: r } of records) {
+    let bySymbol = seen.get(r!.symbol);
+    if (!bySymbol) seen.set(r!.symbol, bySymbol = new Map());
+    let times = bySymbol.get(r!.interval);
+    if (!times) bySymbol.set(r!.interval, times = new Set());
+    if (times.has(r!.eventTime)) { repeated = true; break; }
+    times.add(r!.eventTime);
   }
-  if (!repeated) return rows;
-  return [...new Map(rows.map((r) => [`${r.symbol}|${r.interval}|${r.eventTime}`, r])).values()];
+  if (!repeated) return { kept: records, stale: 0 };
+  return newestPerKey(records, ({ value: r }) => `${r!.symbol}|${r!.interval}|${r!.eventTime}`);
 }
 
-/** Upserts the bars (each bar at most once) in one transaction on one pooled connection. */
-export async function upsertPrices(pool: Pool, rows: readonly PriceUpdate[]): Promise<void> {
-  if (rows.length === 0) return;
-  const client = await pool.connect();
-  let broken = false;
-  // A connection lost while checked out is reported here (and by the query in flight); the pool listens only to idle ones.
-  const lost = () => { broken = true; };
-  client.on('error', lost);
-  try {
-    if (!staged.has(client)) {
-      await client.query(CREATE_STAGE);
-      staged.add(client);
-    }
-    await client.query('BEGIN');
-    try {
-      await pipeline(Readable.from(copyBinary(rows)), client.query(copyFrom(COPY_STAGE)));
-      await client.query(MERGE);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => { broken = true; });
-      throw err;
-    }
-  } catch (err) {
-    broken ||= !(err instanceof pg.DatabaseError); // not the server refusing a statement: the connection itself may be gone
-    throw err;
-  } finally {
-    client.off('error', lost);
-    client.release(broken);
-  }
+/**
+ * Upserts the bars (each bar at most once) in one transaction on one pooled connection; `versions[i]` is the version of
+ * `rows[i]` (null or absent: unversioned, last write wins). Returns how many versioned bars were refused as stale.
+ */
+export async function upsertPrices(pool: Pool, rows: readonly PriceUpdate[], versions?: readonly (number | null)[]): Promise<WriteResult> {
+  if (rows.length === 0) return { stale: 0 };
+  const prepare = async (client: pg.PoolClient) => {
+    if (staged.has(client)) return;
+    await client.query(CREATE_STAGE);
+    staged.add(client);
+  };
+  const written = await inTransaction(pool, async (client) => {
+    await pipeline(Readable.from(copyBinary(rows, versions)), client.query(copyFrom(COPY_STAGE)));
+    return (await client.query<{ written: number }>(MERGE)).rows[0]!.written;
+  }, prepare);
+  let versioned = 0;
+  if (versions) for (const v of versions) if (v !== null) versioned++;
+  return { stale: versioned - written };
 }

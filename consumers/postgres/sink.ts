@@ -1,13 +1,14 @@
 // postgres-sink: price-updates → price_data, each batch COPYed into a staging table and merged (./prices.ts);
 // market-events → market_events (./market-events.ts). Reset and counts for rebuild: ./store.ts.
-// Idempotent: a replayed record finds an identical row and the merge's WHERE clause skips the update.
+// Newest wins: a row keeps the version of the record that wrote it; an older or equal one (a stale writer, a replay) is
+// refused and counted as stale.
 import type { Config } from '../../lib/config.ts';
 import { classifyPgError, createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { priceHandler } from '../price-handler.ts';
 import type { Sink, SinkContext, SinkRecord } from '../types.ts';
 import { marketEventsHandler } from './market-events.ts';
-import { lastPerBar, upsertPrices } from './prices.ts';
+import { newestPerBar, upsertPrices } from './prices.ts';
 import { countPostgres, replayLossPostgres, resetPostgres } from './store.ts';
 
 /** Options come from configuration: POSTGRES_URL, POSTGRES_SINK_POOL_SIZE. */
@@ -16,8 +17,10 @@ export function createPostgresSink(config: Config, ctx: SinkContext = {}): Sink 
   const db = () => pool ?? (pool = createPgPool(config, { max: config.POSTGRES_SINK_POOL_SIZE, applicationName: 'marketstream-postgres-sink' }));
 
   const prices = priceHandler(ctx.topics?.prices, async (records: readonly SinkRecord<PriceUpdate>[]) => {
-    const rows = lastPerBar(records.map((r) => r.value!));
-    await upsertPrices(db(), rows).catch((err) => { throw classifyPgError(err); });
+    const { kept, stale } = newestPerBar(records);
+    const written = await upsertPrices(db(), kept.map((r) => r.value!), kept.map((r) => r.version ?? null))
+      .catch((err) => { throw classifyPgError(err); });
+    return { stale: stale + (written.stale ?? 0) };
   });
 
   const events = marketEventsHandler(ctx.topics?.events, db);

@@ -1,34 +1,57 @@
 // redis-sink: price-updates → price:{symbol}:latest (hash with TTL) and bars:{symbol}:{interval} (sorted by event time, capped).
 // One Lua script per symbol+interval keeps each update atomic; all of a batch's calls go in one pipeline (one round trip).
-// An older record never overwrites a newer latest: price:{symbol}:watermark (no TTL) remembers the newest event time written.
+// Newest wins: price:{symbol}:watermark (no TTL) remembers the (event time, version) written to latest, so an older bar, or
+// an older revision of the same bar (a stale writer, a replay), never overwrites it nor refreshes its TTL; each bar
+// member carries its version, so an older revision never replaces a newer one of the same bar time. Refused bars are stale.
 // Key layout: ./keys.ts. Reset and counts for rebuild: ./store.ts.
 import type { Config } from '../../lib/config.ts';
 import { classifyRedisError, createRedis, type Redis } from '../../lib/stores/redis.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { priceHandler } from '../price-handler.ts';
-import type { Sink, SinkContext } from '../types.ts';
+import type { Sink, SinkContext, SinkRecord } from '../types.ts';
+import { supersedes } from '../versions.ts';
 import { barMember, redisKeys } from './keys.ts';
 import { countRedis, replayLossRedis, resetRedis } from './store.ts';
 
-// KEYS: latest, watermark, bars. ARGV: ttl, cap, n, n × (ts, member), then latest ts and its hash field/value pairs.
+// KEYS: latest, watermark, bars. ARGV: ttl, cap, n, n × (ts, version or '', member), then latest ts, its version or ''
+// and its hash field/value pairs. Returns {1 if latest was written else 0, bars refused as stale}.
+// A bar replaces the member(s) of its event time unless one carries a version at or above its own; latest moves only to
+// a later (event time, version): an equal event time needs a newer version, and a refused write leaves the TTL alone.
+// Unversioned writes keep the behaviour from before versions (an equal event time wins), and lose to any versioned one.
 const APPLY_BARS = `
 local ttl, cap, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local i = 4
+local i, stale = 4, 0
 for _ = 1, n do
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], ARGV[i], ARGV[i])
-  redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 1])
-  i = i + 2
+  local ver, keep = tonumber(ARGV[i + 1]), true
+  if ver then
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[i], ARGV[i])) do
+      local ok, old = pcall(cjson.decode, m)
+      if ok and type(old) == 'table' and tonumber(old.v) and tonumber(old.v) >= ver then keep = false end
+    end
+  end
+  if keep then
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], ARGV[i], ARGV[i])
+    redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 2])
+  else
+    stale = stale + 1
+  end
+  i = i + 3
 end
 redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -cap - 1)
-local ts = tonumber(ARGV[i])
-local mark = tonumber(redis.call('GET', KEYS[2]) or '-1')
-if ts < mark then return 0 end
-redis.call('SET', KEYS[2], ARGV[i])
-redis.call('HSET', KEYS[1], unpack(ARGV, i + 1))
+local ts, ver = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+local mark = redis.call('GET', KEYS[2])
+if mark then
+  local mts, mver = string.match(mark, '^([^:]+):?(.*)$')
+  mts, mver = tonumber(mts), tonumber(mver)
+  if ts < mts then return {0, stale} end
+  if ts == mts and ver and mver and ver <= mver then return {0, stale} end
+end
+redis.call('SET', KEYS[2], ver and (ARGV[i] .. ':' .. ARGV[i + 1]) or ARGV[i])
+redis.call('HSET', KEYS[1], unpack(ARGV, i + 2))
 redis.call('EXPIRE', KEYS[1], ttl)
-return 1`;
+return {1, stale}`;
 
-type WithScript = Redis & { applyBars(...args: (string | number)[]): Promise<number> };
+type WithScript = Redis & { applyBars(...args: (string | number)[]): Promise<[number, number]> };
 
 /** Options come from configuration: REDIS_URL, REDIS_LATEST_TTL_SECONDS, REDIS_BARS_CAP. */
 export function createRedisSink(config: Config, ctx: SinkContext = {}): Sink {
@@ -43,19 +66,21 @@ export function createRedisSink(config: Config, ctx: SinkContext = {}): Sink {
   };
 
   const prices = priceHandler(ctx.topics?.prices, async (records) => {
-    const groups = new Map<string, PriceUpdate[]>();
-    for (const { value } of records) {
-      const k = `${value!.symbol}\u0000${value!.interval}`;
-      (groups.get(k) ?? groups.set(k, []).get(k)!).push(value!);
+    const groups = new Map<string, SinkRecord<PriceUpdate>[]>();
+    for (const r of records) {
+      const k = `${r.value!.symbol}\u0000${r.value!.interval}`;
+      (groups.get(k) ?? groups.set(k, []).get(k)!).push(r);
     }
     const pipeline = redis().pipeline() as unknown as WithScript & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const bars of groups.values()) {
-      const first = bars[0]!;
-      // Newest by event time; among equal times the later record (offset order) wins.
-      const latest = bars.reduce((a, b) => (b.eventTime >= a.eventTime ? b : a));
-      const args: (string | number)[] = [latestTtlSeconds, barsCap, bars.length];
-      for (const b of bars) args.push(b.eventTime, barMember(b));
-      args.push(latest.eventTime, 'close', latest.close, 'open', latest.open, 'high', latest.high, 'low', latest.low,
+    for (const group of groups.values()) {
+      const first = group[0]!.value!;
+      // Newest by (event time, version); among equal times the later record wins unless it has an older version.
+      const newest = group.reduce((a, b) => (b.value!.eventTime > a.value!.eventTime
+        || (b.value!.eventTime === a.value!.eventTime && supersedes(b, a)) ? b : a));
+      const latest = newest.value!;
+      const args: (string | number)[] = [latestTtlSeconds, barsCap, group.length];
+      for (const { value: b, version } of group) args.push(b!.eventTime, version ?? '', barMember(b!, version));
+      args.push(latest.eventTime, newest.version ?? '', 'close', latest.close, 'open', latest.open, 'high', latest.high, 'low', latest.low,
         'volume', latest.volume, 'ts', new Date(latest.eventTime).toISOString(), 'interval', latest.interval, 'source', latest.source,
         'vwap', latest.vwap ?? '', 'trades', latest.trades ?? ''); // version 2; '' = unknown (overwrites an earlier bar's value)
       pipeline.applyBars(redisKeys.latest(first.symbol), redisKeys.watermark(first.symbol), redisKeys.bars(first.symbol, first.interval), ...args);
@@ -63,6 +88,7 @@ export function createRedisSink(config: Config, ctx: SinkContext = {}): Sink {
     const results = await pipeline.exec().catch((err: unknown) => { throw classifyRedisError(err); });
     const failed = results?.find(([err]) => err)?.[0];
     if (!results || failed) throw classifyRedisError(failed ?? new Error('no reply to the pipeline'));
+    return { stale: results.reduce((n, [, r]) => n + Number((r as [number, number])[1]), 0) };
   });
 
   return {

@@ -4,7 +4,7 @@ import type { Redis } from '../../lib/stores/redis.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import type { TopicDef } from '../../topics/index.ts';
 import type { ReplayLoss, ResetScope, RetainedLog, StoreCounts } from '../types.ts';
-import { redisKeys, redisPatterns } from './keys.ts';
+import { redisKeys, redisPatterns, watermarkTime } from './keys.ts';
 
 async function eachKeyBatch(redis: Redis, match: string, fn: (keys: string[]) => Promise<unknown>): Promise<void> {
   let cursor = '0';
@@ -74,7 +74,7 @@ export async function replayLossRedis(redis: Redis, log: RetainedLog, prices: To
       if (priceKeys.length) {
         latest.count += priceKeys.length;
         latest.symbols++;
-        const mark = Number(await redis.get(redisKeys.watermark(symbol)));
+        const mark = watermarkTime(await redis.get(redisKeys.watermark(symbol)));
         if (Number.isFinite(mark) && mark > 0) { latest.from = Math.min(latest.from, mark); latest.to = Math.max(latest.to, mark); }
       }
     }

@@ -48,8 +48,14 @@ export interface Fact {
 export interface Explanation {
   target: string;
   facts: Fact[];
-  /** For a market event: its market-events record (decoded) and its PostgreSQL row (null: no row, e.g. withdrawn). */
-  article?: { eventId: string; record: LoggedRecord | null; row: Record<string, unknown> | null; classification: Record<string, unknown> | null };
+  /**
+   * For a market event: its market-events record (decoded), its PostgreSQL row (null: no row, e.g. withdrawn; its
+   * `version` is the version of the record that wrote it) and the tombstone a withdrawal left (its version, when).
+   */
+  article?: {
+    eventId: string; record: LoggedRecord | null; row: Record<string, unknown> | null; classification: Record<string, unknown> | null;
+    tombstone: { version: string; deletedAt: Date } | null;
+  };
   /** For a Company: the profile the node's properties came from (the decoded profile mutation's properties). */
   profile?: Record<string, unknown> | null;
 }
@@ -113,6 +119,18 @@ function deletedFact(t: Record<string, unknown>): Fact {
     deletedBy: { op: str(t.src_op), cascade: str(t.src_cascade) },
     enrichment: enrichmentOf(t), eventRecord: refOf(t.enr_source_topic, t.enr_source_partition, t.enr_source_offset),
   };
+}
+
+/** The tombstone of a withdrawn event in PostgreSQL; null when none (or when the store predates migration 007). */
+async function eventTombstone(pool: Pool, id: string): Promise<{ version: string; deletedAt: Date } | null> {
+  try {
+    const { rows } = await pool.query<{ version: string; deleted_at: Date }>(
+      'SELECT version::text AS version, deleted_at FROM market_event_tombstones WHERE id = $1', [id]);
+    return rows[0] ? { version: rows[0].version, deletedAt: rows[0].deleted_at } : null;
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return null; // undefined_table
+    throw err;
+  }
 }
 
 export async function explain(d: ExplainDeps, input: string): Promise<Explanation> {
@@ -179,7 +197,8 @@ export async function explain(d: ExplainDeps, input: string): Promise<Explanatio
     const { rows } = await d.pool.query('SELECT * FROM market_events WHERE id = $1', [eventId]);
     const cached = await d.pool.query('SELECT classifier, model, fallback_reason, created_at, updated_at FROM event_classifications WHERE event_id = $1',
       [eventId]);
-    explanation.article = { eventId, record: article ? read.shift() ?? null : null, row: rows[0] ?? null, classification: cached.rows[0] ?? null };
+    explanation.article = { eventId, record: article ? read.shift() ?? null : null, row: rows[0] ?? null, classification: cached.rows[0] ?? null,
+      tombstone: await eventTombstone(d.pool, eventId) };
   }
   if (company) {
     const node = facts.find((f) => f.entity.startsWith('Company:') && f.record?.found);

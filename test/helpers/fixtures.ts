@@ -45,8 +45,9 @@ export function eventFactory(defaults: Partial<MarketEvent> = {}): { ids: string
   };
 }
 
-/** Removes what the sinks stored in PostgreSQL for these events: market_events rows and cached classifications. */
+/** Removes what the sinks stored in PostgreSQL for these events: market_events rows, tombstones and cached classifications. */
 export async function deleteEventRows(pool: Pool, ids: readonly string[]): Promise<void> {
   await pool.query('DELETE FROM market_events WHERE id = ANY($1)', [ids]).catch(() => {});
+  await pool.query('DELETE FROM market_event_tombstones WHERE id = ANY($1)', [ids]).catch(() => {});
   await pool.query('DELETE FROM event_classifications WHERE event_id = ANY($1)', [ids]).catch(() => {});
 }

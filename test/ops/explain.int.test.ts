@@ -175,6 +175,7 @@ describe('explain: a graph fact traced to its records', () => {
     expect(text).toContain(`source article ${event.id}: "${event.headline}"`);
     expect(text).toContain(`record ${topics.events.name} partition `); // the market-events record, decoded
     expect(text).toContain('PostgreSQL market_events: source Sample Wire (sample data)');
+    expect(text).toMatch(new RegExp(`PostgreSQL market_events: .*, version ${at.offset}\n`)); // the offset of the event's record
 
     const byEvent = await explainText(event.id); // the event id: its node and edges
     expect(byEvent).toContain(`(:MarketEvent ${event.id})`);
@@ -222,7 +223,7 @@ describe('deletes end to end, with their provenance', () => {
     expect(text).toContain(`(${event.id})-[:AFFECTS]->(${SYM})  DELETED at`);
     expect(text).toMatch(new RegExp(`deleted by ${topics.mutations.name} partition \\d+ offset \\d+ \\(origin enricher\\)`));
     expect(text).toContain('(the event was withdrawn by this tombstone)');
-    expect(text).toContain('PostgreSQL market_events: no row');
+    expect(text).toContain(`PostgreSQL market_events: no row (withdrawn by the tombstone at version ${at.offset + 1}, `);
 
     // Redelivery of everything (every group from the earliest offsets): nothing comes back; the deletes still name the tombstone.
     const before = await snapshot(event.id, [SYM]);

@@ -12,6 +12,8 @@ import { sinkContract } from './suite.ts';
 export interface StoreProbe {
   /** Everything the sink materialized for these symbols, in a canonical form (deep-equal comparable). */
   snapshot(symbols: string[]): Promise<unknown>;
+  /** The snapshot without row or record versions, where the store keeps them (Scenario.values). */
+  values?(symbols: string[]): Promise<unknown>;
   /** How many bars of a symbol are materialized (for a sink keeping only the latest: 1 once anything landed). */
   count(symbol: string): Promise<number>;
   /** The latest close the store shows for a symbol, or null. */
@@ -47,6 +49,7 @@ export function priceSinkContract(name: StoreName, openProbe: (config: Config) =
             return symbols.filter((_, k) => counts[k]! > 0).sort();
           },
           snapshot: () => probe.snapshot(symbols),
+          ...(probe.values ? { values: () => probe.values!(symbols) } : {}),
         };
       },
       invalid: (symbol) => ({ value: bar(symbol, 1, 50, { high: 10, low: 60 }), reason: /high|low/i }), // high < low
@@ -60,6 +63,7 @@ export function priceSinkContract(name: StoreName, openProbe: (config: Config) =
           ...(probe.version ? { newerVersion: () => probe.version!(s, newer.eventTime) } : {}),
           ...(opts.keepsHistory ? { olderKept: async () => (await probe.count(s)) === 2 } : {}),
           snapshot: () => probe.snapshot([s]),
+          ...(probe.values ? { values: () => probe.values!([s]) } : {}),
         };
       },
     });

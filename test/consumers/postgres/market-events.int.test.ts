@@ -14,11 +14,15 @@ describe('postgres-sink: market-events → market_events', () => {
   const { ids, newEvent } = eventFactory();
   let pool: Pool;
 
-  /** The rows of these events with every column, and xmin: it changes whenever a row is rewritten. */
-  async function rows(eventIds: readonly string[]) {
+  /**
+   * The rows of these events with every column, and (unless `versions` is false) xmin, which changes whenever a row is
+   * rewritten, and the version of the record that wrote it.
+   */
+  async function rows(eventIds: readonly string[], versions = true) {
     const { rows: r } = await pool.query(
       `SELECT id, symbols, headline, summary, source, url, published_at, category, ingested_at,
-              type, sentiment, sentiment_score, rationale, classifier, model, enriched_at IS NOT NULL AS enriched, xmin::text AS version
+              type, sentiment, sentiment_score, rationale, classifier, model, enriched_at IS NOT NULL AS enriched
+              ${versions ? ', xmin::text AS xmin, version::text AS version' : ''}
        FROM market_events WHERE id = ANY($1) ORDER BY id`, [eventIds]);
     return r;
   }
@@ -45,6 +49,7 @@ describe('postgres-sink: market-events → market_events', () => {
         landed: async () => (await rows(keys)).length === keys.length,
         held: async () => (await rows(keys)).map((r) => r.id as string).sort(),
         snapshot: () => rows(keys),
+        values: () => rows(keys, false),
         async verify() {
           const byId = new Map((await rows(keys)).map((r) => [r.id, r]));
           expect(byId.get(keys[0])).toMatchObject({

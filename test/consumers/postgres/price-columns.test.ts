@@ -3,7 +3,7 @@
 // server. The COPY encoding itself is exercised against PostgreSQL by sink.int.test.ts.
 import { readdir, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { PRICE_COLUMNS } from '../../../consumers/postgres/price-columns.ts';
+import { PRICE_COLUMNS, VERSION_COLUMN } from '../../../consumers/postgres/price-columns.ts';
 import type { PriceUpdate } from '../../../schemas/types.generated.ts';
 import { bar } from '../../helpers/index.ts';
 
@@ -27,8 +27,8 @@ async function migratedColumns(): Promise<Record<string, string>> {
 }
 
 describe('price_data columns', () => {
-  it('are the columns the migrations create, with their types', async () => {
-    expect(Object.fromEntries(PRICE_COLUMNS.map((c) => [c.name, c.type]))).toEqual(await migratedColumns());
+  it('are the columns the migrations create, with their types (and the record\'s version beside them)', async () => {
+    expect({ ...Object.fromEntries(PRICE_COLUMNS.map((c) => [c.name, c.type])), [VERSION_COLUMN]: 'int8' }).toEqual(await migratedColumns());
   });
 
   it('key on the primary key (symbol, interval, ts)', () => {

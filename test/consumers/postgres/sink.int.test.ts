@@ -6,16 +6,16 @@ import { createPgPool } from '../../../lib/stores/postgres.ts';
 import { bar, randomSymbol, waitFor } from '../../helpers/index.ts';
 import { priceSinkContract } from '../contract/prices.ts';
 
-// xmin changes whenever a row is rewritten: "changes nothing" means not even an identical rewrite.
+// xmin changes whenever a row is rewritten: "changes nothing" means not even an identical rewrite. `version` is the
+// version of the record that wrote the row.
 priceSinkContract('postgres', async (config) => {
   const pool = createPgPool(config, { max: 2 });
+  const select = async (symbols: string[], versions: string) => (await pool.query(
+    `SELECT symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at${versions}
+     FROM price_data WHERE symbol = ANY($1) ORDER BY symbol, interval, ts`, [symbols])).rows;
   return {
-    async snapshot(symbols) {
-      const { rows } = await pool.query(
-        `SELECT symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at, xmin::text AS version
-         FROM price_data WHERE symbol = ANY($1) ORDER BY symbol, interval, ts`, [symbols]);
-      return rows;
-    },
+    snapshot: (symbols) => select(symbols, ', xmin::text AS xmin, version::text AS version'),
+    values: (symbols) => select(symbols, ''),
     async count(symbol) {
       return Number((await pool.query('SELECT count(*) FROM price_data WHERE symbol = $1', [symbol])).rows[0].count);
     },
