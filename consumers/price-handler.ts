@@ -3,9 +3,9 @@
 import { validatePriceUpdate } from '../topics/price-update.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
 import { priceUpdates, type TopicDef } from '../topics/index.ts';
-import type { SinkRecord, TopicHandler } from './types.ts';
+import type { SinkRecord, TopicHandler, WriteResult } from './types.ts';
 
 export function priceHandler(topic: TopicDef<PriceUpdate> | undefined, writeBatch: (records: readonly SinkRecord<PriceUpdate>[]) =>
-  Promise<void>): TopicHandler<PriceUpdate> {
+  Promise<WriteResult | void>): TopicHandler<PriceUpdate> {
   return { topic: topic ?? priceUpdates, validate: (v) => validatePriceUpdate(v, Date.now()), writeBatch };
 }
