@@ -13,13 +13,15 @@
 //   mutation published again, a newer record, advances `_version` and changes nothing else).
 // - A delete leaves a (:GraphTombstone {key: <entity key>, deleted_at, deleted_version}) behind, so an older upsert
 //   that arrives later (a replay, a stale member's write in flight across a rebalance, another producer's late
-//   record) cannot bring the entity back. A newer upsert recreates the entity and removes the tombstone; a node so
-//   recreated keeps the delete's (time, version) as `_deleted_at`/`_deleted_version`, so a relationship upsert older
-//   than that delete still cannot attach to it.
+//   record) cannot bring the entity back. A newer upsert recreates the entity and removes the tombstone.
+// - A node keeps the newest delete it has seen as `_deleted_at`/`_deleted_version`: the one a newer upsert recreated it
+//   after, or one that arrived after a newer upsert (which the delete does not undo). Node upserts and relationship
+//   upserts older than that delete are refused, as they would have been undone in offset order.
 // - A relationship upsert creates missing end nodes, unless such a node was deleted after the upsert's (time, version).
-// - A node delete detaches its relationships and leaves tombstones for them too.
-// - A node delete older than the tombstone already recorded for its node changes nothing. (A relationship's delete
-//   still may: its provenance replaces a node delete's cascade, see EXPLICIT_OVER_CASCADE.)
+// - A node delete removes the node's relationships older than it, leaving tombstones for them too, and the node itself
+//   unless the node or one of its remaining relationships is newer (then it only marks the node, as above).
+// - A delete older than the delete already recorded for its entity changes nothing (refused), except a relationship's
+//   own delete over a node delete's cascade: its provenance replaces the cascade's (EXPLICIT_OVER_CASCADE).
 // Every statement returns how many of its rows applied; the others were refused as stale (WriteResult.stale).
 // Versions of different partitions (an entity and its end nodes, a node and the relationships its delete cascades to)
 // are compared only at equal times; the result is arbitrary there but the same in every order of application.
@@ -88,7 +90,7 @@ const APPLIED = 'RETURN count(*) AS applied';
 
 /** How both upserts end: the write applies only when the mutation is newer than the entity's last one (its changes,
  * (time, version) and provenance recorded), and the entity's tombstone goes. */
-const applyIfNewer = (v: string, keepDelete: boolean) => `WITH r, t, ${v} WHERE ${newerThanElement(v)}
+const applyIfNewer = (v: string, keepDelete: boolean) => `WITH r, t, ${v} WHERE ${newerThanElement(v)}${keepDelete ? ` AND ${newerThanPastDelete(v)}` : ''}
 WITH r, t, ${v}, ${changes(v)} AS changed
 SET ${v} += r.props, ${v}._mutated_at = r.time, ${v}._version = r.version
 ${provenance(v)}${keepDelete ? `
@@ -109,18 +111,27 @@ function deleteNode(label: StoredLabel): string {
   return `UNWIND $rows AS r
 OPTIONAL MATCH ${node('n', label, 'r.key')}
 OPTIONAL MATCH (t0:${TOMBSTONE_LABEL} {key: r.entity})
-WITH r, n, t0 WHERE (n IS NULL OR ${newerThanElement('n')}) AND ${newerThanDelete('t0')}
+WITH r, n WHERE ${newerThanDelete('t0')} AND ${newerThanPastDelete('n')}
 CALL (n, r) {
-  MATCH (n)-[x]-()
+  MATCH (n)-[x]-() WHERE ${newerThanElement('x')}
   WITH DISTINCT r, x
-  WITH r, type(x) + ':' + coalesce(startNode(x).symbol, startNode(x).id, startNode(x).name) + ':'
+  WITH r, x, type(x) + ':' + coalesce(startNode(x).symbol, startNode(x).id, startNode(x).name) + ':'
     + coalesce(endNode(x).symbol, endNode(x).id, endNode(x).name) AS relKey
+  DELETE x
   MERGE (t:${TOMBSTONE_LABEL} {key: relKey})
   ${recordDelete('r.cascadeSrc', CASCADE_UNDER_EXPLICIT)}
 }
-DETACH DELETE n
-MERGE (t:${TOMBSTONE_LABEL} {key: r.entity})
-${recordDelete('r.src')}
+WITH r, n, n IS NULL OR (${newerThanElement('n')} AND NOT EXISTS { (n)--() }) AS removes
+CALL (n, r, removes) {
+  WITH n, r WHERE NOT removes
+  SET n._deleted_at = r.time, n._deleted_version = r.version
+}
+CALL (n, r, removes) {
+  WITH n, r WHERE removes
+  DETACH DELETE n
+  MERGE (t:${TOMBSTONE_LABEL} {key: r.entity})
+  ${recordDelete('r.src')}
+}
 ${APPLIED}`;
 }
 
@@ -145,7 +156,8 @@ function deleteRelationship(type: RelType): string {
   const [from, to] = REL_ENDS[type];
   return `UNWIND $rows AS r
 OPTIONAL MATCH ${node('a', from, 'r.from')}-[x:${type}]->${node('b', to, 'r.to')}
-WITH r, x WHERE x IS NULL OR ${newerThanElement('x')}
+OPTIONAL MATCH (t0:${TOMBSTONE_LABEL} {key: r.entity})
+WITH r, x, t0 WHERE (x IS NULL OR ${newerThanElement('x')}) AND (${newerThanDelete('t0')} OR coalesce(t0.src_op = 'node deleted', false))
 DELETE x
 MERGE (t:${TOMBSTONE_LABEL} {key: r.entity})
 ${recordDelete('r.src', EXPLICIT_OVER_CASCADE)}
