@@ -123,7 +123,7 @@ export function createCachedClassifier(deps: {
       const { rows } = await deps.pool.query(CLAIM, [id, me, claims.ttlMs, force]);
       if (rows[0]) {
         if (waiting) {
-          deps.logger.warn({ eventId: id, waitedMs: claims.waitMs, expired: !force },
+          deps.logger.warn({ eventId: id, waitedMs: Date.now() - deadline + claims.waitMs, expired: !force },
             force ? 'no answer from the member that claimed this event in time: taking its claim over' : 'claim on this event expired: taking it over');
         }
         // The holder may have stored its answer and gone between our cache miss and our claim.

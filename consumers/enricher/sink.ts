@@ -7,7 +7,8 @@
 // Everything happens inside writeBatch, so the runner commits the batch's offsets only after the rows were written and
 // then the mutations acknowledged by Kafka: at-least-once. Events are linked only to companies they name or the graph
 // already holds. A redelivered batch republishes the same mutations (idempotent in the graph) and is answered from the
-// cache, so Claude is never asked (or billed) twice for an event.
+// cache, and members given the same event at once (a rebalance) share one classification through a claim in
+// PostgreSQL (./cache.ts), so Claude is never asked (or billed) twice for an event.
 //
 // A tombstone on market-events (an event withdrawn) deletes its AFFECTS relationships (the symbols come from the
 // cached classification), then the node (a graph-mutations tombstone under `MarketEvent:<id>`), and its
