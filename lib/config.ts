@@ -154,6 +154,15 @@ export const configSpec = {
     schema: int(1, 1000), default: '4',
     doc: 'PostgreSQL connections of one enricher member (classification cache, shared Claude budget, market_events)',
   },
+  ENRICHER_CLAIM_TTL_MS: {
+    schema: int(1000), default: '30000',
+    doc: 'How long an enricher member\'s claim on an event lasts before another member may take it over (renewed while Claude is asked): '
+      + 'one member asks Claude per event',
+  },
+  ENRICHER_CLAIM_WAIT_MS: {
+    schema: int(0), default: '120000',
+    doc: 'Longest an enricher member waits for the classification of an event another member has claimed, before it takes the claim over',
+  },
   SINK_PARTITIONS_CONCURRENCY: { schema: int(1, 64), default: '3', doc: 'Partitions a sink member writes concurrently' },
   SINK_PIPELINE: {
     schema: bool, default: 'true',

@@ -31,7 +31,18 @@ export const SEND_RETRY_MS = 60_000;
 /** A topic's partition count is read again after this long (partitions may be added). */
 const PARTITION_COUNT_TTL_MS = 60_000;
 
-export interface SendMeta { source: string; correlationId?: string }
+export interface SendMeta {
+  source: string;
+  correlationId?: string;
+  /**
+   * Per record (`send`: by the index of its value; `sendTombstone`: [0]): headers beside the standard ones (e.g. the
+   * enricher's `marketstream-source-version`), and its Kafka timestamp (epoch ms; default: when it is sent).
+   */
+  records?: readonly (RecordMeta | undefined)[];
+}
+
+/** What one record adds to its SendMeta. */
+export interface RecordMeta { headers?: Record<string, string>; timestamp?: number }
 
 export interface DeadLetter {
   key: string | null;
@@ -104,6 +115,12 @@ export interface Publisher {
    */
   deadLetterCommitting(topic: TopicDef<unknown>, records: readonly DeadLetter[], at: DeadLetterCommit): Promise<DeadLetterCommitted>;
   disconnect(): Promise<void>;
+}
+
+/** A message with its record's own headers and timestamp, when it has any. */
+function withRecordMeta(m: Message & { headers: Record<string, string> }, r: RecordMeta | undefined): Message {
+  if (!r) return m;
+  return { ...m, ...(r.headers ? { headers: { ...m.headers, ...r.headers } } : {}), ...(r.timestamp === undefined ? {} : { timestamp: String(r.timestamp) }) };
 }
 
 /** Most messages per kafkajs send: large enough to amortize a round trip. */
@@ -348,14 +365,14 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
       const messages: Message[] = new Array(values.length);
       for (let i = 0; i < values.length; i++) {
         const v = values[i]!;
-        messages[i] = { key: topic.key(v), value: encode(v), headers };
+        messages[i] = withRecordMeta({ key: topic.key(v), value: encode(v), headers }, meta.records?.[i]);
       }
       await sendChunked(topic.name, messages);
       log.debug({ topic: topic.name, count: values.length }, 'records sent');
     },
 
     async sendTombstone(topic, key, meta) {
-      await sendChunked(topic.name, [{ key, value: null, headers: standardHeaders(meta) }]);
+      await sendChunked(topic.name, [withRecordMeta({ key, value: null, headers: standardHeaders(meta) }, meta.records?.[0])]);
     },
 
     async sendRaw(topic, records) {

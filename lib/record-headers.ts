@@ -16,18 +16,44 @@ export const RecordHeaders = {
    * the record it restates, in the same topic. Stores order the writes of a key by this version (see recordVersion).
    */
   version: 'marketstream-version',
+  /**
+   * Only on a record derived from a record of another topic (the enricher's graph mutations): `<partition>:<version>`
+   * of the record it came from (the market-events record classified or withdrawn; its version as recordVersion gives
+   * it). Stores order the writes of a key by this version instead of the record's own offset (see recordVersion).
+   */
+  sourceVersion: 'marketstream-source-version',
 } as const;
+
+const headerValue = (h: IHeaders[string]) => (Array.isArray(h) ? String(h[0]) : String(h));
+const VERSION_VALUE = /^(\d+):(\d+)$/;
+
+/** The `marketstream-source-version` header of a record derived from the record at `partition` with `version`. */
+export function sourceVersionHeader(partition: number, version: number): Record<string, string> {
+  return { [RecordHeaders.sourceVersion]: `${partition}:${version}` };
+}
+
+/** The version a `marketstream-source-version` header names, or undefined when absent or not `<partition>:<version>`. */
+export function sourceVersionOf(headers: IHeaders | undefined): number | undefined {
+  const h = headers?.[RecordHeaders.sourceVersion];
+  const m = h === undefined ? null : VERSION_VALUE.exec(headerValue(h));
+  return m ? Number(m[2]) : undefined;
+}
 
 /**
  * The version of a record as the stores order it: its offset in its partition (a key lives in one partition, so its
  * records' offsets are its history in order), unless its `marketstream-version` header names an older record of the
  * same partition that it restates (a redriven dead letter keeps the version of the original, so it never passes a
  * newer record of its key). A header naming another partition (the topic's partition count changed) is ignored.
+ * A record derived from another topic's record (`marketstream-source-version`: the enricher's graph mutations) has
+ * that record's version, whatever the other header says: the mutations of one event are ordered as its market-events
+ * records are, so a stale member re-publishing an older record's mutations never passes the newer record's.
  */
 export function recordVersion(offset: string, partition: number, headers: IHeaders | undefined): number {
+  const source = sourceVersionOf(headers);
+  if (source !== undefined) return source;
   const h = headers?.[RecordHeaders.version];
   if (h !== undefined) {
-    const m = /^(\d+):(\d+)$/.exec(Array.isArray(h) ? String(h[0]) : String(h));
+    const m = VERSION_VALUE.exec(headerValue(h));
     if (m && Number(m[1]) === partition) return Number(m[2]);
   }
   return Number(offset);

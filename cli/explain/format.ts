@@ -37,15 +37,18 @@ function enrichment(e: EnrichmentInfo | null, indent: string): string[] {
   ];
 }
 
+/** The version the sink orders the fact's changes by (with the time), when recorded. */
+const version = (f: Fact) => (f.version === null ? '' : `, version ${f.version}`);
+
 function fact(f: Fact): string[] {
   const out: string[] = [];
   if (f.state === 'present') {
     out.push(`${entityTitle(f)}  ${props(f.properties)}`);
-    out.push(f.source ? `  made by ${at(f.source)} (origin ${f.origin ?? '?'}), last changed ${f.time ?? '?'}`
+    out.push(f.source ? `  made by ${at(f.source)} (origin ${f.origin ?? '?'}), last changed ${f.time ?? '?'}${version(f)}`
       : '  made by: not recorded (written before provenance was kept, or not through the sink)');
   } else {
     const how = f.deletedBy?.op === 'node deleted' ? `with its node ${f.deletedBy.cascade}` : f.deletedBy?.op ?? 'a delete';
-    out.push(`${entityTitle(f)}  DELETED at ${f.time ?? '?'} (${how})`);
+    out.push(`${entityTitle(f)}  DELETED at ${f.time ?? '?'}${version(f)} (${how})`);
     out.push(f.source ? `  deleted by ${at(f.source)}${f.origin ? ` (origin ${f.origin})` : ''}` : '  deleted by: not recorded');
   }
   out.push(...record(f.record, '  '), ...enrichment(f.enrichment, '  '));

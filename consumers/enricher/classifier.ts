@@ -1,5 +1,6 @@
 // The enricher's event classifier: Claude when ANTHROPIC_API_KEY is set (rule-based fallback built in), the
-// rule-based classifier otherwise; either way cached by event id in PostgreSQL. The Kafka consumer wraps this.
+// rule-based classifier otherwise; either way cached by event id in PostgreSQL, and claimed there by one member at a
+// time while it is classified (./cache.ts). The Kafka consumer wraps this.
 // Claude's hourly budget is the group's: kept in PostgreSQL under the enricher's consumer group id, so every member,
 // in every process, and `enrich reclassify` spend from one allowance (lib/claude/shared-budget.ts).
 import type { Config } from '../../lib/config.ts';
@@ -89,7 +90,9 @@ export function createClassifier(deps: CreateClassifierDeps): EventClassifier {
     logger.info({ classifier: 'rules', model: RULES_MODEL }, `event classifier: rule-based (${RULES_MODEL}) — ANTHROPIC_API_KEY is not set`);
   }
 
-  const cached = createCachedClassifier({ pool: deps.pool, classify, logger });
+  const cached = createCachedClassifier({
+    pool: deps.pool, classify, logger, claims: { ttlMs: deps.config.ENRICHER_CLAIM_TTL_MS, waitMs: deps.config.ENRICHER_CLAIM_WAIT_MS },
+  });
   return {
     primary,
     classify: (event, opts) => cached.classifyCached(event, opts),

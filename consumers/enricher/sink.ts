@@ -7,7 +7,8 @@
 // Everything happens inside writeBatch, so the runner commits the batch's offsets only after the rows were written and
 // then the mutations acknowledged by Kafka: at-least-once. Events are linked only to companies they name or the graph
 // already holds. A redelivered batch republishes the same mutations (idempotent in the graph) and is answered from the
-// cache, so Claude is never asked (or billed) twice for an event.
+// cache, and members given the same event at once (a rebalance) share one classification through a claim in
+// PostgreSQL (./cache.ts), so Claude is never asked (or billed) twice for an event.
 //
 // A tombstone on market-events (an event withdrawn) deletes its AFFECTS relationships (the symbols come from the
 // cached classification), then the node (a graph-mutations tombstone under `MarketEvent:<id>`), and its
@@ -15,12 +16,19 @@
 //
 // Every mutation carries its `enrichment` (./mutations.ts): the classification (classifier, model, tokens, cost, when)
 // and the market-events record it answers (the event, or the tombstone that withdrew it), for the graph's provenance.
+//
+// Ordering in the graph: a mutation's time is the Kafka timestamp of the market-events record it came from (a
+// graph-mutations tombstone's own Kafka timestamp is set to it), never the enricher's clock, and each record carries
+// that record's version in `marketstream-source-version` (lib/record-headers.ts), by which the neo4j sink orders it.
+// So a redelivered batch re-publishes mutations the graph already holds (refused as stale), and a member that lost the
+// partition while publishing an event's links cannot bring them back after the new owner applied its withdrawal.
 import { randomUUID } from 'node:crypto';
 import { neo4jDatabase, type Config } from '../../lib/config.ts';
 import { MarketstreamError } from '../../lib/errors.ts';
 import { createNeo4jDriver, type Driver } from '../../lib/stores/neo4j.ts';
 import { createLogger, type Logger } from '../../lib/logger.ts';
-import type { Publisher } from '../../lib/publisher.ts';
+import type { Publisher, RecordMeta } from '../../lib/publisher.ts';
+import { sourceVersionHeader } from '../../lib/record-headers.ts';
 import { classifyPgError, createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
 import type { GraphMutation, MarketEvent } from '../../schemas/types.generated.ts';
 import { graphMutations, marketEvents, type TopicDef } from '../../topics/index.ts';
@@ -43,14 +51,23 @@ export interface EnricherOptions {
 
 const SOURCE = 'enricher';
 
-/** Where the last record of each key was read (the record that decides, as in lastStatePerKey). */
-function sourcesByKey(records: readonly SinkRecord<MarketEvent>[]): Map<string, SourceRecord> {
-  const out = new Map<string, SourceRecord>();
+/**
+ * The record that decides each key (the last one, as in lastStatePerKey): where it was read, its Kafka timestamp (the
+ * time of the mutations made from it) and its version, which they carry in `marketstream-source-version`.
+ */
+interface Decider { time: number; source?: SourceRecord; record?: RecordMeta }
+
+function decidersByKey(records: readonly SinkRecord<MarketEvent>[]): Map<string, Decider> {
+  const out = new Map<string, Decider>();
   for (const r of records) {
     const key = r.value?.id ?? r.key;
-    if (key !== null && r.topic !== undefined && r.partition !== undefined && r.offset !== undefined) {
-      out.set(key, { topic: r.topic, partition: r.partition, offset: r.offset });
-    }
+    if (key === null) continue;
+    const read = r.topic !== undefined && r.partition !== undefined && r.offset !== undefined;
+    out.set(key, {
+      time: r.timestamp,
+      ...(read ? { source: { topic: r.topic!, partition: r.partition!, offset: r.offset! } } : {}),
+      ...(r.partition !== undefined && r.version !== undefined ? { record: { headers: sourceVersionHeader(r.partition, r.version) } } : {}),
+    });
   }
   return out;
 }
@@ -115,7 +132,7 @@ interface Enriching {
 async function enrich(e: Enriching, records: readonly SinkRecord<MarketEvent>[]): Promise<void> {
   const { pool: db, publisher: out, classifier: c, store: cache, graph, database, logger, mutationsTopic } = e;
   const { upserts, deletes } = lastStatePerKey(records);
-  const source = sourcesByKey(records);
+  const decider = decidersByKey(records);
   const enriched = await classifyAll(c, upserts);
   // What each withdrawn event was known to affect (nothing when it was never classified).
   const withdrawn = await Promise.all(deletes.map(async (id) => {
@@ -127,15 +144,28 @@ async function enrich(e: Enriching, records: readonly SinkRecord<MarketEvent>[])
   // event has been published, so a record that ends in the DLQ leaves nothing in the graph.
   await writeEnrichment(db, enriched, deletes);
 
-  const time = Date.now();
+  // Each mutation has the time of the record it came from and carries its version (see the top of this file).
   const linked = await linkToKnownCompanies(graph, database, enriched, logger);
-  const mutations = [
-    ...linked.flatMap((x) => enrichmentMutations(x.event, x.classification, time, source.get(x.event.id))),
-    ...withdrawn.flatMap((w) => deletionMutations(w.id, w.symbols, time, w.known, source.get(w.id))),
-  ];
+  const mutations: GraphMutation[] = [];
+  const perRecord: (RecordMeta | undefined)[] = [];
+  const add = (made: GraphMutation[], d: Decider) => {
+    for (const m of made) { mutations.push(m); perRecord.push(d.record); }
+  };
+  for (const x of linked) {
+    const d = decider.get(x.event.id)!;
+    add(enrichmentMutations(x.event, x.classification, d.time, d.source), d);
+  }
+  for (const w of withdrawn) {
+    const d = decider.get(w.id)!;
+    add(deletionMutations(w.id, w.symbols, d.time, w.known, d.source), d);
+  }
   const meta = { source: SOURCE, correlationId: randomUUID() };
-  await out.send(mutationsTopic, mutations, meta);
-  for (const w of withdrawn) await out.sendTombstone(mutationsTopic, `MarketEvent:${w.id}`, meta);
+  await out.send(mutationsTopic, mutations, { ...meta, records: perRecord });
+  // A tombstone's time in the graph is its Kafka timestamp: the withdrawal's.
+  for (const w of withdrawn) {
+    const d = decider.get(w.id)!;
+    await out.sendTombstone(mutationsTopic, `MarketEvent:${w.id}`, { ...meta, records: [{ ...d.record, timestamp: d.time }] });
+  }
 
   const by = (k: 'claude' | 'rules') => enriched.filter((x) => x.classification.classifier === k).length;
   logger.info({

@@ -5,7 +5,9 @@
 // when an entity repeats, so each entity's mutations apply in offset order (the last one wins). Within a segment the
 // records are grouped by statement (operation × label/type; see graph-cypher.ts) and run as `UNWIND $rows` in the
 // order node upserts, relationship upserts, relationship deletes, node deletes. The whole batch is one transaction.
-// A tombstone's time is its Kafka record timestamp (it carries no mutation time).
+// A tombstone's time is its Kafka record timestamp (it carries no mutation time). Each row also carries the record's
+// version (SinkRecord.version; for an enricher mutation the version of the market-events record it came from): newest
+// wins by (time, version), and the rows a statement refuses as older than what the graph holds are returned as stale.
 // Each row carries its provenance (./provenance.ts): the record's topic/partition/offset and origin, and an enricher
 // mutation's classification as enr_* properties beside its own.
 import { ValidationError } from '../../lib/errors.ts';
@@ -42,12 +44,13 @@ export function planRecord(r: SinkRecord<GraphMutation>): Planned {
   }
   const target = entityOf(m);
   const time = m.mutationTime;
+  const version = r.version ?? null;
   const src = sourceOf(r);
   const withSrc = src ? { src } : {};
   const props = (own: Record<string, unknown>) => (m.enrichment ? { ...own, ...enrichmentProperties(m.enrichment) } : own);
   if ('UpsertNode' in m.op && target.kind === 'node') {
     return { op: 'upsertNode', label: target.label,
-      row: { entity: entityKey(target), key: target.key, props: props(m.op.UpsertNode.properties), time, ...withSrc } };
+      row: { entity: entityKey(target), key: target.key, props: props(m.op.UpsertNode.properties), time, version, ...withSrc } };
   }
   if ('UpsertRelationship' in m.op && target.kind === 'relationship') {
     const [fromLabel, toLabel] = REL_ENDS[target.type];
@@ -56,7 +59,7 @@ export function planRecord(r: SinkRecord<GraphMutation>): Planned {
       row: {
         entity: entityKey(target), from: target.from, to: target.to,
         fromEntity: `${fromLabel}:${target.from}`, toEntity: `${toLabel}:${target.to}`,
-        props: props(m.op.UpsertRelationship.properties), time, ...withSrc,
+        props: props(m.op.UpsertRelationship.properties), time, version, ...withSrc,
       },
     };
   }
@@ -65,11 +68,12 @@ export function planRecord(r: SinkRecord<GraphMutation>): Planned {
 
 function deletion(target: EntityRef, time: number, r: SinkRecord<GraphMutation>, op: 'tombstone' | 'DeleteRelationship'): Planned {
   const entity = entityKey(target);
+  const version = r.version ?? null;
   const src = deletionProvenance(r, op);
   if (target.kind === 'relationship') return { op: 'deleteRelationship', type: target.type,
-    row: { entity, from: target.from, to: target.to, time, ...(src ? { src } : {}) } };
+    row: { entity, from: target.from, to: target.to, time, version, ...(src ? { src } : {}) } };
   const cascadeSrc = deletionProvenance(r, 'node deleted', entity);
-  return { op: 'deleteNode', label: target.label, row: { entity, key: target.key, time, ...(src ? { src, cascadeSrc } : {}) } };
+  return { op: 'deleteNode', label: target.label, row: { entity, key: target.key, time, version, ...(src ? { src, cascadeSrc } : {}) } };
 }
 
 /** The statements of a batch, in the order they must run (see the file comment). */
@@ -129,9 +133,16 @@ export function createGraphMutationsHandler(o: GraphMutationsHandlerOptions): To
       if (!statements.length) return;
       const session = o.db().session({ defaultAccessMode: 'WRITE', ...(o.database ? { database: o.database } : {}) });
       try {
-        await session.executeWrite(async (tx) => {
-          for (const s of statements) await tx.run(s.text, { rows: s.rows });
+        // Counted inside the transaction function: a retried transaction counts again from 0.
+        const stale = await session.executeWrite(async (tx) => {
+          let refused = 0;
+          for (const s of statements) {
+            const res = await tx.run(s.text, { rows: s.rows });
+            refused += s.rows.length - Number(res.records[0]?.get('applied') ?? 0);
+          }
+          return refused;
         });
+        return { stale };
       } catch (err) {
         throw classifyNeo4jError(err);
       } finally {

@@ -33,6 +33,12 @@ export interface Fact {
   properties: Record<string, unknown>;
   /** Time of the last change applied (ISO), or of the delete. */
   time: string | null;
+  /**
+   * Version of the record that last changed it (or deleted it), with `time` the order the sink keeps
+   * (consumers/neo4j/graph-cypher.ts): the record's offset, or for an enricher fact its market-events record's. Null
+   * when not recorded (written before versions were kept, or by hand).
+   */
+  version: number | null;
   /** The record that made (or deleted) it; null when the fact records none (written before provenance, or by hand). */
   source: RecordRef | null;
   origin: string | null;
@@ -84,7 +90,8 @@ export function parseTarget(s: string): Target {
   return { kind: 'node-or-event', key: t };
 }
 
-const isProvenance = (k: string) => k.startsWith('src_') || k.startsWith('enr_') || k === '_mutated_at';
+const BOOKKEEPING = new Set(['_mutated_at', '_version', '_deleted_at', '_deleted_version']);
+const isProvenance = (k: string) => k.startsWith('src_') || k.startsWith('enr_') || BOOKKEEPING.has(k);
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null);
 const iso = (v: unknown) => (typeof v === 'number' ? new Date(v).toISOString() : null);
@@ -106,7 +113,7 @@ function factOf(entity: string, kind: Fact['kind'], p: Record<string, unknown>):
   return {
     entity, kind, state: 'present',
     properties: Object.fromEntries(Object.entries(p).filter(([k]) => !isProvenance(k)).sort(([a], [b]) => a.localeCompare(b))),
-    time: iso(p._mutated_at), source: refOf(p.src_topic, p.src_partition, p.src_offset), origin: str(p.src_origin),
+    time: iso(p._mutated_at), version: num(p._version), source: refOf(p.src_topic, p.src_partition, p.src_offset), origin: str(p.src_origin),
     enrichment: enrichmentOf(p), eventRecord: refOf(p.enr_source_topic, p.enr_source_partition, p.enr_source_offset),
   };
 }
@@ -115,7 +122,7 @@ function deletedFact(t: Record<string, unknown>): Fact {
   const key = String(t.key);
   return {
     entity: key, kind: key.split(':').length === 3 ? 'relationship' : 'node', state: 'deleted', properties: {},
-    time: iso(t.deleted_at), source: refOf(t.src_topic, t.src_partition, t.src_offset), origin: str(t.src_origin),
+    time: iso(t.deleted_at), version: num(t.deleted_version), source: refOf(t.src_topic, t.src_partition, t.src_offset), origin: str(t.src_origin),
     deletedBy: { op: str(t.src_op), cascade: str(t.src_cascade) },
     enrichment: enrichmentOf(t), eventRecord: refOf(t.enr_source_topic, t.enr_source_partition, t.enr_source_offset),
   };

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sourceVersionHeader } from '../../../lib/record-headers.ts';
 import { createNeo4jDriver, type Driver } from '../../../lib/stores/neo4j.ts';
 import { loadSchema } from '../../../schemas/avro.ts';
 import type { GraphMutation } from '../../../schemas/types.generated.ts';
@@ -32,8 +33,8 @@ describe('neo4j-sink: graph-mutations', () => {
   const send = (...ms: GraphMutation[]) => sut.publisher.send(sut.topics.mutations, ms, { source: 'test' });
   const settle = async () => { await sut.start(); await sut.settle('mutations'); };
 
-  /** Properties without the provenance the sink adds (src_*, enr_*; provenance.int.test.ts checks those). */
-  const own = (p: Record<string, unknown> | undefined) => p && Object.fromEntries(Object.entries(p).filter(([k]) => !/^(src|enr)_/.test(k)));
+  /** Properties without the provenance and versions the sink adds (src_*, enr_*, _version, _deleted_*; tested elsewhere). */
+  const own = (p: Record<string, unknown> | undefined) => p && Object.fromEntries(Object.entries(p).filter(([k]) => !/^(src|enr)_|^_(version|deleted_)/.test(k)));
   const company = async (symbol: string) => {
     const c = (await driver.executeQuery(
       'MATCH (c:Company {symbol: $symbol}) RETURN properties(c) AS p, labels(c) AS labels', { symbol })).records[0]?.toObject() as { p: Record<string, unknown>;
@@ -63,7 +64,8 @@ describe('neo4j-sink: graph-mutations', () => {
        RETURN [labels(n), properties(n)] AS x`, { run: prefix, sector: `Sector ${prefix}` });
     const rels = await driver.executeQuery(
       `MATCH (a)-[x]->(b) WHERE a.symbol STARTS WITH $run RETURN [type(x), a.symbol, coalesce(b.symbol, b.name), properties(x)] AS x`, { run: prefix });
-    const canon = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).sort();
+    // The versions a record advances without changing anything else (the same mutation published again) are left out.
+    const canon = (rows: unknown[]) => rows.map((r) => JSON.stringify(r, (k, v) => (k === '_version' || k === 'deleted_version' ? undefined : v))).sort();
     return { nodes: canon(nodes.records.map((r) => r.get('x'))), rels: canon(rels.records.map((r) => r.get('x'))) };
   }
 
@@ -276,6 +278,30 @@ describe('neo4j-sink: graph-mutations', () => {
     for (const s of ['INJ', 'OTHER', 'ODD2']) expect(await company(sym(s))).toBeUndefined();
     const persons = await driver.executeQuery('MATCH (p:Person) RETURN count(p) AS n');
     expect(persons.records[0]?.get('n')).toBe(0);
+  });
+
+  it('orders the enricher\'s mutations by marketstream-source-version: a stale member\'s re-published links stay deleted', async () => {
+    const [c, id] = [sym('SV'), `evt${RUN.toLowerCase()}sv`];
+    // Market-events records 10 (the event) and 11 (its withdrawal) made in the same millisecond: their version decides.
+    const enricher = { origin: 'enricher', time: T0 + 60_000 } as const;
+    const from = (version: number) => ({ source: 'test', records: [{ headers: sourceVersionHeader(0, version) }] });
+    const affects = async () => (await driver.executeQuery('MATCH (:MarketEvent {id: $id})-[x:AFFECTS]->(:Company {symbol: $c}) RETURN count(x) AS n',
+      { id, c })).records[0]?.get('n');
+    await sut.publisher.send(sut.topics.mutations, [upsertRelationship('AFFECTS', id, c, { relevance: 0.9 }, enricher)], from(10));
+    await settle();
+    expect(await affects()).toBe(1);
+    await sut.publisher.send(sut.topics.mutations, [deleteRelationship('AFFECTS', id, c, enricher)], from(11));
+    await settle();
+    expect(await affects()).toBe(0);
+    // The member that lost the partition publishes event record 10's link again, after the new owner's delete.
+    await sut.publisher.send(sut.topics.mutations, [upsertRelationship('AFFECTS', id, c, { relevance: 0.9 }, enricher)], from(10));
+    await settle();
+    expect(await affects()).toBe(0);
+    // A later record of the event (12) brings it back.
+    await sut.publisher.send(sut.topics.mutations, [upsertRelationship('AFFECTS', id, c, { relevance: 0.8 }, enricher)], from(12));
+    await settle();
+    expect(await affects()).toBe(1);
+    await driver.executeQuery('MATCH (e:MarketEvent {id: $id}) DETACH DELETE e', { id });
   });
 
   it('replaying graph-mutations from earliest leaves the whole graph this file wrote identical (deletes and tombstones included)', async () => {

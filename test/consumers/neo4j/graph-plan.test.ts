@@ -30,12 +30,17 @@ describe('planBatch', () => {
       GRAPH_STATEMENTS.upsertRelationship.IN_SECTOR, GRAPH_STATEMENTS.deleteRelationship.COMPETES_WITH,
     ]);
     expect(plan[0]!.rows).toEqual([
-      { entity: 'Company:AAPL', key: 'AAPL', props: { name: 'Apple Inc.' }, time: T },
-      { entity: 'Company:MSFT', key: 'MSFT', props: { name: 'Microsoft Corporation' }, time: T },
+      { entity: 'Company:AAPL', key: 'AAPL', props: { name: 'Apple Inc.' }, time: T, version: null }, // built by hand: no version
+      { entity: 'Company:MSFT', key: 'MSFT', props: { name: 'Microsoft Corporation' }, time: T, version: null },
     ]);
     expect(plan[2]!.rows).toHaveLength(2);
     // a tombstone's time is its record timestamp
-    expect(plan[3]!.rows).toEqual([{ entity: 'COMPETES_WITH:AAPL:MSFT', from: 'AAPL', to: 'MSFT', time: T + 99 }]);
+    expect(plan[3]!.rows).toEqual([{ entity: 'COMPETES_WITH:AAPL:MSFT', from: 'AAPL', to: 'MSFT', time: T + 99, version: null }]);
+  });
+
+  it('gives every row its record\'s version', () => {
+    const plan = planBatch([{ ...rec(upsertNode('Company', 'AAPL', { a: 1 }, meta())), version: 7 }, { ...tomb('Company:MSFT'), version: 8 }]);
+    expect(plan.map((s) => s.rows.map((r) => (r as { version: number }).version))).toEqual([[7], [8]]);
   });
 
   it('keeps the order of one entity\'s mutations: a repeated entity starts a new segment', () => {
