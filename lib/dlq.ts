@@ -13,6 +13,8 @@ export const DlqHeaders = {
   originalTopic: 'original-topic',
   originalPartition: 'original-partition',
   originalOffset: 'original-offset',
+  /** The original record's Kafka timestamp, ISO 8601 (absent when a producer dead-lettered it before publishing). */
+  originalTimestamp: 'original-timestamp',
   /** Consumer group that gave up on the record (absent when a producer dead-lettered it before publishing). */
   consumerGroup: 'consumer-group',
   /** When it was dead-lettered, ISO 8601. */
@@ -34,7 +36,14 @@ export const DlqHeaders = {
 
 export const MAX_ERROR_MESSAGE = 2000;
 
-export interface RecordOrigin { topic: string; partition: number; offset: string; group?: string }
+export interface RecordOrigin {
+  topic: string;
+  partition: number;
+  offset: string;
+  group?: string;
+  /** The record's Kafka timestamp (epoch ms), as kafkajs reads it. */
+  timestamp?: string;
+}
 
 /**
  * Headers of a dead-letter record: the original headers kept as they were (so its source, produced-at and correlation id
@@ -62,6 +71,8 @@ export function dlqHeaders(a: {
   if (a.origin) {
     h[DlqHeaders.originalPartition] = String(a.origin.partition);
     h[DlqHeaders.originalOffset] = a.origin.offset;
+    const t = Number(a.origin.timestamp);
+    if (a.origin.timestamp !== undefined && Number.isFinite(t) && t >= 0) h[DlqHeaders.originalTimestamp] = new Date(t).toISOString();
     if (a.origin.group) h[DlqHeaders.consumerGroup] = a.origin.group;
   }
   return h;

@@ -1,6 +1,10 @@
-// One place that builds kafkajs clients from configuration (brokers, TLS, SASL), with kafkajs logs routed to pino.
-import { Kafka, logLevel, Partitioners, type KafkaConfig, type RetryOptions, type SASLOptions, type Producer } from 'kafkajs';
+// One place that builds kafkajs clients from configuration (brokers, TLS, SASL), with kafkajs logs routed to pino, and
+// clients that ride out a broker that is down but not yet replaced (see rideOutBrokerLoss).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type ConsumerConfig, type KafkaConfig, type ProducerConfig, type RetryOptions,
+  type SASLOptions, type Producer } from 'kafkajs';
 import type { Config } from './config.ts';
+import { errorMessage } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 /**
@@ -30,7 +34,87 @@ export function createKafka(config: Config, logger: Logger, clientSuffix = '', o
       logger[lvl]({ kafkajs: namespace, ...extra, ...(routine ? { kafkaError: routine } : {}) }, message);
     },
   };
-  return new Kafka(kafkaConfig);
+  return rideOutBrokerLoss(new Kafka(kafkaConfig), logger);
+}
+
+/**
+ * How long a client call keeps trying while a broker cannot be reached: the cluster replaces a dead leader once the
+ * controller fences it (broker.session.timeout.ms, 9 s by default, then the election), so 30 s leaves room. The kafkajs
+ * retries above (8, from 200 ms, at most 10 s apart) add up to about as much.
+ */
+export const BROKER_LOSS_BUDGET_MS = 30_000;
+
+const CONNECTION_ERRORS: ReadonlySet<string> = new Set([
+  'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSBrokerNotFound', 'KafkaJSNoBrokerAvailableError',
+]);
+
+/** A broker could not be reached, closed the connection or did not answer (the error itself or one in its cause chain). */
+export function isConnectionError(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (CONNECTION_ERRORS.has(String((e as { name?: unknown }).name))) return true;
+  }
+  return false;
+}
+
+/**
+ * Calls `fn` again while it fails with a connection error, up to `budgetMs` after the first call began (pauses of 250 ms
+ * doubling to 2 s). kafkajs retries a send on a connection error, but many of its calls give up at the first one: a
+ * metadata request sent to a broker of the pool that is down (brokerPool.withBroker), an admin request to a dead
+ * leader or controller (listOffsets, describeConfigs, createTopics). Until the cluster moves the dead broker's
+ * leaderships, the metadata still names it, so a command started then would fail at once without this.
+ */
+export async function retryOnConnectionError<T>(fn: () => Promise<T>, o: { what: string; logger: Logger; budgetMs?: number }): Promise<T> {
+  const deadline = Date.now() + (o.budgetMs ?? BROKER_LOSS_BUDGET_MS);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const pause = Math.min(2000, 250 * 2 ** (attempt - 1));
+      if (!isConnectionError(err) || Date.now() + pause > deadline) throw err;
+      o.logger[attempt === 1 ? 'warn' : 'debug']({ call: o.what, attempt, err: errorMessage(err) },
+        'a broker cannot be reached (down, its partitions not yet moved); trying again');
+      await sleep(pause);
+    }
+  }
+}
+
+/** `client` with the named methods called through retryOnConnectionError (the others as they are). */
+function retrying<C extends object>(client: C, methods: (name: string) => boolean, kind: string, logger: Logger, budgetMs?: number): C {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof prop !== 'string' || typeof value !== 'function' || !methods(prop)) return value;
+      return (...args: unknown[]) => retryOnConnectionError(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args),
+        { what: `${kind}.${prop}`, logger, ...(budgetMs === undefined ? {} : { budgetMs }) });
+    },
+  });
+}
+
+/** Admin calls that are not requests (or must not be repeated): called as they are. */
+const ADMIN_AS_IS: ReadonlySet<string> = new Set(['disconnect', 'on', 'logger']);
+
+/**
+ * The client with every admin request, and the connect of producers and consumers (and a consumer's subscribe, which
+ * reads metadata), retried on connection errors for `budgetMs`. Sends need nothing more: kafkajs retries them itself
+ * on connection errors, refreshing the metadata, until the new leader answers.
+ */
+export function rideOutBrokerLoss(kafka: Kafka, logger: Logger, budgetMs?: number): Kafka {
+  const log = logger.child({ component: 'kafka' });
+  return new Proxy(kafka, {
+    get(target, prop, receiver) {
+      if (prop === 'admin') {
+        return (...args: Parameters<Kafka['admin']>): Admin => retrying(target.admin(...args), (m) => !ADMIN_AS_IS.has(m), 'admin', log, budgetMs);
+      }
+      if (prop === 'producer') {
+        return (config?: ProducerConfig): Producer => retrying(target.producer(config), (m) => m === 'connect', 'producer', log, budgetMs);
+      }
+      if (prop === 'consumer') {
+        return (config: ConsumerConfig): Consumer =>
+          retrying(target.consumer(config), (m) => m === 'connect' || m === 'subscribe', 'consumer', log, budgetMs);
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }
 
 /**

@@ -47,8 +47,10 @@ function fileHistory(path: string): HistorySource {
     const now = Date.now();
     try {
       while (!file.exhausted()) {
-        for (const bar of await file.fetch([], now)) (bySymbol.get(bar.symbol) ?? bySymbol.set(bar.symbol, []).get(bar.symbol)!).push(bar);
+        const bars = await file.fetch([], now);
+        for (const bar of bars) (bySymbol.get(bar.symbol) ?? bySymbol.set(bar.symbol, []).get(bar.symbol)!).push(bar);
         rejected.push(...(file.takeRejected?.() ?? []));
+        file.acknowledge(bars); // held in memory: the cursor may move on
       }
     } finally {
       await file.close?.();

@@ -43,6 +43,7 @@ const REASONS: Record<string, string> = {
   'max-redrives': 'redriven DLQ_MAX_REDRIVES times already',
   'value-dropped': 'value dropped (too large for the DLQ)',
   'no-original-topic': 'no original-topic header',
+  'other-topic': 'original-topic names another topic (a DLQ is redriven only to its own topic)',
   'never-published': 'rejected by a producer before publishing (fix the input and produce it again)',
   'bad-redrive-count': 'redrive-count header is not a number',
 };
@@ -54,7 +55,7 @@ export function formatRedrive(r: RedriveResult): string {
     out.push(`  refused ${n(count!)}: ${REASONS[reason] ?? reason}${reason === 'max-redrives' ? ` (${r.maxRedrives})` : ''}`);
   }
   for (const x of r.refusedRecords) out.push(`    ${r.topic}/${x.partition}@${x.offset}  key=${x.key ?? '(null)'}  ${x.errorClass}  ${x.reason}` +
-    `${x.redriveCount ? `  redrive-count=${x.redriveCount}` : ''}`);
+    `${x.redriveCount ? `  redrive-count=${x.redriveCount}` : ''}${x.reason === 'other-topic' ? `  original-topic=${x.originalTopic}` : ''}`);
   if (r.refused > r.refusedRecords.length) out.push(`    … and ${n(r.refused - r.refusedRecords.length)} more`);
   if (r.notSelected) out.push(`  left for a later redrive: ${n(r.notSelected)} not selected by the filters`);
   for (const [t, c] of Object.entries(r.missingTopic)) out.push(`  left for a later redrive: ${n(c)} whose original topic ${t} does not exist`);

@@ -13,7 +13,7 @@ export interface BatchOrigin { topic: string; partition: number; group: string }
 export function deadLetter(origin: BatchOrigin, m: KafkaMessage, error: unknown): DeadLetter {
   return {
     key: m.key?.toString('utf8') ?? null, value: m.value, headers: headersToStrings(m.headers), error,
-    origin: { topic: origin.topic, partition: origin.partition, offset: m.offset, group: origin.group },
+    origin: { topic: origin.topic, partition: origin.partition, offset: m.offset, group: origin.group, timestamp: m.timestamp },
   };
 }
 

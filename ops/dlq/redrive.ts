@@ -1,8 +1,12 @@
-// `dlq redrive`: sends dead letters back to the topic they came from once the cause is fixed. Each selected record goes
-// back with its original key, value bytes and headers (the DLQ's own error headers removed) and `redrive-count` one
-// higher, through the publisher's sendRaw (the idempotent producer, acks from all in-sync replicas, one partition per
-// send), keyed as before so it lands in the same partition. A record already redriven DLQ_MAX_REDRIVES times is refused, as is one that can never be sent (no
-// original topic, value dropped for size, or rejected by a producer before it was ever published).
+// `dlq redrive`: sends the dead letters of `<topic>.dlq` back to `<topic>` once the cause is fixed; a dead letter whose
+// `original-topic` header names another topic is refused (never published anywhere). Each selected record goes back with
+// its original key, value bytes and headers (the DLQ's own error headers removed), `redrive-count` one higher, its
+// original Kafka timestamp, and `marketstream-version: <original partition>:<original offset>` (lib/record-headers.ts),
+// so the stores order it as the original and it never passes a newer record of its key. It goes to its original
+// partition while the topic still has it (else by key), through the publisher's sendRaw (the idempotent producer, acks
+// from all in-sync replicas, one partition per send). A record already redriven DLQ_MAX_REDRIVES times is refused, as is
+// one that can never be sent (no original topic, value dropped for size, or rejected by a producer before it was ever
+// published).
 //
 // Progress lives in the consumer group `<KAFKA_GROUP_PREFIX>.dlq-redrive.<dlq topic>` (./state.ts): its offset moves
 // (and the records left behind by filters are remembered) only after the broker acknowledged the records sent, so a
@@ -10,7 +14,7 @@
 import type { Admin, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
 import { DlqHeaders } from '../../lib/dlq.ts';
-import { headersToStrings } from '../../lib/record-headers.ts';
+import { headersToStrings, RecordHeaders } from '../../lib/record-headers.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { createPublisher, recordBytes, SEND_CHUNK, SEND_CHUNK_BYTES, type Publisher, type RawRecord } from '../../lib/publisher.ts';
@@ -51,6 +55,8 @@ export type RefuseReason =
   | 'value-dropped'
   /** No `original-topic` header: nowhere to send it. */
   | 'no-original-topic'
+  /** Its `original-topic` is not the topic whose DLQ it is in: a redrive sends only to `<topic>` from `<topic>.dlq`. */
+  | 'other-topic'
   /** Rejected by a producer before publishing: the value is the producer's input (JSON), never a record of the topic. */
   | 'never-published'
   /** A `redrive-count` header that is not a count. */
@@ -73,7 +79,16 @@ export interface RedriveOptions extends Selection {
   signal?: AbortSignal;
 }
 
-export interface RefusedRecord { partition: number; offset: string; key: string | null; errorClass: string; reason: RefuseReason; redriveCount: string | null }
+export interface RefusedRecord {
+  partition: number;
+  offset: string;
+  key: string | null;
+  errorClass: string;
+  reason: RefuseReason;
+  redriveCount: string | null;
+  /** Its `original-topic` header (null: none). */
+  originalTopic: string | null;
+}
 
 export interface RedriveResult {
   topic: string;
@@ -106,12 +121,20 @@ type Decision =
   | { send: true; topic: string; message: RawRecord; errorClass: string }
   | { send: false; reason: RefuseReason };
 
-/** What a dead letter becomes: the record to send back, or why not. */
-export function redriveDecision(m: Pick<KafkaMessage, 'key' | 'value' | 'headers'>, maxRedrives: number): Decision {
+/** Where a DLQ's records may go back: `<topic>` of `<topic>.dlq`, and how many partitions it has (0: it does not exist). */
+export interface RedriveTarget { topic: string; partitions: number }
+
+/** What a dead letter becomes: the record to send back to `target`, or why not. */
+export function redriveDecision(m: Pick<KafkaMessage, 'key' | 'value' | 'headers'>, target: RedriveTarget, maxRedrives: number): Decision {
   const h = headersToStrings(m.headers);
   const topic = h[DlqHeaders.originalTopic];
   if (!topic) return { send: false, reason: 'no-original-topic' };
-  if (h[DlqHeaders.originalOffset] === undefined) return { send: false, reason: 'never-published' };
+  if (topic !== target.topic) return { send: false, reason: 'other-topic' };
+  const partition = h[DlqHeaders.originalPartition];
+  const offset = h[DlqHeaders.originalOffset];
+  if (offset === undefined || partition === undefined || !/^\d+$/.test(offset) || !/^\d+$/.test(partition)) {
+    return { send: false, reason: 'never-published' };
+  }
   if (m.value === null && h[DlqHeaders.originalValueBytes] !== undefined) return { send: false, reason: 'value-dropped' };
   const count = h[DlqHeaders.redriveCount] ?? '0';
   if (!/^\d+$/.test(count)) return { send: false, reason: 'bad-redrive-count' };
@@ -119,7 +142,15 @@ export function redriveDecision(m: Pick<KafkaMessage, 'key' | 'value' | 'headers
   const headers: IHeaders = {};
   for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined && !FAILURE_HEADERS.has(k)) headers[k] = v;
   headers[DlqHeaders.redriveCount] = String(Number(count) + 1);
-  return { send: true, topic, errorClass: errorClassOf(h), message: { key: m.key, value: m.value, headers } };
+  // A record redriven before and dead-lettered again keeps the version of the first original: that is what it restates.
+  const version = /^(\d+):\d+$/.exec(h[RecordHeaders.version] ?? '') ? h[RecordHeaders.version] as string : `${partition}:${offset}`;
+  headers[RecordHeaders.version] = version;
+  const message: RawRecord = { key: m.key, value: m.value, headers };
+  const versionPartition = Number(version.split(':')[0]);
+  if (versionPartition < target.partitions) message.partition = versionPartition;
+  const timestamp = Date.parse(h[DlqHeaders.originalTimestamp] ?? '');
+  if (!Number.isNaN(timestamp) && timestamp >= 0) message.timestamp = String(timestamp);
+  return { send: true, topic, errorClass: errorClassOf(h), message };
 }
 
 export function isSelected(s: Selection, r: { offset: bigint; timestamp: number; key: string | null; headers: Record<string, string> }): boolean {
@@ -143,7 +174,8 @@ interface Plan {
   seen: bigint[];
 }
 
-interface Chunk { topic: string; messages: RawRecord[]; offsets: bigint[]; classes: string[]; bytes: number }
+/** Records of one DLQ partition going to one partition of the topic (undefined: by key), sent together. */
+interface Chunk { partition: number | undefined; messages: RawRecord[]; offsets: bigint[]; classes: string[]; bytes: number }
 
 /** One redrive as it runs: what it was asked, what it found, and the records read but not yet sent. */
 interface Run {
@@ -154,7 +186,7 @@ interface Run {
   /** The redrive group (its progress), or a throwaway group for a dry run. */
   group: ReadGroup;
   result: RedriveResult;
-  existing: ReadonlySet<string>;
+  target: RedriveTarget;
   publisher: Publisher | null;
   chunk: Chunk | null;
 }
@@ -173,17 +205,24 @@ export async function redrive(kafka: Kafka, config: Config, logger: Logger, o: R
   try {
     const existing = new Set(await admin.listTopics());
     if (!existing.has(topic)) throw new ValidationError(`topic ${topic} not found`);
+    const target = await redriveTarget(admin, topic.slice(0, -'.dlq'.length), existing);
     if (!dryRun) await assertGroupStopped(admin, groupId); // another redrive of this DLQ is running
     const { plans, bounds } = await planRedrive(admin, o, groupId, log);
     const group = dryRun ? throwawayGroup(config.KAFKA_GROUP_PREFIX, 'dlq-redrive-dry') : { own: groupId };
     const result = emptyResult(topic, groupId, dryRun, config.DLQ_MAX_REDRIVES);
-    const run: Run = { o, config, log, dryRun, group, result, existing, publisher: null, chunk: null };
+    const run: Run = { o, config, log, dryRun, group, result, target, publisher: null, chunk: null };
     const work = plans.filter((p) => p.start < p.end);
     if (work.length) await readAndSend(kafka, run, work);
     return summarize(run, plans, bounds);
   } finally {
     await admin.disconnect();
   }
+}
+
+async function redriveTarget(admin: Admin, topic: string, existing: ReadonlySet<string>): Promise<RedriveTarget> {
+  if (!existing.has(topic)) return { topic, partitions: 0 };
+  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+  return { topic, partitions: meta.topics[0]?.partitions.length ?? 0 };
 }
 
 function emptyResult(topic: string, groupId: string, dryRun: boolean, maxRedrives: number): RedriveResult {
@@ -290,17 +329,18 @@ async function flush(run: Run, p: Plan, ctl: ReadControl): Promise<void> {
   const c = run.chunk;
   run.chunk = null;
   if (!c) return;
+  const topic = run.target.topic;
   if (run.publisher) {
-    await run.publisher.sendRaw(c.topic, c.messages);
+    await run.publisher.sendRaw(topic, c.messages);
     for (const off of c.offsets) p.state.add(off);
     p.dirty = true;
     await commit(run, p, ctl);
   }
   const r = run.result;
   r.sent += c.messages.length;
-  r.byOriginalTopic[c.topic] = (r.byOriginalTopic[c.topic] ?? 0) + c.messages.length;
+  r.byOriginalTopic[topic] = (r.byOriginalTopic[topic] ?? 0) + c.messages.length;
   for (const k of c.classes) r.byErrorClass[k] = (r.byErrorClass[k] ?? 0) + 1;
-  run.log.debug({ to: c.topic, records: c.messages.length }, run.dryRun ? 'would send' : 'sent back');
+  run.log.debug({ to: topic, partition: c.partition, records: c.messages.length }, run.dryRun ? 'would send' : 'sent back');
 }
 
 /** Handles one record; false when the run must stop here. */
@@ -310,12 +350,14 @@ async function handle(run: Run, p: Plan, m: KafkaMessage, ctl: ReadControl): Pro
   const headers = headersToStrings(m.headers);
   const key = m.key?.toString('utf8') ?? null;
   if (!isSelected(run.o, { offset, timestamp: Number(m.timestamp), key, headers })) { run.result.notSelected++; return true; }
-  const d = redriveDecision(m, run.config.DLQ_MAX_REDRIVES);
+  const d = redriveDecision(m, run.target, run.config.DLQ_MAX_REDRIVES);
   if (!d.send) {
     const redriveCount = headers[DlqHeaders.redriveCount] ?? null;
-    return refuse(run, p, ctl, { partition: p.partition, offset: m.offset, key, errorClass: errorClassOf(headers), reason: d.reason, redriveCount });
+    const originalTopic = headers[DlqHeaders.originalTopic] || null;
+    const errorClass = errorClassOf(headers);
+    return refuse(run, p, ctl, { partition: p.partition, offset: m.offset, key, errorClass, reason: d.reason, redriveCount, originalTopic });
   }
-  if (!run.existing.has(d.topic)) { run.result.missingTopic[d.topic] = (run.result.missingTopic[d.topic] ?? 0) + 1; return true; }
+  if (run.target.partitions === 0) { run.result.missingTopic[d.topic] = (run.result.missingTopic[d.topic] ?? 0) + 1; return true; }
   return enqueue(run, p, ctl, offset, d);
 }
 
@@ -343,13 +385,13 @@ async function refuse(run: Run, p: Plan, ctl: ReadControl, refused: RefusedRecor
   return true;
 }
 
-/** Adds the record to the chunk (sending the chunk first when the record belongs to another topic or does not fit). */
+/** Adds the record to the chunk (sending the chunk first when the record goes to another partition or does not fit). */
 async function enqueue(run: Run, p: Plan, ctl: ReadControl, offset: bigint, d: Extract<Decision, { send: true }>): Promise<boolean> {
   const size = recordBytes(d.message);
   const c = run.chunk;
-  if (c && (c.topic !== d.topic || c.messages.length >= SEND_CHUNK || c.bytes + size > SEND_CHUNK_BYTES)) await flush(run, p, ctl);
+  if (c && (c.partition !== d.message.partition || c.messages.length >= SEND_CHUNK || c.bytes + size > SEND_CHUNK_BYTES)) await flush(run, p, ctl);
   if (!room(run, p, offset)) return tooScattered(run, p, ctl);
-  const chunk = run.chunk ??= { topic: d.topic, messages: [], offsets: [], classes: [], bytes: 0 };
+  const chunk = run.chunk ??= { partition: d.message.partition, messages: [], offsets: [], classes: [], bytes: 0 };
   chunk.messages.push(d.message);
   chunk.offsets.push(offset);
   chunk.classes.push(d.errorClass);

@@ -1,6 +1,7 @@
 // File replay price source: CSV (with a header row) or JSONL bars, read lazily line by line and released at
 // `speed` × the pace of their event times, or as fast as possible (speed 0). A line that cannot be parsed
-// becomes a RejectedInput with its line number and reason, never a crash.
+// becomes a RejectedInput with its line number and reason, never a crash. The cursor is the first row not yet
+// acknowledged: fetch() reads from it each time, and only acknowledge() moves it, so a failed send reads the same rows again.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
@@ -21,10 +22,13 @@ export type FileConfig = z.output<typeof fileConfigSchema>;
 export interface FileSource extends PriceFeed {
   readonly name: 'file';
   exhausted(): boolean;
+  acknowledge(records: readonly PriceUpdate[]): void;
   takeRejected(): RejectedInput[];
 }
 
 type Parsed = { ok: true; value: PriceUpdate } | { ok: false; reason: string; symbol: string | null };
+/** One row read from the file: a record, or an input it could not parse. */
+type Row = { record: PriceUpdate } | { rejected: RejectedInput };
 
 const TIME_FIELDS = ['ts', 'eventTime', 'timestamp', 'time', 'date'] as const;
 const NUMBER_FIELDS = ['open', 'high', 'low', 'close', 'volume'] as const;
@@ -36,9 +40,10 @@ export function createFileSource(input: z.input<typeof fileConfigSchema>): FileS
   let closeReader: (() => void) | null = null;
   let lineNo = 0;
   let header: string[] | null = null;
-  let pending: PriceUpdate | null = null; // next record, read but not yet due
+  const unacknowledged: Row[] = []; // rows read past the cursor, in file order
+  let covered = 0; // how many of them the last fetch went through (acknowledge drops those)
   let done = false;
-  let rejected: RejectedInput[] = [];
+  let rejected: RejectedInput[] = []; // rejected rows of the last fetch, until taken
   let replayStart: { wall: number; event: number } | null = null;
 
   function open(): AsyncIterator<string> {
@@ -48,8 +53,8 @@ export function createFileSource(input: z.input<typeof fileConfigSchema>): FileS
     return rl[Symbol.asyncIterator]();
   }
 
-  /** The next parsed record, queuing rejected lines on the way; null at end of file. */
-  async function next(now: number): Promise<PriceUpdate | null> {
+  /** The next row of the file; null at end of file. */
+  async function next(now: number): Promise<Row | null> {
     lines ??= open();
     for (;;) {
       const r = await lines.next();
@@ -59,8 +64,8 @@ export function createFileSource(input: z.input<typeof fileConfigSchema>): FileS
       if (text.trim() === '' || text.startsWith('#')) continue;
       if (format === 'csv' && header === null) { header = splitCsv(text).map((h) => h.trim()); continue; }
       const parsed = format === 'csv' ? parseCsvRow(header as string[], text, now) : parseJsonLine(text, now);
-      if (parsed.ok) return parsed.value;
-      rejected.push({ reason: `line ${lineNo}: ${parsed.reason}`, symbol: parsed.symbol, raw: { file: config.path, line: lineNo, text } });
+      if (parsed.ok) return { record: parsed.value };
+      return { rejected: { reason: `line ${lineNo}: ${parsed.reason}`, symbol: parsed.symbol, raw: { file: config.path, line: lineNo, text } } };
     }
   }
 
@@ -129,19 +134,32 @@ export function createFileSource(input: z.input<typeof fileConfigSchema>): FileS
     async fetch(symbols, now) {
       const wanted = symbols.length > 0 ? new Set(symbols) : null;
       const out: PriceUpdate[] = [];
+      rejected = [];
+      let i = 0;
       while (out.length < config.batchSize) {
-        pending ??= done ? null : await next(now);
-        if (pending === null) break;
-        if (config.speed > 0) {
-          replayStart ??= { wall: now, event: pending.eventTime };
-          const due = replayStart.event + (now - replayStart.wall) * config.speed;
-          if (pending.eventTime > due) break; // not yet: wait for a later poll
+        if (i === unacknowledged.length) {
+          const row = done ? null : await next(now);
+          if (row === null) break;
+          unacknowledged.push(row);
         }
-        const record = { ...pending, ingestTime: now };
-        pending = null;
-        if (wanted === null || wanted.has(record.symbol)) out.push(record);
+        const row = unacknowledged[i] as Row;
+        if ('rejected' in row) { rejected.push(row.rejected); i++; continue; }
+        if (config.speed > 0) {
+          replayStart ??= { wall: now, event: row.record.eventTime };
+          const due = replayStart.event + (now - replayStart.wall) * config.speed;
+          if (row.record.eventTime > due) break; // not yet: wait for a later poll
+        }
+        i++;
+        if (wanted === null || wanted.has(row.record.symbol)) out.push({ ...row.record, ingestTime: now });
       }
+      covered = i;
       return out;
+    },
+
+    /** The last fetch's rows (records, skipped symbols and rejected lines) were acknowledged: the cursor moves past them. */
+    acknowledge() {
+      unacknowledged.splice(0, covered);
+      covered = 0;
     },
 
     takeRejected() {
@@ -150,12 +168,13 @@ export function createFileSource(input: z.input<typeof fileConfigSchema>): FileS
       return r;
     },
 
-    exhausted: () => done && pending === null,
+    exhausted: () => done && unacknowledged.length === 0,
 
     async close() {
       closeReader?.();
       done = true;
-      pending = null;
+      unacknowledged.length = 0;
+      covered = 0;
     },
   };
 }

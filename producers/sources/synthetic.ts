@@ -57,6 +57,7 @@ export interface SyntheticSource extends PriceFeed {
   bars(symbols: readonly string[], range: { from: number; to: number; interval: PriceInterval },
     opts?: { source?: PriceUpdate['source']; ingestTime?: number }): PriceUpdate[];
   history(symbol: string, range: HistoryRange): Promise<PriceUpdate[]>;
+  acknowledge(records: readonly PriceUpdate[]): void;
 }
 
 export function createSyntheticSource(input: z.input<typeof syntheticConfigSchema> = {}, deps: { clock?: () => number } = {}): SyntheticSource {
@@ -67,7 +68,10 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
   const sectorOf = new Map<string, string>();
   for (const [sector, members] of Object.entries(config.sectors)) for (const s of members) sectorOf.set(s, sector);
   const models = new Map<string, SymbolModel>();
-  const lastEmitted = new Map<string, number>(); // symbol → last bar start returned by fetch()
+  // Per symbol: the last bar start whose publication Kafka acknowledged (moved by acknowledge(), never by fetch), and,
+  // while none was, the start of the first bar offered; so a tick whose send failed offers the same bars again.
+  const lastAcknowledged = new Map<string, number>();
+  const firstOffered = new Map<string, number>();
   const marketStream = hashString('market');
 
   function model(symbol: string): SymbolModel {
@@ -194,10 +198,11 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
       // Symbols that share the same missing range are generated together (one pass per distinct start).
       const byStart = new Map<number, string[]>();
       for (const symbol of symbols) {
-        const last = lastEmitted.get(symbol);
+        const last = lastAcknowledged.get(symbol);
         const earliest = interval === 'tick' ? latest : latest - (config.maxCatchUpBars - 1) * stepMs;
-        const start = last === undefined ? latest : Math.max(last + stepMs, earliest);
+        const start = Math.max(last === undefined ? firstOffered.get(symbol) ?? latest : last + stepMs, earliest);
         if (start > latest) continue;
+        if (last === undefined && !firstOffered.has(symbol)) firstOffered.set(symbol, start);
         const group = byStart.get(start) ?? [];
         group.push(symbol);
         byStart.set(start, group);
@@ -205,9 +210,16 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
       const out: PriceUpdate[] = [];
       for (const [start, group] of byStart) {
         out.push(...generate(group, interval, start, (latest - start) / stepMs + 1, 'synthetic', now));
-        for (const symbol of group) lastEmitted.set(symbol, latest);
       }
       return out;
+    },
+
+    acknowledge(records) {
+      for (const r of records) {
+        if (r.interval !== config.interval || r.eventTime <= (lastAcknowledged.get(r.symbol) ?? -Infinity)) continue;
+        lastAcknowledged.set(r.symbol, r.eventTime);
+        firstOffered.delete(r.symbol);
+      }
     },
 
     async history(symbol, range) {

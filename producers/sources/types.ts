@@ -35,7 +35,10 @@ export interface PriceFeed {
    * keeps a cursor ("last bar seen") moves it here, never in `fetch`, so a failed send is fetched again next tick.
    */
   acknowledge?(records: readonly PriceUpdate[]): void;
-  /** Inputs rejected since the last call (the producer dead-letters them). */
+  /**
+   * Inputs the last fetch rejected, handed over once (the producer dead-letters them); like records, a fetch after a
+   * failed send offers them again.
+   */
   takeRejected?(): RejectedInput[];
   /** True once a finite source (a file) has nothing more to give. */
   exhausted?(): boolean;

@@ -197,7 +197,7 @@ describe('sink runner batch handler', () => {
       const [d] = t.dead;
       expect(d!.error).toBeInstanceOf(DecodeError);
       expect(d).toMatchObject({ key: 'k2', value: garbage, headers: { 'correlation-id': 'c-2', multi: 'a,b' } });
-      expect(d!.origin).toEqual({ topic: 'prices', partition: 3, offset: '101', group: 'test-group' });
+      expect(d!.origin).toEqual({ topic: 'prices', partition: 3, offset: '101', group: 'test-group', timestamp: '1700000000001' });
     });
 
     it('a record failing validate is dead-lettered as a ValidationError with the reason', async () => {

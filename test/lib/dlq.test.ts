@@ -14,16 +14,16 @@ describe('dlq headers', () => {
     expect(standardHeaders({ source: 'x', correlationId: 'run-1' })['correlation-id']).toBe('run-1');
   });
 
-  it('a consumer-side DLQ record names the error, the original position and group, and keeps the original headers', () => {
+  it('a consumer-side DLQ record names the error, the original position, timestamp and group, and keeps the original headers', () => {
     const h = dlqHeaders({
       error: new DecodeError('unknown schema id 7'), topic: 'price-updates', now,
-      origin: { topic: 'price-updates', partition: 3, offset: '42', group: 'marketstream-postgres-sink' },
+      origin: { topic: 'price-updates', partition: 3, offset: '42', group: 'marketstream-postgres-sink', timestamp: String(Date.UTC(2026, 0, 5, 13, 59, 1)) },
       original: { source: 'yahoo', 'produced-at': '2026-01-05T13:59:00.000Z', 'correlation-id': 'c1' },
     });
     expect(h).toEqual({
       source: 'yahoo', 'produced-at': '2026-01-05T13:59:00.000Z', 'correlation-id': 'c1',
       'error-class': 'DecodeError', 'error-message': 'unknown schema id 7',
-      'original-topic': 'price-updates', 'original-partition': '3', 'original-offset': '42',
+      'original-topic': 'price-updates', 'original-partition': '3', 'original-offset': '42', 'original-timestamp': '2026-01-05T13:59:01.000Z',
       'consumer-group': 'marketstream-postgres-sink', 'failed-at': '2026-01-05T14:00:00.000Z',
     });
   });

@@ -1,10 +1,13 @@
 // `marketstream dlq redrive` as the real CLI against Kafka, for what the README promises beyond one plain redrive
 // (test/ops/dlq.int.test.ts): a redrive stopped in the middle (Ctrl-C) resumes where it was and sends nothing twice;
 // --key, --from and --to (offsets and ISO times, both ends inclusive) send exactly the records they select and leave
-// the others for a later redrive. The dead letters are written by the publisher as a sink would (origin topic,
-// partition, offset and group), each with a unique key, so where each one went back is read off the original topics.
+// the others for a later redrive; a dead letter goes back only to the topic whose DLQ holds it, to its original
+// partition, with its original timestamp and version. The dead letters are written by the publisher as a sink would
+// (origin topic, partition, offset, timestamp and group), each with a unique key, so where each one went back is read
+// off the original topics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lib/errors.ts';
+import { headersToStrings, RecordHeaders } from '../../lib/record-headers.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
 import { redriveGroupId } from '../../ops/dlq/redrive.ts';
@@ -20,7 +23,9 @@ const kafka = testKafka(config);
 interface RedriveJson {
   sent: number; notSelected: number; alreadyRedriven: number; incomplete: string | null; byOriginalTopic: Record<string, number>;
   positions: Array<{ before: string; after: string; end: string }>;
+  refused: number; refusedByReason: Record<string, number>; refusedRecords: Array<{ key: string | null; reason: string; originalTopic: string | null }>;
 }
+const ORIGINAL_TIME = Date.UTC(2026, 10, 20, 9, 30, 0, 123);
 
 describe('dlq redrive (CLI, real Kafka)', () => {
   const created: TopicDef<unknown>[] = [];
@@ -40,18 +45,23 @@ describe('dlq redrive (CLI, real Kafka)', () => {
     await deleteTestTopics(kafka, created.flatMap((t) => [t.name, t.dlq]));
   });
 
-  async function topic(): Promise<TopicDef<unknown>> {
+  /** A topic of `partitions` partitions (its DLQ has one). */
+  async function topic(partitions = 1): Promise<TopicDef<unknown>> {
     const t = withName(priceUpdates, randomName('test-redrive')) as TopicDef<unknown>;
     created.push(t);
-    await ensureTopics(kafka, config, [t]);
+    await ensureTopics(kafka, testConfig({ ...env, TOPIC_PARTITIONS: String(partitions) }), [t]);
     return t;
   }
 
-  /** Dead letters in `dlq.dlq`, one per key, each from the original topic `origins(i)` names, in the order of `keys`. */
-  async function deadLetters(dlq: TopicDef<unknown>, keys: readonly string[], origin: (i: number) => string, oneAtATime = false): Promise<void> {
+  /**
+   * Dead letters in `dlq.dlq`, one per key, in the order of `keys`: key i read from the original topic `origin(i)`
+   * names, at partition `partition(i)` (default 0), offset i, with the Kafka timestamp ORIGINAL_TIME + i.
+   */
+  async function deadLetters(dlq: TopicDef<unknown>, keys: readonly string[], origin: (i: number) => string, oneAtATime = false,
+    partition: (i: number) => number = () => 0): Promise<void> {
     const letters = keys.map((key, i) => ({
       key, value: Buffer.from(`value of ${key}`), headers: { source: 'test' }, error: new ValidationError(`test dead letter ${i}`),
-      origin: { topic: origin(i), partition: 0, offset: String(i), group: 'test-group' },
+      origin: { topic: origin(i), partition: partition(i), offset: String(i), group: 'test-group', timestamp: String(ORIGINAL_TIME + i) },
     }));
     if (!oneAtATime) return publisher.deadLetter(dlq, letters);
     for (const l of letters) await publisher.deadLetter(dlq, [l]); // one record batch each: distinct timestamps
@@ -78,10 +88,10 @@ describe('dlq redrive (CLI, real Kafka)', () => {
     .map((m) => m.key!.toString()).sort();
 
   it('a redrive stopped by Ctrl-C resumes where it was: every dead letter goes back exactly once', async () => {
-    const [a, b] = [await topic(), await topic()];
-    // Original topics alternate, so each record is its own send: the redrive is still sending when it is interrupted.
+    const a = await topic(2);
+    // Original partitions alternate, so each record is its own send: the redrive is still sending when it is interrupted.
     const keys = Array.from({ length: 200 }, (_, i) => `key-${String(i).padStart(3, '0')}`);
-    await deadLetters(a, keys, (i) => (i % 2 ? b.name : a.name));
+    await deadLetters(a, keys, () => a.name, false, (i) => i % 2);
 
     const first = await redrive(a.dlq, [], { interruptAfterFirstSend: true });
     expect(first.incomplete).toBe('interrupted');
@@ -92,10 +102,29 @@ describe('dlq redrive (CLI, real Kafka)', () => {
     const second = await redrive(a.dlq);
     expect(second).toMatchObject({ sent: keys.length - first.sent, incomplete: null, alreadyRedriven: 0 });
     expect(second.positions).toEqual([{ partition: 0, before: String(first.sent), after: String(keys.length), end: String(keys.length) }]);
-    expect(await keysOn(a.name, keys.length / 2)).toEqual(keys.filter((_, i) => i % 2 === 0));
-    expect(await keysOn(b.name, keys.length / 2)).toEqual(keys.filter((_, i) => i % 2 === 1));
+    const back = await readTopic(kafka, a.name, { until: (r: ConsumedMessage[]) => r.length >= keys.length });
+    expect(back.map((m) => m.key!.toString()).sort()).toEqual(keys);
+    expect(back.every((m) => m.partition === keys.indexOf(m.key!.toString()) % 2)).toBe(true); // each in its original partition
 
     expect(await redrive(a.dlq)).toMatchObject({ sent: 0, incomplete: null });
+  });
+
+  it('goes back only to the topic whose DLQ it is, to the original partition, with the original timestamp and version', async () => {
+    const [t, other] = [await topic(2), await topic()];
+    // k1 says it came from another topic (as a record in price-updates.dlq whose header says graph-mutations).
+    const keys = ['k0', 'k1', 'k2'];
+    await deadLetters(t, keys, (i) => (i === 1 ? other.name : t.name), false, (i) => (i === 0 ? 1 : 0));
+
+    const r = await redrive(t.dlq);
+    expect(r).toMatchObject({ sent: 2, refused: 1, refusedByReason: { 'other-topic': 1 }, byOriginalTopic: { [t.name]: 2 }, incomplete: null });
+    expect(r.refusedRecords).toMatchObject([{ key: 'k1', reason: 'other-topic', originalTopic: other.name }]);
+    const back = (await readTopic(kafka, t.name, { until: (x: ConsumedMessage[]) => x.length >= 2 })).sort((x, y) => x.key!.compare(y.key!));
+    expect(back.map((m) => [m.key!.toString(), m.partition, Number(m.timestamp), headersToStrings(m.headers)[RecordHeaders.version]])).toEqual([
+      ['k0', 1, ORIGINAL_TIME, '1:0'], ['k2', 0, ORIGINAL_TIME + 2, '0:2'],
+    ]);
+    expect(await readTopic(kafka, other.name)).toEqual([]); // not published anywhere
+    expect(await readTopic(kafka, t.dlq)).toHaveLength(3); // left in the DLQ
+    expect(await redrive(t.dlq)).toMatchObject({ sent: 0, refused: 0, incomplete: null }); // and not reported again
   });
 
   it('--key, --from and --to select by key, offset and record time (inclusive); what they leave goes back later, once', async () => {

@@ -2,6 +2,7 @@
 // sent back (or why it is refused), and the selection filters.
 import { describe, expect, it } from 'vitest';
 import { DlqHeaders } from '../../lib/dlq.ts';
+import { RecordHeaders } from '../../lib/record-headers.ts';
 import { isSelected, parseBound, redriveDecision } from '../../ops/dlq/redrive.ts';
 import { MAX_METADATA_CHARS, RedriveState } from '../../ops/dlq/state.ts';
 
@@ -35,25 +36,36 @@ describe('redrive decision', () => {
   const dead = (h: Record<string, string>, value: Buffer | null = Buffer.from([0, 1])) => ({
     key: Buffer.from('K'), value,
     headers: { source: 'test', [DlqHeaders.errorClass]: 'DecodeError', [DlqHeaders.errorMessage]: 'bad', [DlqHeaders.originalTopic]: 't',
-      [DlqHeaders.originalPartition]: '0', [DlqHeaders.originalOffset]: '5', [DlqHeaders.consumerGroup]: 'g',
-      [DlqHeaders.failedAt]: '2026-01-01T00:00:00Z', ...h },
+      [DlqHeaders.originalPartition]: '1', [DlqHeaders.originalOffset]: '5', [DlqHeaders.consumerGroup]: 'g',
+      [DlqHeaders.failedAt]: '2026-01-01T00:00:00Z', [DlqHeaders.originalTimestamp]: '2025-12-31T23:59:00.123Z', ...h },
   });
+  const t = { topic: 't', partitions: 2 };
 
-  it('sends the original key, bytes and headers with redrive-count + 1, without the failure headers', () => {
-    const d = redriveDecision(dead({ [DlqHeaders.redriveCount]: '2' }), 3);
+  it('sends the original key, bytes, headers, partition and timestamp with redrive-count + 1 and the original\'s version', () => {
+    const d = redriveDecision(dead({ [DlqHeaders.redriveCount]: '2' }), t, 3);
     expect(d).toEqual({ send: true, topic: 't', errorClass: 'DecodeError',
-      message: { key: Buffer.from('K'), value: Buffer.from([0, 1]), headers: { source: 'test', [DlqHeaders.redriveCount]: '3' } } });
+      message: { key: Buffer.from('K'), value: Buffer.from([0, 1]), partition: 1, timestamp: String(Date.parse('2025-12-31T23:59:00.123Z')),
+        headers: { source: 'test', [DlqHeaders.redriveCount]: '3', [RecordHeaders.version]: '1:5' } } });
   });
 
-  it('refuses at the limit, without a destination, for a dropped value, for a producer rejection and for a bad count', () => {
-    const reason = (h: Record<string, string>, value?: Buffer | null) => { const d = redriveDecision(dead(h, value), 3); return d.send ? null : d.reason; };
+  it('keeps the version of a record redriven before, and sends by key when the topic lost the partition', () => {
+    const again = redriveDecision(dead({ [RecordHeaders.version]: '1:2', [DlqHeaders.originalOffset]: '90' }), t, 3);
+    expect(again).toMatchObject({ send: true, message: { partition: 1, headers: { [RecordHeaders.version]: '1:2' } } });
+    const shrunk = redriveDecision(dead({ [DlqHeaders.originalTimestamp]: undefined as unknown as string }), { topic: 't', partitions: 1 }, 3);
+    expect(shrunk.send && [shrunk.message.partition, shrunk.message.timestamp, shrunk.message.headers]).toEqual([undefined, undefined,
+      { source: 'test', [DlqHeaders.redriveCount]: '1', [RecordHeaders.version]: '1:5' }]);
+  });
+
+  it('refuses at the limit, without a destination, to another topic, for a dropped value, for a producer rejection and for a bad count', () => {
+    const reason = (h: Record<string, string>, value?: Buffer | null) => { const d = redriveDecision(dead(h, value), t, 3); return d.send ? null : d.reason; };
     expect(reason({ [DlqHeaders.redriveCount]: '3' })).toBe('max-redrives');
     expect(reason({ [DlqHeaders.originalTopic]: '' })).toBe('no-original-topic');
+    expect(reason({ [DlqHeaders.originalTopic]: 'graph-mutations' })).toBe('other-topic');
     expect(reason({ [DlqHeaders.originalValueBytes]: '2000000' }, null)).toBe('value-dropped');
     expect(reason({ [DlqHeaders.originalOffset]: undefined as unknown as string })).toBe('never-published');
     expect(reason({ [DlqHeaders.redriveCount]: 'x' })).toBe('bad-redrive-count');
     expect(reason({}, null)).toBe(null); // a dead-lettered tombstone goes back as a tombstone
-    expect(redriveDecision(dead({}), 0)).toMatchObject({ send: false, reason: 'max-redrives' });
+    expect(redriveDecision(dead({}), t, 0)).toMatchObject({ send: false, reason: 'max-redrives' });
   });
 });
 

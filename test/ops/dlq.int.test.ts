@@ -154,7 +154,13 @@ describe('dlq', () => {
       const h = headersToStrings(m.headers);
       expect(h).toMatchObject({ [DlqHeaders.redriveCount]: '1', [RecordHeaders.source]: 'test', [RecordHeaders.correlationId]: 'dlq-test-run' });
       expect(Object.keys(h).filter((k) => k !== DlqHeaders.redriveCount && (Object.values(DlqHeaders) as string[]).includes(k))).toEqual([]);
+      // Ordered as the original it restates: its partition, its version and its timestamp.
+      const original = originals.find((o) => o.value!.equals(m.value!))!;
+      expect([m.partition, h[RecordHeaders.version], m.timestamp])
+        .toEqual([original.partition, `${original.partition}:${original.offset}`, original.timestamp]);
     }
+    expect(dead.map((d) => Date.parse(d.headers[DlqHeaders.originalTimestamp]!)).sort())
+      .toEqual(originals.map((o) => Number(o.timestamp)).sort());
 
     const topicBefore = await records(p.prices.name);
     const second = await p.redrive();
@@ -182,7 +188,9 @@ describe('dlq', () => {
     const end = await dlqEnd(p.prices.dlq);
     const refused = await p.redrive();
     expect(refused).toMatchObject({ sent: 0, refused: 1, refusedByReason: { 'max-redrives': 1 }, maxRedrives: 3 });
-    expect(refused.refusedRecords).toEqual([{ partition: 0, offset: last.offset, key, errorClass: 'DecodeError', reason: 'max-redrives', redriveCount: '3' }]);
+    expect(refused.refusedRecords).toEqual([
+      { partition: 0, offset: last.offset, key, errorClass: 'DecodeError', reason: 'max-redrives', redriveCount: '3', originalTopic: p.prices.name },
+    ]);
     expect(refused.positions[0]).toMatchObject({ before: last.offset, after: end, end });
     await p.settle();
     await sleep(1000);

@@ -11,13 +11,13 @@ const message = (o: Partial<KafkaMessage>): KafkaMessage =>
 const origin = { topic: 'prices', partition: 2, group: 'grp' };
 
 describe('dead letters', () => {
-  it('carry the raw bytes, key and headers (as strings) of the record, the error, and where it was read', () => {
+  it('carry the raw bytes, key and headers (as strings) of the record, the error, and where and when it was read', () => {
     const err = new DecodeError('not Avro');
-    const d = deadLetter(origin, message({ key: Buffer.from('AAPL'), value: Buffer.from([1, 2]), offset: '42',
+    const d = deadLetter(origin, message({ key: Buffer.from('AAPL'), value: Buffer.from([1, 2]), offset: '42', timestamp: '1700000000042',
       headers: { 'correlation-id': Buffer.from('c-1'), multi: [Buffer.from('a'), Buffer.from('b')] } }), err);
     expect(d).toEqual({
       key: 'AAPL', value: Buffer.from([1, 2]), headers: { 'correlation-id': 'c-1', multi: 'a,b' }, error: err,
-      origin: { topic: 'prices', partition: 2, offset: '42', group: 'grp' },
+      origin: { topic: 'prices', partition: 2, offset: '42', group: 'grp', timestamp: '1700000000042' },
     });
   });
 

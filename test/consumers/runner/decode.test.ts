@@ -56,8 +56,8 @@ describe('decodeBatch', () => {
     expect(out.good.map((r) => r.value)).toEqual([{ id: 1 }, { id: 4 }]);
     expect(out.raw.map((m) => m.offset)).toEqual(['10', '13']);
     expect(out.dead.map((d) => [d.origin, d.key, d.error?.constructor])).toEqual([
-      [{ topic: 'prices', partition: 4, offset: '11', group: 'grp' }, 'k2', DecodeError],
-      [{ topic: 'prices', partition: 4, offset: '12', group: 'grp' }, null, ValidationError],
+      [{ topic: 'prices', partition: 4, offset: '11', group: 'grp', timestamp: '1700000000001' }, 'k2', DecodeError],
+      [{ topic: 'prices', partition: 4, offset: '12', group: 'grp', timestamp: '1700000000002' }, null, ValidationError],
     ]);
     expect(out.dead[0]!.value).toEqual(garbage);
     expect((out.dead[1]!.error as Error).message).toBe('row 3 is invalid');

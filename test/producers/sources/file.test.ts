@@ -34,8 +34,10 @@ describe('file source', () => {
       { symbol: 'AAPL', interval: '1m', eventTime: T0 + 60_000, open: 100.5, high: 100.9, low: 100.1, close: 100.8, volume: 900, source: 'file',
         ingestTime: NOW, quality: 1 },
     ]);
-    expect(src.exhausted()).toBe(true);
+    expect(src.exhausted()).toBe(false); // read to the end, not acknowledged yet
     expect(src.takeRejected()).toEqual([]);
+    src.acknowledge(got);
+    expect(src.exhausted()).toBe(true);
     expect(await src.fetch([], NOW)).toEqual([]);
   });
 
@@ -97,19 +99,45 @@ describe('file source', () => {
     const path = write('paced.csv', ['symbol,interval,ts,open,high,low,close,volume', ...rows].join('\n'));
     const src = createFileSource({ path, speed: 60 }); // one minute of bars per second
     const wall = 1_000_000;
-    expect((await src.fetch([], wall)).map((b) => b.volume)).toEqual([1]);
-    expect(await src.fetch([], wall + 500)).toEqual([]);
-    expect((await src.fetch([], wall + 1000)).map((b) => b.volume)).toEqual([2]);
-    expect((await src.fetch([], wall + 3100)).map((b) => b.volume)).toEqual([3, 4]);
+    const volumes = async (s: typeof src, at: number) => { const got = await s.fetch([], at); s.acknowledge(got); return got.map((b) => b.volume); };
+    expect(await volumes(src, wall)).toEqual([1]);
+    expect(await volumes(src, wall + 500)).toEqual([]);
+    expect(await volumes(src, wall + 1000)).toEqual([2]);
+    expect(await volumes(src, wall + 3100)).toEqual([3, 4]);
     expect(src.exhausted()).toBe(false);
-    expect((await src.fetch([], wall + 9000)).map((b) => b.volume)).toEqual([5]);
-    expect(await src.fetch([], wall + 9000)).toEqual([]);
+    expect(await volumes(src, wall + 9000)).toEqual([5]);
+    expect(await volumes(src, wall + 9000)).toEqual([]);
     expect(src.exhausted()).toBe(true);
 
     const batched = createFileSource({ path, batchSize: 2 });
-    expect((await batched.fetch([], wall)).length).toBe(2);
-    expect((await batched.fetch([], wall)).length).toBe(2);
-    expect((await batched.fetch([], wall)).length).toBe(1);
+    expect(await volumes(batched, wall)).toEqual([1, 2]);
+    expect(await volumes(batched, wall)).toEqual([3, 4]);
+    expect(await volumes(batched, wall)).toEqual([5]);
+  });
+
+  it('reads the same rows (and rejected lines) again until acknowledge moves the cursor past them', async () => {
+    const rows = Array.from({ length: 5 }, (_, i) => `AAPL,1m,${T0 + i * 60_000},1,2,0.5,1.5,${i + 1}`);
+    const path = write('cursor.csv', ['symbol,interval,ts,open,high,low,close,volume', rows[0], 'AAPL,1m,x,1,2,0.5,1.5,9', ...rows.slice(1)].join('\n'));
+    const src = createFileSource({ path, batchSize: 2 });
+    const volumes = (bars: readonly { volume: number }[]) => bars.map((b) => b.volume);
+    const first = await src.fetch([], NOW);
+    expect(volumes(first)).toEqual([1, 2]);
+    expect(src.takeRejected().map((r) => r.reason)).toEqual(['line 3: ts "x" is neither ISO 8601 nor epoch ms']);
+    // The send failed for good: the same rows, and the same rejected line, next time.
+    expect(volumes(await src.fetch([], NOW + 1000))).toEqual([1, 2]);
+    expect(src.takeRejected()).toHaveLength(1);
+    src.acknowledge(first);
+    const second = await src.fetch([], NOW + 2000);
+    expect(volumes(second)).toEqual([3, 4]);
+    expect(src.takeRejected()).toEqual([]);
+    src.acknowledge(second);
+    const last = await src.fetch([], NOW + 3000);
+    expect(volumes(last)).toEqual([5]);
+    expect(src.exhausted()).toBe(false);
+    expect(volumes(await src.fetch([], NOW + 4000))).toEqual([5]);
+    src.acknowledge(last);
+    expect(src.exhausted()).toBe(true);
+    expect(await src.fetch([], NOW + 5000)).toEqual([]);
   });
 
   it('keeps only the requested symbols when given some', async () => {

@@ -124,15 +124,17 @@ describe('synthetic source', () => {
     expect(() => createSyntheticSource({ marketLoading: 0.9, sectorLoading: 0.9 })).toThrow(/must be <= 1/);
   });
 
-  it('fetch() returns the last completed bar once, then only new bars, catching up after a pause', async () => {
+  it('fetch() returns the last completed bar once acknowledged, then only new bars, catching up after a pause', async () => {
     const now = T0 + 10 * 60_000 + 30_000; // 00:10:30
     const a = createSyntheticSource({ seed: 11, interval: '1m', maxCatchUpBars: 5 });
     const first = await a.fetch(['AAPL', 'MSFT'], now);
     expect(first.map((b) => [b.symbol, b.eventTime])).toEqual([['AAPL', T0 + 9 * 60_000], ['MSFT', T0 + 9 * 60_000]]);
     expect(first.every((b) => b.source === 'synthetic' && b.ingestTime === now)).toBe(true);
+    a.acknowledge(first);
     expect(await a.fetch(['AAPL', 'MSFT'], now + 20_000)).toEqual([]); // same minute: nothing new
     const later = await a.fetch(['AAPL', 'MSFT'], now + 3 * 60_000);
     expect(later.map((b) => b.eventTime)).toEqual([T0 + 10 * 60_000, T0 + 10 * 60_000, T0 + 11 * 60_000, T0 + 11 * 60_000, T0 + 12 * 60_000, T0 + 12 * 60_000]);
+    a.acknowledge(later);
     const afterPause = await a.fetch(['AAPL'], now + 60 * 60_000);
     expect(afterPause).toHaveLength(5); // capped catch-up
     // Another instance fed the same times returns the same bars.
@@ -140,5 +142,19 @@ describe('synthetic source', () => {
     expect(strip(await b.fetch(['AAPL', 'MSFT'], now))).toEqual(strip(first));
     // The bars fetch() returns are the ones bars() and history() give for that time.
     expect(strip(first.slice(0, 1))).toEqual(strip(a.bars(['AAPL'], { from: T0 + 9 * 60_000, to: T0 + 10 * 60_000, interval: '1m' })));
+  });
+
+  it('fetch() moves on only after acknowledge: bars not acknowledged are offered again, also in a later minute', async () => {
+    const now = T0 + 10 * 60_000 + 30_000;
+    const src = createSyntheticSource({ seed: 11, interval: '1m', maxCatchUpBars: 5 });
+    const times = (bars: readonly { symbol: string; eventTime: number }[]) => bars.map((b) => [b.symbol, (b.eventTime - T0) / 60_000]);
+    const first = await src.fetch(['AAPL', 'MSFT'], now);
+    expect(times(await src.fetch(['AAPL', 'MSFT'], now + 20_000))).toEqual(times(first)); // the send failed: same bars
+    // Still not acknowledged a minute later: the first bar again, plus the new one.
+    expect(times(await src.fetch(['AAPL', 'MSFT'], now + 60_000))).toEqual([['AAPL', 9], ['MSFT', 9], ['AAPL', 10], ['MSFT', 10]]);
+    src.acknowledge(first.filter((b) => b.symbol === 'AAPL'));
+    expect(times(await src.fetch(['AAPL', 'MSFT'], now + 60_000))).toEqual([['AAPL', 10], ['MSFT', 9], ['MSFT', 10]]);
+    src.acknowledge(await src.fetch(['AAPL', 'MSFT'], now + 60_000));
+    expect(await src.fetch(['AAPL', 'MSFT'], now + 80_000)).toEqual([]); // same minute, all acknowledged
   });
 });
