@@ -88,11 +88,15 @@ export async function upsertPrices(pool: Pool, rows: readonly PriceUpdate[]): Pr
     }
     await client.query('BEGIN');
     try {
+      // The pool's query_timeout covers the COPY as any query (pg-copy-streams takes pg's timeout): a stream whose
+      // connection stopped answering fails with pg's "Query read timeout", a StoreTimeoutError once classified.
       await pipeline(Readable.from(copyBinary(rows)), client.query(copyFrom(COPY_STAGE)));
       await client.query(MERGE);
       await client.query('COMMIT');
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => { broken = true; });
+      // Not the server refusing a statement (a query timeout, a lost connection): the connection is discarded, not
+      // rolled back, since a ROLLBACK behind a call that never ended would wait its own query timeout.
+      if (err instanceof pg.DatabaseError) await client.query('ROLLBACK').catch(() => { broken = true; });
       throw err;
     }
   } catch (err) {

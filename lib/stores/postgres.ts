@@ -3,18 +3,29 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Config } from '../config.ts';
-import { driverCode, MarketstreamError, registerStoreErrors, storeRejectedData, storeUnavailable } from '../errors.ts';
+import { driverCode, MarketstreamError, registerStoreErrors, storeRejectedData, storeTimedOut, storeUnavailable } from '../errors.ts';
 
 export type Pool = pg.Pool;
 const migrationsDir = fileURLToPath(new URL('./migrations/', import.meta.url));
 
+/**
+ * A pool whose every call has a deadline: the server cancels a statement past POSTGRES_STATEMENT_TIMEOUT_MS or a lock
+ * wait past POSTGRES_LOCK_TIMEOUT_MS; the client ends a query or COPY whose connection stopped answering after
+ * POSTGRES_QUERY_TIMEOUT_MS (pg's query_timeout; that connection is then discarded); connecting gives up after
+ * POSTGRES_CONNECT_TIMEOUT_MS; TCP keep-alive (POSTGRES_KEEPALIVE_MS) lets the OS notice a dead peer. Each surfaces as a
+ * StoreTimeoutError (classifyPgError): retriable.
+ */
 export function createPgPool(config: Config, opts: { max?: number; applicationName?: string } = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.POSTGRES_URL,
     max: opts.max ?? 8,
     application_name: opts.applicationName ?? 'marketstream',
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: config.POSTGRES_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
+    ...(config.POSTGRES_STATEMENT_TIMEOUT_MS ? { statement_timeout: config.POSTGRES_STATEMENT_TIMEOUT_MS } : {}),
+    ...(config.POSTGRES_LOCK_TIMEOUT_MS ? { lock_timeout: config.POSTGRES_LOCK_TIMEOUT_MS } : {}),
+    ...(config.POSTGRES_QUERY_TIMEOUT_MS ? { query_timeout: config.POSTGRES_QUERY_TIMEOUT_MS } : {}),
+    ...(config.POSTGRES_KEEPALIVE_MS ? { keepAlive: true, keepAliveInitialDelayMillis: config.POSTGRES_KEEPALIVE_MS } : {}),
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
@@ -75,7 +86,30 @@ export async function migrate(pool: pg.Pool): Promise<string[]> {
 export function classifyPgError(err: unknown): MarketstreamError {
   if (err instanceof MarketstreamError) return err;
   const code = driverCode(err);
+  const timeout = pgTimeout(err);
+  if (timeout) return storeTimedOut('PostgreSQL', code, timeout, err);
   return code && /^2[23]/.test(code) ? storeRejectedData('PostgreSQL', code, err) : storeUnavailable('PostgreSQL', code, err);
 }
 
-registerStoreErrors((err) => (err instanceof pg.DatabaseError ? classifyPgError(err) : undefined));
+/** pg's own errors for a deadline passed, by their fixed messages (they carry no code). */
+const CLIENT_TIMEOUTS: ReadonlyMap<string, string> = new Map([
+  ['Query read timeout', 'no answer within the query timeout (POSTGRES_QUERY_TIMEOUT_MS)'],
+  ['timeout expired', 'no connection within the connect timeout (POSTGRES_CONNECT_TIMEOUT_MS)'],
+  ['timeout exceeded when trying to connect', 'no connection within the connect timeout (POSTGRES_CONNECT_TIMEOUT_MS)'],
+  ['Connection terminated due to connection timeout', 'no connection within the connect timeout (POSTGRES_CONNECT_TIMEOUT_MS)'],
+]);
+
+/**
+ * What deadline `err` is, or undefined: SQLSTATE 57014 (query_canceled: statement_timeout, or a cancel), 55P03
+ * (lock_not_available: lock_timeout), or one of pg's client-side timeouts.
+ */
+function pgTimeout(err: unknown): string | undefined {
+  if (err instanceof pg.DatabaseError) {
+    if (err.code === '57014') return 'statement cancelled (statement timeout, POSTGRES_STATEMENT_TIMEOUT_MS)';
+    if (err.code === '55P03') return 'lock not granted (lock timeout, POSTGRES_LOCK_TIMEOUT_MS)';
+    return undefined;
+  }
+  return err instanceof Error ? CLIENT_TIMEOUTS.get(err.message) : undefined;
+}
+
+registerStoreErrors((err) => (err instanceof pg.DatabaseError || pgTimeout(err) ? classifyPgError(err) : undefined));
