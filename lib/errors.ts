@@ -38,7 +38,7 @@ export class SchemaRejectedError extends MarketstreamError {
 
 /** A store or service that is down, slow or refusing for now: retry, never dead-letter. */
 export class TransientError extends MarketstreamError {
-  constructor(message: string, cause?: unknown) { super('TRANSIENT', message, { retriable: true, cause }); }
+  constructor(message: string, cause?: unknown, code = 'TRANSIENT') { super(code, message, { retriable: true, cause }); }
 }
 
 /**
@@ -46,10 +46,10 @@ export class TransientError extends MarketstreamError {
  * transaction timeout) or a client-side one (pg's query_timeout, ioredis's commandTimeout, the deadline around each
  * Neo4j call, a connect timeout). The store is slow, locked or unreachable for now: retriable, never dead-lettered.
  */
-export class StoreTimeoutError extends MarketstreamError {
+export class StoreTimeoutError extends TransientError {
   readonly store: string;
   constructor(store: string, message: string, cause?: unknown) {
-    super('STORE_TIMEOUT', message, { retriable: true, cause });
+    super(message, cause, 'STORE_TIMEOUT');
     this.store = store;
   }
 }
