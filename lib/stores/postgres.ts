@@ -47,20 +47,29 @@ export function createPgClient(config: Pick<Config, 'POSTGRES_URL'>, opts: { tim
   return client;
 }
 
-/** Applies every migrations/*.sql not yet applied, in name order, under an advisory lock (safe with N instances). */
+/** A migration's own deadline, client side: building an index over a large table may take minutes. */
+const MIGRATION_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * Applies every migrations/*.sql not yet applied, in name order, under an advisory lock (safe with N instances).
+ * Migrations are not held to the pool's statement and lock timeouts (meant for a batch write): an instance waits for
+ * another one migrating, and a migration may take long; both are bounded by MIGRATION_TIMEOUT_MS on the client.
+ */
 export async function migrate(pool: pg.Pool): Promise<string[]> {
   const files = (await readdir(migrationsDir)).filter((f) => f.endsWith('.sql')).sort();
   const client = await pool.connect();
   const applied: string[] = [];
+  const long = (text: string) => ({ text, query_timeout: MIGRATION_TIMEOUT_MS });
   try {
-    await client.query('SELECT pg_advisory_lock(4242001)');
+    await client.query('SET statement_timeout = 0; SET lock_timeout = 0');
+    await client.query(long('SELECT pg_advisory_lock(4242001)'));
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
     const done = new Set((await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name));
     for (const file of files.filter((f) => !done.has(f))) {
       const sql = await readFile(migrationsDir + file, 'utf8');
       await client.query('BEGIN');
       try {
-        await client.query(sql);
+        await client.query(long(sql));
         await client.query('INSERT INTO schema_migrations(name) VALUES ($1)', [file]);
         await client.query('COMMIT');
         applied.push(file);
@@ -71,7 +80,9 @@ export async function migrate(pool: pg.Pool): Promise<string[]> {
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock(4242001)').catch(() => {});
-    client.release();
+    // Back to the pool's own timeouts (those it connected with); a connection that cannot is not reused.
+    const reset = await client.query('RESET statement_timeout; RESET lock_timeout').then(() => true, () => false);
+    client.release(!reset);
   }
   return applied;
 }

@@ -14,6 +14,7 @@ import { schemaCacheDir } from '../../lib/schema-cache.ts';
 import { createSerde } from '../../lib/serde.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
 import { graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
+import { startTestRegistry } from '../helpers/registry.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 
 const config = loadConfig();
@@ -192,4 +193,25 @@ describe('serde (real Schema Registry)', () => {
     keep(unreachable);
     expect(await createSerde(unreachable).decode(topic, bytes)).toEqual({ value: { s: 'A' }, schemaId: id });
   });
+  it('a registry answering 404 for an id it has while its storage is down is an outage: the copy on disk keeps the record decoding', async () => {
+    // As the local registry does while its PostgreSQL is down (STACK-NOTES): "not found" for every id, and no list.
+    const pgUrl = new URL(config.POSTGRES_URL);
+    const storage = await startTcpProxy({ host: pgUrl.hostname, port: Number(pgUrl.port || 5432) });
+    const registry = await startTestRegistry(config, { postgresPort: storage.port });
+    try {
+      const cfg = { ...config, SCHEMA_REGISTRY_URL: registry.url, SCHEMA_CACHE_DIR: mkdtempSync(path.join(tmp, 'schema-cache-')) };
+      const topic = withName(priceUpdates, unique('storage-down'));
+      const bytes = await createSerde(cfg).encode(topic, price);
+      await createSerde(cfg).decode(topic, bytes); // fetched by id once: kept on disk
+      storage.cut();
+      expect((await fetch(`${registry.url}/schemas/ids/${bytes.readInt32BE(1)}`)).status).toBe(404);
+      expect((await createSerde(cfg).decode(topic, bytes)).value).toEqual(price);
+      // Without a copy on disk, the same answer is retried (TransientError), never taken for an unknown id.
+      const empty = { ...cfg, SCHEMA_CACHE_DIR: mkdtempSync(path.join(tmp, 'schema-cache-')) };
+      expect(await createSerde(empty).decode(topic, bytes).catch((e: unknown) => e)).toBeInstanceOf(TransientError);
+    } finally {
+      await registry.kill();
+      await storage.close();
+    }
+  }, 60_000);
 });
