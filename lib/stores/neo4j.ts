@@ -114,12 +114,24 @@ export async function ensureConstraints(driver: Driver, database?: string): Prom
 export function classifyNeo4jError(err: unknown): MarketstreamError {
   if (err instanceof MarketstreamError) return err;
   const code = driverCode(err);
-  if (/^Neo\.ClientError\.Transaction\.TransactionTimedOut/.test(code ?? '')) {
-    return storeTimedOut('Neo4j', code, 'transaction terminated by the server (NEO4J_TRANSACTION_TIMEOUT_MS)', err);
-  }
+  const timeout = neo4jTimeout(code);
+  if (timeout) return storeTimedOut('Neo4j', code, timeout, err);
   const dataAtFault = /^Neo\.ClientError\.(Statement|Schema|Request)\./.test(code ?? '') && code !== 'Neo.ClientError.Statement.AccessMode'
     && !neo4j.isRetryableError(err as Error);
   return dataAtFault ? storeRejectedData('Neo4j', code, err) : storeUnavailable('Neo4j', code, err);
+}
+
+/**
+ * What deadline a status code is, or undefined: the server terminated the transaction at its timeout while it ran
+ * (TransactionTimedOut, TransactionTimedOutClientConfiguration) or while it waited for a lock another transaction
+ * holds (LockClientStopped, which an operator's termination also gives: retriable either way).
+ */
+function neo4jTimeout(code: string | undefined): string | undefined {
+  if (/^Neo\.ClientError\.Transaction\.TransactionTimedOut/.test(code ?? '')) return 'transaction terminated at its timeout (NEO4J_TRANSACTION_TIMEOUT_MS)';
+  if (/^Neo\.(Client|Transient)Error\.Transaction\.LockClientStopped$/.test(code ?? '')) {
+    return 'transaction terminated while waiting for a lock (its timeout, NEO4J_TRANSACTION_TIMEOUT_MS, or terminated)';
+  }
+  return undefined;
 }
 
 registerStoreErrors((err) => (err instanceof neo4j.Neo4jError ? classifyNeo4jError(err) : undefined));

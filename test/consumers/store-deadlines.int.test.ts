@@ -6,6 +6,8 @@
 // - PostgreSQL, a connection whose bytes stop (TCP proxy hold()) before a statement and in the middle of the COPY: the
 //   write ends at POSTGRES_QUERY_TIMEOUT_MS (once: no ROLLBACK waits behind the hung COPY), and the next write works;
 // - Redis and Neo4j behind a held proxy: their calls end at REDIS_COMMAND_TIMEOUT_MS and NEO4J_QUERY_TIMEOUT_MS;
+// - Neo4j, a lock: another transaction holds a node the sink writes: the server ends the write at
+//   NEO4J_TRANSACTION_TIMEOUT_MS (retriable), and it lands once the lock is gone;
 // - a SinkRunner whose store call hangs (query timeout far beyond its grace) stops within its grace period, commits
 //   nothing of the hung batch, and a member started afterwards writes every record.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -216,6 +218,36 @@ describe('Redis and Neo4j deadlines', () => {
     }
     await pricesOf(sink).writeBatch(bars(a, 3));
     const { records: [c] } = await direct.executeQuery('MATCH (c:Company {symbol: $s}) RETURN c.last_price AS p', { s: a });
+    expect(c?.get('p')).toBe(102);
+  });
+});
+
+describe('Neo4j transaction timeout', () => {
+  it('a node another transaction holds locked: the write is terminated at the transaction timeout, retriable, and lands afterwards', async () => {
+    const symbol = randomSymbol();
+    const sink = createNeo4jSink({ ...base, NEO4J_TRANSACTION_TIMEOUT_MS: 1000, NEO4J_QUERY_TIMEOUT_MS: 15_000 });
+    cleanup.push(() => sink.close());
+    const direct: Driver = createNeo4jDriver(base);
+    cleanup.push(async () => {
+      await direct.executeQuery('MATCH (c:Company {symbol: $s}) DETACH DELETE c', { s: symbol });
+      await direct.close();
+    });
+    await sink.connect();
+    await pricesOf(sink).writeBatch(bars(symbol, 1));
+    const session = direct.session();
+    const locker = session.beginTransaction({ timeout: 8000 }); // ended by the server too, should this test die meanwhile
+    try {
+      await locker.run('MATCH (c:Company {symbol: $s}) SET c.locked_by_test = true', { s: symbol });
+      const { err, ms } = await settle(() => pricesOf(sink).writeBatch(bars(symbol, 3)), 6000);
+      expectTimeout(err, 'Neo4j');
+      expect(String((err as Error).message)).toMatch(/NEO4J_TRANSACTION_TIMEOUT_MS/);
+      expect(ms).toBeLessThan(4000);
+    } finally {
+      await locker.rollback().catch(() => {});
+      await session.close();
+    }
+    await pricesOf(sink).writeBatch(bars(symbol, 3));
+    const { records: [c] } = await direct.executeQuery('MATCH (c:Company {symbol: $s}) RETURN c.last_price AS p', { s: symbol });
     expect(c?.get('p')).toBe(102);
   });
 });

@@ -110,8 +110,9 @@ describe('Neo4j errors', () => {
     expect(describeError(c)).toBe(`Neo4j rejected the data (${code})`);
   });
 
-  it('a transaction the server terminated at its timeout is a retriable StoreTimeoutError', () => {
-    for (const code of ['Neo.ClientError.Transaction.TransactionTimedOut', 'Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration']) {
+  it('a transaction the server terminated at its timeout (running, or waiting for a lock) is a retriable StoreTimeoutError', () => {
+    for (const code of ['Neo.ClientError.Transaction.TransactionTimedOut', 'Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration',
+      'Neo.ClientError.Transaction.LockClientStopped', 'Neo.TransientError.Transaction.LockClientStopped']) {
       const c = classifyNeo4jError(neo4jError(code, 'The transaction has been terminated.'));
       expect(c, code).toBeInstanceOf(StoreTimeoutError);
       expect(describeError(c)).toBe(`Neo4j timed out (${code})`);
