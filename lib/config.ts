@@ -69,7 +69,8 @@ export const configSpec = {
   },
   POSTGRES_STATEMENT_TIMEOUT_MS: {
     schema: int(0, 3_600_000), default: '20000',
-    doc: 'PostgreSQL statement_timeout of every connection: the server cancels a statement running longer (a retriable timeout: the batch is retried); 0 = none',
+    doc: 'PostgreSQL statement_timeout of every connection: the server cancels a statement running longer (a retriable timeout: the batch is ' +
+      'retried); 0 = none',
   },
   POSTGRES_LOCK_TIMEOUT_MS: {
     schema: int(0, 3_600_000), default: '10000',

@@ -53,8 +53,8 @@ function withDeadlines(driver: Driver, c: DeadlineConfig): Driver {
     (txTimeout && config?.timeout === undefined ? { ...config, timeout: txTimeout } : config);
   const within = <T>(call: Promise<T>, onLate?: () => void): Promise<T> => deadline(call, c.NEO4J_QUERY_TIMEOUT_MS, onLate);
   const executeQuery = driver.executeQuery.bind(driver);
-  driver.executeQuery = ((query: string, parameters?: unknown, config: QueryConfig = {}) =>
-    within(executeQuery(query, parameters as Record<string, unknown>, { ...config, transactionConfig: tx(config.transactionConfig) }))) as Driver['executeQuery'];
+  driver.executeQuery = ((query: string, parameters?: Record<string, unknown>, config: QueryConfig = {}) =>
+    within(executeQuery(query, parameters, { ...config, transactionConfig: tx(config.transactionConfig) }))) as Driver['executeQuery'];
   const session = driver.session.bind(driver);
   driver.session = ((config?: SessionConfig) => {
     const s = session(config);

@@ -55,7 +55,8 @@ describe('PostgreSQL errors', () => {
     });
 
   it("pg's client-side deadlines (query_timeout, connection timeouts) are retriable StoreTimeoutErrors", () => {
-    for (const message of ['Query read timeout', 'timeout expired', 'timeout exceeded when trying to connect', 'Connection terminated due to connection timeout']) {
+    const messages = ['Query read timeout', 'timeout expired', 'timeout exceeded when trying to connect', 'Connection terminated due to connection timeout'];
+    for (const message of messages) {
       const c = classifyPgError(new Error(message));
       expect(c, message).toBeInstanceOf(StoreTimeoutError);
       expect(retryClass(new Error(message)), message).toBe('transient');
