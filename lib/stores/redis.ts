@@ -21,7 +21,10 @@ export interface RedisOptions {
 /**
  * Every command has a deadline (REDIS_COMMAND_TIMEOUT_MS, ioredis's commandTimeout, counted from when it is queued):
  * a command without a reply by then fails as a StoreTimeoutError (classifyRedisError), also while its connection
- * stopped answering without closing. A client for checks and probes takes its one timeout from checkTimeoutMs.
+ * stopped answering without closing. The client then drops that connection and connects again: ioredis has one, and
+ * would otherwise keep it until the OS gives up on it (minutes). Commands sent on it and not answered are sent again on
+ * the new one (ioredis's autoResendUnfulfilledCommands); the sink's writes are idempotent. A client for checks and
+ * probes takes its one timeout from checkTimeoutMs.
  */
 export function createRedis(config: Pick<Config, 'REDIS_URL'> & Partial<Pick<Config, 'REDIS_COMMAND_TIMEOUT_MS'>>, opts: RedisOptions = {}): Redis {
   const t = opts.checkTimeoutMs;
@@ -39,12 +42,27 @@ export function createRedis(config: Pick<Config, 'REDIS_URL'> & Partial<Pick<Con
   // Reported through failed commands, not as an unhandled event; the last one explains a failed connect().
   let lastError: Error | undefined;
   client.on('error', (err: Error) => { lastError = err; });
+  if (t === undefined && commandTimeout) reconnectOnTimeout(client);
   const connect = client.connect.bind(client);
   client.connect = (() => {
     lastError = undefined;
     return connect().catch((err: unknown) => { throw lastError && lastError !== err ? lastError : err; });
   }) as Redis['connect'];
   return client;
+}
+
+/** After a command timed out on a ready connection, that connection is dropped and a new one made (see createRedis). */
+function reconnectOnTimeout(client: Redis): void {
+  const send = client.sendCommand.bind(client);
+  const watched = new WeakSet<Promise<unknown>>(); // a command sent again after a reconnect keeps its promise: watched once
+  client.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
+    const reply = send(...args) as Promise<unknown>;
+    if (!watched.has(reply)) {
+      watched.add(reply);
+      reply.catch((err: unknown) => { if (isCommandTimeout(err) && client.status === 'ready') client.disconnect(true); });
+    }
+    return reply;
+  }) as Redis['sendCommand'];
 }
 
 /** The code of a Redis reply error (its first word: NOAUTH, WRONGPASS, READONLY, LOADING, OOM, MISCONF, BUSY, …). */

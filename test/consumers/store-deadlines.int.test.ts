@@ -6,6 +6,8 @@
 // - PostgreSQL, a connection whose bytes stop (TCP proxy hold()) before a statement and in the middle of the COPY: the
 //   write ends at POSTGRES_QUERY_TIMEOUT_MS (once: no ROLLBACK waits behind the hung COPY), and the next write works;
 // - Redis and Neo4j behind a held proxy: their calls end at REDIS_COMMAND_TIMEOUT_MS and NEO4J_QUERY_TIMEOUT_MS;
+// - each store's connection dying without a word (TCP proxy stall()): the write ends at its deadline, and the retry
+//   works at once on a new connection (ioredis keeps its one connection unless told to drop it);
 // - Neo4j, a lock: another transaction holds a node the sink writes: the server ends the write at
 //   NEO4J_TRANSACTION_TIMEOUT_MS (retriable), and it lands once the lock is gone;
 // - a SinkRunner whose store call hangs (query timeout far beyond its grace) stops within its grace period, commits
@@ -219,6 +221,30 @@ describe('Redis and Neo4j deadlines', () => {
     await pricesOf(sink).writeBatch(bars(a, 3));
     const { records: [c] } = await direct.executeQuery('MATCH (c:Company {symbol: $s}) RETURN c.last_price AS p', { s: a });
     expect(c?.get('p')).toBe(102);
+  });
+});
+
+describe('a connection that dies without a word', () => {
+  // What the proxy stall()s is gone for good: the call on it ends at its deadline, and the retry gets a new connection.
+  it.each([
+    ['PostgreSQL', (url: string) => createPostgresSink({ ...base, POSTGRES_URL: url, POSTGRES_QUERY_TIMEOUT_MS: 1500, POSTGRES_SINK_POOL_SIZE: 1 }),
+      base.POSTGRES_URL, 5432],
+    ['Redis', (url: string) => createRedisSink({ ...base, REDIS_URL: url, REDIS_COMMAND_TIMEOUT_MS: 1000 }), base.REDIS_URL, 6379],
+    ['Neo4j', (url: string) => createNeo4jSink({ ...base, NEO4J_URL: url, NEO4J_QUERY_TIMEOUT_MS: 1500 }), base.NEO4J_URL, 7687],
+  ] as const)('%s: the write ends at its deadline, and the next one works on a new connection', async (store, create, target, port) => {
+    const symbol = randomSymbol();
+    symbols.push(symbol);
+    const { proxy, url } = await proxied(target, port);
+    const sink = create(url);
+    cleanup.push(() => sink.close());
+    await sink.connect();
+    await pricesOf(sink).writeBatch(bars(symbol, 1));
+    proxy.stall();
+    const { err } = await settle(() => pricesOf(sink).writeBatch(bars(symbol, 2)), 10_000);
+    expectTimeout(err, store);
+    const retry = await settle(() => pricesOf(sink).writeBatch(bars(symbol, 2)), 10_000);
+    expect(retry.err).toBe('ok');
+    expect(retry.ms).toBeLessThan(3000);
   });
 });
 
