@@ -135,20 +135,19 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
     },
     stop() {
       stopped ??= (async () => {
-        // The batches in flight finish and commit; one stuck retrying a dead store, or in a store call that does not
-        // return, is abandoned (uncommitted) after the grace period: whoever owns its partition next reads it again.
-        let timer: NodeJS.Timeout | undefined;
-        const grace = new Promise<'late'>((resolve) => { timer = setTimeout(() => { stopping.abort(); resolve('late'); }, graceMs); });
-        if (await Promise.race([handler.drain(), grace]) === 'late') log.warn({ graceMs }, 'writes still running after the grace period; abandoned');
-        handler.left();
-        await consumer.disconnect();
-        clearTimeout(timer);
-        stopping.abort();
-        const closing = d.sink.close();
-        if (await Promise.race([closing.then(() => 'closed' as const), sleep(graceMs, 'late' as const)]) === 'late') {
-          log.warn('the store connection did not close within the grace period; left behind');
-          closing.catch(() => undefined);
+        // One deadline for all of it: the batches in flight finish and commit, the member leaves its group, the store
+        // connection closes. A batch stuck retrying a dead store, or in a store call that does not return, is abandoned
+        // (uncommitted) when the deadline passes: whoever owns its partition next reads it again. What is still running
+        // then (a disconnect waiting for such a batch, a close waiting for such a call) is left behind.
+        const until = Date.now() + graceMs;
+        if (await within(until, handler.drain())) {
+          stopping.abort();
+          log.warn({ graceMs }, 'writes still running after the grace period; abandoned');
         }
+        handler.left();
+        if (await within(until, consumer.disconnect())) log.warn({ graceMs }, 'the consumer did not leave its group within the grace period; left behind');
+        stopping.abort();
+        if (await within(until, d.sink.close())) log.warn('the store connection did not close within the grace period; left behind');
         log.info('sink stopped');
       })();
       return stopped;
@@ -157,7 +156,20 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
   return runner;
 }
 
-const sleep = <T>(ms: number, value: T) => new Promise<T>((resolve) => { setTimeout(resolve, ms, value).unref(); });
+/**
+ * Waits for `work` until the time `until` (ms since the epoch): true when it was still running then (it goes on,
+ * unwatched, its failure ignored), false when it ended; rejects when it failed in time.
+ */
+async function within(until: number, work: Promise<unknown>): Promise<boolean> {
+  work.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<true>((resolve) => { timer = setTimeout(resolve, Math.max(0, until - Date.now()), true); });
+  try {
+    return await Promise.race([work.then(() => false as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Seeks `topic`/`partition` to the group's committed offset, or to the partition's start when it has none. */
 async function rewind(d: RunnerDeps, consumer: Consumer, topic: string, partition: number): Promise<void> {

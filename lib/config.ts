@@ -67,7 +67,31 @@ export const configSpec = {
     schema: url(['postgres', 'postgresql']), default: 'postgres://marketstream:marketstream@127.0.0.1:5432/marketstream',
     doc: 'PostgreSQL connection URL',
   },
+  POSTGRES_STATEMENT_TIMEOUT_MS: {
+    schema: int(0, 3_600_000), default: '20000',
+    doc: 'PostgreSQL statement_timeout of every connection: the server cancels a statement running longer (a retriable timeout: the batch is ' +
+      'retried); 0 = none',
+  },
+  POSTGRES_LOCK_TIMEOUT_MS: {
+    schema: int(0, 3_600_000), default: '10000',
+    doc: 'PostgreSQL lock_timeout of every connection: a statement waiting this long for a lock another session holds (e.g. LOCK TABLE) gives up ' +
+      '(a retriable timeout); 0 = none',
+  },
+  POSTGRES_QUERY_TIMEOUT_MS: {
+    schema: int(0, 3_600_000), default: '25000',
+    doc: "Client-side deadline of each PostgreSQL query and COPY (pg's query_timeout): ends a call whose connection stopped answering (dropped " +
+      'silently, server frozen), and the connection is discarded; keep it above POSTGRES_STATEMENT_TIMEOUT_MS; 0 = none',
+  },
+  POSTGRES_CONNECT_TIMEOUT_MS: { schema: int(100, 600_000), default: '5000', doc: 'Longest wait for a new PostgreSQL connection (or a free one of the pool)' },
+  POSTGRES_KEEPALIVE_MS: {
+    schema: int(0, 3_600_000), default: '10000',
+    doc: 'TCP keep-alive of PostgreSQL connections: idle time before the first probe, so a dead peer is noticed by the OS; 0 = keep-alive off',
+  },
   REDIS_URL: { schema: url(['redis', 'rediss']), default: 'redis://127.0.0.1:6379', doc: 'Redis connection URL' },
+  REDIS_COMMAND_TIMEOUT_MS: {
+    schema: int(0, 3_600_000), default: '5000',
+    doc: "Deadline of each Redis command (ioredis's commandTimeout), queued or sent: a command without a reply by then fails as a retriable timeout; 0 = none",
+  },
   NEO4J_URL: { schema: url(['bolt', 'neo4j', 'bolt+s', 'neo4j+s']), default: 'bolt://127.0.0.1:7687', doc: 'Neo4j Bolt URL' },
   NEO4J_USER: { schema: z.string().min(1), default: 'neo4j', doc: 'Neo4j user' },
   NEO4J_PASSWORD: { schema: z.string(), default: 'marketstream', doc: 'Neo4j password (secret)' },
@@ -75,6 +99,20 @@ export const configSpec = {
     schema: z.string(), default: '',
     doc: "Neo4j database the neo4j-sink writes and the enricher, `enrich reclassify`, `explain` and the demo read; empty = the server's default database " +
       '(Neo4j Community has only that one)',
+  },
+  NEO4J_TRANSACTION_TIMEOUT_MS: {
+    schema: int(0, 3_600_000), default: '20000',
+    doc: 'Neo4j transaction timeout of each query and transaction: the server terminates one running longer (a retriable timeout); 0 = the server\'s own',
+  },
+  NEO4J_QUERY_TIMEOUT_MS: {
+    schema: int(0, 3_600_000), default: '25000',
+    doc: 'Client-side deadline of each Neo4j query and transaction, retries included: ends a call whose connection stopped answering (the driver can ' +
+      'wait for ever on a dropped one); keep it above NEO4J_TRANSACTION_TIMEOUT_MS; 0 = none',
+  },
+  NEO4J_CONNECT_TIMEOUT_MS: { schema: int(100, 600_000), default: '5000', doc: 'Longest wait for a new Neo4j connection' },
+  NEO4J_MAX_RETRY_TIME_MS: {
+    schema: int(0, 600_000), default: '10000',
+    doc: "How long the Neo4j driver retries a transaction that failed transiently (its maxTransactionRetryTime) before the error reaches the sink",
   },
   ANTHROPIC_API_KEY: { schema: z.string(), default: '', doc: 'Claude API key; empty = rule-based classifier (secret)' },
   ANTHROPIC_MODEL: { schema: z.string().min(1), default: 'claude-haiku-5-5', doc: 'Claude model used by the enricher' },

@@ -38,7 +38,20 @@ export class SchemaRejectedError extends MarketstreamError {
 
 /** A store or service that is down, slow or refusing for now: retry, never dead-letter. */
 export class TransientError extends MarketstreamError {
-  constructor(message: string, cause?: unknown) { super('TRANSIENT', message, { retriable: true, cause }); }
+  constructor(message: string, cause?: unknown, code = 'TRANSIENT') { super(code, message, { retriable: true, cause }); }
+}
+
+/**
+ * A store call that passed its deadline: a server-side timeout (PostgreSQL statement_timeout or lock_timeout, Neo4j's
+ * transaction timeout) or a client-side one (pg's query_timeout, ioredis's commandTimeout, the deadline around each
+ * Neo4j call, a connect timeout). The store is slow, locked or unreachable for now: retriable, never dead-lettered.
+ */
+export class StoreTimeoutError extends TransientError {
+  readonly store: string;
+  constructor(store: string, message: string, cause?: unknown) {
+    super(message, cause, 'STORE_TIMEOUT');
+    this.store = store;
+  }
 }
 
 /** The circuit is open: the upstream is failing, the call was not made. Transient: try again later. */
@@ -233,6 +246,12 @@ function summarized<E extends MarketstreamError>(err: E, summary: string): E {
 export function storeUnavailable(store: string, code: string | undefined, cause: unknown): TransientError {
   const phrase = `${store} unavailable${code ? ` (${code})` : ''}`;
   return summarized(new TransientError(`${phrase}: ${errorMessage(cause)}`, cause), phrase);
+}
+
+/** A call to `store` passed its deadline (retriable): "<store> timed out (<code>)"; what timed out only in the message. */
+export function storeTimedOut(store: string, code: string | undefined, what: string, cause: unknown): StoreTimeoutError {
+  const phrase = `${store} timed out${code ? ` (${code})` : ''}`;
+  return summarized(new StoreTimeoutError(store, `${phrase}: ${what}: ${errorMessage(cause)}`, cause), phrase);
 }
 
 /** `store` rejected the record's data (not retriable: the record goes to the DLQ): "<store> rejected the data (<code>)". */

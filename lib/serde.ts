@@ -116,8 +116,10 @@ export function createSerde(config: Config): Serde {
   /**
    * The writer schema of `id`: fetched from the registry once per process (then kept in memory and on disk). A 404 is
    * "unknown schema id" only when the registry lists no id that high; a registry that lists the id (or cannot say) but
-   * answers 404 has lost its storage, so the decode is retried like any outage and never dead-lettered. When the
-   * registry cannot answer at all (down, refusing us, lost storage), the copy an earlier fetch left on disk is used.
+   * answers 404 has lost its storage, so the decode is retried like any outage and never dead-lettered. Only when the
+   * registry cannot answer (unreachable, timing out, 5xx or 429, refusing our credentials, lost storage: a
+   * TransientError) is the copy an earlier fetch left on disk used; a definitive answer (an unknown id, another 4xx, a
+   * schema that is not Avro) wins over the disk, which may hold what a registry recreated at the same address forgot.
    */
   async function writerSchema(id: number): Promise<string> {
     const cached = schemaCache.get(id);
@@ -127,7 +129,7 @@ export function createSerde(config: Config): Serde {
       schemaCache.put(id, schema);
       return schema;
     } catch (err) {
-      const stored = schemaCache.stored(id);
+      const stored = err instanceof TransientError ? schemaCache.stored(id) : undefined;
       if (stored !== undefined) return stored;
       throw err;
     }

@@ -106,6 +106,8 @@ export async function upsertPrices(pool: Pool, rows: readonly PriceUpdate[], ver
     staged.add(client);
   };
   const written = await inTransaction(pool, async (client) => {
+    // The pool's query_timeout covers the COPY as any query (pg-copy-streams takes pg's timeout): a stream whose
+    // connection stopped answering fails with pg's "Query read timeout", a StoreTimeoutError once classified.
     await pipeline(Readable.from(copyBinary(rows, versions)), client.query(copyFrom(COPY_STAGE)));
     return (await client.query<{ written: number }>(MERGE)).rows[0]!.written;
   }, prepare);

@@ -20,7 +20,9 @@ export async function inTransaction<R>(pool: Pool, work: (client: pg.PoolClient)
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => { broken = true; });
+      // Not the server refusing a statement (a query timeout, a lost connection): the connection is discarded, not
+      // rolled back, since a ROLLBACK behind a call that never ended would wait its own query timeout.
+      if (err instanceof pg.DatabaseError) await client.query('ROLLBACK').catch(() => { broken = true; });
       throw err;
     }
   } catch (err) {

@@ -14,6 +14,11 @@ export interface TcpProxy {
    */
   hold(): void;
   release(): void;
+  /**
+   * The connections open now go silent for good, as when the peer or the path to it vanishes without a word (no FIN, no
+   * RST): what is sent on them is dropped, they stay open. New connections work.
+   */
+  stall(): void;
   /** Bytes held so far since hold() (0 when not holding): a test waits for > 0 to know a write is in flight. */
   held(): number;
   close(): Promise<void>;
@@ -25,7 +30,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let heldBytes = 0;
   const queued: Array<{ to: net.Socket; chunk: Buffer }> = [];
   const sockets = new Set<net.Socket>();
+  const stalled = new WeakSet<net.Socket>();
   const forward = (from: net.Socket, to: net.Socket) => from.on('data', (chunk: Buffer) => {
+    if (stalled.has(from)) return;
     if (holding) { queued.push({ to, chunk }); heldBytes += chunk.length; } else to.write(chunk);
   });
   const server = net.createServer((client) => {
@@ -49,6 +56,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       for (const { to, chunk } of queued.splice(0)) if (!to.destroyed) to.write(chunk);
     },
     held: () => heldBytes,
+    stall() { for (const s of sockets) stalled.add(s); },
     close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
   };
 }

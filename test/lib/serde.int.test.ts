@@ -2,7 +2,7 @@
 // BACKWARD evolution (incompatible schemas refused, old and new records readable by old and new code), and the
 // split between bad bytes (DecodeError) and an unreachable registry (TransientError).
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -14,6 +14,7 @@ import { schemaCacheDir } from '../../lib/schema-cache.ts';
 import { createSerde } from '../../lib/serde.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
 import { graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
+import { startTestRegistry } from '../helpers/registry.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 
 const config = loadConfig();
@@ -168,4 +169,49 @@ describe('serde (real Schema Registry)', () => {
       await proxy.close();
     }
   });
+  it('the copy on disk is used only while the registry cannot answer: an unknown id on a reachable registry is a DecodeError', async () => {
+    const cacheDir = mkdtempSync(path.join(tmp, 'schema-cache-'));
+    const id = 0x7ffffff0; // above any id the registry lists
+    const bytes = Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0]), Buffer.from([2, 65])]);
+    const topic = topicWithSchema<{ s: string }>(unique('disk'), 'v1', [{ name: 's', type: 'string' }]);
+    const keep = (cfg: typeof config) => {
+      const dir = schemaCacheDir(cfg);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, `${id}.json`), JSON.stringify({ id, schema: readFileSync(topic.schemaFile, 'utf8') }));
+    };
+    // A reachable registry answers 404 for an id above its highest: definitive, whatever the disk says.
+    const reachable = { ...config, SCHEMA_CACHE_DIR: cacheDir };
+    keep(reachable);
+    const err = await createSerde(reachable).decode(topic, bytes).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DecodeError);
+    expect(String((err as Error).message)).toMatch(/unknown schema id/);
+    // Nothing listens on the registry's address (connection refused): the copy on disk keeps the record decoding.
+    const closed = await startTcpProxy({ host: '127.0.0.1', port: 1 });
+    const port = closed.port;
+    await closed.close();
+    const unreachable = { ...config, SCHEMA_REGISTRY_URL: `http://127.0.0.1:${port}`, SCHEMA_CACHE_DIR: cacheDir };
+    keep(unreachable);
+    expect(await createSerde(unreachable).decode(topic, bytes)).toEqual({ value: { s: 'A' }, schemaId: id });
+  });
+  it('a registry answering 404 for an id it has while its storage is down is an outage: the copy on disk keeps the record decoding', async () => {
+    // As the local registry does while its PostgreSQL is down (STACK-NOTES): "not found" for every id, and no list.
+    const pgUrl = new URL(config.POSTGRES_URL);
+    const storage = await startTcpProxy({ host: pgUrl.hostname, port: Number(pgUrl.port || 5432) });
+    const registry = await startTestRegistry(config, { postgresPort: storage.port });
+    try {
+      const cfg = { ...config, SCHEMA_REGISTRY_URL: registry.url, SCHEMA_CACHE_DIR: mkdtempSync(path.join(tmp, 'schema-cache-')) };
+      const topic = withName(priceUpdates, unique('storage-down'));
+      const bytes = await createSerde(cfg).encode(topic, price);
+      await createSerde(cfg).decode(topic, bytes); // fetched by id once: kept on disk
+      storage.cut();
+      expect((await fetch(`${registry.url}/schemas/ids/${bytes.readInt32BE(1)}`)).status).toBe(404);
+      expect((await createSerde(cfg).decode(topic, bytes)).value).toEqual(price);
+      // Without a copy on disk, the same answer is retried (TransientError), never taken for an unknown id.
+      const empty = { ...cfg, SCHEMA_CACHE_DIR: mkdtempSync(path.join(tmp, 'schema-cache-')) };
+      expect(await createSerde(empty).decode(topic, bytes).catch((e: unknown) => e)).toBeInstanceOf(TransientError);
+    } finally {
+      await registry.kill();
+      await storage.close();
+    }
+  }, 60_000);
 });

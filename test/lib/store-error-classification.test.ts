@@ -9,7 +9,7 @@ import neo4j from 'neo4j-driver';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import {
-  CircuitOpenError, describeError, isRetriable, RegistryHttpError, TransientError, ValidationError,
+  CircuitOpenError, describeError, isRetriable, RegistryHttpError, retryClass, StoreTimeoutError, TransientError, ValidationError,
 } from '../../lib/errors.ts';
 import { classifyNeo4jError } from '../../lib/stores/neo4j.ts';
 import { classifyPgError } from '../../lib/stores/postgres.ts';
@@ -35,7 +35,6 @@ describe('PostgreSQL errors', () => {
     ['25006', 'cannot execute INSERT in a read-only transaction'],
     ['40001', 'could not serialize access due to concurrent update'],
     ['40P01', 'deadlock detected'],
-    ['55P03', 'could not obtain lock on row in relation "price_data"'],
   ];
   it.each(refusals)('%s (%s) is the store: retriable, described by its code only', (code, message) => {
     const c = classifyPgError(pgError(code, message));
@@ -43,6 +42,26 @@ describe('PostgreSQL errors', () => {
     expect(isRetriable(c)).toBe(true);
     expect(describeError(c)).toBe(`PostgreSQL unavailable (${code})`);
     expect(describeError(pgError(code, message))).toBe(`PostgreSQL unavailable (${code})`); // unclassified (a ping)
+  });
+
+  it.each([['55P03', 'canceling statement due to lock timeout'], ['57014', 'canceling statement due to statement timeout']])(
+    '%s (%s) is a deadline passed: a retriable StoreTimeoutError, described by its code only', (code, message) => {
+      const c = classifyPgError(pgError(code, message));
+      expect(c).toBeInstanceOf(StoreTimeoutError);
+      expect(c).toBeInstanceOf(TransientError);
+      expect(retryClass(c)).toBe('transient');
+      expect(describeError(c)).toBe(`PostgreSQL timed out (${code})`);
+      expect(describeError(pgError(code, message))).toBe(`PostgreSQL timed out (${code})`); // unclassified (a ping)
+    });
+
+  it("pg's client-side deadlines (query_timeout, connection timeouts) are retriable StoreTimeoutErrors", () => {
+    const messages = ['Query read timeout', 'timeout expired', 'timeout exceeded when trying to connect', 'Connection terminated due to connection timeout'];
+    for (const message of messages) {
+      const c = classifyPgError(new Error(message));
+      expect(c, message).toBeInstanceOf(StoreTimeoutError);
+      expect(retryClass(new Error(message)), message).toBe('transient');
+      expect(describeError(new Error(message)), message).toBe('PostgreSQL timed out');
+    }
   });
 
   it('connection failures (an errno, or no code at all) are the store', () => {
@@ -91,6 +110,15 @@ describe('Neo4j errors', () => {
     expect(c).toBeInstanceOf(ValidationError);
     expect(describeError(c)).toBe(`Neo4j rejected the data (${code})`);
   });
+
+  it('a transaction the server terminated at its timeout (running, or waiting for a lock) is a retriable StoreTimeoutError', () => {
+    for (const code of ['Neo.ClientError.Transaction.TransactionTimedOut', 'Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration',
+      'Neo.ClientError.Transaction.LockClientStopped', 'Neo.TransientError.Transaction.LockClientStopped']) {
+      const c = classifyNeo4jError(neo4jError(code, 'The transaction has been terminated.'));
+      expect(c, code).toBeInstanceOf(StoreTimeoutError);
+      expect(describeError(c)).toBe(`Neo4j timed out (${code})`);
+    }
+  });
 });
 
 describe('Redis errors', () => {
@@ -115,6 +143,12 @@ describe('Redis errors', () => {
     expect(describeError(classifyRedisError(new Error('Connection is closed.')))).toBe('Redis unavailable');
     const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:6379'), { code: 'ECONNREFUSED' });
     expect(describeError(classifyRedisError(refused))).toBe('Redis unavailable (ECONNREFUSED)');
+  });
+
+  it("a command past ioredis's commandTimeout is a retriable StoreTimeoutError", () => {
+    expect(classifyRedisError(new Error('Command timed out'))).toBeInstanceOf(StoreTimeoutError);
+    expect(retryClass(new Error('Command timed out'))).toBe('transient');
+    expect(describeError(new Error('Command timed out'))).toBe('Redis timed out');
   });
 });
 
