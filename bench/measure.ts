@@ -118,7 +118,7 @@ export async function runSinks(
     },
   };
   const running = await startSinks({ config, logger, names, topics: { ...o.others, prices: topic }, hooks });
-  return { stop: () => running.stop(), latencies, delivery, written, batches, joinedAt, lastWritten };
+  return { stop: async () => { await running.stop(); }, latencies, delivery, written, batches, joinedAt, lastWritten };
 }
 
 export function percentiles(xs: number[]): { p50: number; p95: number; p99: number; max: number } {

@@ -74,7 +74,11 @@ export interface SinkRunner {
    */
   readonly failed: Promise<MemberFailedError>;
   start(): Promise<void>;
-  stop(): Promise<void>;
+  /**
+   * Finishes the batches in flight, leaves the group, closes the store, within the grace period. True when all of it
+   * ended in time; false when something was abandoned or left behind at the deadline (the command then exits 1).
+   */
+  stop(): Promise<boolean>;
 }
 
 export function createSinkRunner(d: RunnerDeps): SinkRunner {
@@ -87,7 +91,7 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
   const stopping = new AbortController();
   let fail!: (err: MemberFailedError) => void;
   const failed = new Promise<MemberFailedError>((resolve) => { fail = resolve; });
-  let stopped: Promise<void> | undefined;
+  let stopped: Promise<boolean> | undefined;
   const handler = createBatchHandler({
     sink: d.sink, groupId: d.groupId, serde: d.serde, publisher: d.publisher, logger: d.logger, config: d.config, hooks: d.hooks, signal: stopping.signal,
     pipeline: d.config.SINK_PIPELINE, seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset }),
@@ -140,15 +144,24 @@ export function createSinkRunner(d: RunnerDeps): SinkRunner {
         // (uncommitted) when the deadline passes: whoever owns its partition next reads it again. What is still running
         // then (a disconnect waiting for such a batch, a close waiting for such a call) is left behind.
         const until = Date.now() + graceMs;
+        let clean = true;
         if (await within(until, handler.drain())) {
           stopping.abort();
+          clean = false;
           log.warn({ graceMs }, 'writes still running after the grace period; abandoned');
         }
         handler.left();
-        if (await within(until, consumer.disconnect())) log.warn({ graceMs }, 'the consumer did not leave its group within the grace period; left behind');
+        if (await within(until, consumer.disconnect())) {
+          clean = false;
+          log.warn({ graceMs }, 'the consumer did not leave its group within the grace period; left behind');
+        }
         stopping.abort();
-        if (await within(until, d.sink.close())) log.warn('the store connection did not close within the grace period; left behind');
-        log.info('sink stopped');
+        if (await within(until, d.sink.close())) {
+          clean = false;
+          log.warn('the store connection did not close within the grace period; left behind');
+        }
+        log.info({ clean }, 'sink stopped');
+        return clean;
       })();
       return stopped;
     },

@@ -14,7 +14,8 @@ export interface RunningSinks {
   readonly runners: readonly SinkRunner[];
   /** Settles when a member stopped for good on its own (SinkRunner.failed): the process should stop and exit non-zero. */
   readonly failed: Promise<Error>;
-  stop(): Promise<void>;
+  /** True when every member stopped in time (SinkRunner.stop). */
+  stop(): Promise<boolean>;
 }
 
 export async function startSinks(
@@ -39,8 +40,9 @@ export async function startSinks(
     runners,
     failed: Promise.race(runners.map((r) => r.failed)),
     async stop() {
-      await Promise.all(runners.map((r) => r.stop()));
+      const clean = await Promise.all(runners.map((r) => r.stop()));
       await publisher.disconnect();
+      return clean.every(Boolean);
     },
   };
 }

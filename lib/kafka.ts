@@ -48,10 +48,21 @@ const CONNECTION_ERRORS: ReadonlySet<string> = new Set([
   'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSBrokerNotFound', 'KafkaJSNoBrokerAvailableError',
 ]);
 
-/** A broker could not be reached, closed the connection or did not answer (the error itself or one in its cause chain). */
+/**
+ * Answers of a broker that is no longer (or not yet) the one to ask: leadership moved after a broker died, or a new
+ * topic's leader is still being elected. The metadata is refreshed and the call made again.
+ */
+const LEADERSHIP_ERRORS: ReadonlySet<string> = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_CONTROLLER']);
+
+/**
+ * A broker could not be reached, closed the connection, did not answer, or is not the leader any more (the error
+ * itself or one in its cause chain, or in a kafkajs aggregate).
+ */
 export function isConnectionError(err: unknown): boolean {
   for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (CONNECTION_ERRORS.has(String((e as { name?: unknown }).name))) return true;
+    const x = e as { name?: unknown; type?: unknown; errors?: unknown };
+    if (CONNECTION_ERRORS.has(String(x.name)) || LEADERSHIP_ERRORS.has(String(x.type))) return true;
+    if (Array.isArray(x.errors) && x.errors.some((inner) => isConnectionError(inner))) return true;
   }
   return false;
 }

@@ -29,7 +29,7 @@ export function registerConsume(program: Command): void {
       const obs = await startObservability({ config, logger, command: `consume ${name}` });
       const running = await startSinks({ config, logger, names: [name], instances: opts.instances, hooks: obs.sinkHooks });
       obs.started();
-      await stopOnSignal(logger, async () => { obs.stopping(); await running.stop(); await obs.close(); }, config.SHUTDOWN_GRACE_SECONDS * 1000,
+      await stopOnSignal(logger, async () => { obs.stopping(); const clean = await running.stop(); await obs.close(); return clean; }, config.SHUTDOWN_GRACE_SECONDS * 1000,
         running.failed);
     });
 }

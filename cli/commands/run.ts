@@ -39,8 +39,9 @@ export function registerRun(program: Command): void {
         await Promise.all(loops);
         await Promise.all(jobs.map((j) => j.close()));
         await ctx.publisher.disconnect();
-        await Promise.all([sinks.stop(), ...members.map((m) => m.stop())]);
+        const [clean] = await Promise.all([sinks.stop(), ...members.map((m) => m.stop())]);
         await ctx.obs.close();
+        return clean;
       }, config.SHUTDOWN_GRACE_SECONDS * 1000, sinks.failed);
     });
 }

@@ -17,6 +17,15 @@ describe('retryOnConnectionError', () => {
     expect(isConnectionError(new TypeError('x is undefined'))).toBe(false);
   });
 
+  it('knows a broker that is not the leader any more (leadership moved after a broker died, a new topic still electing)', () => {
+    // As kafkajs makes them from a response (protocol/error.js): the error's message, type and code.
+    const protocolError = (message: string, type: string, code: number) => new KafkaJSProtocolError(Object.assign(new Error(message), { type, code }));
+    const notLeader = protocolError('This server is not the leader for that topic-partition', 'NOT_LEADER_FOR_PARTITION', 6);
+    expect(isConnectionError(notLeader)).toBe(true);
+    expect(isConnectionError(Object.assign(new Error('Error in listOffsets'), { errors: [notLeader] }))).toBe(true);
+    expect(isConnectionError(protocolError('Topic authorization failed', 'TOPIC_AUTHORIZATION_FAILED', 29))).toBe(false);
+  });
+
   it('calls again while the broker cannot be reached, then answers; other errors are thrown at once', async () => {
     let calls = 0;
     const answer = await retryOnConnectionError(async () => { if (++calls < 3) throw refused(); return 'metadata'; }, { what: 'test', logger });

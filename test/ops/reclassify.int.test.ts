@@ -96,7 +96,7 @@ async function ruleClassified(): Promise<World> {
 /** An enricher for the world's topics (stopped at the end if still running; stop() may be called again). */
 async function startEnricher(w: World, config: Config): Promise<RunningSinks> {
   const s = await startSinks({ config, logger, names: ['enricher'], topics: w.topics });
-  let stopped: Promise<void> | undefined;
+  let stopped: Promise<boolean> | undefined;
   const handle = { ...s, stop: () => (stopped ??= s.stop()) };
   enrichers.push(handle);
   return handle;
