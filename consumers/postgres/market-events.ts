@@ -14,6 +14,7 @@
 //   sink and the enricher comes first creates it and ON CONFLICT serializes the other (no lost update). When the sink
 //   inserts a row whose event is already in event_classifications (a rebuild replaying the log), it copies the
 //   enrichment from there, so a rebuild reproduces the enriched rows without asking the enricher again.
+import type pg from 'pg';
 import type { Classification } from '../enricher/types.ts';
 import { classifyPgError, type Pool } from '../../lib/stores/postgres.ts';
 import { validateMarketEvent } from '../../topics/market-event.ts';
@@ -129,14 +130,18 @@ export function lockBuckets(ids: readonly string[]): number[] {
   return [...buckets].sort((a, b) => a - b);
 }
 
+/** Takes (for the transaction) the advisory locks of these events' buckets, in order. */
+async function lockEvents(client: pg.PoolClient, ids: readonly string[]): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock($1, b) FROM unnest($2::int[]) AS b', [LOCK_SPACE, lockBuckets(ids)]);
+}
+
 /** The sink's write of one batch, in a transaction holding the advisory locks of its ids' buckets. */
 async function writeEvents(pool: Pool, records: readonly SinkRecord<MarketEvent>[]): Promise<WriteResult> {
   const { upserts, upsertVersions, deletes, deleteVersions, stale } = lastStatePerKey(records);
   if (!upserts.length && !deletes.length) return { stale };
   const versioned = [...upsertVersions, ...deleteVersions].filter((v) => v !== null).length;
-  const buckets = lockBuckets([...upserts.map((e) => e.id), ...deletes]);
   const applied = await inTransaction(pool, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1, b) FROM unnest($2::int[]) AS b', [LOCK_SPACE, buckets]);
+    await lockEvents(client, [...upserts.map((e) => e.id), ...deletes]);
     const params = [deletes, deleteVersions, ...eventParams(upserts), upsertVersions];
     return (await client.query<{ applied: number }>(SINK_WRITE, params)).rows[0]!.applied;
   }).catch((err) => { throw classifyPgError(err); });
@@ -162,7 +167,11 @@ export interface EnrichedEvent {
 export async function writeEnrichment(pool: Pool, enriched: readonly EnrichedEvent[], deletedIds: readonly string[] = []): Promise<void> {
   if (!enriched.length && !deletedIds.length) return;
   const col = <K extends keyof Classification>(k: K) => enriched.map((x) => x.classification[k] ?? null);
-  await pool.query(ENRICHER_WRITE, [deletedIds, ...eventParams(enriched.map((x) => x.event)),
-    col('type'), col('sentiment'), col('sentimentScore'), col('rationale'), col('classifier'), col('model')])
-    .catch((err) => { throw classifyPgError(err); });
+  // Under the same advisory locks as the postgres-sink's write of these events: a row it creates for an event can
+  // never slip past a tombstone the sink records at the same moment (neither would see the other's uncommitted row).
+  await inTransaction(pool, async (client) => {
+    await lockEvents(client, [...enriched.map((x) => x.event.id), ...deletedIds]);
+    await client.query(ENRICHER_WRITE, [deletedIds, ...eventParams(enriched.map((x) => x.event)),
+      col('type'), col('sentiment'), col('sentimentScore'), col('rationale'), col('classifier'), col('model')]);
+  }).catch((err) => { throw classifyPgError(err); });
 }
