@@ -25,6 +25,7 @@ import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { marketEvents, priceUpdates, withName } from '../../topics/index.ts';
 import { startTestKafkaCluster, type TestKafkaCluster } from '../../test/helpers/kafka-cluster.ts';
 import type { FaultContext, FaultResult, Scenario } from './harness.ts';
+import { priceReferenceDiff, watchOffsets, type OffsetDecrease, type ReferenceDiff } from './invariants.ts';
 
 export const BROKER_KILL_PARTITIONS = 6;
 const T0 = Date.UTC(2025, 0, 6, 0, 0);
@@ -79,6 +80,10 @@ export interface BrokerKillResult {
   checksum: { rows: string; expected: string };
   /** Every partition's committed offset equals its end offset. */
   committedAtEnd: boolean;
+  /** Decreases of the group's committed offsets seen from the sink's start to the recovery. */
+  offsetDecreases: OffsetDecrease[];
+  /** price_data against the newest-wins state of the topic's log (./invariants.ts). */
+  reference: ReferenceDiff;
   killedNode: number;
   /** Partitions the killed node led at the kill (of BROKER_KILL_PARTITIONS). */
   killedLeaderOf: number[];
@@ -177,8 +182,9 @@ export async function runBrokerKill(o: BrokerKillOptions): Promise<BrokerKillRes
     const groupId = groupIdOf(config, 'postgres');
     await migrate(pool);
     let groupJoins = 0;
-    sinks = await startSinks({ config, logger, names: ['postgres'], topics: { prices, events }, hooks: { onGroupJoin: () => { groupJoins++; } } });
     const kafka = createKafka(config, logger, 'broker-kill-admin');
+    const watch = watchOffsets(kafka, [groupId]);
+    sinks = await startSinks({ config, logger, names: ['postgres'], topics: { prices, events }, hooks: { onGroupJoin: () => { groupJoins++; } } });
     const produced = countingLogger('broker-kill-producer', o.printLevel);
     const publisher = createPublisher({
       kafka: createKafka(config, produced.logger, 'broker-kill-producer'), serde: createSerde(config), logger: produced.logger,
@@ -237,6 +243,8 @@ export async function runBrokerKill(o: BrokerKillOptions): Promise<BrokerKillRes
       await sleep(500);
     }
 
+    const offsetDecreases = await watch.stop();
+    const reference = await priceReferenceDiff(kafka, config, pool, prices, symbols);
     const lag = await groupLag(kafka, groupId, [prices.name]);
     const logRecords = lag.reduce((n, p) => n + p.latest, 0);
     const { rows } = await pool.query<{ symbol: string; t: string; close: number; volume: number }>(
@@ -269,6 +277,8 @@ export async function runBrokerKill(o: BrokerKillOptions): Promise<BrokerKillRes
         expected: digest([...expected.values()].map((b) => `${b.symbol}|${b.eventTime}|${b.close}|${b.volume}`)),
       },
       committedAtEnd: lag.every((p) => p.committed === p.latest),
+      offsetDecreases,
+      reference,
       killedNode: kill.nodeId,
       killedLeaderOf: kill.ledBefore,
       leadersAfter,
@@ -298,6 +308,7 @@ export const brokerKilled: Scenario = {
     return {
       fault: this.name, records: r.records, lost: r.lost, doubled: r.doubled, inDlq: 0,
       rebalances: Math.max(0, r.groupJoins - 1), recoverSeconds: r.recoverSeconds,
+      offsetDecreases: r.offsetDecreases.length, differences: r.reference.differences,
       notes: `broker ${r.killedNode} led partitions ${r.killedLeaderOf.join(',')}; ${producer}; `
         + `values ${r.wrongValues ? `${r.wrongValues} wrong` : 'all right'}; `
         + `committed = end: ${r.committedAtEnd}; consumer restarts ${r.consumerRestarts}`,

@@ -16,9 +16,11 @@ import type { Logger } from '../../lib/logger.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
 import type { Pool } from '../../lib/stores/postgres.ts';
-import type { PriceUpdate } from '../../schemas/types.generated.ts';
+import type { MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
+import { startTcpProxy, type TcpProxy } from '../../test/helpers/tcp-proxy.ts';
 import { ensureTopics } from '../../topics/admin.ts';
-import { priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
+import { marketEvents, priceUpdates, withName, type TopicDef } from '../../topics/index.ts';
+import { addDiffs, eventReferenceDiff, priceReferenceDiff, watchOffsets, type OffsetWatch, type ReferenceDiff } from './invariants.ts';
 
 export interface FaultResult {
   fault: string;
@@ -31,6 +33,10 @@ export interface FaultResult {
   rebalances: number;
   /** From the end of the fault until every record landed and the lag was 0; null when it never did. */
   recoverSeconds: number | null;
+  /** Decreases of the group's committed offsets seen while the fault ran (per partition; excused rewinds left out); null: not watched. */
+  offsetDecreases: number | null;
+  /** Keys whose stored row differs from the newest-wins state of the log (./invariants.ts); null: not compared. */
+  differences: number | null;
   notes?: string;
 }
 
@@ -47,43 +53,70 @@ const MINUTE = 60_000;
 
 export const tag = () => randomBytes(4).toString('hex');
 
-/** A stream of minute bars for `symbols` on a fresh isolated topic, with markers. */
-export async function createStream(ctx: FaultContext, name: string, o: { symbols?: number; config?: Config } = {}) {
+/**
+ * A stream of minute bars for `symbols` on a fresh isolated topic, with markers; with `events`, also an isolated
+ * market-events topic (the members read it as MARKET_EVENTS_TOPIC) for publications, re-publications and withdrawals.
+ */
+export async function createStream(ctx: FaultContext, name: string, o: { symbols?: number; config?: Config; events?: boolean } = {}) {
   const config = o.config ?? ctx.config;
   const id = tag();
   const topic: TopicDef<PriceUpdate> = withName(priceUpdates, `faults-${name}-${id}`);
-  await ensureTopics(ctx.kafka, config, [topic]);
+  const events: TopicDef<MarketEvent> | undefined = o.events ? withName(marketEvents, `faults-${name}-events-${id}`) : undefined;
+  await ensureTopics(ctx.kafka, config, events ? [topic, events] : [topic]);
   const symbols = Array.from({ length: o.symbols ?? 20 }, (_, i) => `F${id.slice(0, 5).toUpperCase()}${String(i).padStart(2, '0')}`);
   const publisher: Publisher = createPublisher({ kafka: ctx.kafka, serde: createSerde(config), logger: ctx.logger });
   await publisher.connect();
   let published = 0;
   let markers = 0;
+  let corrections = 0;
   let next = 0;
-  const bar = (s: string, i: number): PriceUpdate => {
-    const close = 100 + (i % 97) / 10;
+  /** Bar i of symbol s; revision r > 0 is a correction of it (the same bar with other values). */
+  const bar = (s: string, i: number, r = 0): PriceUpdate => {
+    const close = 100 + (i % 97) / 10 + r * 0.25;
     return {
-      symbol: s, interval: '1m', eventTime: T0 + i * MINUTE, open: close - 0.5, high: close + 1, low: close - 1, close, volume: 1000 + i,
-      source: 'synthetic', ingestTime: T0 + i * MINUTE + 500, quality: 1,
+      symbol: s, interval: '1m', eventTime: T0 + i * MINUTE, open: close - 0.5, high: close + 1, low: close - 1, close, volume: 1000 + i + r,
+      source: 'synthetic', ingestTime: T0 + i * MINUTE + 500 + r * 1000, quality: 1,
     };
   };
   const marker = (s: string, i: number): PriceUpdate => ({ ...bar(s, i), eventTime: T0 - (i + 1) * MINUTE, high: 1 });
+  const event = (eventId: string, r: number): MarketEvent => ({
+    id: eventId, symbols: [symbols[Number(eventId.split('-').at(-1)) % symbols.length]!], headline: `event ${eventId}, revision ${r}`,
+    summary: r % 2 ? `revised ${r}` : null, source: 'faults', url: null, publishedAt: T0 + r * MINUTE, category: null, ingestTime: T0 + r * MINUTE + 500,
+  });
 
   return {
-    topic, symbols, publisher,
+    topic, events, symbols, publisher,
     get published() { return published; },
     get markers() { return markers; },
-    /** Bars [from, to) of every symbol, markers included, in chunks. */
-    async publish(from: number, to: number) {
+    get corrections() { return corrections; },
+    /** Bars [from, to) of every symbol, markers included, in chunks; with `revision` > 0, corrections of them (no markers). */
+    async publish(from: number, to: number, revision = 0) {
       const batch: PriceUpdate[] = [];
       for (let i = from; i < to; i++) {
         for (const s of symbols) {
-          batch.push(bar(s, i));
-          if ((i + 1) % MARKER_EVERY === 0) { batch.push(marker(s, i)); markers++; }
+          batch.push(bar(s, i, revision));
+          if (revision === 0 && (i + 1) % MARKER_EVERY === 0) { batch.push(marker(s, i)); markers++; }
         }
       }
       await publisher.send(topic, batch, { source: 'faults' });
+      if (revision > 0) { corrections += (to - from) * symbols.length; return; }
       published += (to - from) * symbols.length;
       next = Math.max(next, to);
+    },
+    /** Events `ids` (e.g. `${id}-7`: the number picks the symbol) at `revision`: a publication, or a re-publication with other values. */
+    async publishEvents(ids: readonly string[], revision: number) {
+      await publisher.send(events!, ids.map((e) => event(e, revision)), { source: 'faults' });
+    },
+    /** The id of event n of this stream. */
+    eventId: (n: number) => `${id}-${n}`,
+    /** Withdrawals: a tombstone per id. */
+    async withdraw(ids: readonly string[]) {
+      for (const e of ids) await publisher.sendTombstone(events!, e, { source: 'faults' });
+    },
+    /** The stored rows against the newest-wins state of the log (prices, and events when the stream has them). */
+    async reference(): Promise<ReferenceDiff> {
+      const prices = await priceReferenceDiff(ctx.kafka, config, ctx.pool, topic, symbols);
+      return events ? addDiffs(prices, await eventReferenceDiff(ctx.kafka, config, ctx.pool, events)) : prices;
     },
     /** Publishes `total` more bars (over all symbols) at about `perSecond`, calling `during(fraction)` between chunks. */
     async publishPaced(total: number, perSecond: number, during?: (fraction: number) => Promise<void>) {
@@ -120,15 +153,31 @@ export async function createStream(ctx: FaultContext, name: string, o: { symbols
     async close() {
       await publisher.disconnect();
       await ctx.pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]).catch(() => {});
+      if (events) await ctx.pool.query('DELETE FROM market_events WHERE id LIKE $1', [`${id}-%`]).catch(() => {});
       const admin = ctx.kafka.admin();
       await admin.connect();
-      await admin.deleteTopics({ topics: [topic.name, topic.dlq] }).catch(() => {});
+      await admin.deleteTopics({ topics: events ? [topic.name, topic.dlq, events.name, events.dlq] : [topic.name, topic.dlq] }).catch(() => {});
       await admin.disconnect();
     },
   };
 }
 export type Stream = Awaited<ReturnType<typeof createStream>>;
 
+
+/** A member's environment: the stream's topic (and events topic, when it has one) and a group prefix of its own. */
+export const envOf = (stream: { topic: { name: string }; events?: { name: string } }, extra: Record<string, string> = {}) => ({
+  ...(stream.events ? { MARKET_EVENTS_TOPIC: stream.events.name } : {}),
+  PRICE_UPDATES_TOPIC: stream.topic.name, KAFKA_GROUP_PREFIX: `faults-${tag()}`, ...extra,
+});
+
+/** A TCP proxy in front of PostgreSQL (to cut or slow the members' link) and the POSTGRES_URL through it. */
+export async function proxiedPostgres(ctx: FaultContext): Promise<{ proxy: TcpProxy; url: string }> {
+  const pg = new URL(ctx.config.POSTGRES_URL);
+  const proxy = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
+  const via = new URL(ctx.config.POSTGRES_URL);
+  via.port = String(proxy.port);
+  return { proxy, url: via.toString() };
+}
 
 /** A `marketstream consume postgres` process; its JSON logs are kept to count group joins. */
 export interface Member { child: ChildProcess; joins(): number; exited: Promise<number | null> }
@@ -171,7 +220,7 @@ export async function recovered(ctx: FaultContext, stream: Stream, config: Confi
   const group = groupIdOf(config, 'postgres');
   while (Date.now() - from < deadlineMs) {
     if ((await stream.rows()) >= stream.published) {
-      const lag = await groupLag(ctx.kafka, group, [stream.topic.name]).catch(() => null);
+      const lag = await groupLag(ctx.kafka, group, stream.events ? [stream.topic.name, stream.events.name] : [stream.topic.name]).catch(() => null);
       if (lag && lag.every((p) => p.lag === 0)) return (Date.now() - from) / 1000;
     }
     await sleep(500);
@@ -179,16 +228,29 @@ export async function recovered(ctx: FaultContext, stream: Stream, config: Confi
   return null;
 }
 
-/** The table row figures from a finished stream. */
-export async function figures(
-  stream: Stream, o: { fault: string; rebalances: number; recoverSeconds: number | null; notes?: string; replayedMarkers?: number },
-): Promise<FaultResult> {
+/** The committed-offset watch of a scenario's postgres-sink group (started before its members). */
+export function watchGroup(ctx: FaultContext, env: { KAFKA_GROUP_PREFIX: string }): OffsetWatch {
+  return watchOffsets(ctx.kafka, [groupIdOf({ ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX }, 'postgres')]);
+}
+
+/** The table row figures from a finished stream: its counts, the offset watch (stopped here) and the reference comparison. */
+export async function figures(stream: Stream, o: {
+  fault: string; rebalances: number; recoverSeconds: number | null; notes?: string; replayedMarkers?: number; watch: OffsetWatch;
+}): Promise<FaultResult> {
+  const decreases = await o.watch.stop();
   const rows = await stream.rows();
   const dlq = await stream.dlq();
+  const ref = await stream.reference();
+  const notes = [
+    o.notes,
+    decreases.length ? `offsets fell: ${decreases.slice(0, 3).map((d) => `p${d.partition} ${d.from} → ${d.to}`).join(', ')}` : '',
+    ref.differences ? `reference: ${ref.missing} missing, ${ref.extra} extra, ${ref.wrong} other values (e.g. ${ref.examples[0]})` : '',
+  ].filter(Boolean).join('; ');
   return {
     fault: o.fault, records: stream.published, lost: Math.max(0, stream.published - rows),
     doubled: Math.max(0, dlq.markers - stream.markers - (o.replayedMarkers ?? 0)), inDlq: dlq.other,
-    rebalances: o.rebalances, recoverSeconds: o.recoverSeconds, ...(o.notes ? { notes: o.notes } : {}),
+    rebalances: o.rebalances, recoverSeconds: o.recoverSeconds, offsetDecreases: decreases.length, differences: ref.differences,
+    ...(notes ? { notes } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 // `npm run faults`: the fault matrix on the real stack, one row per fault: records, lost, doubled, in DLQ, rebalances,
-// seconds to recover. Writes bench/results/faults-latest.json. Options: --records N (default 200000), --outage-seconds S
+// seconds to recover, and the two invariants every row checks (./invariants.ts): committed-offset decreases while the
+// fault ran, and keys whose stored row differs from the newest-wins state of the log. Writes bench/results/faults-latest.json. Options: --records N (default 200000), --outage-seconds S
 // (default 300), --only <substring of a fault name>.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -9,7 +10,10 @@ import { createLogger } from '../../lib/logger.ts';
 import { createPgPool, migrate } from '../../lib/stores/postgres.ts';
 import { brokerKilled } from './broker-kill.ts';
 import type { FaultContext, FaultResult, Scenario } from './harness.ts';
+import { stopWatches } from './invariants.ts';
+import { scaleDuringCorrections } from './scale.ts';
 import { credentialsRevoked, flood, memberKills, rebuildRace, registryKilled, registryStorageDown, storeDown } from './scenarios.ts';
+import { storeCallHangs } from './store-lock.ts';
 
 const { values: args } = parseArgs({ options: {
   records: { type: 'string', default: '200000' }, 'outage-seconds': { type: 'string', default: '300' }, only: { type: 'string' },
@@ -22,7 +26,7 @@ const ctx: FaultContext = { config, logger, kafka: createKafka(config, logger, '
   records: Number(args.records), say };
 
 const scenarios: Scenario[] = [flood, registryKilled, registryStorageDown, credentialsRevoked, storeDown(Number(args['outage-seconds'])), rebuildRace,
-  memberKills, brokerKilled]
+  memberKills, brokerKilled, scaleDuringCorrections, storeCallHangs]
   .filter((s) => !args.only || s.name.includes(args.only));
 
 async function main() {
@@ -34,17 +38,18 @@ async function main() {
     try {
       results.push(await s.run(ctx));
     } catch (err) {
-      results.push({ fault: s.name, records: 0, lost: 0, doubled: 0, inDlq: 0, rebalances: 0, recoverSeconds: null,
+      results.push({ fault: s.name, records: 0, lost: 0, doubled: 0, inDlq: 0, rebalances: 0, recoverSeconds: null, offsetDecreases: null, differences: null,
         notes: `scenario failed: ${(err as Error).message}` });
     }
+    await stopWatches();
     say(`${s.name}: done in ${Math.round((Date.now() - started) / 1000)} s`);
   }
   const row = (c: (string | number)[]) => `| ${c.join(' | ')} |`;
   process.stdout.write([
-    row(['fault', 'records', 'lost', 'doubled', 'in DLQ', 'rebalances', 's to recover', 'notes']),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+    row(['fault', 'records', 'lost', 'doubled', 'in DLQ', 'rebalances', 's to recover', 'offset decreases', 'differences from reference', 'notes']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
     ...results.map((r) => row([r.fault, r.records, r.lost, r.doubled, r.inDlq, r.rebalances,
-      r.recoverSeconds === null ? 'never' : r.recoverSeconds.toFixed(1), r.notes ?? ''])),
+      r.recoverSeconds === null ? 'never' : r.recoverSeconds.toFixed(1), r.offsetDecreases ?? '-', r.differences ?? '-', r.notes ?? ''])),
   ].join('\n') + '\n');
   await mkdir(new URL('../results/', import.meta.url), { recursive: true });
   await writeFile(new URL('../results/faults-latest.json', import.meta.url),

@@ -9,12 +9,9 @@ import { rebuild } from '../../ops/rebuild.ts';
 import { POSTGRES_SOCKET_DIR } from '../../stack/services/postgres.ts';
 import { startTestRegistry } from '../../test/helpers/registry.ts';
 import { startTcpProxy } from '../../test/helpers/tcp-proxy.ts';
-import { createStream, figures, recovered, settled, startMember, stopMembers, tag, type Member, type Scenario } from './harness.ts';
+import { createStream, envOf, figures, proxiedPostgres, recovered, settled, startMember, stopMembers, tag, watchGroup, type Member, type Scenario } from './harness.ts';
 
 const cacheDir = () => mkdtempSync(path.join(tmpdir(), 'faults-schemas-'));
-const envOf = (stream: { topic: { name: string } }, extra: Record<string, string> = {}) => ({
-  PRICE_UPDATES_TOPIC: stream.topic.name, KAFKA_GROUP_PREFIX: `faults-${tag()}`, ...extra,
-});
 
 /** 0a. A flood of 20,000 undecodable records ahead of the good ones. */
 export const flood: Scenario = {
@@ -22,6 +19,7 @@ export const flood: Scenario = {
   async run(ctx) {
     const stream = await createStream(ctx, 'flood');
     const env = envOf(stream);
+    const watch = watchGroup(ctx, env);
     const producer = ctx.kafka.producer();
     await producer.connect();
     for (let i = 0; i < 20_000; i += 2000) {
@@ -36,7 +34,7 @@ export const flood: Scenario = {
     const recoverSeconds = await recovered(ctx, stream, { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX }, started);
     const joins = member.joins();
     await stopMembers([member]);
-    const result = await figures(stream, { fault: this.name, rebalances: joins - 1, recoverSeconds,
+    const result = await figures(stream, { fault: this.name, rebalances: joins - 1, recoverSeconds, watch,
       notes: 'in DLQ: the 20,000 undecodable records, as expected' });
     await stream.close();
     return result;
@@ -51,6 +49,7 @@ export const registryKilled: Scenario = {
     const stream = await createStream(ctx, 'registry-killed');
     const env = envOf(stream, { SCHEMA_REGISTRY_URL: registry.url, SCHEMA_CACHE_DIR: cacheDir() });
     const config = { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX };
+    const watch = watchGroup(ctx, env);
     const perSymbol = Math.ceil(ctx.records / stream.symbols.length);
     await stream.publish(0, Math.ceil(perSymbol / 10));
     const first = startMember(env);
@@ -63,7 +62,7 @@ export const registryKilled: Scenario = {
     const recoverSeconds = await recovered(ctx, stream, config, killedAt);
     const joins = fresh.joins();
     await stopMembers([fresh]);
-    const result = await figures(stream, { fault: this.name, rebalances: joins - 1, recoverSeconds,
+    const result = await figures(stream, { fault: this.name, rebalances: joins - 1, recoverSeconds, watch,
       notes: 'recovery from the kill; the registry stayed down' });
     await stream.close();
     return result;
@@ -81,6 +80,7 @@ export const registryStorageDown: Scenario = {
     await createSerde(ctx.config).encoder(stream.topic);
     const env = envOf(stream, { SCHEMA_REGISTRY_URL: registry.url, SCHEMA_CACHE_DIR: cacheDir(), TOPIC_PARTITIONS: String(ctx.config.TOPIC_PARTITIONS) });
     const config = { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX };
+    const watch = watchGroup(ctx, env);
     storage.cut();
     const members = [0, 1, 2].map(() => startMember(env));
     await stream.publish(0, Math.ceil(ctx.records / stream.symbols.length));
@@ -93,7 +93,7 @@ export const registryStorageDown: Scenario = {
     await stopMembers(members);
     await registry.kill();
     await storage.close();
-    const result = await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds, notes: 'recovery from the storage coming back' });
+    const result = await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds, watch, notes: 'recovery from the storage coming back' });
     await stream.close();
     return result;
   },
@@ -104,13 +104,11 @@ export function storeDown(outageSeconds: number): Scenario {
   return {
     name: `PostgreSQL down ${outageSeconds} s, 3 member processes`,
     async run(ctx) {
-      const pg = new URL(ctx.config.POSTGRES_URL);
-      const proxy = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
-      const via = new URL(ctx.config.POSTGRES_URL);
-      via.port = String(proxy.port);
+      const { proxy, url } = await proxiedPostgres(ctx);
       const stream = await createStream(ctx, 'store-down');
-      const env = envOf(stream, { POSTGRES_URL: via.toString() });
+      const env = envOf(stream, { POSTGRES_URL: url });
       const config = { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX };
+      const watch = watchGroup(ctx, env);
       const members = [0, 1, 2].map(() => startMember(env));
       await stream.publish(0, 10);
       await recovered(ctx, stream, config, Date.now());
@@ -128,7 +126,7 @@ export function storeDown(outageSeconds: number): Scenario {
       const alive = members.filter((m) => m.child.exitCode === null).length;
       await stopMembers(members);
       await proxy.close();
-      const result = await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds,
+      const result = await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds, watch,
         notes: `${alive}/3 members alive at the end; ${perSymbol} bars per symbol` });
       await stream.close();
       return result;
@@ -143,6 +141,7 @@ export const memberKills: Scenario = {
     const stream = await createStream(ctx, 'member-kills');
     const env = envOf(stream);
     const config = { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX };
+    const watch = watchGroup(ctx, env);
     const members: Member[] = [0, 1, 2].map(() => startMember(env));
     await stream.publish(0, 10);
     await recovered(ctx, stream, config, Date.now());
@@ -164,7 +163,7 @@ export const memberKills: Scenario = {
     const recoverSeconds = await recovered(ctx, stream, config, lastKill);
     const joins = all.reduce((n, m) => n + m.joins(), 0);
     await stopMembers(members);
-    const result = await figures(stream, { fault: this.name, rebalances: joins, recoverSeconds,
+    const result = await figures(stream, { fault: this.name, rebalances: joins, recoverSeconds, watch,
       notes: `${kills} kills; rebalances expected after each kill and restart; recovery from the last kill` });
     await stream.close();
     return result;
@@ -186,6 +185,7 @@ export const credentialsRevoked: Scenario = {
     const stream = await createStream(ctx, 'credentials');
     const env = envOf(stream, { POSTGRES_URL: url.toString() });
     const config = { ...ctx.config, KAFKA_GROUP_PREFIX: env.KAFKA_GROUP_PREFIX };
+    const watch = watchGroup(ctx, env);
     const members = [0, 1, 2].map(() => startMember(env));
     try {
       await stream.publish(0, 10);
@@ -200,8 +200,9 @@ export const credentialsRevoked: Scenario = {
       const restoredAt = Date.now();
       const recoverSeconds = await recovered(ctx, stream, config, restoredAt);
       const joins = members.reduce((n, m) => n + m.joins(), 0);
-      return await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds, notes: 'recovery from the password being restored' });
+      return await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds, watch, notes: 'recovery from the password being restored' });
     } finally {
+      await watch.stop();
       await stopMembers(members);
       await stream.close();
       await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => {});
@@ -220,13 +221,14 @@ export const rebuildRace: Scenario = {
     const perSymbol = Math.ceil(ctx.records / stream.symbols.length);
     await stream.publish(0, Math.ceil(perSymbol / 2));
     const replayedMarkers = stream.markers; // a rebuild replays these on purpose: dead-lettered once more, not doubled
+    const watch = watchGroup(ctx, env);
     const first = startMember(env);
     await recovered(ctx, stream, config, Date.now());
     await stopMembers([first]);
     let intruder: Member | undefined;
     const started = Date.now();
     try {
-      await rebuild({
+      const rebuilt = await rebuild({
         config, logger: ctx.logger, sink: 'postgres', topics: { prices: stream.topic }, allowPartial: false,
         async beforeClear() {
           intruder = startMember(env); // a member joining while the store is cleared
@@ -235,9 +237,12 @@ export const rebuildRace: Scenario = {
         },
       });
       const recoverSeconds = await recovered(ctx, stream, config, started);
-      return await figures(stream, { fault: this.name, rebalances: intruder?.joins() ?? 0, recoverSeconds, replayedMarkers,
-        notes: 'seconds: the whole rebuild; rebalances: joins of the member that started during the clear' });
+      // The rewind the rebuild itself commits (each partition from its committed offset to the earliest) is no decrease.
+      watch.excuse(rebuilt.rewound.map((c) => ({ topic: c.topic, partition: c.partition, from: c.before === null ? null : Number(c.before), to: Number(c.after) })));
+      return await figures(stream, { fault: this.name, rebalances: intruder?.joins() ?? 0, recoverSeconds, replayedMarkers, watch,
+        notes: 'seconds: the whole rebuild; rebalances: joins of the member that started during the clear; offsets: its own rewind excused' });
     } finally {
+      await watch.stop();
       if (intruder) await stopMembers([intruder]);
       await stream.close();
     }

@@ -21,6 +21,8 @@ export interface TcpProxy {
   stall(): void;
   /** Bytes held so far since hold() (0 when not holding): a test waits for > 0 to know a write is in flight. */
   held(): number;
+  /** Delays every chunk, each way, by `ms` (0: none), order kept: a slow link, so calls stay in flight longer. */
+  latency(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -28,12 +30,28 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let up = true;
   let holding = false;
   let heldBytes = 0;
+  let delayMs = 0;
   const queued: Array<{ to: net.Socket; chunk: Buffer }> = [];
   const sockets = new Set<net.Socket>();
   const stalled = new WeakSet<net.Socket>();
+  /** Chunks on their way to one socket, each with the time it is due (non-decreasing), written by one timer in order. */
+  const delayed = new Map<net.Socket, { due: number; chunk: Buffer }[]>();
+  const pump = (to: net.Socket) => {
+    const q = delayed.get(to)!;
+    while (q.length && q[0]!.due <= Date.now()) if (!to.destroyed) to.write(q.shift()!.chunk); else q.shift();
+    if (q.length) setTimeout(() => pump(to), q[0]!.due - Date.now()); else delayed.delete(to);
+  };
+  const send = (to: net.Socket, chunk: Buffer) => {
+    if (delayMs === 0 && !delayed.has(to)) { to.write(chunk); return; }
+    const q = delayed.get(to);
+    const item = { due: Math.max(Date.now() + delayMs, q?.at(-1)?.due ?? 0), chunk };
+    if (q) { q.push(item); return; }
+    delayed.set(to, [item]);
+    setTimeout(() => pump(to), delayMs);
+  };
   const forward = (from: net.Socket, to: net.Socket) => from.on('data', (chunk: Buffer) => {
     if (stalled.has(from)) return;
-    if (holding) { queued.push({ to, chunk }); heldBytes += chunk.length; } else to.write(chunk);
+    if (holding) { queued.push({ to, chunk }); heldBytes += chunk.length; } else send(to, chunk);
   });
   const server = net.createServer((client) => {
     if (!up) { client.destroy(); return; }
@@ -53,10 +71,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     release() {
       holding = false;
       heldBytes = 0;
-      for (const { to, chunk } of queued.splice(0)) if (!to.destroyed) to.write(chunk);
+      for (const { to, chunk } of queued.splice(0)) if (!to.destroyed) send(to, chunk);
     },
     held: () => heldBytes,
     stall() { for (const s of sockets) stalled.add(s); },
+    latency(ms) { delayMs = ms; },
     close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
   };
 }
