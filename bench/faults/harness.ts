@@ -54,15 +54,18 @@ const MINUTE = 60_000;
 export const tag = () => randomBytes(4).toString('hex');
 
 /**
- * A stream of minute bars for `symbols` on a fresh isolated topic, with markers; with `events`, also an isolated
- * market-events topic (the members read it as MARKET_EVENTS_TOPIC) for publications, re-publications and withdrawals.
+ * A stream of minute bars for `symbols` on a fresh isolated topic, with markers; with `events`, also events of ids of
+ * its own (publications, re-publications, withdrawals) on the shared market-events topic: main has no setting that
+ * renames it for the members (PRICE_UPDATES_TOPIC only), and every member reads it anyway. close() withdraws them all,
+ * so later readers of that log end without them.
  */
 export async function createStream(ctx: FaultContext, name: string, o: { symbols?: number; config?: Config; events?: boolean } = {}) {
   const config = o.config ?? ctx.config;
   const id = tag();
   const topic: TopicDef<PriceUpdate> = withName(priceUpdates, `faults-${name}-${id}`);
-  const events: TopicDef<MarketEvent> | undefined = o.events ? withName(marketEvents, `faults-${name}-events-${id}`) : undefined;
+  const events: TopicDef<MarketEvent> | undefined = o.events ? marketEvents : undefined;
   await ensureTopics(ctx.kafka, config, events ? [topic, events] : [topic]);
+  const eventIds = new Set<string>();
   const symbols = Array.from({ length: o.symbols ?? 20 }, (_, i) => `F${id.slice(0, 5).toUpperCase()}${String(i).padStart(2, '0')}`);
   const publisher: Publisher = createPublisher({ kafka: ctx.kafka, serde: createSerde(config), logger: ctx.logger });
   await publisher.connect();
@@ -105,6 +108,7 @@ export async function createStream(ctx: FaultContext, name: string, o: { symbols
     },
     /** Events `ids` (e.g. `${id}-7`: the number picks the symbol) at `revision`: a publication, or a re-publication with other values. */
     async publishEvents(ids: readonly string[], revision: number) {
+      for (const e of ids) eventIds.add(e);
       await publisher.send(events!, ids.map((e) => event(e, revision)), { source: 'faults' });
     },
     /** The id of event n of this stream. */
@@ -116,7 +120,7 @@ export async function createStream(ctx: FaultContext, name: string, o: { symbols
     /** The stored rows against the newest-wins state of the log (prices, and events when the stream has them). */
     async reference(): Promise<ReferenceDiff> {
       const prices = await priceReferenceDiff(ctx.kafka, config, ctx.pool, topic, symbols);
-      return events ? addDiffs(prices, await eventReferenceDiff(ctx.kafka, config, ctx.pool, events)) : prices;
+      return events ? addDiffs(prices, await eventReferenceDiff(ctx.kafka, config, ctx.pool, events, (e) => e.startsWith(`${id}-`))) : prices;
     },
     /** Publishes `total` more bars (over all symbols) at about `perSecond`, calling `during(fraction)` between chunks. */
     async publishPaced(total: number, perSecond: number, during?: (fraction: number) => Promise<void>) {
@@ -151,12 +155,13 @@ export async function createStream(ctx: FaultContext, name: string, o: { symbols
       return { markers: m, other };
     },
     async close() {
+      if (events) await publisher.sendRaw(events.name, [...eventIds].map((key) => ({ key, value: null }))).catch(() => {});
       await publisher.disconnect();
       await ctx.pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [symbols]).catch(() => {});
-      if (events) await ctx.pool.query('DELETE FROM market_events WHERE id LIKE $1', [`${id}-%`]).catch(() => {});
+      if (events) await ctx.pool.query('DELETE FROM market_events WHERE id = ANY($1)', [[...eventIds]]).catch(() => {});
       const admin = ctx.kafka.admin();
       await admin.connect();
-      await admin.deleteTopics({ topics: events ? [topic.name, topic.dlq, events.name, events.dlq] : [topic.name, topic.dlq] }).catch(() => {});
+      await admin.deleteTopics({ topics: [topic.name, topic.dlq] }).catch(() => {});
       await admin.disconnect();
     },
   };
@@ -164,9 +169,8 @@ export async function createStream(ctx: FaultContext, name: string, o: { symbols
 export type Stream = Awaited<ReturnType<typeof createStream>>;
 
 
-/** A member's environment: the stream's topic (and events topic, when it has one) and a group prefix of its own. */
-export const envOf = (stream: { topic: { name: string }; events?: { name: string } }, extra: Record<string, string> = {}) => ({
-  ...(stream.events ? { MARKET_EVENTS_TOPIC: stream.events.name } : {}),
+/** A member's environment: the stream's topic and a group prefix of its own. */
+export const envOf = (stream: { topic: { name: string } }, extra: Record<string, string> = {}) => ({
   PRICE_UPDATES_TOPIC: stream.topic.name, KAFKA_GROUP_PREFIX: `faults-${tag()}`, ...extra,
 });
 
@@ -182,6 +186,13 @@ export async function proxiedPostgres(ctx: FaultContext): Promise<{ proxy: TcpPr
 /** A `marketstream consume postgres` process; its JSON logs are kept to count group joins. */
 export interface Member { child: ChildProcess; joins(): number; exited: Promise<number | null> }
 
+/** Member processes not exited yet: killMembers() ends them when the run itself is stopped. */
+const live = new Set<ChildProcess>();
+
+export function killMembers(): void {
+  for (const c of live) c.kill('SIGKILL');
+}
+
 export function startMember(env: Record<string, string>): Member {
   const child = spawn(process.execPath, ['bin/marketstream.js', 'consume', 'postgres'], {
     env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', METRICS_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
@@ -193,10 +204,14 @@ export function startMember(env: Record<string, string>): Member {
       buffered += d.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
-      for (const l of lines) if (l.includes('"msg":"joined group"')) joins++;
+      for (const l of lines) {
+        if (l.includes('"msg":"joined group"')) joins++;
+        if (process.env.FAULTS_MEMBER_LOGS && /"level":(40|50|60)/.test(l)) process.stderr.write(`member ${child.pid}: ${l.slice(0, 400)}\n`);
+      }
     });
   }
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  live.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { live.delete(child); resolve(code); }));
   return { child, joins: () => joins, exited };
 }
 

@@ -9,7 +9,7 @@ import { createKafka } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { createPgPool, migrate } from '../../lib/stores/postgres.ts';
 import { brokerKilled } from './broker-kill.ts';
-import type { FaultContext, FaultResult, Scenario } from './harness.ts';
+import { killMembers, type FaultContext, type FaultResult, type Scenario } from './harness.ts';
 import { stopWatches } from './invariants.ts';
 import { scaleDuringCorrections } from './scale.ts';
 import { credentialsRevoked, flood, memberKills, rebuildRace, registryKilled, registryStorageDown, storeDown } from './scenarios.ts';
@@ -28,6 +28,9 @@ const ctx: FaultContext = { config, logger, kafka: createKafka(config, logger, '
 const scenarios: Scenario[] = [flood, registryKilled, registryStorageDown, credentialsRevoked, storeDown(Number(args['outage-seconds'])), rebuildRace,
   memberKills, brokerKilled, scaleDuringCorrections, storeCallHangs]
   .filter((s) => !args.only || s.name.includes(args.only));
+
+// Stopped (Ctrl-C, a timeout): the member processes go too, instead of staying on as orphans.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { killMembers(); process.exit(130); });
 
 async function main() {
   await migrate(ctx.pool);

@@ -159,9 +159,11 @@ export async function priceReferenceDiff(kafka: Kafka, config: Config, pool: Poo
   });
 }
 
-/** market_events rows of the ids the events topic names against its newest-wins state (tombstones delete). */
-export async function eventReferenceDiff(kafka: Kafka, config: Config, pool: Pool, topic: TopicDef<MarketEvent>): Promise<ReferenceDiff> {
-  const expected = await lastPerKey(kafka, config, topic, (v) => v.id, (v) => validateMarketEvent(v, Date.now()), true);
+/** market_events rows of the ids the events topic names (those `keep` says) against its newest-wins state (tombstones delete). */
+export async function eventReferenceDiff(kafka: Kafka, config: Config, pool: Pool, topic: TopicDef<MarketEvent>,
+  keep: (id: string) => boolean = () => true): Promise<ReferenceDiff> {
+  const all = await lastPerKey(kafka, config, topic, (v) => v.id, (v) => validateMarketEvent(v, Date.now()), true);
+  const expected = new Map([...all].filter(([id]) => keep(id)));
   const { rows } = await pool.query(
     'SELECT id, symbols, headline, summary, source, url, published_at, category FROM market_events WHERE id = ANY($1)', [[...expected.keys()]]);
   const stored = new Map(rows.map((r) => [r.id as string, r]));

@@ -29,6 +29,7 @@ export const scaleDuringCorrections: Scenario = {
       await stream.publish(0, 10);
       await recovered(ctx, stream, config, Date.now());
       const base = await settled(members);
+      ctx.say('1 member settled; producing');
       proxy.latency(LATENCY_MS);
       const perRound = Math.max(1, Math.ceil((ctx.records / stream.symbols.length - 10) / ROUNDS));
       let stopping: Promise<void> | undefined;
@@ -45,11 +46,12 @@ export const scaleDuringCorrections: Scenario = {
           withdrawn += gone.length;
         }
         if (r > 3) { await stream.publishEvents(ids(r - 3).filter((_, k) => k % 4 === 0), r); republished += EVENTS / 4; } // some withdrawn ones come back
-        if (r === ROUNDS / 5) members.push(startMember(env), startMember(env));
+        if (r === ROUNDS / 5) { members.push(startMember(env), startMember(env)); ctx.say(`round ${r}: 2 members started`); }
         if (r === (3 * ROUNDS) / 5) {
           const leaving = members.slice(1);
           const at = Date.now();
           for (const m of leaving) m.child.kill('SIGTERM');
+          ctx.say(`round ${r}: 2 members SIGTERMed`);
           stopping = Promise.all(leaving.map(async (m) => {
             const code = await Promise.race([m.exited, sleep(60_000).then(() => 'none within 60 s')]);
             stops.push(`exit ${String(code)} after ${((Date.now() - at) / 1000).toFixed(1)} s`);
@@ -60,6 +62,7 @@ export const scaleDuringCorrections: Scenario = {
       await stream.publish(10 + (ROUNDS - 1) * perRound, 10 + ROUNDS * perRound, ROUNDS + 1); // the last round's corrections
       const endedAt = Date.now();
       await stopping;
+      ctx.say(`produced; stopped members: ${stops.join(', ')}; waiting for the group to catch up`);
       const recoverSeconds = await recovered(ctx, stream, config, endedAt);
       const joins = members.reduce((n, m) => n + m.joins(), 0);
       await stopMembers(members);
