@@ -26,6 +26,8 @@ export interface OffsetWatch {
   decreases(): OffsetDecrease[];
   /** Leaves out decreases matching `rewind` (once per matching partition): a rewind the scenario does on purpose. */
   excuse(rewinds: ReadonlyArray<{ topic: string; partition: number; from: number | null; to: number }>): void;
+  /** How many decreases were excused. */
+  excused(): number;
   /** One last poll, then stops; the decreases seen. */
   stop(): Promise<OffsetDecrease[]>;
 }
@@ -80,6 +82,7 @@ export function watchOffsets(kafka: Kafka, groups: readonly string[], intervalMs
         if (d) excused = [...excused, d];
       }
     },
+    excused: () => excused.length,
     async stop() {
       running = false;
       active.delete(watch);

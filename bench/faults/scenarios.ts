@@ -240,7 +240,8 @@ export const rebuildRace: Scenario = {
       // The rewind the rebuild itself commits (each partition from its committed offset to the earliest) is no decrease.
       watch.excuse(rebuilt.rewound.map((c) => ({ topic: c.topic, partition: c.partition, from: c.before === null ? null : Number(c.before), to: Number(c.after) })));
       return await figures(stream, { fault: this.name, rebalances: intruder?.joins() ?? 0, recoverSeconds, replayedMarkers, watch,
-        notes: 'seconds: the whole rebuild; rebalances: joins of the member that started during the clear; offsets: its own rewind excused' });
+        notes: `seconds: the whole rebuild; rebalances: joins of the member that started during the clear; offsets: its own rewind excused `
+          + `(${watch.excused()} of ${rebuilt.rewound.length} partitions seen rewound)` });
     } finally {
       await watch.stop();
       if (intruder) await stopMembers([intruder]);
