@@ -1,7 +1,8 @@
 // `npm run faults`: the fault matrix on the real stack, one row per fault: records, lost, doubled, in DLQ, rebalances,
 // seconds to recover, and the two invariants every row checks (./invariants.ts): committed-offset decreases while the
-// fault ran, and keys whose stored row differs from the newest-wins state of the log. Writes bench/results/faults-latest.json. Options: --records N (default 200000), --outage-seconds S
-// (default 300), --only <substring of a fault name>. FAULTS_MEMBER_LOGS=1 prints the members' warnings and errors to stderr.
+// fault ran, and keys whose stored row differs from the newest-wins state of the log. Writes
+// bench/results/faults-latest.json. Options: --records N (default 200000), --outage-seconds S (default 300), --only
+// <substring of a fault name>. FAULTS_MEMBER_LOGS=1 prints the members' warnings and errors to stderr.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../lib/config.ts';

@@ -145,11 +145,13 @@ function compare<R>(expected: Map<string, unknown>, rows: Map<string, R>, differ
 }
 
 /** price_data rows of `symbols` against the newest-wins state of the price topic. */
-export async function priceReferenceDiff(kafka: Kafka, config: Config, pool: Pool, topic: TopicDef<PriceUpdate>, symbols: readonly string[]): Promise<ReferenceDiff> {
+export async function priceReferenceDiff(kafka: Kafka, config: Config, pool: Pool, topic: TopicDef<PriceUpdate>,
+  symbols: readonly string[]): Promise<ReferenceDiff> {
   const key = (symbol: string, interval: string, t: number) => `${symbol}|${interval}|${t}`;
   const expected = await lastPerKey(kafka, config, topic, (v) => key(v.symbol, v.interval, v.eventTime), (v) => validatePriceUpdate(v, Date.now()), false);
   const { rows } = await pool.query(
-    'SELECT symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at, vwap, trades FROM price_data WHERE symbol = ANY($1)', [symbols]);
+    `SELECT symbol, interval, ts, open, high, low, close, volume, source, quality, ingested_at, vwap, trades
+     FROM price_data WHERE symbol = ANY($1)`, [symbols]);
   const stored = new Map(rows.map((r) => [key(r.symbol, r.interval, ms(r.ts)!), r]));
   return compare(expected, stored, (b: PriceUpdate, r: Record<string, unknown>) => {
     const cols: Array<[string, unknown, unknown]> = [

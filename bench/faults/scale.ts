@@ -3,7 +3,9 @@
 // event ids, with PostgreSQL behind a TCP proxy that delays every chunk so writes are in flight at each rebalance.
 // Members are `marketstream consume postgres` processes; the two that joined are stopped with SIGTERM.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createStream, envOf, figures, proxiedPostgres, recovered, settled, startMember, stopMembers, watchGroup, type Member, type Scenario } from './harness.ts';
+import {
+  createStream, envOf, figures, proxiedPostgres, recovered, settled, startMember, stopMembers, watchGroup, type Member, type Scenario,
+} from './harness.ts';
 
 /** Delay per chunk, each way, on the members' link to PostgreSQL: a batch's BEGIN, COPY, merge and COMMIT take ~0.5 s. */
 const LATENCY_MS = 60;

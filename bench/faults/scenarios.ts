@@ -9,7 +9,9 @@ import { rebuild } from '../../ops/rebuild.ts';
 import { POSTGRES_SOCKET_DIR } from '../../stack/services/postgres.ts';
 import { startTestRegistry } from '../../test/helpers/registry.ts';
 import { startTcpProxy } from '../../test/helpers/tcp-proxy.ts';
-import { createStream, envOf, figures, proxiedPostgres, recovered, settled, startMember, stopMembers, tag, watchGroup, type Member, type Scenario } from './harness.ts';
+import {
+  createStream, envOf, figures, proxiedPostgres, recovered, settled, startMember, stopMembers, tag, watchGroup, type Member, type Scenario,
+} from './harness.ts';
 
 const cacheDir = () => mkdtempSync(path.join(tmpdir(), 'faults-schemas-'));
 
@@ -238,7 +240,9 @@ export const rebuildRace: Scenario = {
       });
       const recoverSeconds = await recovered(ctx, stream, config, started);
       // The rewind the rebuild itself commits (each partition from its committed offset to the earliest) is no decrease.
-      watch.excuse(rebuilt.rewound.map((c) => ({ topic: c.topic, partition: c.partition, from: c.before === null ? null : Number(c.before), to: Number(c.after) })));
+      watch.excuse(rebuilt.rewound.map((c) => ({
+        topic: c.topic, partition: c.partition, from: c.before === null ? null : Number(c.before), to: Number(c.after),
+      })));
       return await figures(stream, { fault: this.name, rebalances: intruder?.joins() ?? 0, recoverSeconds, replayedMarkers, watch,
         notes: `seconds: the whole rebuild; rebalances: joins of the member that started during the clear; offsets: its own rewind excused `
           + `(${watch.excused()} of ${rebuilt.rewound.length} partitions seen rewound)` });
