@@ -184,7 +184,13 @@ export async function proxiedPostgres(ctx: FaultContext): Promise<{ proxy: TcpPr
 }
 
 /** A `marketstream consume postgres` process; its JSON logs are kept to count group joins. */
-export interface Member { child: ChildProcess; joins(): number; exited: Promise<number | null> }
+export interface Member {
+  child: ChildProcess;
+  joins(): number;
+  /** When each join was logged (epoch ms). */
+  joinTimes: readonly number[];
+  exited: Promise<number | null>;
+}
 
 /** Member processes not exited yet: killMembers() ends them when the run itself is stopped. */
 const live = new Set<ChildProcess>();
@@ -198,6 +204,7 @@ export function startMember(env: Record<string, string>): Member {
     env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', METRICS_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let joins = 0;
+  const joinTimes: number[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {
     let buffered = '';
     stream.on('data', (d: Buffer) => {
@@ -205,14 +212,14 @@ export function startMember(env: Record<string, string>): Member {
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
       for (const l of lines) {
-        if (l.includes('"msg":"joined group"')) joins++;
+        if (l.includes('"msg":"joined group"')) { joins++; joinTimes.push(Date.now()); }
         if (process.env.FAULTS_MEMBER_LOGS && /"level":(40|50|60)/.test(l)) process.stderr.write(`member ${child.pid}: ${l.slice(0, 400)}\n`);
       }
     });
   }
   live.add(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { live.delete(child); resolve(code); }));
-  return { child, joins: () => joins, exited };
+  return { child, joins: () => joins, joinTimes, exited };
 }
 
 /** Waits until no member joined for `quietMs`: the group has settled. Returns the total joins so far. */

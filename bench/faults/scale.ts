@@ -27,6 +27,10 @@ export const scaleDuringCorrections: Scenario = {
     let withdrawn = 0;
     let republished = 0;
     const stops: string[] = [];
+    /** When PostgreSQL calls were on the slowed link (sampled every 50 ms): to tell whether writes were in flight at each join. */
+    const busyAt: number[] = [];
+    let sampling = true;
+    const sampler = (async () => { while (sampling) { if (proxy.inTransit() > 0) busyAt.push(Date.now()); await sleep(50); } })();
     try {
       await stream.publish(0, 10);
       await recovered(ctx, stream, config, Date.now());
@@ -48,7 +52,10 @@ export const scaleDuringCorrections: Scenario = {
           withdrawn += gone.length;
         }
         if (r > 3) { await stream.publishEvents(ids(r - 3).filter((_, k) => k % 4 === 0), r); republished += EVENTS / 4; } // some withdrawn ones come back
-        if (r === ROUNDS / 5) { members.push(startMember(env), startMember(env)); ctx.say(`round ${r}: 2 members started`); }
+        if (r === ROUNDS / 5) {
+          members.push(startMember(env), startMember(env));
+          ctx.say(`round ${r}: 2 members started`);
+        }
         if (r === (3 * ROUNDS) / 5) {
           const leaving = members.slice(1);
           const at = Date.now();
@@ -67,11 +74,18 @@ export const scaleDuringCorrections: Scenario = {
       ctx.say(`produced; stopped members: ${stops.join(', ')}; waiting for the group to catch up`);
       const recoverSeconds = await recovered(ctx, stream, config, endedAt);
       const joins = members.reduce((n, m) => n + m.joins(), 0);
+      sampling = false;
+      await sampler;
+      // The joins after the first settled: did a write travel on the link in the 1.5 s before each?
+      const rejoins = members.flatMap((m) => m.joinTimes).sort((a, b) => a - b).slice(base);
+      const inFlight = rejoins.filter((t) => busyAt.some((b) => b <= t && b >= t - 1500)).length;
       await stopMembers(members);
       return await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds, watch,
         notes: `${stream.corrections} corrections, ${ROUNDS * EVENTS} events, ${republished} re-published, ${withdrawn} withdrawn; `
-          + `PostgreSQL +${LATENCY_MS} ms per chunk each way; the 2 SIGTERMed members: ${stops.join(', ')}; recovery from the last record` });
+          + `PostgreSQL +${LATENCY_MS} ms per chunk each way, calls on it in the 1.5 s before ${inFlight} of ${rejoins.length} joins; `
+          + `the 2 SIGTERMed members: ${stops.join(', ')}; recovery from the last record` });
     } finally {
+      sampling = false;
       await watch.stop();
       await stopMembers(members);
       await proxy.close();

@@ -30,6 +30,7 @@ describe('tcp proxy latency', () => {
       if (received.length >= expected.length) resolve(Date.now() - started);
     }));
     for (let i = 0; i < 20; i++) { socket.write(`<${i}>`); await new Promise((r) => setTimeout(r, 5)); }
+    expect(proxy.inTransit()).toBeGreaterThan(0);
     const ms = await done;
     expect(received).toBe(expected);
     expect(ms).toBeGreaterThanOrEqual(300); // 150 ms there, 150 ms back

@@ -23,6 +23,8 @@ export interface TcpProxy {
   held(): number;
   /** Delays every chunk, each way, by `ms` (0: none), order kept: a slow link, so calls stay in flight longer. */
   latency(ms: number): void;
+  /** Chunks on their way now under latency(): > 0 means calls are in flight on the link. */
+  inTransit(): number;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     held: () => heldBytes,
     stall() { for (const s of sockets) stalled.add(s); },
     latency(ms) { delayMs = ms; },
+    inTransit: () => [...delayed.values()].reduce((n, q) => n + q.length, 0),
     close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
   };
 }
