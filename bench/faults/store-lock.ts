@@ -41,6 +41,9 @@ export const storeCallHangs: Scenario = {
       const half = Math.ceil(perSymbol / 2);
       await stream.publish(10, half); // the members' writes of these wait on the lock
       await sleep(Math.max(0, STOP_AFTER_MS - (Date.now() - lockedAt)));
+      // Who waits on the lock now (any client of the server: price_data is shared).
+      const waiting = Number((await ctx.pool.query(
+        `SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND relation = 'price_data'::regclass AND NOT granted`)).rows[0].count);
       const victim = members[0]!;
       const stoppedAt = Date.now();
       victim.child.kill('SIGTERM');
@@ -60,8 +63,8 @@ export const storeCallHangs: Scenario = {
         : 'no exit within 60 s of its SIGTERM (SIGKILLed)';
       await stopMembers(members);
       return await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds, watch,
-        notes: `lock held ${HOLD_MS / 1000} s; stopping member: ${how}, lock released ${releasedAfter} s after the SIGTERM `
-          + `(members: POSTGRES_LOCK_TIMEOUT_MS=${LOCK_TIMEOUT_MS}, SHUTDOWN_GRACE_SECONDS=${GRACE_SECONDS}); recovery from the release` });
+        notes: `lock held ${HOLD_MS / 1000} s, ${waiting} session(s) waiting on it at the SIGTERM; stopping member: ${how}, `
+          + `lock released ${releasedAfter} s after the SIGTERM (members: POSTGRES_LOCK_TIMEOUT_MS=${LOCK_TIMEOUT_MS}, SHUTDOWN_GRACE_SECONDS=${GRACE_SECONDS}); recovery from the release` });
     } finally {
       if (locked) await locker.query('ROLLBACK').catch(() => {});
       await locker.end().catch(() => {});
