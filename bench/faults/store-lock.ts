@@ -64,7 +64,8 @@ export const storeCallHangs: Scenario = {
       await stopMembers(members);
       return await figures(stream, { fault: this.name, rebalances: joins - base, recoverSeconds, watch,
         notes: `lock held ${HOLD_MS / 1000} s, ${waiting} session(s) waiting on it at the SIGTERM; stopping member: ${how}, `
-          + `lock released ${releasedAfter} s after the SIGTERM (members: POSTGRES_LOCK_TIMEOUT_MS=${LOCK_TIMEOUT_MS}, SHUTDOWN_GRACE_SECONDS=${GRACE_SECONDS}); recovery from the release` });
+          + `lock released ${releasedAfter} s after the SIGTERM `
+          + `(members: POSTGRES_LOCK_TIMEOUT_MS=${LOCK_TIMEOUT_MS}, SHUTDOWN_GRACE_SECONDS=${GRACE_SECONDS}); recovery from the release` });
     } finally {
       if (locked) await locker.query('ROLLBACK').catch(() => {});
       await locker.end().catch(() => {});
