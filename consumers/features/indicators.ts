@@ -32,6 +32,15 @@
 // Measured on the fixture (a ~$190 stock, a session opening halted, a ~$43,000 instrument): EMA, MACD line and VWAP are
 // bit-identical to TA-Lib, every other value within 5e-13 relative. TA-Lib's cancellation could exceed 1e-9 only for a
 // nearly flat window at prices far above these (its error grows with price^2 / variance).
+//
+// Why not the npm library trading-signals (8.3.0, evaluated against the same fixture): its SMA, Bollinger bands and RSI
+// agree with TA-Lib on ordinary data, but its EMA is seeded with the first close (TA-Lib: the SMA of the first n), so
+// EMA(12/26) differ by up to 6e-4 relative for ~170 bars; its MACD runs two independent EMAs and emits from bar 26 with
+// a signal not yet seeded (TA-Lib: aligned EMAs, everything from bar 34), off by up to 300 % early on; its ATR counts
+// high - low of the first bar as a true range and starts a bar early (off by 1.4 % at first); its RSI is 100 where gains
+// and losses are both 0 (TA-Lib: 0). And its state lives in #private fields, which cannot be checkpointed as JSON.
+// Caveat of matching TA-Lib: its zero thresholds are absolute, so a window whose variance is under 1e-8 (a standard
+// deviation under 1e-4: very low-priced instruments, or log returns of a very quiet minute) reports a deviation of 0.
 import { ValidationError } from '../../lib/errors.ts';
 
 export interface IndicatorBar {
