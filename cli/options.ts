@@ -1,6 +1,7 @@
 // Parsers for command-line option values shared by the commands (commander's custom option processing): each returns
 // the parsed value or throws InvalidArgumentError, whose message commander prints after the option name.
 import { InvalidArgumentError } from 'commander';
+import { isTimeZone } from '../lib/time-zone.ts';
 import { SYMBOL_PATTERN } from '../topics/rules.ts';
 
 /** `AAPL, msft` → ['AAPL', 'MSFT']: upper-cased ticker symbols, at least one. */
@@ -8,6 +9,12 @@ export function symbolList(v: string): string[] {
   const xs = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
   if (xs.length === 0 || !xs.every((x) => SYMBOL_PATTERN.test(x))) throw new InvalidArgumentError('expected a comma-separated list of ticker symbols');
   return xs;
+}
+
+/** An IANA time zone Intl knows (America/New_York, UTC). */
+export function timeZone(v: string): string {
+  if (!isTimeZone(v)) throw new InvalidArgumentError('expected an IANA time zone, e.g. America/New_York');
+  return v;
 }
 
 export function positiveInt(v: string): number {

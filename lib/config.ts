@@ -182,7 +182,12 @@ export const configSpec = {
   },
   PRICE_RETENTION_DAYS: { schema: int(1), default: '90', doc: 'Retention of price-updates (replay window)' },
   EVENT_RETENTION_DAYS: { schema: int(1), default: '365', doc: 'Retention of market-events and graph-mutations' },
-  REDIS_LATEST_TTL_SECONDS: { schema: int(1), default: '60', doc: 'TTL of price:{symbol}:latest' },
+  REDIS_LATEST_TTL_SECONDS: {
+    schema: int(1), default: '60',
+    doc: 'Margin of price:{symbol}:latest\'s TTL, which follows the bar\'s interval and counts from the bar\'s end: the key expires at the bar\'s end '
+      + 'plus two intervals plus this margin (a tick: its time plus the margin), e.g. 1m bar 10:00 until 10:04, 1h bar 10:00 until 13:01, so it outlives '
+      + 'the next bar\'s arrival; a bar whose expiry has passed when written (a replay, a rebuild) leaves no latest key, and a redelivery never extends it',
+  },
   REDIS_BARS_CAP: { schema: int(1), default: '5000', doc: 'Bars kept per bars:{symbol}:{interval}' },
   POSTGRES_SINK_POOL_SIZE: {
     schema: int(1, 1000), default: '8',

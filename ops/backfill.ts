@@ -9,7 +9,7 @@ import { standardHeaders } from '../lib/record-headers.ts';
 import { ValidationError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
-import { createFileSource } from '../producers/sources/file.ts';
+import { createFileSource, type FileConfig } from '../producers/sources/file.ts';
 import { createPriceSource, type HistoryRange, type PriceFeed, type RejectedInput } from '../producers/sources/index.ts';
 import { validatePriceUpdate } from '../topics/price-update.ts';
 import type { PriceUpdate } from '../schemas/types.generated.ts';
@@ -26,10 +26,11 @@ export interface HistorySource {
   close?(): Promise<void>;
 }
 
-export function createHistorySource(name: HistorySourceName, o: { config: Config; logger: Logger; file?: string; seed?: number }): HistorySource {
+export function createHistorySource(name: HistorySourceName,
+  o: { config: Config; logger: Logger; file?: string; seed?: number; fileTimes?: Pick<FileConfig, 'epochUnit' | 'timeZone'> }): HistorySource {
   if (name === 'file') {
     if (!o.file) throw new ValidationError('the file source needs a file (--file <path>)');
-    return fileHistory(o.file);
+    return fileHistory(o.file, o.fileTimes);
   }
   const source: PriceFeed = createPriceSource(name, name === 'synthetic' ? { seed: o.seed ?? o.config.SYNTHETIC_SEED } : {}, { logger: o.logger });
   const history = source.history?.bind(source);
@@ -38,11 +39,11 @@ export function createHistorySource(name: HistorySourceName, o: { config: Config
 }
 
 /** A CSV/JSONL file read once, indexed by symbol; history() filters by interval and window. */
-function fileHistory(path: string): HistorySource {
+function fileHistory(path: string, times: Pick<FileConfig, 'epochUnit' | 'timeZone'> = { epochUnit: 'ms' }): HistorySource {
   let loaded: Promise<Map<string, PriceUpdate[]>> | null = null;
   const rejected: RejectedInput[] = [];
   const load = () => loaded ??= (async () => {
-    const file = createFileSource({ path, speed: 0, batchSize: 10_000 });
+    const file = createFileSource({ path, speed: 0, batchSize: 10_000, ...times });
     const bySymbol = new Map<string, PriceUpdate[]>();
     const now = Date.now();
     try {

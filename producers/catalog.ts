@@ -43,7 +43,7 @@ export interface Job {
 const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 export interface PricesJobOptions {
-  source?: PriceSourceName; symbols?: string[]; intervalSeconds?: number; file?: string; speed?: number;
+  source?: PriceSourceName; symbols?: string[]; intervalSeconds?: number; file?: string; speed?: number; epochUnit?: 'ms' | 's'; timeZone?: string;
   seed?: number; bar?: PriceInterval; yahooMode?: YahooConfig['mode']; count?: number; maxStalenessSeconds?: number;
 }
 
@@ -51,7 +51,7 @@ export function pricesJob({ config, logger, publisher, obs }: JobContext, o: Pri
   const name = o.source ?? (o.file ? 'file' : config.PRICE_SOURCE);
   const sourceConfig = name === 'synthetic' ? { seed: o.seed ?? config.SYNTHETIC_SEED, ...defined({ interval: o.bar }) }
     : name === 'yahoo' ? defined({ mode: o.yahooMode })
-    : { path: o.file, ...defined({ speed: o.speed }) };
+    : { path: o.file, ...defined({ speed: o.speed, epochUnit: o.epochUnit, timeZone: o.timeZone }) };
   const paced = (o.speed ?? 0) > 0;
   const intervalSeconds = o.intervalSeconds ?? (name === 'file' ? (paced ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
   const deps = { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) };

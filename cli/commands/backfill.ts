@@ -14,7 +14,7 @@ import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdatesOf } from '../../topics/index.ts';
 import { loadContext } from '../context.ts';
 import { progressBar } from '../progress.ts';
-import { integer, positiveInt, symbolList } from '../options.ts';
+import { integer, positiveInt, symbolList, timeZone } from '../options.ts';
 
 interface BackfillCliOptions {
   symbols?: string[];
@@ -25,6 +25,8 @@ interface BackfillCliOptions {
   parallel: number;
   source: HistorySourceName;
   file?: string;
+  epochUnit: 'ms' | 's';
+  timeZone?: string;
   seed?: number;
   json?: boolean;
 }
@@ -40,6 +42,9 @@ export function registerBackfill(program: Command): void {
     .option('--parallel <n>', 'symbols fetched and published at once', positiveInt, 4)
     .addOption(new Option('--source <name>', 'where the history comes from').choices(PRICE_FEEDS).default('synthetic'))
     .option('--file <path>', 'CSV or JSONL bars (source file)')
+    .addOption(new Option('--epoch-unit <unit>', 'file: unit of numeric times (a number in the other unit\'s range is refused)')
+      .choices(['ms', 's']).default('ms'))
+    .option('--time-zone <zone>', 'file: IANA time zone of ISO times without Z or an offset (without it such rows are refused)', timeZone)
     .option('--seed <n>', 'synthetic seed (default SYNTHETIC_SEED)', integer(0))
     .option('--json', 'print the result as JSON')
     .action(async (opts: BackfillCliOptions, cmd: Command) => {
@@ -47,7 +52,9 @@ export function registerBackfill(program: Command): void {
       if (opts.source === 'file' && !opts.file) cmd.error('error: --source file needs --file <path>');
       if (opts.source !== 'file' && !opts.symbols && !opts.tickersFile) cmd.error('error: give --symbols or --tickers-file');
       const { config, logger } = loadContext('backfill');
-      const source = createHistorySource(opts.source, { config, logger, file: opts.file, seed: opts.seed });
+      const source = createHistorySource(opts.source, {
+        config, logger, file: opts.file, seed: opts.seed, fileTimes: { epochUnit: opts.epochUnit, ...(opts.timeZone ? { timeZone: opts.timeZone } : {}) },
+      });
       const kafka = createKafka(config, logger, 'backfill');
       const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
       const bar = progressBar('symbols');

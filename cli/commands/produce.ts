@@ -10,7 +10,7 @@ import { syntheticConfigSchema } from '../../producers/sources/synthetic.ts';
 import { type YahooConfig, yahooConfigSchema } from '../../producers/sources/yahoo.ts';
 import { loadContext } from '../context.ts';
 import { pricesJob } from '../../producers/catalog.ts';
-import { integer, number, seconds, symbolList } from '../options.ts';
+import { integer, number, seconds, symbolList, timeZone } from '../options.ts';
 import { openPublishing, runUntilStopped } from '../producing.ts';
 
 interface PricesOptions {
@@ -19,6 +19,8 @@ interface PricesOptions {
   interval?: number;
   file?: string;
   speed: number;
+  epochUnit: 'ms' | 's';
+  timeZone?: string;
   seed?: number;
   bar: PriceInterval;
   yahooMode: YahooConfig['mode'];
@@ -41,6 +43,9 @@ export function registerProduce(program: Command): void {
     .option('--interval <seconds>', 'seconds between fetches (default PRICE_POLL_SECONDS; for --file 0.1, or 0 at full speed)', seconds)
     .option('--file <path>', 'CSV or JSONL file of bars (source file)')
     .option('--speed <n>', 'file replay speed: N × real time, 0 = as fast as possible', number(0, 'a number >= 0'), defaultOf(fileConfigSchema, 'speed'))
+    .addOption(new Option('--epoch-unit <unit>', 'file: unit of numeric times (a number in the other unit\'s range is refused)')
+      .choices(fileConfigSchema.shape.epochUnit.unwrap().options).default(defaultOf(fileConfigSchema, 'epochUnit')))
+    .option('--time-zone <zone>', 'file: IANA time zone of ISO times without Z or an offset (without it such rows are refused)', timeZone)
     .option('--seed <n>', 'synthetic seed (default SYNTHETIC_SEED)', integer(0))
     .addOption(new Option('--bar <interval>', 'synthetic bar interval').choices(PRICE_INTERVALS).default(defaultOf(syntheticConfigSchema, 'interval')))
     .addOption(new Option('--yahoo-mode <mode>', 'yahoo: completed intraday bars or quotes')
@@ -53,6 +58,7 @@ export function registerProduce(program: Command): void {
       const ctx = { config, logger, ...(await openPublishing({ config, logger, command: 'produce prices', clientId: 'price-producer' })) };
       const job = pricesJob(ctx, {
         source: opts.source, symbols: opts.symbols, intervalSeconds: opts.interval, file: opts.file, speed: opts.speed, seed: opts.seed,
+        epochUnit: opts.epochUnit, timeZone: opts.timeZone,
         bar: opts.bar, yahooMode: opts.yahooMode, count: opts.count, maxStalenessSeconds: opts.maxStaleness,
       });
       await runUntilStopped({ ...ctx, job });

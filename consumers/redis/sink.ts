@@ -1,4 +1,5 @@
-// redis-sink: price-updates → price:{symbol}:latest (hash with TTL) and bars:{symbol}:{interval} (sorted by event time, capped).
+// redis-sink: price-updates → price:{symbol}:latest (hash, live until its bar's end plus two intervals and a margin) and
+// bars:{symbol}:{interval} (sorted by event time, capped).
 // One Lua script per symbol+interval keeps each update atomic; all of a batch's calls go in one pipeline (one round trip).
 // Newest wins: price:{symbol}:watermark (no TTL) remembers the (event time, version) written to latest, so an older bar, or
 // an older revision of the same bar (a stale writer, a replay), never overwrites it nor refreshes its TTL; each bar
@@ -7,19 +8,22 @@
 import type { Config } from '../../lib/config.ts';
 import { classifyRedisError, createRedis, type Redis } from '../../lib/stores/redis.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
+import { intervalMs, isPriceInterval } from '../../topics/price-update.ts';
 import { priceHandler } from '../price-handler.ts';
 import type { Sink, SinkContext, SinkRecord } from '../types.ts';
 import { supersedes } from '../versions.ts';
 import { barMember, redisKeys } from './keys.ts';
 import { countRedis, replayLossRedis, resetRedis } from './store.ts';
 
-// KEYS: latest, watermark, bars. ARGV: ttl, cap, n, n × (ts, version or '', member), then latest ts, its version or ''
+// KEYS: latest, watermark, bars. ARGV: latest's expiry (epoch ms), cap, n, n × (ts, version or '', member), then latest ts, its version or ''
 // and its hash field/value pairs. Returns {1 if latest was written else 0, bars refused as stale}.
 // A bar replaces the member(s) of its event time unless one carries a version at or above its own; latest moves only to
 // a later (event time, version): an equal event time needs a newer version, and a refused write leaves the TTL alone.
+// The expiry is an instant derived from the bar (latestExpiresAt), so rewriting a bar never extends it, and an instant
+// already past (a replayed old bar) removes the key at once: only the watermark remembers it.
 // Unversioned writes keep the behaviour from before versions (an equal event time wins), and lose to any versioned one.
 const APPLY_BARS = `
-local ttl, cap, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local expire_at, cap, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local i, stale = 4, 0
 for _ = 1, n do
   local ver, keep = tonumber(ARGV[i + 1]), true
@@ -48,14 +52,23 @@ if mark then
 end
 redis.call('SET', KEYS[2], ver and (ARGV[i] .. ':' .. ARGV[i + 1]) or ARGV[i])
 redis.call('HSET', KEYS[1], unpack(ARGV, i + 2))
-redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('PEXPIREAT', KEYS[1], expire_at)
 return {1, stale}`;
+
+/**
+ * When price:{symbol}:latest written from `bar` stops being live (epoch ms): the bar's end plus two intervals plus the
+ * margin (REDIS_LATEST_TTL_SECONDS), counted from the event time, never from the write.
+ */
+export function latestExpiresAt(bar: Pick<PriceUpdate, 'eventTime' | 'interval'>, marginSeconds: number): number {
+  const length = isPriceInterval(bar.interval) ? intervalMs(bar.interval) : 0;
+  return Math.floor(bar.eventTime + 3 * length + marginSeconds * 1000);
+}
 
 type WithScript = Redis & { applyBars(...args: (string | number)[]): Promise<[number, number]> };
 
 /** Options come from configuration: REDIS_URL, REDIS_LATEST_TTL_SECONDS, REDIS_BARS_CAP. */
 export function createRedisSink(config: Config, ctx: SinkContext = {}): Sink {
-  const { REDIS_LATEST_TTL_SECONDS: latestTtlSeconds, REDIS_BARS_CAP: barsCap } = config;
+  const { REDIS_LATEST_TTL_SECONDS: marginSeconds, REDIS_BARS_CAP: barsCap } = config;
   let client: WithScript | undefined;
   const redis = (): WithScript => {
     if (!client) {
@@ -78,7 +91,7 @@ export function createRedisSink(config: Config, ctx: SinkContext = {}): Sink {
       const newest = group.reduce((a, b) => (b.value!.eventTime > a.value!.eventTime
         || (b.value!.eventTime === a.value!.eventTime && supersedes(b, a)) ? b : a));
       const latest = newest.value!;
-      const args: (string | number)[] = [latestTtlSeconds, barsCap, group.length];
+      const args: (string | number)[] = [latestExpiresAt(latest, marginSeconds), barsCap, group.length];
       for (const { value: b, version } of group) args.push(b!.eventTime, version ?? '', barMember(b!, version));
       args.push(latest.eventTime, newest.version ?? '', 'close', latest.close, 'open', latest.open, 'high', latest.high, 'low', latest.low,
         'volume', latest.volume, 'ts', new Date(latest.eventTime).toISOString(), 'interval', latest.interval, 'source', latest.source,

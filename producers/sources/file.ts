@@ -2,20 +2,29 @@
 // `speed` × the pace of their event times, or as fast as possible (speed 0). A line that cannot be parsed
 // becomes a RejectedInput with its line number and reason, never a crash. The cursor is the first row not yet
 // acknowledged: fetch() reads from it each time, and only acknowledge() moves it, so a failed send reads the same rows again.
+// Times are strict: epoch ms (epoch seconds only with epochUnit "s"; a number in the other unit's range is refused), or ISO 8601
+// with a zone (Z or an offset; a zone-less time only with timeZone set; a bare date is that date's 00:00 UTC, a daily bar's key),
+// and a bar must start on its interval's grid (ALIGNMENT). A refused time is a rejected line, like any other.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
-import { PRICE_INTERVALS } from '../../topics/price-update.ts';
+import { isTimeZone, wallTimeToUtc } from '../../lib/time-zone.ts';
+import { PRICE_INTERVALS, type PriceInterval } from '../../topics/price-update.ts';
 import type { PriceFeed, RejectedInput } from './types.ts';
 
 export const fileConfigSchema = z.object({
-  path: z.string().min(1).describe('CSV or JSONL file of bars: symbol, interval, ts|eventTime (ISO or epoch ms), open, high, low, close, volume; ' +
+  path: z.string().min(1).describe('CSV or JSONL file of bars: symbol, interval, ts|eventTime (ISO 8601 with a zone, or epoch ms), ' +
+    'open, high, low, close, volume; ' +
     'optional quality, vwap, trades'),
   format: z.enum(['auto', 'csv', 'jsonl']).default('auto').describe('auto: by extension (.jsonl/.ndjson/.json = JSONL, else CSV)'),
   speed: z.number().min(0).default(0).describe('Replay speed: N × the pace of the event times; 0 = as fast as possible'),
   batchSize: z.number().int().min(1).default(1000).describe('Most records one fetch() returns'),
   interval: z.enum(PRICE_INTERVALS).optional().describe('Interval for rows that have none'),
+  epochUnit: z.enum(['ms', 's']).default('ms')
+    .describe('Unit of numeric times: epoch milliseconds, or seconds (s); a number in the other unit\'s range is refused'),
+  timeZone: z.string().refine(isTimeZone, 'expected an IANA time zone (e.g. America/New_York)').optional()
+    .describe('Time zone of ISO times written without Z or an offset (DST aware); without it such rows are refused'),
 });
 export type FileConfig = z.output<typeof fileConfigSchema>;
 
@@ -92,8 +101,11 @@ export function createFileSource(input: z.input<typeof fileConfigSchema>): FileS
     if (interval === undefined) return fail('missing interval');
     const timeField = TIME_FIELDS.find((f) => row[f] !== undefined && row[f] !== '');
     if (timeField === undefined) return fail(`missing time (${TIME_FIELDS.join(' or ')})`);
-    const eventTime = parseTime(row[timeField]);
-    if (eventTime === null) return fail(`${timeField} ${JSON.stringify(row[timeField])} is neither ISO 8601 nor epoch ms`);
+    const time = parseTime(row[timeField], config);
+    if (typeof time === 'string') return fail(`${timeField} ${JSON.stringify(row[timeField])} ${time}`);
+    const eventTime = time;
+    const misaligned = misalignment(interval, eventTime);
+    if (misaligned) return fail(misaligned);
     const nums: Record<string, number> = {};
     for (const f of NUMBER_FIELDS) {
       const n = parseNumber(row[f]);
@@ -186,13 +198,49 @@ function parseNumber(v: unknown): number | null {
   return Number.isNaN(n) ? null : n;
 }
 
-/** ISO 8601 text or epoch milliseconds (number or digits). */
-function parseTime(v: unknown): number | null {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
-  if (typeof v !== 'string') return null;
-  if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? null : t;
+// 1e11 ms is 1973-03-03; 1e11 s is the year 5138: a number below it read as ms, or above it read as s, is in the wrong unit.
+const EPOCH_UNIT_LIMIT = 1e11;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+
+/** Epoch time (number or digits) in the configured unit, or ISO 8601 with a zone; a string says why not. */
+function parseTime(v: unknown, o: Pick<FileConfig, 'epochUnit' | 'timeZone'>): number | string {
+  const text = typeof v === 'string' ? v.trim() : v;
+  if (typeof text === 'number' || (typeof text === 'string' && /^-?\d+(\.\d+)?$/.test(text))) {
+    const n = Number(text);
+    if (!Number.isFinite(n)) return 'is neither ISO 8601 nor epoch ms';
+    if (o.epochUnit === 'ms') return n < EPOCH_UNIT_LIMIT ? 'looks like epoch seconds (before 1973 as ms); times are epoch ms unless epochUnit is "s"' : n;
+    return n >= EPOCH_UNIT_LIMIT ? 'looks like epoch ms (after year 5000 as seconds); epochUnit is "s"' : Math.round(n * 1000);
+  }
+  const m = typeof text === 'string' ? ISO.exec(text) : null;
+  if (!m) return 'is neither ISO 8601 nor epoch ms';
+  const [, y, mo, d, h, mi, sec, frac, zone] = m;
+  const fields = [Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(sec ?? 0)] as const;
+  const wall = Date.UTC(...fields) + (frac ? Math.round(Number(frac) * 1000) : 0);
+  const check = new Date(wall);
+  if (check.getUTCMonth() !== fields[1] || check.getUTCDate() !== fields[2] || fields[3] > 23 || fields[4] > 59 || fields[5] > 59) {
+    return 'is neither ISO 8601 nor epoch ms';
+  }
+  if (h === undefined) return wall; // a bare date: that date's 00:00 UTC, the key of a daily bar
+  if (zone === undefined) return o.timeZone ? wallTimeToUtc(wall, o.timeZone) : 'has no time zone (add Z or an offset, or set timeZone)';
+  if (zone.toUpperCase() === 'Z') return wall;
+  const [, sign, zh, zm] = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone)!;
+  return wall - (sign === '-' ? -1 : 1) * (Number(zh) * 60 + Number(zm ?? 0)) * 60_000;
+}
+
+/** Where each interval's bars start (UTC): hourly bars on the hour or half hour, as exchanges opening at :30 stamp them. */
+const ALIGNMENT: Record<PriceInterval, { every: number; where: string } | null> = {
+  tick: null,
+  '1m': { every: 60_000, where: 'must start on a whole minute (UTC)' },
+  '5m': { every: 300_000, where: 'must start on a multiple of 5 minutes (UTC)' },
+  '1h': { every: 1_800_000, where: 'must start on the hour or half hour (UTC)' },
+  '1d': { every: 86_400_000, where: 'is keyed by its date at 00:00 UTC' },
+};
+
+/** Why a bar of `interval` cannot start at `t`; null when it can (or the interval is unknown: validation reports that). */
+function misalignment(interval: string, t: number): string | null {
+  const rule = (ALIGNMENT as Record<string, { every: number; where: string } | null | undefined>)[interval];
+  if (!rule || ((t % rule.every) + rule.every) % rule.every === 0) return null;
+  return `a ${interval} bar ${rule.where}, not at ${new Date(t).toISOString()}`;
 }
 
 /** Splits one CSV line; fields may be double-quoted ("" is a quote inside). */

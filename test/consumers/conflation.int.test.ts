@@ -12,7 +12,8 @@ import { createRedis } from '../../lib/stores/redis.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { bar, randomSymbol, testConfig } from '../helpers/index.ts';
 
-const config = testConfig();
+// A margin of years: price:{symbol}:latest lives from its bar's end, and the fixtures' bars are months old.
+const config = testConfig({ REDIS_LATEST_TTL_SECONDS: '400000000' });
 const symbols = Array.from({ length: 4 }, randomSymbol);
 
 /** 400 records over 4 symbols: event times shuffled, every 7th a correction of an earlier bar, some exact repeats. */

@@ -315,7 +315,7 @@ describe('redis-sink when Redis refuses its user', () => {
     url.username = user;
     url.password = password;
     await streamThroughOutage('redis', {
-      config: { REDIS_URL: url.toString(), REDIS_LATEST_TTL_SECONDS: 3600 },
+      config: { REDIS_URL: url.toString(), REDIS_LATEST_TTL_SECONDS: 400_000_000 },
       record: stream.record,
       async snapshot() {
         const out: string[] = [];

@@ -23,7 +23,7 @@ import { consumeMessages, deleteTestTopics, randomName, randomSymbol, testConfig
 import { openStores, type Stores } from './snapshots.ts';
 
 const run = promisify(execFile);
-const env = { KAFKA_GROUP_PREFIX: randomName('test-backfill'), TOPIC_PARTITIONS: '3', REDIS_LATEST_TTL_SECONDS: '3600' };
+const env = { KAFKA_GROUP_PREFIX: randomName('test-backfill'), TOPIC_PARTITIONS: '3', REDIS_LATEST_TTL_SECONDS: '400000000' };
 const config = testConfig(env);
 const logger = testLogger('backfill-test');
 const kafka = createKafka(config, logger, 'backfill-test');

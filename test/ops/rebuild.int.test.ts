@@ -28,7 +28,8 @@ import { startCli } from '../cli/cli-process.ts';
 
 const run = promisify(execFile);
 const prefix = randomName('test-rebuild');
-const env = { KAFKA_GROUP_PREFIX: prefix, TOPIC_PARTITIONS: '3', REDIS_LATEST_TTL_SECONDS: '3600', SINK_RETRY_MAX_MS: '1000' };
+// REDIS_LATEST_TTL_SECONDS: a margin of years, as price:{symbol}:latest lives from its bar's end and the fixtures' bars are months old.
+const env = { KAFKA_GROUP_PREFIX: prefix, TOPIC_PARTITIONS: '3', REDIS_LATEST_TTL_SECONDS: '400000000', SINK_RETRY_MAX_MS: '1000' };
 const config = testConfig(env);
 const logger = testLogger('rebuild-test');
 const kafka = createKafka(config, logger, 'rebuild-test');
@@ -377,7 +378,7 @@ describe('rebuild: a member that joins while the store is being cleared', () => 
 // saying how much and which dates, and changes nothing; with allowPartial (--allow-partial) it goes on.
 describe('rebuild: records removed from the log by retention', () => {
   const rPrefix = randomName('test-rebuild-retention');
-  const rEnv = { KAFKA_GROUP_PREFIX: rPrefix, TOPIC_PARTITIONS: '1', REDIS_LATEST_TTL_SECONDS: '3600', SINK_RETRY_MAX_MS: '1000' };
+  const rEnv = { KAFKA_GROUP_PREFIX: rPrefix, TOPIC_PARTITIONS: '1', REDIS_LATEST_TTL_SECONDS: '400000000', SINK_RETRY_MAX_MS: '1000' };
   const rConfig = testConfig(rEnv);
   const [gone, cut, kept] = [randomSymbol(), randomSymbol(), randomSymbol()] as [string, string, string];
   const symbols = [gone, cut, kept];
@@ -522,7 +523,9 @@ describe('rebuild: records removed from the log by retention', () => {
 // still under way); it exits 1 saying so. A plain `consume redis` then catches the group up, and Redis ends exactly as
 // the log makes it, the damage done before the rebuild included.
 describe('rebuild: interrupted, then finished by the next consume', () => {
-  const iEnv = { KAFKA_GROUP_PREFIX: randomName('test-rebuild-resume'), TOPIC_PARTITIONS: '3', REDIS_LATEST_TTL_SECONDS: '3600', SINK_RETRY_MAX_MS: '1000' };
+  const iEnv = {
+    KAFKA_GROUP_PREFIX: randomName('test-rebuild-resume'), TOPIC_PARTITIONS: '3', REDIS_LATEST_TTL_SECONDS: '400000000', SINK_RETRY_MAX_MS: '1000',
+  };
   const iConfig = testConfig(iEnv);
   const symbols = [randomSymbol(), randomSymbol(), randomSymbol()];
   const prices = withName(priceUpdates, randomName('test-rebuild-resume-prices'));

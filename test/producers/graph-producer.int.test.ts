@@ -208,17 +208,17 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
     expect(await correlated()).toEqual([]);
   });
 
-  it('daily closes: the 1d bar of a day when there is one, else the last bar of the UTC day of a finer interval', async () => {
+  it('daily closes: the 1d bar of a day when there is one, else the bar of a finer interval that ends at the session close', async () => {
     const hourly = synthetic.bars([G, H], { from: DAY0, to: DAY0 + 40 * DAY, interval: '1h' }, { source: 'backfill', ingestTime: DAY0 });
     await insertBars(hourly);
     await insertBars([{ ...hourly[0]!, symbol: G, interval: '1d', eventTime: DAY0 + 3 * DAY, close: 999, high: 1000, source: 'backfill' }]);
     const series = await readDailyCloses(pool, { from: DAY0, to: DAY0 + 40 * DAY, symbols: [G, H] });
-    const lastOfDay = (s: string, d: number) =>
-      hourly.filter((b) => b.symbol === s && b.eventTime >= DAY0 + d * DAY && b.eventTime < DAY0 + (d + 1) * DAY).at(-1)!.close;
+    // January and early February: 16:00 New York is 21:00 UTC, so the hourly bar from 20:00 UTC closes the session.
+    const atClose = (s: string, d: number) => hourly.find((b) => b.symbol === s && b.eventTime === DAY0 + d * DAY + 20 * 3_600_000)!.close;
     const iso = (d: number) => new Date(DAY0 + d * DAY).toISOString().slice(0, 10);
     expect(series.get(H)?.size).toBe(40);
-    expect(series.get(H)?.get(iso(7))).toBe(lastOfDay(H, 7));
-    expect(series.get(G)?.get(iso(2))).toBe(lastOfDay(G, 2));
+    expect(series.get(H)?.get(iso(7))).toBe(atClose(H, 7));
+    expect(series.get(G)?.get(iso(2))).toBe(atClose(G, 2));
     expect(series.get(G)?.get(iso(3))).toBe(999);
   });
 });
