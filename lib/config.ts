@@ -125,12 +125,12 @@ export const configSpec = {
   CLAUDE_TIMEOUT_MS: { schema: int(1000), default: '30000', doc: 'Timeout of one Claude request' },
   CLAUDE_HOURLY_TOKEN_BUDGET: {
     schema: int(0), default: '250000',
-    doc: 'Most Claude tokens (input + output) per rolling hour for the whole enricher group (every member and process, and `enrich reclassify`: one ' +
-      'allowance kept in PostgreSQL), then rule-based fallback; 0 = no limit',
+    doc: 'Most Claude tokens (input + output) per rolling hour for every process that calls Claude (each enricher member, `enrich reclassify` and ' +
+      'each graph producer\'s competitor finder: one allowance kept in PostgreSQL), then fallback (rules; same-industry peers); 0 = no limit',
   },
   CLAUDE_HOURLY_COST_BUDGET_USD: {
     schema: num(0), default: '1',
-    doc: 'Most Claude spend (USD) per rolling hour for the whole enricher group (shared like the token budget), then rule-based fallback; 0 = no limit',
+    doc: 'Most Claude spend (USD) per rolling hour for every process that calls Claude (shared like the token budget), then fallback; 0 = no limit',
   },
   CLAUDE_PRICE_PER_MTOK: {
     schema: z.union([z.literal(''), z.string().regex(/^\d+(\.\d+)?\/\d+(\.\d+)?$/, 'expected <input>/<output> USD per million tokens, e.g. 0.1/0.5')]),

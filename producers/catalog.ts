@@ -88,7 +88,10 @@ export function graphJob({ config, logger, publisher, obs }: JobContext, o: Grap
   const file = createFileProfileSource(o.profilesFile || config.GRAPH_PROFILES_FILE || SAMPLE_PROFILES_FILE);
   const fromYahoo = (o.profiles ?? config.GRAPH_PROFILE_SOURCE) === 'yahoo';
   const profiles = fromYahoo ? createYahooProfileSource({}, { logger }) : file;
-  const competitors = createCompetitorFinder({ config, logger, onCall: obs.metrics.claudeCall });
+  // Claude spends from the budget shared in PostgreSQL by every process that calls it (./graph/competitor-finder.ts).
+  const pool = config.ANTHROPIC_API_KEY ? createPgPool(config, { max: 2, applicationName: 'marketstream-graph' }) : undefined;
+  if (pool) obs.addDependency('postgres', async () => { await pool.query('SELECT 1'); });
+  const competitors = createCompetitorFinder({ config, logger, onCall: obs.metrics.claudeCall, ...defined({ pool }) });
   const producer = createGraphProducer({
     config, logger, publisher, profiles, competitors,
     ...(fromYahoo ? { peerProfiles: file } : {}),
@@ -96,7 +99,7 @@ export function graphJob({ config, logger, publisher, obs }: JobContext, o: Grap
   });
   return {
     start: () => producer.start(), stop: () => producer.stop(), runOnce: () => producer.runOnce(),
-    close: async () => { await competitors.close(); await profiles.close?.(); },
+    close: async () => { await competitors.close(); await profiles.close?.(); await pool?.end(); },
   };
 }
 

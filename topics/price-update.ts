@@ -47,6 +47,8 @@ export function validatePriceUpdate(p: PriceUpdate, now: number, opts: ValidateO
     if (typeof v !== 'number' || !Number.isFinite(v)) return `${field} is not a finite number (${String(v)})`;
   }
   if (p.low <= 0) return `low ${p.low} is not positive`;
+  // A bar's open and close lie within its high..low; a tick's (interval tick) open/high/low are the session's to date,
+  // which hold its price too: a source whose day range lags the last price widens it (schemas/README.md, "Bars and ticks").
   if (p.high < Math.max(p.open, p.close)) return `high ${p.high} is below max(open ${p.open}, close ${p.close})`;
   if (p.low > Math.min(p.open, p.close)) return `low ${p.low} is above min(open ${p.open}, close ${p.close})`;
   if (p.volume < 0) return `volume ${p.volume} is negative`;

@@ -37,7 +37,7 @@ export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka
   obs.started();
   say(`Metrics and health while it runs: ${obs.url}/metrics, ${obs.url}/health`);
   const pool = createPgPool(config, { max: 2, applicationName: 'marketstream-demo' });
-  const competitors = createCompetitorFinder({ config, logger });
+  const competitors = createCompetitorFinder({ config, logger, pool });
   try {
     const today = Math.floor(Date.now() / DAY) * DAY;
     say(`Backfilling 60 days of daily bars for ${config.SYMBOLS.length} symbols…`);

@@ -1,14 +1,15 @@
 // The enricher's event classifier: Claude when ANTHROPIC_API_KEY is set (rule-based fallback built in), the
 // rule-based classifier otherwise; either way cached by event id in PostgreSQL, and claimed there by one member at a
 // time while it is classified (./cache.ts). The Kafka consumer wraps this.
-// Claude's hourly budget is the group's: kept in PostgreSQL under the enricher's consumer group id, so every member,
-// in every process, and `enrich reclassify` spend from one allowance (lib/claude/shared-budget.ts).
+// Claude's hourly budget is kept in PostgreSQL under one scope (the enricher's consumer group id), so every member,
+// in every process, `enrich reclassify` and the graph producers' competitor finders spend from one allowance
+// (lib/claude/shared-budget.ts).
 import type { Config } from '../../lib/config.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Pool } from '../../lib/stores/postgres.ts';
 import { createCachedClassifier, type ClassifyOptions } from './cache.ts';
 import { createClaudeClassifier, type ClaudeCall, type ClaudeClassifier, type ClaudeClassifierOptions } from './claude-classifier.ts';
-import { claudeOptionsFromConfig, createSharedBudget, type ClaudeClientOptions } from '../../lib/claude/index.ts';
+import { claudeBudgetScope, claudeOptionsFromConfig, createSharedBudget, type ClaudeClientOptions } from '../../lib/claude/index.ts';
 import { createRulesClassifier, RULES_MODEL, type RulesOptions } from './rules-classifier.ts';
 import type { Classification, EventToClassify } from './types.ts';
 
@@ -39,13 +40,8 @@ export interface CreateClassifierDeps {
   claude?: Partial<Omit<ClaudeClassifierOptions, 'logger' | 'rules' | 'onCall'>>;
 }
 
-/**
- * Who shares the Claude hourly budget: the enricher's consumer group id, `<KAFKA_GROUP_PREFIX>.enricher` (what
- * consumers/catalog.ts groupIdOf gives; spelled out here because the catalog imports the enricher).
- */
-export function claudeBudgetScope(config: Config): string {
-  return `${config.KAFKA_GROUP_PREFIX}.enricher`;
-}
+/** Who shares the Claude hourly budget: every process that calls Claude (lib/claude/shared-budget.ts). */
+export { claudeBudgetScope };
 
 /**
  * The enricher's Claude classifier (config, then `overrides`), spending from the group's shared budget in `pool`;

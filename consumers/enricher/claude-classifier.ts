@@ -8,7 +8,7 @@
 // refused the request. The budget may be shared by a whole group (`budgetStore`, lib/claude/shared-budget.ts).
 import type Anthropic from '@anthropic-ai/sdk';
 import {
-  costUsd, createClaudeClient, describeApiError, processBudget, tokensOf,
+  closeFailedReservation, costUsd, createClaudeClient, describeApiError, processBudget, tokensOf,
   type Budget, type CallOutcome, type ClaudeClient, type ClaudeClientOptions, type TokenCounts,
 } from '../../lib/claude/index.ts';
 import { CircuitOpenError, errorMessage } from '../../lib/errors.ts';
@@ -170,9 +170,7 @@ async function request(c: Claude, messages: Anthropic.MessageParam[], eventId: s
       return { kind: 'message', message, latencyMs: Math.round(performance.now() - started) };
     } catch (err) {
       const f = describeApiError(err);
-      // A request that timed out may have been processed (and billed): its estimate stays counted.
-      if (f.outcome === 'timeout' && f.status === null) await reservation.settle(estimate.tokens, estimate.costUsd);
-      else await reservation.release();
+      await closeFailedReservation(reservation, f, estimate); // a timeout may have been billed: its estimate stays counted
       emit(c, { eventId, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: Math.round(performance.now() - started), outcome: f.outcome });
       if (c.relaxShape(err)) continue;
       if (f.retriable && f.retryAfterMs !== null) {

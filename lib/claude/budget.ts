@@ -1,10 +1,10 @@
 // Rolling one-hour token and cost budget for Claude calls. A call reserves its estimated tokens and cost when its
 // request is sent (so concurrent calls cannot all squeeze past the limit) and settles the real usage when it ends; a
 // limit of 0 means no limit.
-// - createHourlyBudget: kept in this process's memory (the graph producer's competitor finder; unit tests).
+// - createHourlyBudget: kept in this process's memory (unit tests without PostgreSQL).
 // - Budget: the same, asynchronous, so it can be kept in a store shared by several processes: ./shared-budget.ts keeps
-//   it in PostgreSQL for the enricher group (every member and `enrich reclassify` spend from one allowance);
-//   processBudget() adapts a process budget to it.
+//   it in PostgreSQL for every process that calls Claude (enricher members, `enrich reclassify`, the graph producers'
+//   competitor finders spend from one allowance); processBudget() adapts a process budget to it.
 
 export interface BudgetLimits {
   /** Most tokens (input + output) per rolling hour; 0 = no limit. */
@@ -97,6 +97,17 @@ export interface Budget {
   tryReserve(tokens: number, costUsd: number): Promise<BudgetReservation | null>;
   /** Spending in the window, reservations in flight included. */
   usage(): Promise<BudgetUsage>;
+}
+
+/**
+ * Closes the reservation of one request that failed: a timeout without an HTTP status may have been processed (and
+ * billed), so its estimate stays counted; any other failure (the API answered with an error, or nothing was sent)
+ * gives the estimate back.
+ */
+export async function closeFailedReservation(r: BudgetReservation, failure: { outcome: string; status: number | null },
+  estimate: { tokens: number; costUsd: number }): Promise<void> {
+  if (failure.outcome === 'timeout' && failure.status === null) await r.settle(estimate.tokens, estimate.costUsd);
+  else await r.release();
 }
 
 /** A process budget as a Budget (spending counted in this process only). */

@@ -4,6 +4,6 @@
 export { claudeOptionsFromConfig, createClaudeClient, type ClaudeClient, type ClaudeClientOptions, type ClaudeTool } from './client.ts';
 export { describeApiError, parseRetryAfter, type ApiFailure, type CallOutcome } from './errors.ts';
 export { costUsd, MODEL_PRICES, parsePriceOverride, priceOf, tokensOf, UNKNOWN_MODEL_PRICE, type ModelPrice, type TokenCounts } from './pricing.ts';
-export { createHourlyBudget, processBudget, type Budget, type BudgetLimits, type BudgetReservation, type BudgetUsage, type HourlyBudget,
+export { closeFailedReservation, createHourlyBudget, processBudget, type Budget, type BudgetLimits, type BudgetReservation, type BudgetUsage, type HourlyBudget,
   type Reservation } from './budget.ts';
-export { createSharedBudget, type SharedBudgetOptions } from './shared-budget.ts';
+export { claudeBudgetScope, createSharedBudget, type SharedBudgetOptions } from './shared-budget.ts';

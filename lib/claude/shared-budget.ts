@@ -1,17 +1,29 @@
-// The Claude hourly budget kept in PostgreSQL, shared by every process of a scope (the enricher's consumer group id):
-// `consume enricher --instances 4`, enrichers on other hosts and `enrich reclassify` all spend from ONE allowance.
+// The Claude hourly budget kept in PostgreSQL, shared by every process of a scope (claudeBudgetScope, one for all):
+// `consume enricher --instances 4`, enrichers on other hosts, `enrich reclassify` and every graph producer's competitor
+// finder all spend from ONE allowance.
 //
 // Why PostgreSQL and not Redis: the enricher already depends on PostgreSQL (classification cache, market_events) and
 // pauses when it is down, so the budget adds no store and no new way to fail; Redis is only the price cache here and
 // may run without persistence, and a budget forgotten on restart would let the group spend twice in the hour.
 // A reservation is one round trip (lib/stores/migrations/004_claude_budget.sql, claude_budget_reserve): atomic across
 // processes through a row lock per scope; spending is kept per minute, so the window rolls minute by minute.
+import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { errorMessage } from '../errors.ts';
 import { classifyPgError, migrate, type Pool } from '../stores/postgres.ts';
 import type { Budget, BudgetLimits, BudgetReservation, BudgetUsage } from './budget.ts';
 
 const HOUR_MS = 3_600_000;
+
+/**
+ * The one scope of every process that calls Claude: the enricher group's members, `enrich reclassify` and every graph
+ * producer's competitor finder spend from one allowance of CLAUDE_HOURLY_TOKEN_BUDGET / CLAUDE_HOURLY_COST_BUDGET_USD.
+ * It is `<KAFKA_GROUP_PREFIX>.enricher`, the enricher's consumer group id, because that was the scope before the
+ * competitor finder joined it: renaming it would forget the hour's spending when a deployment upgrades.
+ */
+export function claudeBudgetScope(config: Pick<Config, 'KAFKA_GROUP_PREFIX'>): string {
+  return `${config.KAFKA_GROUP_PREFIX}.enricher`;
+}
 const DAY_MS = 24 * HOUR_MS;
 /** A minute row counts while any of its minute is inside the window. */
 const MINUTE_MS = 60_000;

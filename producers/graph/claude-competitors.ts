@@ -1,14 +1,16 @@
 // Competitors by Claude: one Messages API request per company with the forced `record_competitors` tool, its answer
-// validated with zod. Uses lib/claude as the enricher does: the Claude client setup ( settings from config,
-// the hourly token/cost budget, the price table, the request shape, lib/resilience with its concurrency limit,
-// retries with backoff and jitter, circuit breaker) and the API error reading (retriable or not). Whenever Claude
-// cannot give a valid answer, the same-industry peers answer instead and the result says why (`fallbackReason`).
+// validated with zod. Uses lib/claude as the enricher does: the Claude client setup (settings from config, the price
+// table, the request shape, lib/resilience with its concurrency limit, retries with backoff and jitter, circuit
+// breaker), the API error reading (retriable or not) and the hourly token/cost budget: `budgetStore`, the one shared in
+// PostgreSQL by every process that calls Claude (./competitor-finder.ts), reserved per attempt and kept when an attempt
+// timed out (it may have been billed). Whenever Claude cannot give a valid answer, the same-industry peers answer
+// instead and the result says why (`fallbackReason`).
 import type Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import type { Config } from '../../lib/config.ts';
-import { claudeOptionsFromConfig, costUsd, createClaudeClient, describeApiError, tokensOf, type CallOutcome,
-  type ClaudeClientOptions } from '../../lib/claude/index.ts';
-import { CircuitOpenError } from '../../lib/errors.ts';
+import { claudeOptionsFromConfig, closeFailedReservation, costUsd, createClaudeClient, describeApiError, processBudget, tokensOf,
+  type Budget, type CallOutcome, type ClaudeClientOptions } from '../../lib/claude/index.ts';
+import { CircuitOpenError, errorMessage } from '../../lib/errors.ts';
 import { competitorsAnswerSchema, industryPeers, MAX_COMPETITORS, normalizeCompetitors, type CompetitorAnswer, type CompetitorFinder } from './competitors.ts';
 import type { CompanyProfile } from './profiles.ts';
 
@@ -33,6 +35,8 @@ export const COMPETITORS_TOOL = {
 /** The client settings (lib/claude: apiKey, model, budget, tuning…) plus the call hook. */
 export interface ClaudeCompetitorOptions extends ClaudeClientOptions {
   onCall?: (call: CompetitorCall) => void;
+  /** Where spending is kept: the budget every process that calls Claude shares; default this process's (unit tests). */
+  budgetStore?: Budget;
 }
 
 /** One Messages API request, as reported to `onCall`. Failed requests have 0 tokens. */
@@ -73,6 +77,7 @@ function estimateInputTokens(userText: string): number {
 export function createClaudeCompetitorFinder(o: ClaudeCompetitorOptions): CompetitorFinder {
   const { logger, model } = o;
   const { client, price, budget, resilience, params, relaxShape } = createClaudeClient('claude-competitors', o);
+  const budgetStore = o.budgetStore ?? processBudget(budget);
 
   const emit = (call: Omit<CompetitorCall, 'model'>) => {
     const full = { model, ...call };
@@ -80,16 +85,29 @@ export function createClaudeCompetitorFinder(o: ClaudeCompetitorOptions): Compet
     try { o.onCall?.(full); } catch (err) { logger.warn({ err }, 'onCall hook failed (ignored)'); }
   };
 
-  async function request(user: string, symbol: string): Promise<{ message: Anthropic.Message; latencyMs: number }> {
+  type Sent = { kind: 'message'; message: Anthropic.Message; latencyMs: number } | { kind: 'budget' } | { kind: 'budget-unavailable'; error: unknown };
+
+  /** One attempt: reserves the estimate, sends, settles the real usage or closes the reservation of a failure. */
+  async function request(user: string, symbol: string, estimate: { tokens: number; costUsd: number }): Promise<Sent> {
     for (;;) {
+      let reservation;
+      try {
+        reservation = await budgetStore.tryReserve(estimate.tokens, estimate.costUsd);
+      } catch (error) {
+        return { kind: 'budget-unavailable', error };
+      }
+      if (!reservation) return { kind: 'budget' };
       const started = performance.now();
       try {
         const message = await client.messages.create(params({
           system: COMPETITORS_SYSTEM_PROMPT, tool: COMPETITORS_TOOL, maxTokens: MAX_OUTPUT_TOKENS, messages: [{ role: 'user', content: user }],
         }));
-        return { message, latencyMs: Math.round(performance.now() - started) };
+        const t = tokensOf(message.usage);
+        await reservation.settle(t.inputTokens + t.cacheCreationTokens + t.cacheReadTokens + t.outputTokens, costUsd(t, price));
+        return { kind: 'message', message, latencyMs: Math.round(performance.now() - started) };
       } catch (err) {
         const f = describeApiError(err);
+        await closeFailedReservation(reservation, f, estimate); // a timeout may have been billed: its estimate stays counted
         emit({ symbol, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: Math.round(performance.now() - started), outcome: f.outcome });
         if (relaxShape(err)) continue;
         throw err;
@@ -101,24 +119,28 @@ export function createClaudeCompetitorFinder(o: ClaudeCompetitorOptions): Compet
     const fallback = (reason: string): CompetitorAnswer => ({ ...industryPeers(company, universe), fallbackReason: reason });
     const user = renderCompany(company);
     const estIn = estimateInputTokens(user);
-    const reservation = budget.tryReserve(estIn + MAX_OUTPUT_TOKENS,
-      costUsd({ ...tokensOf(undefined), inputTokens: estIn, outputTokens: MAX_OUTPUT_TOKENS }, price));
-    if (!reservation) {
-      logger.warn({ symbol: company.symbol, tokenBudget: o.budget.tokensPerHour, costBudgetUsd: o.budget.costUsdPerHour },
-        'Claude hourly budget reached: same-industry peers used for this company');
-      return fallback('budget');
-    }
-    let r: { message: Anthropic.Message; latencyMs: number };
+    const estimate = { tokens: estIn + MAX_OUTPUT_TOKENS,
+      costUsd: costUsd({ ...tokensOf(undefined), inputTokens: estIn, outputTokens: MAX_OUTPUT_TOKENS }, price) };
+    let sent: Sent;
     try {
-      r = await resilience.run(() => request(user, company.symbol), COMPETITORS_TOOL_NAME);
+      sent = await resilience.run(() => request(user, company.symbol, estimate), COMPETITORS_TOOL_NAME);
     } catch (err) {
-      reservation.release();
       const reason = `api-error: ${describeApiError(err).text}`;
       if (!(err instanceof CircuitOpenError)) logger.warn({ symbol: company.symbol, reason }, 'Claude call failed: same-industry peers used for this company');
       return fallback(reason);
     }
+    if (sent.kind === 'budget') {
+      logger.warn({ symbol: company.symbol, budget: budgetStore.where, tokenBudget: o.budget.tokensPerHour, costBudgetUsd: o.budget.costUsdPerHour },
+        'Claude hourly budget reached: same-industry peers used for this company');
+      return fallback('budget');
+    }
+    if (sent.kind === 'budget-unavailable') {
+      const reason = `budget-unavailable: ${errorMessage(sent.error)}`;
+      logger.warn({ symbol: company.symbol, budget: budgetStore.where, reason }, 'Claude budget cannot be read: same-industry peers used for this company');
+      return fallback(reason);
+    }
+    const r = sent;
     const t = tokensOf(r.message.usage);
-    reservation.settle(t.inputTokens + t.cacheCreationTokens + t.cacheReadTokens + t.outputTokens, costUsd(t, price));
     const block = r.message.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === COMPETITORS_TOOL_NAME);
     const parsed = block ? competitorsAnswerSchema.safeParse(block.input) : null;
     const outcome: CallOutcome = r.message.stop_reason === 'refusal' ? 'refusal' : parsed?.success ? 'ok' : 'invalid_output';

@@ -68,9 +68,12 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
       const open = q.regularMarketOpen ?? price;
       const complete = q.regularMarketOpen !== undefined && q.regularMarketDayHigh !== undefined && q.regularMarketDayLow !== undefined
         && q.regularMarketVolume !== undefined;
+      // A tick's open/high/low are the session's to date, which include every price traded in it: Yahoo's day high/low
+      // often lag the last price (price 335.10, regularMarketDayHigh 334.54), so they are widened to take in the open and
+      // the price (schemas/README.md, "Ticks").
       out.push({
         symbol: q.symbol, interval: 'tick', eventTime: time,
-        open, high: q.regularMarketDayHigh ?? Math.max(open, price), low: q.regularMarketDayLow ?? Math.min(open, price), close: price,
+        open, high: Math.max(q.regularMarketDayHigh ?? -Infinity, open, price), low: Math.min(q.regularMarketDayLow ?? Infinity, open, price), close: price,
         volume: q.regularMarketVolume ?? 0,
         source: 'yahoo', ingestTime: now, quality: complete ? 1 : 0.5,
       });

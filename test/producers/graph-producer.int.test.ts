@@ -145,7 +145,7 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
       return toolUseResponse({ competitors: answers[symbol] ?? [] }, { name: COMPETITORS_TOOL_NAME });
     });
     const claudeConfig: Config = { ...config, ANTHROPIC_API_KEY: 'sk-ant-test-graph', ANTHROPIC_BASE_URL: fake.url };
-    const competitors = createCompetitorFinder({ config: claudeConfig, logger, claude: { minBackoffMs: 1, maxBackoffMs: 5 } });
+    const competitors = createCompetitorFinder({ config: claudeConfig, logger, pool, claude: { minBackoffMs: 1, maxBackoffMs: 5 } });
     const producer = createGraphProducer({
       config: claudeConfig, logger, publisher, topic, symbols: [C, D], refreshMs: 0,
       profiles: createFileProfileSource(profilesFile), competitors,

@@ -57,4 +57,31 @@ describe('yahoo price source cursor', () => {
     const t0 = Date.UTC(2026, 9, 2, 14, 0);
     expect(times.map((t) => (t - t0) / 60_000).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15]);
   });
+
+  // Issue #22 item 5: Yahoo's day high lags the last trade (price 335.10, regularMarketDayHigh 334.54). A tick's
+  // open/high/low are the session's to date, so its price widens them; dead-lettering it would lose it for good, as
+  // acknowledge() moves the cursor past it and the next poll with the same regularMarketTime returns nothing.
+  it('a quote whose price is above the reported day high is published as a tick with the high widened, not dead-lettered', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const topic = await topics.create();
+    const publisher = createPublisher({ kafka, serde: createSerde(config), logger });
+    await publisher.connect();
+    cleanup.push(() => publisher.disconnect());
+    const recorded = yahooFixture('quote-AAPL-MSFT.json');
+    const body = recorded.response.bodyJson as { quoteResponse: { result: Array<Record<string, unknown>> } };
+    const aapl = body.quoteResponse.result.find((q) => q.symbol === 'AAPL') as Record<string, unknown>;
+    expect(aapl.regularMarketDayHigh).toBe(334.54);
+    aapl.regularMarketPrice = 335.1;
+    body.quoteResponse.result = [aapl];
+    const { fetch } = fakeYahooFetch((url) => (url.includes('/v7/finance/quote') ? recorded : undefined));
+    const resilience = { minBackoffMs: 1, maxBackoffMs: 5, ratePerSecond: 1000 };
+    const source = createYahooSource({ mode: 'quote', resilience }, { logger, fetch, clock: () => NOW });
+    cleanup.push(async () => source.close?.());
+    const producer = createPriceProducer({ config, logger, publisher, topic, source, symbols: ['AAPL'], intervalMs: 60_000 });
+
+    expect(await producer.publishOnce(NOW)).toMatchObject({ fetched: 1, published: 1, invalid: 0 });
+    const [record] = await topics.decodeAll(topic, 1);
+    expect(record?.value).toMatchObject({ symbol: 'AAPL', interval: 'tick', open: 331.2, high: 335.1, low: 330.61, close: 335.1, volume: 9034471 });
+    expect(await topics.count({ ...topic, name: topic.dlq })).toBe(0);
+  });
 });

@@ -64,6 +64,22 @@ describe('yahoo source', () => {
     expect(await src.fetch(['AAPL', 'MSFT'], NOW + 60_000)).toEqual([]); // same regularMarketTime: nothing new
   });
 
+  it('widens a tick\'s session high/low to its price when Yahoo\'s day range lags it (above the high, below the low)', async () => {
+    const recorded = fixture('quote-AAPL-MSFT.json');
+    const [aapl, msft] = (recorded.response.bodyJson as { quoteResponse: { result: Array<Record<string, number | string>> } }).quoteResponse.result;
+    aapl!.regularMarketPrice = 335.1; // day high 334.54
+    msft!.regularMarketPrice = 506.5; // day low 507.1
+    const { fetch } = fakeYahooFetch((url) => (url.includes('/v7/finance/quote') ? recorded : undefined));
+    const src = createYahooSource({ mode: 'quote', resilience: FAST }, { logger, fetch, clock: () => NOW });
+    sources.push(src);
+    const ticks = await src.fetch(['AAPL', 'MSFT'], NOW);
+    expect(ticks.map(({ symbol, open, high, low, close }) => ({ symbol, open, high, low, close }))).toEqual([
+      { symbol: 'AAPL', open: 331.2, high: 335.1, low: 330.61, close: 335.1 },
+      { symbol: 'MSFT', open: 510.3, high: 512.8, low: 506.5, close: 506.5 },
+    ]);
+    expect(ticks.map((t) => validatePriceUpdate(t, NOW, { maxStalenessMs: 60_000 }))).toEqual([null, null]);
+  });
+
   it('maps intraday chart bars: only whole, ended bars, skipping empty minutes, never repeating an acknowledged bar', async () => {
     const fake = fakeYahoo();
     const src = source({ mode: 'bars', barInterval: '1m', lookbackMinutes: 20, resilience: FAST }, fake);
