@@ -1,5 +1,5 @@
 // What the price and events producers share: every interval (periodic.ts), fetch records from a source, drop ids
-// already published (when given a memory of them), validate, publish the good ones and dead-letter the bad ones and
+// already published (when given a memory of them, which may instead admit a record merged with what was published), validate, publish the good ones and dead-letter the bad ones and
 // the inputs the source could not parse, with the reason; one log line and running totals per tick. What was
 // dead-lettered is remembered (bounded, REFUSED_CAPACITY): a feed that repeats a refused record or input on every
 // poll (a news feed repeats its latest items; a source without a cursor) has it dead-lettered once, then dropped as a
@@ -13,7 +13,7 @@ import { ValidationError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
 import type { TopicDef } from '../topics/index.ts';
-import { createSeenIds, type SeenIds } from './events/seen.ts';
+import { createSeenIds, type PublishedMemory } from './events/seen.ts';
 import { createPeriodic } from './periodic.ts';
 import type { RejectedInput } from './sources/types.ts';
 
@@ -87,10 +87,11 @@ export interface PollingProducerSpec<T, R> {
   /** null when valid, otherwise the reason. */
   validate(record: T, now: number): string | null;
   /**
-   * Keys already published: a record whose key is in it, or was accepted earlier in the same tick, is a duplicate.
-   * Keys are added only once Kafka acknowledged the send, so a failed tick's records are offered again.
+   * What was already published, by key: a record it does not admit (nothing new against what was published and what
+   * was accepted earlier in the same tick) is a duplicate; one it admits may come back merged (an event's symbols).
+   * Records are remembered only once Kafka acknowledged the send, so a failed tick's records are offered again.
    */
-  seen?: SeenIds;
+  seen?: PublishedMemory<T>;
   /** The result a tick reports (and totals sum) from its counts. */
   resultOf(counts: TickCounts): R;
 }
@@ -124,7 +125,7 @@ export function createPollingProducer<T, R extends { [K in keyof R]: number }>(
     const rejectedInputs = source.takeRejected?.() ?? [];
     const headers = standardHeaders({ source: source.name, correlationId });
     const good: T[] = [];
-    const goodKeys = new Set<string>();
+    const goodKeys = new Map<string, number>(); // key → index in good
     const bad: DeadLetter[] = [];
     const badRefusals = new Set<string>();
     const reasons: string[] = [];
@@ -137,15 +138,19 @@ export function createPollingProducer<T, R extends { [K in keyof R]: number }>(
     };
     for (const r of fetched) {
       const key = o.keyOf(r);
-      if (o.seen && (o.seen.has(key) || goodKeys.has(key))) { duplicates++; continue; }
-      const reason = o.validate(r, now);
-      if (reason === null) { good.push(r); goodKeys.add(key); }
-      else if (refuse(refusalOf(key, r), deadLetterOf(key, r, reason, headers), `${key}: ${reason}`)) invalid++;
+      const pending = goodKeys.get(key);
+      const admitted = o.seen ? o.seen.admit(r, pending === undefined ? undefined : good[pending]) : r;
+      if (admitted === null) { duplicates++; continue; }
+      const reason = o.validate(admitted, now);
+      if (reason === null) {
+        if (pending !== undefined && o.seen) { good[pending] = admitted; duplicates++; } // merged into this tick's record
+        else { goodKeys.set(key, good.length); good.push(admitted); }
+      } else if (refuse(refusalOf(key, admitted), deadLetterOf(key, admitted, reason, headers), `${key}: ${reason}`)) invalid++;
     }
     let rejected = 0;
     for (const r of rejectedInputs) if (refuse(refusalOf(r.symbol, r.raw, r.reason), deadLetterOf(r.symbol, r.raw, r.reason, headers), r.reason)) rejected++;
     if (good.length > 0) await publisher.send(topic, good, { source: source.name, correlationId });
-    if (o.seen) for (const key of goodKeys) o.seen.add(key);
+    if (o.seen) for (const r of good) o.seen.remember(r);
     if (bad.length > 0) await publisher.deadLetter(topic, bad);
     for (const refusal of badRefusals) refused.add(refusal);
     // Only now, with every record acknowledged, may the source move past them; a failed send is fetched again.

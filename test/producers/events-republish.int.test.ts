@@ -1,5 +1,7 @@
 // The events producer against the real Kafka and Schema Registry, on isolated topics, with a feed that repeats its
-// latest items (as a news feed does): an event refused for bad data is dead-lettered once, not on every poll.
+// latest items (as a news feed does): an event refused for bad data is dead-lettered once, not on every poll; an
+// article whose symbols grew since its first publish is published again (same id, the union of its symbols), and an
+// identical repeat is still dropped.
 import { describe, expect, it } from 'vitest';
 import { headersToStrings } from '../../lib/record-headers.ts';
 import { createEventsProducer } from '../../producers/events-producer.ts';
@@ -40,6 +42,24 @@ describe('events producer: what a repeating feed publishes again (real Kafka and
     expect(headersToStrings(dead[0]!.headers)['error-message']).toBe('headline is empty');
     expect(await dlqCount(topic.dlq)).toBe(1); // once, not once a poll
     expect(await topics.count(topic)).toBe(1);
+  });
+
+  it('publishes an article again when symbols were added (same id, union of symbols); an identical repeat is dropped', async () => {
+    const topic = await topics.create();
+    const first = event({ symbols: ['AAPL'] });
+    let items = [first];
+    const producer = createEventsProducer({
+      config, logger, publisher: bed.publisher(), topic, source: repeatingFeed(() => items), symbols: ['AAPL'], intervalMs: 300_000,
+    });
+    expect(await producer.publishOnce(NOW)).toMatchObject({ published: 1, duplicates: 0 });
+    items = [{ ...first, symbols: ['AAPL', 'MSFT'] }];
+    expect(await producer.publishOnce(NOW + 300_000)).toMatchObject({ published: 1, duplicates: 0 });
+    expect(await producer.publishOnce(NOW + 600_000)).toMatchObject({ published: 0, duplicates: 1 }); // identical: dropped
+    items = [{ ...first, symbols: ['MSFT'] }]; // found under one symbol only this time: nothing new
+    expect(await producer.publishOnce(NOW + 900_000)).toMatchObject({ published: 0, duplicates: 1 });
+    expect(await topics.count(topic)).toBe(2);
+    const got = await topics.decodeAll(topic, 2);
+    expect(got.map((g) => [g.key, g.value.symbols])).toEqual([[first.id, ['AAPL']], [first.id, ['AAPL', 'MSFT']]]);
   });
 });
 
