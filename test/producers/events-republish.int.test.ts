@@ -61,6 +61,19 @@ describe('events producer: what a repeating feed publishes again (real Kafka and
     const got = await topics.decodeAll(topic, 2);
     expect(got.map((g) => [g.key, g.value.symbols])).toEqual([[first.id, ['AAPL']], [first.id, ['AAPL', 'MSFT']]]);
   });
+
+  it('publishes an article found twice in one fetch with different symbols once, with the union of its symbols', async () => {
+    const topic = await topics.create();
+    const e = event({ symbols: ['AAPL'] });
+    const producer = createEventsProducer({
+      config, logger, publisher: bed.publisher(), topic, source: repeatingFeed(() => [e, { ...e, symbols: ['MSFT', 'AAPL'] }, e]),
+      symbols: ['AAPL'], intervalMs: 300_000,
+    });
+    expect(await producer.publishOnce(NOW)).toEqual({ fetched: 3, duplicates: 2, published: 1, invalid: 0, rejected: 0 });
+    const got = await topics.decodeAll(topic, 1);
+    expect(got.map((g) => [g.key, g.value.symbols])).toEqual([[e.id, ['AAPL', 'MSFT']]]);
+    expect(await producer.publishOnce(NOW + 300_000)).toMatchObject({ published: 0, duplicates: 3 });
+  });
 });
 
 async function dlqCount(name: string): Promise<number> {
