@@ -46,9 +46,12 @@ export const PROPERTY_NAME_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
  */
 export const PROVENANCE_PREFIXES = ['src_', 'enr_'] as const;
 
-/** Properties a mutation may not set on a node: its key (identity), and what the price path owns. */
+/**
+ * Properties a mutation may not set on a node: its key (identity), and what the price path owns (everything the
+ * neo4j sink's price-updates handler sets on a Company: consumers/neo4j/sink.ts and consumers/stored-fields.ts).
+ */
 export const RESERVED_NODE_PROPERTIES = {
-  Company: ['symbol', 'last_price', 'last_updated'],
+  Company: ['symbol', 'last_price', 'last_updated', 'last_vwap', 'last_trades', 'last_price_version'],
   Sector: ['name'],
   Industry: ['name'],
   MarketEvent: ['id'],

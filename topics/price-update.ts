@@ -15,6 +15,13 @@ const MS: Record<PriceInterval, number> = { tick: 0, '1m': 60_000, '5m': 300_000
 export const PRICE_FEEDS = ['synthetic', 'yahoo', 'file'] as const satisfies readonly PriceSource[];
 export type PriceFeedName = (typeof PRICE_FEEDS)[number];
 
+/**
+ * A record's `quality` as the sources set it (schemas/README.md): `complete` when every field is what the source
+ * reported (a reported volume of 0, a bar without trades, is complete), `filled` when the source left a field out and
+ * it was filled in (a missing volume as 0; a tick's missing open, high or low from its price). Nothing reads it yet.
+ */
+export const QUALITY = { complete: 1, filled: 0.5 } as const;
+
 export function isPriceInterval(v: string): v is PriceInterval {
   return (PRICE_INTERVALS as readonly string[]).includes(v);
 }

@@ -1,6 +1,6 @@
 // What the enricher sends Claude: the system prompt (definitions of the types, sentiment and relevance), the
 // `classify_event` tool whose JSON schema is generated from the zod schema, and the event rendered as data.
-import { EVENT_TYPES, MAX_AFFECTED, toolInputJsonSchema, type EventToClassify } from './types.ts';
+import { EVENT_TYPES, MAX_AFFECTED, NEUTRAL_BAND, toolInputJsonSchema, type EventToClassify } from './types.ts';
 
 export const TOOL_NAME = 'classify_event';
 
@@ -22,7 +22,8 @@ Event types:
 - other: none of the above
 
 Sentiment is the likely effect on shareholders of the most affected company: positive, negative or neutral, with a score
-from -1 (very negative) to 1 (very positive), 0 when neutral; the score's sign must match the label.
+from -1 (very negative) to 1 (very positive) that agrees with the label: positive above 0, negative below 0, neutral
+between -${NEUTRAL_BAND} and ${NEUTRAL_BAND} (0 when plainly neutral).
 Affected companies: listed companies the event is about or materially affects, by ticker symbol (e.g. AAPL, BRK-B),
 relevance 1 for the main subject, about 0.5 for a company clearly involved, below 0.3 for a passing mention;
 at most ${MAX_AFFECTED}, most relevant first; an empty list when no listed company is affected.

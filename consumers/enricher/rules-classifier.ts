@@ -3,7 +3,8 @@
 // company names. Used when ANTHROPIC_API_KEY is not set, and as the fallback when Claude cannot answer.
 import { COMPANY_NAMES, NEGATIONS, RULES_MODEL, SENTIMENT_WORDS, TYPE_KEYWORDS, TYPE_PRIORITY } from './rules-lexicon.ts';
 import { SYMBOL_PATTERN } from '../../topics/rules.ts';
-import { normalizeAffected, round2, type AffectedSymbol, type Classification, type EventToClassify, type EventType, type Sentiment } from './types.ts';
+import { NEUTRAL_BAND, normalizeAffected, round2, type AffectedSymbol, type Classification, type EventToClassify, type EventType,
+  type Sentiment } from './types.ts';
 
 export { RULES_MODEL };
 
@@ -18,8 +19,8 @@ export interface RulesClassifier {
 
 /** Headline words count double: a headline says what the article is about. */
 const HEADLINE_WEIGHT = 2;
-/** |score| at or above this is positive/negative; below it, neutral. */
-const LABEL_THRESHOLD = 0.2;
+/** |score| at or above this is positive/negative; below it, neutral (the neutral band every classifier's answer keeps to). */
+const LABEL_THRESHOLD = NEUTRAL_BAND;
 const MAX_TEXT = 5000;
 
 interface Term { words: string[]; prefix: boolean; weight: number; text: string }

@@ -10,6 +10,25 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export const SENTIMENTS = ['positive', 'negative', 'neutral'] as const;
 export type Sentiment = (typeof SENTIMENTS)[number];
 
+/**
+ * The scores each sentiment label allows (a label and its score must agree): neutral within [-NEUTRAL_BAND,
+ * NEUTRAL_BAND], positive above 0, negative below 0. The bands overlap near 0 (a mildly positive event may be called
+ * positive at 0.1 or neutral at 0.1), but a neutral 0.9 or a positive 0 is a malformed answer. The rule-based
+ * classifier labels by the same band: |score| below NEUTRAL_BAND is neutral, so its answers always agree.
+ */
+export const NEUTRAL_BAND = 0.2;
+const SENTIMENT_BAND: Record<Sentiment, { ok: (score: number) => boolean; text: string }> = {
+  neutral: { ok: (x) => x >= -NEUTRAL_BAND && x <= NEUTRAL_BAND, text: `-${NEUTRAL_BAND} to ${NEUTRAL_BAND}` },
+  positive: { ok: (x) => x > 0, text: 'above 0 to 1' },
+  negative: { ok: (x) => x < 0, text: '-1 to below 0' },
+};
+
+/** Why `score` contradicts `sentiment` (outside its band), or null. */
+export function sentimentProblem(sentiment: Sentiment, score: number): string | null {
+  const band = SENTIMENT_BAND[sentiment];
+  return band.ok(score) ? null : `score ${score} contradicts sentiment "${sentiment}" (${sentiment}: ${band.text})`;
+}
+
 
 /** Most affected companies kept per event. */
 export const MAX_AFFECTED = 10;
@@ -64,7 +83,8 @@ const symbol = z.string().trim().toUpperCase().regex(SYMBOL_PATTERN, 'expected a
 export const toolAnswerSchema = z.object({
   type: z.enum(EVENT_TYPES).describe('What kind of event this is; "other" when none fits'),
   sentiment: z.enum(SENTIMENTS).describe('Tone of the event for shareholders of the affected companies'),
-  sentiment_score: z.number().min(-1).max(1).describe('-1 very negative … 0 neutral … 1 very positive; same sign as the sentiment label'),
+  sentiment_score: z.number().min(-1).max(1)
+    .describe(`-1 very negative … 0 neutral … 1 very positive; positive above 0, negative below 0, neutral within ±${NEUTRAL_BAND}`),
   affected: z.array(z.object({
     symbol: symbol.describe('Ticker symbol of an affected listed company, e.g. AAPL'),
     relevance: z.number().min(0).max(1).describe('0..1, how central the company is to the event'),
@@ -72,9 +92,8 @@ export const toolAnswerSchema = z.object({
   rationale: z.string().trim().min(1).max(300).describe('One sentence explaining the classification'),
 }).superRefine((v, ctx) => {
   // A label that contradicts the score is a malformed answer, not a judgement call.
-  if ((v.sentiment === 'positive' && v.sentiment_score < 0) || (v.sentiment === 'negative' && v.sentiment_score > 0)) {
-    ctx.addIssue({ code: 'custom', path: ['sentiment_score'], message: `score ${v.sentiment_score} contradicts sentiment "${v.sentiment}"` });
-  }
+  const problem = sentimentProblem(v.sentiment, v.sentiment_score);
+  if (problem) ctx.addIssue({ code: 'custom', path: ['sentiment_score'], message: problem });
 });
 export type ToolAnswer = z.output<typeof toolAnswerSchema>;
 

@@ -8,7 +8,8 @@ export type { RejectedInput };
 /**
  * A market-event source: constructed from its parsed config without I/O, then polled by the events producer.
  * `fetch` returns the events it sees for `symbols` as of `now`, each with a stable id (see ids.ts); it may return
- * events it returned before (a news feed repeats its latest items): the producer drops ids it has already published.
+ * events it returned before (a news feed repeats its latest items): the producer drops ids it has already published
+ * and events (and rejected inputs) it has already dead-lettered, so a refused item is dead-lettered once.
  */
 export interface EventSource {
   readonly name: EventFeedName;

@@ -37,7 +37,8 @@ export interface PriceFeed {
   acknowledge?(records: readonly PriceUpdate[]): void;
   /**
    * Inputs the last fetch rejected, handed over once (the producer dead-letters them); like records, a fetch after a
-   * failed send offers them again.
+   * failed send offers them again. An input handed over again after it was dead-lettered is dropped by the producer
+   * (it remembers what it refused, bounded), but a source with a cursor should still move past it in `acknowledge`.
    */
   takeRejected?(): RejectedInput[];
   /** True once a finite source (a file) has nothing more to give. */

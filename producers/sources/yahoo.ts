@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import type { CircuitState } from '../../lib/resilience.ts';
-import { intervalMs, type PriceInterval } from '../../topics/price-update.ts';
+import { intervalMs, QUALITY, type PriceInterval } from '../../topics/price-update.ts';
 import { createYahooClient, yahooClientFields, type YahooClientDeps } from '../yahoo-client.ts';
 import type { HistoryRange, PriceFeed, RejectedInput } from './types.ts';
 
@@ -48,7 +48,7 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
       open: bar.open, high: bar.high, low: bar.low, close: bar.close,
       volume: bar.volume ?? 0,
       source, ingestTime: now,
-      quality: bar.volume === null ? 0.8 : 1,
+      quality: bar.volume === null ? QUALITY.filled : QUALITY.complete, // a reported 0 is complete; a missing volume, filled
     };
   }
 
@@ -75,7 +75,7 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
         symbol: q.symbol, interval: 'tick', eventTime: time,
         open, high: Math.max(q.regularMarketDayHigh ?? -Infinity, open, price), low: Math.min(q.regularMarketDayLow ?? Infinity, open, price), close: price,
         volume: q.regularMarketVolume ?? 0,
-        source: 'yahoo', ingestTime: now, quality: complete ? 1 : 0.5,
+        source: 'yahoo', ingestTime: now, quality: complete ? QUALITY.complete : QUALITY.filled,
       });
     }
     for (const s of symbols) {

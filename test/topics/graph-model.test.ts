@@ -30,6 +30,7 @@ describe('validateGraphMutation', () => {
     }
     expect(valid(upsertNode('Company', 'AAPL', { symbol: 'MSFT' }, meta))).toMatch(/reserved/);
     expect(valid(upsertNode('Company', 'AAPL', { last_price: 1 }, meta))).toMatch(/reserved/);
+    for (const owned of ['last_vwap', 'last_trades', 'last_price_version']) expect(valid(upsertNode('Company', 'AAPL', { [owned]: 1 }, meta)), owned).toMatch(/reserved/);
     expect(valid(upsertNode('Sector', 'Technology', { name: 'Other' }, meta))).toMatch(/reserved/);
     expect(valid(upsertNode('Company', 'AAPL', { x: Number.NaN }, meta))).toMatch(/finite/);
   });

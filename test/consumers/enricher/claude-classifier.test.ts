@@ -109,6 +109,25 @@ describe('Claude classifier', () => {
     expect(fake.requests).toHaveLength(2);
   });
 
+  it('refuses a label whose score lies outside its band (neutral within [-0.2, 0.2], positive above 0, negative below 0)', async () => {
+    fake.enqueue(
+      toolUseResponse({ ...goodAnswer, sentiment: 'neutral', sentiment_score: 0.9 }),
+      toolUseResponse({ ...goodAnswer, sentiment: 'neutral', sentiment_score: -0.35 }),
+    );
+    const c = await make().classify(event);
+    expect(c).toMatchObject({ classifier: 'rules', model: RULES_MODEL });
+    expect(c.fallbackReason).toMatch(/^invalid-output: sentiment_score: score -0.35 contradicts sentiment "neutral" \(neutral: -0.2 to 0.2\)/);
+    expect(fake.requests).toHaveLength(2);
+
+    for (const [sentiment, score] of [['neutral', 0.2], ['neutral', -0.2], ['positive', 0.05], ['negative', -0.05]] as const) {
+      fake.enqueue(toolUseResponse({ ...goodAnswer, sentiment, sentiment_score: score }));
+      expect(await make().classify(event), `${sentiment} ${score}`).toMatchObject({ classifier: 'claude', sentiment, sentimentScore: score });
+    }
+    const zero = toolUseResponse({ ...goodAnswer, sentiment: 'positive', sentiment_score: 0 });
+    fake.enqueue(zero, zero);
+    expect((await make().classify(event)).fallbackReason).toMatch(/score 0 contradicts sentiment "positive" \(positive: above 0 to 1\)/);
+  });
+
   it('treats an answer without the tool call as malformed too', async () => {
     const text = toolUseResponse(goodAnswer);
     (text.body as any).content = [{ type: 'text', text: 'This looks like earnings news.', citations: null }];

@@ -280,6 +280,23 @@ describe('neo4j-sink: graph-mutations', () => {
     expect(persons.records[0]?.get('n')).toBe(0);
   });
 
+  it('dead-letters a mutation setting what the price path owns (last_vwap, last_trades, last_price_version), with the reason', async () => {
+    const v = sym('V');
+    await send(upsertNode('Company', v, { name: 'Vee' }, at(100)));
+    await settle();
+    const owned = ['last_vwap', 'last_trades', 'last_price_version'] as const;
+    const keys = owned.map((_, i) => `Company:${sym(`V${i}`)}`);
+    await send(...owned.map((p, i) => upsertNode('Company', sym(`V${i}`), { [p]: i === 1 ? long(7) : 1.5 }, at(101))),
+      upsertNode('Company', v, { last_vwap: 99.5, last_trades: long(1) }, at(102)));
+    await settle();
+    const dead = await sut.deadLetters('mutations', [...keys, `Company:${v}`], 4);
+    const reason = (key: string) => dead.filter((d) => d.key === key).map(({ headers: h }) => `${h['error-class']}: ${h['error-message']}`);
+    owned.forEach((p, i) => expect(reason(keys[i]!)).toEqual([expect.stringMatching(new RegExp(`^ValidationError: property ${p} is reserved`))]));
+    expect(reason(`Company:${v}`)).toEqual([expect.stringMatching(/^ValidationError: property last_vwap is reserved/)]);
+    expect((await company(v))?.p).toEqual({ symbol: v, name: 'Vee', _mutated_at: T0 + 100_000 }); // nothing overwritten
+    for (const key of keys) expect(await exists(key)).toBe(false);
+  });
+
   it('orders the enricher\'s mutations by marketstream-source-version: a stale member\'s re-published links stay deleted', async () => {
     const [c, id] = [sym('SV'), `evt${RUN.toLowerCase()}sv`];
     // Market-events records 10 (the event) and 11 (its withdrawal) made in the same millisecond: their version decides.

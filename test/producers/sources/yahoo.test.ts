@@ -4,7 +4,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../lib/logger.ts';
 
 import { createYahooSource, type YahooSource } from '../../../producers/sources/yahoo.ts';
-import { validatePriceUpdate } from '../../../topics/price-update.ts';
+import { QUALITY, validatePriceUpdate } from '../../../topics/price-update.ts';
 
 import { fakeYahooFetch, yahooFixture as fixture, type Recorded } from '../../helpers/fake-yahoo.ts';
 import { CircuitOpenError, YahooRequestError } from '../../../lib/errors.ts';
@@ -107,10 +107,25 @@ describe('yahoo source', () => {
     // 10-02 had not closed at NOW
     expect(bars.map((b) => new Date(b.eventTime).toISOString().slice(0, 10))).toEqual(['2026-09-28', '2026-09-29', '2026-09-30', '2026-10-01']);
     expect(bars.every((b) => b.source === 'backfill' && b.interval === '1d')).toBe(true);
-    expect(bars[3]).toMatchObject({ close: 508.66, volume: 0, quality: 0.8 });
+    expect(bars[3]).toMatchObject({ close: 508.66, volume: 0, quality: QUALITY.filled });
     const url = new URL(fake.calls.find((u) => u.includes('/v8/finance/chart/MSFT')) as string);
     expect(url.searchParams.get('interval')).toBe('1d');
     expect(Number(url.searchParams.get('period1'))).toBe(from / 1000);
+  });
+
+  it('gives a missing volume (filled in as 0) the same lower quality in bars and ticks, and a reported zero volume full quality', async () => {
+    const chart = structuredClone(fixture('chart-MSFT-1d.json')) as any;
+    chart.response.bodyJson.chart.result[0].indicators.quote[0].volume[1] = 0; // a day Yahoo reports with no shares traded
+    const quote = structuredClone(fixture('quote-AAPL-MSFT.json')) as any;
+    delete quote.response.bodyJson.quoteResponse.result[1].regularMarketVolume;
+    const { fetch } = fakeYahooFetch((url) => (url.includes('/v7/finance/quote') ? quote : url.includes('/v8/finance/chart/') ? chart : undefined));
+    const deps = { logger, fetch, clock: () => NOW };
+    const range = { from: Date.UTC(2026, 8, 28), to: Date.UTC(2026, 9, 3), interval: '1d' } as const;
+    const bars = await createYahooSource({ resilience: FAST }, deps).history!('MSFT', range);
+    expect(bars.map((b) => [b.volume, b.quality])).toEqual([[18234400, 1], [0, QUALITY.complete], [16530900, 1], [0, QUALITY.filled]]);
+    const ticks = await createYahooSource({ mode: 'quote', resilience: FAST }, deps).fetch(['AAPL', 'MSFT'], NOW);
+    expect(ticks.map((t) => [t.symbol, t.volume, t.quality])).toEqual([['AAPL', 9034471, 1], ['MSFT', 0, QUALITY.filled]]);
+    expect(QUALITY.filled).toBeLessThan(QUALITY.complete);
   });
 
   it('retries a 500 with backoff and then succeeds', async () => {
