@@ -97,7 +97,8 @@ describe('enricher: publish after the write, link only known companies', () => {
 
     fake.setDefault(toolUseResponse({
       type: 'product', sentiment: 'positive', sentiment_score: 0.6,
-      affected: [{ symbol: named, relevance: 0.9 }, { symbol: known, relevance: 0.5 }, { symbol: silent, relevance: 0.45 }, { symbol: unknown, relevance: 0.4 }],
+      affected: [{ symbol: named, relevance: 0.9 }, { symbol: known, relevance: 0.5 }, { symbol: silent, relevance: 0.45 },
+        { symbol: unknown, relevance: 0.4 }],
       rationale: 'A product launch that helps the company and a partner.',
     }));
     const event = newEvent({ symbols: [named], headline: `${named} launches a product with partner ${known}` });
