@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { GraphMutation } from '../schemas/types.generated.ts';
 import { deleteRelationship, entityKey, entityOf } from '../topics/graph-model.ts';
 import { graphMutations } from '../topics/index.ts';
-import { competitorMutations, profileMutations, signature } from './graph/build.ts';
+import { competitorMutations, profiledCompetitors, profileMutations, signature } from './graph/build.ts';
 import type { CompetitorAnswer, CompetitorFinder } from './graph/competitors.ts';
 import type { CompanyProfile, ProfileSource } from './graph/profiles.ts';
 import { createGraphJobLoop, type PeriodicGraphJobOptions, type Periodic } from './periodic.ts';
@@ -37,6 +37,8 @@ export interface GraphRunResult {
   competitors: Record<string, CompetitorAnswer['source']>;
   published: number;
   deletes: number;
+  /** Competitors left out because the profile source has no profile of them (a Company node comes only from a profile). */
+  droppedCompetitors: number;
 }
 
 export interface GraphProducer extends Periodic {
@@ -54,6 +56,7 @@ export function createGraphProducer(o: GraphProducerOptions): GraphProducer {
   const lastSignature = new Map<string, string>(); // entity key → what this process last published for it
   const competitorsOf = new Map<string, Set<string>>(); // followed symbol → competitors last published
   const placeOf = new Map<string, { sector: string | null; industry: string | null }>();
+  const profiled = new Set<string>(); // symbols whose profile this process published
 
   async function answerFor(company: CompanyProfile, universe: readonly CompanyProfile[], now: number): Promise<CompetitorAnswer> {
     const cached = claudeAnswers.get(company.symbol);
@@ -84,6 +87,15 @@ export function createGraphProducer(o: GraphProducerOptions): GraphProducer {
     for (const s of named) profiledAt.set(s, now);
 
     const profiles = [...followed.profiles, ...extra.profiles];
+    for (const p of [...profiles, ...(await o.profiles.known())]) profiled.add(p.symbol);
+    let droppedCompetitors = 0;
+    for (const [symbol, full] of answers) {
+      const { answer, dropped } = profiledCompetitors(full, profiled);
+      if (!dropped.length) continue;
+      droppedCompetitors += dropped.length;
+      logger.warn({ symbol, dropped, source: full.source }, 'competitors without a profile left out (a Company node comes only from a profile)');
+      answers.set(symbol, answer);
+    }
     const upserts = [...profileMutations(profiles, o.profiles.origin, now)];
     const deletes: GraphMutation[] = [];
     for (const p of profiles) {
@@ -116,6 +128,7 @@ export function createGraphProducer(o: GraphProducerOptions): GraphProducer {
       competitors: Object.fromEntries([...answers].map(([s, a]) => [s, a.source])),
       published: changed.length,
       deletes: changed.filter((m) => 'DeleteRelationship' in m.op).length,
+      droppedCompetitors,
     };
     logger.info({ ...result, correlationId }, 'graph run');
     if (followed.missing.length) logger.warn({ missing: followed.missing }, 'no profile for some followed symbols');

@@ -7,3 +7,4 @@ export { costUsd, MODEL_PRICES, parsePriceOverride, priceOf, tokensOf, UNKNOWN_M
 export { closeFailedReservation, createHourlyBudget, processBudget, type Budget, type BudgetLimits, type BudgetReservation, type BudgetUsage, type HourlyBudget,
   type Reservation } from './budget.ts';
 export { claudeBudgetScope, createSharedBudget, type SharedBudgetOptions } from './shared-budget.ts';
+export { escapeText } from './untrusted.ts';

@@ -36,3 +36,13 @@ export function competitorMutations(symbol: string, answer: CompetitorAnswer, ti
 export function signature(m: GraphMutation): string {
   return JSON.stringify(m.op, (k, v: unknown) => (k === 'updated_at' || k === 'computed_at' ? undefined : typeof v === 'bigint' ? `${v}n` : v));
 }
+
+/**
+ * The answer without the competitors that have no profile (`profiled`: the symbols the profile source knows): a
+ * COMPETES_WITH upsert creates its end nodes, and a Company node comes only from a profile, never from a model's answer
+ * (which may name a ticker that does not exist, or that a company description steered it to).
+ */
+export function profiledCompetitors(answer: CompetitorAnswer, profiled: ReadonlySet<string>): { answer: CompetitorAnswer; dropped: string[] } {
+  const dropped = answer.competitors.filter((c) => !profiled.has(c.symbol)).map((c) => c.symbol);
+  return { answer: dropped.length ? { ...answer, competitors: answer.competitors.filter((c) => profiled.has(c.symbol)) } : answer, dropped };
+}

@@ -136,9 +136,11 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
     expect(await rows(`MATCH (c:Company {symbol: '${M}'}) RETURN c.sector AS sector`)).toEqual([{ sector: AUTO }]);
   });
 
-  it('with Claude: competitors from the tool answer become COMPETES_WITH (claude); a competitor Claude drops later is deleted', async () => {
+  it('with Claude: answered competitors with a profile become COMPETES_WITH (claude); one Claude drops later is deleted', async () => {
+    // E has no profile (a ticker Claude made up): no COMPETES_WITH to it, no Company node.
     const answers: Record<string, unknown[]> = {
-      [C]: [{ symbol: A, name: 'Alpha', confidence: 0.8 }], [D]: [{ symbol: E, name: 'Echo Cars', confidence: 0.9 }],
+      [C]: [{ symbol: A, name: 'Alpha', confidence: 0.8 }],
+      [D]: [{ symbol: F, name: 'Foxtrot', confidence: 0.9 }, { symbol: E, name: 'Echo Cars', confidence: 0.7 }],
     };
     fake.setDefault((req) => {
       const symbol = /<symbol>([^<]+)<\/symbol>/.exec(String(req.body.messages[0].content))![1]!;
@@ -151,16 +153,17 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
       profiles: createFileProfileSource(profilesFile), competitors,
     });
     try {
-      expect((await producer.runOnce()).competitors).toEqual({ [C]: 'claude', [D]: 'claude' });
+      expect(await producer.runOnce()).toMatchObject({ competitors: { [C]: 'claude', [D]: 'claude' }, droppedCompetitors: 1 });
       await settle();
       expect(fake.requests.map((r) => /<symbol>([^<]+)</.exec(r.body.messages[0].content)![1]).sort()).toEqual([C, D]);
       const competes = () => rows('MATCH (a:Company)-[x:COMPETES_WITH]->(b:Company) WHERE a.symbol IN [$run + "C", $run + "D"] ' +
         'RETURN a.symbol AS a, b.symbol AS b, x.source AS source, x.confidence AS confidence, x.model AS model ORDER BY a');
       expect(await competes()).toEqual([
         { a: C, b: A, source: 'claude', confidence: 0.8, model: 'claude-haiku-5-5' },
-        { a: D, b: E, source: 'claude', confidence: 0.9, model: 'claude-haiku-5-5' },
+        { a: D, b: F, source: 'claude', confidence: 0.9, model: 'claude-haiku-5-5' },
       ]);
-      expect(await rows(`MATCH (e:Company:Stock {symbol: '${E}'}) RETURN e.symbol AS s`)).toHaveLength(1); // created by the relationship
+      expect(await rows(`MATCH (f:Company:Stock {symbol: '${F}'}) RETURN f.name AS name`)).toEqual([{ name: 'Foxtrot Devices' }]); // its profile
+      expect(await rows(`MATCH (e:Company {symbol: '${E}'}) RETURN e.symbol AS s`)).toEqual([]);
 
       answers[C] = [];
       expect((await producer.runOnce()).deletes).toBe(1);

@@ -5,7 +5,7 @@
 // topic) and its row enriched; a replay of market-events rewrites no row and asks Claude nothing; bad records go to
 // the DLQ; a tombstone withdraws the event (AFFECTS deletes, a MarketEvent tombstone, its row removed); a PostgreSQL
 // outage pauses the group. Claude is asked once per event throughout, and every call reaches the process metrics.
-// An event is linked only to companies it names or the graph holds (order-and-links.int.test.ts covers that rule).
+// An event is linked only to companies its source lists or its text names (order-and-links.int.test.ts covers that rule).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Classification } from '../../../consumers/enricher/types.ts';
 import { headersToStrings } from '../../../lib/record-headers.ts';

@@ -2,7 +2,7 @@
 // answers: every one passes the sink's whitelist, nodes come before relationships, a missing field removes the property.
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../lib/config.ts';
-import { competitorMutations, profileMutations, signature } from '../../../producers/graph/build.ts';
+import { competitorMutations, profiledCompetitors, profileMutations, signature } from '../../../producers/graph/build.ts';
 import { industryPeers, PEER_CONFIDENCE } from '../../../producers/graph/competitors.ts';
 import { createFileProfileSource, loadProfilesFile, SAMPLE_PROFILES_FILE } from '../../../producers/graph/profiles.ts';
 import { validateGraphMutation } from '../../../topics/graph-model.ts';
@@ -65,5 +65,14 @@ describe('graph mutations from profiles and competitors', () => {
     const changed = competitorMutations('NVDA', { source: 'claude', model: 'm', competitors: [{ symbol: 'AMD', name: null, confidence: 0.8 }] }, T)[0]!;
     expect(signature(later)).toBe(signature(a));
     expect(signature(changed)).not.toBe(signature(a));
+  });
+
+  it('a competitor without a profile is dropped: Company nodes come from profiles, never from a model answer', () => {
+    const answer = { source: 'claude' as const, model: 'm', competitors: [
+      { symbol: 'AMD', name: 'AMD', confidence: 0.9 }, { symbol: 'HALLU', name: 'Made Up', confidence: 0.8 }] };
+    const { answer: kept, dropped } = profiledCompetitors(answer, new Set(['NVDA', 'AMD']));
+    expect(dropped).toEqual(['HALLU']);
+    expect(kept).toEqual({ ...answer, competitors: [answer.competitors[0]] });
+    expect(competitorMutations('NVDA', kept, T).map(graphMutationKey)).toEqual(['COMPETES_WITH:NVDA:AMD']);
   });
 });
