@@ -257,18 +257,7 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
       list.push(m.partition === partition ? m : { ...m, partition });
     }
     const results = await Promise.allSettled([...byPartition].map(async ([partition, list]) => {
-      let start = 0;
-      let bytes = 0;
-      for (let i = 0; i < list.length; i++) {
-        const size = recordBytes(list[i]!);
-        if (i > start && (i - start >= chunk || bytes + size > maxBytes)) {
-          await sendToPartition(topic, partition, list.slice(start, i));
-          start = i;
-          bytes = 0;
-        }
-        bytes += size;
-      }
-      await sendToPartition(topic, partition, list.slice(start));
+      for (const slice of inChunks(list, chunk, maxBytes)) await sendToPartition(topic, partition, slice);
     }));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -328,16 +317,7 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
     const limit = await chunkBytes(topic.dlq);
     const tx = await producer.transaction();
     try {
-      const messages = dlqMessages(topic, todo, limit);
-      for (let i = 0, bytes = 0, start = 0; i <= messages.length; i++) {
-        const size = i < messages.length ? recordBytes(messages[i]!) : 0;
-        if (i === messages.length || (i > start && (i - start >= chunk || bytes + size > limit))) {
-          if (i > start) await tx.send({ topic: topic.dlq, messages: messages.slice(start, i), acks: -1 });
-          start = i;
-          bytes = 0;
-        }
-        bytes += size;
-      }
+      for (const slice of inChunks(dlqMessages(topic, todo, limit), chunk, limit)) await tx.send({ topic: topic.dlq, messages: slice, acks: -1 });
       await tx.sendOffsets({ consumerGroupId: at.groupId, topics: [{ topic: topic.name, partitions: [{ partition: at.partition, offset: at.offset }] }] });
       await tx.commit();
     } catch (err) {
@@ -414,6 +394,25 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
       await h.producer.disconnect();
     },
   };
+}
+
+/**
+ * Consecutive slices of `list`, each of at most `maxCount` messages and `maxBytes` record bytes (a message larger than
+ * that alone in its slice), in order. Nothing for an empty list.
+ */
+function* inChunks(list: readonly Message[], maxCount: number, maxBytes: number): Generator<Message[]> {
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < list.length; i++) {
+    const size = recordBytes(list[i]!);
+    if (i > start && (i - start >= maxCount || bytes + size > maxBytes)) {
+      yield list.slice(start, i);
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (start < list.length) yield list.slice(start);
 }
 
 /**
