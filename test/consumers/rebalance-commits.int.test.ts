@@ -11,7 +11,7 @@ import { createSerde } from '../../lib/serde.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdates, withName } from '../../topics/index.ts';
-import { bar, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger, waitFor } from '../helpers/index.ts';
+import { bar, committedOffsets, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger, waitFor, watchCommittedOffsets } from '../helpers/index.ts';
 
 const prefix = randomName('test-rebalance-commits');
 const prices = withName(priceUpdates, randomName('test-rebalance-commits-prices'));
@@ -39,10 +39,7 @@ describe('a rebalance while a member holds written, uncommitted offsets', () => 
     await deleteTestTopics(kafka, [prices.name, prices.dlq]);
   });
 
-  const committed = async () => {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [prices.name] });
-    return new Map((t?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-  };
+  const committed = () => committedOffsets(admin, groupId, prices.name);
   const rows = async () => Number((await pool.query('SELECT count(*) FROM price_data WHERE symbol = ANY($1)', [SYMBOLS])).rows[0].count);
   const wave = (w: number) => publisher.send(prices, SYMBOLS.flatMap((s) => Array.from({ length: BARS }, (_, i) => bar(s, w * BARS + i, 100 + i))),
     { source: 'test' });
@@ -57,18 +54,7 @@ describe('a rebalance while a member holds written, uncommitted offsets', () => 
     expect([...(await committed()).values()].every((o) => o < 0n)).toBe(true); // written, not committed yet (12 s interval)
 
     // Every 200 ms from now on: the group's committed offsets, per partition, must never be lower than before.
-    const decreases: string[] = [];
-    const highest = new Map<number, bigint>();
-    let polling = true;
-    const poll = (async () => {
-      while (polling) {
-        for (const [p, o] of await committed()) {
-          if (o < (highest.get(p) ?? -1n)) decreases.push(`partition ${p}: ${highest.get(p)} → ${o}`);
-          if (o > (highest.get(p) ?? -1n)) highest.set(p, o);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
+    const watch = watchCommittedOffsets(admin, groupId, prices.name);
 
     members.push(await startSinks({ config: configB, logger, names: ['postgres'], topics: { prices } }));
     await waitFor(async () => {
@@ -83,8 +69,7 @@ describe('a rebalance while a member holds written, uncommitted offsets', () => 
       return (await rows()) === 2 * SYMBOLS.length * BARS && [...ends].every(([p, end]) => c.get(p) === end);
     }, { timeoutMs: 90_000, what: 'every partition committed to its end' }); // a loaded machine: the rejoin, a re-read, a 12 s interval
     await new Promise((r) => setTimeout(r, 14_000));
-    polling = false;
-    await poll;
+    const decreases = await watch.stop();
 
     expect(decreases).toEqual([]);
     const c = await committed();

@@ -13,7 +13,7 @@ import { createSerde } from '../../lib/serde.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { marketEvents, priceUpdates, withName } from '../../topics/index.ts';
-import { bar, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger, waitFor } from '../helpers/index.ts';
+import { bar, committedOffsets, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger, waitFor, watchCommittedOffsets } from '../helpers/index.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const prefix = randomName('test-stale-seek');
@@ -49,10 +49,7 @@ describe('a seek-back kafkajs keeps for a partition that moved to another member
     await deleteTestTopics(kafka, [prices.name, prices.dlq, events.name, events.dlq]);
   });
 
-  const committed = async () => {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [prices.name] });
-    return new Map((t?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-  };
+  const committed = () => committedOffsets(admin, groupId, prices.name);
   const members2 = async () => {
     const g = (await admin.describeGroups([groupId])).groups[0];
     return g?.state === 'Stable' ? g.members.length : 0;
@@ -84,18 +81,7 @@ describe('a seek-back kafkajs keeps for a partition that moved to another member
     await waitFor(async () => (await rows()) === SYMBOLS.length * BARS && (await atEnds()), { timeoutMs: 60_000, what: 'member A wrote and committed wave 0' });
 
     // Every 200 ms from now on: the group's committed offsets, per partition, must never be lower than before.
-    const decreases: string[] = [];
-    const highest = new Map<number, bigint>();
-    let polling = true;
-    const poll = (async () => {
-      while (polling) {
-        for (const [p, o] of await committed()) {
-          if (o < (highest.get(p) ?? -1n)) decreases.push(`partition ${p}: ${highest.get(p)} → ${o}`);
-          if (o > (highest.get(p) ?? -1n)) highest.set(p, o);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
+    const watch = watchCommittedOffsets(admin, groupId, prices.name);
 
     const afterWave0 = await committed();
     proxy.cut(); // A's store is unreachable: its next batches retry
@@ -119,8 +105,7 @@ describe('a seek-back kafkajs keeps for a partition that moved to another member
     await wave(3);
     await waitFor(async () => (await rows()) === 4 * SYMBOLS.length * BARS && (await atEnds()), { timeoutMs: 60_000, what: 'member A caught up alone' });
     await new Promise((r) => setTimeout(r, 2000));
-    polling = false;
-    await poll;
+    const decreases = await watch.stop();
     expect(decreases).toEqual([]);
     expect(await atEnds()).toBe(true);
     // Alone again, A read wave 3 and nothing B had already written and committed.

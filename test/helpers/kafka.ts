@@ -151,3 +151,29 @@ async function consumeUntil(kafka: Kafka, topic: string, o: ConsumeOptions): Pro
   if (ended === 'timeout') throw new Error(`timed out after ${timeoutMs} ms waiting for ${o.what} (got ${received.length})`);
   return received;
 }
+
+/** The group's committed offset per partition of `topic` (-1 where it has none). */
+export async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, bigint>> {
+  const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map((t?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+}
+
+/**
+ * Reads the group's committed offsets of `topic` every 200 ms until stop(), which resolves with every decrease seen
+ * (`partition p: from → to`): a group's committed offsets must never move back outside replay and rebuild.
+ */
+export function watchCommittedOffsets(admin: Admin, groupId: string, topic: string): { stop(): Promise<string[]> } {
+  const decreases: string[] = [];
+  const highest = new Map<number, bigint>();
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      for (const [p, o] of await committedOffsets(admin, groupId, topic)) {
+        if (o < (highest.get(p) ?? -1n)) decreases.push(`partition ${p}: ${highest.get(p)} → ${o}`);
+        if (o > (highest.get(p) ?? -1n)) highest.set(p, o);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return { async stop() { polling = false; await poll; return decreases; } };
+}
