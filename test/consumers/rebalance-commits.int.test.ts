@@ -66,7 +66,10 @@ describe('a rebalance while a member holds written, uncommitted offsets', () => 
     // Past member A's commit interval, so its waiting commits would have been sent.
     await waitFor(async () => {
       const c = await committed();
-      return (await rows()) === 2 * SYMBOLS.length * BARS && [...ends].every(([p, end]) => c.get(p) === end);
+      const n = await rows();
+      if (n === 2 * SYMBOLS.length * BARS && [...ends].every(([p, end]) => c.get(p) === end)) return true;
+      // Not yet: what is missing, for the timeout's message.
+      throw new Error(`rows ${n} of ${2 * SYMBOLS.length * BARS}; committed/end ${[...ends].map(([p, end]) => `${p}:${c.get(p)}/${end}`).join(' ')}`);
     }, { timeoutMs: 90_000, what: 'every partition committed to its end' }); // a loaded machine: the rejoin, a re-read, a 12 s interval
     await new Promise((r) => setTimeout(r, 14_000));
     const decreases = await watch.stop();
