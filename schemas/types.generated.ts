@@ -116,6 +116,51 @@ export interface MarketEvent {
   ingestTime: number;
 }
 
+// ---- price-features.avsc ----
+
+/** Technical indicators of one bar of a symbol and interval, as TA-Lib defines them, computed by the features group from price-updates. Key: symbol. Each value is null until the indicator has enough bars. A bar recomputed after a correction or a late bar is published again; the marketstream-source-version header orders the records of a bar. */
+export interface PriceFeatures {
+  /** Ticker symbol, upper case */
+  symbol: string;
+  /** Bar interval: 1m, 5m, 1h or 1d (ticks have no features) */
+  interval: string;
+  /** Start of the bar these features are of, epoch ms */
+  eventTime: number;
+  /** Bars of this symbol and interval that went into the values, this one included */
+  bars: number;
+  /** The bar's close, as the values saw it */
+  close: number;
+  /** The indicators and periods, e.g. SMA(20) EMA(12,26) MACD(12,26,9) RSI(14) BBANDS(20,2) ATR(14) STDDEV(LN,20) VWAP(session) */
+  definition: string;
+  /** SMA of the closes */
+  sma?: number | null;
+  /** EMA of the closes, the fast period (default 12) */
+  emaFast?: number | null;
+  /** EMA of the closes, the slow period (default 26) */
+  emaSlow?: number | null;
+  /** MACD line */
+  macd?: number | null;
+  /** MACD signal line */
+  macdSignal?: number | null;
+  /** MACD line minus signal */
+  macdHistogram?: number | null;
+  /** RSI (Wilder), 0..100 */
+  rsi?: number | null;
+  bollingerUpper?: number | null;
+  bollingerMiddle?: number | null;
+  bollingerLower?: number | null;
+  /** Average true range (Wilder) */
+  atr?: number | null;
+  /** ln(close / previous close) */
+  logReturn?: number | null;
+  /** Population standard deviation of the last n log returns (TA-Lib STDDEV), not annualised */
+  realizedVolatility?: number | null;
+  /** The bar's own VWAP, or the session's so far for intraday bars without one */
+  vwap?: number | null;
+  /** When the features group computed this record, epoch ms */
+  computedAt: number;
+}
+
 // ---- price-update.avsc ----
 
 /** One OHLCV bar or quote for a symbol. Key: symbol. Event time, not arrival time, decides what is latest. */

@@ -1,5 +1,5 @@
 // Topics as code: name, key, value schema, and settings. `marketstream topics create` applies them idempotently.
-import type { GraphMutation, MarketEvent, PriceUpdate } from '../schemas/types.generated.ts';
+import type { GraphMutation, MarketEvent, PriceFeatures, PriceUpdate } from '../schemas/types.generated.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -71,8 +71,14 @@ export function graphMutationKey(m: GraphMutation): string {
   return `${r.type}:${r.from.key}:${r.to.key}`;
 }
 
+/**
+ * The features group's output (consumers/features): the indicators of each bar; key = symbol, as on price-updates, so
+ * with the same partition count a symbol's features sit in the partition number its bars do. Kept as long as prices.
+ */
+export const priceFeatures = topic<PriceFeatures>('price-features', 'price-features.avsc', (v) => v.symbol, (c) => deleteRetention(c, c.PRICE_RETENTION_DAYS));
+
 /** Every main topic; each also has its `.dlq`. */
-export const allTopics: readonly TopicDef<any>[] = [priceUpdates, marketEvents, graphMutations];
+export const allTopics: readonly TopicDef<any>[] = [priceUpdates, marketEvents, graphMutations, priceFeatures];
 
 /** DLQ topics keep records as long as their main topic, on a single partition (order of failure). */
 export function dlqSettings(main: TopicSettings): TopicSettings {
