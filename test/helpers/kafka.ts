@@ -1,9 +1,10 @@
 // Kafka helpers for integration tests: a quiet client, random topics created and deleted, and reading (lib/records'
 // bounded reader) a topic until N messages arrived or to its end, dead letters by key.
-import { Kafka, logLevel, type Admin, type IHeaders, type ITopicConfig } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type IHeaders, type ITopicConfig } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
 import { headersToStrings } from '../../lib/record-headers.ts';
 import { readLog, topicRanges, type LogRange } from '../../lib/records.ts';
+import { randomSymbol } from './fixtures.ts';
 import { randomName } from './random.ts';
 import { waitFor } from './wait.ts';
 import { testConfig } from './config.ts';
@@ -176,4 +177,20 @@ export function watchCommittedOffsets(admin: Admin, groupId: string, topic: stri
     }
   })();
   return { async stop() { polling = false; await poll; return decreases; } };
+}
+
+/**
+ * `perPartition` random symbols for each of `partitions` partitions (the producers' murmur2 partitioner), in partition
+ * order: a test whose scenario needs records in every partition cannot be left with an empty one by chance.
+ */
+export function symbolsInEveryPartition(partitions: number, perPartition: number): string[] {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0] }));
+  const found: string[][] = Array.from({ length: partitions }, () => []);
+  while (found.some((s) => s.length < perPartition)) {
+    const symbol = randomSymbol();
+    const p = partitioner({ topic: 't', partitionMetadata: partitionMetadata as never, message: { key: symbol, value: null } });
+    if (found[p]!.length < perPartition && !found[p]!.includes(symbol)) found[p]!.push(symbol);
+  }
+  return found.flat();
 }
