@@ -2,6 +2,6 @@
 export { randomName } from './random.ts';
 export { waitFor, type WaitForOptions } from './wait.ts';
 export { testConfig, testLogger } from './config.ts';
-export { committedOffsets, consumeMessages, createTestTopic, deleteTestTopics, readDlq, readTopic, symbolsInEveryPartition, testKafka, watchCommittedOffsets, type ConsumedMessage,
-  type DeadLetterRead, type TestTopicOptions } from './kafka.ts';
+export { committedOffsets, consumeMessages, createTestTopic, deleteTestTopics, readDlq, readTopic, symbolsInEveryPartition, testKafka,
+  watchCommittedOffsets, type ConsumedMessage, type DeadLetterRead, type TestTopicOptions } from './kafka.ts';
 export { bar, BAR_T0, deleteEventRows, EVENT_T0, eventFactory, HOUR, newEvent, randomSymbol } from './fixtures.ts';
