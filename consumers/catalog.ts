@@ -4,6 +4,7 @@
 import type { Config } from '../lib/config.ts';
 import { processMetrics } from '../lib/metrics.ts';
 import { createEnricher } from './enricher/sink.ts';
+import { createFeaturesSink } from './features/sink.ts';
 import { createNeo4jSink } from './neo4j/sink.ts';
 import { createPostgresSink } from './postgres/sink.ts';
 import { createRedisSink } from './redis/sink.ts';
@@ -34,13 +35,21 @@ export const sinks = {
     description: 'market-events → Claude (or rule-based) classification → graph-mutations (MarketEvent, AFFECTS) and market_events enrichment',
     create: (c, ctx) => createEnricher(c, ctx, { onCall: (call) => processMetrics().claudeCall(call) }),
   },
+  features: {
+    name: 'features',
+    description: 'price-updates → technical indicators per symbol and interval (state in PostgreSQL) → price-features',
+    create: (c, ctx) => createFeaturesSink(c, ctx),
+  },
 } satisfies Record<string, SinkEntry>;
 
 export type SinkName = keyof typeof sinks;
 export const sinkNames = Object.keys(sinks) as SinkName[];
 
-/** The sinks that materialize a store of their own, and so can be cleared, counted and rebuilt. */
-export const STORES = ['postgres', 'redis', 'neo4j'] as const satisfies readonly SinkName[];
+/**
+ * The sinks that materialize a store of their own, and so can be cleared, counted and rebuilt (features: its state,
+ * and through price-features every bar's indicators again).
+ */
+export const STORES = ['postgres', 'redis', 'neo4j', 'features'] as const satisfies readonly SinkName[];
 export type StoreName = (typeof STORES)[number];
 
 export function isSinkName(s: string): s is SinkName {

@@ -3,7 +3,7 @@
 // where it was read, for provenance).
 import type { Logger } from '../lib/logger.ts';
 import type { Publisher } from '../lib/publisher.ts';
-import type { GraphMutation, MarketEvent, PriceUpdate } from '../schemas/types.generated.ts';
+import type { GraphMutation, MarketEvent, PriceFeatures, PriceUpdate } from '../schemas/types.generated.ts';
 import type { TopicDef } from '../topics/index.ts';
 
 export interface SinkRecord<T> {
@@ -125,4 +125,5 @@ export interface SinkTopics {
   prices?: TopicDef<PriceUpdate>;
   events?: TopicDef<MarketEvent>;
   mutations?: TopicDef<GraphMutation>;
+  features?: TopicDef<PriceFeatures>;
 }

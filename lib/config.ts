@@ -174,6 +174,10 @@ export const configSpec = {
     schema: z.string().regex(/^[\w.-]{1,249}$/, 'expected a Kafka topic name (letters, digits, dot, dash or underscore)'), default: 'price-updates',
     doc: 'Name of the price-updates topic, e.g. a per-environment namespace on a shared cluster (its DLQ is <name>.dlq, its subject <name>-value)',
   },
+  PRICE_FEATURES_TOPIC: {
+    schema: z.string().regex(/^[\w.-]{1,249}$/, 'expected a Kafka topic name (letters, digits, dot, dash or underscore)'), default: 'price-features',
+    doc: 'Name of the price-features topic (the features group writes it; postgres-sink and redis-sink read it), namespaced like PRICE_UPDATES_TOPIC',
+  },
   TOPIC_REPLICATION_FACTOR: { schema: int(1, 10), default: '1', doc: 'Replication factor of the topics (3 on a production cluster)' },
   TOPIC_MIN_INSYNC_REPLICAS: {
     schema: int(1, 10), default: '1',
@@ -193,6 +197,32 @@ export const configSpec = {
     schema: int(1, 1000), default: '8',
     doc: 'PostgreSQL connections of one postgres-sink member: one batch write holds one, and at most SINK_PARTITIONS_CONCURRENCY write at once',
   },
+  FEATURES_POOL_SIZE: {
+    schema: int(1, 1000), default: '4',
+    doc: 'PostgreSQL connections of one features member (its state store: one batch holds one while it computes and publishes)',
+  },
+  FEATURES_HISTORY_BARS: {
+    schema: int(1, 100000), default: '500',
+    doc: 'Bars of each symbol and interval the features group holds (and up to a quarter more): how far back a correction or a late bar is recomputed '
+      + 'exactly; an older one is dead-lettered (rebuild features recomputes everything from the log)',
+  },
+  FEATURES_SMA_PERIOD: { schema: int(2, 10000), default: '20', doc: 'Features: SMA period' },
+  FEATURES_EMA_FAST_PERIOD: { schema: int(2, 10000), default: '12', doc: 'Features: the fast EMA\'s period' },
+  FEATURES_EMA_SLOW_PERIOD: { schema: int(2, 10000), default: '26', doc: 'Features: the slow EMA\'s period' },
+  FEATURES_MACD_PERIODS: {
+    schema: z.string().regex(/^\d+,\d+,\d+$/, 'expected fast,slow,signal periods, e.g. 12,26,9')
+      .transform((v) => v.split(',').map(Number) as [number, number, number])
+      .refine((p) => p.every((n) => n >= 2 && n <= 10000), 'expected periods between 2 and 10000'),
+    default: '12,26,9', doc: 'Features: MACD fast,slow,signal periods',
+  },
+  FEATURES_RSI_PERIOD: { schema: int(2, 10000), default: '14', doc: 'Features: RSI period (Wilder)' },
+  FEATURES_BOLLINGER_PERIOD: { schema: int(2, 10000), default: '20', doc: 'Features: Bollinger bands\' period' },
+  FEATURES_BOLLINGER_DEVIATIONS: {
+    schema: z.coerce.number({ error: 'expected a number between 0.1 and 10' }).min(0.1, 'expected a number >= 0.1').max(10, 'expected a number <= 10'),
+    default: '2', doc: 'Features: Bollinger bands\' width in population standard deviations',
+  },
+  FEATURES_ATR_PERIOD: { schema: int(2, 10000), default: '14', doc: 'Features: ATR period (Wilder)' },
+  FEATURES_VOLATILITY_PERIOD: { schema: int(2, 10000), default: '20', doc: 'Features: log returns in the realized volatility (population standard deviation)' },
   ENRICHER_POOL_SIZE: {
     schema: int(1, 1000), default: '4',
     doc: 'PostgreSQL connections of one enricher member (classification cache, shared Claude budget, market_events)',

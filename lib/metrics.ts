@@ -51,6 +51,9 @@ export interface Metrics {
   groupStalled(group: string, stalled: boolean): void;
   /** Pass as the enricher classifier's `onCall`. */
   claudeCall(call: ClaudeCallReport): void;
+  /** The features group: feature records published, of which recomputed after a correction or a late bar; its state. */
+  featuresComputed(interval: string, n: number, recomputed: number): void;
+  featuresState(keys: number, bars: number): void;
 }
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -76,6 +79,11 @@ export const metricsDoc = [
   ['marketstream_claude_output_tokens_total', 'counter', 'model', 'Claude output tokens'],
   ['marketstream_claude_cost_usd_total', 'counter', 'model', 'Claude spend in US dollars (price table or CLAUDE_PRICE_PER_MTOK)'],
   ['marketstream_claude_request_duration_seconds', 'histogram', 'model', 'Claude request latency'],
+  ['marketstream_features_computed_total', 'counter', 'interval', 'Feature records the features group published (a bar\'s values, new or changed)'],
+  ['marketstream_features_recomputed_total', 'counter', 'interval',
+    'Of those, bars recomputed because a correction or a late bar changed an earlier bar of their key'],
+  ['marketstream_features_state_keys', 'gauge', '', 'Symbol and interval series a features member holds in memory'],
+  ['marketstream_features_state_bars', 'gauge', '', 'Bars those series hold (what a correction or a late bar is recomputed over)'],
 ] as const;
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -106,6 +114,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const claudeOut = counter('marketstream_claude_output_tokens_total', ['model']);
   const claudeCost = counter('marketstream_claude_cost_usd_total', ['model']);
   const claudeLatency = histogram('marketstream_claude_request_duration_seconds', ['model'], [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60]);
+  const featuresComputed = counter('marketstream_features_computed_total', ['interval']);
+  const featuresRecomputed = counter('marketstream_features_recomputed_total', ['interval']);
+  const featureKeys = gauge('marketstream_features_state_keys', []);
+  const featureBars = gauge('marketstream_features_state_bars', []);
 
   return {
     registry,
@@ -135,6 +147,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       if (c.costUsd > 0) claudeCost.labels(c.model).inc(c.costUsd);
       claudeLatency.labels(c.model).observe(c.latencyMs / 1000);
     },
+    featuresComputed(interval, n, recomputed) {
+      if (n > 0) featuresComputed.labels(interval).inc(n);
+      if (recomputed > 0) featuresRecomputed.labels(interval).inc(recomputed);
+    },
+    featuresState(keys, bars) { featureKeys.set(keys); featureBars.set(bars); },
   };
 }
 

@@ -11,6 +11,7 @@ export interface TopicsConfig {
   readonly PRICE_RETENTION_DAYS: number;
   readonly EVENT_RETENTION_DAYS: number;
   readonly PRICE_UPDATES_TOPIC: string;
+  readonly PRICE_FEATURES_TOPIC: string;
 }
 
 export interface TopicDef<T> {
@@ -101,7 +102,12 @@ export function priceUpdatesOf(config: TopicsConfig): TopicDef<PriceUpdate> {
   return config.PRICE_UPDATES_TOPIC === priceUpdates.name ? priceUpdates : withName(priceUpdates, config.PRICE_UPDATES_TOPIC);
 }
 
-/** allTopics as this configuration names them (price-updates renamed by PRICE_UPDATES_TOPIC). */
+/** price-features under the name PRICE_FEATURES_TOPIC gives (default `price-features`), as priceUpdatesOf. */
+export function priceFeaturesOf(config: TopicsConfig): TopicDef<PriceFeatures> {
+  return config.PRICE_FEATURES_TOPIC === priceFeatures.name ? priceFeatures : withName(priceFeatures, config.PRICE_FEATURES_TOPIC);
+}
+
+/** allTopics as this configuration names them (price-updates and price-features renamed by PRICE_UPDATES_TOPIC, PRICE_FEATURES_TOPIC). */
 export function configuredTopics(config: TopicsConfig): readonly TopicDef<any>[] {
-  return allTopics.map((t) => (t === priceUpdates ? priceUpdatesOf(config) : t));
+  return allTopics.map((t) => (t === priceUpdates ? priceUpdatesOf(config) : t === priceFeatures ? priceFeaturesOf(config) : t));
 }

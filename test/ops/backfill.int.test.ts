@@ -18,7 +18,7 @@ import { backfill, createHistorySource } from '../../ops/backfill.ts';
 import { backfillWindow } from '../../ops/backfill-range.ts';
 import { createSyntheticSource } from '../../producers/sources/synthetic.ts';
 import { ensureTopics } from '../../topics/admin.ts';
-import { graphMutations, marketEvents, priceUpdates, withName } from '../../topics/index.ts';
+import { graphMutations, marketEvents, priceUpdates, withName, priceFeatures } from '../../topics/index.ts';
 import { consumeMessages, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger, waitFor } from '../helpers/index.ts';
 import { openStores, type Stores } from './snapshots.ts';
 
@@ -35,6 +35,7 @@ describe('backfill', () => {
     prices: withName(priceUpdates, randomName('test-backfill-prices')),
     events: withName(marketEvents, randomName('test-backfill-events')),
     mutations: withName(graphMutations, randomName('test-backfill-graph')),
+    features: withName(priceFeatures, randomName('test-backfill-features')),
   };
   let stores: Stores;
   let publisher: Publisher;

@@ -19,7 +19,7 @@ import { createSerde } from '../../lib/serde.ts';
 import { rebuild } from '../../ops/rebuild.ts';
 import type { GraphMutation, MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
 import { ensureTopics } from '../../topics/admin.ts';
-import { graphMutations, marketEvents, priceUpdates, withName } from '../../topics/index.ts';
+import { graphMutations, marketEvents, priceUpdates, withName, priceFeatures } from '../../topics/index.ts';
 import { bar, BAR_T0, deleteTestTopics, HOUR, randomName, randomSymbol, testConfig, testLogger, waitFor } from '../helpers/index.ts';
 import { openStores, type Stores } from './snapshots.ts';
 import { GroupActiveError, RetentionLossError } from '../../lib/errors.ts';
@@ -59,6 +59,7 @@ describe('rebuild', () => {
     prices: withName(priceUpdates, randomName('test-rebuild-prices')),
     events: withName(marketEvents, randomName('test-rebuild-events')),
     mutations: withName(graphMutations, randomName('test-rebuild-graph')),
+    features: withName(priceFeatures, randomName('test-rebuild-features')),
   };
   const eventIds = [randomName('ev'), randomName('ev')];
   const scope = { symbols };

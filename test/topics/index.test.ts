@@ -21,7 +21,7 @@ describe('topics', () => {
 
   it('every topic has a DLQ and a TopicNameStrategy subject; settings follow the configuration', () => {
     const config = loadConfig({ TOPIC_PARTITIONS: '3', PRICE_RETENTION_DAYS: '14', EVENT_RETENTION_DAYS: '30' });
-    expect(allTopics.map((t) => t.name)).toEqual(['price-updates', 'market-events', 'graph-mutations']);
+    expect(allTopics.map((t) => t.name)).toEqual(['price-updates', 'market-events', 'graph-mutations', 'price-features']);
     for (const t of allTopics) {
       expect(t.dlq).toBe(`${t.name}.dlq`);
       expect(t.subject).toBe(`${t.name}-value`);

@@ -12,7 +12,7 @@ describe('PRICE_UPDATES_TOPIC', () => {
   it('renames the topic, its DLQ and subject, and what topics create plans', () => {
     const config = loadConfig({ PRICE_UPDATES_TOPIC: 'staging.price-updates' });
     expect(priceUpdatesOf(config)).toMatchObject({ name: 'staging.price-updates', dlq: 'staging.price-updates.dlq', subject: 'staging.price-updates-value' });
-    expect(configuredTopics(config).map((t) => t.name)).toEqual(['staging.price-updates', 'market-events', 'graph-mutations']);
+    expect(configuredTopics(config).map((t) => t.name)).toEqual(['staging.price-updates', 'market-events', 'graph-mutations', 'price-features']);
     expect(plannedTopics(config).map((t) => t.name)).toContain('staging.price-updates.dlq');
   });
 

@@ -24,9 +24,9 @@ export interface IsolatedTopics {
 }
 export type TopicKey = keyof IsolatedTopics;
 
-/** The configuration variable that points each sink at its store (the enricher's store is PostgreSQL). */
+/** The configuration variable that points each sink at its store (the enricher's and the features group's are PostgreSQL). */
 const STORE_URL = {
-  postgres: 'POSTGRES_URL', redis: 'REDIS_URL', neo4j: 'NEO4J_URL', enricher: 'POSTGRES_URL',
+  postgres: 'POSTGRES_URL', redis: 'REDIS_URL', neo4j: 'NEO4J_URL', enricher: 'POSTGRES_URL', features: 'POSTGRES_URL',
 } as const satisfies Record<SinkName, keyof Config>;
 
 export interface SinkUnderTest {
