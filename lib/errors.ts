@@ -88,7 +88,7 @@ export class YahooRequestError extends MarketstreamError {
  */
 export class YahooCrumbError extends MarketstreamError {
   constructor(cause: unknown) {
-    super('YAHOO_CRUMB', `Yahoo refused a freshly fetched crumb: ${errorMessage(cause)}`, { retriable: true, cause });
+    super('YAHOO_CRUMB', `Yahoo still refuses us after the crumb and cookies were renewed: ${errorMessage(cause)}`, { retriable: true, cause });
   }
 }
 

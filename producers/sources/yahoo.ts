@@ -1,6 +1,6 @@
 // Yahoo Finance price source (yahoo-finance2): live quotes or intraday bars, and daily/hourly history for backfill.
-// Every request goes through lib/resilience (rate limit, retry with backoff + jitter, circuit breaker); the client
-// setup is ../yahoo-client.ts. `deps.fetch` replaces the HTTP client (tests feed recorded responses through it).
+// Every request goes through lib/resilience (rate limit, retry with backoff + jitter, circuit breaker), and a refused
+// crumb is renewed once per call; the client setup is ../yahoo-client.ts. `deps.fetch` replaces the HTTP client (tests feed recorded responses through it).
 import { z } from 'zod';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import type { CircuitState } from '../../lib/resilience.ts';
