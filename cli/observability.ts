@@ -10,7 +10,7 @@ import { startHealthServer, type HealthReport, type HealthServer, type Readiness
 import { createKafka } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import { processMetrics, type Metrics } from '../lib/metrics.ts';
-import type { CircuitState } from '../lib/resilience.ts';
+import type { CircuitListener, CircuitState } from '../lib/resilience.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
 import { createSchemaRegistryClient } from '../lib/schema-registry-client.ts';
 import { createGroupMonitor, type GroupMonitor } from '../consumers/group-monitor.ts';
@@ -24,8 +24,11 @@ export interface Observability {
   readonly sinkHooks: RunnerHooks;
   /** Counts records produced and dead-lettered, and failed sends; remembers the last successful send for /health. */
   instrumentPublisher(publisher: Publisher, component?: string): Publisher;
-  /** A circuit-breaker listener for `upstream` (gauge + /health); the gauge starts at closed. */
-  circuit(upstream: string): (state: CircuitState) => void;
+  /**
+   * A circuit-breaker listener for `upstream` (gauge + /health): its state since its last change and its last failure
+   * that counted against it. Starts closed, as a new breaker does.
+   */
+  circuit(upstream: string): CircuitListener;
   /** Another dependency for /health and /ready (pinged every LAG_REFRESH_SECONDS once started). */
   addDependency(name: string, ping: () => Promise<void>): void;
   /** Start-up is over (connected, groups started): /ready may turn 200. */
@@ -37,6 +40,9 @@ export interface Observability {
 }
 
 interface DependencyStatus { status: 'up' | 'down'; latencyMs: number; checkedAt: string; error?: string }
+
+/** An upstream's breaker as /health shows it; `lastError` is described (class, code, fixed phrase), like a dependency's. */
+interface CircuitStatus { state: CircuitState; since: string; lastError: { at: string; error: string } | null }
 
 const PING_TIMEOUT_MS = 3000;
 
@@ -55,7 +61,7 @@ export async function startObservability(o: { config: Config; logger: Logger; co
   const registry = createSchemaRegistryClient(config);
   const extraDeps = new Map<string, () => Promise<void>>();
   const deps = new Map<string, DependencyStatus>();
-  const circuits = new Map<string, CircuitState>();
+  const circuits = new Map<string, CircuitStatus>();
   const publishers = new Map<string, { lastSendAt: number | null; records: number }>();
   const startedAt = Date.now();
   let phase: 'starting' | 'running' | 'stopping' = 'starting';
@@ -109,9 +115,11 @@ export async function startObservability(o: { config: Config; logger: Logger; co
     const groups = monitor.groups();
     const writes = [...Object.values(groups).map((g) => g.lastWriteAt), ...[...publishers.values()].map((p) => iso(p.lastSendAt))]
       .filter((x): x is string => x !== null);
+    // An open (or half-open) circuit means an upstream is failing and its calls are suspended: degraded, though still
+    // ready (restarting the process would not bring Yahoo back).
+    const allUp = [...deps.values()].every((d) => d.status === 'up') && [...circuits.values()].every((c) => c.state === 'closed');
     return {
-      status: phase === 'starting' ? 'starting' : phase === 'stopping' ? 'stopping'
-        : r.ready && [...deps.values()].every((d) => d.status === 'up') ? 'ok' : 'degraded',
+      status: phase === 'starting' ? 'starting' : phase === 'stopping' ? 'stopping' : r.ready && allUp ? 'ok' : 'degraded',
       command: o.command,
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
@@ -158,9 +166,17 @@ export async function startObservability(o: { config: Config; logger: Logger; co
       };
     },
     circuit(upstream) {
-      const set = (state: CircuitState) => { circuits.set(upstream, state); metrics.circuitState(upstream, state); };
-      set('closed');
-      return set;
+      const status: CircuitStatus = { state: 'closed', since: new Date().toISOString(), lastError: null };
+      circuits.set(upstream, status);
+      metrics.circuitState(upstream, 'closed');
+      return {
+        onStateChange(state) {
+          status.state = state;
+          status.since = new Date().toISOString();
+          metrics.circuitState(upstream, state);
+        },
+        onFailure(err) { status.lastError = { at: new Date().toISOString(), error: describeError(err) }; },
+      };
     },
     addDependency(name, ping) { extraDeps.set(name, ping); },
     started() {

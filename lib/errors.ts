@@ -81,6 +81,17 @@ export class YahooRequestError extends MarketstreamError {
   }
 }
 
+/**
+ * Yahoo refused our session (401 "Invalid Crumb", or the cookie/crumb handshake failed) again after the crumb and
+ * cookies were cleared and fetched anew. Yahoo is refusing us for now (transient), not the request: it counts against
+ * the circuit, unlike a YahooRequestError.
+ */
+export class YahooCrumbError extends MarketstreamError {
+  constructor(cause: unknown) {
+    super('YAHOO_CRUMB', `Yahoo still refuses us after the crumb and cookies were renewed: ${errorMessage(cause)}`, { retriable: true, cause });
+  }
+}
+
 // ── The runner and operations ─────────────────────────────────────────
 
 /** A batch the runner gave up on because this member is stopping or lost the partition; left uncommitted. */

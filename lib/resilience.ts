@@ -32,17 +32,26 @@ export interface Resilient {
   shutdown(): Promise<void>;
 }
 
-export interface ResilienceDeps {
-  logger: Logger;
-  /** Whether an error is worth retrying and counts against the circuit (default: lib/errors isRetriable). */
-  isRetriable?: (err: unknown) => boolean;
+/** Hears one upstream's circuit: its state changes, and each failure that counts against it (for the gauge and /health). */
+export interface CircuitListener {
   onStateChange?: (state: CircuitState) => void;
+  /** A call failed in a way that counts against the circuit (after the breaker's own timeout, before any retry). */
+  onFailure?: (err: unknown) => void;
+}
+
+export interface ResilienceDeps extends CircuitListener {
+  logger: Logger;
+  /** Whether an error is worth retrying (default: lib/errors isRetriable). */
+  isRetriable?: (err: unknown) => boolean;
+  /** Whether an error says the upstream is unwell and counts against the circuit (default: isRetriable). */
+  countsAgainstCircuit?: (err: unknown) => boolean;
 }
 
 export function createResilience(upstream: string, input: z.input<typeof resilienceConfigSchema>, deps: ResilienceDeps): Resilient {
   const config = resilienceConfigSchema.parse(input);
   const { logger } = deps;
   const retriable = deps.isRetriable ?? defaultIsRetriable;
+  const counts = deps.countsAgainstCircuit ?? retriable;
   const limiter = new Bottleneck({ maxConcurrent: config.maxConcurrent, minTime: Math.ceil(1000 / config.ratePerSecond) });
   const breaker = new CircuitBreaker(async (fn: () => Promise<unknown>) => fn(), {
     name: upstream,
@@ -52,12 +61,13 @@ export function createResilience(upstream: string, input: z.input<typeof resilie
     errorThresholdPercentage: config.errorThresholdPercentage,
     rollingCountTimeout: config.rollingWindowMs,
     // Bad requests (404, invalid symbol, a response that fails validation) say nothing about the upstream's health.
-    errorFilter: (err: unknown) => !retriable(err),
+    errorFilter: (err: unknown) => !counts(err),
   });
 
   // opossum opens on a failure percentage; "N failures in a row" is tracked here so it holds whatever came before.
   let consecutiveFailures = 0;
-  breaker.on('failure', () => {
+  breaker.on('failure', (err: unknown) => {
+    deps.onFailure?.(err);
     consecutiveFailures++;
     if (consecutiveFailures >= config.failureThreshold && breaker.closed) breaker.open();
   });

@@ -5,7 +5,7 @@ import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Publisher } from '../lib/publisher.ts';
-import type { CircuitState } from '../lib/resilience.ts';
+import type { CircuitListener } from '../lib/resilience.ts';
 import { createPgPool } from '../lib/stores/postgres.ts';
 import type { PriceInterval } from '../topics/price-update.ts';
 import { createCorrelationAnalyzer } from './correlation-analyzer.ts';
@@ -23,7 +23,7 @@ import type { YahooConfig } from './sources/yahoo.ts';
 /** What a job reports through (the CLI's observability satisfies it): metrics, circuits, sources, /health dependencies. */
 export interface JobObservability {
   readonly metrics: Metrics;
-  circuit(upstream: string): (state: CircuitState) => void;
+  circuit(upstream: string): CircuitListener;
   addDependency(name: string, ping: () => Promise<void>): void;
 }
 
@@ -54,7 +54,7 @@ export function pricesJob({ config, logger, publisher, obs }: JobContext, o: Pri
     : { path: o.file, ...defined({ speed: o.speed, epochUnit: o.epochUnit, timeZone: o.timeZone }) };
   const paced = (o.speed ?? 0) > 0;
   const intervalSeconds = o.intervalSeconds ?? (name === 'file' ? (paced ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
-  const deps = { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit('yahoo') } : {}) };
+  const deps = { logger, ...(name === 'yahoo' ? { circuit: obs.circuit('yahoo') } : {}) };
   const source = instrumentPriceFeed(createPriceSource(name, sourceConfig, deps), obs.metrics);
   const producer = createPriceProducer({
     config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
@@ -73,7 +73,7 @@ export function eventsJob({ config, logger, publisher, obs }: JobContext, o: Eve
   const path = o.file ?? (config.EVENT_FILE || undefined);
   const sourceConfig = name === 'file' ? (path ? { path } : {}) : { newsPerSymbol: o.newsCount ?? config.EVENT_NEWS_PER_SYMBOL };
   const label = name === 'yahoo' ? 'yahoo-news' : 'events-file';
-  const deps = { logger, ...(name === 'yahoo' ? { onCircuitStateChange: obs.circuit(label) } : {}) };
+  const deps = { logger, ...(name === 'yahoo' ? { circuit: obs.circuit(label) } : {}) };
   const source = instrumentedSource(createEventSource(name, sourceConfig, deps), obs.metrics, label);
   const producer = createEventsProducer({
     config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
@@ -87,7 +87,7 @@ export interface GraphJobOptions { symbols?: string[]; profiles?: 'file' | 'yaho
 export function graphJob({ config, logger, publisher, obs }: JobContext, o: GraphJobOptions = {}): Job {
   const file = createFileProfileSource(o.profilesFile || config.GRAPH_PROFILES_FILE || SAMPLE_PROFILES_FILE);
   const fromYahoo = (o.profiles ?? config.GRAPH_PROFILE_SOURCE) === 'yahoo';
-  const profiles = fromYahoo ? createYahooProfileSource({}, { logger }) : file;
+  const profiles = fromYahoo ? createYahooProfileSource({}, { logger, circuit: obs.circuit('yahoo-profiles') }) : file;
   // Claude spends from the budget shared in PostgreSQL by every process that calls it (./graph/competitor-finder.ts).
   const pool = config.ANTHROPIC_API_KEY ? createPgPool(config, { max: 2, applicationName: 'marketstream-graph' }) : undefined;
   if (pool) obs.addDependency('postgres', async () => { await pool.query('SELECT 1'); });

@@ -4,13 +4,14 @@ import type { z } from 'zod';
 import { errorClass } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
-import type { CircuitState } from '../lib/resilience.ts';
+import type { CircuitListener } from '../lib/resilience.ts';
 
 export interface SourceDeps {
   logger: Logger;
   /** HTTP client for sources that call out (yahoo). */
   fetch?: typeof fetch;
-  onCircuitStateChange?: (state: CircuitState) => void;
+  /** Hears the source's circuit breaker (sources that have one), for the gauge and /health. */
+  circuit?: CircuitListener;
 }
 
 export interface SourceEntry<S extends z.ZodType, T> {

@@ -52,10 +52,10 @@ export function newsToEvent(n: News, querySymbol: string, now: number): MarketEv
 
 export function createYahooNewsSource(input: z.input<typeof yahooNewsConfigSchema>, deps: YahooNewsDeps): YahooNewsSource {
   const config = yahooNewsConfigSchema.parse(input);
-  const { yf, resilient, logger } = createYahooClient('yahoo-news', config, deps);
+  const { yf, resilient, run, logger } = createYahooClient('yahoo-news', config, deps);
 
   async function newsOf(symbol: string): Promise<News[]> {
-    const result = await resilient.run(() => yf.search(symbol, { newsCount: config.newsPerSymbol, quotesCount: 0, enableFuzzyQuery: false }), `news ${symbol}`);
+    const result = await run(() => yf.search(symbol, { newsCount: config.newsPerSymbol, quotesCount: 0, enableFuzzyQuery: false }), `news ${symbol}`);
     return result.news as News[];
   }
 

@@ -47,14 +47,14 @@ export function profileFromSummary(symbol: string, s: Summary): CompanyProfile {
 
 export function createYahooProfileSource(input: z.input<typeof yahooProfilesConfigSchema>, deps: YahooProfilesDeps): YahooProfileSource {
   const config = yahooProfilesConfigSchema.parse(input);
-  const { yf, resilient, logger } = createYahooClient('yahoo-profiles', config, deps);
+  const { yf, resilient, run, logger } = createYahooClient('yahoo-profiles', config, deps);
   const fetched = new Map<string, CompanyProfile>();
 
   return {
     origin: 'yahoo',
     async profiles(symbols) {
       const settled = await Promise.allSettled(symbols.map((symbol) =>
-        resilient.run(() => yf.quoteSummary(symbol, { modules: ['assetProfile', 'price'] }), `quoteSummary ${symbol}`)));
+        run(() => yf.quoteSummary(symbol, { modules: ['assetProfile', 'price'] }), `quoteSummary ${symbol}`)));
       const profiles: CompanyProfile[] = [];
       const missing: string[] = [];
       let failures = 0;

@@ -1,6 +1,6 @@
 // Yahoo Finance price source (yahoo-finance2): live quotes or intraday bars, and daily/hourly history for backfill.
-// Every request goes through lib/resilience (rate limit, retry with backoff + jitter, circuit breaker); the client
-// setup is ../yahoo-client.ts. `deps.fetch` replaces the HTTP client (tests feed recorded responses through it).
+// Every request goes through lib/resilience (rate limit, retry with backoff + jitter, circuit breaker), and a refused
+// crumb is renewed once per call; the client setup is ../yahoo-client.ts. `deps.fetch` replaces the HTTP client (tests feed recorded responses through it).
 import { z } from 'zod';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import type { CircuitState } from '../../lib/resilience.ts';
@@ -31,7 +31,7 @@ interface Bar { date: Date; open: number | null; high: number | null; low: numbe
 
 export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps: YahooDeps): YahooSource {
   const config = yahooConfigSchema.parse(input);
-  const { yf, resilient, logger } = createYahooClient('yahoo', config, deps);
+  const { yf, resilient, run, logger } = createYahooClient('yahoo', config, deps);
   const clock = deps.clock ?? Date.now;
   // Per symbol: the newest event time whose publication Kafka acknowledged (moved by acknowledge(), never by fetch), so
   // a poll repeats nothing that was published and everything that was not.
@@ -53,7 +53,7 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
   }
 
   async function quotes(symbols: readonly string[], now: number): Promise<PriceUpdate[]> {
-    const result = await resilient.run(() => yf.quote([...symbols]), 'quote');
+    const result = await run(() => yf.quote([...symbols]), 'quote');
     const out: PriceUpdate[] = [];
     const seen = new Set<string>();
     for (const q of result) {
@@ -90,7 +90,7 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
   async function intradayBars(symbol: string, now: number): Promise<PriceUpdate[]> {
     const interval = config.barInterval;
     const ms = intervalMs(interval);
-    const chart = await resilient.run(
+    const chart = await run(
       () => yf.chart(symbol, { period1: new Date(now - config.lookbackMinutes * 60_000), period2: new Date(now), interval, includePrePost: false }),
       `chart ${symbol}`,
     );
@@ -121,7 +121,7 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
 
     async history(symbol, range) {
       const now = clock();
-      const chart = await resilient.run(
+      const chart = await run(
         () => yf.chart(symbol, { period1: new Date(range.from), period2: new Date(Math.min(range.to, now)), interval: range.interval, includePrePost: false }),
         `history ${symbol}`,
       );

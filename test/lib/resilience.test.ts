@@ -120,6 +120,25 @@ describe('non-retriable errors', () => {
     await expect(r.run(third.fn)).resolves.toBe('ok');
     expect(third.calls.n).toBe(2);
   });
+
+  it('countsAgainstCircuit apart from isRetriable: an error not retried can still open the circuit; onFailure hears each counted one', async () => {
+    const refused = (i: number) => Object.assign(new Error(`refused again #${i}`), { refused: true });
+    const isRefused = (err: unknown) => (err as { refused?: boolean }).refused === true;
+    const failures: unknown[] = [];
+    const r = resilience({ retries: 3, failureThreshold: 2 }, {
+      isRetriable: (err) => !isRefused(err) && !(err instanceof ValidationError),
+      countsAgainstCircuit: isRefused,
+      onFailure: (err) => failures.push(err),
+    });
+    await expect(r.run(async () => { throw new ValidationError('bad'); })).rejects.toBeInstanceOf(ValidationError);
+    const first = upstream([refused(1)], 'never');
+    await expect(r.run(first.fn)).rejects.toThrow('refused again #1');
+    expect(first.calls.n).toBe(1); // not retried
+    expect(r.state()).toBe('closed');
+    await expect(r.run(upstream([refused(2)], 'never').fn)).rejects.toThrow('refused again #2');
+    expect(r.state()).toBe('open');
+    expect(failures.map((e) => (e as Error).message)).toEqual(['refused again #1', 'refused again #2']); // not the ValidationError
+  });
 });
 
 describe('circuit breaker', () => {

@@ -1,5 +1,6 @@
 // Yahoo source through yahoo-finance2 with recorded Yahoo responses fed via the library's fetch hook (no network):
-// quote and chart parsing, the cookie/crumb handshake, retry after a 500, the circuit breaker, 4xx not retried.
+// quote and chart parsing, the cookie/crumb handshake, retry after a 500, the circuit breaker, 4xx not retried, and
+// recovery from a refused crumb (401 "Invalid Crumb": a new crumb, or the circuit opening while Yahoo keeps refusing).
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../lib/logger.ts';
 
@@ -7,21 +8,22 @@ import { createYahooSource, type YahooSource } from '../../../producers/sources/
 import { QUALITY, validatePriceUpdate } from '../../../topics/price-update.ts';
 
 import { fakeYahooFetch, yahooFixture as fixture, type Recorded } from '../../helpers/fake-yahoo.ts';
-import { CircuitOpenError, YahooRequestError } from '../../../lib/errors.ts';
+import { CircuitOpenError, YahooCrumbError, YahooRequestError } from '../../../lib/errors.ts';
 
 /** A fake Yahoo: answers the crumb handshake, quotes and charts from fixtures; `chart` can be scripted per call. */
 function fakeYahoo() {
   const chartScript: Recorded[] = [];
   let chartDefault: ((symbol: string) => Recorded) = (symbol) =>
     (symbol === 'NOPE' ? fixture('chart-NOPE-404.json') : symbol === 'MSFT' ? fixture('chart-MSFT-1d.json') : fixture('chart-AAPL-1m.json'));
-  const { fetch, calls } = fakeYahooFetch((url) => {
+  const { fetch, calls, crumbs } = fakeYahooFetch((url) => {
     if (url.includes('/v7/finance/quote')) return fixture('quote-AAPL-MSFT.json');
     const chart = /\/v8\/finance\/chart\/([^?]+)/.exec(url);
     if (chart) return chartScript.shift() ?? chartDefault(decodeURIComponent(chart[1] as string));
     return undefined;
   });
   return {
-    fetch, calls, chartScript,
+    fetch, calls, chartScript, crumbs,
+    quoteCalls: () => calls.filter((u) => u.includes('/v7/finance/quote')),
     chartCalls: () => calls.filter((u) => u.includes('/v8/finance/chart/')).length,
     failChartsFromNowOn: () => { chartDefault = () => fixture('error-500.json'); },
     healCharts: () => { chartDefault = () => fixture('chart-AAPL-1m.json'); },
@@ -170,5 +172,57 @@ describe('yahoo source', () => {
     expect(src.circuitState()).toBe('closed');
     const bars = await src.fetch(['AAPL', 'NOPE'], NOW);
     expect(new Set(bars.map((b) => b.symbol))).toEqual(new Set(['AAPL']));
+  });
+});
+
+describe('yahoo source: a refused crumb', () => {
+  it('recovers from a 401 "Invalid Crumb" on the same poll: crumb and cookies cleared, getcrumb asked again, the quote retried once', async () => {
+    const fake = fakeYahoo();
+    const src = source({ mode: 'quote', resilience: { ...FAST, retries: 3, failureThreshold: 2 } }, fake);
+    expect(await src.fetch(['AAPL', 'MSFT'], NOW)).toHaveLength(2);
+    expect(fake.crumbs.requests()).toBe(1);
+
+    fake.crumbs.revoke(); // Yahoo no longer honours the crumb yahoo-finance2 has cached (and would keep sending)
+    const ticks = await src.fetch(['AAPL', 'MSFT'], NOW + 60_000);
+    expect(ticks.map((t) => t.symbol)).toEqual(['AAPL', 'MSFT']);
+    expect(fake.crumbs.requests()).toBe(2);
+    const [refused, retried] = fake.quoteCalls().slice(-2).map((u) => new URL(u).searchParams.get('crumb'));
+    expect([refused, retried]).toEqual([fake.crumbs.issued[0], fake.crumbs.issued[1]]);
+    expect(fake.quoteCalls()).toHaveLength(3); // one refused request, one retry: no more
+    expect(fake.calls.filter((u) => u.startsWith('https://finance.yahoo.com/quote/'))).toHaveLength(2); // new cookies too
+    expect(src.circuitState()).toBe('closed');
+
+    // The new crumb is kept: the next poll neither fails nor asks for another one.
+    expect(await src.fetch(['AAPL', 'MSFT'], NOW + 120_000)).toHaveLength(2);
+    expect(fake.crumbs.requests()).toBe(2);
+  });
+
+  it('opens the circuit when Yahoo keeps refusing fresh crumbs (one retry per poll), and closes it once Yahoo honours them again', async () => {
+    const fake = fakeYahoo();
+    const src = source({ mode: 'quote', resilience: { ...FAST, retries: 3, failureThreshold: 3, resetTimeoutMs: 50 } }, fake);
+    fake.crumbs.refuseNew(true); // every crumb getcrumb hands out is refused
+
+    for (let poll = 1; poll <= 3; poll++) {
+      await expect(src.fetch(['AAPL'], NOW)).rejects.toBeInstanceOf(YahooCrumbError);
+      expect(fake.quoteCalls()).toHaveLength(2 * poll); // refused, retried with a fresh crumb, refused: not retried again
+      expect(fake.crumbs.requests()).toBe(1 + poll);
+      expect(src.circuitState()).toBe(poll < 3 ? 'closed' : 'open');
+    }
+    await expect(src.fetch(['AAPL'], NOW)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(fake.quoteCalls()).toHaveLength(6); // open: Yahoo not called
+
+    fake.crumbs.refuseNew(false); // Yahoo honours the crumbs it hands out again
+    await vi.waitFor(() => expect(src.circuitState()).toBe('half-open'), { timeout: 5000, interval: 10 });
+    expect(await src.fetch(['AAPL'], NOW)).toHaveLength(2); // the trial: refused on the old crumb, then a fresh one is honoured
+    expect(src.circuitState()).toBe('closed');
+    expect(fake.crumbs.requests()).toBe(5);
+  });
+
+  it('still does not count an unknown symbol (404) against the circuit, nor refetch the crumb for it', async () => {
+    const fake = fakeYahoo();
+    const src = source({ resilience: { ...FAST, failureThreshold: 1 } }, fake);
+    for (let i = 0; i < 3; i++) await expect(src.fetch(['NOPE'], NOW)).rejects.toBeInstanceOf(YahooRequestError);
+    expect(src.circuitState()).toBe('closed');
+    expect(fake.crumbs.requests()).toBe(0); // chart needs no crumb, and a 404 is no reason to fetch one
   });
 });
