@@ -1,8 +1,9 @@
-// postgres-sink members as OS processes (`marketstream consume postgres`, namespaced by KAFKA_GROUP_PREFIX and
+// Members of a group as OS processes (`marketstream consume <sink>`, postgres by default; namespaced by KAFKA_GROUP_PREFIX and
 // PRICE_UPDATES_TOPIC) over an isolated price topic, for tests that kill, stop and restart members: the topic, a pool,
 // a publisher and the group, set up before the tests and removed after (the members still running are stopped first).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll } from 'vitest';
+import { sinks, type SinkName } from '../../consumers/catalog.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
@@ -13,7 +14,7 @@ import { deleteTestTopics, randomName, testConfig, testLogger } from '../helpers
 
 export interface Member { name: string; child: ChildProcess; output: string[]; exited: Promise<number | null> }
 
-export function sinkProcesses(name: string, extraEnv: Record<string, string>) {
+export function sinkProcesses(name: string, extraEnv: Record<string, string>, sink: SinkName = 'postgres') {
   const prefix = randomName(`test-${name}`);
   const topic = withName(priceUpdates, randomName(`test-${name}-prices`));
   const env = { KAFKA_GROUP_PREFIX: prefix, PRICE_UPDATES_TOPIC: topic.name, METRICS_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...extraEnv };
@@ -24,11 +25,11 @@ export function sinkProcesses(name: string, extraEnv: Record<string, string>) {
   const symbols: string[] = [];
   const members: Member[] = [];
   const f = {
-    prefix, topic, env, config, logger, kafka, admin, symbols, members, groupId: `${prefix}.postgres-sink`,
+    prefix, topic, env, config, logger, kafka, admin, symbols, members, groupId: `${prefix}.${sinks[sink].name}`,
     pool: undefined as unknown as Pool, publisher: undefined as unknown as Publisher,
     /** Starts a member (its client id ends in `name`). */
     start(member: string): Member {
-      const child = spawn(process.execPath, ['bin/marketstream.js', 'consume', 'postgres'], {
+      const child = spawn(process.execPath, ['bin/marketstream.js', 'consume', sink], {
         env: { ...process.env, ...env, KAFKA_CLIENT_ID: `${prefix}-${member}` }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       const output: string[] = [];

@@ -18,7 +18,9 @@ export function priceRecord(symbol: string, b: Bar): PriceUpdate {
 /** Bars of the TA-Lib fixture's series `name`. */
 export function fixtureBars(fixture: { bars: Record<string, (number | null)[]> }): Bar[] {
   const c = fixture.bars as Record<'time' | 'open' | 'high' | 'low' | 'close' | 'volume', number[]> & { vwap: (number | null)[] };
-  return c.time.map((t, i) => ({ eventTime: t, open: c.open[i]!, high: c.high[i]!, low: c.low[i]!, close: c.close[i]!, volume: c.volume[i]!, vwap: c.vwap[i] ?? null }));
+  return c.time.map((t, i) => ({
+    eventTime: t, open: c.open[i]!, high: c.high[i]!, low: c.low[i]!, close: c.close[i]!, volume: c.volume[i]!, vwap: c.vwap[i] ?? null,
+  }));
 }
 
 /** symbol|eventTime → the features of that bar a group published last (highest source version, then offset). */
@@ -32,7 +34,8 @@ export async function publishedFeatures(kafka: Kafka, serde: Serde, topic: Topic
       const k = `${f.symbol}|${f.eventTime}`;
       const version = sourceVersionOf(m.headers) ?? -1;
       const seen = best.get(k);
-      if (!seen || version > seen.version || (version === seen.version && Number(m.offset) > seen.offset)) best.set(k, { version, offset: Number(m.offset), f });
+      const newer = !seen || version > seen.version || (version === seen.version && Number(m.offset) > seen.offset);
+      if (newer) best.set(k, { version, offset: Number(m.offset), f });
     }
     return new Map([...best].map(([k, v]) => [k, v.f]));
   };
@@ -64,7 +67,8 @@ export function reference(records: readonly PriceUpdate[]): Map<string, Indicato
   for (const [symbol, bars] of finalBars) {
     const state = new IndicatorState(DEFAULT_PERIODS);
     for (const b of [...bars.values()].sort((x, y) => x.eventTime - y.eventTime)) {
-      out.set(`${symbol}|${b.eventTime}`, state.add({ time: b.eventTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, vwap: b.vwap }));
+      const bar = { time: b.eventTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, vwap: b.vwap ?? null };
+      out.set(`${symbol}|${b.eventTime}`, state.add(bar));
     }
   }
   return out;

@@ -6,7 +6,7 @@ import { DEFAULT_PERIODS, IndicatorState, type IndicatorValues } from '../../../
 import { emptyChanges, KeySeries, TooLateError, type SeriesBar } from '../../../consumers/features/series.ts';
 
 const fixture = JSON.parse(readFileSync(new URL('../../fixtures/features/talib-reference.json', import.meta.url), 'utf8')) as {
-  series: Record<string, { bars: { time: number[]; open: number[]; high: number[]; low: number[]; close: number[]; volume: number[]; vwap: (number | null)[] } }>;
+  series: Record<string, { bars: Record<'time' | 'open' | 'high' | 'low' | 'close' | 'volume', number[]> & { vwap: (number | null)[] } }>;
 };
 const c = fixture.series.stock!.bars;
 const BARS: SeriesBar[] = c.time.slice(0, 300).map((time, i) => ({
