@@ -26,10 +26,10 @@ import type { Publisher, RecordMeta } from '../../lib/publisher.ts';
 import { sourceVersionHeader } from '../../lib/record-headers.ts';
 import { classifyPgError, createPgPool, migrate, type Pool } from '../../lib/stores/postgres.ts';
 import type { PriceFeatures, PriceUpdate } from '../../schemas/types.generated.ts';
-import { priceFeatures } from '../../topics/index.ts';
+import { priceFeaturesOf } from '../../topics/index.ts';
 import { priceHandler } from '../price-handler.ts';
 import { inTransaction } from '../postgres/transaction.ts';
-import type { ResetScope, Sink, SinkContext, SinkRecord, StoreCounts } from '../types.ts';
+import type { ReplayLoss, ResetScope, RetainedLog, Sink, SinkContext, SinkRecord, StoreCounts } from '../types.ts';
 import { DEFAULT_PERIODS, type IndicatorPeriods, type IndicatorValues } from './indicators.ts';
 import { emptyChanges, KeySeries, type SeriesChanges } from './series.ts';
 import { keyOf, load, lock, save, type FeatureKey, type KeySave } from './state.ts';
@@ -68,7 +68,7 @@ export function createFeaturesSink(config: Config, ctx: SinkContext = {}): Sink 
   const horizon = config.FEATURES_HISTORY_BARS;
   // The state is the group's: another group (another KAFKA_GROUP_PREFIX) on the same database has its own.
   const group = `${config.KAFKA_GROUP_PREFIX}.${SOURCE}`;
-  const output = ctx.topics?.features ?? priceFeatures;
+  const output = ctx.topics?.features ?? priceFeaturesOf(config);
   const metrics = processMetrics();
   let pool: Pool | undefined;
   const db = () => pool ?? (pool = createPgPool(config, { max: config.FEATURES_POOL_SIZE, applicationName: 'marketstream-features' }));
@@ -160,7 +160,6 @@ export function createFeaturesSink(config: Config, ctx: SinkContext = {}): Sink 
         'SELECT definition FROM feature_state WHERE group_id = $2 AND definition IS DISTINCT FROM $1 AND definition IS NOT NULL LIMIT 1', [definition, group])
         .catch((err) => { throw classifyPgError(err); });
       if (other.rows[0]) throw new ConfigError(definitionChanged(other.rows[0].definition, definition).message);
-      publisher();
     },
     async ping() { await db().query('SELECT 1'); },
     async close() { await pool?.end(); pool = undefined; held.clear(); },
@@ -176,6 +175,20 @@ export function createFeaturesSink(config: Config, ctx: SinkContext = {}): Sink 
       const { where, params } = scoped(group, scope);
       const count = async (table: string) => Number((await db().query(`SELECT count(*) FROM ${table} ${where}`, params)).rows[0].count);
       return { 'feature_state series': await count('feature_state'), 'feature_bars rows': await count('feature_bars') };
+    },
+    // Retention removed the oldest bars of some partitions: a rebuild computes those series from a later first bar, so
+    // their seeded indicators (the EMAs, MACD, RSI, ATR) and their bar counts differ from what the live run published.
+    async replayLoss(log: RetainedLog, scope?: ResetScope): Promise<ReplayLoss[]> {
+      const truncated = new Set(log.truncated(prices.topic.name).map((t) => t.partition));
+      if (truncated.size === 0) return [];
+      const { where, params } = scoped(group, scope);
+      const rows = (await db().query<{ symbol: string; n: string }>(`SELECT symbol, count(*) AS n FROM feature_state ${where} GROUP BY symbol`, params)).rows;
+      const hit = rows.filter((r) => truncated.has(log.partitionOf(prices.topic.name, r.symbol)));
+      const count = hit.reduce((n, r) => n + Number(r.n), 0);
+      return count === 0 ? [] : [{
+        what: 'feature series recomputed from a later first bar (their EMAs, MACD, RSI, ATR and bar counts change)', count,
+        topic: prices.topic.name, detail: `of ${hit.length} symbols`,
+      }];
     },
   };
 }

@@ -3,7 +3,9 @@
 // test/fixtures/features/talib-reference.json, made by make-talib-fixture.py beside it). Corrections in the middle of a
 // key's history, a late bar and a provisional bar updated three times end with every bar's features what one plain run
 // over the final bars gives, and what a fresh group computing the whole log again (a rebuild) publishes.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSinks, type RunningSinks } from '../../../consumers/start.ts';
 import { createKafka } from '../../../lib/kafka.ts';
@@ -13,7 +15,7 @@ import { createPgPool } from '../../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../../schemas/types.generated.ts';
 import { ensureTopics } from '../../../topics/admin.ts';
 import { priceFeatures, priceUpdates, withName } from '../../../topics/index.ts';
-import { deleteTestTopics, randomName, randomSymbol, testConfig, testLogger } from '../../helpers/index.ts';
+import { deleteTestTopics, randomName, randomSymbol, readTopic, testConfig, testLogger } from '../../helpers/index.ts';
 import { caughtUp, differences, fixtureBars, priceRecord, publishedFeatures, reference, valuesOf, type Bar } from './harness.ts';
 
 type Name = 'sma' | 'emaFast' | 'emaSlow' | 'macd' | 'macdSignal' | 'macdHistogram' | 'rsi' | 'bollingerUpper' | 'bollingerMiddle'
@@ -31,6 +33,7 @@ const livePrefix = randomName('test-features');
 const rebuildPrefix = randomName('test-features-rebuild');
 const config = testConfig({ KAFKA_GROUP_PREFIX: livePrefix, TOPIC_PARTITIONS: '3', METRICS_PORT: '0' });
 const logger = testLogger('features-test');
+const exec = promisify(execFile);
 
 describe('the features group', () => {
   const kafka = createKafka(config, logger, 'features-test');
@@ -111,5 +114,21 @@ describe('the features group', () => {
       const again = await publishedFeatures(kafka, serde, rebuilt, symbols, (m) => m.size === want.size);
       const comparable = (m: typeof again) => [...m].map(([k, f]) => [k, valuesOf(f)]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
       expect(comparable(again)).toEqual(comparable(liveOut));
+
+      // `marketstream rebuild features` (the group stopped): clears the live group's state, recomputes every bar from the
+      // log and publishes it again; the newest features of every bar are what they were.
+      await running.shift()!.stop();
+      const records = sent.length;
+      const before = await readTopic(kafka, live.name).then((m) => m.length);
+      const env = { ...process.env, KAFKA_GROUP_PREFIX: livePrefix, PRICE_UPDATES_TOPIC: prices.name, PRICE_FEATURES_TOPIC: live.name, LOG_LEVEL: 'error',
+        TOPIC_PARTITIONS: '3', METRICS_PORT: '0' };
+      const { stdout } = await exec(process.execPath, ['bin/marketstream.js', 'rebuild', 'features', '--yes', '--json'], { env });
+      const r = JSON.parse(stdout) as { completed: boolean; records: number; counts: Record<string, number> };
+      expect(r.completed).toBe(true);
+      expect(r.records).toBe(records);
+      expect(r.counts['feature_state series']).toBe(symbols.length);
+      const after = await publishedFeatures(kafka, serde, live, symbols, (m) => m.size === want.size);
+      expect(await readTopic(kafka, live.name).then((m) => m.length)).toBeGreaterThanOrEqual(before + want.size); // every bar published again
+      expect(comparable(after)).toEqual(comparable(liveOut));
     });
 });
