@@ -364,6 +364,8 @@ function print(r: Result) {
 async function cleanup() {
   if (args.keep) return;
   await pool.query('DELETE FROM price_data WHERE symbol = ANY($1)', [allSymbols]).catch(() => {});
+  await pool.query('DELETE FROM feature_bars WHERE symbol = ANY($1)', [allSymbols]).catch(() => {});
+  await pool.query('DELETE FROM feature_state WHERE symbol = ANY($1)', [allSymbols]).catch(() => {});
   const redis = createRedis(config);
   await redis.connect().catch(() => {});
   for (const s of allSymbols) await redis.del(`price:${s}:latest`, `price:${s}:watermark`, `bars:${s}:1h`).catch(() => {});
@@ -375,7 +377,8 @@ async function cleanup() {
   await admin.connect();
   const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`bench-${run}`));
   await admin.deleteGroups(groups).catch(() => {});
-  await admin.deleteTopics({ topics: topics.flatMap((t) => [t.name, t.dlq]) }).catch(() => {});
+  // The price topics' features topics too (sink-process.ts names them), when a features group created them.
+  await admin.deleteTopics({ topics: topics.flatMap((t) => [t.name, t.dlq, `${t.name}-features`, `${t.name}-features.dlq`]) }).catch(() => {});
   await admin.disconnect();
   await pool.end();
 }

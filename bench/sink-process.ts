@@ -5,7 +5,7 @@
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
 import type { SinkName } from '../consumers/catalog.ts';
-import { graphMutations, marketEvents, priceUpdates, withName } from '../topics/index.ts';
+import { graphMutations, marketEvents, priceFeatures, priceUpdates, withName } from '../topics/index.ts';
 import { runSinks } from './measure.ts';
 
 export interface SinkProcessRequest { names: SinkName[]; topic: string; events: string; mutations: string; env: Record<string, string> }
@@ -23,7 +23,11 @@ process.once('message', async (req: SinkProcessRequest) => {
   Object.assign(process.env, req.env);
   const config = loadConfig();
   const logger = createLogger({ level: 'warn', format: 'json' });
-  const others = { events: withName(marketEvents, req.events), mutations: withName(graphMutations, req.mutations) };
+  // price-features of this price topic only (bench.ts featuresTopicOf): what the features group publishes and the
+  // postgres and redis sinks read, never the real topic, and never another run's features.
+  const others = {
+    events: withName(marketEvents, req.events), mutations: withName(graphMutations, req.mutations), features: withName(priceFeatures, `${req.topic}-features`),
+  };
   const run = await runSinks(config, logger, req.names, withName(priceUpdates, req.topic), { latencies: process.env.BENCH_LATENCIES !== 'false', others });
   const peak: Record<string, number> = {};
   const sampler = setInterval(() => {

@@ -8,7 +8,8 @@ import { createFeaturesSink } from './features/sink.ts';
 import { createNeo4jSink } from './neo4j/sink.ts';
 import { createPostgresSink } from './postgres/sink.ts';
 import { createRedisSink } from './redis/sink.ts';
-import type { Sink, SinkContext } from './types.ts';
+import { priceFeaturesOf, priceUpdatesOf } from '../topics/index.ts';
+import type { Sink, SinkContext, SinkTopics } from './types.ts';
 
 export interface SinkEntry {
   /** The sink's component name and consumer group suffix. */
@@ -59,4 +60,9 @@ export function isSinkName(s: string): s is SinkName {
 /** Consumer group id of a sink: `<KAFKA_GROUP_PREFIX>.<sink name>`, e.g. marketstream.postgres-sink. */
 export function groupIdOf(config: Config, sink: SinkName): string {
   return `${config.KAFKA_GROUP_PREFIX}.${sinks[sink].name}`;
+}
+
+/** The topics a sink reads and writes under this configuration when nothing overrides them (PRICE_UPDATES_TOPIC, PRICE_FEATURES_TOPIC). */
+export function configuredSinkTopics(config: Config): SinkTopics {
+  return { prices: priceUpdatesOf(config), features: priceFeaturesOf(config) };
 }

@@ -5,8 +5,7 @@ import type { Logger } from '../lib/logger.ts';
 import { createPublisher } from '../lib/publisher.ts';
 import { createSerde } from '../lib/serde.ts';
 import { ensureTopics } from '../topics/admin.ts';
-import { priceFeaturesOf, priceUpdatesOf } from '../topics/index.ts';
-import { groupIdOf, sinks, type SinkName } from './catalog.ts';
+import { configuredSinkTopics, groupIdOf, sinks, type SinkName } from './catalog.ts';
 import type { SinkTopics } from './types.ts';
 import { createSinkRunner, type RunnerHooks, type SinkRunner } from './runner.ts';
 
@@ -29,7 +28,7 @@ export async function startSinks(
   const runners: SinkRunner[] = [];
   for (const name of o.names) {
     for (let i = 0; i < (o.instances ?? 1); i++) {
-      const sink = sinks[name].create(o.config, { topics: o.topics ?? { prices: priceUpdatesOf(o.config), features: priceFeaturesOf(o.config) }, publisher, logger: o.logger });
+      const sink = sinks[name].create(o.config, { topics: o.topics ?? configuredSinkTopics(o.config), publisher, logger: o.logger });
       runners.push(createSinkRunner({
         kafka, serde, publisher, logger: o.logger.child({ member: i }), config: o.config, sink, groupId: groupIdOf(o.config, name), hooks: o.hooks,
       }));

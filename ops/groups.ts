@@ -3,13 +3,12 @@
 // and holdGroup, which makes the caller the group's only partition owner for as long as it needs (see there).
 import { randomUUID } from 'node:crypto';
 import { AssignerProtocol, type Admin, type Assigner, type Kafka, type PartitionAssigner } from 'kafkajs';
-import { groupIdOf, isSinkName, sinks, type SinkName } from '../consumers/catalog.ts';
+import { configuredSinkTopics, groupIdOf, isSinkName, sinks, type SinkName } from '../consumers/catalog.ts';
 import type { SinkTopics } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';
 import { errorMessage, GroupActiveError, GroupHoldLostError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { groupState, joinIdle, type GroupState } from '../lib/records.ts';
-import { priceUpdatesOf } from '../topics/index.ts';
 
 export interface ResolvedGroup {
   groupId: string;
@@ -21,7 +20,7 @@ export interface ResolvedGroup {
 
 /** The topics a sink's group reads, from its handlers (no I/O: sinks are built without connecting). */
 export function sinkTopicNames(config: Config, sink: SinkName, topics?: SinkTopics): string[] {
-  return sinks[sink].create(config, { topics: topics ?? { prices: priceUpdatesOf(config) } }).handlers.map((h) => h.topic.name);
+  return sinks[sink].create(config, { topics: topics ?? configuredSinkTopics(config) }).handlers.map((h) => h.topic.name);
 }
 
 /**

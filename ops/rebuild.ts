@@ -31,7 +31,7 @@
 // The optional confirm() is asked last, with the counts, the records to replay and any accepted loss.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, type Admin, type Kafka, type PartitionMetadata } from 'kafkajs';
-import { sinks, type StoreName } from '../consumers/catalog.ts';
+import { configuredSinkTopics, sinks, type StoreName } from '../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../consumers/start.ts';
 import type { ReplayLoss, ResetScope, RetainedLog, SinkTopics, StoreCounts } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';
@@ -41,7 +41,7 @@ import type { Logger } from '../lib/logger.ts';
 import { readLog, throwawayGroup } from '../lib/records.ts';
 import { createSerde } from '../lib/serde.ts';
 import { ensureTopics } from '../topics/admin.ts';
-import { priceUpdatesOf, type TopicDef } from '../topics/index.ts';
+import type { TopicDef } from '../topics/index.ts';
 import { assertGroupStopped, holdGroup, resolveGroup, type GroupHold } from './groups.ts';
 import { planReplay, type OffsetChange } from './replay.ts';
 
@@ -111,7 +111,7 @@ export async function rebuild(o: RebuildOptions): Promise<RebuildResult> {
   const group = resolveGroup(config, o.sink, o.topics);
   const kafka = createKafka(config, logger, 'rebuild');
   await ensureTopics(kafka, config, o.topics ? Object.values(o.topics) : undefined);
-  const store = sinks[o.sink].create(config, { topics: o.topics ?? { prices: priceUpdatesOf(config) }, logger });
+  const store = sinks[o.sink].create(config, { topics: o.topics ?? configuredSinkTopics(config), logger });
   if (!store.reset) throw new RebuildUnsupportedError(store.name);
   const admin = kafka.admin();
   await admin.connect();

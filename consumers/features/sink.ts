@@ -122,10 +122,12 @@ export function createFeaturesSink(config: Config, ctx: SinkContext = {}): Sink 
               r.version ?? Number(r.offset ?? -1), changes);
           }
           if (series!.version === row.version && changes.values.size === 0) { held.set(k, series!); continue; }
-          const header = sourceVersionHeader(partition, series!.version);
+          // The Kafka timestamp of the newest record of the key: so a store's end-to-end latency of price-features is the
+          // time from the bar's publication to its features being visible, and a rebuild's records age with their bars.
+          const record = { headers: sourceVersionHeader(partition, series!.version), timestamp: rs.at(-1)!.timestamp };
           for (const [, v] of [...changes.values].sort((a, b) => a[0] - b[0])) {
             values.push(featuresRecord(key, v.values, v.close, definition, computedAt));
-            meta.push({ headers: header });
+            meta.push(record);
           }
           computed.set(key.interval, (computed.get(key.interval) ?? 0) + changes.values.size);
           recomputed.set(key.interval, (recomputed.get(key.interval) ?? 0) + changes.recomputed);
