@@ -221,16 +221,23 @@ function build(name: CalendarName, timeZone: string, hoursOf: (day: string) => H
   function lastBars(interval: PriceInterval, t: number, count: number): BarSlot[] {
     if (count <= 0) return [];
     const chunks: BarSlot[][] = [];
-    let have = 0;
+    let need = count;
     for (const s of walk(dayNumber(dateOf(t)), -1)) {
       if (s.open > t) continue;
-      // Complete bars: ended by t; a tick counts from its own second on.
-      const complete = sessionBars(s, interval, -Infinity, Infinity).filter((b) => (interval === 'tick' ? b.start <= t : b.end <= t));
-      chunks.unshift(complete);
-      have += complete.length;
-      if (have >= count) break;
+      // How many of the session's bars are complete at t: ended by then (a tick: begun), then the last `need` of them.
+      if (interval === '1d') {
+        if (t >= s.close) { chunks.unshift(sessionBars(s, interval, -Infinity, Infinity)); need--; }
+      } else {
+        const step = interval === 'tick' ? 1000 : intervalMs(interval);
+        const all = Math.ceil((s.close - s.open) / step);
+        const complete = t >= s.close ? all : Math.min(all, Math.floor((t - s.open) / step) + (interval === 'tick' ? 1 : 0));
+        const taken = Math.min(need, complete);
+        if (taken > 0) chunks.unshift(sessionBars(s, interval, s.open + (complete - taken) * step, s.open + complete * step));
+        need -= taken;
+      }
+      if (need <= 0) break;
     }
-    return chunks.flat().slice(-count);
+    return chunks.flat();
   }
 
   return {
