@@ -74,8 +74,11 @@ export interface SyntheticSource extends PriceFeed {
     opts?: { source?: PriceUpdate['source']; ingestTime?: number }): PriceUpdate[];
   history(symbol: string, range: HistoryRange): Promise<PriceUpdate[]>;
   acknowledge(records: readonly PriceUpdate[]): void;
-  /** The earliest bar start worth looking for in the topic at a restart: twice the catch-up bound back from `now`. */
-  resumeSince(now: number): number;
+  /**
+   * At a restart, look for the last bars published within twice the catch-up bound back from `now`: one found there but
+   * before the bound still gets the bound's worth regenerated; none found is a fresh start (the latest bar only).
+   */
+  resumeQuery(now: number): { interval: PriceInterval; since: number };
   /** After a restart: the last bar published per symbol (its event time), so fetch() regenerates the ones after it. */
   resume(lastPublished: ReadonlyMap<string, number>): void;
 }
@@ -184,7 +187,8 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
         const x = logPrices[j] as Float64Array;
         const h = hash4(seed, m.ownStream, step, barIndex);
         // The session's volume: the symbol's daily volume with the day's own noise, pro rata on a half day.
-        const sessionVolume = m.dailyVolume * (length / trading.regularSessionSeconds) * Math.exp(0.3 * gaussian(hash4(seed, m.ownStream, 0x1d, dayIndex)) - 0.045);
+        const dayNoise = Math.exp(0.3 * gaussian(hash4(seed, m.ownStream, 0x1d, dayIndex)) - 0.045);
+        const sessionVolume = m.dailyVolume * (length / trading.regularSessionSeconds) * dayNoise;
         const x0 = x[startAt[i] as number] as number;
         let open: number, high: number, low: number, close: number, volume: number, vwap: number;
         if (tick) {
@@ -257,8 +261,8 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
       }
     },
 
-    resumeSince(now) {
-      return calendar.lastBars(config.interval, now, 2 * config.maxCatchUpBars)[0]?.eventTime ?? now;
+    resumeQuery(now) {
+      return { interval: config.interval, since: calendar.lastBars(config.interval, now, 2 * config.maxCatchUpBars)[0]?.start ?? now };
     },
 
     resume(lastPublished) {
