@@ -128,4 +128,20 @@ describe('synthetic source: only inside exchange sessions (issue #22 item 3)', (
     const expected = before.bars(symbols, { from: open + 29 * MIN, to: open + 270 * MIN, interval: '1m' });
     expect(strip(all)).toEqual(strip(expected));
   });
+
+  it('after a weekend restart regenerates only trading minutes, and never more than maxCatchUpBars', async () => {
+    const src = createSyntheticSource({ seed: 6, interval: '1m', maxCatchUpBars: 50 });
+    src.resume(new Map([['AAPL', Date.parse('2026-01-16T20:59:00Z')]])); // Friday 15:59 New York; Monday 19 is MLK Day
+    const tuesday = winterOpen('2026-01-20');
+    const refill = await src.fetch(['AAPL'], tuesday + 5 * MIN + 5_000);
+    expect(refill.map((b) => (b.eventTime - tuesday) / MIN)).toEqual([0, 1, 2, 3, 4]);
+    expect(refill.every((b) => b.source === 'synthetic')).toBe(true); // all ended within the live window
+    // A month-old last bar: the latest 50 minutes only (older holes are for backfill), the older ones as backfill.
+    const late = createSyntheticSource({ seed: 6, interval: '1m', maxCatchUpBars: 50 });
+    late.resume(new Map([['AAPL', Date.parse('2025-12-16T20:59:00Z')]]));
+    const capped = await late.fetch(['AAPL'], tuesday + 120 * MIN + 5_000);
+    expect(capped.map((b) => (b.eventTime - tuesday) / MIN)).toEqual(Array.from({ length: 50 }, (_, i) => 70 + i));
+    expect(capped.filter((b) => b.source === 'backfill')).toHaveLength(40);
+    expect(late.resumeQuery(tuesday + 120 * MIN + 5_000)).toEqual({ interval: '1m', since: tuesday + 20 * MIN });
+  });
 });
