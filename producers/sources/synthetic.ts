@@ -42,6 +42,12 @@ export type SyntheticConfig = z.output<typeof syntheticConfigSchema>;
  */
 export const LIVE_WINDOW_MS = 10 * 60_000;
 
+/**
+ * How far back a restart looks for the last bar published, whatever the interval: 2 × 2,000 1m bars are about ten
+ * sessions, two weeks; 2,000 hourly or daily bars would be a year or eight, and a read of the topic that long.
+ */
+export const MAX_RESUME_LOOKBACK_MS = 14 * 86_400_000;
+
 /** Rough closes of 2024-12-31, so the default symbols look familiar; other symbols get a price from their name. */
 const REFERENCE_PRICES: Record<string, number> = {
   AAPL: 250.4, MSFT: 421.5, GOOGL: 189.3, GOOG: 190.4, TSLA: 403.8, NVDA: 134.3, AMZN: 219.4, META: 585.5,
@@ -75,8 +81,9 @@ export interface SyntheticSource extends PriceFeed {
   history(symbol: string, range: HistoryRange): Promise<PriceUpdate[]>;
   acknowledge(records: readonly PriceUpdate[]): void;
   /**
-   * At a restart, look for the last bars published within twice the catch-up bound back from `now`: one found there but
-   * before the bound still gets the bound's worth regenerated; none found is a fresh start (the latest bar only).
+   * At a restart, look for the last bars published within twice the catch-up bound back from `now` (at most
+   * MAX_RESUME_LOOKBACK_MS): one found there but before the bound still gets the bound's worth regenerated; none found
+   * is a fresh start (the latest bar only).
    */
   resumeQuery(now: number): { interval: PriceInterval; since: number };
   /** After a restart: the last bar published per symbol (its event time), so fetch() regenerates the ones after it. */
@@ -262,7 +269,8 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
     },
 
     resumeQuery(now) {
-      return { interval: config.interval, since: calendar.lastBars(config.interval, now, 2 * config.maxCatchUpBars)[0]?.start ?? now };
+      const since = calendar.lastBars(config.interval, now, 2 * config.maxCatchUpBars)[0]?.start ?? now;
+      return { interval: config.interval, since: Math.max(since, now - MAX_RESUME_LOOKBACK_MS) };
     },
 
     resume(lastPublished) {

@@ -143,5 +143,8 @@ describe('synthetic source: only inside exchange sessions (issue #22 item 3)', (
     expect(capped.map((b) => (b.eventTime - tuesday) / MIN)).toEqual(Array.from({ length: 50 }, (_, i) => 70 + i));
     expect(capped.filter((b) => b.source === 'backfill')).toHaveLength(40);
     expect(late.resumeQuery(tuesday + 120 * MIN + 5_000)).toEqual({ interval: '1m', since: tuesday + 20 * MIN });
+    // Daily bars: the look back stops at two weeks, not 2 × 2,000 sessions.
+    const daily = createSyntheticSource({ seed: 6, interval: '1d' });
+    expect(daily.resumeQuery(tuesday)).toEqual({ interval: '1d', since: tuesday - 14 * DAY });
   });
 });
