@@ -76,7 +76,7 @@ function bars(tag: string, n: number, from = Date.UTC(2024, 0, 1)): PriceUpdate[
   const symbols = symbolsOf(tag);
   allSymbols.push(...symbols);
   const perSymbol = Math.ceil(n / SYMBOLS);
-  return createSyntheticSource({ seed: config.SYNTHETIC_SEED })
+  return createSyntheticSource({ seed: config.SYNTHETIC_SEED, calendar: '24x7' }) // a bar every hour: perSymbol hours, perSymbol bars
     .bars(symbols, { from, to: from + perSymbol * 3_600_000, interval: '1h' }, { source: 'synthetic', ingestTime: Date.now() }).slice(0, n);
 }
 

@@ -53,7 +53,7 @@ async function main() {
   }
   const perSymbol = Math.ceil(N / SYMBOLS);
   const from = Date.UTC(2024, 0, 1);
-  const rows = createSyntheticSource({ seed: config.SYNTHETIC_SEED })
+  const rows = createSyntheticSource({ seed: config.SYNTHETIC_SEED, calendar: '24x7' }) // a bar every hour: perSymbol hours, perSymbol bars
     .bars(symbols, { from, to: from + perSymbol * 3_600_000, interval: '1h' }, { source: 'synthetic', ingestTime: Date.now() }).slice(0, N);
   say(`publishing ${rows.length} records to ${topics.prices.name} (${config.TOPIC_PARTITIONS} partitions)…`);
   const publisher = createPublisher({ kafka, serde: createSerde(config), logger });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { EVENT_FEEDS } from '../topics/market-event.ts';
 import { PRICE_FEEDS } from '../topics/price-update.ts';
 import { SYMBOL_PATTERN } from '../topics/rules.ts';
+import { CALENDAR_NAMES } from './calendar.ts';
 import { ConfigError } from './errors.ts';
 
 /** The synthetic source's seed when none is given (SYNTHETIC_SEED, and the source's own default). */
@@ -141,6 +142,10 @@ export const configSpec = {
   PRICE_SOURCE: { schema: oneOf(PRICE_FEEDS), default: 'synthetic', doc: 'Price producer source' },
   PRICE_POLL_SECONDS: { schema: num(0.001), default: '60', doc: 'Seconds between price fetches' },
   SYNTHETIC_SEED: { schema: int(0), default: String(SYNTHETIC_SEED_DEFAULT), doc: 'Seed of the synthetic source' },
+  SYNTHETIC_CALENDAR: {
+    schema: oneOf(CALENDAR_NAMES), default: 'us',
+    doc: 'Calendar the synthetic source trades on: us (NYSE/Nasdaq sessions, holidays, half days) or 24x7 (never closes)',
+  },
   EVENT_SOURCE: { schema: oneOf(EVENT_FEEDS), default: 'file', doc: 'Events producer source: file (EVENT_FILE, offline) or yahoo (news per symbol)' },
   EVENT_POLL_SECONDS: { schema: num(0.001), default: '300', doc: 'Seconds between news fetches of the events producer' },
   EVENT_FILE: {

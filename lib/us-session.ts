@@ -1,15 +1,15 @@
-// The regular session of the US exchanges, 09:30–16:00 America/New_York, with daylight saving time from the time zone
-// database behind Intl (no hand-made table). Holidays and half days are not known here: a caller that needs them must
-// not assume every weekday trades.
-import { wallTimeToUtc, zoneOffsetMs } from './time-zone.ts';
+// New York session dates and times for callers that think in exchange dates (the daily closes): a thin face of the
+// US exchange calendar (lib/calendar.ts), which knows the holidays, the half days and daylight saving time.
+import { US_CALENDAR, US_CLOSE_MINUTE, US_OPEN_MINUTE, US_TIME_ZONE } from './calendar.ts';
+import { wallTimeToUtc } from './time-zone.ts';
 
-export const EXCHANGE_TIME_ZONE = 'America/New_York';
-export const SESSION_OPEN_MINUTE = 9 * 60 + 30;
-export const SESSION_CLOSE_MINUTE = 16 * 60;
+export const EXCHANGE_TIME_ZONE = US_TIME_ZONE;
+export const SESSION_OPEN_MINUTE = US_OPEN_MINUTE;
+export const SESSION_CLOSE_MINUTE = US_CLOSE_MINUTE;
 
 /** The New York date (YYYY-MM-DD) of instant `t`. */
 export function exchangeDate(t: number): string {
-  return new Date(t + zoneOffsetMs(t, EXCHANGE_TIME_ZONE)).toISOString().slice(0, 10);
+  return US_CALENDAR.dateOf(t);
 }
 
 /** The instant of `minute` minutes after midnight, New York time, on `day` (YYYY-MM-DD). */
@@ -18,7 +18,10 @@ export function exchangeTime(day: string, minute: number): number {
   return wallTimeToUtc(Date.UTC(y, m - 1, d) + minute * 60_000, EXCHANGE_TIME_ZONE);
 }
 
-/** The instant the regular session of `day` closes (16:00 New York). */
+/**
+ * The instant the session of `day` closes: 16:00 New York, 13:00 on a half day. A day without a session (a weekend, a
+ * holiday) gets the regular 16:00, so callers that walk every date still get an instant; no bar trades then anyway.
+ */
 export function sessionCloseUtc(day: string): number {
-  return exchangeTime(day, SESSION_CLOSE_MINUTE);
+  return US_CALENDAR.session(day)?.close ?? exchangeTime(day, SESSION_CLOSE_MINUTE);
 }

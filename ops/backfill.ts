@@ -32,7 +32,8 @@ export function createHistorySource(name: HistorySourceName,
     if (!o.file) throw new ValidationError('the file source needs a file (--file <path>)');
     return fileHistory(o.file, o.fileTimes);
   }
-  const source: PriceFeed = createPriceSource(name, name === 'synthetic' ? { seed: o.seed ?? o.config.SYNTHETIC_SEED } : {}, { logger: o.logger });
+  const config = name === 'synthetic' ? { seed: o.seed ?? o.config.SYNTHETIC_SEED, calendar: o.config.SYNTHETIC_CALENDAR } : {};
+  const source: PriceFeed = createPriceSource(name, config, { logger: o.logger });
   const history = source.history?.bind(source);
   if (!history) throw new ValidationError(`source ${name} has no history`);
   return { history, close: () => source.close?.() ?? Promise.resolve() };

@@ -1,12 +1,16 @@
 // The producing jobs marketstream knows: name → description and factory, like the consumer groups' catalog. Each job is
 // built from configuration plus a command's overrides and is ready to start: `produce prices|events|graph|correlations`
 // runs one, `run` runs every one of them beside the consumer groups.
+import type { Kafka } from 'kafkajs';
+import type { CalendarName } from '../lib/calendar.ts';
 import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Publisher } from '../lib/publisher.ts';
 import type { CircuitListener } from '../lib/resilience.ts';
+import type { Serde } from '../lib/serde.ts';
 import { createPgPool } from '../lib/stores/postgres.ts';
+import { priceUpdatesOf } from '../topics/index.ts';
 import type { PriceInterval } from '../topics/price-update.ts';
 import { createCorrelationAnalyzer } from './correlation-analyzer.ts';
 import { createEventSource, type EventSourceName } from './events/index.ts';
@@ -16,6 +20,7 @@ import { createCompetitorFinder } from './graph/competitor-finder.ts';
 import { createFileProfileSource, SAMPLE_PROFILES_FILE } from './graph/profiles.ts';
 import { createYahooProfileSource } from './graph/yahoo-profiles.ts';
 import { createPriceProducer } from './price-producer.ts';
+import { lastPublishedBars, type LastPublishedQuery } from './resume.ts';
 import { instrumentedSource } from './source-registry.ts';
 import { createPriceSource, instrumentPriceFeed, type PriceSourceName } from './sources/index.ts';
 import type { YahooConfig } from './sources/yahoo.ts';
@@ -27,7 +32,8 @@ export interface JobObservability {
   addDependency(name: string, ping: () => Promise<void>): void;
 }
 
-export interface JobContext { config: Config; logger: Logger; publisher: Publisher; obs: JobObservability }
+/** What jobs are built from; with `kafka` and `serde` the price producer can read back what it published (a restart). */
+export interface JobContext { config: Config; logger: Logger; publisher: Publisher; obs: JobObservability; kafka?: Kafka; serde?: Serde }
 
 export interface Job {
   /** Runs until stop(), or until the job ends by itself (tick count, end of a file). */
@@ -44,12 +50,13 @@ const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o)
 
 export interface PricesJobOptions {
   source?: PriceSourceName; symbols?: string[]; intervalSeconds?: number; file?: string; speed?: number; epochUnit?: 'ms' | 's'; timeZone?: string;
-  seed?: number; bar?: PriceInterval; yahooMode?: YahooConfig['mode']; count?: number; maxStalenessSeconds?: number;
+  seed?: number; bar?: PriceInterval; calendar?: CalendarName; yahooMode?: YahooConfig['mode']; count?: number; maxStalenessSeconds?: number;
 }
 
-export function pricesJob({ config, logger, publisher, obs }: JobContext, o: PricesJobOptions = {}): Job {
+export function pricesJob({ config, logger, publisher, obs, kafka, serde }: JobContext, o: PricesJobOptions = {}): Job {
   const name = o.source ?? (o.file ? 'file' : config.PRICE_SOURCE);
-  const sourceConfig = name === 'synthetic' ? { seed: o.seed ?? config.SYNTHETIC_SEED, ...defined({ interval: o.bar }) }
+  const sourceConfig = name === 'synthetic'
+    ? { seed: o.seed ?? config.SYNTHETIC_SEED, calendar: o.calendar ?? config.SYNTHETIC_CALENDAR, ...defined({ interval: o.bar }) }
     : name === 'yahoo' ? defined({ mode: o.yahooMode })
     : { path: o.file, ...defined({ speed: o.speed, epochUnit: o.epochUnit, timeZone: o.timeZone }) };
   const paced = (o.speed ?? 0) > 0;
@@ -59,6 +66,9 @@ export function pricesJob({ config, logger, publisher, obs }: JobContext, o: Pri
   const producer = createPriceProducer({
     config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
     intervalMs: intervalSeconds * 1000, ...defined({ maxTicks: o.count, maxStalenessMs: stalenessMs(o.maxStalenessSeconds) }),
+    ...(kafka && serde ? {
+      lastPublished: (q: LastPublishedQuery) => lastPublishedBars({ kafka, serde, topic: priceUpdatesOf(config), groupPrefix: config.KAFKA_GROUP_PREFIX }, q),
+    } : {}),
   });
   return { start: () => producer.start(), stop: () => producer.stop(), close: async () => { await source.close?.(); } };
 }

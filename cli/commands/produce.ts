@@ -1,6 +1,7 @@
 // `marketstream produce prices …`: run the price producer until SIGINT/SIGTERM (or --count ticks, or the end of a
 // --file). `produce` is a parent command: events, graph and correlations attach to it via produceCommand(program).
 import { type Command, Option } from 'commander';
+import { CALENDAR_NAMES, type CalendarName } from '../../lib/calendar.ts';
 import { PRICE_INTERVALS, type PriceInterval } from '../../topics/price-update.ts';
 import { DEFAULT_MAX_STALENESS_MS } from '../../producers/price-producer.ts';
 import { defaultOf } from '../../producers/source-registry.ts';
@@ -22,6 +23,7 @@ interface PricesOptions {
   epochUnit: 'ms' | 's';
   timeZone?: string;
   seed?: number;
+  calendar?: CalendarName;
   bar: PriceInterval;
   yahooMode: YahooConfig['mode'];
   count?: number;
@@ -48,6 +50,8 @@ export function registerProduce(program: Command): void {
     .option('--time-zone <zone>', 'file: IANA time zone of ISO times without Z or an offset (without it such rows are refused)', timeZone)
     .option('--seed <n>', 'synthetic seed (default SYNTHETIC_SEED)', integer(0))
     .addOption(new Option('--bar <interval>', 'synthetic bar interval').choices(PRICE_INTERVALS).default(defaultOf(syntheticConfigSchema, 'interval')))
+    .addOption(new Option('--calendar <name>', 'synthetic: us = exchange sessions only, 24x7 = never closes (default SYNTHETIC_CALENDAR)')
+      .choices(CALENDAR_NAMES))
     .addOption(new Option('--yahoo-mode <mode>', 'yahoo: completed intraday bars or quotes')
       .choices(yahooConfigSchema.shape.mode.unwrap().options).default(defaultOf(yahooConfigSchema, 'mode')))
     .option('--count <n>', 'stop after N ticks', integer(1))
@@ -59,7 +63,7 @@ export function registerProduce(program: Command): void {
       const job = pricesJob(ctx, {
         source: opts.source, symbols: opts.symbols, intervalSeconds: opts.interval, file: opts.file, speed: opts.speed, seed: opts.seed,
         epochUnit: opts.epochUnit, timeZone: opts.timeZone,
-        bar: opts.bar, yahooMode: opts.yahooMode, count: opts.count, maxStalenessSeconds: opts.maxStaleness,
+        bar: opts.bar, calendar: opts.calendar, yahooMode: opts.yahooMode, count: opts.count, maxStalenessSeconds: opts.maxStaleness,
       });
       await runUntilStopped({ ...ctx, job });
     });

@@ -5,6 +5,7 @@
 import type { Kafka } from 'kafkajs';
 import { sinkNames, groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks } from '../../consumers/start.ts';
+import { US_CALENDAR, type CalendarName } from '../../lib/calendar.ts';
 import type { Config } from '../../lib/config.ts';
 import { totalLag } from '../../lib/lag.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -58,9 +59,11 @@ export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka
       `the enricher classifies them ${config.ANTHROPIC_API_KEY ? `with Claude (${config.ANTHROPIC_MODEL})`
         : 'with the rule-based classifier (no ANTHROPIC_API_KEY)'}.`);
 
-    const source = instrumentPriceFeed(createSyntheticSource({ seed: config.SYNTHETIC_SEED, interval: 'tick' }), obs.metrics);
+    const calendar = liveCalendar(config.SYNTHETIC_CALENDAR, Date.now(), o.durationS * 1000);
+    const source = instrumentPriceFeed(createSyntheticSource({ seed: config.SYNTHETIC_SEED, interval: 'tick', calendar }), obs.metrics);
     const producer = createPriceProducer({ config, logger, publisher, source, intervalMs: 1000 });
-    say(`Live prices: ${config.SYMBOLS.join(', ')} every second for ${o.durationS} s (source synthetic, seed ${config.SYNTHETIC_SEED})…`);
+    say(`Live prices: ${config.SYMBOLS.join(', ')} every second for ${o.durationS} s (source synthetic, seed ${config.SYNTHETIC_SEED}, ` +
+      `${calendar === config.SYNTHETIC_CALENDAR ? `calendar ${calendar}` : 'calendar 24x7: the US market is closed, so the demo trades around the clock'})…`);
     const loop = producer.start();
     const ends = Date.now() + o.durationS * 1000;
 
@@ -83,6 +86,16 @@ export async function runDemoPipeline(o: { config: Config; logger: Logger; kafka
     await sinks.stop();
     await obs.close();
   }
+}
+
+/**
+ * The calendar of the demo's live ticks: the configured one while it trades for the whole run (the ticks then continue
+ * the backfilled series), else 24x7, so the demo shows live prices at night and on weekends too.
+ */
+export function liveCalendar(configured: CalendarName, now: number, durationMs: number): CalendarName {
+  if (configured === '24x7') return configured;
+  const session = US_CALENDAR.sessionAt(now);
+  return session && now + durationMs <= session.close ? configured : '24x7';
 }
 
 /** Waits until each group has committed up to the end of the topics it reads, or the limit. */

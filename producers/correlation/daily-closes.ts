@@ -1,12 +1,11 @@
 // Daily closes from PostgreSQL price_data for the correlation analyzer: one close per symbol and exchange day
 // (YYYY-MM-DD, the New York date). The rule, whatever intervals a day has:
 // - the day's `1d` bar when there is one (daily bars are keyed by the exchange date at UTC midnight);
-// - else the intraday bar (1h, 5m, 1m or tick) that reaches furthest towards the session close, 16:00 New York
-//   (lib/us-session.ts, DST from Intl): it must start before the close and end, counted up to the close, no more than
-//   CLOSE_TOLERANCE_MS before it. Among bars reaching equally far the later start (the finer bar) wins;
+// - else the intraday bar (1h, 5m, 1m or tick) that reaches furthest towards the session close, 16:00 New York or
+//   13:00 on a half day (lib/us-session.ts on the exchange calendar, DST from Intl): it must start before the close
+//   and end, counted up to the close, no more than CLOSE_TOLERANCE_MS before it. Among bars reaching equally far the later start (the finer bar) wins;
 //   bars after the close (after hours, the next UTC day) never count;
 // - else no close: a day whose bars stop at 11:00 is left out rather than given a midday "close".
-// The exchange calendar is not known yet: a half day (13:00 close) fed only by intraday bars has no close.
 import type { Pool } from '../../lib/stores/postgres.ts';
 import { sessionCloseUtc } from '../../lib/us-session.ts';
 import { intervalMs, PRICE_INTERVALS } from '../../topics/price-update.ts';

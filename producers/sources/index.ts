@@ -15,7 +15,7 @@ function entry<S extends z.ZodType>(e: SourceEntry<S, PriceFeed>): SourceEntry<S
 
 export const priceSources = {
   synthetic: entry({
-    description: 'seeded, correlated random walk (offline, deterministic)', configSchema: syntheticConfigSchema,
+    description: 'seeded, correlated random walk on the exchange calendar (offline, deterministic)', configSchema: syntheticConfigSchema,
     create: (config) => createSyntheticSource(config),
   }),
   yahoo: entry({

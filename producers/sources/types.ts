@@ -41,6 +41,13 @@ export interface PriceFeed {
    * (it remembers what it refused, bounded), but a source with a cursor should still move past it in `acknowledge`.
    */
   takeRejected?(): RejectedInput[];
+  /**
+   * A source that can regenerate the bars it missed (synthetic): where the producer looks in the topic, at a restart,
+   * for the last bar it published per symbol (records of this interval stamped since `since`), before the first fetch.
+   */
+  resumeQuery?(now: number): { interval: PriceInterval; since: number };
+  /** What that look found: the last bar start published per symbol; fetch() then offers the bars after it. */
+  resume?(lastPublished: ReadonlyMap<string, number>): void;
   /** True once a finite source (a file) has nothing more to give. */
   exhausted?(): boolean;
   close?(): Promise<void>;

@@ -22,7 +22,8 @@ describe('marketstream run', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'marketstream-run-'));
   const env = {
     PRICE_UPDATES_TOPIC: randomName('test-run-prices'), KAFKA_GROUP_PREFIX: randomName('test-run'), SYMBOLS: symbols.join(','),
-    PRICE_SOURCE: 'synthetic', PRICE_POLL_SECONDS: '1', EVENT_SOURCE: 'file', EVENT_FILE: path.join(dir, 'events.jsonl'),
+    PRICE_SOURCE: 'synthetic', SYNTHETIC_CALENDAR: '24x7', PRICE_POLL_SECONDS: '1', // live bars at any hour the test runs
+    EVENT_SOURCE: 'file', EVENT_FILE: path.join(dir, 'events.jsonl'),
     GRAPH_PROFILE_SOURCE: 'file', GRAPH_PROFILES_FILE: path.join(dir, 'profiles.json'), ANTHROPIC_API_KEY: '', LOG_LEVEL: 'info',
   };
   const config = testConfig(env);

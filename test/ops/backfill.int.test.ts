@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
 import type { SinkTopics } from '../../consumers/types.ts';
+import { US_CALENDAR } from '../../lib/calendar.ts';
 import { createKafka } from '../../lib/kafka.ts';
 import { totalLag } from '../../lib/lag.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
@@ -101,7 +102,10 @@ describe('backfill', () => {
         symbol: b.symbol, interval: '1d', t: b.eventTime, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, source: 'backfill',
       }))
       .sort((a, b) => a.symbol.localeCompare(b.symbol) || a.t - b.t);
-    expect(expected.length).toBeGreaterThanOrEqual(2 * (DAYS - 1));
+    // One bar per session of the window (about 21 in 30 days; today's once it closed), none on a weekend or holiday.
+    const sessions = US_CALENDAR.bars('1d', window.from, window.to).map((b) => b.eventTime);
+    expect(expected.length).toBeGreaterThanOrEqual(2 * (sessions.length - 1));
+    expect(expected.every((b) => sessions.includes(b.t))).toBe(true);
     expect(first.published).toBe(expected.length);
     const daily = async () => (await rows(symbols)).filter((r) => r.interval === '1d');
     expect(await daily()).toEqual(expected);

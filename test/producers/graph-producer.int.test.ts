@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupIdOf } from '../../consumers/catalog.ts';
 import { startSinks, type RunningSinks } from '../../consumers/start.ts';
+import { US_CALENDAR } from '../../lib/calendar.ts';
 import type { Config } from '../../lib/config.ts';
 import { totalLag } from '../../lib/lag.ts';
 import { createPublisher, type Publisher } from '../../lib/publisher.ts';
@@ -175,11 +176,12 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
   });
 
   it('correlation analyzer: CORRELATED_WITH for the pairs whose daily returns correlate above the threshold, deleted once below', async () => {
-    await insertBars(synthetic.bars([A, B, C, D], { from: DAY0, to: DAY0 + 40 * DAY, interval: '1d' }, { source: 'backfill', ingestTime: DAY0 + 41 * DAY }));
-    const now = DAY0 + 40 * DAY + 12 * 3_600_000;
+    // 50 days from 2026-01-05 hold 34 sessions (no weekends, MLK Day, Washington's Birthday): 31 closes for 30 returns.
+    await insertBars(synthetic.bars([A, B, C, D], { from: DAY0, to: DAY0 + 50 * DAY, interval: '1d' }, { source: 'backfill', ingestTime: DAY0 + 51 * DAY }));
+    const now = DAY0 + 50 * DAY + 12 * 3_600_000;
 
     // What the fixture implies, computed here from the bars directly: r of simple daily returns over the last 30.
-    const closes = (s: string) => synthetic.bars([s], { from: DAY0, to: DAY0 + 40 * DAY, interval: '1d' }).map((b) => b.close).slice(-31);
+    const closes = (s: string) => synthetic.bars([s], { from: DAY0, to: DAY0 + 50 * DAY, interval: '1d' }).map((b) => b.close).slice(-31);
     const returns = (s: string) => closes(s).slice(1).map((c, i) => c / closes(s)[i]! - 1);
     const r = (x: number[], y: number[]) => {
       const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
@@ -200,7 +202,7 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
     await settle();
     const correlated = () => rows('MATCH (a:Company)-[x:CORRELATED_WITH]->(b:Company) WHERE a.symbol STARTS WITH $run ' +
       'RETURN a.symbol AS a, b.symbol AS b, x.coefficient AS coefficient, x.window_days AS window, x.last_day AS lastDay ORDER BY a, b');
-    expect(await correlated()).toEqual(expected.map((p) => ({ ...p, window: 30, lastDay: new Date(DAY0 + 39 * DAY).toISOString().slice(0, 10) })));
+    expect(await correlated()).toEqual(expected.map((p) => ({ ...p, window: 30, lastDay: '2026-02-23' })));
 
     // A stricter threshold later: the pairs below it are deleted.
     const strict = createCorrelationAnalyzer({
@@ -216,10 +218,10 @@ describe('graph producer and correlation analyzer → neo4j-sink', () => {
     await insertBars(hourly);
     await insertBars([{ ...hourly[0]!, symbol: G, interval: '1d', eventTime: DAY0 + 3 * DAY, close: 999, high: 1000, source: 'backfill' }]);
     const series = await readDailyCloses(pool, { from: DAY0, to: DAY0 + 40 * DAY, symbols: [G, H] });
-    // January and early February: 16:00 New York is 21:00 UTC, so the hourly bar from 20:00 UTC closes the session.
-    const atClose = (s: string, d: number) => hourly.find((b) => b.symbol === s && b.eventTime === DAY0 + d * DAY + 20 * 3_600_000)!.close;
+    // January and early February: 16:00 New York is 21:00 UTC, so the half-hour bar from 20:30 UTC (15:30) closes the session.
+    const atClose = (s: string, d: number) => hourly.find((b) => b.symbol === s && b.eventTime === DAY0 + d * DAY + 20.5 * 3_600_000)!.close;
     const iso = (d: number) => new Date(DAY0 + d * DAY).toISOString().slice(0, 10);
-    expect(series.get(H)?.size).toBe(40);
+    expect(series.get(H)?.size).toBe(US_CALENDAR.sessionsBetween(DAY0, DAY0 + 40 * DAY).length); // every session, no other day
     expect(series.get(H)?.get(iso(7))).toBe(atClose(H, 7));
     expect(series.get(G)?.get(iso(2))).toBe(atClose(G, 2));
     expect(series.get(G)?.get(iso(3))).toBe(999);

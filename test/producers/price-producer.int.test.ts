@@ -20,7 +20,7 @@ const { config, kafka, logger, dir, topics } = bed;
 describe('price producer (real Kafka and registry)', () => {
   it('publishes validated synthetic bars keyed by symbol, decodable, with source, produced-at and one correlation id per tick', async () => {
     const topic = await topics.create();
-    const now = Date.now();
+    const now = Date.parse('2026-01-12T15:10:30Z'); // 10:10:30 New York, a Monday: the 10:09 bar has ended
     const producer = createPriceProducer({
       config, logger, publisher: bed.publisher(), topic, source: createSyntheticSource({ seed: 7, interval: '1m' }), symbols: ['AAPL', 'MSFT', 'NVDA'],
       intervalMs: 60_000,
@@ -73,7 +73,7 @@ describe('price producer (real Kafka and registry)', () => {
   it('runs ticks until stopped and finishes the tick in flight: everything fetched is on the topic', async () => {
     const topic = await topics.create();
     // What the source handed over, seen from outside the producer.
-    const synthetic = createSyntheticSource({ seed: 1, interval: 'tick' });
+    const synthetic = createSyntheticSource({ seed: 1, interval: 'tick', calendar: '24x7' }); // ticks at any hour the test runs
     const fetchedBars: PriceUpdate[] = [];
     const source: PriceFeed = {
       ...synthetic,

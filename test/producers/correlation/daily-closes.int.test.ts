@@ -61,7 +61,7 @@ describe('readDailyCloses (PostgreSQL price_data)', () => {
   it('takes the hourly bar ending at the close over later after-hours bars, and a 1d bar over every intraday bar', async () => {
     const s = sym();
     const day = '2026-01-07', close = sessionCloseUtc(day);
-    // Hourly bars on the clock hour all UTC day long (as the synthetic source makes them): 20:00 UTC ends at 16:00 ET.
+    // Hourly bars on the clock hour all UTC day long (as a 24x7 source makes them): 20:00 UTC ends at 16:00 ET.
     const hourly = Array.from({ length: 24 }, (_, h) => ({ symbol: s, interval: '1h', ts: Date.UTC(2026, 0, 7, h), close: 300 + h }));
     const other = sym();
     await insert([...hourly, ...hourly.map((b) => ({ ...b, symbol: other })),

@@ -29,7 +29,8 @@ describe('pearson', () => {
 
   it('finds the synthetic tech factor: same-sector pairs above 0.7, cross-sector pairs below', () => {
     const src = createSyntheticSource({ seed: 7 });
-    const bars = src.bars(['AAPL', 'MSFT', 'NVDA', 'TSLA', 'XOM'], { from: Date.UTC(2026, 0, 1), to: Date.UTC(2026, 0, 1) + 61 * DAY, interval: '1d' });
+    // 100 calendar days hold 67 sessions: 60 returns and some to spare.
+    const bars = src.bars(['AAPL', 'MSFT', 'NVDA', 'TSLA', 'XOM'], { from: Date.UTC(2026, 0, 1), to: Date.UTC(2026, 0, 1) + 100 * DAY, interval: '1d' });
     const closes = new Map<string, Map<string, number>>();
     for (const b of bars) {
       const m = closes.get(b.symbol) ?? new Map<string, number>();
