@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { sinkNames, type SinkName } from '../consumers/catalog.ts';
+import { sinkNames, sinks as catalog, type SinkName } from '../consumers/catalog.ts';
 import { sinkTopicNames } from '../ops/groups.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createKafka } from '../lib/kafka.ts';
@@ -166,7 +166,7 @@ async function main() {
     for (const p of published) {
       for (const instances of INSTANCES) {
         await resetStores(p.symbols);
-        say(`${name}-sink, ${instances} instance(s), catching up on ${p.size} records…`);
+        say(`${catalog[name].name}, ${instances} instance(s), catching up on ${p.size} records…`);
         const group = `bench-${run}-${name}-${p.size}-${instances}`;
         const procs = await startSinkProcesses([name], p.topic, instances, { KAFKA_GROUP_PREFIX: group, LOG_LEVEL: 'warn' }, false);
         await procs.joined;
@@ -176,11 +176,11 @@ async function main() {
           const admin = kafka.admin();
           await admin.connect();
           try {
-            const committed = (await admin.fetchOffsets({ groupId: `${group}.${name}-sink`, topics: [p.topic.name] }))[0]!.partitions;
+            const committed = (await admin.fetchOffsets({ groupId: `${group}.${catalog[name].name}`, topics: [p.topic.name] }))[0]!.partitions;
             return committed.reduce((n, c) => n + Math.max(0, Number(c.offset)), 0) >= p.size;
           } finally { await admin.disconnect(); }
         };
-        await until(written, 900_000, `${name}-sink to commit ${p.size} records`);
+        await until(written, 900_000, `${catalog[name].name} to commit ${p.size} records`);
         const cores = coresBusy(cpu0, await cpuSnapshot({ sink: procs.pids }), (Date.now() - t0) / 1000);
         const reports = await procs.stop();
         const start = Math.min(...reports.map((r) => r.joinedAt[name]!));
@@ -326,7 +326,7 @@ function print(r: Result) {
     row(['baseline: PostgreSQL COPY-staging-merge (idempotent)', '', r.baselines.postgresCopyMerge!.records, r.baselines.postgresCopyMerge!.perSecond, '', '']),
     row(['reference (not measured here): Debezium JDBC sink', '', '', REFERENCE_DEBEZIUM.perSecond, '', '']),
     ...Object.entries(r.sinks).flatMap(([n, s]) => s.runs.map((x) =>
-      row([`${n}-sink`, x.instances, x.records, x.perSecond, `${(x.ofBaseline * 100).toFixed(0)} % of ${s.baseline}`, x.rssMb]))),
+      row([catalog[n as SinkName].name, x.instances, x.records, x.perSecond, `${(x.ofBaseline * 100).toFixed(0)} % of ${s.baseline}`, x.rssMb]))),
   ];
   if (r.rebuild) {
     out.push(row(['rebuild postgres (total: rewind + clear + replay)', 1, String(r.rebuild.records),
@@ -337,7 +337,7 @@ function print(r: Result) {
   for (const [perSecond, l] of Object.entries(r.latency.byRate)) {
     for (const [n, p] of Object.entries(l.ms)) {
       const d = l.deliveryMs?.[n];
-      out.push(row([`${n}-sink`, perSecond, p.p50, p.p95, p.p99, p.max, d ? `${d.p50} / ${d.p99}` : '']));
+      out.push(row([catalog[n as SinkName].name, perSecond, p.p50, p.p95, p.p99, p.max, d ? `${d.p50} / ${d.p99}` : '']));
     }
   }
   out.push('', row(['cores busy while publishing (of 2)', 'records/s', 'total', 'sink processes', 'producer', 'kafka', 'postgres', 'redis', 'neo4j',
@@ -353,7 +353,7 @@ function print(r: Result) {
     row(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
   for (const [n, s] of Object.entries(r.sinks)) {
     for (const x of s.runs.filter((y) => y.records === largest && y.memoryMb)) {
-      out.push(row([`${n}-sink`, x.instances, x.records, x.memoryMb.rss ?? '', x.memoryMb.heapTotal ?? '', x.memoryMb.heapUsed ?? '',
+      out.push(row([catalog[n as SinkName].name, x.instances, x.records, x.memoryMb.rss ?? '', x.memoryMb.heapTotal ?? '', x.memoryMb.heapUsed ?? '',
         x.memoryMb.external ?? '']));
     }
   }

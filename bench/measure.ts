@@ -8,7 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { upsertPrices } from '../consumers/postgres/prices.ts';
 import type { RunnerHooks } from '../consumers/runner.ts';
 import { startSinks } from '../consumers/start.ts';
-import type { SinkName } from '../consumers/catalog.ts';
+import { sinks, type SinkName } from '../consumers/catalog.ts';
 import type { SinkTopics } from '../consumers/types.ts';
 import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -96,7 +96,7 @@ export async function runSinks(
   config: Config, logger: Logger, names: readonly SinkName[], topic: TopicDef<PriceUpdate>,
   o: { latencies?: boolean; others?: Omit<SinkTopics, 'prices'> } = {},
 ): Promise<SinkRun> {
-  const byName = new Map<string, SinkName>(names.map((n) => [`${n}-sink`, n]));
+  const byName = new Map<string, SinkName>(names.map((n) => [sinks[n].name, n]));
   const latencies = new Map(names.map((n) => [n, [] as number[]]));
   const delivery = new Map(names.map((n) => [n, [] as number[]]));
   const written = new Map(names.map((n) => [n, 0]));

@@ -28,7 +28,7 @@ export function registerExplain(program: Command): void {
           config, kafka: createKafka(config, logger, 'explain'), decoder: createRecordDecoder(config), driver, pool, ...(database ? { database } : {}),
         }, target);
         process.stdout.write(opts.json ? `${JSON.stringify(jsonSafe(x), null, 2)}\n` : `${formatExplanation(x)}\n`);
-        if (!x.facts.length) process.exitCode = 1;
+        if (!x.facts.length && !x.features?.length) process.exitCode = 1;
       } catch (err) {
         process.stderr.write(`explain failed: ${errorMessage(err)}\n`);
         process.exitCode = 1;

@@ -85,5 +85,16 @@ export function formatExplanation(x: Explanation): string {
     out.push(x.profile ? `company profile (from the record above): ${props(x.profile)}`
       : 'company profile: none recorded (the node was made by another producer, or by a relationship)', '');
   }
+  for (const f of x.features ?? []) {
+    const v = f.values;
+    const n = (k: keyof typeof v) => (v[k] === null ? 'null' : Number(v[k]).toPrecision(8));
+    out.push(`features ${f.interval}, bar ${new Date(v.time).toISOString()} (bar ${v.bars} of the key; ${f.heldBars} held for corrections), ` +
+      `version ${f.version}: ${f.definition ?? ''}`,
+    `  sma ${n('sma')}  ema ${n('emaFast')} / ${n('emaSlow')}  macd ${n('macd')} signal ${n('macdSignal')} hist ${n('macdHistogram')}  rsi ${n('rsi')}`,
+    `  bollinger ${n('bollingerLower')} .. ${n('bollingerMiddle')} .. ${n('bollingerUpper')}  atr ${n('atr')}  log return ${n('logReturn')}  ` +
+      `volatility ${n('realizedVolatility')}  vwap ${n('vwap')}`,
+    '  the newest price record the values saw:', ...record(f.records?.newest, '    '),
+    '  the record of this bar:', ...record(f.records?.bar, '    '), '');
+  }
   return out.join('\n');
 }

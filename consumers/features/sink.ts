@@ -132,7 +132,7 @@ export function createFeaturesSink(config: Config, ctx: SinkContext = {}): Sink 
           computed.set(key.interval, (computed.get(key.interval) ?? 0) + changes.values.size);
           recomputed.set(key.interval, (recomputed.get(key.interval) ?? 0) + changes.recomputed);
           saves.push({
-            key, version: series!.version, definition, changes,
+            key, version: series!.version, partition, definition, changes,
             base: changes.foldedThrough !== null || row.version < 0 ? series!.snapshot().base : null,
           });
           held.set(k, series!);

@@ -31,7 +31,7 @@ export async function lock(client: pg.PoolClient, group: string, keys: readonly 
 }
 
 /** A key's state as the store holds it (after lock()), or null when it has taken nothing yet. */
-export async function load(client: pg.PoolClient, group: string, key: FeatureKey): Promise<SeriesSnapshot | null> {
+export async function load(client: Pick<pg.PoolClient, 'query'>, group: string, key: FeatureKey): Promise<SeriesSnapshot | null> {
   const state = await client.query<{ version: string; base: IndicatorSnapshot | null }>(
     'SELECT version, base FROM feature_state WHERE group_id = $3 AND symbol = $1 AND interval = $2', [key.symbol, key.interval, group]);
   const row = state.rows[0];
@@ -50,7 +50,7 @@ export async function load(client: pg.PoolClient, group: string, key: FeatureKey
 }
 
 /** `base`: the base state to store (after a fold, or for a key new to the store); null keeps the stored one. */
-export interface KeySave { key: FeatureKey; version: number; definition: string; changes: SeriesChanges; base: IndicatorSnapshot | null }
+export interface KeySave { key: FeatureKey; version: number; partition: number; definition: string; changes: SeriesChanges; base: IndicatorSnapshot | null }
 
 /** Writes what a batch changed: the held bars written, the bars folded into the base dropped, each key's row. */
 export async function save(client: pg.PoolClient, group: string, saves: readonly KeySave[]): Promise<void> {
@@ -71,9 +71,9 @@ export async function save(client: pg.PoolClient, group: string, saves: readonly
       WHERE f.group_id = $4 AND f.symbol = k.s AND f.interval = k.i AND f.ts <= k.through`,
     [folded.map((s) => s.key.symbol), folded.map((s) => s.key.interval), folded.map((s) => s.changes.foldedThrough), group]);
   }
-  await client.query(`UPDATE feature_state f SET version = k.v, definition = k.d, base = COALESCE(k.b, f.base), updated_at = now()
-    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[]) AS k(s, i, v, d, b)
+  await client.query(`UPDATE feature_state f SET version = k.v, partition = k.p, definition = k.d, base = COALESCE(k.b, f.base), updated_at = now()
+    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $7::int[]) AS k(s, i, v, d, b, p)
     WHERE f.group_id = $6 AND f.symbol = k.s AND f.interval = k.i`,
   [saves.map((s) => s.key.symbol), saves.map((s) => s.key.interval), saves.map((s) => s.version), saves.map((s) => s.definition),
-    saves.map((s) => (s.base === null ? null : JSON.stringify(s.base))), group]);
+    saves.map((s) => (s.base === null ? null : JSON.stringify(s.base))), group, saves.map((s) => s.partition)]);
 }

@@ -16,6 +16,7 @@ import { SYMBOL_PATTERN } from '../../topics/rules.ts';
 import { TOMBSTONE_LABEL } from '../../consumers/neo4j/graph-cypher.ts';
 import type { RecordDecoder } from '../inspect/decode.ts';
 import { readRecords, type LoggedRecord, type RecordRef } from './records.ts';
+import { featuresOf, type FeaturesExplained } from './features.ts';
 
 export interface ExplainDeps { config: Config; kafka: Kafka; decoder: RecordDecoder; driver: Driver; pool: Pool; database?: string }
 
@@ -64,6 +65,8 @@ export interface Explanation {
   };
   /** For a Company: the profile the node's properties came from (the decoded profile mutation's properties). */
   profile?: Record<string, unknown> | null;
+  /** For a symbol: the latest features per interval the features group holds, and the price records they came from. */
+  features?: FeaturesExplained[];
 }
 
 type Target = { kind: 'node-or-event'; key: string } | { kind: 'entity'; ref: EntityRef };
@@ -206,6 +209,14 @@ export async function explain(d: ExplainDeps, input: string): Promise<Explanatio
       [eventId]);
     explanation.article = { eventId, record: article ? read.shift() ?? null : null, row: rows[0] ?? null, classification: cached.rows[0] ?? null,
       tombstone: await eventTombstone(d.pool, eventId) };
+  }
+  if (target.kind === 'node-or-event' && SYMBOL_PATTERN.test(target.key)) {
+    const features = await featuresOf(d.pool, d.config, target.key);
+    if (features.length) {
+      const logged = await readRecords(d.kafka, d.config, d.decoder, features.flatMap((f) => [f.newest, f.bar]));
+      for (const f of features) f.records = { newest: logged.shift()!, bar: logged.shift()! };
+      explanation.features = features;
+    }
   }
   if (company) {
     const node = facts.find((f) => f.entity.startsWith('Company:') && f.record?.found);

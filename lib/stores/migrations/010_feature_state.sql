@@ -1,7 +1,7 @@
 -- The features group's state (consumers/features/state.ts), one row per (group, symbol, interval) (group: the consumer
 -- group id, so two features groups on one database, e.g. two environments' prefixes, never share a series): the indicator state before
 -- the bars it holds (`base`, IndicatorSnapshot JSON), the newest record version it took (`version`: the offset in its
--- price-updates partition), and the indicator definition it was computed with. The held bars are in feature_bars.
+-- price-updates partition, `partition`), and the indicator definition it was computed with. The held bars are in feature_bars.
 -- A batch locks its keys' rows (SELECT … FOR UPDATE), checks their versions against what the member holds in memory,
 -- publishes the features, writes the rows and commits: two members never compute a key from different states, and a
 -- member that lost the partition finds the version moved and reloads instead of publishing from a stale state.
@@ -10,6 +10,7 @@ CREATE TABLE IF NOT EXISTS feature_state (
   symbol     text        NOT NULL,
   interval   text        NOT NULL,
   version    bigint      NOT NULL DEFAULT -1,
+  partition  integer,
   definition text,
   base       jsonb,
   updated_at timestamptz NOT NULL DEFAULT now(),

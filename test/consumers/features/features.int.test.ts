@@ -85,6 +85,18 @@ describe('the features group', () => {
     }
     expect(off.slice(0, 10)).toEqual([]);
     expect(total).toBeGreaterThan(4000);
+
+    // `explain SYMBOL`: the latest features of the symbol, and the price record of its latest bar read back from the log.
+    const s = series[0]!;
+    const env = { ...process.env, KAFKA_GROUP_PREFIX: livePrefix, PRICE_UPDATES_TOPIC: prices.name, LOG_LEVEL: 'error' };
+    const { stdout } = await exec(process.execPath, ['bin/marketstream.js', 'explain', s.symbol, '--json'], { env });
+    const x = JSON.parse(stdout) as { features: { interval: string; values: Record<string, number>; records: { bar: { found: boolean; value: { value: PriceUpdate } } } }[] };
+    expect(x.features.map((f) => f.interval)).toEqual(['1m']);
+    const lastBar = s.bars.at(-1)!;
+    expect(x.features[0]!.values.bars).toBe(s.bars.length);
+    expect(x.features[0]!.values.rsi).toBe(out.get(`${s.symbol}|${lastBar.eventTime}`)!.rsi);
+    expect(x.features[0]!.records.bar.found).toBe(true);
+    expect(x.features[0]!.records.bar.value.value).toMatchObject({ symbol: s.symbol, eventTime: lastBar.eventTime, close: lastBar.close });
   });
 
   it('corrections mid-history, a late bar and a provisional bar updated three times end as one plain run over the final bars, and as a rebuild',
