@@ -19,9 +19,13 @@ export interface DemoStats {
     postgres: { priceRows: number; events: number; classified: number } | null;
     redis: { price: number; bars: number } | null;
     neo4j: { nodes: number; relationships: number } | null;
+    /** The latest features of each demo symbol (PostgreSQL price_features, the newest bar of any interval). */
+    features: FeaturesLine[] | null;
   };
   claude: { enabled: boolean; model: string; calls: number; costUsd: number; inputTokens: number; outputTokens: number };
 }
+
+export interface FeaturesLine { symbol: string; interval: string; bars: number; rsi: number | null; macd: number | null; sma: number | null }
 
 export interface StatsReader {
   read(): Promise<DemoStats>;
@@ -40,7 +44,7 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
   pool.on('error', () => {}); // an idle client's error: the next query reports it
   const redis = createRedis(config);
   const neo4j = createNeo4jDriver(config);
-  const stores: DemoStats['stores'] = { postgres: null, redis: null, neo4j: null };
+  const stores: DemoStats['stores'] = { postgres: null, redis: null, neo4j: null, features: null };
   let storesAt = 0;
   let reading: Promise<void> | null = null;
   let closed = false;
@@ -53,6 +57,7 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
     stores.postgres = {
       priceRows: Number(prices.rows[0]?.n ?? 0), events: Number(events.rows[0]?.n ?? 0), classified: Number(events.rows[0]?.classified ?? 0),
     };
+    stores.features = await latestFeatures(pool, symbols);
   };
   const readRedis = async () => {
     if (redis.status === 'wait') await redis.connect();
@@ -106,7 +111,7 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
             sink: sinks[n].name, group, lag: lagBy.get(group) ?? null, written: writtenBy.get(sinks[n].name) ?? 0, consumed: consumedBy.get(group) ?? 0,
           };
         }),
-        stores: { postgres: stores.postgres, redis: stores.redis, neo4j: stores.neo4j },
+        stores: { postgres: stores.postgres, redis: stores.redis, neo4j: stores.neo4j, features: stores.features },
         claude: {
           enabled: Boolean(config.ANTHROPIC_API_KEY), model: config.ANTHROPIC_MODEL,
           calls: total(claudeCalls!), costUsd: total(claudeCost!), inputTokens: total(claudeIn!), outputTokens: total(claudeOut!),
@@ -124,6 +129,14 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
       redis.disconnect();
     },
   };
+}
+
+/** Per symbol, the features of its newest bar (the finest interval when two end together). */
+export async function latestFeatures(pool: { query: ReturnType<typeof createPgPool>['query'] }, symbols: readonly string[]): Promise<FeaturesLine[]> {
+  const { rows } = await pool.query<{ symbol: string; interval: string; bars: string; rsi: number | null; macd: number | null; sma: number | null }>(
+    `SELECT DISTINCT ON (symbol) symbol, interval, bars, rsi, macd, sma FROM price_features WHERE symbol = ANY($1)
+     ORDER BY symbol, ts DESC, CASE interval WHEN '1m' THEN 0 WHEN '5m' THEN 1 WHEN '1h' THEN 2 ELSE 3 END`, [symbols]);
+  return rows.map((r) => ({ symbol: r.symbol, interval: r.interval, bars: Number(r.bars), rsi: r.rsi, macd: r.macd, sma: r.sma }));
 }
 
 interface Sample { labels: Record<string, string | number | undefined>; value: number; metricName?: string }

@@ -7,11 +7,13 @@ import { createRedis } from '../../lib/stores/redis.ts';
 import { redisKeys } from '../../consumers/redis/keys.ts';
 import { allTopics } from '../../topics/index.ts';
 import { cliInvocation } from '../invocation.ts';
+import { latestFeatures, type FeaturesLine } from './stats.ts';
 
 export interface DemoSummary {
   postgres: { symbol: string; rows: number; first: string; last: string }[];
   redis: { symbol: string; close: string | null; ts: string | null; source: string | null; ttlSeconds: number }[];
   neo4j: { symbol: string; lastPrice: number | null; lastUpdated: string | null; labels: string[] }[];
+  features: FeaturesLine[];
   subjects: { subject: string; version: number; id: number }[];
   events: {
     total: number; enriched: number;
@@ -82,6 +84,7 @@ export async function readSummary(config: Config, symbols: readonly string[]): P
       postgres: pg.rows.map((r) => ({ symbol: r.symbol, rows: Number(r.rows), first: r.first.toISOString(), last: r.last.toISOString() })),
       redis: latest,
       neo4j: nodes.records.map((r) => r.toObject() as DemoSummary['neo4j'][number]),
+      features: await latestFeatures(pool, symbols),
       subjects,
     };
   } finally {
@@ -99,6 +102,11 @@ export function printSummary(s: DemoSummary, out: (line: string) => void = conso
   for (const r of s.redis) out(`  ${r.symbol.padEnd(6)} close ${r.close ?? '-'}  at ${r.ts ?? '-'}  source ${r.source ?? '-'}  TTL ${r.ttlSeconds} s`);
   out('\nNeo4j  (:Company:Stock)');
   for (const r of s.neo4j) out(`  ${r.symbol.padEnd(6)} last_price ${r.lastPrice ?? '-'}  last_updated ${r.lastUpdated ?? '-'}  labels ${r.labels.join(':')}`);
+  out('\nPostgreSQL  price_features (the newest bar of each symbol, computed by the features group)');
+  for (const f of s.features) {
+    const v = (x: number | null, digits: number) => (x === null ? '-' : x.toFixed(digits));
+    out(`  ${f.symbol.padEnd(6)} ${f.interval.padEnd(3)} bar ${String(f.bars).padStart(5)}  RSI(14) ${v(f.rsi, 2)}  MACD ${v(f.macd, 4)}  SMA(20) ${v(f.sma, 2)}`);
+  }
   out(`\nPostgreSQL  market_events: ${s.events.total} events, ${s.events.enriched} enriched; latest enriched:`);
   for (const e of s.events.latest) {
     out(`  ${e.publishedAt.slice(0, 16)}  ${e.symbols.join(',').padEnd(10)} ${`${e.type}/${e.sentiment}`.padEnd(28)} [${e.classifier}] ${e.headline}`);

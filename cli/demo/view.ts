@@ -103,6 +103,7 @@ export function renderView(s: DemoStats, o: { logFile: string }): string[] {
     : 'price_data – rows · market_events – rows'}`);
   rows.push(`  Redis       ${redis ? `price:* ${fmt(redis.price)} keys · bars:* ${fmt(redis.bars)} keys` : 'price:* – keys · bars:* – keys'}`);
   rows.push(`  Neo4j       ${neo4j ? `${fmt(neo4j.nodes)} nodes · ${fmt(neo4j.relationships)} relationships` : '– nodes · – relationships'}`);
+  rows.push(`Features      ${featuresText(s.stores.features)}`);
   rows.push(`Claude        ${claudeText(s)}`);
   rows.push(`Logs          ${o.logFile}`);
   return rows;
@@ -119,6 +120,13 @@ export function statusLine(s: DemoStats): string {
     `Neo4j ${fmt(neo4j?.nodes)} nodes, ${fmt(neo4j?.relationships)} relationships`,
     s.claude.enabled ? `Claude ${fmt(s.claude.calls)} calls $${s.claude.costUsd.toFixed(4)}` : 'rule-based classifier',
   ].join(' | ');
+}
+
+/** A few indicators of the first demo symbols: RSI, MACD and SMA of their newest bar. */
+export function featuresText(f: DemoStats['stores']['features']): string {
+  if (!f?.length) return 'price_features – (the features group computes from 20 bars on)';
+  const v = (x: number | null, digits: number) => (x === null ? '–' : x.toFixed(digits));
+  return f.slice(0, 3).map((x) => `${x.symbol} ${x.interval} RSI ${v(x.rsi, 1)} MACD ${v(x.macd, 3)} SMA ${v(x.sma, 2)}`).join(' · ');
 }
 
 function claudeText(s: DemoStats): string {

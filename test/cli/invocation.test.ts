@@ -32,7 +32,7 @@ describe('cliInvocation', () => {
 describe('the demo summary', () => {
   it('starts every command of "Look further" with the invocation it is given', () => {
     const s: DemoSummary = {
-      postgres: [], redis: [], neo4j: [], subjects: [], events: { total: 0, enriched: 0, latest: [] },
+      postgres: [], redis: [], neo4j: [], features: [], subjects: [], events: { total: 0, enriched: 0, latest: [] },
       graph: {
         counts: { affects: 0, inSector: 0, competes: 0, correlated: 0 }, correlated: [],
         focus: { symbol: 'AAPL', sector: null, industry: null, competitors: [], correlated: [], events: [] },
