@@ -20,11 +20,11 @@ export interface SinkEntry {
 
 export const sinks = {
   postgres: {
-    name: 'postgres-sink', description: 'price-updates, market-events → PostgreSQL price_data, market_events',
+    name: 'postgres-sink', description: 'price-updates, market-events, price-features → PostgreSQL price_data, market_events, price_features',
     create: (c, ctx) => createPostgresSink(c, ctx),
   },
   redis: {
-    name: 'redis-sink', description: 'price-updates → Redis latest price (TTL) and recent bars',
+    name: 'redis-sink', description: 'price-updates, price-features → Redis latest price and features (TTL), recent bars and features',
     create: (c, ctx) => createRedisSink(c, ctx),
   },
   neo4j: {

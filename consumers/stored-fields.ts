@@ -1,6 +1,8 @@
 // Which fields of each contract each sink keeps, and where: what `marketstream schema check` reads to say what a
 // change means for the stores (a PostgreSQL column to add, a field a sink ignores). A unit test keeps it in step with
 // the .avsc files: every field of a contract is named here by at least one sink.
+import { FEATURE_VALUES } from '../topics/price-features.ts';
+import { FEATURE_COLUMNS } from './postgres/features.ts';
 import { PRICE_COLUMNS } from './postgres/price-columns.ts';
 
 export interface SinkFields {
@@ -44,6 +46,19 @@ export const storedFields: Readonly<Record<string, readonly SinkFields[]>> = {
     {
       sink: 'enricher', where: 'the classification prompt and the MarketEvent node',
       fields: { id: 'id', symbols: 'symbols', headline: 'headline', summary: 'summary', source: 'source', url: 'url', publishedAt: 'published_at' },
+    },
+  ],
+  'price-features.avsc': [
+    {
+      sink: 'postgres-sink', where: 'table price_features', table: 'price_features',
+      fields: Object.fromEntries(FEATURE_COLUMNS.map((c) => [c.field, c.name])),
+    },
+    {
+      sink: 'redis-sink', where: 'hash features:{symbol}:{interval} (and its :history)',
+      fields: {
+        symbol: '(key)', interval: 'interval', eventTime: 'ts', bars: 'bars', close: 'close', definition: 'definition', computedAt: 'computedAt',
+        ...Object.fromEntries(FEATURE_VALUES.map((f) => [f, f])),
+      },
     },
   ],
   'graph-mutation.avsc': [

@@ -125,5 +125,6 @@ export interface SinkTopics {
   prices?: TopicDef<PriceUpdate>;
   events?: TopicDef<MarketEvent>;
   mutations?: TopicDef<GraphMutation>;
+  /** price-features, read by the postgres-sink and the redis-sink. */
   features?: TopicDef<PriceFeatures>;
 }

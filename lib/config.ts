@@ -198,6 +198,14 @@ export const configSpec = {
       + 'the next bar\'s arrival; a bar whose expiry has passed when written (a replay, a rebuild) leaves no latest key, and a redelivery never extends it',
   },
   REDIS_BARS_CAP: { schema: int(1), default: '5000', doc: 'Bars kept per bars:{symbol}:{interval}' },
+  REDIS_FEATURES_TTL_MS: {
+    schema: int(1), default: '2000',
+    doc: 'TTL of features:{symbol}:{interval} (the latest bar\'s indicators, 2 s live as the system it replaces cached them), counted from each write '
+      + 'of it (a later bar, or the latest one recomputed); a record of an older bar, or an older version, never refreshes it; the history has no TTL',
+  },
+  REDIS_FEATURES_HISTORY: {
+    schema: int(1), default: '5000', doc: 'Bars kept per features:{symbol}:{interval}:history (as REDIS_BARS_CAP for bars:{symbol}:{interval})',
+  },
   POSTGRES_SINK_POOL_SIZE: {
     schema: int(1, 1000), default: '8',
     doc: 'PostgreSQL connections of one postgres-sink member: one batch write holds one, and at most SINK_PARTITIONS_CONCURRENCY write at once',

@@ -1,14 +1,16 @@
-// What postgres-sink materializes, cleared and counted for `rebuild`: price_data and market_events, never what it does
-// not derive from its topics (the enricher's event_classifications, schema_migrations). A scope limits both to symbols.
-// Before clearing, rebuild asks what a replay would not bring back (replayLossPostgres): the rows made by records that
-// retention has removed from the start of the log.
+// What postgres-sink materializes, cleared and counted for `rebuild`: price_data, market_events and price_features, never
+// what it does not derive from its topics (the enricher's event_classifications, schema_migrations). A scope limits
+// them to symbols. Before clearing, rebuild asks what a replay would not bring back (replayLossPostgres): the rows made
+// by records that retention has removed from the start of the log.
 import type { Pool } from '../../lib/stores/postgres.ts';
-import type { MarketEvent, PriceUpdate } from '../../schemas/types.generated.ts';
+import type { MarketEvent, PriceFeatures, PriceUpdate } from '../../schemas/types.generated.ts';
 import type { TopicDef } from '../../topics/index.ts';
 import type { ReplayLoss, ResetScope, RetainedLog, StoreCounts } from '../types.ts';
 
-/** Tables the sink materializes; market_events only once its migration exists. */
-export const MATERIALIZED = ['price_data', 'market_events'] as const;
+/** Tables the sink materializes; each only once its migration exists. */
+export const MATERIALIZED = ['price_data', 'market_events', 'price_features'] as const;
+/** The materialized tables of one row per bar, keyed by `symbol`: a scope deletes and counts their rows of its symbols. */
+const PER_SYMBOL: readonly string[] = ['price_data', 'price_features'];
 
 /** The materialized tables that exist, and whether each has the `symbols` array column a scope filters on. */
 async function present(pool: Pool): Promise<{ name: string; bySymbols: boolean }[]> {
@@ -21,9 +23,9 @@ async function present(pool: Pool): Promise<{ name: string; bySymbols: boolean }
 }
 
 /**
- * Empties the tables; with a scope, deletes the rows of those symbols only (price_data by symbol, market_events by any
- * mentioned symbol). Table names come from MATERIALIZED, never from input. No CASCADE: a table referencing these must
- * be listed here, not emptied silently.
+ * Empties the tables; with a scope, deletes the rows of those symbols only (price_data and price_features by symbol,
+ * market_events by any mentioned symbol). Table names come from MATERIALIZED, never from input. No CASCADE: a table
+ * referencing these must be listed here, not emptied silently.
  */
 export async function resetPostgres(pool: Pool, scope: ResetScope = {}): Promise<void> {
   const tables = await present(pool);
@@ -35,16 +37,16 @@ export async function resetPostgres(pool: Pool, scope: ResetScope = {}): Promise
     return;
   }
   const symbols = [...scope.symbols];
-  if (tables.some((t) => t.name === 'price_data')) await pool.query('DELETE FROM price_data WHERE symbol = ANY($1::text[])', [symbols]);
+  for (const { name } of tables.filter((t) => PER_SYMBOL.includes(t.name))) await pool.query(`DELETE FROM ${name} WHERE symbol = ANY($1::text[])`, [symbols]);
   if (tables.some((t) => t.name === 'market_events' && t.bySymbols)) await pool.query('DELETE FROM market_events WHERE symbols && $1::text[]', [symbols]);
 }
 
-/** Rows per table (`price_data rows`); a scoped count covers price_data, the per-symbol table, only. */
+/** Rows per table (`price_data rows`); a scoped count covers the per-symbol tables (price_data, price_features) only. */
 export async function countPostgres(pool: Pool, scope: ResetScope = {}): Promise<StoreCounts> {
   const out: StoreCounts = {};
   for (const { name } of await present(pool)) {
-    if (scope.symbols && name !== 'price_data') continue;
-    const sql = scope.symbols ? 'SELECT count(*)::bigint AS n FROM price_data WHERE symbol = ANY($1::text[])' : `SELECT count(*)::bigint AS n FROM ${name}`;
+    if (scope.symbols && !PER_SYMBOL.includes(name)) continue;
+    const sql = `SELECT count(*)::bigint AS n FROM ${name}${scope.symbols ? ' WHERE symbol = ANY($1::text[])' : ''}`;
     const { rows } = await pool.query<{ n: string }>(sql, scope.symbols ? [[...scope.symbols]] : []);
     out[`${name} rows`] = Number(rows[0]?.n ?? 0);
   }
@@ -52,12 +54,13 @@ export async function countPostgres(pool: Pool, scope: ResetScope = {}): Promise
 }
 
 /**
- * Rows a replay of `log` would not bring back. price_data, per symbol: a symbol's records all sit in one partition
- * (key = symbol); if that partition lost its first records, the rows older than the symbol's oldest bar still in the
- * log (all of them when none is left) cannot come back. market_events, per event (key = id): a row on a truncated
- * partition whose event is no longer in the log. Partitions that lost nothing cost nothing: they are not read.
+ * Rows a replay of `log` would not bring back. price_data and price_features, per symbol: a symbol's records all sit in
+ * one partition (key = symbol); if that partition lost its first records, the rows older than the symbol's oldest bar
+ * still in the log (all of them when none is left) cannot come back. market_events, per event (key = id): a row on a
+ * truncated partition whose event is no longer in the log. Partitions that lost nothing cost nothing: they are not read.
  */
-export async function replayLossPostgres(pool: Pool, log: RetainedLog, topics: { prices: TopicDef<PriceUpdate>; events: TopicDef<MarketEvent> },
+export async function replayLossPostgres(pool: Pool, log: RetainedLog,
+  topics: { prices: TopicDef<PriceUpdate>; events: TopicDef<MarketEvent>; features: TopicDef<PriceFeatures> },
   scope: ResetScope = {}): Promise<ReplayLoss[]> {
   const tables = await present(pool);
   const losses: ReplayLoss[] = [];
@@ -67,29 +70,32 @@ export async function replayLossPostgres(pool: Pool, log: RetainedLog, topics: {
     return (key: string) => parts.has(log.partitionOf(topic, key));
   };
 
-  if (tables.some((t) => t.name === 'price_data') && log.truncated(topics.prices.name).length) {
-    const truncated = onTruncated(topics.prices.name);
+  /** The rows of a per-symbol bar table older than its symbol's oldest record left in `topic`. */
+  const lostBars = async <T extends { eventTime: number }>(table: string, topic: TopicDef<T>, what: string) => {
+    if (!tables.some((t) => t.name === table) || !log.truncated(topic.name).length) return;
+    const truncated = onTruncated(topic.name);
     const { rows } = await pool.query<{ symbol: string }>(
-      `SELECT DISTINCT symbol FROM price_data${symbols ? ' WHERE symbol = ANY($1::text[])' : ''}`, symbols ? [symbols] : []);
+      `SELECT DISTINCT symbol FROM ${table}${symbols ? ' WHERE symbol = ANY($1::text[])' : ''}`, symbols ? [symbols] : []);
     const candidates = rows.map((r) => r.symbol).filter(truncated);
-    if (candidates.length) {
-      const oldest = await log.oldestByKey(topics.prices, (v) => v.eventTime, candidates);
-      // A symbol with nothing left in the log loses every row (cutoff +infinity).
-      const { rows: [lost] } = await pool.query<{ n: string; symbols: number; first: number | null; last: number | null }>(
-        `SELECT count(*)::bigint AS n, count(DISTINCT p.symbol)::int AS symbols,
-                (extract(epoch FROM min(p.ts)) * 1000)::float8 AS first, (extract(epoch FROM max(p.ts)) * 1000)::float8 AS last
-         FROM price_data p JOIN unnest($1::text[], $2::float8[]) AS c(symbol, cutoff) ON p.symbol = c.symbol
-         WHERE p.ts < to_timestamp(c.cutoff / 1000.0)`,
-        [candidates, candidates.map((s) => oldest.get(s) ?? Number.POSITIVE_INFINITY)]);
-      const n = Number(lost?.n ?? 0);
-      if (n > 0) {
-        losses.push({
-          what: 'price_data rows', count: n, from: lost!.first ?? undefined, to: lost!.last ?? undefined, topic: topics.prices.name,
-          detail: `of ${lost!.symbols} symbol(s), older than the oldest bar the log still has for them`,
-        });
-      }
+    if (!candidates.length) return;
+    const oldest = await log.oldestByKey(topic, (v) => v.eventTime, candidates);
+    // A symbol with nothing left in the log loses every row (cutoff +infinity).
+    const { rows: [lost] } = await pool.query<{ n: string; symbols: number; first: number | null; last: number | null }>(
+      `SELECT count(*)::bigint AS n, count(DISTINCT p.symbol)::int AS symbols,
+              (extract(epoch FROM min(p.ts)) * 1000)::float8 AS first, (extract(epoch FROM max(p.ts)) * 1000)::float8 AS last
+       FROM ${table} p JOIN unnest($1::text[], $2::float8[]) AS c(symbol, cutoff) ON p.symbol = c.symbol
+       WHERE p.ts < to_timestamp(c.cutoff / 1000.0)`,
+      [candidates, candidates.map((s) => oldest.get(s) ?? Number.POSITIVE_INFINITY)]);
+    const n = Number(lost?.n ?? 0);
+    if (n > 0) {
+      losses.push({
+        what: `${table} rows`, count: n, from: lost!.first ?? undefined, to: lost!.last ?? undefined, topic: topic.name,
+        detail: `of ${lost!.symbols} symbol(s), older than the oldest ${what} the log still has for them`,
+      });
     }
-  }
+  };
+
+  await lostBars('price_data', topics.prices, 'bar');
 
   if (tables.some((t) => t.name === 'market_events') && log.truncated(topics.events.name).length) {
     const truncated = onTruncated(topics.events.name);
@@ -112,5 +118,6 @@ export async function replayLossPostgres(pool: Pool, log: RetainedLog, topics: {
       }
     }
   }
+  await lostBars('price_features', topics.features, 'bar\'s features');
   return losses;
 }

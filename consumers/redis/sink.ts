@@ -1,6 +1,8 @@
 // redis-sink: price-updates → price:{symbol}:latest (hash, live until its bar's end plus two intervals and a margin) and
-// bars:{symbol}:{interval} (sorted by event time, capped).
-// One Lua script per symbol+interval keeps each update atomic; all of a batch's calls go in one pipeline (one round trip).
+// bars:{symbol}:{interval} (sorted by event time, capped); price-features → features:{symbol}:{interval} and its history
+// (./features.ts).
+// One Lua script per symbol+interval keeps each update atomic; all of a batch's calls go in one pipeline (one round trip,
+// ./batch.ts).
 // Newest wins: price:{symbol}:watermark (no TTL) remembers the (event time, version) written to latest, so an older bar, or
 // an older revision of the same bar (a stale writer, a replay), never overwrites it nor refreshes its TTL; each bar
 // member carries its version, so an older revision never replaces a newer one of the same bar time. Refused bars are stale.
@@ -10,8 +12,10 @@ import { classifyRedisError, createRedis, type Redis } from '../../lib/stores/re
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { intervalMs, isPriceInterval } from '../../topics/price-update.ts';
 import { priceHandler } from '../price-handler.ts';
-import type { Sink, SinkContext, SinkRecord } from '../types.ts';
+import type { Sink, SinkContext } from '../types.ts';
 import { supersedes } from '../versions.ts';
+import { bySeries, execScripts, latestOf, type ScriptPipeline } from './batch.ts';
+import { APPLY_FEATURES, redisFeaturesHandler, type WithFeaturesScript } from './features.ts';
 import { barMember, redisKeys } from './keys.ts';
 import { countRedis, replayLossRedis, resetRedis } from './store.ts';
 
@@ -64,49 +68,43 @@ export function latestExpiresAt(bar: Pick<PriceUpdate, 'eventTime' | 'interval'>
   return Math.floor(bar.eventTime + 3 * length + marginSeconds * 1000);
 }
 
-type WithScript = Redis & { applyBars(...args: (string | number)[]): Promise<[number, number]> };
+type WithScripts = WithFeaturesScript & { applyBars(...args: (string | number)[]): unknown };
 
-/** Options come from configuration: REDIS_URL, REDIS_LATEST_TTL_SECONDS, REDIS_BARS_CAP. */
+/** Options come from configuration: REDIS_URL, REDIS_LATEST_TTL_SECONDS, REDIS_BARS_CAP, REDIS_FEATURES_TTL_MS, REDIS_FEATURES_HISTORY. */
 export function createRedisSink(config: Config, ctx: SinkContext = {}): Sink {
   const { REDIS_LATEST_TTL_SECONDS: marginSeconds, REDIS_BARS_CAP: barsCap } = config;
-  let client: WithScript | undefined;
-  const redis = (): WithScript => {
+  let client: Redis | undefined;
+  const redis = (): Redis => {
     if (!client) {
-      client = createRedis(config) as WithScript;
+      client = createRedis(config);
       client.defineCommand('applyBars', { numberOfKeys: 3, lua: APPLY_BARS });
+      client.defineCommand('applyFeatures', { numberOfKeys: 2, lua: APPLY_FEATURES });
     }
     return client;
   };
+  const pipeline = () => redis().pipeline() as unknown as WithScripts & ScriptPipeline;
 
   const prices = priceHandler(ctx.topics?.prices, async (records) => {
-    const groups = new Map<string, SinkRecord<PriceUpdate>[]>();
-    for (const r of records) {
-      const k = `${r.value!.symbol}\u0000${r.value!.interval}`;
-      (groups.get(k) ?? groups.set(k, []).get(k)!).push(r);
-    }
-    const pipeline = redis().pipeline() as unknown as WithScript & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const group of groups.values()) {
+    const p = pipeline();
+    for (const group of bySeries(records)) {
       const first = group[0]!.value!;
       // Newest by (event time, version); among equal times the later record wins unless it has an older version.
-      const newest = group.reduce((a, b) => (b.value!.eventTime > a.value!.eventTime
-        || (b.value!.eventTime === a.value!.eventTime && supersedes(b, a)) ? b : a));
+      const newest = latestOf(group, supersedes);
       const latest = newest.value!;
       const args: (string | number)[] = [latestExpiresAt(latest, marginSeconds), barsCap, group.length];
       for (const { value: b, version } of group) args.push(b!.eventTime, version ?? '', barMember(b!, version));
       args.push(latest.eventTime, newest.version ?? '', 'close', latest.close, 'open', latest.open, 'high', latest.high, 'low', latest.low,
         'volume', latest.volume, 'ts', new Date(latest.eventTime).toISOString(), 'interval', latest.interval, 'source', latest.source,
         'vwap', latest.vwap ?? '', 'trades', latest.trades ?? ''); // version 2; '' = unknown (overwrites an earlier bar's value)
-      pipeline.applyBars(redisKeys.latest(first.symbol), redisKeys.watermark(first.symbol), redisKeys.bars(first.symbol, first.interval), ...args);
+      p.applyBars(redisKeys.latest(first.symbol), redisKeys.watermark(first.symbol), redisKeys.bars(first.symbol, first.interval), ...args);
     }
-    const results = await pipeline.exec().catch((err: unknown) => { throw classifyRedisError(err); });
-    const failed = results?.find(([err]) => err)?.[0];
-    if (!results || failed) throw classifyRedisError(failed ?? new Error('no reply to the pipeline'));
-    return { stale: results.reduce((n, [, r]) => n + Number((r as [number, number])[1]), 0) };
+    return execScripts(p);
   });
+  const features = redisFeaturesHandler(ctx.topics?.features, pipeline, { ttlMs: config.REDIS_FEATURES_TTL_MS, historyCap: config.REDIS_FEATURES_HISTORY });
 
   return {
     name: 'redis-sink',
-    handlers: [prices],
+    handlers: [prices, features],
     async connect() {
       const r = redis();
       if (r.status === 'wait') await r.connect().catch((err: unknown) => { throw classifyRedisError(err); });
@@ -115,6 +113,6 @@ export function createRedisSink(config: Config, ctx: SinkContext = {}): Sink {
     async close() { await client?.quit().catch(() => client?.disconnect()); client = undefined; },
     async reset(scope) { await resetRedis(redis(), scope); },
     counts: (scope) => countRedis(redis(), scope),
-    replayLoss: (log, scope) => replayLossRedis(redis(), log, prices.topic, scope),
+    replayLoss: (log, scope) => replayLossRedis(redis(), log, { prices: prices.topic, features: features.topic }, scope),
   };
 }

@@ -34,6 +34,9 @@ const config = testConfig(env);
 const logger = testLogger('rebuild-test');
 const kafka = createKafka(config, logger, 'rebuild-test');
 
+/** The partitions the redis-sink group reads here: prices and price-features, TOPIC_PARTITIONS (3) each. */
+const REDIS_PARTITIONS = 2 * 3;
+
 /** Partitions in a member's assignment as describeGroups returns it. */
 const assigned = (memberAssignment: Buffer) =>
   Object.values(AssignerProtocol.MemberAssignment.decode(memberAssignment)?.assignment ?? {}).reduce((n, ps) => n + ps.length, 0);
@@ -210,7 +213,7 @@ describe('rebuild', () => {
         .rejects.toBeInstanceOf(GroupActiveError);
       await waitFor(async () => {
         const g = (await admin.describeGroups([groupIdOf(config, 'redis')])).groups[0];
-        return g?.state === 'Stable' && g.members.length === 1 && assigned(g.members[0]!.memberAssignment) === 3;
+        return g?.state === 'Stable' && g.members.length === 1 && assigned(g.members[0]!.memberAssignment) === REDIS_PARTITIONS;
       }, { what: 'the live member owning every partition again' });
     } finally {
       await admin.disconnect();
@@ -234,7 +237,8 @@ describe('rebuild', () => {
       await hold.release();
       await waitFor(async () => {
         const g = (await admin.describeGroups([groupId])).groups[0];
-        return g?.state === 'Stable' && g.members.length === 1 && g.members[0]!.memberId === otherId && assigned(g.members[0]!.memberAssignment) === 3;
+        return g?.state === 'Stable' && g.members.length === 1 && g.members[0]!.memberId === otherId
+          && assigned(g.members[0]!.memberAssignment) === REDIS_PARTITIONS;
       }, { what: 'the second member owning every partition after the release', timeoutMs: 30_000 });
     } finally {
       await hold.release();
@@ -246,7 +250,7 @@ describe('rebuild', () => {
   it('the CLI refuses without a terminal unless --yes, changing nothing; with --yes it rebuilds and prints what it holds', async () => {
     await stores.redis.del(`price:${s2}:latest`, `bars:${s2}:1h`);
     const damaged = await stores.redisState(symbols);
-    const cliEnv = { ...env, PRICE_UPDATES_TOPIC: topics.prices.name, LOG_LEVEL: 'error' };
+    const cliEnv = { ...env, PRICE_UPDATES_TOPIC: topics.prices.name, PRICE_FEATURES_TOPIC: topics.features.name, LOG_LEVEL: 'error' };
     const refused = startCli(['rebuild', 'redis', '--symbols', symbols.join(',')], cliEnv);
     expect((await refused.exited).code).toBe(1);
     expect(refused.output()).toContain('there is no terminal to confirm on; pass --yes');
@@ -265,15 +269,15 @@ describe('rebuild', () => {
   it('on a terminal the CLI asks first: n changes nothing, y rebuilds', async () => {
     await stores.redis.hset(`price:${s0}:latest`, 'close', '1');
     const damaged = await stores.redisState(symbols);
-    const cliEnv = { ...env, PRICE_UPDATES_TOPIC: topics.prices.name, LOG_LEVEL: 'error' };
+    const cliEnv = { ...env, PRICE_UPDATES_TOPIC: topics.prices.name, PRICE_FEATURES_TOPIC: topics.features.name, LOG_LEVEL: 'error' };
     const args = ['rebuild', 'redis', '--symbols', symbols.join(',')];
 
     const no = startInTerminal(args, cliEnv);
     await waitFor(() => no.output().includes('Continue? [y/N]'), { what: 'the question', timeoutMs: 60_000 });
     const question = no.output();
     expect(question).toContain(`This clears the redis store for ${symbols.join(', ')} (`);
-    expect(question).toMatch(/\(\d+ price:\* keys, \d+ bars:\* keys\)/);
-    expect(question).toContain(`and replays ${recordsIn.prices} records from ${topics.prices.name}.`);
+    expect(question).toMatch(/\(\d+ price:\* keys, \d+ bars:\* keys, \d+ features:\* keys\)/);
+    expect(question).toContain(`and replays ${recordsIn.prices} records from ${topics.prices.name}, ${topics.features.name}.`);
     no.type('n');
     expect(await no.exited).toBe(1);
     expect(no.output()).toContain('rebuild cancelled: nothing was changed');
@@ -284,7 +288,7 @@ describe('rebuild', () => {
     await waitFor(() => yes.output().includes('Continue? [y/N]'), { what: 'the question', timeoutMs: 60_000 });
     yes.type('y');
     expect(await yes.exited).toBe(0);
-    expect(yes.output()).toContain(`rebuilt redis-sink from ${topics.prices.name}: ${recordsIn.prices} records`);
+    expect(yes.output()).toContain(`rebuilt redis-sink from ${topics.prices.name}, ${topics.features.name}: ${recordsIn.prices} records`);
     expect(await stores.redisState(symbols)).toEqual(before.redis);
   });
 });
@@ -299,6 +303,7 @@ describe('rebuild: a member that joins while the store is being cleared', () => 
   const topics: SinkTopics = {
     prices: withName(priceUpdates, randomName('test-rebuild-window-prices')),
     events: withName(marketEvents, randomName('test-rebuild-window-events')),
+    features: withName(priceFeatures, randomName('test-rebuild-window-features')),
   };
   const groupId = groupIdOf(wConfig, 'postgres');
   const topicNames = [topics.prices!.name, topics.events!.name];
@@ -387,6 +392,7 @@ describe('rebuild: records removed from the log by retention', () => {
     prices: withName(priceUpdates, randomName('test-rebuild-retention-prices')),
     events: withName(marketEvents, randomName('test-rebuild-retention-events')),
     mutations: withName(graphMutations, randomName('test-rebuild-retention-graph')),
+    features: withName(priceFeatures, randomName('test-rebuild-retention-features')),
   };
   // Graph mutations: the first (about `gone`) is removed too.
   const mutationTimes = [Date.now() - 60_000, Date.now() - 30_000];
@@ -475,7 +481,7 @@ describe('rebuild: records removed from the log by retention', () => {
   });
 
   it('redis, through the CLI: refused with the bars and keys that would not come back; --allow-partial goes on', async () => {
-    const cliEnv = { ...rEnv, PRICE_UPDATES_TOPIC: topics.prices!.name, LOG_LEVEL: 'error' };
+    const cliEnv = { ...rEnv, PRICE_UPDATES_TOPIC: topics.prices!.name, PRICE_FEATURES_TOPIC: topics.features!.name, LOG_LEVEL: 'error' };
     const args = ['bin/marketstream.js', 'rebuild', 'redis', '--symbols', symbols.join(','), '--yes'];
     const beforeState = await stores.redisState(symbols);
     const refused = await run(process.execPath, args, { env: { ...process.env, ...cliEnv } }).catch((e: { code: number; stderr: string }) => e);

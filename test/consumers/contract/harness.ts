@@ -10,9 +10,9 @@ import type { Config } from '../../../lib/config.ts';
 import { totalLag } from '../../../lib/lag.ts';
 import { createPublisher, type Publisher } from '../../../lib/publisher.ts';
 import { createSerde, type Serde } from '../../../lib/serde.ts';
-import type { GraphMutation, MarketEvent, PriceUpdate } from '../../../schemas/types.generated.ts';
+import type { GraphMutation, MarketEvent, PriceFeatures, PriceUpdate } from '../../../schemas/types.generated.ts';
 import { ensureTopics } from '../../../topics/admin.ts';
-import { graphMutations, marketEvents, priceUpdates, withName, type TopicDef } from '../../../topics/index.ts';
+import { graphMutations, marketEvents, priceFeatures, priceUpdates, withName, type TopicDef } from '../../../topics/index.ts';
 import { deleteTestTopics, randomName, readDlq, testConfig, testKafka, testLogger, waitFor, type DeadLetterRead } from '../../helpers/index.ts';
 import { replay as replayGroup } from '../../../ops/replay.ts';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.ts';
@@ -21,6 +21,7 @@ export interface IsolatedTopics {
   prices: TopicDef<PriceUpdate>;
   events: TopicDef<MarketEvent>;
   mutations: TopicDef<GraphMutation>;
+  features: TopicDef<PriceFeatures>;
 }
 export type TopicKey = keyof IsolatedTopics;
 
@@ -52,6 +53,8 @@ export interface SinkUnderTest {
   committed(topic: TopicKey): Promise<Record<number, string>>;
   /** Failed attempts so far (store writes, decodes) the group retried on `topic`: each one means it fetched records it could not finish. */
   retries(topic: TopicKey): number;
+  /** Writes on `topic` the store refused so far as older than what it holds (WriteResult.stale, as the runner reports it). */
+  stale(topic: TopicKey): number;
   /** Waits until the group has consumed (written or dead-lettered) everything on `topic`. */
   settle(topic: TopicKey, timeoutMs?: number): Promise<void>;
   /** Sends records as given (bytes, or null for a tombstone), with no headers and no encoding, partitioned as the publisher does. */
@@ -68,6 +71,7 @@ export function sinkUnderTest(name: SinkName, opts: { config?: () => Partial<Con
     prices: withName(priceUpdates, randomName('test-prices')),
     events: withName(marketEvents, randomName('test-events')),
     mutations: withName(graphMutations, randomName('test-graph')),
+    features: withName(priceFeatures, randomName('test-features')),
   };
   let config: Config | undefined;
   let serde: Serde | undefined;
@@ -76,7 +80,11 @@ export function sinkUnderTest(name: SinkName, opts: { config?: () => Partial<Con
   let running: RunningSinks | undefined;
   let admin: Promise<Admin> | undefined;
   const retried = new Map<string, number>();
-  const hooks: RunnerHooks = { onRetry: (e) => { retried.set(e.topic, (retried.get(e.topic) ?? 0) + 1); } };
+  const refused = new Map<string, number>();
+  const hooks: RunnerHooks = {
+    onRetry: (e) => { retried.set(e.topic, (retried.get(e.topic) ?? 0) + 1); },
+    onWritten: (e) => { refused.set(e.topic, (refused.get(e.topic) ?? 0) + (e.stale ?? 0)); },
+  };
   const ready = <T>(v: T | undefined): T => { if (v === undefined) throw new Error('sinkUnderTest used outside its describe (before beforeAll)'); return v; };
 
   beforeAll(async () => {
@@ -123,6 +131,7 @@ export function sinkUnderTest(name: SinkName, opts: { config?: () => Partial<Con
       return Object.fromEntries((offsets?.partitions ?? []).map((p) => [p.partition, p.offset]));
     },
     retries: (topic) => retried.get(topics[topic].name) ?? 0,
+    stale: (topic) => refused.get(topics[topic].name) ?? 0,
     async settle(topic, timeoutMs = 60_000) {
       await waitFor(async () => (await sut.lag(topic)) === 0, { what: `${name} to consume everything on ${topics[topic].name}`, timeoutMs });
     },
