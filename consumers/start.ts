@@ -21,14 +21,16 @@ export async function startSinks(
   o: { config: Config; logger: Logger; names: readonly SinkName[]; instances?: number; hooks?: RunnerHooks; topics?: SinkTopics },
 ): Promise<RunningSinks> {
   const kafka = createKafka(o.config, o.logger, 'sinks');
-  await ensureTopics(kafka, o.config, o.topics ? Object.values(o.topics) : undefined);
+  // Overrides name some topics (isolated ones in tests and benchmarks); the others are the configured ones, created too.
+  const topics = { ...configuredSinkTopics(o.config), ...o.topics };
+  await ensureTopics(kafka, o.config, o.topics ? Object.values(topics) : undefined);
   const serde = createSerde(o.config);
   const publisher = createPublisher({ kafka, serde, logger: o.logger });
   await publisher.connect();
   const runners: SinkRunner[] = [];
   for (const name of o.names) {
     for (let i = 0; i < (o.instances ?? 1); i++) {
-      const sink = sinks[name].create(o.config, { topics: o.topics ?? configuredSinkTopics(o.config), publisher, logger: o.logger });
+      const sink = sinks[name].create(o.config, { topics, publisher, logger: o.logger });
       runners.push(createSinkRunner({
         kafka, serde, publisher, logger: o.logger.child({ member: i }), config: o.config, sink, groupId: groupIdOf(o.config, name), hooks: o.hooks,
       }));

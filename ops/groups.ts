@@ -20,7 +20,7 @@ export interface ResolvedGroup {
 
 /** The topics a sink's group reads, from its handlers (no I/O: sinks are built without connecting). */
 export function sinkTopicNames(config: Config, sink: SinkName, topics?: SinkTopics): string[] {
-  return sinks[sink].create(config, { topics: topics ?? configuredSinkTopics(config) }).handlers.map((h) => h.topic.name);
+  return sinks[sink].create(config, { topics: { ...configuredSinkTopics(config), ...topics } }).handlers.map((h) => h.topic.name);
 }
 
 /**

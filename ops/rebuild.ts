@@ -111,7 +111,7 @@ export async function rebuild(o: RebuildOptions): Promise<RebuildResult> {
   const group = resolveGroup(config, o.sink, o.topics);
   const kafka = createKafka(config, logger, 'rebuild');
   await ensureTopics(kafka, config, o.topics ? Object.values(o.topics) : undefined);
-  const store = sinks[o.sink].create(config, { topics: o.topics ?? configuredSinkTopics(config), logger });
+  const store = sinks[o.sink].create(config, { topics: { ...configuredSinkTopics(config), ...o.topics }, logger });
   if (!store.reset) throw new RebuildUnsupportedError(store.name);
   const admin = kafka.admin();
   await admin.connect();

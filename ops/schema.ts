@@ -41,7 +41,7 @@ export interface ContractCheck {
 
 /**
  * The contracts to work on: the given .avsc files (each matched to one of our topics by its record's full name, or
- * put under `subject` when given, for one file only), else the three in schemas/ under their configured subjects.
+ * put under `subject` when given, for one file only), else the four in schemas/ under their configured subjects.
  */
 export function resolveContracts(config: Config, files: readonly string[], subject?: string): Contract[] {
   const topics = configuredTopics(config).map((t) => ({ t, schema: loadSchema(t.schemaFile) }));

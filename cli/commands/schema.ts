@@ -12,7 +12,7 @@ export function registerSchema(program: Command): void {
   const schema = program.command('schema').description('Check contracts (.avsc) against the Schema Registry, and register them');
 
   schema.command('check')
-    .description('Compare each contract (default: the three in schemas/) with the latest version registered under its subject, ' +
+    .description('Compare each contract (default: the four in schemas/) with the latest version registered under its subject, ' +
       'under the subject\'s compatibility level: the difference in words and what each sink would do; exit 1 when one is incompatible')
     .argument('[files...]', '.avsc files (matched to a contract by record name)')
     .option('--subject <subject>', 'registry subject of the one file given (default: <topic>-value of the contract it is a version of)')
@@ -30,7 +30,7 @@ export function registerSchema(program: Command): void {
     });
 
   schema.command('register')
-    .description('Register each contract (default: the three in schemas/) under its subject (BACKWARD unless the subject has its own level); ' +
+    .description('Register each contract (default: the four in schemas/) under its subject (BACKWARD unless the subject has its own level); ' +
       'exit 1 when the registry refuses one')
     .argument('[files...]', '.avsc files (matched to a contract by record name)')
     .option('--subject <subject>', 'registry subject of the one file given (default: <topic>-value of the contract it is a version of)')

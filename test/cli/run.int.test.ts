@@ -100,7 +100,7 @@ describe('marketstream run', () => {
     running.child.kill('SIGTERM');
     expect(await running.exited, running.output().slice(-3000)).toEqual({ code: 0, signal: null });
     expect(running.logs().filter((l) => l.msg === 'stopped')).toHaveLength(1);
-    expect(running.logs().filter((l) => l.msg === 'sink stopped').map((l) => l.sink).sort()).toEqual(['enricher', 'neo4j-sink', 'postgres-sink', 'redis-sink']);
+    expect(running.logs().filter((l) => l.msg === 'sink stopped').map((l) => l.sink).sort()).toEqual(['enricher', 'features', 'neo4j-sink', 'postgres-sink', 'redis-sink']);
     // Each group that reads the price topic committed what it wrote there.
     const admin = kafka.admin();
     await admin.connect();

@@ -1,7 +1,7 @@
 // `marketstream schema check|register` as a user runs them, against the real Schema Registry, on a random subject:
 // a compatible change exits 0 with the difference in words and the sink impact; an incompatible one (a new field
 // without a default) exits 1 naming the field, and register refuses it with the registry's reason. With no file, check
-// takes the three contracts in schemas/ (the price contract's subject named by PRICE_UPDATES_TOPIC).
+// takes the four contracts in schemas/ (the price contract's subject named by PRICE_UPDATES_TOPIC).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,7 +97,7 @@ describe('marketstream schema', () => {
     expect(r.code).toBe(1);
   });
 
-  it('with no file checks the three contracts in schemas/ under their configured subjects; exit 1 when one is incompatible', async () => {
+  it('with no file checks the four contracts in schemas/ under their configured subjects; exit 1 when one is incompatible', async () => {
     // PRICE_UPDATES_TOPIC names the price contract's subject; market-events and graph-mutations keep theirs.
     const check = async (registered: Record<string, unknown>[]) => {
       const topic = randomName('test-schema-default');
@@ -112,23 +112,23 @@ describe('marketstream schema', () => {
       return { code: r.code, topic, results };
     };
     const fields = (loadSchema(priceUpdates.schemaFile).json as unknown as { fields: Record<string, unknown>[] }).fields;
-    const expectThree = (results: Awaited<ReturnType<typeof check>>['results'], topic: string) => {
+    const expectAll = (results: Awaited<ReturnType<typeof check>>['results'], topic: string) => {
       expect(results.map((x) => [path.relative(process.cwd(), x.contract.file), x.contract.subject])).toEqual([
         ['schemas/price-update.avsc', `${topic}-value`], ['schemas/market-event.avsc', 'market-events-value'],
-        ['schemas/graph-mutation.avsc', 'graph-mutations-value'],
+        ['schemas/graph-mutation.avsc', 'graph-mutations-value'], ['schemas/price-features.avsc', 'price-features-value'],
       ]);
-      expect(results.slice(1).map((x) => x.compatible)).toEqual([true, true]);
+      expect(results.slice(1).map((x) => x.compatible)).toEqual([true, true, true]);
     };
 
     const compatible = await check(fields.filter((f) => f.name !== 'vwap' && f.name !== 'trades'));
-    expectThree(compatible.results, compatible.topic);
+    expectAll(compatible.results, compatible.topic);
     expect(compatible.results[0]).toMatchObject({ compatible: true, latest: { version: 1 } });
     expect(compatible.results[0]!.changes.map((c) => [c.kind, c.field])).toEqual([['field-added', 'vwap'], ['field-added', 'trades']]);
     expect(compatible.code).toBe(0);
 
     // Registered without `source`: the contract adds it with no default, so it cannot read what was written before.
     const incompatible = await check(fields.filter((f) => f.name !== 'source'));
-    expectThree(incompatible.results, incompatible.topic);
+    expectAll(incompatible.results, incompatible.topic);
     expect(incompatible.results[0]).toMatchObject({ compatible: false, latest: { version: 1 } });
     expect(incompatible.results[0]!.changes.filter((c) => c.field).map((c) => [c.kind, c.field])).toEqual([['field-added', 'source']]); // (and its enum type)
     expect(incompatible.code).toBe(1);
