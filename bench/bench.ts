@@ -206,6 +206,7 @@ async function main() {
   const latency: {
     byRate: Record<string, {
       records: number; ms: Record<string, ReturnType<typeof percentiles>>; deliveryMs: Record<string, ReturnType<typeof percentiles>>;
+      featuresVisibleMs: Record<string, ReturnType<typeof percentiles>>;
       cores: Record<string, number>;
     }>;
     ms: Record<string, Record<string, ReturnType<typeof percentiles>>>;
@@ -248,11 +249,14 @@ async function main() {
     const reports = await Promise.all(procs.map((p) => p.stop()));
     const ms: Record<string, ReturnType<typeof percentiles>> = {};
     const deliveryMs: Record<string, ReturnType<typeof percentiles>> = {};
+    const featuresVisibleMs: Record<string, ReturnType<typeof percentiles>> = {};
     for (const n of priceSinks) {
       ms[n] = percentiles(reports.flat().flatMap((r) => r.latencies[n] ?? []));
       deliveryMs[n] = percentiles(reports.flat().flatMap((r) => r.delivery[n] ?? []));
+      const visible = reports.flat().flatMap((r) => r.featureLatencies[n] ?? []);
+      if (visible.length) featuresVisibleMs[n] = percentiles(visible);
     }
-    latency.byRate[String(perSecond)] = { records: sent, ms, deliveryMs, cores };
+    latency.byRate[String(perSecond)] = { records: sent, ms, deliveryMs, featuresVisibleMs, cores };
     for (const n of priceSinks) (latency.ms[n] ??= {})[String(perSecond)] = ms[n]!;
   }
   await publisher.disconnect();
@@ -309,6 +313,7 @@ type Result = {
   latency: {
     byRate: Record<string, {
       ms: Record<string, ReturnType<typeof percentiles>>; deliveryMs?: Record<string, ReturnType<typeof percentiles>>; cores?: Record<string, number>;
+      featuresVisibleMs?: Record<string, ReturnType<typeof percentiles>>;
     }>;
   };
   rebuild?: Record<string, unknown>; rssMb: Record<string, unknown>;
@@ -338,6 +343,9 @@ function print(r: Result) {
     for (const [n, p] of Object.entries(l.ms)) {
       const d = l.deliveryMs?.[n];
       out.push(row([catalog[n as SinkName].name, perSecond, p.p50, p.p95, p.p99, p.max, d ? `${d.p50} / ${d.p99}` : '']));
+    }
+    for (const [n, p] of Object.entries(l.featuresVisibleMs ?? {})) {
+      out.push(row([`features visible in ${catalog[n as SinkName].name} (bar published → its features written)`, perSecond, p.p50, p.p95, p.p99, p.max, '']));
     }
   }
   out.push('', row(['cores busy while publishing (of 2)', 'records/s', 'total', 'sink processes', 'producer', 'kafka', 'postgres', 'redis', 'neo4j',

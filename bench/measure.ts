@@ -78,6 +78,11 @@ export async function copyRate(pool: Pool, rows: readonly PriceUpdate[]): Promis
 export interface SinkRun {
   stop(): Promise<void>;
   latencies: Map<SinkName, number[]>;
+  /**
+   * Per sink, for its writes of `others.features` (price-features, which the features group publishes with the Kafka
+   * timestamp of the bar it was computed from): the bar's publication to its features being visible in the store.
+   */
+  featureLatencies: Map<SinkName, number[]>;
   /** The part of each latency spent before the batch reached the runner (Kafka delivery: produce, broker, fetch). */
   delivery: Map<SinkName, number[]>;
   written: Map<SinkName, number>;
@@ -98,6 +103,7 @@ export async function runSinks(
 ): Promise<SinkRun> {
   const byName = new Map<string, SinkName>(names.map((n) => [sinks[n].name, n]));
   const latencies = new Map(names.map((n) => [n, [] as number[]]));
+  const featureLatencies = new Map(names.map((n) => [n, [] as number[]]));
   const delivery = new Map(names.map((n) => [n, [] as number[]]));
   const written = new Map(names.map((n) => [n, 0]));
   const batches = new Map(names.map((n) => [n, 0]));
@@ -106,6 +112,10 @@ export async function runSinks(
   const hooks: RunnerHooks = {
     onGroupJoin(e) { const n = byName.get(e.sink)!; if (!joinedAt.has(n)) joinedAt.set(n, e.at); },
     onWritten(e) {
+      if (e.topic === o.others?.features?.name && o.latencies !== false) {
+        const f = featureLatencies.get(byName.get(e.sink)!)!;
+        for (const t of e.timestamps) f.push(e.writtenAt - t);
+      }
       if (e.topic !== topic.name) return;
       const n = byName.get(e.sink)!;
       written.set(n, written.get(n)! + e.timestamps.length);
@@ -118,7 +128,7 @@ export async function runSinks(
     },
   };
   const running = await startSinks({ config, logger, names, topics: { ...o.others, prices: topic }, hooks });
-  return { stop: async () => { await running.stop(); }, latencies, delivery, written, batches, joinedAt, lastWritten };
+  return { stop: async () => { await running.stop(); }, latencies, featureLatencies, delivery, written, batches, joinedAt, lastWritten };
 }
 
 export function percentiles(xs: number[]): { p50: number; p95: number; p99: number; max: number } {

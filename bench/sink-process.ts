@@ -12,7 +12,7 @@ export interface SinkProcessRequest { names: SinkName[]; topic: string; events: 
 export interface SinkProcessReport {
   written: Record<string, number>; batches: Record<string, number>;
   joinedAt: Record<string, number>; lastWritten: Record<string, number>;
-  latencies: Record<string, number[]>; delivery: Record<string, number[]>; maxRssMb: number;
+  latencies: Record<string, number[]>; featureLatencies: Record<string, number[]>; delivery: Record<string, number[]>; maxRssMb: number;
   /** Peaks of process.memoryUsage() (MB, sampled every 100 ms): where the RSS goes (V8 heap, Buffers outside it). */
   memoryMb: Record<string, number>;
 }
@@ -40,7 +40,8 @@ process.once('message', async (req: SinkProcessRequest) => {
     const obj = <V>(m: Map<string, V>) => Object.fromEntries(m);
     const report: SinkProcessReport = {
       written: obj(run.written), batches: obj(run.batches), joinedAt: obj(run.joinedAt), lastWritten: obj(run.lastWritten),
-      latencies: obj(run.latencies), delivery: obj(run.delivery), maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), memoryMb: peak,
+      latencies: obj(run.latencies), featureLatencies: obj(run.featureLatencies), delivery: obj(run.delivery),
+      maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), memoryMb: peak,
     };
     await send({ type: 'report', report });
     process.exit(0);
