@@ -15,7 +15,7 @@ import { createPgPool } from '../../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../../schemas/types.generated.ts';
 import { ensureTopics } from '../../../topics/admin.ts';
 import { priceFeatures, priceUpdates, withName } from '../../../topics/index.ts';
-import { deleteTestTopics, randomName, randomSymbol, readTopic, testConfig, testLogger } from '../../helpers/index.ts';
+import { deleteTestTopics, randomName, randomSymbol, readDlq, readTopic, testConfig, testLogger } from '../../helpers/index.ts';
 import { caughtUp, differences, fixtureBars, priceRecord, publishedFeatures, reference, valuesOf, type Bar } from './harness.ts';
 
 type Name = 'sma' | 'emaFast' | 'emaSlow' | 'macd' | 'macdSignal' | 'macdHistogram' | 'rsi' | 'bollingerUpper' | 'bollingerMiddle'
@@ -90,7 +90,8 @@ describe('the features group', () => {
     const s = series[0]!;
     const env = { ...process.env, KAFKA_GROUP_PREFIX: livePrefix, PRICE_UPDATES_TOPIC: prices.name, LOG_LEVEL: 'error' };
     const { stdout } = await exec(process.execPath, ['bin/marketstream.js', 'explain', s.symbol, '--json'], { env });
-    const x = JSON.parse(stdout) as { features: { interval: string; values: Record<string, number>; records: { bar: { found: boolean; value: { value: PriceUpdate } } } }[] };
+    type Explained = { interval: string; values: Record<string, number>; records: { bar: { found: boolean; value: { value: PriceUpdate } } } };
+    const x = JSON.parse(stdout) as { features: Explained[] };
     expect(x.features.map((f) => f.interval)).toEqual(['1m']);
     const lastBar = s.bars.at(-1)!;
     expect(x.features[0]!.values.bars).toBe(s.bars.length);
@@ -142,5 +143,32 @@ describe('the features group', () => {
       const after = await publishedFeatures(kafka, serde, live, symbols, (m) => m.size === want.size);
       expect(await readTopic(kafka, live.name).then((m) => m.length)).toBeGreaterThanOrEqual(before + want.size); // every bar published again
       expect(comparable(after)).toEqual(comparable(liveOut));
+    });
+
+  it('a correction older than the bars the group holds is dead-lettered with the reason; the other bars stay exact', { timeout: 120_000 }, async () => {
+      const prefix = randomName('test-features-horizon');
+      const out = withName(priceFeatures, randomName('test-features-horizon-out'));
+      const own = withName(priceUpdates, randomName('test-features-horizon-prices'));
+      await ensureTopics(kafka, config, [own, out]);
+      const symbol = randomSymbol();
+      const bars = series[0]!.bars.slice(0, 120);
+      const records = bars.map((b) => priceRecord(symbol, b));
+      const old = { ...records[3]!, close: records[3]!.close + 1, high: Math.max(records[3]!.high, records[3]!.close + 1) };
+      await publisher.send(own, records, { source: 'test' });
+      await publisher.send(own, [old], { source: 'test' });
+      const g = await startSinks({ config: testConfig({ KAFKA_GROUP_PREFIX: prefix, TOPIC_PARTITIONS: '3', METRICS_PORT: '0', FEATURES_HISTORY_BARS: '40' }),
+        logger, names: ['features'], topics: { prices: own, features: out } });
+      try {
+        const [dead] = await readDlq(kafka, own.dlq, [symbol], 1);
+        expect(dead!.headers['error-class']).toBe('TooLateError');
+        expect(dead!.headers['error-message']).toMatch(/older than the 40 bars the features group holds/);
+        const published = await publishedFeatures(kafka, serde, out, [symbol], (m) => m.size === bars.length);
+        expect(differences(published, reference(records))).toEqual([]);
+      } finally {
+        await g.stop();
+        await pool.query('DELETE FROM feature_bars WHERE group_id = $1', [`${prefix}.features`]);
+        await pool.query('DELETE FROM feature_state WHERE group_id = $1', [`${prefix}.features`]);
+        await deleteTestTopics(kafka, [own.name, own.dlq, out.name, out.dlq]);
+      }
     });
 });
