@@ -9,8 +9,9 @@
 //   - a bar inside the held window, new (a late bar) or with other values (a correction), recomputes every held bar
 //     from the base, and every bar from there on whose values changed is reported;
 //   - the same bar with the same values changes nothing;
-//   - a bar before the held window (more than `horizon` bars of its key back) cannot be placed exactly: TooLateError,
-//     which the runner dead-letters with the reason. A rebuild reads the log in the same order and refuses it the same way.
+//   - a bar at or before the last bar folded into the base (more than `horizon` bars of its key back) cannot be placed
+//     exactly: TooLateError, which the runner dead-letters with the reason. A rebuild reads the log in the same order and
+//     refuses it the same way. A missing bar that arrives late but after the last folded one still goes in exactly.
 // The window keeps `horizon` bars; older ones are folded into the base in steps of a quarter of it, so a fold (and the
 // delete it costs in the state store) happens once per horizon / 4 bars, not on every bar.
 import { ValidationError } from '../../lib/errors.ts';
@@ -112,8 +113,10 @@ export class KeySeries {
     } else {
       const i = this.#indexOf(bar.time);
       const first = this.#bars[0]!;
-      // Before the window: exact only when nothing was folded yet (the base holds no bar).
-      if (i === 0 && bar.time < first.time && this.#base.values !== null) throw new TooLateError(bar.time, first.time, this.horizon);
+      // At or before the last bar folded into the base: its place is inside the base, which cannot be recomputed. A bar
+      // between that one and the first held bar (one that was missing) still goes in exactly, at the front.
+      const folded = this.#base.values?.time;
+      if (folded !== undefined && bar.time <= folded) throw new TooLateError(bar.time, first.time, this.horizon);
       const replaces = this.#bars[i]!.time === bar.time;
       if (replaces && sameBar(bar, this.#bars[i]!)) { this.#version = version; return; }
       if (replaces) {

@@ -32,7 +32,7 @@ import { inTransaction } from '../postgres/transaction.ts';
 import type { ReplayLoss, ResetScope, RetainedLog, Sink, SinkContext, SinkRecord, StoreCounts } from '../types.ts';
 import { DEFAULT_PERIODS, type IndicatorPeriods, type IndicatorValues } from './indicators.ts';
 import { emptyChanges, KeySeries, type SeriesChanges } from './series.ts';
-import { keyOf, load, lock, save, type FeatureKey, type KeySave } from './state.ts';
+import { keyOf, load, lock, prepareStage, save, type FeatureKey, type KeySave } from './state.ts';
 
 /** The indicator periods the configuration sets (FEATURES_*_PERIOD, FEATURES_MACD_PERIODS, FEATURES_BOLLINGER_DEVIATIONS). */
 export function periodsOf(config: Config): IndicatorPeriods {
@@ -137,10 +137,15 @@ export function createFeaturesSink(config: Config, ctx: SinkContext = {}): Sink 
           });
           held.set(k, series!);
         }
-        if (values.length > 0) await out.send(output, values, { source: SOURCE, correlationId: randomUUID(), records: meta });
-        if (saves.length > 0) await save(client, group, saves);
+        // The features go out while the state is written: the commit below waits for both, so the state never
+        // records a batch whose features Kafka has not acknowledged.
+        const settled = await Promise.allSettled([
+          values.length > 0 ? out.send(output, values, { source: SOURCE, correlationId: randomUUID(), records: meta }) : undefined,
+          saves.length > 0 ? save(client, group, saves) : undefined,
+        ]);
+        for (const r of settled) if (r.status === 'rejected') throw r.reason;
         for (const [interval, n] of computed) metrics.featuresComputed(interval, n, recomputed.get(interval) ?? 0);
-      });
+      }, prepareStage);
     } catch (err) {
       // What this batch did to the series in memory is not in the store: they are reloaded next time.
       for (const k of byKey.keys()) held.delete(k);

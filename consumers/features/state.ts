@@ -1,11 +1,42 @@
 // The features group's state store in PostgreSQL (migration 010_feature_state.sql): per (group, symbol, interval) the base
 // state, the held bars and the newest version taken. A batch runs in one transaction: lock() the keys' rows, compute,
 // publish, save(), commit. Statements take arrays (unnest), one per kind of change, whatever the number of keys.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { columnsOf, copyBinary, VERSION_COLUMN } from '../postgres/copy-merge.ts';
 import type { IndicatorSnapshot } from './indicators.ts';
 import type { SeriesChanges, SeriesSnapshot } from './series.ts';
 
 export interface FeatureKey { symbol: string; interval: string }
+
+interface BarRow {
+  group_id: string; symbol: string; interval: string; ts: number; open: number; high: number; low: number; close: number; volume: number;
+  vwap: number | null; version: number;
+}
+const column = columnsOf<BarRow>();
+const BAR_COLUMNS = [
+  column('group_id', 'text', 'group_id', true), column('symbol', 'text', 'symbol', true), column('interval', 'text', 'interval', true),
+  column('ts', 'int8', 'ts', true), column('open', 'float8', 'open'), column('high', 'float8', 'high'), column('low', 'float8', 'low'),
+  column('close', 'float8', 'close'), column('volume', 'float8', 'volume'), column('vwap', 'float8', 'vwap'),
+];
+const STAGE = 'feature_bars_stage';
+const NAMES = BAR_COLUMNS.map((c) => c.name).join(', ');
+const COPY_STAGE = `COPY ${STAGE} (${NAMES}, ${VERSION_COLUMN}) FROM STDIN (FORMAT binary)`;
+const MERGE_STAGE = `INSERT INTO feature_bars (${NAMES}, ${VERSION_COLUMN}) SELECT ${NAMES}, ${VERSION_COLUMN} FROM ${STAGE}
+  ON CONFLICT (group_id, symbol, interval, ts) DO UPDATE SET ${BAR_COLUMNS.filter((c) => !c.key).map((c) => `${c.name} = EXCLUDED.${c.name}`).join(', ')},
+    ${VERSION_COLUMN} = EXCLUDED.${VERSION_COLUMN}`;
+
+/** Connections whose session has the staging table (it lives as long as its connection; emptied at each commit). */
+const staged = new WeakSet<pg.PoolClient>();
+/** inTransaction's `prepare`: the staging table of save(), once per connection. */
+export async function prepareStage(client: pg.PoolClient): Promise<void> {
+  if (staged.has(client)) return;
+  await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${STAGE} (${BAR_COLUMNS.map((c) => `${c.name} ${c.type}`).join(', ')}, ${VERSION_COLUMN} int8)
+    ON COMMIT DELETE ROWS`);
+  staged.add(client);
+}
 export const keyOf = (k: FeatureKey) => `${k.symbol}\u0000${k.interval}`;
 
 /** A key's row as lock() finds it: the version taken (-1: nothing yet) and the definition it was computed with. */
@@ -54,16 +85,14 @@ export interface KeySave { key: FeatureKey; version: number; partition: number; 
 
 /** Writes what a batch changed: the held bars written, the bars folded into the base dropped, each key's row. */
 export async function save(client: pg.PoolClient, group: string, saves: readonly KeySave[]): Promise<void> {
-  const bars = saves.flatMap((s) => [...s.changes.bars.values()].map((b) => ({ key: s.key, ...b })));
+  const bars = saves.flatMap((s) => [...s.changes.bars.values()].map((b) => ({
+    group_id: group, symbol: s.key.symbol, interval: s.key.interval, ts: b.bar.time, open: b.bar.open, high: b.bar.high, low: b.bar.low,
+    close: b.bar.close, volume: b.bar.volume, vwap: b.bar.vwap, version: b.version,
+  })));
   if (bars.length > 0) {
-    const col = <T>(f: (b: (typeof bars)[number]) => T) => bars.map(f);
-    await client.query(`INSERT INTO feature_bars (group_id, symbol, interval, ts, open, high, low, close, volume, vwap, version)
-      SELECT $11, * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[],
-        $9::float8[], $10::bigint[])
-      ON CONFLICT (group_id, symbol, interval, ts) DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
-        volume = EXCLUDED.volume, vwap = EXCLUDED.vwap, version = EXCLUDED.version`,
-    [col((b) => b.key.symbol), col((b) => b.key.interval), col((b) => b.bar.time), col((b) => b.bar.open), col((b) => b.bar.high), col((b) => b.bar.low),
-      col((b) => b.bar.close), col((b) => b.bar.volume), col((b) => b.bar.vwap), col((b) => b.version), group]);
+    // Binary COPY into the session's staging table, then one merge: the held bars of a bulk batch are thousands of rows.
+    await pipeline(Readable.from(copyBinary(BAR_COLUMNS, bars, bars.map((b) => b.version))), client.query(copyFrom(COPY_STAGE)));
+    await client.query(MERGE_STAGE);
   }
   const folded = saves.filter((s) => s.changes.foldedThrough !== null);
   if (folded.length > 0) {

@@ -100,6 +100,26 @@ describe('a key series', () => {
     expect(JSON.stringify(series.snapshot())).toBe(before);
   });
 
+  it('a missing bar whose neighbours were folded on one side and held on the other is still placed exactly', () => {
+    // Bar `gap` never came; find where a fold stops exactly between gap - 1 (folded into the base) and gap + 1 (held).
+    const fed = (gap: number, after: number) => [...BARS.slice(0, gap), ...BARS.slice(gap + 1, gap + 1 + after)];
+    const found = Array.from({ length: 80 }, (_, g) => 60 + g).flatMap((gap) => Array.from({ length: 60 }, (_, after) => ({ gap, after })))
+      .find(({ gap, after }) => {
+        const s = new KeySeries(DEFAULT_PERIODS, 40);
+        feed(s, fed(gap, after));
+        const snap = s.snapshot();
+        return snap.bars[0]?.bar.time === BARS[gap + 1]!.time && snap.base.current?.values.time === BARS[gap - 1]!.time;
+      });
+    expect(found).toBeDefined();
+    const { gap, after } = found!;
+    const series = new KeySeries(DEFAULT_PERIODS, 40);
+    const published = feed(series, fed(gap, after));
+    const changes = emptyChanges();
+    series.apply(BARS[gap]!, 10_000, changes);
+    for (const [time, v] of changes.values) published.set(time, v.values);
+    expect(published).toEqual(plain(BARS.slice(0, gap + 1 + after)));
+  });
+
   it('before anything was folded, a bar earlier than all is still placed exactly', () => {
     expect(feed(new KeySeries(DEFAULT_PERIODS, 500), [...BARS.slice(1, 100), BARS[0]!])).toEqual(plain(BARS.slice(0, 100)));
   });
