@@ -85,6 +85,11 @@ export interface BackfillOptions {
   from: number;
   to: number;
   interval: BackfillInterval;
+  /**
+   * Only these spans of event times per symbol (`backfill --gaps`: the windows of missing bars); a symbol without an
+   * entry gets [from, to).
+   */
+  spans?: ReadonlyMap<string, ReadonlyArray<{ from: number; to: number }>>;
   /** Symbols fetched and published at once. */
   parallel: number;
   /** Default: price-updates as configured (PRICE_UPDATES_TOPIC). */
@@ -112,7 +117,8 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
 
   async function one(symbol: string): Promise<void> {
     try {
-      const bars = await o.source.history(symbol, { from: o.from, to: o.to, interval: o.interval });
+      const bars: PriceUpdate[] = [];
+      for (const span of o.spans?.get(symbol) ?? [{ from: o.from, to: o.to }]) bars.push(...await o.source.history(symbol, { ...span, interval: o.interval }));
       const now = Date.now();
       const good: PriceUpdate[] = [];
       const dead: DeadLetter[] = [];
