@@ -176,7 +176,8 @@ export const configSpec = {
   },
   GAPS_CALENDAR: {
     schema: oneOf(CALENDAR_NAMES), default: 'us',
-    doc: 'Calendar `gaps`, `backfill --gaps` and the missing-bars gauge hold stored bars against: us, or 24x7 for bars of a synthetic source on SYNTHETIC_CALENDAR=24x7',
+    doc: 'Calendar `gaps`, `backfill --gaps` and the missing-bars gauge hold stored bars against: us, or 24x7 for a synthetic source on ' +
+      'SYNTHETIC_CALENDAR=24x7',
   },
   GAPS_GRACE_SECONDS: {
     schema: int(0), default: '300',

@@ -1,7 +1,8 @@
 // Backfill: historical bars for a list of symbols over a window, from a source's history() (synthetic, yahoo) or a file,
 // validated like the price producer's (no staleness: old bars are the point) and published to price-updates with
 // source `backfill`, a few symbols at a time (bounded parallelism). Bars are keyed by (symbol, interval, start), so a
-// second run republishes the same bars and the sinks' upserts and event-time guards leave the stores unchanged.
+// second run republishes the same bars and the sinks' upserts and event-time guards leave the stores unchanged. With
+// `spans` (backfill --gaps) a symbol's history is asked for those spans alone.
 import { randomUUID } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Config } from '../lib/config.ts';

@@ -1,6 +1,7 @@
 // `marketstream gaps [--symbols A,B] [--interval 1d|1h|5m|1m] [--since <ISO date>] [--calendar us|24x7] [--json]`: the
 // bars missing in PostgreSQL price_data against the exchange calendar, per symbol and interval, as windows of
-// consecutive missing bars (ops/gaps). Exit 1 when a bar is missing, so a scheduled check can alert on it.
+// consecutive missing bars (ops/gaps). Exit 1 when a bar is missing, so a scheduled check can alert on it; 2 when
+// PostgreSQL could not be read.
 import { type Command, Option } from 'commander';
 import { CALENDAR_NAMES, calendarOf, type CalendarName } from '../../lib/calendar.ts';
 import { errorMessage } from '../../lib/errors.ts';
@@ -34,7 +35,8 @@ export function registerGaps(program: Command): void {
           calendar, until, intervals: opts.interval ? [opts.interval] : BAR_INTERVALS,
           ...(opts.symbols ? { symbols: opts.symbols } : {}), ...(opts.since === undefined ? {} : { since: opts.since }),
         });
-        process.stdout.write(opts.json ? `${JSON.stringify(reportJson(report, calendar.name, until), null, 2)}\n` : formatReport(report, calendar.name, until));
+        process.stdout.write(opts.json ? `${JSON.stringify(reportJson(report, calendar.name, until), null, 2)}\n`
+          : formatReport(report, calendar.name, until, opts.interval !== undefined));
         if (report.series.some((s) => s.missing > 0)) process.exitCode = 1;
       } catch (err) {
         process.stderr.write(`gaps failed: ${errorMessage(err)}\n`);
@@ -60,7 +62,7 @@ function reportJson(r: GapsReport, calendar: string, until: number) {
   };
 }
 
-function formatReport(r: GapsReport, calendar: string, until: number): string {
+function formatReport(r: GapsReport, calendar: string, until: number, oneInterval: boolean): string {
   const out = [`bars missing against the ${calendar} calendar, of those ended by ${barTime(until, '1m')}:`];
   if (r.series.length) {
     out.push(...table(['symbol', 'interval', 'since', 'expected', 'stored', 'missing', 'windows'],
@@ -73,7 +75,10 @@ function formatReport(r: GapsReport, calendar: string, until: number): string {
     out.push('', `stored bars at no bar start of the ${calendar} calendar (another calendar? GAPS_CALENDAR, --calendar): ` +
       off.map((s) => `${s.symbol} ${s.interval} ${n(s.offCalendar)}`).join(', '));
   }
-  for (const e of r.empty) out.push(`${e.symbol} ${e.interval}: no bars stored (give --since to count from a date)`);
+  // Without --interval every interval is looked at: only a symbol with no bars at all is worth a line then.
+  const some = new Set(r.series.map((x) => x.symbol));
+  const empty = oneInterval ? r.empty.map((e) => `${e.symbol} ${e.interval}`) : [...new Set(r.empty.map((e) => e.symbol))].filter((x) => !some.has(x));
+  for (const e of empty) out.push(`${e}: no bars stored (give --since to count from a date)`);
   return `${out.join('\n')}\n`;
 }
 

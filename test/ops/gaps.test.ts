@@ -63,7 +63,8 @@ describe('gaps of intraday bars', () => {
     expect(findGaps(cal, '1h', [...hourly, at('2026-11-27T18:30:00Z')], from, to).offCalendar).toBe(1);
     const minutes = Array.from({ length: 210 }, (_, i) => at('2026-11-27T14:30:00Z') + i * MIN);
     expect(findGaps(cal, '1m', minutes, from, to)).toMatchObject({ expected: 210, missing: 0 });
-    expect(findGaps(cal, '1m', minutes.slice(0, -1), from, to).windows).toEqual([{ first: at('2026-11-27T17:59:00Z'), last: at('2026-11-27T17:59:00Z'), bars: 1 }]);
+    expect(findGaps(cal, '1m', minutes.slice(0, -1), from, to).windows)
+      .toEqual([{ first: at('2026-11-27T17:59:00Z'), last: at('2026-11-27T17:59:00Z'), bars: 1 }]);
   });
 
   it('across the change to daylight saving time (2026-03-08) the session moves an hour earlier in UTC', () => {
@@ -82,7 +83,8 @@ describe('gaps of intraday bars', () => {
     const from = day('2026-11-30'), to = day('2026-12-02');
     const all = cal.bars('1h', from, to).map((b) => b.eventTime);
     const gone = new Set([at('2026-11-30T20:30:00Z'), at('2026-12-01T14:30:00Z')]);
-    expect(findGaps(cal, '1h', all.filter((t) => !gone.has(t)), from, to).windows).toEqual([{ first: at('2026-11-30T20:30:00Z'), last: at('2026-12-01T14:30:00Z'), bars: 2 }]);
+    expect(findGaps(cal, '1h', all.filter((t) => !gone.has(t)), from, to).windows)
+      .toEqual([{ first: at('2026-11-30T20:30:00Z'), last: at('2026-12-01T14:30:00Z'), bars: 2 }]);
   });
 
   it('a bar still in progress is not missing', () => {
@@ -117,7 +119,8 @@ describe('what backfill --gaps asks for', () => {
       { from: recent.first, to: at('2026-12-07T15:05:00Z') },
     ]);
     // A file serves what it holds: nothing is cut.
-    expect(planGapFill([series('1m', [old])], { calendar: cal, interval: '1m', source: 'file', now })).toMatchObject({ windows: 1, missing: 10, unreachable: null });
+    expect(planGapFill([series('1m', [old])], { calendar: cal, interval: '1m', source: 'file', now }))
+      .toMatchObject({ windows: 1, missing: 10, unreachable: null });
   });
 });
 
