@@ -12,6 +12,8 @@ import { BAR_INTERVALS } from './find.ts';
 import { storedGaps } from './store.ts';
 
 const DAY_MS = 86_400_000;
+/** How long stop() waits for a count in flight. */
+const STOP_WAIT_MS = 2000;
 
 export interface GapsGauge {
   /** A recount started now (after the one in flight, if any); resolves when the gauge holds it. */
@@ -60,8 +62,12 @@ export function startGapsGauge(o: { config: Config; logger: Logger; metrics: Met
     refresh: run,
     async stop() {
       clearInterval(timer);
-      await inFlight;
-      if (!o.pool) await pool.end();
+      // A count held up by the store (a lock, a dead connection) must not hold up the process's shutdown: it is dropped.
+      let wait: NodeJS.Timeout | undefined;
+      await Promise.race([inFlight, new Promise((resolve) => { wait = setTimeout(resolve, STOP_WAIT_MS); })]).finally(() => clearTimeout(wait));
+      if (o.pool) return;
+      if (inFlight) void pool.end().catch(() => {});
+      else await pool.end();
     },
   };
 }
