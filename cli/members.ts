@@ -13,6 +13,14 @@ const CLI = fileURLToPath(new URL('../bin/marketstream.js', import.meta.url));
 const RESTART_MIN_MS = 1000;
 const RESTART_MAX_MS = 30_000;
 
+/**
+ * False in a member process other than the first: work one process of a group does for all of them (the missing-bars
+ * gauge) runs in this process alone, or in member 0.
+ */
+export function isFirstMember(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env.MARKETSTREAM_MEMBER ?? '0') === '0';
+}
+
 export interface MemberProcesses {
   /** The children's pids, by member index (a restarted member gets a new pid). */
   pids(): number[];

@@ -17,6 +17,18 @@ export function timeZone(v: string): string {
   return v;
 }
 
+/**
+ * An ISO 8601 date (00:00 UTC) or a time with its zone, in epoch ms. A time without a zone is refused: it would be read
+ * in the machine's time zone.
+ */
+export function isoDateOrTime(v: string): number {
+  const s = v.trim();
+  const ok = /^\d{4}-\d{2}-\d{2}$/.test(s) || /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/i.test(s);
+  const t = ok ? Date.parse(s) : Number.NaN;
+  if (Number.isNaN(t)) throw new InvalidArgumentError('expected an ISO 8601 date (2026-03-02: 00:00 UTC) or a time with its zone (2026-03-02T14:30:00Z)');
+  return t;
+}
+
 export function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');

@@ -174,6 +174,23 @@ export const configSpec = {
     default: '0.7',
     doc: 'Smallest |Pearson r| published as CORRELATED_WITH',
   },
+  GAPS_CALENDAR: {
+    schema: oneOf(CALENDAR_NAMES), default: 'us',
+    doc: 'Calendar `gaps`, `backfill --gaps` and the missing-bars gauge hold stored bars against: us, or 24x7 for a synthetic source on ' +
+      'SYNTHETIC_CALENDAR=24x7',
+  },
+  GAPS_GRACE_SECONDS: {
+    schema: int(0), default: '300',
+    doc: 'A bar counts as missing once it ended this long ago (a live bar on its way through the pipeline is not a gap)',
+  },
+  GAPS_REFRESH_SECONDS: {
+    schema: num(0), default: '300',
+    doc: 'Seconds between recounts of marketstream_price_missing_bars by the postgres-sink process (0 = no gauge)',
+  },
+  GAPS_LOOKBACK_DAYS: {
+    schema: int(1, 36_500), default: '30',
+    doc: 'Days back the missing-bars gauge counts, for each series of SYMBOLS (from its first bar when that is later)',
+  },
   TOPIC_PARTITIONS: { schema: int(1, 1000), default: '6', doc: 'Partitions of each main topic' },
   PRICE_UPDATES_TOPIC: {
     schema: z.string().regex(/^[\w.-]{1,249}$/, 'expected a Kafka topic name (letters, digits, dot, dash or underscore)'), default: 'price-updates',

@@ -54,6 +54,8 @@ export interface Metrics {
   /** The features group: feature records published, of which recomputed after a correction or a late bar; its state. */
   featuresComputed(interval: string, n: number, recomputed: number): void;
   featuresState(keys: number, bars: number): void;
+  /** Every series' missing bars at one count (ops/gaps): series left out of `counts` lose their gauge. */
+  priceMissingBars(counts: ReadonlyArray<{ symbol: string; interval: string; missing: number }>): void;
 }
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -84,6 +86,8 @@ export const metricsDoc = [
     'Of those, bars recomputed because a correction or a late bar changed an earlier bar of their key'],
   ['marketstream_features_state_keys', 'gauge', '', 'Symbol and interval series a features member holds in memory'],
   ['marketstream_features_state_bars', 'gauge', '', 'Bars those series hold (what a correction or a late bar is recomputed over)'],
+  ['marketstream_price_missing_bars', 'gauge', 'symbol, interval',
+    'Bars of a SYMBOLS series missing in price_data against the exchange calendar over GAPS_LOOKBACK_DAYS (postgres-sink, every GAPS_REFRESH_SECONDS)'],
 ] as const;
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -118,6 +122,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const featuresRecomputed = counter('marketstream_features_recomputed_total', ['interval']);
   const featureKeys = gauge('marketstream_features_state_keys', []);
   const featureBars = gauge('marketstream_features_state_bars', []);
+  const missingBars = gauge('marketstream_price_missing_bars', ['symbol', 'interval']);
 
   return {
     registry,
@@ -152,6 +157,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       if (recomputed > 0) featuresRecomputed.labels(interval).inc(recomputed);
     },
     featuresState(keys, bars) { featureKeys.set(keys); featureBars.set(bars); },
+    priceMissingBars(counts) {
+      // Reset and set in one synchronous step: a scrape never sees the gauge half empty.
+      missingBars.reset();
+      for (const c of counts) missingBars.labels(c.symbol, c.interval).set(c.missing);
+    },
   };
 }
 

@@ -5,12 +5,15 @@ import { intervalMs, type PriceFeedName } from '../topics/price-update.ts';
 
 export const BACKFILL_RANGES = ['7D', '1M', '3M', '6M', 'YTD', '1Y', '3Y', '5Y', 'MAX'] as const;
 export type BackfillRange = (typeof BACKFILL_RANGES)[number];
-export type BackfillInterval = '1d' | '1h';
+export const BACKFILL_INTERVALS = ['1d', '1h', '1m'] as const;
+export type BackfillInterval = (typeof BACKFILL_INTERVALS)[number];
 export type HistorySourceName = PriceFeedName;
 
 const DAY_MS = 86_400_000;
 /** Yahoo serves hourly bars for the last 730 days only; asking for more fails the whole request. */
 export const HOURLY_HISTORY_DAYS = 729;
+/** And 1m bars for the last 30 days. */
+export const MINUTE_HISTORY_DAYS = 29;
 /** Where MAX starts for the synthetic source's daily bars (its random walk covers 1970–2106; 2000 gives ~26 years). */
 export const SYNTHETIC_MAX_FROM = Date.UTC(2000, 0, 1);
 /** Where MAX starts for sources with real history (Yahoo answers from the listing date; a file from its first row). */
@@ -46,13 +49,20 @@ export function backfillWindow(
     }
   }
   let clamped: string | undefined;
-  // Hourly history: Yahoo's 730-day limit, applied to the synthetic source too so both give the same span.
-  if (interval === '1h' && source !== 'file' && from < now - HOURLY_HISTORY_DAYS * DAY_MS) {
-    from = now - HOURLY_HISTORY_DAYS * DAY_MS;
-    clamped = `hourly history is limited to the last ${HOURLY_HISTORY_DAYS} days`;
-  }
+  const reach = historyReach(interval, source, now);
+  if (reach && from < reach.from) ({ from, why: clamped } = reach);
   const step = intervalMs(interval);
   // Down to the bar containing `from`; up when clamped, so the limit is not overstepped.
   from = (clamped ? Math.ceil(from / step) : Math.floor(from / step)) * step;
   return clamped ? { from, to: now, clamped } : { from, to: now };
+}
+
+/**
+ * How far back a source serves bars of an interval, when it is limited: Yahoo's 730 days of hourly and 30 days of 1m
+ * bars, applied to the synthetic source too so both give the same span; a file has what it has.
+ */
+export function historyReach(interval: BackfillInterval, source: HistorySourceName, now: number): { from: number; why: string } | null {
+  if (source === 'file' || interval === '1d') return null;
+  const days = interval === '1h' ? HOURLY_HISTORY_DAYS : MINUTE_HISTORY_DAYS;
+  return { from: now - days * DAY_MS, why: `${interval === '1h' ? 'hourly' : '1m'} history is limited to the last ${days} days` };
 }

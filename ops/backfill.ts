@@ -1,7 +1,8 @@
 // Backfill: historical bars for a list of symbols over a window, from a source's history() (synthetic, yahoo) or a file,
 // validated like the price producer's (no staleness: old bars are the point) and published to price-updates with
 // source `backfill`, a few symbols at a time (bounded parallelism). Bars are keyed by (symbol, interval, start), so a
-// second run republishes the same bars and the sinks' upserts and event-time guards leave the stores unchanged.
+// second run republishes the same bars and the sinks' upserts and event-time guards leave the stores unchanged. With
+// `spans` (backfill --gaps) a symbol's history is asked for those spans alone.
 import { randomUUID } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Config } from '../lib/config.ts';
@@ -85,6 +86,11 @@ export interface BackfillOptions {
   from: number;
   to: number;
   interval: BackfillInterval;
+  /**
+   * Only these spans of event times per symbol (`backfill --gaps`: the windows of missing bars); a symbol without an
+   * entry gets [from, to).
+   */
+  spans?: ReadonlyMap<string, ReadonlyArray<{ from: number; to: number }>>;
   /** Symbols fetched and published at once. */
   parallel: number;
   /** Default: price-updates as configured (PRICE_UPDATES_TOPIC). */
@@ -112,7 +118,8 @@ export async function backfill(o: BackfillOptions): Promise<BackfillResult> {
 
   async function one(symbol: string): Promise<void> {
     try {
-      const bars = await o.source.history(symbol, { from: o.from, to: o.to, interval: o.interval });
+      const bars: PriceUpdate[] = [];
+      for (const span of o.spans?.get(symbol) ?? [{ from: o.from, to: o.to }]) bars.push(...await o.source.history(symbol, { ...span, interval: o.interval }));
       const now = Date.now();
       const good: PriceUpdate[] = [];
       const dead: DeadLetter[] = [];

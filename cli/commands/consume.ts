@@ -5,7 +5,8 @@ import { isSinkName, sinkNames, sinks, type SinkName } from '../../consumers/cat
 import { startSinks } from '../../consumers/start.ts';
 import { loadContext } from '../context.ts';
 import { stopOnSignal } from '../lifecycle.ts';
-import { startMemberProcesses } from '../members.ts';
+import { startGapsGauge } from '../../ops/gaps/gauge.ts';
+import { isFirstMember, startMemberProcesses } from '../members.ts';
 import { startObservability } from '../observability.ts';
 import { positiveInt } from '../options.ts';
 
@@ -28,8 +29,14 @@ export function registerConsume(program: Command): void {
       }
       const obs = await startObservability({ config, logger, command: `consume ${name}` });
       const running = await startSinks({ config, logger, names: [name], instances: opts.instances, hooks: obs.sinkHooks });
+      // postgres-sink exports the missing-bars gauge of price_data (ops/gaps/gauge.ts), once per group: in member 0.
+      const gauge = name === 'postgres' && isFirstMember() ? startGapsGauge({ config, logger, metrics: obs.metrics }) : null;
       obs.started();
-      await stopOnSignal(logger, async () => { obs.stopping(); const clean = await running.stop(); await obs.close(); return clean; }, config.SHUTDOWN_GRACE_SECONDS * 1000,
-        running.failed);
+      await stopOnSignal(logger, async () => {
+        obs.stopping();
+        const [clean] = await Promise.all([running.stop(), gauge?.stop()]);
+        await obs.close();
+        return clean;
+      }, config.SHUTDOWN_GRACE_SECONDS * 1000, running.failed);
     });
 }

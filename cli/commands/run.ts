@@ -6,6 +6,7 @@ import { startSinks } from '../../consumers/start.ts';
 import { loadContext } from '../context.ts';
 import { jobNames, jobs as jobRegistry } from '../../producers/catalog.ts';
 import { stopOnSignal } from '../lifecycle.ts';
+import { startGapsGauge } from '../../ops/gaps/gauge.ts';
 import { startMemberProcesses } from '../members.ts';
 import { openPublishing } from '../producing.ts';
 
@@ -30,6 +31,8 @@ export function registerRun(program: Command): void {
           ...config, METRICS_PORT: config.METRICS_PORT === 0 ? 0 : config.METRICS_PORT + 1 + forked.slice(0, g).reduce((n, f) => n + opts.instances[f]!, 0),
         },
       }));
+      // The missing-bars gauge goes with postgres-sink: here, or in its member 0 when it runs as child processes.
+      const gauge = forked.includes('postgres') ? null : startGapsGauge({ config, logger, metrics: ctx.obs.metrics });
       const jobs = jobNames.map((name) => jobRegistry[name].create(ctx));
       const loops = jobs.map((j) => j.start());
       ctx.obs.started();
@@ -39,7 +42,7 @@ export function registerRun(program: Command): void {
         await Promise.all(loops);
         await Promise.all(jobs.map((j) => j.close()));
         await ctx.publisher.disconnect();
-        const [clean] = await Promise.all([sinks.stop(), ...members.map((m) => m.stop())]);
+        const [clean] = await Promise.all([sinks.stop(), gauge?.stop(), ...members.map((m) => m.stop())]);
         await ctx.obs.close();
         return clean;
       }, config.SHUTDOWN_GRACE_SECONDS * 1000, sinks.failed);

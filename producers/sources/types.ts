@@ -17,7 +17,7 @@ export interface HistoryRange {
   from: number;
   /** Exclusive end, epoch ms. */
   to: number;
-  interval: Extract<PriceInterval, '1d' | '1h'>;
+  interval: Extract<PriceInterval, '1d' | '1h' | '1m'>;
 }
 
 /**

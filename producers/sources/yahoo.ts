@@ -27,6 +27,9 @@ export interface YahooSource extends PriceFeed {
   circuitState(): CircuitState;
 }
 
+/** The longest span of 1m bars one chart request may ask for. */
+const MINUTE_REQUEST_MS = 7 * 86_400_000;
+
 interface Bar { date: Date; open: number | null; high: number | null; low: number | null; close: number | null; volume: number | null }
 
 export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps: YahooDeps): YahooSource {
@@ -121,20 +124,26 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
 
     async history(symbol, range) {
       const now = clock();
-      const chart = await run(
-        () => yf.chart(symbol, { period1: new Date(range.from), period2: new Date(Math.min(range.to, now)), interval: range.interval, includePrePost: false }),
-        `history ${symbol}`,
-      );
-      const gmtoffsetMs = (chart.meta.gmtoffset ?? 0) * 1000;
       const ms = intervalMs(range.interval);
       const out: PriceUpdate[] = [];
-      for (const bar of chart.quotes) {
-        const t = bar.date.getTime();
-        // Daily bars are stamped at the session open; keyed here by the exchange-local date (UTC midnight), stable across runs.
-        const start = range.interval === '1d' ? Math.floor((t + gmtoffsetMs) / ms) * ms : t;
-        if (start < range.from || start >= range.to || start + ms > now) continue;
-        const u = toUpdate(symbol, range.interval, start, bar, 'backfill', now);
-        if (u) out.push(u);
+      const end = Math.min(range.to, now);
+      // Yahoo answers at most 7 days of 1m bars per request (and refuses the request otherwise): longer spans go in pieces.
+      const piece = range.interval === '1m' ? MINUTE_REQUEST_MS : Infinity;
+      for (let from = range.from; from < end; from += piece) {
+        const to = Math.min(end, from + piece);
+        const chart = await run(
+          () => yf.chart(symbol, { period1: new Date(from), period2: new Date(to), interval: range.interval, includePrePost: false }),
+          `history ${symbol}`,
+        );
+        const gmtoffsetMs = (chart.meta.gmtoffset ?? 0) * 1000;
+        for (const bar of chart.quotes) {
+          const t = bar.date.getTime();
+          // Daily bars are stamped at the session open; keyed here by the exchange-local date (UTC midnight), stable across runs.
+          const start = range.interval === '1d' ? Math.floor((t + gmtoffsetMs) / ms) * ms : t;
+          if (start < from || start >= (to === end ? range.to : to) || start + ms > now) continue;
+          const u = toUpdate(symbol, range.interval, start, bar, 'backfill', now);
+          if (u) out.push(u);
+        }
       }
       return out;
     },

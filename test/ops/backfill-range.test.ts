@@ -1,14 +1,14 @@
 // Backfill windows and replay targets: pure parsing and calendar arithmetic.
 import { describe, expect, it } from 'vitest';
 import { parseTickers } from '../../ops/backfill.ts';
-import { SYNTHETIC_MAX_FROM, backfillWindow } from '../../ops/backfill-range.ts';
+import { SYNTHETIC_MAX_FROM, backfillWindow, type BackfillInterval } from '../../ops/backfill-range.ts';
 import { parseReplayTarget } from '../../ops/replay.ts';
 
 const DAY = 86_400_000;
 const now = Date.UTC(2026, 10, 26, 15, 30); // 2026-11-26T15:30Z
 
 describe('backfill windows', () => {
-  const w = (range: Parameters<typeof backfillWindow>[0], interval: '1d' | '1h' = '1d', source: 'synthetic' | 'yahoo' | 'file' = 'yahoo') =>
+  const w = (range: Parameters<typeof backfillWindow>[0], interval: BackfillInterval = '1d', source: 'synthetic' | 'yahoo' | 'file' = 'yahoo') =>
     backfillWindow(range, { now, interval, source });
 
   it('ranges count back from now in calendar units (UTC), aligned to the bar', () => {
@@ -32,6 +32,14 @@ describe('backfill windows', () => {
     expect(r.clamped).toMatch(/729 days/);
     expect(w({ range: '1Y' }, '1h', 'yahoo').clamped).toBeUndefined();
     expect(w({ range: 'MAX' }, '1h', 'file').clamped).toBeUndefined();
+  });
+
+  it('1m history is clamped to the last 29 days (Yahoo serves 30), for a file it is not', () => {
+    const r = w({ range: '3M' }, '1m', 'yahoo');
+    expect(r.from).toBe(now - 29 * DAY);
+    expect(r.clamped).toBe('1m history is limited to the last 29 days');
+    expect(w({ range: '7D' }, '1m', 'synthetic')).toEqual({ from: now - 7 * DAY, to: now });
+    expect(w({ range: '3M' }, '1m', 'file').clamped).toBeUndefined();
   });
 
   it('tickers files: one per line or comma-separated, comments and duplicates dropped', () => {

@@ -115,6 +115,21 @@ describe('yahoo source', () => {
     expect(Number(url.searchParams.get('period1'))).toBe(from / 1000);
   });
 
+  it('asks for 1m history in pieces of at most 7 days (Yahoo refuses more), each bar once', async () => {
+    const fake = fakeYahoo();
+    const src = source({ resilience: FAST }, fake);
+    const from = NOW - 20 * 86_400_000;
+    const bars = await src.history('AAPL', { from, to: NOW, interval: '1m' });
+    const t0 = Date.UTC(2026, 9, 2, 14, 0);
+    // The recorded chart holds the morning's minutes; every piece gets it back, only the last keeps them.
+    expect(bars.map((b) => (b.eventTime - t0) / 60_000)).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15]);
+    expect(bars.every((b) => b.source === 'backfill' && b.interval === '1m')).toBe(true);
+    const periods = fake.calls.filter((u) => u.includes('/v8/finance/chart/AAPL')).map((u) => new URL(u).searchParams)
+      .map((p) => [Number(p.get('period1')) * 1000, Number(p.get('period2')) * 1000]);
+    const WEEK = 7 * 86_400_000;
+    expect(periods).toEqual([[from, from + WEEK], [from + WEEK, from + 2 * WEEK], [from + 2 * WEEK, NOW]]);
+  });
+
   it('gives a missing volume (filled in as 0) the same lower quality in bars and ticks, and a reported zero volume full quality', async () => {
     const chart = structuredClone(fixture('chart-MSFT-1d.json')) as any;
     chart.response.bodyJson.chart.result[0].indicators.quote[0].volume[1] = 0; // a day Yahoo reports with no shares traded
