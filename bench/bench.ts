@@ -385,8 +385,9 @@ async function cleanup() {
   await admin.connect();
   const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`bench-${run}`));
   await admin.deleteGroups(groups).catch(() => {});
-  // The price topics' features topics too (sink-process.ts names them), when a features group created them.
-  await admin.deleteTopics({ topics: topics.flatMap((t) => [t.name, t.dlq, `${t.name}-features`, `${t.name}-features.dlq`]) }).catch(() => {});
+  // The price topics' features topics too (sink-process.ts names them after the price topic and the group prefix).
+  const featureTopics = (await admin.listTopics()).filter((t) => topics.some((p) => t.startsWith(`${p.name}-features-`)));
+  await admin.deleteTopics({ topics: [...topics.flatMap((t) => [t.name, t.dlq]), ...featureTopics] }).catch(() => {});
   await admin.disconnect();
   await pool.end();
 }

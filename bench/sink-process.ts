@@ -23,11 +23,11 @@ process.once('message', async (req: SinkProcessRequest) => {
   Object.assign(process.env, req.env);
   const config = loadConfig();
   const logger = createLogger({ level: 'warn', format: 'json' });
-  // price-features of this price topic only (bench.ts featuresTopicOf): what the features group publishes and the
-  // postgres and redis sinks read, never the real topic, and never another run's features.
-  const others = {
-    events: withName(marketEvents, req.events), mutations: withName(graphMutations, req.mutations), features: withName(priceFeatures, `${req.topic}-features`),
-  };
+  // price-features of this price topic and group prefix only: what the features group publishes and the postgres and
+  // redis sinks of the same prefix read (the latency runs, all groups together), never the real topic, and never the
+  // features of another run (a sink catching up alone reads an empty one).
+  const features = withName(priceFeatures, `${req.topic}-features-${config.KAFKA_GROUP_PREFIX}`);
+  const others = { events: withName(marketEvents, req.events), mutations: withName(graphMutations, req.mutations), features };
   const run = await runSinks(config, logger, req.names, withName(priceUpdates, req.topic), { latencies: process.env.BENCH_LATENCIES !== 'false', others });
   const peak: Record<string, number> = {};
   const sampler = setInterval(() => {
