@@ -173,8 +173,13 @@ function watch(m: Monitoring, consumer: Consumer, member: Member): void {
 function forgetMovedSeries(m: Monitoring, groupId: string): void {
   const g = m.groups.get(groupId);
   if (!g) return;
-  const owned = new Set([...m.members.values()].filter((x) => x.groupId === groupId).flatMap((x) => [...x.assigned]));
+  const owned = ownedPartitions(m, groupId);
   for (const k of g.bars.keys()) if (!owned.has(k)) g.bars.delete(k);
+}
+
+/** `topic:partition` of every partition this process's members of the group were assigned at their latest join. */
+function ownedPartitions(m: Monitoring, groupId: string): Set<string> {
+  return new Set([...m.members.values()].filter((x) => x.groupId === groupId).flatMap((x) => [...x.assigned]));
 }
 
 function updateStall(m: Monitoring, g: GroupState): void {
@@ -249,8 +254,9 @@ function monitorHooks(m: Monitoring): RunnerHooks {
       if (!g) return;
       if (e.timestamps.length > 0) g.lastWriteAt = e.writtenAt;
       g.lastProgressAt = e.writtenAt;
-      if (e.bars?.length) {
-        const key = partitionKey(e.topic, e.partition);
+      const key = partitionKey(e.topic, e.partition);
+      // A batch of a partition that moved meanwhile (its write finished after the rebalance) says nothing of this process's series.
+      if (e.bars?.length && ownedPartitions(m, e.groupId).has(key)) {
         const series = g.bars.get(key) ?? g.bars.set(key, new Map()).get(key)!;
         for (const b of e.bars) {
           const k = `${b.symbol}\u0000${b.interval}`;

@@ -42,8 +42,9 @@ export interface TopicHandler<T> {
   /**
    * The bar a (valid) value carries, on a topic of bars: the runner reports the newest one written per series with each
    * batch (RunnerHooks onWritten `bars`), which is how the group monitor knows a store's data age without asking it.
+   * Null for a value the store keeps nothing of.
    */
-  barOf?(value: T): BarOfRecord;
+  barOf?(value: T): BarOfRecord | null;
 }
 
 /** The series, time and source of the bar a record carries. */

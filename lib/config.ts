@@ -35,7 +35,8 @@ const freshnessLimits = z.string()
     for (const item of v.split(',').map((x) => x.trim()).filter(Boolean)) {
       const [name = '', seconds = '', ...rest] = item.split('=');
       if (rest.length || !isPriceInterval(name) || !/^\d+(\.\d+)?$/.test(seconds) || !(Number(seconds) > 0)) {
-        ctx.addIssue({ code: 'custom', message: `expected interval=seconds pairs (intervals ${PRICE_INTERVALS.join(', ')}; seconds > 0), e.g. 1m=300,1h=3600` });
+        const message = `expected interval=seconds pairs (intervals ${PRICE_INTERVALS.join(', ')}; seconds > 0), e.g. 1m=300,1h=3600`;
+        ctx.addIssue({ code: 'custom', message });
         return z.NEVER;
       }
       out[name] = Number(seconds);

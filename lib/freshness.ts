@@ -65,7 +65,8 @@ export function freshnessOf(cal: ExchangeCalendar, bar: { interval: PriceInterva
 }
 
 /** priceConfidence of a bar at `now`: its quality, halved with every FRESHNESS_LIMITS step it is late beyond the first. */
-export function confidenceOf(cal: ExchangeCalendar, bar: { interval: PriceInterval; eventTime: number; quality: number }, now: number, limits: FreshnessLimits): number {
+export function confidenceOf(cal: ExchangeCalendar, bar: { interval: PriceInterval; eventTime: number; quality: number }, now: number,
+  limits: FreshnessLimits): number {
   return priceConfidence(bar.quality, lateness(cal, bar.interval, bar.eventTime, now), limits[bar.interval] * 1000);
 }
 

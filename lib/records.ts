@@ -463,11 +463,15 @@ export function createRecordPeek(kafka: Kafka): RecordPeek {
     let stale = false;
     await Promise.all([...byLeader].map(async ([nodeId, ps]) => {
       const topics = [...new Set(ps.map((p) => p.topic))].map((topic) => ({
-        topic, partitions: ps.filter((p) => p.topic === topic).map((p) => ({ partition: p.partition, fetchOffset: p.offset.toString(), maxBytes: PEEK_PARTITION_BYTES })),
+        topic,
+        partitions: ps.filter((p) => p.topic === topic)
+          .map((p) => ({ partition: p.partition, fetchOffset: p.offset.toString(), maxBytes: PEEK_PARTITION_BYTES })),
       }));
       try {
         const broker = await c.findBroker({ nodeId });
-        const { responses } = await broker.fetch({ maxWaitTime: 0, minBytes: 1, maxBytes: PEEK_PARTITION_BYTES * ps.length, isolationLevel: READ_COMMITTED, topics });
+        const { responses } = await broker.fetch({
+          maxWaitTime: 0, minBytes: 1, maxBytes: PEEK_PARTITION_BYTES * ps.length, isolationLevel: READ_COMMITTED, topics,
+        });
         for (const { topicName, partitions } of responses) {
           for (const data of partitions) {
             const p = ps.find((x) => x.topic === topicName && x.partition === data.partition);

@@ -90,7 +90,8 @@ export function formatExplanation(x: Explanation): string {
   for (const p of x.prices ?? []) {
     const late = p.lateSeconds > 0 ? `${formatDuration(p.lateSeconds)} late (limit ${formatDuration(p.limitSeconds)})` : 'not late (no later bar due yet)';
     out.push(`price ${p.interval}, bar ${new Date(p.eventTime).toISOString()}: close ${p.close}, source ${p.source}, quality ${p.quality}; ` +
-      `ended ${new Date(p.endsAt).toISOString()} (${formatDuration(p.ageSeconds)} ago), ${late}: confidence ${p.confidence.toFixed(3)}${p.late ? ' (stale)' : ''}`);
+      `ended ${new Date(p.endsAt).toISOString()} (${formatDuration(p.ageSeconds)} ago), ${late}: ` +
+      `confidence ${p.confidence.toFixed(3)}${p.late ? ' (stale)' : ''}`);
   }
   if (x.prices?.length) out.push('');
   for (const f of x.features ?? []) {

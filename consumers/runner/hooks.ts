@@ -45,11 +45,11 @@ export function callHook<K extends keyof RunnerHooks>(hooks: RunnerHooks | undef
 }
 
 /** The newest bar (latest event time) per symbol and interval among `records`. */
-export function newestBars<T>(records: readonly SinkRecord<T>[], barOf: (value: T) => BarOfRecord): BarOfRecord[] {
+export function newestBars<T>(records: readonly SinkRecord<T>[], barOf: (value: T) => BarOfRecord | null): BarOfRecord[] {
   const newest = new Map<string, BarOfRecord>();
   for (const r of records) {
-    if (r.value === null) continue;
-    const b = barOf(r.value);
+    const b = r.value === null ? null : barOf(r.value);
+    if (!b) continue;
     const k = `${b.symbol}\u0000${b.interval}`;
     const had = newest.get(k);
     if (!had || b.eventTime >= had.eventTime) newest.set(k, b);

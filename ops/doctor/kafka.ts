@@ -232,8 +232,9 @@ export function groupChecks(config: Config, groups: Awaited<ReturnType<typeof in
     if (g.lagSeconds !== null && g.lagSeconds > config.LAG_WARN_SECONDS && g.totalLag > 0) {
       return {
         id, section: 'groups', name, status: 'warn', summary,
-        hint: `its oldest unconsumed record is ${Math.round(g.lagSeconds)} s old (LAG_WARN_SECONDS ${config.LAG_WARN_SECONDS}): the store is that far behind; ` +
-          `a slow store or too few members (\`marketstream consume ${sink} --instances N\`)? See \`marketstream inspect groups ${sink}\``, data, ms,
+        hint: `its oldest unconsumed record is ${Math.round(g.lagSeconds)} s old (LAG_WARN_SECONDS ${config.LAG_WARN_SECONDS}): the store is that ` +
+          `far behind; a slow store or too few members (\`marketstream consume ${sink} --instances N\`)? See \`marketstream inspect groups ${sink}\``,
+        data, ms,
       };
     }
     return { id, section: 'groups', name, status: 'ok', summary, data, ms };

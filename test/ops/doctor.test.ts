@@ -113,7 +113,8 @@ describe('doctor: findings', () => {
 
   it('warns about a group with lag and no member; a live or caught-up group is ok', () => {
     const [postgres, redis, neo4j, enricher] = groupChecks(config, [g('Empty', 0, 5), g('Stable', 1, 5), g('Empty', 0, 0), g('PreparingRebalance', 1, 0)], 0);
-    expect(postgres).toMatchObject({ status: 'warn', summary: 'x: Empty, 0 members, lag 5 (10 s behind)', hint: expect.stringContaining('marketstream consume postgres') });
+    expect(postgres).toMatchObject({ status: 'warn', summary: 'x: Empty, 0 members, lag 5 (10 s behind)' });
+    expect(postgres?.hint).toContain('marketstream consume postgres');
     expect(redis?.status).toBe('ok');
     expect(neo4j?.status).toBe('ok');
     expect(enricher?.status).toBe('warn');
