@@ -215,7 +215,7 @@ async function refreshOnce(m: Monitoring): Promise<void> {
       });
       const joined = [...m.members.values()].filter((x) => x.groupId === g.groupId && x.state === 'joined');
       const owned = new Set(joined.flatMap((x) => [...x.assigned]));
-      const mine = joined.length ? parts.filter((p) => owned.has(`${p.topic}:${p.partition}`)) : parts;
+      const mine = joined.length ? parts.filter((p) => owned.has(partitionKey(p.topic, p.partition))) : parts;
       const committed = mine.reduce((n, p) => n + (p.committed ?? 0), 0);
       if (g.committed !== null && committed > g.committed) g.lastProgressAt = m.now();
       g.committed = committed;
@@ -323,7 +323,6 @@ function* dataAges(m: Monitoring): Generator<DataAge> {
     for (const f of freshness(m, g)) yield { store: storeOf(g.sink), symbol: f.symbol, interval: f.interval, seconds: f.ageSeconds };
   }
 }
-
 
 function reports(m: Monitoring): Record<string, GroupReport> {
   const out: Record<string, GroupReport> = {};
