@@ -5,7 +5,7 @@
 // record, read with a RecordPeek), stalls — lag > 0 on the partitions this process's members own with no progress for
 // STALL_SECONDS — which make the process not ready and are logged with the likely cause, and freshness: the newest bar
 // each sink wrote per symbol and interval (from the runner's onWritten `bars`, no store query), its age on /metrics,
-// and, while a session of MARKET_CALENDAR is open, a series of SYMBOLS late beyond FRESHNESS_LIMITS makes the process
+// and, while a session of GAPS_CALENDAR is open, a series of SYMBOLS late beyond FRESHNESS_LIMITS makes the process
 // not ready (lib/freshness.ts: late means the next bar should have been complete that long ago; a closed market is
 // never late). Freshness covers the partitions this process's members own: a partition that moved to another process
 // takes its series along. Feeds /ready and /health.
@@ -112,7 +112,7 @@ interface Monitoring {
 
 export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
   const m: Monitoring = {
-    o, now: o.now ?? Date.now, calendar: calendarOf(o.config.MARKET_CALENDAR), log: o.logger.child({ component: 'group-monitor' }),
+    o, now: o.now ?? Date.now, calendar: calendarOf(o.config.GAPS_CALENDAR), log: o.logger.child({ component: 'group-monitor' }),
     stallMs: o.config.STALL_SECONDS * 1000, members: new Map(), groups: new Map(),
   };
   const removeAgeSource = o.metrics.dataAgeSource(() => dataAges(m));

@@ -195,8 +195,9 @@ export const configSpec = {
   },
   GAPS_CALENDAR: {
     schema: oneOf(CALENDAR_NAMES), default: 'us',
-    doc: 'Calendar `gaps`, `backfill --gaps` and the missing-bars gauge hold stored bars against: us, or 24x7 for a synthetic source on ' +
-      'SYNTHETIC_CALENDAR=24x7',
+    doc: 'Calendar stored bars are held against: by `gaps`, `backfill --gaps` and the missing-bars gauge, and by freshness (a bar is late only once ' +
+      'this calendar says the next one was complete, so a Friday close is fresh all weekend; /ready fails for late bars only while one of its ' +
+      'sessions is open): us, or 24x7 for a synthetic source on SYNTHETIC_CALENDAR=24x7',
   },
   GAPS_GRACE_SECONDS: {
     schema: int(0), default: '300',
@@ -349,11 +350,6 @@ export const configSpec = {
   LAG_WARN_SECONDS: {
     schema: num(0), default: '300',
     doc: '`doctor` warns about a consumer group whose oldest unconsumed record is older than this (lag in seconds); 0 = any lag in seconds warns',
-  },
-  MARKET_CALENDAR: {
-    schema: oneOf(CALENDAR_NAMES), default: 'us',
-    doc: 'Exchange calendar freshness is judged by: /ready fails for stale bars only while one of its sessions is open, and a bar is late only once ' +
-      'the calendar says the next one was complete (a Friday close is fresh all weekend). us (NYSE/Nasdaq) or 24x7 (set it with SYNTHETIC_CALENDAR=24x7)',
   },
   FRESHNESS_LIMITS: {
     schema: freshnessLimits, default: Object.entries(FRESHNESS_LIMIT_DEFAULTS).map(([k, v]) => `${k}=${v}`).join(','),

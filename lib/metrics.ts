@@ -82,7 +82,7 @@ export const metricsDoc = [
   ['marketstream_consumer_lag_seconds', 'gauge', 'group, topic, partition',
     'Age of the oldest record the group has not consumed (now minus its Kafka timestamp, read at the committed offset); 0 when caught up'],
   ['marketstream_data_age_seconds', 'gauge', 'store, symbol, interval',
-    'Age of the newest bar a sink of this process wrote per symbol and interval: now minus the bar\'s end (by MARKET_CALENDAR)'],
+    'Age of the newest bar a sink of this process wrote per symbol and interval: now minus the bar\'s end (by GAPS_CALENDAR)'],
   ['marketstream_consumer_group_stalled', 'gauge', 'group', '1 while the group has lag but made no progress for STALL_SECONDS'],
   ['marketstream_stale_writes_refused_total', 'counter', 'sink, topic',
     'Writes a store refused because it held a newer version of the row, key, node or relationship (stale writer, redelivery, replay)'],

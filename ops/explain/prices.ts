@@ -1,5 +1,5 @@
 // `explain SYMBOL`, the prices part: per interval, the newest bar PostgreSQL price_data holds for the symbol, how fresh
-// it is by MARKET_CALENDAR (when it ended, how late its series is: lib/freshness.ts) and its confidence now
+// it is by GAPS_CALENDAR (when it ended, how late its series is: lib/freshness.ts) and its confidence now
 // (topics/price-update.ts priceConfidence: its quality, halved with every FRESHNESS_LIMITS step it is late beyond the
 // first). Stale bars are shown with a low confidence, never hidden.
 import { calendarOf } from '../../lib/calendar.ts';
@@ -22,7 +22,7 @@ export interface PriceExplained extends BarFreshness {
 export async function pricesOf(pool: Pool, config: Config, symbol: string, now: number): Promise<PriceExplained[]> {
   const { rows } = await pool.query<{ interval: string; ts: Date; close: number; source: string; quality: number }>(
     'SELECT DISTINCT ON (interval) interval, ts, close, source, quality FROM price_data WHERE symbol = $1 ORDER BY interval, ts DESC', [symbol]);
-  const cal = calendarOf(config.MARKET_CALENDAR);
+  const cal = calendarOf(config.GAPS_CALENDAR);
   return rows.flatMap((r) => {
     if (!isPriceInterval(r.interval)) return [];
     const bar = { interval: r.interval, eventTime: r.ts.getTime(), quality: r.quality };

@@ -34,7 +34,7 @@ const topics = {
   features: withName(priceFeatures, randomName('test-fresh-features')),
 };
 const config = {
-  ...testConfig({ SYMBOLS: symbol, MARKET_CALENDAR: 'us', FRESHNESS_LIMITS: '1m=300' }),
+  ...testConfig({ SYMBOLS: symbol, GAPS_CALENDAR: 'us', FRESHNESS_LIMITS: '1m=300' }),
   KAFKA_GROUP_PREFIX: randomName('test-fresh'), METRICS_PORT: 0, METRICS_HOST: '127.0.0.1', LAG_REFRESH_SECONDS: 0.3,
 };
 const logger = testLogger('freshness');

@@ -72,8 +72,6 @@ describe('configuration', () => {
     for (const bad of ['2m=60', '1m=0', '1m=-5', '1m', '1m=5=6', '1m=abc']) {
       expect(() => loadConfig({ FRESHNESS_LIMITS: bad }), bad).toThrow(/FRESHNESS_LIMITS: expected interval=seconds pairs/);
     }
-    expect(loadConfig({}).MARKET_CALENDAR).toBe('us');
-    expect(() => loadConfig({ MARKET_CALENDAR: 'lse' })).toThrow(/MARKET_CALENDAR: expected us or 24x7/);
     expect(loadConfig({ LAG_WARN_SECONDS: '30' }).LAG_WARN_SECONDS).toBe(30);
   });
 
