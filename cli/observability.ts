@@ -1,8 +1,9 @@
 // Observability of a long-running command: the process's metrics, the health server (/metrics, /live, /ready,
-// /health on METRICS_PORT), the consumer-group monitor (membership, lag, stalls), periodic probes of Kafka and the
-// command's stores, and adapters that count what publishers and sources do. A command starts it first, passes
-// `sinkHooks` to startSinks, wraps its publisher and source, calls started() once running, and on a signal calls
-// stopping() (at once /ready is 503) then close() after its own components stopped.
+// /health on METRICS_PORT), the consumer-group monitor (membership, lag in records and seconds, stalls, freshness by
+// the market calendar), periodic probes of Kafka and the command's stores, and adapters that count what publishers and
+// sources do. A command starts it first, passes `sinkHooks` to startSinks, wraps its publisher and source, calls
+// started() once running, and on a signal calls stopping() (at once /ready is 503) then close() after its own
+// components stopped.
 import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { describeError, errorClass, errorMessage } from '../lib/errors.ts';
@@ -10,6 +11,7 @@ import { startHealthServer, type HealthReport, type HealthServer, type Readiness
 import { createKafka } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import { processMetrics, type Metrics } from '../lib/metrics.ts';
+import { createRecordPeek } from '../lib/records.ts';
 import type { CircuitListener, CircuitState } from '../lib/resilience.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
 import { createSchemaRegistryClient } from '../lib/schema-registry-client.ts';
@@ -46,7 +48,16 @@ interface CircuitStatus { state: CircuitState; since: string; lastError: { at: s
 
 const PING_TIMEOUT_MS = 3000;
 
-export async function startObservability(o: { config: Config; logger: Logger; command: string; metrics?: Metrics }): Promise<Observability> {
+export interface ObservabilityOptions {
+  config: Config;
+  logger: Logger;
+  command: string;
+  metrics?: Metrics;
+  /** The group monitor's clock (stalls, lag in seconds, freshness by the market calendar); tests pretend a Tuesday or a Saturday. */
+  now?: () => number;
+}
+
+export async function startObservability(o: ObservabilityOptions): Promise<Observability> {
   const { config } = o;
   const log = o.logger.child({ component: 'observability' });
   const metrics = o.metrics ?? processMetrics();
@@ -57,7 +68,8 @@ export async function startObservability(o: { config: Config; logger: Logger; co
     try { await a.connect(); } catch (err) { admin = null; throw err; }
     return a;
   })();
-  const monitor: GroupMonitor = createGroupMonitor({ admin: adminClient, config, logger: o.logger, metrics });
+  const peek = createRecordPeek(kafka);
+  const monitor: GroupMonitor = createGroupMonitor({ admin: adminClient, peek, config, logger: o.logger, metrics, ...(o.now ? { now: o.now } : {}) });
   const registry = createSchemaRegistryClient(config);
   const extraDeps = new Map<string, () => Promise<void>>();
   const deps = new Map<string, DependencyStatus>();
@@ -191,6 +203,7 @@ export async function startObservability(o: { config: Config; logger: Logger; co
       clearInterval(timer);
       // A probe stuck on an unreachable Kafka must not hold up the shutdown.
       await withTimeout(Promise.all([probing, monitor.stop()]), PING_TIMEOUT_MS, 'probe still running').catch(() => {});
+      await withTimeout(peek.close(), 1000, 'peek not closed').catch(() => {});
       const a = admin ? await withTimeout(admin, 1000, 'admin not connected').catch(() => null) : null;
       await a?.disconnect().catch(() => {});
       await server.close();

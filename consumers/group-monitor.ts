@@ -1,16 +1,25 @@
 // Watches the sink runners of this process through their RunnerHooks: membership (joined, rebalancing, crashed),
 // batches written (metrics, last write time), dead letters and retries (metrics), consumer lag read from the broker
 // on each refresh() (the owner calls it every LAG_REFRESH_SECONDS; gauge for every partition of the group, so with
-// several processes take max by partition), and stalls — lag > 0 on the partitions this process's members own with no
-// progress for STALL_SECONDS — which make the process not ready and are logged with the likely cause. Feeds /ready and /health.
+// several processes take max by partition) with its lag in seconds (the age of each partition's oldest unconsumed
+// record, read with a RecordPeek), stalls — lag > 0 on the partitions this process's members own with no progress for
+// STALL_SECONDS — which make the process not ready and are logged with the likely cause, and freshness: the newest bar
+// each sink wrote per symbol and interval (from the runner's onWritten `bars`, no store query), its age on /metrics,
+// and, while a session of GAPS_CALENDAR is open, a series of SYMBOLS late beyond FRESHNESS_LIMITS makes the process
+// not ready (lib/freshness.ts: late means the next bar should have been complete that long ago; a closed market is
+// never late). Freshness covers the partitions this process's members own: a partition that moved to another process
+// takes its series along. Feeds /ready and /health.
 import type { Admin, Consumer } from 'kafkajs';
+import { calendarOf, type ExchangeCalendar } from '../lib/calendar.ts';
 import type { Config } from '../lib/config.ts';
 import { describeError, errorClass, errorMessage } from '../lib/errors.ts';
-import { groupLag, type PartitionLag } from '../lib/lag.ts';
+import { formatDuration, freshnessOf, isLiveSource, type BarFreshness } from '../lib/freshness.ts';
+import { groupLag, maxLagSeconds, withLagSeconds, type PartitionLagSeconds } from '../lib/lag.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Metrics } from '../lib/metrics.ts';
+import type { DataAge, Metrics } from '../lib/metrics.ts';
+import { partitionKey, type RecordPeek } from '../lib/records.ts';
 import type { RunnerHooks } from './runner.ts';
-import type { Sink } from './types.ts';
+import type { BarOfRecord, Sink } from './types.ts';
 
 type MemberState = 'starting' | 'joined' | 'rebalancing' | 'crashed' | 'stopped';
 
@@ -26,10 +35,25 @@ interface GroupState {
   /** Lag of the whole group, and of the partitions this process's members own (all partitions while none joined). */
   lag: number | null;
   ownLag: number | null;
-  partitions: PartitionLag[];
+  /** Largest lag in seconds of the group's partitions; null when unknown (no peek, or a partition's record unread). */
+  lagSeconds: number | null;
+  partitions: PartitionLagSeconds[];
+  /** Newest bar written per series, per partition (`topic:partition` → `symbol\0interval` → bar). */
+  bars: Map<string, Map<string, BarOfRecord>>;
   lagError: string | null;
   lastRetry: { at: number; error: string } | null;
   stalled: boolean;
+}
+
+/** A series a sink of this process wrote, as /health shows it. */
+export interface SeriesFreshness extends BarFreshness {
+  symbol: string;
+  interval: string;
+  source: string;
+  /** Event time of the newest bar written (ISO). */
+  newestBar: string;
+  /** Whether it can make the process not ready: a symbol of SYMBOLS from a live source (not backfill nor file). */
+  judged: boolean;
 }
 
 export interface GroupReport {
@@ -37,7 +61,11 @@ export interface GroupReport {
   lag: number | null;
   /** Lag of the partitions this process's members own. */
   ownLag: number | null;
-  partitions: { topic: string; partition: number; committed: number | null; latest: number; lag: number }[];
+  /** The age of the group's oldest unconsumed record, seconds (0 when caught up; null when unknown). */
+  lagSeconds: number | null;
+  partitions: { topic: string; partition: number; committed: number | null; latest: number; lag: number; lagSeconds: number | null }[];
+  /** The newest bar per series the group's sink wrote in this process, with its age and lateness. */
+  freshness: SeriesFreshness[];
   lastWriteAt: string | null;
   lastProgressAt: string;
   stalled: boolean;
@@ -62,9 +90,12 @@ export interface GroupMonitor {
 export interface GroupMonitorOptions {
   /** A connected admin client (the owner connects and disconnects it). */
   admin: () => Promise<Admin>;
+  /** Reads the timestamps behind lag in seconds (the owner closes it); without it lag in seconds is unknown. */
+  peek?: RecordPeek;
   config: Config;
   logger: Logger;
   metrics: Metrics;
+  /** The clock of stalls, lag in seconds and freshness (tests pretend a Tuesday or a Saturday). */
   now?: () => number;
 }
 
@@ -72,6 +103,7 @@ export interface GroupMonitorOptions {
 interface Monitoring {
   o: GroupMonitorOptions;
   now: () => number;
+  calendar: ExchangeCalendar;
   log: Logger;
   stallMs: number;
   members: Map<Consumer, Member>;
@@ -80,9 +112,10 @@ interface Monitoring {
 
 export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
   const m: Monitoring = {
-    o, now: o.now ?? Date.now, log: o.logger.child({ component: 'group-monitor' }), stallMs: o.config.STALL_SECONDS * 1000,
-    members: new Map(), groups: new Map(),
+    o, now: o.now ?? Date.now, calendar: calendarOf(o.config.GAPS_CALENDAR), log: o.logger.child({ component: 'group-monitor' }),
+    stallMs: o.config.STALL_SECONDS * 1000, members: new Map(), groups: new Map(),
   };
+  const removeAgeSource = o.metrics.dataAgeSource(() => dataAges(m));
   let refreshing: Promise<void> | null = null;
   function refresh(): Promise<void> {
     refreshing ??= refreshOnce(m)
@@ -97,6 +130,7 @@ export function createGroupMonitor(o: GroupMonitorOptions): GroupMonitor {
     sinks: () => [...m.groups.values()].map((g) => g.sink),
     refresh,
     async stop() {
+      removeAgeSource();
       await refreshing;
     },
   };
@@ -106,8 +140,8 @@ function groupOf(m: Monitoring, groupId: string, sink: Sink): GroupState {
   let g = m.groups.get(groupId);
   if (!g) {
     g = {
-      groupId, sink, topics: new Set(), lastWriteAt: null, lastProgressAt: m.now(), committed: null, lag: null, ownLag: null, partitions: [],
-      lagError: null, lastRetry: null, stalled: false,
+      groupId, sink, topics: new Set(), lastWriteAt: null, lastProgressAt: m.now(), committed: null, lag: null, ownLag: null, lagSeconds: null,
+      partitions: [], bars: new Map(), lagError: null, lastRetry: null, stalled: false,
     };
     m.groups.set(groupId, g);
   }
@@ -122,8 +156,9 @@ function watch(m: Monitoring, consumer: Consumer, member: Member): void {
   consumer.on(GROUP_JOIN, (e) => {
     const assignment = Object.entries(e.payload.memberAssignment);
     member.partitions = assignment.reduce((n, [, ps]) => n + ps.length, 0);
-    member.assigned = new Set(assignment.flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
+    member.assigned = new Set(assignment.flatMap(([t, ps]) => ps.map((p) => partitionKey(t, p))));
     set('joined');
+    forgetMovedSeries(m, member.groupId);
   });
   consumer.on(REBALANCING, () => set('rebalancing'));
   consumer.on(CRASH, (e) => {
@@ -131,7 +166,20 @@ function watch(m: Monitoring, consumer: Consumer, member: Member): void {
     set('crashed', `${e.payload.error.name}: ${describeError(e.payload.error)}${e.payload.restart ? ' (restarting)' : ''}`);
   });
   // A stopped member is no longer part of this process (shutdown, or a rebuild that restarts its sinks).
-  consumer.on(STOP, () => { m.members.delete(consumer); });
+  consumer.on(STOP, () => { m.members.delete(consumer); forgetMovedSeries(m, member.groupId); });
+}
+
+/** Drops the series of partitions no member of this process owns now (they moved to another process, or the members stopped). */
+function forgetMovedSeries(m: Monitoring, groupId: string): void {
+  const g = m.groups.get(groupId);
+  if (!g) return;
+  const owned = ownedPartitions(m, groupId);
+  for (const k of g.bars.keys()) if (!owned.has(k)) g.bars.delete(k);
+}
+
+/** `topic:partition` of every partition this process's members of the group were assigned at their latest join. */
+function ownedPartitions(m: Monitoring, groupId: string): Set<string> {
+  return new Set([...m.members.values()].filter((x) => x.groupId === groupId).flatMap((x) => [...x.assigned]));
 }
 
 function updateStall(m: Monitoring, g: GroupState): void {
@@ -160,18 +208,26 @@ async function refreshOnce(m: Monitoring): Promise<void> {
   const admin = await m.o.admin();
   for (const g of m.groups.values()) {
     try {
-      const parts = await groupLag(admin, g.groupId, [...g.topics]);
+      const counted = await groupLag(admin, g.groupId, [...g.topics]);
+      const parts = await withLagSeconds(m.o.peek, counted, m.now()).catch((err: unknown) => {
+        m.log.debug({ group: g.groupId, err: errorMessage(err) }, 'could not read the oldest unconsumed records: lag in seconds unknown');
+        return withLagSeconds(undefined, counted, m.now());
+      });
       const joined = [...m.members.values()].filter((x) => x.groupId === g.groupId && x.state === 'joined');
       const owned = new Set(joined.flatMap((x) => [...x.assigned]));
-      const mine = joined.length ? parts.filter((p) => owned.has(`${p.topic}:${p.partition}`)) : parts;
+      const mine = joined.length ? parts.filter((p) => owned.has(partitionKey(p.topic, p.partition))) : parts;
       const committed = mine.reduce((n, p) => n + (p.committed ?? 0), 0);
       if (g.committed !== null && committed > g.committed) g.lastProgressAt = m.now();
       g.committed = committed;
       g.partitions = parts;
       g.lag = parts.reduce((n, p) => n + p.lag, 0);
       g.ownLag = mine.reduce((n, p) => n + p.lag, 0);
+      g.lagSeconds = maxLagSeconds(parts);
       g.lagError = null;
-      for (const p of parts) m.o.metrics.consumerLag(g.groupId, p.topic, p.partition, p.lag);
+      for (const p of parts) {
+        m.o.metrics.consumerLag(g.groupId, p.topic, p.partition, p.lag);
+        m.o.metrics.consumerLagSeconds(g.groupId, p.topic, p.partition, p.lagSeconds);
+      }
     } catch (err) {
       g.lagError = describeError(err);
       m.log.debug({ group: g.groupId, err: errorMessage(err) }, 'could not read consumer lag');
@@ -198,6 +254,15 @@ function monitorHooks(m: Monitoring): RunnerHooks {
       if (!g) return;
       if (e.timestamps.length > 0) g.lastWriteAt = e.writtenAt;
       g.lastProgressAt = e.writtenAt;
+      const key = partitionKey(e.topic, e.partition);
+      // A batch of a partition that moved meanwhile (its write finished after the rebalance) says nothing of this process's series.
+      if (e.bars?.length && ownedPartitions(m, e.groupId).has(key)) {
+        const series = g.bars.get(key) ?? g.bars.set(key, new Map()).get(key)!;
+        for (const b of e.bars) {
+          const k = `${b.symbol}\u0000${b.interval}`;
+          if ((series.get(k)?.eventTime ?? -Infinity) <= b.eventTime) series.set(k, b);
+        }
+      }
       if (g.stalled) updateStall(m, g);
     },
     onDeadLetter(e) { metrics.deadLettered(e.topic, e.reason); },
@@ -220,7 +285,43 @@ function notReady(m: Monitoring): string[] {
   for (const g of m.groups.values()) {
     if (g.stalled) out.push(`${g.groupId}: stalled (lag ${g.ownLag}, no progress since ${iso(g.lastProgressAt)})`);
   }
+  // A closed market is never late: outside a session nothing here can make the process not ready.
+  if (!m.calendar.sessionAt(m.now())) return out;
+  for (const g of m.groups.values()) {
+    for (const f of freshness(m, g)) {
+      if (!f.judged || !f.late) continue;
+      out.push(`${g.groupId}: ${f.symbol} ${f.interval} is ${formatDuration(f.lateSeconds)} late in ${storeOf(g.sink)} (newest bar ${f.newestBar}, ended ` +
+        `${formatDuration(f.ageSeconds)} ago; limit ${formatDuration(f.limitSeconds)} while the ${m.calendar.name} market is open)`);
+    }
+  }
   return out;
+}
+
+/** The store a sink writes, as marketstream_data_age_seconds labels it: postgres, redis, neo4j, features. */
+const storeOf = (sink: Sink) => sink.name.replace(/-sink$/, '');
+
+/** The newest bar per series among the partitions this process holds. */
+function newestSeries(g: GroupState): BarOfRecord[] {
+  const newest = new Map<string, BarOfRecord>();
+  for (const series of g.bars.values()) {
+    for (const [k, b] of series) if ((newest.get(k)?.eventTime ?? -Infinity) <= b.eventTime) newest.set(k, b);
+  }
+  return [...newest.values()].sort((a, b) => a.symbol.localeCompare(b.symbol) || a.interval.localeCompare(b.interval));
+}
+
+function freshness(m: Monitoring, g: GroupState): SeriesFreshness[] {
+  const now = m.now();
+  const symbols = new Set(m.o.config.SYMBOLS);
+  return newestSeries(g).map((b) => ({
+    symbol: b.symbol, interval: b.interval, source: b.source, newestBar: iso(b.eventTime)!,
+    ...freshnessOf(m.calendar, b, now, m.o.config.FRESHNESS_LIMITS), judged: symbols.has(b.symbol) && isLiveSource(b.source),
+  }));
+}
+
+function* dataAges(m: Monitoring): Generator<DataAge> {
+  for (const g of m.groups.values()) {
+    for (const f of freshness(m, g)) yield { store: storeOf(g.sink), symbol: f.symbol, interval: f.interval, seconds: f.ageSeconds };
+  }
 }
 
 function reports(m: Monitoring): Record<string, GroupReport> {
@@ -231,7 +332,11 @@ function reports(m: Monitoring): Record<string, GroupReport> {
         .map((x) => ({ state: x.state, partitions: x.partitions, ...(x.detail ? { detail: x.detail } : {}) })),
       lag: g.lag,
       ownLag: g.ownLag,
-      partitions: g.partitions.map((p) => ({ topic: p.topic, partition: p.partition, committed: p.committed, latest: p.latest, lag: p.lag })),
+      lagSeconds: g.lagSeconds,
+      partitions: g.partitions.map((p) => ({
+        topic: p.topic, partition: p.partition, committed: p.committed, latest: p.latest, lag: p.lag, lagSeconds: p.lagSeconds,
+      })),
+      freshness: freshness(m, g),
       lastWriteAt: iso(g.lastWriteAt),
       lastProgressAt: iso(g.lastProgressAt)!,
       stalled: g.stalled,

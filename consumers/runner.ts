@@ -16,7 +16,7 @@ import { createAssignments, type Assignment, type Assignments } from './runner/a
 import { commitPast, nextOffset } from './runner/commits.ts';
 import { deadLetter, reportDeadLetters } from './runner/dead-letters.ts';
 import { decodeBatch, type DecodedBatch } from './runner/decode.ts';
-import { callHook, type RunnerHooks } from './runner/hooks.ts';
+import { callHook, newestBars, type RunnerHooks } from './runner/hooks.ts';
 import { writeIsolating } from './runner/isolate.ts';
 import { batchMembership, heartbeatMs, onGroupJoin, type BatchMembership } from './runner/membership.ts';
 import { createRetrying, type Retrying } from './runner/retry.ts';
@@ -321,11 +321,12 @@ async function write<T>(c: Handling, { h, p, a, member, receivedAt }: InHand<T>,
   const origin = { topic, partition, group: c.d.groupId };
   const started = Date.now();
   let stale = 0;
+  const refused = new Set<number>();
   if (good.length) {
     await writeIsolating(good, {
       write: (records) => c.retrying('store write', p, member, async () => { stale += (await h.writeBatch(records))?.stale ?? 0; }),
       passThrough: (err) => isRetriable(err) || member.abandoned(err) || err instanceof MemberFailedError,
-      rejected: (i, err) => { dead.push(deadLetter(origin, raw[i]!, err)); },
+      rejected: (i, err) => { refused.add(i); dead.push(deadLetter(origin, raw[i]!, err)); },
       isolating: (err) => c.log.warn({ topic, partition, offset: p.batch.firstOffset(), records: good.length, err: errorMessage(err) },
         'batch rejected by the store; isolating the bad record(s)'),
     });
@@ -347,6 +348,7 @@ async function write<T>(c: Handling, { h, p, a, member, receivedAt }: InHand<T>,
   callHook(c.d.hooks, c.log, 'onWritten', {
     sink: c.d.sink.name, groupId: c.d.groupId, topic, partition, records: p.batch.messages.length, timestamps,
     receivedAt, writtenAt, writeMs: writtenAt - started, stale,
+    ...(h.barOf ? { bars: newestBars(good.filter((_, i) => !refused.has(i)), h.barOf) } : {}),
   });
   return true;
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Publisher } from '../lib/publisher.ts';
 import type { GraphMutation, MarketEvent, PriceFeatures, PriceUpdate } from '../schemas/types.generated.ts';
 import type { TopicDef } from '../topics/index.ts';
+import type { PriceInterval } from '../topics/price-update.ts';
 
 export interface SinkRecord<T> {
   /** Decoded value; null for a tombstone. */
@@ -38,7 +39,16 @@ export interface TopicHandler<T> {
    * a non-retriable one when the data is at fault (the runner isolates the bad record and dead-letters it).
    */
   writeBatch(records: readonly SinkRecord<T>[]): Promise<WriteResult | void>;
+  /**
+   * The bar a (valid) value carries, on a topic of bars: the runner reports the newest one written per series with each
+   * batch (RunnerHooks onWritten `bars`), which is how the group monitor knows a store's data age without asking it.
+   * Null for a value the store keeps nothing of.
+   */
+  barOf?(value: T): BarOfRecord | null;
 }
+
+/** The series, time and source of the bar a record carries. */
+export interface BarOfRecord { symbol: string; interval: PriceInterval; eventTime: number; source: string }
 
 /** What a write reports beyond success. */
 export interface WriteResult {

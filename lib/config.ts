@@ -2,7 +2,7 @@
 // Every field names its variable; a bad value fails with "<VAR>: <what is expected>".
 import { z } from 'zod';
 import { EVENT_FEEDS } from '../topics/market-event.ts';
-import { PRICE_FEEDS } from '../topics/price-update.ts';
+import { isPriceInterval, PRICE_FEEDS, PRICE_INTERVALS, type PriceInterval } from '../topics/price-update.ts';
 import { SYMBOL_PATTERN } from '../topics/rules.ts';
 import { CALENDAR_NAMES } from './calendar.ts';
 import { ConfigError } from './errors.ts';
@@ -24,6 +24,25 @@ const url = (protocols: string[]) => z.string().refine((v) => {
 const list = (item: RegExp, what: string) => z.string()
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
   .refine((xs) => xs.length > 0 && xs.every((x) => item.test(x)), `expected a comma-separated list of ${what}`);
+
+/** Freshness limits per bar interval when FRESHNESS_LIMITS leaves one out (seconds; see the variable). */
+export const FRESHNESS_LIMIT_DEFAULTS: Readonly<Record<PriceInterval, number>> = { tick: 60, '1m': 300, '5m': 900, '1h': 3600, '1d': 21_600 };
+
+/** `1m=300,1h=3600`: seconds per interval, the others from FRESHNESS_LIMIT_DEFAULTS. */
+const freshnessLimits = z.string()
+  .transform((v, ctx) => {
+    const out: Record<PriceInterval, number> = { ...FRESHNESS_LIMIT_DEFAULTS };
+    for (const item of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const [name = '', seconds = '', ...rest] = item.split('=');
+      if (rest.length || !isPriceInterval(name) || !/^\d+(\.\d+)?$/.test(seconds) || !(Number(seconds) > 0)) {
+        const message = `expected interval=seconds pairs (intervals ${PRICE_INTERVALS.join(', ')}; seconds > 0), e.g. 1m=300,1h=3600`;
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+      out[name] = Number(seconds);
+    }
+    return out;
+  });
 
 /** The local stack's Kafka (`stack up`): node i of STACK_KAFKA_BROKERS listens on 127.0.0.1, port 9092 + 2(i-1). */
 export const STACK_KAFKA = { host: '127.0.0.1', port: 9092 } as const;
@@ -176,8 +195,9 @@ export const configSpec = {
   },
   GAPS_CALENDAR: {
     schema: oneOf(CALENDAR_NAMES), default: 'us',
-    doc: 'Calendar `gaps`, `backfill --gaps` and the missing-bars gauge hold stored bars against: us, or 24x7 for a synthetic source on ' +
-      'SYNTHETIC_CALENDAR=24x7',
+    doc: 'Calendar stored bars are held against: by `gaps`, `backfill --gaps` and the missing-bars gauge, and by freshness (a bar is late only once ' +
+      'this calendar says the next one was complete, so a Friday close is fresh all weekend; /ready fails for late bars only while one of its ' +
+      'sessions is open): us, or 24x7 for a synthetic source on SYNTHETIC_CALENDAR=24x7',
   },
   GAPS_GRACE_SECONDS: {
     schema: int(0), default: '300',
@@ -323,7 +343,20 @@ export const configSpec = {
     schema: int(1), default: '120',
     doc: 'A consumer group with lag and no progress for this long is stalled: /ready turns false and the cause is logged',
   },
-  LAG_REFRESH_SECONDS: { schema: num(0.1), default: '5', doc: 'Seconds between reads of consumer lag from the broker (lag gauge, stall detection)' },
+  LAG_REFRESH_SECONDS: {
+    schema: num(0.1), default: '5',
+    doc: 'Seconds between reads of consumer lag from the broker (lag gauges in records and in seconds, stall detection)',
+  },
+  LAG_WARN_SECONDS: {
+    schema: num(0), default: '300',
+    doc: '`doctor` warns about a consumer group whose oldest unconsumed record is older than this (lag in seconds); 0 = any lag in seconds warns',
+  },
+  FRESHNESS_LIMITS: {
+    schema: freshnessLimits, default: Object.entries(FRESHNESS_LIMIT_DEFAULTS).map(([k, v]) => `${k}=${v}`).join(','),
+    doc: 'Seconds per bar interval a store\'s newest bar of a symbol may be late (counted from when the calendar says the next bar was complete) ' +
+      'before /ready fails during a session; also the step by which a bar\'s confidence halves (topics/price-update.ts priceConfidence). Intervals ' +
+      'left out keep their default',
+  },
   LOG_LEVEL: { schema: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), default: 'info', doc: 'Log level' },
   LOG_FORMAT: { schema: oneOf(['auto', 'json', 'pretty']), default: 'auto', doc: 'json, pretty, or auto (pretty on a terminal)' },
   STACK_DIR: { schema: z.string().min(1), default: '.stack', doc: 'Data, logs and pid files of the local stack' },

@@ -35,6 +35,9 @@ export interface SinkBatchReport {
   stale?: number;
 }
 
+/** The age of a store's newest bar of a series: now minus the bar's end (lib/freshness.ts barEnd). */
+export interface DataAge { store: string; symbol: string; interval: string; seconds: number }
+
 export interface Metrics {
   readonly registry: Registry;
   /** Prometheus text exposition of every metric. */
@@ -48,6 +51,13 @@ export interface Metrics {
   sourceFetch(source: string, outcome: 'ok' | 'empty' | 'error'): void;
   circuitState(upstream: string, state: CircuitState): void;
   consumerLag(group: string, topic: string, partition: number, lag: number): void;
+  /** Lag in seconds of a partition (the age of its oldest unconsumed record); null: unknown, the sample is removed. */
+  consumerLagSeconds(group: string, topic: string, partition: number, seconds: number | null): void;
+  /**
+   * Adds a source of marketstream_data_age_seconds, asked at each scrape (an age grows between writes, so it is
+   * computed when read); returns its removal. Several sources reporting the same series: the youngest age wins.
+   */
+  dataAgeSource(source: () => Iterable<DataAge>): () => void;
   groupStalled(group: string, stalled: boolean): void;
   /** Pass as the enricher classifier's `onCall`. */
   claudeCall(call: ClaudeCallReport): void;
@@ -69,6 +79,10 @@ export const metricsDoc = [
   ['marketstream_end_to_end_latency_seconds', 'histogram', 'sink, topic', 'Kafka record timestamp (production) to store write, per record'],
   ['marketstream_sink_last_write_timestamp_seconds', 'gauge', 'sink', 'Unix time of the last successful store write'],
   ['marketstream_consumer_lag_records', 'gauge', 'group, topic, partition', 'Latest offset minus the group\'s committed offset (from the broker)'],
+  ['marketstream_consumer_lag_seconds', 'gauge', 'group, topic, partition',
+    'Age of the oldest record the group has not consumed (now minus its Kafka timestamp, read at the committed offset); 0 when caught up'],
+  ['marketstream_data_age_seconds', 'gauge', 'store, symbol, interval',
+    'Age of the newest bar a sink of this process wrote per symbol and interval: now minus the bar\'s end (by GAPS_CALENDAR)'],
   ['marketstream_consumer_group_stalled', 'gauge', 'group', '1 while the group has lag but made no progress for STALL_SECONDS'],
   ['marketstream_stale_writes_refused_total', 'counter', 'sink, topic',
     'Writes a store refused because it held a newer version of the row, key, node or relationship (stale writer, redelivery, replay)'],
@@ -107,6 +121,22 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const e2e = histogram('marketstream_end_to_end_latency_seconds', ['sink', 'topic'], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600]);
   const lastWrite = gauge('marketstream_sink_last_write_timestamp_seconds', ['sink']);
   const lag = gauge('marketstream_consumer_lag_records', ['group', 'topic', 'partition']);
+  const lagSeconds = gauge('marketstream_consumer_lag_seconds', ['group', 'topic', 'partition']);
+  const ageSources = new Set<() => Iterable<DataAge>>();
+  new Gauge({
+    name: 'marketstream_data_age_seconds', help: help('marketstream_data_age_seconds'), labelNames: ['store', 'symbol', 'interval'], registers: [registry],
+    collect() {
+      this.reset();
+      const youngest = new Map<string, DataAge>();
+      for (const source of ageSources) {
+        for (const a of source()) {
+          const k = `${a.store}\u0000${a.symbol}\u0000${a.interval}`;
+          if (!youngest.has(k) || youngest.get(k)!.seconds > a.seconds) youngest.set(k, a);
+        }
+      }
+      for (const a of youngest.values()) this.labels(a.store, a.symbol, a.interval).set(a.seconds);
+    },
+  });
   const stalled = gauge('marketstream_consumer_group_stalled', ['group']);
   const dlq = counter('marketstream_dlq_records_total', ['topic', 'reason']);
   const stale = counter('marketstream_stale_writes_refused_total', ['sink', 'topic']);
@@ -144,6 +174,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     sourceFetch(source, outcome) { fetches.labels(source, outcome).inc(); },
     circuitState(upstream, state) { circuit.labels(upstream).set(CIRCUIT_VALUE[state]); },
     consumerLag(group, topic, partition, n) { lag.labels(group, topic, String(partition)).set(n); },
+    consumerLagSeconds(group, topic, partition, seconds) {
+      if (seconds === null) lagSeconds.remove(group, topic, String(partition));
+      else lagSeconds.labels(group, topic, String(partition)).set(seconds);
+    },
+    dataAgeSource(source) {
+      ageSources.add(source);
+      return () => { ageSources.delete(source); };
+    },
     groupStalled(group, is) { stalled.labels(group).set(is ? 1 : 0); },
     claudeCall(c) {
       claudeRequests.labels(c.model, c.outcome).inc();

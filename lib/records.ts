@@ -8,7 +8,9 @@
 // deleted when the read ends (also on error), unless it is given a group of the caller's own to read (and commit) as.
 // joinIdle is a member of a group that owns partitions and reads nothing (paused), for committing offsets as the group
 // or holding it; groupConsumer is a plain consumer with this module's settings, for tests that need a member as such.
+// createRecordPeek reads the timestamp of the record at an offset without any group (lag in seconds).
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Admin, Consumer, ConsumerConfig, ConsumerGroupJoinEvent, Kafka, KafkaMessage, PartitionAssigner } from 'kafkajs';
 import { GroupActiveError } from './errors.ts';
 
@@ -388,5 +390,130 @@ export async function joinIdle(kafka: Kafka, o: IdleMemberOptions): Promise<Idle
     assignment: () => assignment,
     commit: (offsets) => consumer.commitOffsets(offsets.map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset }))),
     leave: () => consumer.disconnect(),
+  };
+}
+
+/** A partition and an offset in it. */
+export interface LogPosition { topic: string; partition: number; offset: bigint }
+
+export interface RecordPeek {
+  /**
+   * The Kafka timestamp (ms) of the first record a read_committed reader sees at or after each position (transaction
+   * markers and aborted records skipped), keyed `topic:partition`; null when there is none yet (the end of the log, an
+   * open transaction) or the partition's leader could not be asked.
+   */
+  timestamps(positions: readonly LogPosition[]): Promise<Map<string, number | null>>;
+  close(): Promise<void>;
+}
+
+/** The key of a partition in RecordPeek answers. */
+export const partitionKey = (topic: string, partition: number): string => `${topic}:${partition}`;
+
+/** What a peek asks of kafkajs' cluster client and its brokers (kafkajs/src/cluster, src/broker: not in its typings). */
+interface PeekCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  addMultipleTargetTopics(topics: string[]): Promise<void>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(o: { nodeId: string }): Promise<{ fetch(r: unknown): Promise<{ responses: Array<{ topicName: string; partitions: PeekPartition[] }> }> }>;
+}
+interface PeekPartition { partition: number; messages: KafkaMessage[]; abortedTransactions?: unknown[] }
+interface PeekBatch { messages: KafkaMessage[]; isEmptyIncludingFiltered(): boolean; lastOffset(): string }
+
+const READ_COMMITTED = 1;
+/** Bytes asked per partition: the broker returns the whole first record batch at the offset anyway (KIP-74). */
+const PEEK_PARTITION_BYTES = 16 * 1024;
+/** Fetches past transaction markers before giving up on a partition (each marker is one offset). */
+const PEEK_ROUNDS = 3;
+const LEADERSHIP = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'UNKNOWN_TOPIC_OR_PARTITION']);
+
+/**
+ * The timestamps of records at given offsets, read with one Fetch request per partition leader and no consumer group.
+ * kafkajs has no consumer without a group (no assign()), and a throwaway group per look costs a JoinGroup and SyncGroup
+ * round (seconds with the brokers' group.initial.rebalance.delay.ms) and a group to delete, every LAG_REFRESH_SECONDS.
+ * So this uses kafkajs' own cluster client, the one its consumers fetch through, made by the client's (private)
+ * factory, and kafkajs' Batch to drop transaction markers and aborted records as its consumers do. kafkajs 2.2.4 is
+ * its last release; test/lib/record-peek.int.test.ts checks this against the broker. Answers are cached per
+ * partition: a record's timestamp never changes, so asking again at the same offset costs nothing.
+ */
+export function createRecordPeek(kafka: Kafka): RecordPeek {
+  const require = createRequire(import.meta.url);
+  const Batch = require('kafkajs/src/consumer/batch.js') as new (topic: string, offset: string, data: PeekPartition) => PeekBatch;
+  let cluster: Promise<PeekCluster> | null = null;
+  const cache = new Map<string, { offset: bigint; at: number | null }>();
+  const connected = () => cluster ??= (async () => {
+    const factory = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+    const create = factory ? (kafka as unknown as Record<symbol, unknown>)[factory] : undefined;
+    if (typeof create !== 'function') throw new Error('this kafkajs has no cluster factory (private:Kafka:createCluster): lag in seconds is unavailable');
+    const c = (create as (o: object) => PeekCluster)({ metadataMaxAge: 300_000, allowAutoTopicCreation: false, isolationLevel: READ_COMMITTED });
+    try { await c.connect(); } catch (err) { cluster = null; throw err; }
+    return c;
+  })();
+
+  /** One round: fetch at each position from its leader; answers go to `out`, positions past markers are returned to ask again. */
+  async function round(c: PeekCluster, positions: readonly LogPosition[], out: Map<string, number | null>): Promise<LogPosition[]> {
+    const byLeader = new Map<string, LogPosition[]>();
+    for (const p of positions) {
+      const leader = Object.keys(c.findLeaderForPartitions(p.topic, [p.partition]))[0];
+      if (leader === undefined) { out.set(partitionKey(p.topic, p.partition), null); continue; }
+      (byLeader.get(leader) ?? byLeader.set(leader, []).get(leader)!).push(p);
+    }
+    const again: LogPosition[] = [];
+    let stale = false;
+    await Promise.all([...byLeader].map(async ([nodeId, ps]) => {
+      const topics = [...new Set(ps.map((p) => p.topic))].map((topic) => ({
+        topic,
+        partitions: ps.filter((p) => p.topic === topic)
+          .map((p) => ({ partition: p.partition, fetchOffset: p.offset.toString(), maxBytes: PEEK_PARTITION_BYTES })),
+      }));
+      try {
+        const broker = await c.findBroker({ nodeId });
+        const { responses } = await broker.fetch({
+          maxWaitTime: 0, minBytes: 1, maxBytes: PEEK_PARTITION_BYTES * ps.length, isolationLevel: READ_COMMITTED, topics,
+        });
+        for (const { topicName, partitions } of responses) {
+          for (const data of partitions) {
+            const p = ps.find((x) => x.topic === topicName && x.partition === data.partition);
+            if (!p) continue;
+            const batch = new Batch(topicName, p.offset.toString(), data);
+            const first = batch.messages[0];
+            if (first) out.set(partitionKey(p.topic, p.partition), Number(first.timestamp));
+            else if (!batch.isEmptyIncludingFiltered()) again.push({ ...p, offset: BigInt(batch.lastOffset()) + 1n }); // markers only: read on
+            else out.set(partitionKey(p.topic, p.partition), null);
+          }
+        }
+      } catch (err) {
+        // A leader that moved: the next look asks the new one; meanwhile these partitions are unknown.
+        if (LEADERSHIP.has(String((err as { type?: unknown }).type)) || String((err as { name?: unknown }).name).startsWith('KafkaJSConnection')) stale = true;
+        for (const p of ps) out.set(partitionKey(p.topic, p.partition), null);
+      }
+    }));
+    if (stale) await c.refreshMetadata().catch(() => {});
+    return again;
+  }
+
+  return {
+    async timestamps(positions) {
+      const out = new Map<string, number | null>();
+      const asked = positions.filter((p) => {
+        const hit = cache.get(partitionKey(p.topic, p.partition));
+        if (hit?.offset === p.offset && hit.at !== null) out.set(partitionKey(p.topic, p.partition), hit.at);
+        return !out.has(partitionKey(p.topic, p.partition));
+      });
+      if (!asked.length) return out;
+      const c = await connected();
+      await c.addMultipleTargetTopics([...new Set(asked.map((p) => p.topic))]);
+      let pending: LogPosition[] = asked;
+      for (let i = 0; i < PEEK_ROUNDS && pending.length; i++) pending = await round(c, pending, out);
+      for (const p of pending) out.set(partitionKey(p.topic, p.partition), null);
+      for (const p of asked) cache.set(partitionKey(p.topic, p.partition), { offset: p.offset, at: out.get(partitionKey(p.topic, p.partition)) ?? null });
+      return out;
+    },
+    async close() {
+      const c = cluster;
+      cluster = null;
+      if (c) await (await c.catch(() => null))?.disconnect().catch(() => {});
+    },
   };
 }

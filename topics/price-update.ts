@@ -18,9 +18,30 @@ export type PriceFeedName = (typeof PRICE_FEEDS)[number];
 /**
  * A record's `quality` as the sources set it (schemas/README.md): `complete` when every field is what the source
  * reported (a reported volume of 0, a bar without trades, is complete), `filled` when the source left a field out and
- * it was filled in (a missing volume as 0; a tick's missing open, high or low from its price). Nothing reads it yet.
+ * it was filled in (a missing volume as 0; a tick's missing open, high or low from its price). priceConfidence reads it.
  */
 export const QUALITY = { complete: 1, filled: 0.5 } as const;
+
+/**
+ * How far to trust a price record as its series' current price, 0..1: its quality times its freshness. Stale data is
+ * marked, not dropped: nothing is refused or deleted for its age; readers compute this when they read (it falls with
+ * the record's age, so a value frozen at write time would be wrong a minute later; `explain SYMBOL` shows it).
+ *
+ * Freshness is 1 while the record is not late by more than `limitMs`, then halves with every further `limitMs`.
+ * `lateMs` is how long ago the NEXT bar of the series should have been complete, by the exchange calendar (0 while none
+ * is due yet: Friday's last bar is not late on Saturday, nor is the newest tick of a closed market): lib/freshness.ts
+ * lateness computes it; `limitMs` is the interval's FRESHNESS_LIMITS. Quality outside 0..1 is clamped (a record that
+ * passed validatePriceUpdate is within it).
+ *
+ *   quality 1,   lateMs ≤ limit      → 1
+ *   quality 1,   lateMs = 2 × limit  → 0.5
+ *   quality 0.5, lateMs = 3 × limit  → 0.125
+ */
+export function priceConfidence(quality: number, lateMs: number, limitMs: number): number {
+  const q = Number.isFinite(quality) ? Math.min(1, Math.max(0, quality)) : 0;
+  const beyond = Math.max(0, lateMs - limitMs);
+  return limitMs > 0 ? q * 2 ** (-beyond / limitMs) : beyond > 0 ? 0 : q;
+}
 
 export function isPriceInterval(v: string): v is PriceInterval {
   return (PRICE_INTERVALS as readonly string[]).includes(v);

@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { Admin } from 'kafkajs';
 import { errorMessage } from '../../lib/errors.ts';
 import { createKafka } from '../../lib/kafka.ts';
+import { createRecordPeek, type RecordPeek } from '../../lib/records.ts';
 import { createRecordDecoder } from '../../ops/inspect/decode.ts';
 import { inspectGroups } from '../../ops/inspect/groups.ts';
 import { tail } from '../../ops/inspect/tail.ts';
@@ -17,16 +18,19 @@ function isoTime(v: string): number {
   return t;
 }
 
-/** Runs an inspect action with an admin client; failures print one line and exit 1. */
-async function withAdmin(ctx: Context, what: string, fn: (admin: Admin) => Promise<void>): Promise<void> {
-  const admin = createKafka(ctx.config, ctx.logger, 'inspect').admin();
+/** Runs an inspect action with an admin client (and a record peek, for lag in seconds); failures print one line and exit 1. */
+async function withAdmin(ctx: Context, what: string, fn: (admin: Admin, peek: RecordPeek) => Promise<void>): Promise<void> {
+  const kafka = createKafka(ctx.config, ctx.logger, 'inspect');
+  const admin = kafka.admin();
+  const peek = createRecordPeek(kafka);
   try {
     await admin.connect();
-    await fn(admin);
+    await fn(admin, peek);
   } catch (err) {
     process.stderr.write(`inspect ${what} failed: ${errorMessage(err)}\n`);
     process.exitCode = 1;
   } finally {
+    await peek.close();
     await admin.disconnect();
   }
 }
@@ -49,15 +53,16 @@ export function registerInspect(program: Command): void {
     });
 
   inspect.command('groups')
-    .description('consumer groups: state, members and their partitions, committed offset and lag per partition (default: groups under KAFKA_GROUP_PREFIX)')
+    .description('consumer groups: state, members and their partitions, committed offset, lag and lag in seconds (the age of the oldest unconsumed ' +
+      'record) per partition (default: groups under KAFKA_GROUP_PREFIX)')
     .argument('[groups...]', 'sink names (postgres, redis, neo4j) or group ids')
     .option('--all', 'every consumer group of the cluster')
     .option('--topic <topic...>', 'also look at these topics (Kafka cannot list the topics an idle group committed on)')
     .option('--json', 'print JSON')
     .action(async (names: string[], opts: { all?: boolean; topic?: string[]; json?: boolean }) => {
       const ctx = loadContext('inspect');
-      await withAdmin(ctx, 'groups', async (admin) => {
-        const groups = await inspectGroups(admin, ctx.config, { names, all: opts.all, topics: opts.topic });
+      await withAdmin(ctx, 'groups', async (admin, peek) => {
+        const groups = await inspectGroups(admin, ctx.config, { names, all: opts.all, topics: opts.topic, peek });
         process.stdout.write(opts.json ? `${JSON.stringify(groups, null, 2)}\n` : formatGroups(groups));
       });
     });

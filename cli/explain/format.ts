@@ -1,5 +1,7 @@
 // Terminal rendering of `explain`: per fact, the fact, the record that made (or deleted) it, its enrichment; then the
-// source article (with the version PostgreSQL holds for it: its row's, or its tombstone's) or company profile.
+// source article (with the version PostgreSQL holds for it: its row's, or its tombstone's) or company profile; for a
+// symbol its newest bars (freshness, confidence) and features.
+import { formatDuration } from '../../lib/freshness.ts';
 import { jsonSafe } from '../../ops/inspect/decode.ts';
 import type { EnrichmentInfo, Explanation, Fact } from '../../ops/explain/index.ts';
 import type { LoggedRecord, RecordRef } from '../../ops/explain/records.ts';
@@ -85,6 +87,13 @@ export function formatExplanation(x: Explanation): string {
     out.push(x.profile ? `company profile (from the record above): ${props(x.profile)}`
       : 'company profile: none recorded (the node was made by another producer, or by a relationship)', '');
   }
+  for (const p of x.prices ?? []) {
+    const late = p.lateSeconds > 0 ? `${formatDuration(p.lateSeconds)} late (limit ${formatDuration(p.limitSeconds)})` : 'not late (no later bar due yet)';
+    out.push(`price ${p.interval}, bar ${new Date(p.eventTime).toISOString()}: close ${p.close}, source ${p.source}, quality ${p.quality}; ` +
+      `ended ${new Date(p.endsAt).toISOString()} (${formatDuration(p.ageSeconds)} ago), ${late}: ` +
+      `confidence ${p.confidence.toFixed(3)}${p.late ? ' (stale)' : ''}`);
+  }
+  if (x.prices?.length) out.push('');
   for (const f of x.features ?? []) {
     const v = f.values;
     const n = (k: keyof typeof v) => (v[k] === null ? 'null' : Number(v[k]).toPrecision(8));

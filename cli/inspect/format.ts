@@ -30,20 +30,23 @@ export function formatTopics(topics: TopicView[], missing: string[] = []): strin
   return out.join('\n');
 }
 
+/** Lag in seconds as a cell: `0`, `12.3`, `-` when unknown. */
+const secondsCell = (s: number | null) => (s === null ? '-' : s === 0 ? '0' : s < 100 ? s.toFixed(1) : n(Math.round(s)));
+
 export function formatGroups(groups: GroupView[]): string {
   const out: string[] = [];
   for (const g of groups) {
-    out.push(`${g.groupId}  ${g.state}  ${g.members.length} member(s)  lag ${n(g.totalLag)}`);
+    out.push(`${g.groupId}  ${g.state}  ${g.members.length} member(s)  lag ${n(g.totalLag)} (${secondsCell(g.lagSeconds)} s)`);
     for (const m of g.members) {
       const assigned = Object.entries(m.assignment).map(([t, ps]) => `${t}[${ps.join(',')}]`).join(' ') || '(no partitions)';
       out.push(`  member ${m.clientId} ${m.host} ${m.memberId.slice(-12)}  ${assigned}`);
     }
     if (g.partitions.length) {
       const owner = (topic: string, partition: number) => g.members.find((m) => m.assignment[topic]?.includes(partition))?.memberId.slice(-12) ?? '-';
-      out.push(...table(['topic', 'partition', 'committed', 'latest', 'lag', 'member'],
+      out.push(...table(['topic', 'partition', 'committed', 'latest', 'lag', 'lag s', 'member'],
         g.partitions.map((p) => [p.topic, String(p.partition), p.committed === null ? '-' : String(p.committed), String(p.latest), n(p.lag),
-          owner(p.topic, p.partition)]),
-        new Set([2, 3, 4])));
+          secondsCell(p.lagSeconds), owner(p.topic, p.partition)]),
+        new Set([2, 3, 4, 5])));
     } else out.push('  no committed offsets on the topics looked at (use --topic <name> to add one)');
     out.push('');
   }

@@ -157,7 +157,9 @@ export function createFeaturesSink(config: Config, ctx: SinkContext = {}): Sink 
     }
   }
 
-  const prices = priceHandler(ctx.topics?.prices, writeBatch);
+  const base = priceHandler(ctx.topics?.prices, writeBatch);
+  // Its data age is that of the bars it holds: ticks are skipped.
+  const prices: typeof base = { ...base, barOf: (v) => (v.interval === 'tick' ? null : base.barOf!(v)) };
   return {
     name: 'features',
     handlers: [prices],

@@ -1,6 +1,7 @@
 // The Redis key layout, defined once: `{kind}:{symbol}:…`. The sink writes these keys, rebuild clears and counts them,
 // the demo reads them.
-//   price:{symbol}:latest            hash: close, open, high, low, volume, ts (ISO), interval, source, vwap, trades ('' = unknown); TTL
+//   price:{symbol}:latest            hash: close, open, high, low, volume, ts (ISO), interval, source, vwap, trades ('' = unknown),
+//                                    quality (a reader computes the confidence from it: topics/price-update.ts priceConfidence); TTL
 //   price:{symbol}:watermark         `{event time}:{version}` of the bar written to latest (no TTL; `{event time}` alone when
 //                                    unversioned), so an older bar, or an older revision of the same bar, never wins later
 //   bars:{symbol}:{interval}         sorted set of bars (score = event time, member with its version `v`), capped

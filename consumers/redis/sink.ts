@@ -95,7 +95,8 @@ export function createRedisSink(config: Config, ctx: SinkContext = {}): Sink {
       for (const { value: b, version } of group) args.push(b!.eventTime, version ?? '', barMember(b!, version));
       args.push(latest.eventTime, newest.version ?? '', 'close', latest.close, 'open', latest.open, 'high', latest.high, 'low', latest.low,
         'volume', latest.volume, 'ts', new Date(latest.eventTime).toISOString(), 'interval', latest.interval, 'source', latest.source,
-        'vwap', latest.vwap ?? '', 'trades', latest.trades ?? ''); // version 2; '' = unknown (overwrites an earlier bar's value)
+        'vwap', latest.vwap ?? '', 'trades', latest.trades ?? '', // version 2; '' = unknown (overwrites an earlier bar's value)
+        'quality', latest.quality); // with interval and ts, what a reader needs for the bar's confidence (topics/price-update.ts priceConfidence)
       p.applyBars(redisKeys.latest(first.symbol), redisKeys.watermark(first.symbol), redisKeys.bars(first.symbol, first.interval), ...args);
     }
     return execScripts(p);

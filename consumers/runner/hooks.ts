@@ -3,7 +3,7 @@
 import type { Consumer } from 'kafkajs';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { Sink } from '../types.ts';
+import type { BarOfRecord, SinkRecord, Sink } from '../types.ts';
 
 export interface RunnerHooks {
   /** start() was called: this member exists (not yet connected to its store nor joined). For readiness, lag and /health. */
@@ -17,6 +17,11 @@ export interface RunnerHooks {
     receivedAt: number; writtenAt: number; writeMs: number;
     /** Writes the store refused as older than what it holds (WriteResult.stale). */
     stale?: number;
+    /**
+     * On a topic of bars (TopicHandler.barOf): the newest bar of each series among the records written. A record the
+     * store refused as stale counts too: the store then holds that bar or a newer one.
+     */
+    bars?: BarOfRecord[];
   }): void;
   /** This member joined its group (again, after a rebalance) and got its partitions. */
   onGroupJoin?(e: { sink: string; groupId: string; at: number; partitions: number }): void;
@@ -37,4 +42,17 @@ export function callHook<K extends keyof RunnerHooks>(hooks: RunnerHooks | undef
   } catch (err) {
     warn(err);
   }
+}
+
+/** The newest bar (latest event time) per symbol and interval among `records`. */
+export function newestBars<T>(records: readonly SinkRecord<T>[], barOf: (value: T) => BarOfRecord | null): BarOfRecord[] {
+  const newest = new Map<string, BarOfRecord>();
+  for (const r of records) {
+    const b = r.value === null ? null : barOf(r.value);
+    if (!b) continue;
+    const k = `${b.symbol}\u0000${b.interval}`;
+    const had = newest.get(k);
+    if (!had || b.eventTime >= had.eventTime) newest.set(k, b);
+  }
+  return [...newest.values()];
 }

@@ -1,11 +1,13 @@
 // Kafka: do the brokers answer, which release they run (./kafka-version.ts, or the local stack's known version), the
 // configured topics and their DLQs (exist, partitions and replication factor against the configuration, partitions
-// without a leader or under-replicated), each sink's consumer group (state, members, total lag), and how many records
+// without a leader or under-replicated), each sink's consumer group (state, members, total lag, lag in seconds against
+// LAG_WARN_SECONDS), and how many records
 // wait in each DLQ. Reuses inspect's readers (ops/inspect) on one admin client with no retries and short timeouts.
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { sinkNames, sinks } from '../../consumers/catalog.ts';
 import type { Config } from '../../lib/config.ts';
 import { describeError } from '../../lib/errors.ts';
+import { createRecordPeek } from '../../lib/records.ts';
 import { plannedTopics } from '../../topics/admin.ts';
 import { inspectGroups } from '../inspect/groups.ts';
 import { inspectTopics, type TopicView } from '../inspect/topics.ts';
@@ -34,6 +36,7 @@ export async function checkKafka(config: Config, o: ServerCheckOptions): Promise
     connectionTimeout: Math.min(o.timeoutMs, 5000), requestTimeout: o.timeoutMs, retry: { retries: 0 }, logLevel: logLevel.NOTHING,
   });
   const admin = kafka.admin({ retry: { retries: 0 } });
+  const peek = createRecordPeek(kafka);
   const skipped = (section: 'topics' | 'groups' | 'dlq', why: string): Check[] =>
     [{ id: section, section, name: section, status: 'skip', summary: `not checked: ${why}`, ms: 0 }];
   try {
@@ -58,7 +61,7 @@ export async function checkKafka(config: Config, o: ServerCheckOptions): Promise
 
     const [topicsRead, groupsRead] = await Promise.all([
       settle(inspectTopics(admin, config), o.timeoutMs * 2),
-      settle(inspectGroups(admin, config, { names: sinkNames }), o.timeoutMs * 2),
+      settle(inspectGroups(admin, config, { names: sinkNames, peek }), o.timeoutMs * 2),
     ]);
     const ms = Date.now() - started;
     const failed = (section: 'topics' | 'groups' | 'dlq', s: { timedOut: boolean; error: unknown }): Check[] => [{
@@ -73,6 +76,7 @@ export async function checkKafka(config: Config, o: ServerCheckOptions): Promise
       groups: groupsRead.ok ? groupChecks(config, groupsRead.value, ms) : failed('groups', groupsRead),
     };
   } finally {
+    await closeQuietly(() => peek.close());
     await closeQuietly(() => admin.disconnect());
   }
 }
@@ -194,7 +198,10 @@ export function dlqChecks(config: Config, topics: readonly TopicView[], ms: numb
   });
 }
 
-/** Each sink's consumer group: live members are fine at any lag; a group with lag and no member is falling behind. */
+/**
+ * Each sink's consumer group: a group with lag and no member is falling behind; one whose oldest unconsumed record is
+ * older than LAG_WARN_SECONDS is behind by that much, members or not.
+ */
 export function groupChecks(config: Config, groups: Awaited<ReturnType<typeof inspectGroups>>, ms: number): Check[] {
   return sinkNames.map((sink, i): Check => {
     const g = groups[i];
@@ -203,12 +210,13 @@ export function groupChecks(config: Config, groups: Awaited<ReturnType<typeof in
     if (!g) return { id, section: 'groups', name, status: 'fail', summary: 'not described by the broker', ms };
     const members = g.members.length;
     const committed = g.partitions.some((p) => p.committed !== null);
-    const data = { groupId: g.groupId, state: g.state, members, totalLag: g.totalLag, partitions: g.partitions.length, committed };
+    const data = { groupId: g.groupId, state: g.state, members, totalLag: g.totalLag, lagSeconds: g.lagSeconds, partitions: g.partitions.length, committed };
     const who = `${g.groupId}: ${g.state}, ${members} member${members === 1 ? '' : 's'}`;
     if (!members && !committed) {
       return { id, section: 'groups', name, status: 'ok', summary: `${g.groupId}: never committed (not started yet)`, data, ms };
     }
-    const summary = `${who}, lag ${g.totalLag}`;
+    const seconds = g.lagSeconds === null ? '' : ` (${Math.round(g.lagSeconds)} s behind)`;
+    const summary = `${who}, lag ${g.totalLag}${g.totalLag > 0 ? seconds : ''}`;
     if (g.state === 'PreparingRebalance' || g.state === 'CompletingRebalance') {
       return {
         id, section: 'groups', name, status: 'warn', summary,
@@ -219,6 +227,14 @@ export function groupChecks(config: Config, groups: Awaited<ReturnType<typeof in
       return {
         id, section: 'groups', name, status: 'warn', summary,
         hint: `no member consumes while ${g.totalLag} records wait: start it (\`marketstream consume ${sink}\` or \`marketstream run\`)`, data, ms,
+      };
+    }
+    if (g.lagSeconds !== null && g.lagSeconds > config.LAG_WARN_SECONDS && g.totalLag > 0) {
+      return {
+        id, section: 'groups', name, status: 'warn', summary,
+        hint: `its oldest unconsumed record is ${Math.round(g.lagSeconds)} s old (LAG_WARN_SECONDS ${config.LAG_WARN_SECONDS}): the store is that ` +
+          `far behind; a slow store or too few members (\`marketstream consume ${sink} --instances N\`)? See \`marketstream inspect groups ${sink}\``,
+        data, ms,
       };
     }
     return { id, section: 'groups', name, status: 'ok', summary, data, ms };

@@ -3,7 +3,8 @@
 // at the topic/partition/offset the fact records (consumers/neo4j/provenance.ts) and decoded through the registry; for
 // an enricher fact the classification (classifier, model, when, tokens, cost, or the rules); and the source: the
 // market-events record the enricher classified (or the tombstone that withdrew it) with its PostgreSQL row, or the
-// company profile a Company node came from. Reads only; every query is parameterized, labels and types come from the
+// company profile a Company node came from; for a symbol, its newest bar per interval with its freshness and
+// confidence (./prices.ts) and its latest features (./features.ts). Reads only; every query is parameterized, labels and types come from the
 // whitelist constants.
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
@@ -17,8 +18,13 @@ import { TOMBSTONE_LABEL } from '../../consumers/neo4j/graph-cypher.ts';
 import type { RecordDecoder } from '../inspect/decode.ts';
 import { readRecords, type LoggedRecord, type RecordRef } from './records.ts';
 import { featuresOf, type FeaturesExplained } from './features.ts';
+import { pricesOf, type PriceExplained } from './prices.ts';
 
-export interface ExplainDeps { config: Config; kafka: Kafka; decoder: RecordDecoder; driver: Driver; pool: Pool; database?: string }
+export interface ExplainDeps {
+  config: Config; kafka: Kafka; decoder: RecordDecoder; driver: Driver; pool: Pool; database?: string;
+  /** The clock the prices' freshness and confidence are judged at (default Date.now). */
+  now?: () => number;
+}
 
 export interface EnrichmentInfo {
   classifier: string | null; model: string | null; fallbackReason: string | null;
@@ -65,6 +71,8 @@ export interface Explanation {
   };
   /** For a Company: the profile the node's properties came from (the decoded profile mutation's properties). */
   profile?: Record<string, unknown> | null;
+  /** For a symbol: the newest bar per interval in PostgreSQL, with its freshness and confidence now. */
+  prices?: PriceExplained[];
   /** For a symbol: the latest features per interval the features group holds, and the price records they came from. */
   features?: FeaturesExplained[];
 }
@@ -211,6 +219,8 @@ export async function explain(d: ExplainDeps, input: string): Promise<Explanatio
       tombstone: await eventTombstone(d.pool, eventId) };
   }
   if (target.kind === 'node-or-event' && SYMBOL_PATTERN.test(target.key)) {
+    const prices = await pricesOf(d.pool, d.config, target.key, (d.now ?? Date.now)());
+    if (prices.length) explanation.prices = prices;
     const features = await featuresOf(d.pool, d.config, target.key);
     if (features.length) {
       const logged = await readRecords(d.kafka, d.config, d.decoder, features.flatMap((f) => [f.newest, f.bar]));

@@ -1,8 +1,10 @@
 // `inspect groups`: each consumer group's state and members (with their assigned partitions), and per partition the
-// committed offset, the end of the log and the lag. By default the groups under KAFKA_GROUP_PREFIX.
+// committed offset, the end of the log, the lag and the lag in seconds (the age of the oldest unconsumed record, read
+// with a RecordPeek). By default the groups under KAFKA_GROUP_PREFIX.
 import kafkajs, { type Admin } from 'kafkajs';
 import type { Config } from '../../lib/config.ts';
-import { groupLag, type PartitionLag } from '../../lib/lag.ts';
+import { groupLag, maxLagSeconds, withLagSeconds, type PartitionLagSeconds } from '../../lib/lag.ts';
+import type { RecordPeek } from '../../lib/records.ts';
 import { resolveGroup } from '../groups.ts';
 import { defaultTopicNames } from './topics.ts';
 
@@ -22,8 +24,10 @@ export interface GroupView {
   state: string;
   members: GroupMemberView[];
   /** Partitions of the topics the group has committed offsets on or is assigned. */
-  partitions: PartitionLag[];
+  partitions: PartitionLagSeconds[];
   totalLag: number;
+  /** The age of the group's oldest unconsumed record, seconds: 0 when caught up, null when unknown (no peek given, or unread). */
+  lagSeconds: number | null;
 }
 
 /**
@@ -32,7 +36,7 @@ export interface GroupView {
  * members' assignments, the configured topics (and DLQs), the sink's own topics, and `topics`.
  */
 export async function inspectGroups(admin: Admin, config: Config,
-  o: { names?: readonly string[]; all?: boolean; topics?: readonly string[] } = {}): Promise<GroupView[]> {
+  o: { names?: readonly string[]; all?: boolean; topics?: readonly string[]; peek?: RecordPeek; now?: () => number } = {}): Promise<GroupView[]> {
   const resolved = o.names?.length ? o.names.map((n) => resolveGroup(config, n)) : null;
   const ids = resolved
     ? resolved.map((r) => r.groupId)
@@ -60,9 +64,11 @@ export async function inspectGroups(admin: Admin, config: Config,
     const lags = candidates.size ? await groupLag(admin, id, [...candidates]) : [];
     // Keep the topics the group actually reads: committed on, or assigned to a member.
     const used = new Set(lags.filter((l) => l.committed !== null).map((l) => l.topic));
-    const partitions = lags.filter((l) => used.has(l.topic) || assigned.has(l.topic) || o.topics?.includes(l.topic))
+    const counted = lags.filter((l) => used.has(l.topic) || assigned.has(l.topic) || o.topics?.includes(l.topic))
       .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-    out.push({ groupId: id, state: g?.state ?? 'Dead', members, partitions, totalLag: partitions.reduce((n, p) => n + p.lag, 0) });
+    const partitions = await withLagSeconds(o.peek, counted, (o.now ?? Date.now)());
+    out.push({ groupId: id, state: g?.state ?? 'Dead', members, partitions, totalLag: partitions.reduce((n, p) => n + p.lag, 0),
+      lagSeconds: maxLagSeconds(partitions) });
   }
   return out;
 }

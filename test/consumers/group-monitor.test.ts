@@ -94,7 +94,7 @@ describe('group monitor (hooks, no broker)', () => {
     expect(monitor.notReady()).toEqual([`${GROUP}: a member is connecting to its store and joining its group`]);
     expect(monitor.groups()[GROUP]).toEqual({
       members: [{ state: 'starting', partitions: 0 }],
-      lag: null, ownLag: null, partitions: [],
+      lag: null, ownLag: null, lagSeconds: null, partitions: [], freshness: [],
       lastWriteAt: null, lastProgressAt: new Date(T0).toISOString(), stalled: false,
     });
   });
@@ -280,5 +280,76 @@ describe('group monitor (hooks, no broker)', () => {
     expect(adminCalls).toBe(1);
     await monitor.refresh();
     expect(adminCalls).toBe(2);
+  });
+
+  describe('freshness (the newest bar per series the sink wrote; the clock pretends a Tuesday or a Saturday)', () => {
+    // 2026-03-03 is a Tuesday: 11:00 in New York (EST) is 16:00 UTC; 2026-03-07 is a Saturday.
+    const TUESDAY_11 = Date.parse('2026-03-03T16:00:00.000Z');
+    const SATURDAY = Date.parse('2026-03-07T17:00:00.000Z');
+    const MIN = 60_000;
+    const written = (partition: number, bars: Array<{ symbol: string; interval: '1m' | '1h' | '1d'; eventTime: number; source?: string }>) =>
+      hooks.onWritten!({ sink: 'postgres-sink', groupId: GROUP, topic: TOPIC, partition, records: bars.length, timestamps: bars.map(() => Date.now()),
+        receivedAt: Date.now(), writtenAt: Date.now(), writeMs: 1, bars: bars.map((b) => ({ source: 'synthetic', ...b })) });
+
+    it('in a session, a series of SYMBOLS late beyond its limit makes the process not ready, with the reason; the age is on /metrics', async () => {
+      vi.setSystemTime(TUESDAY_11);
+      addMember().join({ [TOPIC]: [0, 1] });
+      written(0, [{ symbol: 'AAPL', interval: '1m', eventTime: TUESDAY_11 - 12 * MIN }, { symbol: 'AAPL', interval: '1m', eventTime: TUESDAY_11 - 10 * MIN }]);
+      written(1, [{ symbol: 'MSFT', interval: '1m', eventTime: TUESDAY_11 - MIN }]); // the newest complete bar: fresh
+      written(1, [{ symbol: 'MSFT', interval: '1m', eventTime: TUESDAY_11 - 30 * MIN }]); // older: changes nothing
+      expect(monitor.notReady()).toEqual([
+        `${GROUP}: AAPL 1m is 8 min late in postgres (newest bar 2026-03-03T15:50:00.000Z, ended 9 min ago; limit 5 min while the us market is open)`,
+      ]);
+      expect(monitor.groups()[GROUP]!.freshness).toEqual([
+        { symbol: 'AAPL', interval: '1m', source: 'synthetic', newestBar: '2026-03-03T15:50:00.000Z', endsAt: TUESDAY_11 - 9 * MIN, ageSeconds: 540,
+          lateSeconds: 480, limitSeconds: 300, late: true, judged: true },
+        { symbol: 'MSFT', interval: '1m', source: 'synthetic', newestBar: '2026-03-03T15:59:00.000Z', endsAt: TUESDAY_11, ageSeconds: 0,
+          lateSeconds: 0, limitSeconds: 300, late: false, judged: true },
+      ]);
+      const text = await metrics.scrape();
+      expect(sample(text, 'marketstream_data_age_seconds', { store: 'postgres', symbol: 'AAPL', interval: '1m' })).toBe(540);
+      expect(sample(text, 'marketstream_data_age_seconds', { store: 'postgres', symbol: 'MSFT', interval: '1m' })).toBe(0);
+      // The next scrape sees the age grown, without any write.
+      vi.setSystemTime(TUESDAY_11 + 30_000);
+      expect(sample(await metrics.scrape(), 'marketstream_data_age_seconds', { store: 'postgres', symbol: 'AAPL', interval: '1m' })).toBe(570);
+
+      // A fresh AAPL bar arrives: ready again.
+      written(0, [{ symbol: 'AAPL', interval: '1m', eventTime: TUESDAY_11 - MIN }]);
+      expect(monitor.notReady()).toEqual([]);
+    });
+
+    it('on a Saturday nothing is late enough to be an alarm, however old the data', () => {
+      vi.setSystemTime(SATURDAY);
+      addMember().join({ [TOPIC]: [0] });
+      written(0, [{ symbol: 'AAPL', interval: '1m', eventTime: TUESDAY_11 - 10 * MIN }]);
+      expect(monitor.notReady()).toEqual([]);
+      expect(monitor.groups()[GROUP]!.freshness[0]).toMatchObject({ symbol: 'AAPL', late: true, judged: true }); // reported, not an alarm
+    });
+
+    it('symbols outside SYMBOLS and backfilled or replayed series are reported but never make the process not ready', () => {
+      vi.setSystemTime(TUESDAY_11);
+      addMember().join({ [TOPIC]: [0] });
+      written(0, [{ symbol: 'ZZZZ', interval: '1m', eventTime: TUESDAY_11 - 60 * MIN },
+        { symbol: 'AAPL', interval: '1d', eventTime: Date.parse('2026-02-02T00:00:00Z'), source: 'backfill' },
+        { symbol: 'MSFT', interval: '1h', eventTime: Date.parse('2026-03-02T14:30:00Z'), source: 'file' }]);
+      expect(monitor.notReady()).toEqual([]);
+      expect(monitor.groups()[GROUP]!.freshness.map((f) => [f.symbol, f.late, f.judged])).toEqual([['AAPL', true, false], ['MSFT', true, false],
+        ['ZZZZ', true, false]]);
+    });
+
+    it('a partition that moved to another process takes its series along; a stopped member\'s too', async () => {
+      vi.setSystemTime(TUESDAY_11);
+      const c = addMember();
+      c.join({ [TOPIC]: [0, 1] });
+      written(0, [{ symbol: 'AAPL', interval: '1m', eventTime: TUESDAY_11 - 20 * MIN }]);
+      written(1, [{ symbol: 'MSFT', interval: '1m', eventTime: TUESDAY_11 - 20 * MIN }]);
+      expect(monitor.notReady()).toHaveLength(2);
+      c.join({ [TOPIC]: [1] });
+      expect(monitor.notReady()).toEqual([expect.stringContaining('MSFT 1m is')]);
+      expect(monitor.groups()[GROUP]!.freshness.map((f) => f.symbol)).toEqual(['MSFT']);
+      c.stop();
+      expect(monitor.notReady()).toEqual([]);
+      expect(sample(await metrics.scrape(), 'marketstream_data_age_seconds', { store: 'postgres', symbol: 'MSFT', interval: '1m' })).toBeUndefined();
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configSpec, loadConfig, neo4jDatabase } from '../../lib/config.ts';
+import { configSpec, FRESHNESS_LIMIT_DEFAULTS, loadConfig, neo4jDatabase } from '../../lib/config.ts';
 import { kafkaBrokerList, kafkaNodes } from '../../stack/services/kafka.ts';
 import { ConfigError } from '../../lib/errors.ts';
 
@@ -64,6 +64,15 @@ describe('configuration', () => {
       expect(KAFKA_BROKERS.join(',')).toBe(kafkaBrokerList(n));
     }
     expect(configSpec.KAFKA_BROKERS.doc).toContain('127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096');
+  });
+
+  it('FRESHNESS_LIMITS: seconds per interval, the others kept at their defaults; anything else names the variable', () => {
+    expect(loadConfig({}).FRESHNESS_LIMITS).toEqual(FRESHNESS_LIMIT_DEFAULTS);
+    expect(loadConfig({ FRESHNESS_LIMITS: '1m=120, 1d=3600.5' }).FRESHNESS_LIMITS).toEqual({ ...FRESHNESS_LIMIT_DEFAULTS, '1m': 120, '1d': 3600.5 });
+    for (const bad of ['2m=60', '1m=0', '1m=-5', '1m', '1m=5=6', '1m=abc']) {
+      expect(() => loadConfig({ FRESHNESS_LIMITS: bad }), bad).toThrow(/FRESHNESS_LIMITS: expected interval=seconds pairs/);
+    }
+    expect(loadConfig({ LAG_WARN_SECONDS: '30' }).LAG_WARN_SECONDS).toBe(30);
   });
 
   it('documents every variable', () => {

@@ -77,4 +77,30 @@ describe('metrics', () => {
       if (type === 'counter') expect(name).toMatch(/_total$/);
     }
   });
+
+  it('lag in seconds per partition; an unknown one removes the sample', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    m.consumerLagSeconds('g', 't', 0, 12.5);
+    m.consumerLagSeconds('g', 't', 1, 0);
+    let text = await m.scrape();
+    expect(sample(text, 'marketstream_consumer_lag_seconds', { group: 'g', topic: 't', partition: '0' })).toBe(12.5);
+    expect(sample(text, 'marketstream_consumer_lag_seconds', { group: 'g', topic: 't', partition: '1' })).toBe(0);
+    m.consumerLagSeconds('g', 't', 0, null);
+    text = await m.scrape();
+    expect(sample(text, 'marketstream_consumer_lag_seconds', { group: 'g', topic: 't', partition: '0' })).toBeUndefined();
+  });
+
+  it('data age is asked of its sources at each scrape; the youngest of a series wins; a removed source is gone', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    let age = 30;
+    const remove = m.dataAgeSource(() => [{ store: 'redis', symbol: 'AAPL', interval: '1m', seconds: age }]);
+    m.dataAgeSource(() => [{ store: 'redis', symbol: 'AAPL', interval: '1m', seconds: 90 }, { store: 'postgres', symbol: 'AAPL', interval: '1m', seconds: 5 }]);
+    expect(sample(await m.scrape(), 'marketstream_data_age_seconds', { store: 'redis', symbol: 'AAPL', interval: '1m' })).toBe(30);
+    age = 45;
+    expect(sample(await m.scrape(), 'marketstream_data_age_seconds', { store: 'redis', symbol: 'AAPL', interval: '1m' })).toBe(45);
+    remove();
+    const text = await m.scrape();
+    expect(sample(text, 'marketstream_data_age_seconds', { store: 'redis', symbol: 'AAPL', interval: '1m' })).toBe(90);
+    expect(sample(text, 'marketstream_data_age_seconds', { store: 'postgres', symbol: 'AAPL', interval: '1m' })).toBe(5);
+  });
 });

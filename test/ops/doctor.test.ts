@@ -105,16 +105,28 @@ describe('doctor: findings', () => {
     expect(dlq.get('market-events.dlq')?.status).toBe('ok');
   });
 
+  /** A group as inspectGroups describes it: `lag` records on one partition, the oldest `lagSeconds` old (10 s by default). */
+  const g = (state: string, members: number, lag: number, lagSeconds: number | null = lag ? 10 : 0) => ({
+    groupId: 'x', state, members: Array.from({ length: members }, (_, i) => ({ memberId: `m${i}`, clientId: 'c', host: 'h', assignment: {} })),
+    partitions: [{ topic: 'price-updates', partition: 0, committed: 0, latest: lag, lag, oldestAt: null, lagSeconds }], totalLag: lag, lagSeconds,
+  });
+
   it('warns about a group with lag and no member; a live or caught-up group is ok', () => {
-    const g = (state: string, members: number, lag: number) => ({
-      groupId: 'x', state, members: Array.from({ length: members }, (_, i) => ({ memberId: `m${i}`, clientId: 'c', host: 'h', assignment: {} })),
-      partitions: [{ topic: 'price-updates', partition: 0, committed: 0, latest: lag, lag }], totalLag: lag,
-    });
     const [postgres, redis, neo4j, enricher] = groupChecks(config, [g('Empty', 0, 5), g('Stable', 1, 5), g('Empty', 0, 0), g('PreparingRebalance', 1, 0)], 0);
-    expect(postgres).toMatchObject({ status: 'warn', hint: expect.stringContaining('marketstream consume postgres') });
+    expect(postgres).toMatchObject({ status: 'warn', summary: 'x: Empty, 0 members, lag 5 (10 s behind)' });
+    expect(postgres?.hint).toContain('marketstream consume postgres');
     expect(redis?.status).toBe('ok');
     expect(neo4j?.status).toBe('ok');
     expect(enricher?.status).toBe('warn');
+  });
+
+  it('warns about a group whose oldest unconsumed record is older than LAG_WARN_SECONDS, members or not', () => {
+    const warnAt = testConfig({ LAG_WARN_SECONDS: '60' });
+    const [behind, within, unknown] = groupChecks(warnAt, [g('Stable', 1, 5, 61), g('Stable', 1, 5, 59), g('Stable', 1, 5, null)], 0);
+    expect(behind).toMatchObject({ status: 'warn', summary: 'x: Stable, 1 member, lag 5 (61 s behind)', data: { lagSeconds: 61 } });
+    expect(behind?.hint).toContain('61 s old (LAG_WARN_SECONDS 60)');
+    expect(within).toMatchObject({ status: 'ok', summary: 'x: Stable, 1 member, lag 5 (59 s behind)' });
+    expect(unknown).toMatchObject({ status: 'ok', summary: 'x: Stable, 1 member, lag 5', data: { lagSeconds: null } });
   });
 
   it('shows Claude\'s model, never its key', () => {

@@ -1,6 +1,6 @@
 // validatePriceUpdate: each rule rejects with a reason naming the problem; a good bar passes; staleness only for live sources.
 import { describe, expect, it } from 'vitest';
-import { validatePriceUpdate } from '../../topics/price-update.ts';
+import { priceConfidence, QUALITY, validatePriceUpdate } from '../../topics/price-update.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 
 const NOW = Date.UTC(2026, 2, 2, 15, 0, 0);
@@ -72,5 +72,37 @@ describe('validatePriceUpdate', () => {
     const years = { eventTime: Date.UTC(2020, 0, 2) , interval: '1d' };
     expect(v({ ...years, source: 'backfill' }, { maxStalenessMs: 60_000 })).toBeNull();
     expect(v({ ...years, source: 'file' }, { maxStalenessMs: 60_000 })).toBeNull();
+  });
+});
+
+describe('priceConfidence', () => {
+  const LIMIT = 300_000;
+  it('is the quality while the record is late by at most the limit', () => {
+    expect(priceConfidence(1, 0, LIMIT)).toBe(1);
+    expect(priceConfidence(1, LIMIT, LIMIT)).toBe(1);
+    expect(priceConfidence(QUALITY.filled, 0, LIMIT)).toBe(0.5);
+  });
+
+  it('halves with every further limit: the table of its documentation', () => {
+    expect(priceConfidence(1, 2 * LIMIT, LIMIT)).toBe(0.5);
+    expect(priceConfidence(0.5, 3 * LIMIT, LIMIT)).toBe(0.125);
+    expect(priceConfidence(1, 1.5 * LIMIT, LIMIT)).toBeCloseTo(Math.SQRT1_2, 12);
+    expect(priceConfidence(1, 50 * LIMIT, LIMIT)).toBeLessThan(1e-14);
+    expect(priceConfidence(1, 50 * LIMIT, LIMIT)).toBeGreaterThan(0); // marked, never dropped
+  });
+
+  it('falls monotonically with lateness and rises with quality', () => {
+    const late = [0, 1, 2, 3, 5, 8].map((k) => priceConfidence(0.8, k * LIMIT, LIMIT));
+    for (let i = 1; i < late.length; i++) expect(late[i]).toBeLessThanOrEqual(late[i - 1]!);
+    expect(priceConfidence(0.4, 3 * LIMIT, LIMIT)).toBeLessThan(priceConfidence(0.8, 3 * LIMIT, LIMIT));
+  });
+
+  it('clamps a quality outside 0..1 and reads a negative lateness as none; a limit of 0 means any lateness is no confidence', () => {
+    expect(priceConfidence(1.5, 0, LIMIT)).toBe(1);
+    expect(priceConfidence(-1, 0, LIMIT)).toBe(0);
+    expect(priceConfidence(Number.NaN, 0, LIMIT)).toBe(0);
+    expect(priceConfidence(1, -LIMIT, LIMIT)).toBe(1);
+    expect(priceConfidence(1, 0, 0)).toBe(1);
+    expect(priceConfidence(1, 1, 0)).toBe(0);
   });
 });
