@@ -13,7 +13,10 @@ import { configuredTopics } from '../../topics/index.ts';
 export interface DemoStats {
   elapsedS: number;
   topics: { topic: string; published: number }[];
-  groups: { sink: string; group: string; lag: number | null; written: number; consumed: number }[];
+  /** lagSeconds: the age of the oldest record the group has not consumed (0 caught up; null not known yet). */
+  groups: { sink: string; group: string; lag: number | null; lagSeconds: number | null; written: number; consumed: number }[];
+  /** Per store, the oldest of its symbols' newest bars (seconds since that bar ended), from the sinks' writes. */
+  freshness: { store: string; ageSeconds: number; symbol: string; interval: string }[];
   /** null: not read yet, or the store did not answer. */
   stores: {
     postgres: { priceRows: number; events: number; classified: number } | null;
@@ -90,11 +93,21 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
   return {
     async read() {
       if (!closed && Date.now() - storesAt >= STORE_REFRESH_MS) void refreshStores();
-      const [produced, lag, written, consumed, claudeCalls, claudeCost, claudeIn, claudeOut] = await Promise.all([
+      const [produced, lag, written, consumed, claudeCalls, claudeCost, claudeIn, claudeOut, lagSeconds, dataAge] = await Promise.all([
         'marketstream_records_produced_total', 'marketstream_consumer_lag_records', 'marketstream_sink_batch_records',
         'marketstream_records_consumed_total', 'marketstream_claude_requests_total', 'marketstream_claude_cost_usd_total',
-        'marketstream_claude_input_tokens_total', 'marketstream_claude_output_tokens_total',
+        'marketstream_claude_input_tokens_total', 'marketstream_claude_output_tokens_total', 'marketstream_consumer_lag_seconds',
+        'marketstream_data_age_seconds',
       ].map((name) => values(metrics, name)));
+      const lagSecondsBy = maxBy(lagSeconds!, 'group');
+      // The stalest symbol of each store: what a reader of that store could be shown at worst.
+      const stalest = new Map<string, DemoStats['freshness'][number]>();
+      for (const v of dataAge!) {
+        const store = String(v.labels.store ?? '');
+        if (!(stalest.get(store)?.ageSeconds! >= v.value)) {
+          stalest.set(store, { store, ageSeconds: Math.round(v.value), symbol: String(v.labels.symbol ?? ''), interval: String(v.labels.interval ?? '') });
+        }
+      }
       const topicOrder = configuredTopics(config).map((t) => t.name);
       const publishedBy = sumBy(produced!, 'topic');
       for (const t of topicOrder) if (!publishedBy.has(t)) publishedBy.set(t, 0);
@@ -108,9 +121,11 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
         groups: sinkNames.map((n) => {
           const group = groupIdOf(config, n);
           return {
-            sink: sinks[n].name, group, lag: lagBy.get(group) ?? null, written: writtenBy.get(sinks[n].name) ?? 0, consumed: consumedBy.get(group) ?? 0,
+            sink: sinks[n].name, group, lag: lagBy.get(group) ?? null, lagSeconds: lagSecondsBy.get(group) ?? null,
+            written: writtenBy.get(sinks[n].name) ?? 0, consumed: consumedBy.get(group) ?? 0,
           };
         }),
+        freshness: [...stalest.values()].sort((a, b) => a.store.localeCompare(b.store)),
         stores: { postgres: stores.postgres, redis: stores.redis, neo4j: stores.neo4j, features: stores.features },
         claude: {
           enabled: Boolean(config.ANTHROPIC_API_KEY), model: config.ANTHROPIC_MODEL,
@@ -151,6 +166,15 @@ function sumBy(samples: Sample[], label: string): Map<string, number> {
   for (const s of samples) {
     const k = s.labels[label];
     if (k !== undefined) out.set(String(k), (out.get(String(k)) ?? 0) + s.value);
+  }
+  return out;
+}
+
+function maxBy(samples: Sample[], label: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of samples) {
+    const k = s.labels[label];
+    if (k !== undefined) out.set(String(k), Math.max(out.get(String(k)) ?? 0, s.value));
   }
   return out;
 }

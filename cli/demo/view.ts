@@ -95,8 +95,11 @@ export function renderView(s: DemoStats, o: { logFile: string }): string[] {
   rows.push(`── marketstream demo · live view · ${s.elapsedS} s ${'─'.repeat(40)}`);
   rows.push(`${'Topics'.padEnd(topicWidth)} ${'published'.padStart(10)}`);
   for (const t of s.topics) rows.push(`  ${t.topic.padEnd(topicWidth - 2)} ${fmt(t.published).padStart(10)}`);
-  rows.push(`${'Consumer groups'.padEnd(groupWidth)} ${'lag'.padStart(10)} ${'written'.padStart(10)}`);
-  for (const g of s.groups) rows.push(`  ${g.group.padEnd(groupWidth - 2)} ${fmt(g.lag).padStart(10)} ${fmt(g.written).padStart(10)}`);
+  rows.push(`${'Consumer groups'.padEnd(groupWidth)} ${'lag'.padStart(10)} ${'lag s'.padStart(7)} ${'written'.padStart(10)}`);
+  for (const g of s.groups) {
+    rows.push(`  ${g.group.padEnd(groupWidth - 2)} ${fmt(g.lag).padStart(10)} ${fmt(g.lagSeconds === null ? null : Math.round(g.lagSeconds)).padStart(7)} ` +
+      `${fmt(g.written).padStart(10)}`);
+  }
   const { postgres: pg, redis, neo4j } = s.stores;
   rows.push('Stores');
   rows.push(`  PostgreSQL  ${pg ? `price_data ${fmt(pg.priceRows)} rows · market_events ${fmt(pg.events)} rows (${fmt(pg.classified)} classified)`
@@ -104,6 +107,8 @@ export function renderView(s: DemoStats, o: { logFile: string }): string[] {
   rows.push(`  Redis       ${redis ? `price:* ${fmt(redis.price)} keys · bars:* ${fmt(redis.bars)} keys` : 'price:* – keys · bars:* – keys'}`);
   rows.push(`  Neo4j       ${neo4j ? `${fmt(neo4j.nodes)} nodes · ${fmt(neo4j.relationships)} relationships` : '– nodes · – relationships'}`);
   rows.push(`Features      ${featuresText(s.stores.features)}`);
+  rows.push(`Freshness     ${s.freshness.length ? s.freshness.map((f) => `${f.store} ${f.ageSeconds} s (${f.symbol} ${f.interval})`).join(' · ')
+    : '– (no bar written yet)'}`);
   rows.push(`Claude        ${claudeText(s)}`);
   rows.push(`Logs          ${o.logFile}`);
   return rows;
@@ -118,6 +123,8 @@ export function statusLine(s: DemoStats): string {
     `PostgreSQL ${fmt(pg?.priceRows)} price rows, ${fmt(pg?.events)} events`,
     `Redis ${fmt(redis ? redis.price + redis.bars : null)} keys`,
     `Neo4j ${fmt(neo4j?.nodes)} nodes, ${fmt(neo4j?.relationships)} relationships`,
+    `features ${featuresText(s.stores.features)}`,
+    `freshness ${s.freshness.map((f) => `${f.store} ${f.ageSeconds} s`).join(', ') || '–'}`,
     s.claude.enabled ? `Claude ${fmt(s.claude.calls)} calls $${s.claude.costUsd.toFixed(4)}` : 'rule-based classifier',
   ].join(' | ');
 }

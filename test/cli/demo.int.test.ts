@@ -30,6 +30,8 @@ describe('marketstream demo', () => {
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(60);
       expect(section('Neo4j')).toMatch(new RegExp(`${symbol}\\s+last_price [\\d.]+ .*labels (Company:Stock|Stock:Company)`));
+      // The features group's indicators of the symbol's newest bar (the daily history has more than the 34 bars MACD needs).
+      expect(section('price_features')).toMatch(new RegExp(`${symbol}\\s+\\w+\\s+bar\\s+\\d+\\s+RSI\\(14\\) [\\d.]+\\s+MACD -?[\\d.]+\\s+SMA\\(20\\) [\\d.]+`));
     }
     expect(section('Schema Registry')).toMatch(/price-updates-value\s+version \d+/);
     // Issue #4: enriched events linked to companies, companies in sectors, and correlated pairs from the synthetic prices.
