@@ -105,7 +105,8 @@ export function printSummary(s: DemoSummary, out: (line: string) => void = conso
   out('\nPostgreSQL  price_features (the newest bar of each symbol, computed by the features group)');
   for (const f of s.features) {
     const v = (x: number | null, digits: number) => (x === null ? '-' : x.toFixed(digits));
-    out(`  ${f.symbol.padEnd(6)} ${f.interval.padEnd(3)} bar ${String(f.bars).padStart(5)}  RSI(14) ${v(f.rsi, 2)}  MACD ${v(f.macd, 4)}  SMA(20) ${v(f.sma, 2)}`);
+    const bar = `${f.symbol.padEnd(6)} ${f.interval.padEnd(3)} bar ${String(f.bars).padStart(5)}`;
+    out(`  ${bar}  RSI(14) ${v(f.rsi, 2)}  MACD ${v(f.macd, 4)}  SMA(20) ${v(f.sma, 2)}`);
   }
   out(`\nPostgreSQL  market_events: ${s.events.total} events, ${s.events.enriched} enriched; latest enriched:`);
   for (const e of s.events.latest) {
