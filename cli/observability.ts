@@ -1,6 +1,6 @@
 // Observability of a long-running command: the process's metrics, the health server (/metrics, /live, /ready,
-// /health on METRICS_PORT), the consumer-group monitor (membership, lag, stalls), periodic probes of Kafka and the
-// command's stores, and adapters that count what publishers and sources do. A command starts it first, passes
+// /health on METRICS_PORT), tracing when an OTLP endpoint is configured (lib/tracing.ts), the consumer-group monitor
+// (membership, lag, stalls), periodic probes of Kafka and the command's stores, and adapters that count what publishers and sources do. A command starts it first, passes
 // `sinkHooks` to startSinks, wraps its publisher and source, calls started() once running, and on a signal calls
 // stopping() (at once /ready is 503) then close() after its own components stopped.
 import type { Admin, Kafka } from 'kafkajs';
@@ -13,6 +13,7 @@ import { processMetrics, type Metrics } from '../lib/metrics.ts';
 import type { CircuitListener, CircuitState } from '../lib/resilience.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
 import { createSchemaRegistryClient } from '../lib/schema-registry-client.ts';
+import { startTracing } from '../lib/tracing.ts';
 import { createGroupMonitor, type GroupMonitor } from '../consumers/group-monitor.ts';
 import type { RunnerHooks } from '../consumers/runner.ts';
 
@@ -50,6 +51,8 @@ export async function startObservability(o: { config: Config; logger: Logger; co
   const { config } = o;
   const log = o.logger.child({ component: 'observability' });
   const metrics = o.metrics ?? processMetrics();
+  // Before the command's publishers and sinks exist: their first batch is traced too. Nothing is loaded when off.
+  const tracing = await startTracing(config, o.command, o.logger);
   const kafka: Kafka = createKafka(config, o.logger, 'observability');
   let admin: Promise<Admin> | null = null;
   const adminClient = () => admin ??= (async () => {
@@ -194,6 +197,7 @@ export async function startObservability(o: { config: Config; logger: Logger; co
       const a = admin ? await withTimeout(admin, 1000, 'admin not connected').catch(() => null) : null;
       await a?.disconnect().catch(() => {});
       await server.close();
+      await tracing?.shutdown(); // last: the spans of the command's final batches are sent
     },
   };
 }
