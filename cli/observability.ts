@@ -1,8 +1,9 @@
 // Observability of a long-running command: the process's metrics, the health server (/metrics, /live, /ready,
 // /health on METRICS_PORT), tracing when an OTLP endpoint is configured (lib/tracing.ts), the consumer-group monitor
-// (membership, lag, stalls), periodic probes of Kafka and the command's stores, and adapters that count what publishers and sources do. A command starts it first, passes
-// `sinkHooks` to startSinks, wraps its publisher and source, calls started() once running, and on a signal calls
-// stopping() (at once /ready is 503) then close() after its own components stopped.
+// (membership, lag, stalls), periodic probes of Kafka and the command's stores, and adapters that count what
+// publishers and sources do. A command starts it first, passes `sinkHooks` to startSinks, wraps its publisher and
+// source, calls started() once running, and on a signal calls stopping() (at once /ready is 503) then close() after
+// its own components stopped.
 import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { describeError, errorClass, errorMessage } from '../lib/errors.ts';

@@ -8,7 +8,10 @@
 // - the Claude call (`chat <model>`), a child of the span that asked for it (the enricher's store write).
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
+import {
+  context, defaultTextMapGetter, defaultTextMapSetter, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
+  type Attributes, type Context, type Link, type Span, type TextMapPropagator, type Tracer,
+} from '@opentelemetry/api';
 import type { IHeaders } from 'kafkajs';
 import type { Config } from './config.ts';
 import { errorMessage } from './errors.ts';
@@ -22,6 +25,14 @@ const TRACER = 'marketstream';
 export const MAX_LINKS = 127;
 
 let on = false;
+/**
+ * This process's tracer and propagator, used directly rather than through the API's globals, which another
+ * registration (a test runner's own tracing, a host's auto-instrumentation) may already hold: its spans would then
+ * be someone else's. The context manager is global (one is needed for the pg instrumentation's parent lookup); any
+ * AsyncLocalStorage one that is already registered serves as well.
+ */
+let tracer: Tracer = trace.getTracer(TRACER);
+let propagator: TextMapPropagator = propagation;
 /** The trace id the next root span gets (set and read synchronously around one startSpan; see startTracing's idGenerator). */
 let nextTraceId: string | undefined;
 
@@ -72,9 +83,10 @@ export async function startTracing(config: Pick<Config, 'OTEL_EXPORTER_OTLP_ENDP
     })],
   });
   const contextManager = new hooks.AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(contextManager);
-  propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(provider);
+  const ownContext = context.setGlobalContextManager(contextManager);
+  if (!ownContext) contextManager.disable();
+  tracer = provider.getTracer(TRACER);
+  propagator = new core.W3CTraceContextPropagator();
   const unpatch = await instrumentPg(provider, logger);
   on = true;
   logger.info({ endpoint, service: name }, 'tracing on: spans go to the OTLP endpoint');
@@ -85,9 +97,9 @@ export async function startTracing(config: Pick<Config, 'OTEL_EXPORTER_OTLP_ENDP
       on = false;
       unpatch();
       await provider.shutdown().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'tracing: last spans not sent'));
-      trace.disable();
-      propagation.disable();
-      context.disable();
+      tracer = trace.getTracer(TRACER);
+      propagator = propagation;
+      if (ownContext) context.disable();
     },
   };
 }
@@ -139,7 +151,7 @@ export function inPublishSpan<T>(topic: string, correlationId: string, count: nu
   nextTraceId = traceIdOf(correlationId);
   let span: Span;
   try {
-    span = trace.getTracer(TRACER).startSpan(`send ${topic}`, {
+    span = tracer.startSpan(`send ${topic}`, {
       kind: SpanKind.PRODUCER, root: true,
       attributes: {
         'messaging.system': 'kafka', 'messaging.operation.name': 'send', 'messaging.operation.type': 'send', 'messaging.destination.name': topic,
@@ -151,7 +163,7 @@ export function inPublishSpan<T>(topic: string, correlationId: string, count: nu
   }
   const ctx = trace.setSpan(ROOT_CONTEXT, span);
   const headers: Record<string, string> = {};
-  propagation.inject(ctx, headers);
+  propagator.inject(ctx, headers, defaultTextMapSetter);
   return inSpan(span, ROOT_CONTEXT, () => fn(headers));
 }
 
@@ -161,7 +173,7 @@ function recordContext(headers: IHeaders | undefined): Context | undefined {
   if (h === undefined) return undefined;
   const value = (Array.isArray(h) ? h[0] : h)?.toString();
   if (!value) return undefined;
-  const ctx = propagation.extract(ROOT_CONTEXT, { [TRACEPARENT]: value });
+  const ctx = propagator.extract(ROOT_CONTEXT, { [TRACEPARENT]: value }, defaultTextMapGetter);
   return trace.getSpanContext(ctx) ? ctx : undefined;
 }
 
@@ -184,7 +196,7 @@ export function inStoreWriteSpan<T>(name: string, attributes: Attributes, header
     else if (links.length < MAX_LINKS) links.push({ context: sc });
   }
   const base = parent ?? ROOT_CONTEXT;
-  const span = trace.getTracer(TRACER).startSpan(name, {
+  const span = tracer.startSpan(name, {
     kind: SpanKind.CONSUMER, links, attributes: { 'messaging.system': 'kafka', 'messaging.operation.type': 'process', ...attributes },
   }, base);
   return inSpan(span, base, fn);
@@ -197,6 +209,6 @@ export const activeContext = (): Context => context.active();
 export function inClientSpan<T>(name: string, attributes: Attributes, fn: (span: Span | undefined) => Promise<T>, parent?: Context): Promise<T> {
   if (!on) return fn(undefined);
   const base = parent ?? context.active();
-  const span = trace.getTracer(TRACER).startSpan(name, { kind: SpanKind.CLIENT, attributes }, base);
+  const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, base);
   return inSpan(span, base, () => fn(span));
 }
