@@ -1,9 +1,9 @@
 // Observability of a long-running command: the process's metrics, the health server (/metrics, /live, /ready,
-// /health on METRICS_PORT), the consumer-group monitor (membership, lag in records and seconds, stalls, freshness by
-// the market calendar), periodic probes of Kafka and the command's stores, and adapters that count what publishers and
-// sources do. A command starts it first, passes `sinkHooks` to startSinks, wraps its publisher and source, calls
-// started() once running, and on a signal calls stopping() (at once /ready is 503) then close() after its own
-// components stopped.
+// /health on METRICS_PORT), tracing when an OTLP endpoint is configured (lib/tracing.ts), the consumer-group monitor
+// (membership, lag in records and seconds, stalls, freshness by the market calendar), periodic probes of Kafka and the
+// command's stores, and adapters that count what publishers and sources do. A command starts it first, passes
+// `sinkHooks` to startSinks, wraps its publisher and source, calls started() once running, and on a signal calls
+// stopping() (at once /ready is 503) then close() after its own components stopped.
 import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from '../lib/config.ts';
 import { describeError, errorClass, errorMessage } from '../lib/errors.ts';
@@ -15,6 +15,7 @@ import { createRecordPeek } from '../lib/records.ts';
 import type { CircuitListener, CircuitState } from '../lib/resilience.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
 import { createSchemaRegistryClient } from '../lib/schema-registry-client.ts';
+import { startTracing } from '../lib/tracing.ts';
 import { createGroupMonitor, type GroupMonitor } from '../consumers/group-monitor.ts';
 import type { RunnerHooks } from '../consumers/runner.ts';
 
@@ -61,6 +62,8 @@ export async function startObservability(o: ObservabilityOptions): Promise<Obser
   const { config } = o;
   const log = o.logger.child({ component: 'observability' });
   const metrics = o.metrics ?? processMetrics();
+  // Before the command's publishers and sinks exist: their first batch is traced too. Nothing is loaded when off.
+  const tracing = await startTracing(config, o.command, o.logger);
   const kafka: Kafka = createKafka(config, o.logger, 'observability');
   let admin: Promise<Admin> | null = null;
   const adminClient = () => admin ??= (async () => {
@@ -207,6 +210,7 @@ export async function startObservability(o: ObservabilityOptions): Promise<Obser
       const a = admin ? await withTimeout(admin, 1000, 'admin not connected').catch(() => null) : null;
       await a?.disconnect().catch(() => {});
       await server.close();
+      await tracing?.shutdown(); // last: the spans of the command's final batches are sent
     },
   };
 }

@@ -12,6 +12,7 @@ import { MemberFailedError, errorMessage, isRetriable } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Publisher } from '../lib/publisher.ts';
 import type { Serde } from '../lib/serde.ts';
+import { inStoreWriteSpan, tracingOn } from '../lib/tracing.ts';
 import { createAssignments, type Assignment, type Assignments } from './runner/assignment.ts';
 import { commitPast, nextOffset } from './runner/commits.ts';
 import { deadLetter, reportDeadLetters } from './runner/dead-letters.ts';
@@ -323,13 +324,23 @@ async function write<T>(c: Handling, { h, p, a, member, receivedAt }: InHand<T>,
   let stale = 0;
   const refused = new Set<number>();
   if (good.length) {
-    await writeIsolating(good, {
+    const store = () => writeIsolating(good, {
       write: (records) => c.retrying('store write', p, member, async () => { stale += (await h.writeBatch(records))?.stale ?? 0; }),
       passThrough: (err) => isRetriable(err) || member.abandoned(err) || err instanceof MemberFailedError,
       rejected: (i, err) => { refused.add(i); dead.push(deadLetter(origin, raw[i]!, err)); },
       isolating: (err) => c.log.warn({ topic, partition, offset: p.batch.firstOffset(), records: good.length, err: errorMessage(err) },
         'batch rejected by the store; isolating the bad record(s)'),
     });
+    // Tracing on: the write (its retries and isolation included) in a span, a child of the first record's trace,
+    // linked to the other records' (lib/tracing.ts inStoreWriteSpan).
+    if (tracingOn()) {
+      await inStoreWriteSpan(`write ${c.d.sink.name}`, {
+        'messaging.destination.name': topic, 'messaging.destination.partition.id': String(partition), 'messaging.consumer.group.name': c.d.groupId,
+        'messaging.batch.message_count': good.length, 'messaging.kafka.offset': Number(p.batch.firstOffset()), 'marketstream.sink': c.d.sink.name,
+      }, raw.map((m) => m.headers), store);
+    } else {
+      await store();
+    }
   }
   const writtenAt = Date.now();
   if (dead.length) {

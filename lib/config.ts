@@ -357,6 +357,11 @@ export const configSpec = {
       'before /ready fails during a session; also the step by which a bar\'s confidence halves (topics/price-update.ts priceConfidence). Intervals ' +
       'left out keep their default',
   },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    schema: z.union([z.literal(''), url(['http', 'https'])]), default: '',
+    doc: 'OpenTelemetry traces (README "Traces"): base URL of an OTLP/HTTP receiver (a collector, Jaeger, Tempo), spans go to <url>/v1/traces as ' +
+      'JSON; empty = tracing off (no SDK loaded, no traceparent header)',
+  },
   LOG_LEVEL: { schema: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), default: 'info', doc: 'Log level' },
   LOG_FORMAT: { schema: oneOf(['auto', 'json', 'pretty']), default: 'auto', doc: 'json, pretty, or auto (pretty on a terminal)' },
   STACK_DIR: { schema: z.string().min(1), default: '.stack', doc: 'Data, logs and pid files of the local stack' },

@@ -13,7 +13,8 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
 import { DlqHeaders, dlqHeaders, type RecordOrigin } from './dlq.ts';
-import { standardHeaders } from './record-headers.ts';
+import { RecordHeaders, standardHeaders } from './record-headers.ts';
+import { inPublishSpan, tracingOn } from './tracing.ts';
 import { errorMessage } from './errors.ts';
 import { createIdempotentProducer } from './kafka.ts';
 import type { Logger } from './logger.ts';
@@ -340,14 +341,20 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
     async send(topic, values, meta) {
       if (values.length === 0) return;
       const encode = await deps.serde.encoder(topic);
-      const headers = standardHeaders(meta);
-      // Encode everything first: a value that does not fit the schema throws before anything is published.
-      const messages: Message[] = new Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i]!;
-        messages[i] = withRecordMeta({ key: topic.key(v), value: encode(v), headers }, meta.records?.[i]);
-      }
-      await sendChunked(topic.name, messages);
+      const standard = standardHeaders(meta);
+      const publish = async (traceHeaders?: Record<string, string>) => {
+        const headers = traceHeaders ? { ...standard, ...traceHeaders } : standard;
+        // Encode everything first: a value that does not fit the schema throws before anything is published.
+        const messages: Message[] = new Array(values.length);
+        for (let i = 0; i < values.length; i++) {
+          const v = values[i]!;
+          messages[i] = withRecordMeta({ key: topic.key(v), value: encode(v), headers }, meta.records?.[i]);
+        }
+        await sendChunked(topic.name, messages);
+      };
+      // Tracing on: one span per call, its trace id the call's correlation id, its traceparent on every record.
+      if (tracingOn()) await inPublishSpan(topic.name, standard[RecordHeaders.correlationId]!, values.length, publish);
+      else await publish();
       log.debug({ topic: topic.name, count: values.length }, 'records sent');
     },
 

@@ -9,7 +9,10 @@ export const RecordHeaders = {
   source: 'source',
   /** When the producer sent it, ISO 8601. */
   producedAt: 'produced-at',
-  /** Ties together the records of one run, batch or request (a UUID unless the caller gives one). */
+  /**
+   * Ties together the records of one run, batch or request (a UUID unless the caller gives one). With tracing on it
+   * is the trace id of the batch's trace: the UUID's 32 hex digits (lib/tracing.ts traceIdOf).
+   */
   correlationId: 'correlation-id',
   /**
    * Only on a record that restates an older one (a dead letter sent back by `dlq redrive`): `<partition>:<offset>` of
@@ -22,6 +25,8 @@ export const RecordHeaders = {
    * it). Stores order the writes of a key by this version instead of the record's own offset (see recordVersion).
    */
   sourceVersion: 'marketstream-source-version',
+  /** Only with tracing on (lib/tracing.ts): the W3C trace context of the producer's span that sent the record. */
+  traceparent: 'traceparent',
 } as const;
 
 const headerValue = (h: IHeaders[string]) => (Array.isArray(h) ? String(h[0]) : String(h));

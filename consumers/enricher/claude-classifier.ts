@@ -7,11 +7,13 @@
 // waiting for slots holds nothing), settled with the real usage when the answer arrives, and taken back when the API
 // refused the request. The budget may be shared by a whole group (`budgetStore`, lib/claude/shared-budget.ts).
 import type Anthropic from '@anthropic-ai/sdk';
+import type { Context } from '@opentelemetry/api';
 import {
   closeFailedReservation, costUsd, createClaudeClient, describeApiError, processBudget, tokensOf,
   type Budget, type CallOutcome, type ClaudeClient, type ClaudeClientOptions, type TokenCounts,
 } from '../../lib/claude/index.ts';
 import { CircuitOpenError, errorMessage } from '../../lib/errors.ts';
+import { activeContext } from '../../lib/tracing.ts';
 import { CLASSIFY_TOOL, estimateInputTokens, renderEvent, SYSTEM_PROMPT, TOOL_NAME } from './prompt.ts';
 import { asFallback, type RulesClassifier } from './rules-classifier.ts';
 import { fromToolAnswer, toolAnswerSchema, type Classification, type EventToClassify, type ToolAnswer } from './types.ts';
@@ -151,7 +153,8 @@ function emit(c: Claude, call: Omit<ClaudeCall, 'model'>): void {
  * back when the API refused it); re-sent at once after a shape relaxation. Failed requests are reported, then
  * rethrown for the retry policy.
  */
-async function request(c: Claude, messages: Anthropic.MessageParam[], eventId: string, estimate: { tokens: number; costUsd: number }): Promise<Sent> {
+async function request(c: Claude, messages: Anthropic.MessageParam[], eventId: string, estimate: { tokens: number; costUsd: number },
+  parent: Context): Promise<Sent> {
   for (;;) {
     const wait = c.notBefore - c.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -164,7 +167,7 @@ async function request(c: Claude, messages: Anthropic.MessageParam[], eventId: s
     if (!reservation) return { kind: 'budget' };
     const started = performance.now();
     try {
-      const message = await c.client.messages.create(c.params({ system: SYSTEM_PROMPT, tool: CLASSIFY_TOOL, maxTokens: MAX_OUTPUT_TOKENS, messages }));
+      const message = await c.create(c.params({ system: SYSTEM_PROMPT, tool: CLASSIFY_TOOL, maxTokens: MAX_OUTPUT_TOKENS, messages }), parent);
       const t = tokensOf(message.usage);
       await reservation.settle(billedTokens(t), costUsd(t, c.price));
       return { kind: 'message', message, latencyMs: Math.round(performance.now() - started) };
@@ -202,7 +205,8 @@ async function call(c: Claude, messages: Anthropic.MessageParam[], event: EventT
   const estimate = { tokens: est.inputTokens + est.outputTokens, costUsd: costUsd({ ...tokensOf(undefined), ...est }, c.price) };
   let sent: Sent;
   try {
-    sent = await c.resilience.run(() => request(c, messages, event.id, estimate), TOOL_NAME);
+    const parent = activeContext(); // the enricher's store-write span: the limiter may run the request from another batch's context
+    sent = await c.resilience.run(() => request(c, messages, event.id, estimate, parent), TOOL_NAME);
   } catch (err) {
     const f = describeApiError(err);
     const reason = `api-error: ${f.text}`;

@@ -2,10 +2,12 @@
 // the SDK client (its own retries off: lib/resilience retries), the model's price (warned about when unknown), the
 // hourly token/cost budget, the resilience wrapper (concurrency limit, retries with backoff and jitter, circuit
 // breaker), and the request shape for one forced tool call, relaxed once for the process when the model rejects a
-// part of it (thinking disabled, a forced tool_choice).
+// part of it (thinking disabled, a forced tool_choice); each request in a span when tracing is on.
 import Anthropic from '@anthropic-ai/sdk';
+import type { Context } from '@opentelemetry/api';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { inClientSpan } from '../tracing.ts';
 import { createResilience, type CircuitState, type Resilient } from '../resilience.ts';
 import { createHourlyBudget, type BudgetLimits, type HourlyBudget } from './budget.ts';
 import { describeApiError } from './errors.ts';
@@ -58,6 +60,11 @@ export interface ClaudeClient {
   params(p: { system: string; tool: ClaudeTool; maxTokens: number; messages: Anthropic.MessageParam[] }): Anthropic.MessageCreateParamsNonStreaming;
   /** Relaxes the request shape when a 400 names a part this model rejects; true when the request should be re-sent. */
   relaxShape(err: unknown): boolean;
+  /**
+   * Sends one request (`client.messages.create`). Tracing on: in a `chat <model>` span, a child of `parent` (the
+   * context captured where the call was asked for, before the limiter's queue; default: the active one).
+   */
+  create(p: Anthropic.MessageCreateParamsNonStreaming, parent?: Context): Promise<Anthropic.Message>;
 }
 
 /** `name` names the circuit ('claude', 'claude-competitors'); `onStateChange` hears it open and close. */
@@ -88,6 +95,16 @@ export function createClaudeClient(name: string, o: ClaudeClientOptions, extra: 
 
   return {
     client, price, budget, resilience,
+    create: (p, parent) => inClientSpan(`chat ${p.model}`, {
+      'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'anthropic', 'gen_ai.request.model': p.model, 'gen_ai.request.max_tokens': p.max_tokens,
+    }, async (span) => {
+      const message = await client.messages.create(p);
+      span?.setAttributes({
+        'gen_ai.response.model': message.model, 'gen_ai.response.id': message.id, 'gen_ai.usage.input_tokens': message.usage.input_tokens,
+        'gen_ai.usage.output_tokens': message.usage.output_tokens, ...(message.stop_reason ? { 'gen_ai.response.finish_reasons': [message.stop_reason] } : {}),
+      });
+      return message;
+    }, parent),
     params: ({ system, tool, maxTokens, messages }) => ({
       model,
       max_tokens: maxTokens,

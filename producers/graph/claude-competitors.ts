@@ -78,7 +78,7 @@ function estimateInputTokens(userText: string): number {
 
 export function createClaudeCompetitorFinder(o: ClaudeCompetitorOptions): CompetitorFinder {
   const { logger, model } = o;
-  const { client, price, budget, resilience, params, relaxShape } = createClaudeClient('claude-competitors', o);
+  const { price, budget, resilience, params, relaxShape, create } = createClaudeClient('claude-competitors', o);
   const budgetStore = o.budgetStore ?? processBudget(budget);
 
   const emit = (call: Omit<CompetitorCall, 'model'>) => {
@@ -101,7 +101,7 @@ export function createClaudeCompetitorFinder(o: ClaudeCompetitorOptions): Compet
       if (!reservation) return { kind: 'budget' };
       const started = performance.now();
       try {
-        const message = await client.messages.create(params({
+        const message = await create(params({
           system: COMPETITORS_SYSTEM_PROMPT, tool: COMPETITORS_TOOL, maxTokens: MAX_OUTPUT_TOKENS, messages: [{ role: 'user', content: user }],
         }));
         const t = tokensOf(message.usage);
