@@ -8,9 +8,9 @@ import type { TopicDef } from '../../topics/index.ts';
 import type { ReplayLoss, ResetScope, RetainedLog, StoreCounts } from '../types.ts';
 
 /** Tables the sink materializes; each only once its migration exists. */
-export const MATERIALIZED = ['price_data', 'market_events', 'price_features'] as const;
+export const MATERIALIZED = ['price_data', 'price_revisions', 'market_events', 'price_features'] as const;
 /** The materialized tables of one row per bar, keyed by `symbol`: a scope deletes and counts their rows of its symbols. */
-const PER_SYMBOL: readonly string[] = ['price_data', 'price_features'];
+const PER_SYMBOL: readonly string[] = ['price_data', 'price_revisions', 'price_features'];
 
 /** The materialized tables that exist, and whether each has the `symbols` array column a scope filters on. */
 async function present(pool: Pool): Promise<{ name: string; bySymbols: boolean }[]> {
