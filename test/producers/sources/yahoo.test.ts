@@ -50,9 +50,9 @@ describe('yahoo source', () => {
     const ticks = await src.fetch(['AAPL', 'MSFT'], NOW);
     expect(ticks).toEqual([
       { symbol: 'AAPL', interval: 'tick', eventTime: Date.UTC(2026, 9, 2, 14, 16, 2), open: 331.2, high: 334.54, low: 330.61, close: 331.99, volume: 9034471,
-        source: 'yahoo', ingestTime: NOW, quality: 1 },
+        source: 'yahoo', ingestTime: NOW, quality: 1, adjusted: false },
       { symbol: 'MSFT', interval: 'tick', eventTime: Date.UTC(2026, 9, 2, 14, 16, 1), open: 510.3, high: 512.8, low: 507.1, close: 511.87, volume: 4120554,
-        source: 'yahoo', ingestTime: NOW, quality: 1 },
+        source: 'yahoo', ingestTime: NOW, quality: 1, adjusted: false },
     ]);
     expect(ticks.map((t) => validatePriceUpdate(t, NOW, { maxStalenessMs: 60_000 }))).toEqual([null, null]);
     const quoteUrl = new URL(fake.calls.find((u) => u.includes('/v7/finance/quote')) as string);
@@ -89,7 +89,7 @@ describe('yahoo source', () => {
     const t0 = Date.UTC(2026, 9, 2, 14, 0);
     expect(bars.map((b) => (b.eventTime - t0) / 60_000)).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15]);
     expect(bars[0]).toEqual({ symbol: 'AAPL', interval: '1m', eventTime: t0, open: 331.8, high: 331.92, low: 331.71, close: 331.8, volume: 41000,
-      source: 'yahoo', ingestTime: NOW, quality: 1 });
+      source: 'yahoo', ingestTime: NOW, quality: 1, final: true, adjusted: false });
     expect(bars.every((b) => validatePriceUpdate(b, NOW, { maxStalenessMs: 30 * 60_000 }) === null)).toBe(true);
     const chartUrl = new URL(fake.calls.find((u) => u.includes('/v8/finance/chart/AAPL')) as string);
     expect(chartUrl.searchParams.get('interval')).toBe('1m');
