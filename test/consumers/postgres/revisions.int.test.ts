@@ -7,6 +7,8 @@ import type { Sink } from '../../../consumers/types.ts';
 import { loadConfig } from '../../../lib/config.ts';
 import { createPgPool, type Pool } from '../../../lib/stores/postgres.ts';
 import type { PriceUpdate } from '../../../schemas/types.generated.ts';
+import { barHistory, parseBarTime } from '../../../ops/explain/revisions.ts';
+import { formatBarHistory } from '../../../cli/explain/format.ts';
 import { bar, randomSymbol } from '../../helpers/index.ts';
 
 const config = loadConfig();
@@ -78,5 +80,17 @@ describe('price_revisions', () => {
     expect(await revisions(s)).toHaveLength(2);
     await sink.reset!({ symbols: [s] });
     expect(await revisions(s)).toEqual([]);
+  });
+
+  it('explain SYMBOL INTERVAL TIME prints the bar and its revisions with their offsets and what changed', async () => {
+    const s = randomSymbol();
+    await write([{ value: bar(s, 0, 100, { final: false }), offset: 7 }]);
+    await write([{ value: bar(s, 0, 100, { volume: 1200, final: true }), offset: 9 }]);
+    const h = await barHistory(pool, s, '1h', parseBarTime(new Date(bar(s, 0, 100).eventTime).toISOString()));
+    expect(h.revisions.map((r) => [r.version, r.changed])).toEqual([[7, []], [9, ['volume', 'final']]]);
+    const text = formatBarHistory(h);
+    expect(text).toContain('offset 7 (first known)');
+    expect(text).toMatch(/offset 9 partition 3 written \S+Z: .*V 1200 .* final; changed volume, final/);
+    expect(() => parseBarTime('2026-12-01T10:00:00')).toThrow(/zone/); // a zone-less time is refused
   });
 });
