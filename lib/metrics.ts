@@ -49,6 +49,8 @@ export interface Metrics {
   /** An error worth alerting on; `kind` is a bounded class name or code (TransientError, KafkaJSConnectionError, …). */
   error(component: string, kind: string): void;
   sourceFetch(source: string, outcome: 'ok' | 'empty' | 'error'): void;
+  /** Bars a live source could no longer fetch after an outage longer than its lookback (for `backfill --gaps`). */
+  sourceGap(source: string, interval: string, bars: number): void;
   circuitState(upstream: string, state: CircuitState): void;
   consumerLag(group: string, topic: string, partition: number, lag: number): void;
   /** Lag in seconds of a partition (the age of its oldest unconsumed record); null: unknown, the sample is removed. */
@@ -89,6 +91,8 @@ export const metricsDoc = [
   ['marketstream_dlq_records_total', 'counter', 'topic, reason', 'Records sent to <topic>.dlq; reason is the error class'],
   ['marketstream_errors_total', 'counter', 'component, kind', 'Errors by component and error class (store retries, failed sends, failed fetches)'],
   ['marketstream_source_fetches_total', 'counter', 'source, outcome', 'Source fetches: ok, empty or error'],
+  ['marketstream_source_gap_bars_total', 'counter', 'source, interval',
+    'Session bars a live source missed in an outage longer than its lookback (Yahoo lookbackMinutes): fill them with backfill --gaps'],
   ['marketstream_circuit_state', 'gauge', 'upstream', 'Circuit breaker state: 0 closed, 1 half-open, 2 open'],
   ['marketstream_claude_requests_total', 'counter', 'model, outcome', 'Claude Messages API requests by outcome'],
   ['marketstream_claude_input_tokens_total', 'counter', 'model', 'Claude input tokens'],
@@ -142,6 +146,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const stale = counter('marketstream_stale_writes_refused_total', ['sink', 'topic']);
   const errors = counter('marketstream_errors_total', ['component', 'kind']);
   const fetches = counter('marketstream_source_fetches_total', ['source', 'outcome']);
+  const gapBars = counter('marketstream_source_gap_bars_total', ['source', 'interval']);
   const circuit = gauge('marketstream_circuit_state', ['upstream']);
   const claudeRequests = counter('marketstream_claude_requests_total', ['model', 'outcome']);
   const claudeIn = counter('marketstream_claude_input_tokens_total', ['model']);
@@ -172,6 +177,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     deadLettered(topic, reason, n = 1) { if (n > 0) dlq.labels(topic, reason).inc(n); },
     error(component, kind) { errors.labels(component, kind).inc(); },
     sourceFetch(source, outcome) { fetches.labels(source, outcome).inc(); },
+    sourceGap(source, interval, n) { if (n > 0) gapBars.labels(source, interval).inc(n); },
     circuitState(upstream, state) { circuit.labels(upstream).set(CIRCUIT_VALUE[state]); },
     consumerLag(group, topic, partition, n) { lag.labels(group, topic, String(partition)).set(n); },
     consumerLagSeconds(group, topic, partition, seconds) {

@@ -61,7 +61,10 @@ export function pricesJob({ config, logger, publisher, obs, kafka, serde }: JobC
     : { path: o.file, ...defined({ speed: o.speed, epochUnit: o.epochUnit, timeZone: o.timeZone }) };
   const paced = (o.speed ?? 0) > 0;
   const intervalSeconds = o.intervalSeconds ?? (name === 'file' ? (paced ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
-  const deps = { logger, ...(name === 'yahoo' ? { circuit: obs.circuit('yahoo') } : {}) };
+  const deps = {
+    logger,
+    ...(name === 'yahoo' ? { circuit: obs.circuit('yahoo'), onGap: (gap: { interval: string; bars: number }) => obs.metrics.sourceGap('yahoo', gap.interval, gap.bars) } : {}),
+  };
   const source = instrumentPriceFeed(createPriceSource(name, sourceConfig, deps), obs.metrics);
   const producer = createPriceProducer({
     config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),

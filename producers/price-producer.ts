@@ -6,7 +6,7 @@
 // fills the hole it left.
 import type { PriceUpdate } from '../schemas/types.generated.ts';
 import { priceUpdatesOf } from '../topics/index.ts';
-import type { LastPublishedQuery } from './resume.ts';
+import type { LastPublished, LastPublishedQuery } from './resume.ts';
 import { createPollingProducer, type PollingProducer, type PollingProducerOptions, type TickCounts } from './polling-producer.ts';
 import type { PriceFeed } from './sources/types.ts';
 import { validatePriceUpdate } from '../topics/price-update.ts';
@@ -18,7 +18,7 @@ export interface PriceProducerOptions extends PollingProducerOptions<PriceFeed, 
   /** Staleness limit for live sources (yahoo, synthetic); null = no check. */
   maxStalenessMs?: number | null;
   /** Reads the last bars published per symbol (resume.ts); without it a restarted source starts at the latest bar. */
-  lastPublished?: (q: LastPublishedQuery) => Promise<{ last: Map<string, number>; complete: boolean }>;
+  lastPublished?: (q: LastPublishedQuery) => Promise<LastPublished>;
 }
 
 /** What one tick did: fetched, published, invalid, rejected (the price producer does not de-duplicate). */
@@ -44,11 +44,11 @@ export function createPriceProducer(opts: PriceProducerOptions): PriceProducer {
   // (backfill can fill it), and the look is not retried on every tick.
   const resumeOnce = (now: number) => resumed ??= (async () => {
     if (!opts.lastPublished || !source.resumeQuery || !source.resume) return;
-    const { interval, since } = source.resumeQuery(now);
+    const { interval, since, values } = source.resumeQuery(now);
     const symbols = opts.symbols ?? opts.config.SYMBOLS;
     try {
-      const { last, complete } = await opts.lastPublished({ symbols, interval, since, sources: [source.name, 'backfill'] });
-      source.resume(last);
+      const { last, bars, complete } = await opts.lastPublished({ symbols, interval, since, sources: [source.name, 'backfill'], ...(values ? { values } : {}) });
+      source.resume(last, bars);
       const found = Object.fromEntries([...last].map(([s, t]) => [s, new Date(t).toISOString()]));
       (complete ? log.info.bind(log) : log.warn.bind(log))({ interval, since: new Date(since).toISOString(), found, complete },
         complete ? 'resuming after the last bars published' : 'resuming from a partial read of the topic (timed out)');

@@ -16,17 +16,31 @@ export interface LastPublishedQuery {
   sources: readonly PriceUpdate['source'][];
   /** Only records Kafka stamped at or after this (epoch ms): a bar is published after it starts, so none is missed. */
   since: number;
+  /** Also give back the bars themselves (the last record of each bar): a source that republishes changed bars compares them. */
+  values?: boolean;
 }
 
-/** The newest event time per symbol among the matching records of `topic` (absent: none); complete false after a timeout. */
+export interface LastPublished {
+  last: Map<string, number>;
+  /** With `values`: per symbol, the last record of each bar found, in event-time order. */
+  bars?: Map<string, PriceUpdate[]>;
+  complete: boolean;
+}
+
+/**
+ * The newest event time per symbol among the matching records of `topic` (absent: none), and with `values` the bars;
+ * complete false after a timeout. A symbol's records all sit in one partition (key = symbol), read in offset order, so
+ * the later record of a bar is its last revision.
+ */
 export async function lastPublishedBars(
   o: { kafka: Kafka; serde: Serde; topic: TopicDef<PriceUpdate>; groupPrefix: string; timeoutMs?: number }, q: LastPublishedQuery,
-): Promise<{ last: Map<string, number>; complete: boolean }> {
+): Promise<LastPublished> {
   const admin = o.kafka.admin();
   await admin.connect();
   const ranges = await topicRanges(admin, o.topic.name, { from: { time: q.since } }).finally(() => admin.disconnect());
   const wanted = new Set(q.symbols);
   const out = new Map<string, number>();
+  const bars = new Map<string, Map<number, PriceUpdate>>();
   const { ended } = await readLog(o.kafka, {
     ranges, group: throwawayGroup(o.groupPrefix, 'price-resume'), timeoutMs: o.timeoutMs ?? 60_000,
     onRecord: async (m) => {
@@ -36,7 +50,15 @@ export async function lastPublishedBars(
       try { value = (await o.serde.decode(o.topic, m.value)).value; } catch { return; } // not a bar of ours: the sinks dead-letter it
       if (value.interval !== q.interval || !q.sources.includes(value.source)) return;
       if (value.eventTime > (out.get(symbol) ?? -Infinity)) out.set(symbol, value.eventTime);
+      if (q.values) {
+        let of = bars.get(symbol);
+        if (!of) bars.set(symbol, of = new Map());
+        of.set(value.eventTime, value);
+      }
     },
   });
-  return { last: out, complete: ended === 'end' };
+  const sorted = q.values
+    ? { bars: new Map([...bars].map(([s, m]) => [s, [...m.values()].sort((a, b) => a.eventTime - b.eventTime)])) }
+    : {};
+  return { last: out, ...sorted, complete: ended === 'end' };
 }

@@ -12,6 +12,8 @@ export interface SourceDeps {
   fetch?: typeof fetch;
   /** Hears the source's circuit breaker (sources that have one), for the gauge and /health. */
   circuit?: CircuitListener;
+  /** Hears the bars a live source missed beyond its lookback (yahoo), for the metric. */
+  onGap?: (gap: { symbol: string; interval: string; bars: number }) => void;
 }
 
 export interface SourceEntry<S extends z.ZodType, T> {

@@ -186,6 +186,10 @@ export interface PriceUpdate {
   vwap?: number | null;
   /** Number of trades in the bar, when the source knows it (since version 2) */
   trades?: number | null;
+  /** Whether the source may still revise the bar: false = provisional (Yahoo's last minute before it settled), true = final; null = not said (records before version 3) */
+  final?: boolean | null;
+  /** false = prices as traded (raw); true = adjusted for later splits; null = not said (records before version 3, or a file without the column) */
+  adjusted?: boolean | null;
 }
 
 export type PriceSource = 'yahoo' | 'synthetic' | 'file' | 'backfill';

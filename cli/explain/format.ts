@@ -1,7 +1,8 @@
 // Terminal rendering of `explain`: per fact, the fact, the record that made (or deleted) it, its enrichment; then the
 // source article (with the version PostgreSQL holds for it: its row's, or its tombstone's) or company profile; for a
-// symbol its newest bars (freshness, confidence) and features.
+// symbol its newest bars (freshness, confidence) and features; for a bar its revisions.
 import { formatDuration } from '../../lib/freshness.ts';
+import type { BarHistory } from '../../ops/explain/revisions.ts';
 import { jsonSafe } from '../../ops/inspect/decode.ts';
 import type { EnrichmentInfo, Explanation, Fact } from '../../ops/explain/index.ts';
 import type { LoggedRecord, RecordRef } from '../../ops/explain/records.ts';
@@ -106,4 +107,20 @@ export function formatExplanation(x: Explanation): string {
     '  the record of this bar:', ...record(f.records?.bar, '    '), '');
   }
   return out.join('\n');
+}
+
+/** A bar and its revisions (ops/explain/revisions.ts), one line each: offset, partition, when written, values, what changed. */
+export function formatBarHistory(h: BarHistory): string {
+  const values = (v: { open: number; high: number; low: number; close: number; volume: number; final: boolean | null; adjusted: boolean | null; source: string }) =>
+    `O ${v.open} H ${v.high} L ${v.low} C ${v.close} V ${v.volume} ${v.source}${v.final === false ? ' provisional' : v.final ? ' final' : ''}`
+    + `${v.adjusted === true ? ' adjusted' : v.adjusted === false ? ' raw' : ''}`;
+  const lines = [`${h.symbol} ${h.interval} ${h.ts}`];
+  if (!h.current) return `${lines[0]}: no such bar in price_data`;
+  lines.push(`  now: ${values(h.current)} (version ${h.current.version ?? 'none'})`);
+  if (!h.revisions.length) lines.push('  never revised');
+  for (const r of h.revisions) {
+    lines.push(`  offset ${r.version}${r.partition === null ? '' : ` partition ${r.partition}`} ${r.writtenAt ? `written ${r.writtenAt}` : '(first known)'}: `
+      + `${values(r)}${r.changed.length ? `; changed ${r.changed.join(', ')}` : ''}`);
+  }
+  return lines.join('\n');
 }

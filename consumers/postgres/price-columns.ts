@@ -10,6 +10,12 @@ export type PriceColumn = Column<PriceUpdate>;
 
 const column = columnsOf<PriceUpdate>();
 
+/**
+ * The columns whose change makes a new revision of a bar (price_revisions, migration 011): the values, not when the
+ * producer fetched them (ingested_at).
+ */
+export const REVISED_COLUMNS = ['open', 'high', 'low', 'close', 'volume', 'vwap', 'trades', 'source', 'quality', 'final', 'adjusted'] as const;
+
 export const PRICE_COLUMNS: readonly PriceColumn[] = [
   column('symbol', 'text', 'symbol', true),
   column('interval', 'text', 'interval', true),
@@ -24,4 +30,6 @@ export const PRICE_COLUMNS: readonly PriceColumn[] = [
   column('ingested_at', 'timestamptz', 'ingestTime'),
   column('vwap', 'float8', 'vwap'), // price-update version 2, migration 006
   column('trades', 'int8', 'trades'), // price-update version 2, migration 006
+  column('final', 'bool', 'final'), // price-update version 3, migration 011
+  column('adjusted', 'bool', 'adjusted'), // price-update version 3, migration 011
 ];

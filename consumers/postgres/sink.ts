@@ -18,7 +18,7 @@ export function createPostgresSink(config: Config, ctx: SinkContext = {}): Sink 
   let pool: Pool | undefined;
   const db = () => pool ?? (pool = createPgPool(config, { max: config.POSTGRES_SINK_POOL_SIZE, applicationName: 'marketstream-postgres-sink' }));
 
-  const prices = priceHandler(ctx.topics?.prices, (records) => writeNewestBars(db(), upsertPrices, records));
+  const prices = priceHandler(ctx.topics?.prices, (records) => writeNewestBars(db(), upsertPrices, records, undefined, true));
 
   const events = marketEventsHandler(ctx.topics?.events, db);
   const features = priceFeaturesHandler(ctx.topics?.features, db);

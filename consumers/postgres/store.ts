@@ -8,9 +8,9 @@ import type { TopicDef } from '../../topics/index.ts';
 import type { ReplayLoss, ResetScope, RetainedLog, StoreCounts } from '../types.ts';
 
 /** Tables the sink materializes; each only once its migration exists. */
-export const MATERIALIZED = ['price_data', 'market_events', 'price_features'] as const;
+export const MATERIALIZED = ['price_data', 'price_revisions', 'market_events', 'price_features'] as const;
 /** The materialized tables of one row per bar, keyed by `symbol`: a scope deletes and counts their rows of its symbols. */
-const PER_SYMBOL: readonly string[] = ['price_data', 'price_features'];
+const PER_SYMBOL: readonly string[] = ['price_data', 'price_revisions', 'price_features'];
 
 /** The materialized tables that exist, and whether each has the `symbols` array column a scope filters on. */
 async function present(pool: Pool): Promise<{ name: string; bySymbols: boolean }[]> {
@@ -41,11 +41,14 @@ export async function resetPostgres(pool: Pool, scope: ResetScope = {}): Promise
   if (tables.some((t) => t.name === 'market_events' && t.bySymbols)) await pool.query('DELETE FROM market_events WHERE symbols && $1::text[]', [symbols]);
 }
 
-/** Rows per table (`price_data rows`); a scoped count covers the per-symbol tables (price_data, price_features) only. */
+/**
+ * Rows per table (`price_data rows`); a scoped count covers the per-symbol tables (price_data, price_features) only.
+ * price_revisions is not counted: its rows are a history of price_data's, not one per record or bar.
+ */
 export async function countPostgres(pool: Pool, scope: ResetScope = {}): Promise<StoreCounts> {
   const out: StoreCounts = {};
   for (const { name } of await present(pool)) {
-    if (scope.symbols && !PER_SYMBOL.includes(name)) continue;
+    if (name === 'price_revisions' || (scope.symbols && !PER_SYMBOL.includes(name))) continue;
     const sql = `SELECT count(*)::bigint AS n FROM ${name}${scope.symbols ? ' WHERE symbol = ANY($1::text[])' : ''}`;
     const { rows } = await pool.query<{ n: string }>(sql, scope.symbols ? [[...scope.symbols]] : []);
     out[`${name} rows`] = Number(rows[0]?.n ?? 0);

@@ -135,7 +135,7 @@ export function createFileSource(input: z.input<typeof fileConfigSchema>): FileS
       value: {
         symbol, interval, eventTime,
         open: nums.open as number, high: nums.high as number, low: nums.low as number, close: nums.close as number, volume: nums.volume as number,
-        source: 'file', ingestTime: now, quality, ...extra,
+        source: 'file', ingestTime: now, quality, final: true, ...extra, // a file's bars are final; whether adjusted it does not say
       },
     };
   }

@@ -224,7 +224,7 @@ export function createSyntheticSource(input: z.input<typeof syntheticConfigSchem
         }
         // Trades of about tradeSize shares each (at least one, never more than the shares traded).
         const trades = Math.min(volume, Math.max(1, Math.round(volume / (m.tradeSize * Math.exp(0.2 * gaussian(hash4(h, 15, 0, 0)))))));
-        out[k++] = { symbol: m.symbol, interval, eventTime: slot.eventTime, open, high, low, close, volume, source, ingestTime, quality: 1, vwap, trades };
+        out[k++] = { symbol: m.symbol, interval, eventTime: slot.eventTime, open, high, low, close, volume, source, ingestTime, quality: 1, vwap, trades, final: true, adjusted: false };
       }
     }
     return out;

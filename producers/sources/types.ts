@@ -45,9 +45,13 @@ export interface PriceFeed {
    * A source that can regenerate the bars it missed (synthetic): where the producer looks in the topic, at a restart,
    * for the last bar it published per symbol (records of this interval stamped since `since`), before the first fetch.
    */
-  resumeQuery?(now: number): { interval: PriceInterval; since: number };
-  /** What that look found: the last bar start published per symbol; fetch() then offers the bars after it. */
-  resume?(lastPublished: ReadonlyMap<string, number>): void;
+  resumeQuery?(now: number): { interval: PriceInterval; since: number; values?: boolean };
+  /**
+   * What that look found: the last bar start published per symbol; fetch() then offers the bars after it. With
+   * `values` asked, also the bars found (the last record of each), so a source that republishes revised bars (Yahoo)
+   * does not republish unchanged ones.
+   */
+  resume?(lastPublished: ReadonlyMap<string, number>, bars?: ReadonlyMap<string, readonly PriceUpdate[]>): void;
   /** True once a finite source (a file) has nothing more to give. */
   exhausted?(): boolean;
   close?(): Promise<void>;

@@ -13,9 +13,10 @@ describe('Avro parsing (schemas/avro.ts)', () => {
     const v: PriceUpdate = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_225_600_000, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10,
       source: 'synthetic', ingestTime: 1_767_225_601_000, quality: 0.5 };
     const back = roundTrip('price-update.avsc', v);
-    // the optional fields of version 2 may be left out: they are written as their default, null
-    expect(back).toEqual({ ...v, vwap: null, trades: null });
-    expect(roundTrip('price-update.avsc', { ...v, vwap: 1.2, trades: 7 })).toEqual({ ...v, vwap: 1.2, trades: 7 });
+    // the optional fields of versions 2 and 3 may be left out: they are written as their default, null
+    expect(back).toEqual({ ...v, vwap: null, trades: null, final: null, adjusted: null });
+    expect(roundTrip('price-update.avsc', { ...v, vwap: 1.2, trades: 7 })).toEqual({ ...v, vwap: 1.2, trades: 7, final: null, adjusted: null });
+    expect(roundTrip('price-update.avsc', { ...v, final: false, adjusted: false })).toMatchObject({ final: false, adjusted: false });
     expect(typeof back.eventTime).toBe('number');
   });
 

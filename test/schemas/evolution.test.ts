@@ -57,6 +57,13 @@ describe('schema evolution', () => {
     expect(backwardProblem(v1, v2)).toBeNull();
     expect(diffSchemas(v1, v2).map((c) => c.kind)).toEqual(['field-added', 'field-added']);
   });
+
+  it('price-update version 3 reads version 2 (final and adjusted default to null)', () => {
+    const v3 = loadSchema('price-update.avsc').json as { fields: { name: string }[] };
+    const v2 = { ...v3, fields: v3.fields.filter((f) => f.name !== 'final' && f.name !== 'adjusted') };
+    expect(backwardProblem(v2, v3)).toBeNull();
+    expect(diffSchemas(v2, v3).map((c) => c.kind)).toEqual(['field-added', 'field-added']);
+  });
 });
 
 describe('consumers/stored-fields.ts', () => {

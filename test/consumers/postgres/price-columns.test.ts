@@ -11,7 +11,7 @@ import { FEATURE_VALUES } from '../../../topics/price-features.ts';
 import { bar, featureBar } from '../../helpers/index.ts';
 
 const MIGRATIONS = new URL('../../../lib/stores/migrations/', import.meta.url);
-const TYPES: Record<string, string> = { text: 'text', 'double precision': 'float8', bigint: 'int8', timestamptz: 'timestamptz' };
+const TYPES: Record<string, string> = { text: 'text', 'double precision': 'float8', bigint: 'int8', timestamptz: 'timestamptz', boolean: 'bool' };
 
 /** A table's columns as the migrations leave them: name → type. */
 async function migratedColumns(table: string): Promise<Record<string, string>> {
@@ -23,7 +23,7 @@ async function migratedColumns(table: string): Promise<Record<string, string>> {
       const m = /^\s*(\w+)\s+(text|double precision|bigint|timestamptz)\b/.exec(line);
       if (m) out[m[1]!] = TYPES[m[2]!]!;
     }
-    const added = sql.matchAll(new RegExp(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS (\\w+) (text|double precision|bigint|timestamptz)`, 'g'));
+    const added = sql.matchAll(new RegExp(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS (\\w+) (text|double precision|bigint|timestamptz|boolean)`, 'g'));
     for (const m of added) out[m[1]!] = TYPES[m[2]!]!;
   }
   return out;

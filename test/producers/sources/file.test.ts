@@ -29,11 +29,11 @@ describe('file source', () => {
     const got = await src.fetch([], NOW);
     expect(got).toEqual([
       { symbol: 'AAPL', interval: '1m', eventTime: T0, open: 100, high: 101, low: 99.5, close: 100.5, volume: 1200, source: 'file',
-        ingestTime: NOW, quality: 1 },
+        ingestTime: NOW, quality: 1, final: true },
       { symbol: 'MSFT', interval: '1m', eventTime: T0, open: 400, high: 401, low: 399, close: 400.25, volume: 3400, source: 'file',
-        ingestTime: NOW, quality: 1 },
+        ingestTime: NOW, quality: 1, final: true },
       { symbol: 'AAPL', interval: '1m', eventTime: T0 + 60_000, open: 100.5, high: 100.9, low: 100.1, close: 100.8, volume: 900, source: 'file',
-        ingestTime: NOW, quality: 1 },
+        ingestTime: NOW, quality: 1, final: true },
     ]);
     expect(src.exhausted()).toBe(false); // read to the end, not acknowledged yet
     expect(src.takeRejected()).toEqual([]);

@@ -4,7 +4,7 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../lib/logger.ts';
 
-import { createYahooSource, type YahooSource } from '../../../producers/sources/yahoo.ts';
+import { createYahooSource, unadjust, type YahooSource } from '../../../producers/sources/yahoo.ts';
 import { QUALITY, validatePriceUpdate } from '../../../topics/price-update.ts';
 
 import { fakeYahooFetch, yahooFixture as fixture, type Recorded } from '../../helpers/fake-yahoo.ts';
@@ -50,9 +50,9 @@ describe('yahoo source', () => {
     const ticks = await src.fetch(['AAPL', 'MSFT'], NOW);
     expect(ticks).toEqual([
       { symbol: 'AAPL', interval: 'tick', eventTime: Date.UTC(2026, 9, 2, 14, 16, 2), open: 331.2, high: 334.54, low: 330.61, close: 331.99, volume: 9034471,
-        source: 'yahoo', ingestTime: NOW, quality: 1 },
+        source: 'yahoo', ingestTime: NOW, quality: 1, adjusted: false },
       { symbol: 'MSFT', interval: 'tick', eventTime: Date.UTC(2026, 9, 2, 14, 16, 1), open: 510.3, high: 512.8, low: 507.1, close: 511.87, volume: 4120554,
-        source: 'yahoo', ingestTime: NOW, quality: 1 },
+        source: 'yahoo', ingestTime: NOW, quality: 1, adjusted: false },
     ]);
     expect(ticks.map((t) => validatePriceUpdate(t, NOW, { maxStalenessMs: 60_000 }))).toEqual([null, null]);
     const quoteUrl = new URL(fake.calls.find((u) => u.includes('/v7/finance/quote')) as string);
@@ -89,7 +89,7 @@ describe('yahoo source', () => {
     const t0 = Date.UTC(2026, 9, 2, 14, 0);
     expect(bars.map((b) => (b.eventTime - t0) / 60_000)).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15]);
     expect(bars[0]).toEqual({ symbol: 'AAPL', interval: '1m', eventTime: t0, open: 331.8, high: 331.92, low: 331.71, close: 331.8, volume: 41000,
-      source: 'yahoo', ingestTime: NOW, quality: 1 });
+      source: 'yahoo', ingestTime: NOW, quality: 1, final: true, adjusted: false });
     expect(bars.every((b) => validatePriceUpdate(b, NOW, { maxStalenessMs: 30 * 60_000 }) === null)).toBe(true);
     const chartUrl = new URL(fake.calls.find((u) => u.includes('/v8/finance/chart/AAPL')) as string);
     expect(chartUrl.searchParams.get('interval')).toBe('1m');
@@ -239,5 +239,81 @@ describe('yahoo source: a refused crumb', () => {
     for (let i = 0; i < 3; i++) await expect(src.fetch(['NOPE'], NOW)).rejects.toBeInstanceOf(YahooRequestError);
     expect(src.circuitState()).toBe('closed');
     expect(fake.crumbs.requests()).toBe(0); // chart needs no crumb, and a 404 is no reason to fetch one
+  });
+});
+
+describe('yahoo source: revisions (issue #22)', () => {
+  /** The recorded 1m chart with bar `i`'s volume (and close) changed, as Yahoo revises its last minutes. */
+  const revised = (i: number, volume: number, close?: number): Recorded => {
+    const r = structuredClone(fixture('chart-AAPL-1m.json'));
+    const q = (r.response.bodyJson as { chart: { result: Array<{ indicators: { quote: Array<Record<string, Array<number | null>>> } }> } })
+      .chart.result[0]!.indicators.quote[0]!;
+    q.volume![i] = volume;
+    if (close !== undefined) q.close![i] = close;
+    return r;
+  };
+  const t0 = Date.UTC(2026, 9, 2, 14, 0);
+
+  it('republishes a bar Yahoo revised within the lookback (and only that one); the last minutes are provisional until they settle', async () => {
+    const fake = fakeYahoo();
+    const src = source({ mode: 'bars', barInterval: '1m', lookbackMinutes: 20, settleSeconds: 120, resilience: FAST }, fake);
+    const bars = await src.fetch(['AAPL'], NOW);
+    // 14:15 ended at 14:16, 5 s before NOW: provisional; 14:13 ended 3 min ago: final.
+    expect(bars.filter((b) => b.final === false).map((b) => (b.eventTime - t0) / 60_000)).toEqual([14, 15]);
+    src.acknowledge?.(bars);
+    fake.chartScript.push(revised(15, 50_000, 332.1)); // 14:15 got late trades
+    const again = await src.fetch(['AAPL'], NOW + 10_000);
+    expect(again.map((b) => [(b.eventTime - t0) / 60_000, b.volume, b.close, b.final])).toEqual([[15, 50_000, 332.1, false]]);
+    src.acknowledge?.(again);
+    // Once settled, the last minutes are published final (once), unchanged bars never again.
+    const settled = await src.fetch(['AAPL'], NOW + 180_000);
+    expect(settled.map((b) => [(b.eventTime - t0) / 60_000, b.final])).toEqual([[14, true], [15, true]]);
+    src.acknowledge?.(settled);
+    expect(await src.fetch(['AAPL'], NOW + 190_000)).toEqual([]);
+  });
+
+  it('after a restart, does not republish the bars read back from the topic unless Yahoo changed them', async () => {
+    const fake = fakeYahoo();
+    const first = source({ mode: 'bars', barInterval: '1m', lookbackMinutes: 20, resilience: FAST }, fake);
+    const published = await first.fetch(['AAPL'], NOW);
+    const restarted = source({ mode: 'bars', barInterval: '1m', lookbackMinutes: 20, resilience: FAST }, fake);
+    const q = restarted.resumeQuery!(NOW);
+    expect(q).toMatchObject({ interval: '1m', values: true });
+    expect(q.since).toBeLessThanOrEqual(NOW - 20 * 60_000);
+    restarted.resume!(new Map([['AAPL', published.at(-1)!.eventTime]]), new Map([['AAPL', published]]));
+    expect(await restarted.fetch(['AAPL'], NOW + 5_000)).toEqual([]);
+    fake.chartScript.push(revised(3, 1));
+    expect((await restarted.fetch(['AAPL'], NOW + 5_000)).map((b) => [(b.eventTime - t0) / 60_000, b.volume])).toEqual([[3, 1]]);
+  });
+
+  it('an outage longer than the lookback is logged (pointing at backfill --gaps) and counted, once; not when the market was closed', async () => {
+    const fake = fakeYahoo();
+    const gaps: unknown[] = [];
+    const lines: Array<Record<string, unknown>> = [];
+    const log = createLogger({ level: 'warn', format: 'json', destination: { write: (l: string) => { lines.push(JSON.parse(l)); return true; } } as unknown as NodeJS.WritableStream });
+    const src = createYahooSource({ mode: 'bars', barInterval: '1m', lookbackMinutes: 15, resilience: FAST },
+      { logger: log, fetch: fake.fetch, clock: () => NOW, onGap: (g) => gaps.push(g) });
+    sources.push(src);
+    // Last published 13:30 UTC (09:30 New York, the open); now 14:16: 14:16 - 15 min = 14:01, the request starts at 14:01:05, so 13:31..14:01 are beyond reach.
+    src.resume!(new Map([['AAPL', Date.UTC(2026, 9, 2, 13, 30)]]));
+    await src.fetch(['AAPL'], NOW);
+    await src.fetch(['AAPL'], NOW);
+    expect(gaps).toEqual([{ symbol: 'AAPL', interval: '1m', bars: 31 }]);
+    const warn = lines.find((l) => String(l.msg).includes('backfill --gaps'));
+    expect(warn).toMatchObject({ symbol: 'AAPL', missed: 31 });
+    // Last published at the previous close (Thursday 16:00 New York): the night missed nothing but the first minutes.
+    const other = createYahooSource({ mode: 'bars', barInterval: '1m', lookbackMinutes: 15, resilience: FAST },
+      { logger, fetch: fake.fetch, clock: () => NOW, onGap: (g) => gaps.push(g) });
+    sources.push(other);
+    other.resume!(new Map([['AAPL', Date.UTC(2026, 9, 1, 19, 59)]]));
+    await other.fetch(['AAPL'], Date.UTC(2026, 9, 2, 13, 40)); // 09:40: reach 09:25, before the open
+    expect(gaps).toHaveLength(1);
+  });
+
+  it('backfill gives as-traded prices: the chart\'s split-adjusted OHLCV turned back with its split events', () => {
+    const bar = { date: new Date(Date.UTC(2020, 7, 28)), open: 125, high: 130, low: 124, close: 128, volume: 4_000_000 };
+    const split = { date: new Date(Date.UTC(2020, 7, 31)), numerator: 4, denominator: 1 };
+    expect(unadjust(bar, [split])).toEqual({ ...bar, open: 500, high: 520, low: 496, close: 512, volume: 1_000_000 });
+    expect(unadjust({ ...bar, date: new Date(Date.UTC(2020, 8, 1)) }, [split]).close).toBe(128); // after the split: as traded already
   });
 });
