@@ -84,7 +84,7 @@ describe('conflation: the newest record per key of a batch leaves what writing e
         latest: {
           close: String(latest.close), open: String(latest.open), high: String(latest.high), low: String(latest.low), volume: String(latest.volume),
           ts: new Date(latest.eventTime).toISOString(), interval: latest.interval, source: latest.source,
-          vwap: String(latest.vwap ?? ''), trades: String(latest.trades ?? ''),
+          vwap: String(latest.vwap ?? ''), trades: String(latest.trades ?? ''), quality: String(latest.quality),
         },
         watermark: String(latest.eventTime),
         bars: bars.map((b) => ({

@@ -12,7 +12,7 @@ export const BAR_T0 = Date.UTC(2026, 0, 5, 14, 0, 0);
 /** Hourly bar number `i` of `symbol` (event time BAR_T0 + i hours) closing at `close`; `over` replaces fields. */
 export function bar(symbol: string, i: number, close: number, over: Partial<PriceUpdate> = {}): PriceUpdate {
   return { symbol, interval: '1h', eventTime: BAR_T0 + i * HOUR, open: close - 1, high: close + 2, low: close - 2, close, volume: 1000 + i, source: 'synthetic',
-    ingestTime: BAR_T0 + i * HOUR + 5000, quality: 1, vwap: null, trades: null, ...over };
+    ingestTime: BAR_T0 + i * HOUR + 5000, quality: 1, vwap: null, trades: null, final: null, adjusted: null, ...over };
 }
 
 /** The definition featureBar's records carry. */

@@ -28,8 +28,9 @@ afterAll(async () => {
   }
 });
 
-type V1 = Omit<PriceUpdate, 'vwap' | 'trades'>;
-const V2_FIELDS = ['vwap', 'trades'];
+// The fields added since version 1: vwap and trades (version 2), final and adjusted (version 3).
+type V1 = Omit<PriceUpdate, 'vwap' | 'trades' | 'final' | 'adjusted'>;
+const V2_FIELDS = ['vwap', 'trades', 'final', 'adjusted'];
 
 /** A schema file next to the current contract: version 1 (without vwap and trades), or the current one changed. */
 function schemaFile(name: string, change: (fields: Record<string, unknown>[]) => Record<string, unknown>[]): string {
@@ -69,8 +70,8 @@ describe('price-update v1 ↔ v2 (real Schema Registry)', () => {
     const consumerV2 = createSerde(config);
     expect(await consumerV1.decode(v1, newBytes)).toEqual({ value: { ...base, close: 190.9 }, schemaId: id2 });
     expect(await consumerV1.decode(v1, oldBytes)).toEqual({ value: base, schemaId: id1 });
-    expect(await consumerV2.decode(v2, oldBytes)).toEqual({ value: { ...base, vwap: null, trades: null }, schemaId: id1 });
-    expect(await consumerV2.decode(v2, newBytes)).toEqual({ value: { ...base, close: 190.9, vwap: 190.42, trades: 87 }, schemaId: id2 });
+    expect(await consumerV2.decode(v2, oldBytes)).toEqual({ value: { ...base, vwap: null, trades: null, final: null, adjusted: null }, schemaId: id1 });
+    expect(await consumerV2.decode(v2, newBytes)).toEqual({ value: { ...base, close: 190.9, vwap: 190.42, trades: 87, final: null, adjusted: null }, schemaId: id2 });
 
     // Confluent wire format: a stock Confluent client decodes both, each with its own writer schema.
     expect(newBytes[0]).toBe(0);
@@ -84,7 +85,7 @@ describe('price-update v1 ↔ v2 (real Schema Registry)', () => {
     const serde = createSerde(config);
     await serde.encode(v1, base); // version 1 first, as in production
     const bytes = await serde.encode(v2, base);
-    expect(await serde.decode(v2, bytes)).toMatchObject({ value: { ...base, vwap: null, trades: null } });
+    expect(await serde.decode(v2, bytes)).toMatchObject({ value: { ...base, vwap: null, trades: null, final: null, adjusted: null } });
     expect((await createSerde(config).decode(v1, bytes)).value).toEqual(base);
   });
 

@@ -24,7 +24,7 @@ const user = 'reg-user';
 const password = `pa:ss@${randomName('w').replace(/-/g, '')}`; // a ':' and an '@': URL-encoded in the URL
 const price: PriceUpdate = {
   symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 190.1, high: 191, low: 189.5, close: 190.7, volume: 12_345,
-  source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1, vwap: null, trades: null,
+  source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1, vwap: null, trades: null, final: null, adjusted: null,
 };
 const cacheDir = mkdtempSync(path.join(tmpdir(), 'registry-auth-'));
 let proxy: BasicAuthProxy;

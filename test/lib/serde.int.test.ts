@@ -25,7 +25,7 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'serde-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const price: PriceUpdate = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 190.1, high: 191, low: 189.5, close: 190.7, volume: 12_345,
-  source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1, vwap: 190.42, trades: 57 };
+  source: 'synthetic', ingestTime: 1_767_625_260_000, quality: 1, vwap: 190.42, trades: 57, final: null, adjusted: null };
 const event: MarketEvent = { id: 'ev-1', symbols: ['AAPL', 'MSFT'], headline: 'Apple and Microsoft', summary: null, source: 'Reuters',
   url: 'https://example.com/a', publishedAt: 1_767_625_200_000, category: 'STORY', ingestTime: 1_767_625_300_000 };
 const mutation: GraphMutation = {
