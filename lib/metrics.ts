@@ -46,6 +46,8 @@ export interface Metrics {
   /** An error worth alerting on; `kind` is a bounded class name or code (TransientError, KafkaJSConnectionError, …). */
   error(component: string, kind: string): void;
   sourceFetch(source: string, outcome: 'ok' | 'empty' | 'error'): void;
+  /** The price source chain's answering member changed from `from` to `to` (from null: the first answer, not a switch). */
+  sourceSwitch(from: string | null, to: string, chain: readonly string[]): void;
   circuitState(upstream: string, state: CircuitState): void;
   consumerLag(group: string, topic: string, partition: number, lag: number): void;
   groupStalled(group: string, stalled: boolean): void;
@@ -73,6 +75,8 @@ export const metricsDoc = [
   ['marketstream_dlq_records_total', 'counter', 'topic, reason', 'Records sent to <topic>.dlq; reason is the error class'],
   ['marketstream_errors_total', 'counter', 'component, kind', 'Errors by component and error class (store retries, failed sends, failed fetches)'],
   ['marketstream_source_fetches_total', 'counter', 'source, outcome', 'Source fetches: ok, empty or error'],
+  ['marketstream_source_switches_total', 'counter', 'from, to', 'Switches of the price source chain from one source to another (failover, and back)'],
+  ['marketstream_source_active', 'gauge', 'source', 'Price source chain: 1 for the source that answered the last poll, 0 for the others'],
   ['marketstream_circuit_state', 'gauge', 'upstream', 'Circuit breaker state: 0 closed, 1 half-open, 2 open'],
   ['marketstream_claude_requests_total', 'counter', 'model, outcome', 'Claude Messages API requests by outcome'],
   ['marketstream_claude_input_tokens_total', 'counter', 'model', 'Claude input tokens'],
@@ -108,6 +112,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const stale = counter('marketstream_stale_writes_refused_total', ['sink', 'topic']);
   const errors = counter('marketstream_errors_total', ['component', 'kind']);
   const fetches = counter('marketstream_source_fetches_total', ['source', 'outcome']);
+  const switches = counter('marketstream_source_switches_total', ['from', 'to']);
+  const activeSource = gauge('marketstream_source_active', ['source']);
   const circuit = gauge('marketstream_circuit_state', ['upstream']);
   const claudeRequests = counter('marketstream_claude_requests_total', ['model', 'outcome']);
   const claudeIn = counter('marketstream_claude_input_tokens_total', ['model']);
@@ -137,6 +143,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     deadLettered(topic, reason, n = 1) { if (n > 0) dlq.labels(topic, reason).inc(n); },
     error(component, kind) { errors.labels(component, kind).inc(); },
     sourceFetch(source, outcome) { fetches.labels(source, outcome).inc(); },
+    sourceSwitch(from, to, chain) {
+      if (from !== null) switches.labels(from, to).inc();
+      for (const s of chain) activeSource.labels(s).set(s === to ? 1 : 0);
+    },
     circuitState(upstream, state) { circuit.labels(upstream).set(CIRCUIT_VALUE[state]); },
     consumerLag(group, topic, partition, n) { lag.labels(group, topic, String(partition)).set(n); },
     groupStalled(group, is) { stalled.labels(group).set(is ? 1 : 0); },

@@ -6,15 +6,10 @@ import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import type { CircuitState } from '../../lib/resilience.ts';
 import { intervalMs, QUALITY, type PriceInterval } from '../../topics/price-update.ts';
 import { createYahooClient, yahooClientFields, type YahooClientDeps } from '../yahoo-client.ts';
-import type { HistoryRange, PriceFeed, RejectedInput } from './types.ts';
+import { createCursor, createHandOff, fetchEachSymbol, liveFeedFields, publishableBar, tickOf } from './live.ts';
+import type { HistoryRange, PriceFeed, RejectedInput, SourceHealth } from './types.ts';
 
-export const yahooConfigSchema = z.object({
-  mode: z.enum(['bars', 'quote']).default('bars')
-    .describe('bars: completed intraday bars (chart); quote: one tick per symbol with the session-to-date open/high/low and volume'),
-  barInterval: z.enum(['1m', '5m']).default('1m').describe('Interval of the intraday bars in bars mode'),
-  lookbackMinutes: z.number().int().min(1).max(60 * 24 * 7).default(15).describe('How far back each chart request reaches (covers missed polls)'),
-  ...yahooClientFields,
-});
+export const yahooConfigSchema = z.object({ ...liveFeedFields, ...yahooClientFields });
 export type YahooConfig = z.output<typeof yahooConfigSchema>;
 
 export interface YahooDeps extends YahooClientDeps {
@@ -25,6 +20,7 @@ export interface YahooSource extends PriceFeed {
   readonly name: 'yahoo';
   history(symbol: string, range: HistoryRange): Promise<PriceUpdate[]>;
   circuitState(): CircuitState;
+  health(): SourceHealth;
 }
 
 interface Bar { date: Date; open: number | null; high: number | null; low: number | null; close: number | null; volume: number | null }
@@ -33,11 +29,11 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
   const config = yahooConfigSchema.parse(input);
   const { yf, resilient, run, logger } = createYahooClient('yahoo', config, deps);
   const clock = deps.clock ?? Date.now;
-  // Per symbol: the newest event time whose publication Kafka acknowledged (moved by acknowledge(), never by fetch), so
-  // a poll repeats nothing that was published and everything that was not.
-  const lastEventTime = new Map<string, number>();
+  // A poll repeats nothing that was published and everything that was not (./live.ts).
+  const cursor = createCursor();
   const warnedMissing = new Set<string>();
-  let rejected: RejectedInput[] = [];
+  const rejected = createHandOff<RejectedInput>();
+  const failed = createHandOff<string>();
 
   // Yahoo's chart and quote answers carry neither a VWAP nor a trade count, so vwap and trades (price-update version 2)
   // stay unset (null) for Yahoo bars and ticks.
@@ -64,19 +60,10 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
         rejected.push({ reason: `quote for ${q.symbol} has no regularMarketPrice or regularMarketTime`, symbol: q.symbol, raw: q });
         continue;
       }
-      if (time <= (lastEventTime.get(q.symbol) ?? -Infinity)) continue; // unchanged since the last published poll (e.g. market closed)
-      const open = q.regularMarketOpen ?? price;
-      const complete = q.regularMarketOpen !== undefined && q.regularMarketDayHigh !== undefined && q.regularMarketDayLow !== undefined
-        && q.regularMarketVolume !== undefined;
-      // A tick's open/high/low are the session's to date, which include every price traded in it: Yahoo's day high/low
-      // often lag the last price (price 335.10, regularMarketDayHigh 334.54), so they are widened to take in the open and
-      // the price (schemas/README.md, "Ticks").
-      out.push({
-        symbol: q.symbol, interval: 'tick', eventTime: time,
-        open, high: Math.max(q.regularMarketDayHigh ?? -Infinity, open, price), low: Math.min(q.regularMarketDayLow ?? Infinity, open, price), close: price,
-        volume: q.regularMarketVolume ?? 0,
-        source: 'yahoo', ingestTime: now, quality: complete ? QUALITY.complete : QUALITY.filled,
-      });
+      if (!cursor.isNew(q.symbol, 'tick', time)) continue; // unchanged since the last published poll (e.g. market closed)
+      // Yahoo's day high/low often lag the last price (price 335.10, regularMarketDayHigh 334.54): tickOf widens them.
+      out.push(tickOf({ symbol: q.symbol, time, price, open: q.regularMarketOpen, high: q.regularMarketDayHigh, low: q.regularMarketDayLow,
+        volume: q.regularMarketVolume, source: 'yahoo', now }));
     }
     for (const s of symbols) {
       if (!seen.has(s) && !warnedMissing.has(s)) {
@@ -89,17 +76,14 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
 
   async function intradayBars(symbol: string, now: number): Promise<PriceUpdate[]> {
     const interval = config.barInterval;
-    const ms = intervalMs(interval);
     const chart = await run(
       () => yf.chart(symbol, { period1: new Date(now - config.lookbackMinutes * 60_000), period2: new Date(now), interval, includePrePost: false }),
       `chart ${symbol}`,
     );
     const out: PriceUpdate[] = [];
-    const last = lastEventTime.get(symbol) ?? -Infinity;
     for (const bar of chart.quotes) {
       const start = bar.date.getTime();
-      // Only whole, aligned bars that have ended: the last entry is often the bar in progress, stamped "now".
-      if (start % ms !== 0 || start + ms > now || start <= last) continue;
+      if (!publishableBar(config, cursor, symbol, start, now)) continue;
       const u = toUpdate(symbol, interval, start, bar, 'yahoo', now);
       if (u) out.push(u);
     }
@@ -112,11 +96,7 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
     async fetch(symbols, now) {
       if (symbols.length === 0) return [];
       if (config.mode === 'quote') return quotes(symbols, now);
-      const settled = await Promise.allSettled(symbols.map((s) => intradayBars(s, now)));
-      const failures = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ symbol: symbols[i], err: r.reason as unknown }] : []));
-      if (failures.length === symbols.length) throw failures[0]?.err;
-      for (const f of failures) logger.warn({ symbol: f.symbol, err: (f.err as Error)?.message }, 'Yahoo chart request failed; symbol skipped this poll');
-      return settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+      return fetchEachSymbol(symbols, (s) => intradayBars(s, now), { logger, provider: 'Yahoo chart', failed: failed.push });
     },
 
     async history(symbol, range) {
@@ -139,17 +119,17 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
       return out;
     },
 
-    acknowledge(records) {
-      for (const r of records) if (r.eventTime > (lastEventTime.get(r.symbol) ?? -Infinity)) lastEventTime.set(r.symbol, r.eventTime);
-    },
+    acknowledge: cursor.acknowledge,
 
-    takeRejected() {
-      const r = rejected;
-      rejected = [];
-      return r;
-    },
+    takeRejected: rejected.take,
+    takeFailedSymbols: failed.take,
 
     circuitState: () => resilient.state(),
+
+    health() {
+      const circuit = resilient.state();
+      return circuit === 'open' ? { circuit, available: false, reason: 'circuit open' } : { circuit, available: true };
+    },
 
     async close() {
       await resilient.shutdown();
