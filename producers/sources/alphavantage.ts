@@ -88,7 +88,7 @@ export function createAlphaVantageSource(input: z.input<typeof alphaVantageConfi
         rejected.push({ reason: `${what}: bar time ${JSON.stringify(stamp)} is not YYYY-MM-DD HH:MM:SS`, symbol, raw: { [stamp]: raw } });
         continue;
       }
-      if (!publishableBar(config, cursor, symbol, start, now)) continue;
+      if (!publishableBar(config, cursor, symbol, start, now, { lookback: true })) continue;
       const [open, high, low, close, volume] = ['1. open', '2. high', '3. low', '4. close', '5. volume'].map((k) => numberField(raw?.[k]));
       if (open === undefined || high === undefined || low === undefined || close === undefined || volume === undefined) {
         rejected.push({ reason: `${what}: bar ${stamp} lacks a number among open, high, low, close and volume`, symbol, raw: { [stamp]: raw } });

@@ -39,12 +39,17 @@ export function createCursor() {
 }
 export type Cursor = ReturnType<typeof createCursor>;
 
-/** The bars of a series that may be published at `now`: whole, aligned, ended, within the look-back, past the cursor. */
+/**
+ * Whether the bar starting at `start` may be published at `now`: whole, aligned, ended, past the cursor and, for a
+ * provider that answers more than was asked (a fixed count of bars), within the look-back. Yahoo's chart answers from
+ * the look-back's start already.
+ */
 export function publishableBar(config: Pick<LiveFeedConfig, 'barInterval' | 'lookbackMinutes'>, cursor: Cursor, symbol: string, start: number,
-  now: number): boolean {
+  now: number, o: { lookback: boolean }): boolean {
   const ms = intervalMs(config.barInterval);
   // The last entry is often the bar in progress, stamped with its start like the others.
-  return start % ms === 0 && start + ms <= now && start >= now - config.lookbackMinutes * 60_000 && cursor.isNew(symbol, config.barInterval, start);
+  if (start % ms !== 0 || start + ms > now || !cursor.isNew(symbol, config.barInterval, start)) return false;
+  return !o.lookback || start >= now - config.lookbackMinutes * 60_000;
 }
 
 /**

@@ -74,7 +74,7 @@ export function createTwelveDataSource(input: z.input<typeof twelveDataConfigSch
         rejected.push({ reason: `${what}: bar datetime ${JSON.stringify(stamp)} is not YYYY-MM-DD HH:MM:SS`, symbol, raw });
         continue;
       }
-      if (!publishableBar(config, cursor, symbol, start, now)) continue;
+      if (!publishableBar(config, cursor, symbol, start, now, { lookback: true })) continue;
       const [open, high, low, close] = [raw.open, raw.high, raw.low, raw.close].map(numberField);
       const volume = numberField(raw.volume);
       if (open === undefined || high === undefined || low === undefined || close === undefined) {

@@ -83,7 +83,7 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
     const out: PriceUpdate[] = [];
     for (const bar of chart.quotes) {
       const start = bar.date.getTime();
-      if (!publishableBar(config, cursor, symbol, start, now)) continue;
+      if (!publishableBar(config, cursor, symbol, start, now, { lookback: false })) continue;
       const u = toUpdate(symbol, interval, start, bar, 'yahoo', now);
       if (u) out.push(u);
     }
