@@ -52,7 +52,7 @@ export interface FakeServer {
 }
 
 export interface FakeMarket {
-  /** The virtual time that decides which bars exist (default: now). */
+  /** The time that decides which bars exist: the real clock until set. */
   now: number;
   yahoo: FakeServer;
   alphavantage: FakeServer;
@@ -138,7 +138,9 @@ const fixed = (n: number) => n.toFixed(4);
 
 export async function startFakeMarket(o: { limits?: { alphavantage?: { perMinute: number; perDay: number }; twelvedata?: { perMinute: number; perDay: number } };
   symbols?: readonly string[] } = {}): Promise<FakeMarket> {
-  const market = { now: Date.now() };
+  // The real clock until a test sets one.
+  let fixedNow: number | null = null;
+  const market = { get now() { return fixedNow ?? Date.now(); } };
   const known = (s: string) => !o.symbols || o.symbols.includes(s);
   /** Completed-or-in-progress 1m bars of `symbol` from `from` up to the virtual now. */
   const barsUpTo = (symbol: string, provider: Provider, count: number, until = market.now) => {
@@ -275,7 +277,7 @@ export async function startFakeMarket(o: { limits?: { alphavantage?: { perMinute
   const servers = { yahoo, alphavantage: av, twelvedata: td };
   return {
     get now() { return market.now; },
-    set now(t: number) { market.now = t; },
+    set now(t: number) { fixedNow = t; },
     ...servers,
     yahooFetch,
     rateLimitAnswers: () => [...av.limited, ...td.limited],
