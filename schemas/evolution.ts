@@ -11,7 +11,7 @@ export type SchemaChange =
   | { kind: 'type-changed'; record: string; field: string; from: string; to: string }
   | { kind: 'default-changed'; record: string; field: string; from?: unknown; to?: unknown }
   | { kind: 'record-added' | 'record-removed'; record: string }
-  | { kind: 'symbols-added'; record: string; symbols: string[] }
+  | { kind: 'symbols-added'; record: string; symbols: string[]; oldDefault?: string }
   | { kind: 'symbols-removed'; record: string; symbols: string[]; default?: string }
   | { kind: 'enum-default-changed'; record: string; from?: string; to?: string };
 
@@ -41,7 +41,10 @@ export function describeChange(c: SchemaChange): string {
         : `field ${c.record}.${c.field} default ${c.from === undefined ? 'added' : `changed from ${def(c.from)}`} → ${def(c.to)}`;
     case 'record-added': return `type ${c.record} added`;
     case 'record-removed': return `type ${c.record} removed`;
-    case 'symbols-added': return `enum ${c.record}: symbols added ${c.symbols.join(', ')}`;
+    case 'symbols-added':
+      // avsc resolves a writer's enum into the reader's once per schema: a reader without a default refuses every record.
+      return `enum ${c.record}: symbols added ${c.symbols.join(', ')}${c.oldDefault === undefined ? ' (code built on the previous version cannot read '
+        + 'any record written with this one, its enum having no default: upgrade consumers before producers)' : ''}`;
     case 'symbols-removed':
       return `enum ${c.record}: symbols removed ${c.symbols.join(', ')} (${c.default === undefined ? 'old records holding them cannot be read'
         : `old records holding them read as ${c.default}`})`;
@@ -66,7 +69,7 @@ export function diffSchemas(before: AvroSchemaJson, after: AvroSchemaJson): Sche
       const added = ns.filter((s) => !os.includes(s));
       const removed = os.filter((s) => !ns.includes(s));
       const [od, nd] = [o.default as string | undefined, n.default as string | undefined];
-      if (added.length) out.push({ kind: 'symbols-added', record: short, symbols: added });
+      if (added.length) out.push({ kind: 'symbols-added', record: short, symbols: added, ...(od === undefined ? {} : { oldDefault: od }) });
       if (removed.length) out.push({ kind: 'symbols-removed', record: short, symbols: removed, ...(nd === undefined ? {} : { default: nd }) });
       if (od !== nd) out.push({ kind: 'enum-default-changed', record: short, ...(od === undefined ? {} : { from: od }), ...(nd === undefined ? {} : { to: nd }) });
     }

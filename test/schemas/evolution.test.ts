@@ -43,7 +43,8 @@ describe('schema evolution', () => {
       'field Bar.close default added → 0',
       'field Bar.venue added (null | Venue, default null): old records read as null',
       'field Bar.note removed (was null | string, default null)',
-      'enum Side: symbols added SHORT',
+      'enum Side: symbols added SHORT (code built on the previous version cannot read any record written with this one, its enum having no default: '
+        + 'upgrade consumers before producers)',
       'type Venue added',
     ]);
     expect(typeLabel({ type: 'long', logicalType: 'timestamp-millis' })).toBe('long (timestamp-millis)');
@@ -71,11 +72,13 @@ describe('schema evolution', () => {
     const v2 = withSource(({ default: _, ...e }) => ({ ...e, symbols: ['yahoo', 'synthetic', 'file', 'backfill'] }));
     expect(backwardProblem(v2, v3)).toBeNull();
     expect(diffSchemas(v2, v3).map(describeChange)).toEqual([
-      'enum PriceSource: symbols added alphavantage, twelvedata, unknown',
+      'enum PriceSource: symbols added alphavantage, twelvedata, unknown (code built on the previous version cannot read any record written with this '
+        + 'one, its enum having no default: upgrade consumers before producers)',
       'enum PriceSource default added → unknown: a reader of it reads a symbol it does not know as unknown',
     ]);
     // A later version with a source this one does not know (polygon): version 3 reads its records as unknown.
     const later = withSource((e) => ({ ...e, symbols: [...e.symbols, 'polygon'] }));
+    expect(diffSchemas(v3, later).map(describeChange)).toEqual(['enum PriceSource: symbols added polygon']); // version 3 has a default
     const bar = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 1, high: 1, low: 1, close: 1, volume: 0, source: 'polygon',
       ingestTime: 1_767_625_260_000, quality: 1, vwap: null, trades: null };
     const written = parseSchema(later).toBuffer(bar);
