@@ -8,7 +8,9 @@ import { errorMessage, ProviderError, RateLimitedError } from '../lib/errors.ts'
 import type { Logger } from '../lib/logger.ts';
 import { createRateBudget, type RateBudget } from '../lib/rate-budget.ts';
 import { createResilience, resilienceConfigSchema, type CircuitListener, type Resilient } from '../lib/resilience.ts';
-import type { SourceHealth } from './sources/types.ts';
+import type { PriceUpdate } from '../schemas/types.generated.ts';
+import { createCursor, createHandOff, fetchEachSymbol, type Cursor } from './sources/live.ts';
+import type { PriceFeed, RejectedInput, SourceHealth } from './sources/types.ts';
 
 export interface ProviderDefaults {
   baseUrl: string;
@@ -169,5 +171,39 @@ export function createProviderClient(spec: ProviderSpec, config: ProviderClientC
       return { circuit, available: true, rateLimit };
     },
     close: () => resilient.shutdown(),
+  };
+}
+
+/** What a provider source makes of one symbol's answer: its bars or its tick, past the cursor; unreadable input rejected. */
+export interface ProviderReads {
+  bars(symbol: string, now: number): Promise<PriceUpdate[]>;
+  quote(symbol: string, now: number): Promise<PriceUpdate[]>;
+}
+
+/** A provider's price source, by its name. */
+export type ProviderSource<N extends ProviderSpec['name']> = PriceFeed & { readonly name: N; health(): SourceHealth };
+
+/**
+ * A provider's price source: each symbol asked on its own (one request each, the client pacing them), in bars or quote
+ * mode; the cursor, the rejected inputs and the failed symbols handed over as the PriceFeed contract says.
+ */
+export function createProviderFeed<N extends ProviderSpec['name']>(spec: Pick<ProviderSpec, 'label'> & { name: N }, client: ProviderClient,
+  mode: 'bars' | 'quote', reads: (o: { cursor: Cursor; reject: (r: RejectedInput) => void }) => ProviderReads): ProviderSource<N> {
+  const cursor = createCursor();
+  const rejected = createHandOff<RejectedInput>();
+  const failed = createHandOff<string>();
+  const read = reads({ cursor, reject: rejected.push });
+  return {
+    name: spec.name,
+    async fetch(symbols, now) {
+      if (symbols.length === 0) return [];
+      const one = mode === 'quote' ? (s: string) => read.quote(s, now) : (s: string) => read.bars(s, now);
+      return fetchEachSymbol(symbols, one, { logger: client.logger, provider: spec.label, failed: failed.push });
+    },
+    acknowledge: cursor.acknowledge,
+    takeRejected: rejected.take,
+    takeFailedSymbols: failed.take,
+    health: () => client.health(),
+    close: () => client.close(),
   };
 }

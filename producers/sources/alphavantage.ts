@@ -11,10 +11,10 @@ import { isTimeZone } from '../../lib/time-zone.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { QUALITY } from '../../topics/price-update.ts';
 import {
-  createProviderClient, providerBadRequest, providerClientFields, providerRefused, providerUnavailable, type ProviderClientDeps, type ProviderSpec,
+  createProviderClient, createProviderFeed, providerBadRequest, providerClientFields, providerRefused, providerUnavailable, type ProviderClientDeps,
+  type ProviderSource, type ProviderSpec,
 } from '../provider-client.ts';
-import { createCursor, createHandOff, fetchEachSymbol, liveFeedFields, numberField, parseWallTime, publishableBar, tickOf } from './live.ts';
-import type { PriceFeed, RejectedInput, SourceHealth } from './types.ts';
+import { liveFeedFields, numberField, parseWallTime, publishableBar, tickOf } from './live.ts';
 
 
 export const alphaVantageConfigSchema = z.object({
@@ -25,10 +25,7 @@ export const alphaVantageConfigSchema = z.object({
 });
 export type AlphaVantageConfig = z.output<typeof alphaVantageConfigSchema>;
 
-export interface AlphaVantageSource extends PriceFeed {
-  readonly name: 'alphavantage';
-  health(): SourceHealth;
-}
+export type AlphaVantageSource = ProviderSource<'alphavantage'>;
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -64,74 +61,60 @@ const spec: ProviderSpec = {
 export function createAlphaVantageSource(input: z.input<typeof alphaVantageConfigSchema>, deps: ProviderClientDeps): AlphaVantageSource {
   const config = alphaVantageConfigSchema.parse(input);
   const client = createProviderClient(spec, config, deps);
-  const { logger } = client;
-  const cursor = createCursor();
   const avInterval = config.barInterval === '1m' ? '1min' : '5min';
-  const rejected = createHandOff<RejectedInput>();
-  const failed = createHandOff<string>();
+  return createProviderFeed({ name: 'alphavantage', label: spec.label }, client, config.mode, ({ cursor, reject }) => {
 
-  async function intradayBars(symbol: string, now: number): Promise<PriceUpdate[]> {
-    const what = `TIME_SERIES_INTRADAY ${symbol}`;
-    const body = await client.get('/query', {
-      function: 'TIME_SERIES_INTRADAY', symbol, interval: avInterval, outputsize: 'compact', extended_hours: 'false', datatype: 'json',
-      ...(config.entitlement === 'none' ? {} : { entitlement: config.entitlement }),
-    }, what) as Record<string, unknown>;
-    const series = body[`Time Series (${avInterval})`];
-    if (typeof series !== 'object' || series === null) throw providerUnavailable(spec, `${what}: answer has no "Time Series (${avInterval})"`, 200);
-    const meta = (body['Meta Data'] ?? {}) as Record<string, unknown>;
-    const zone = typeof meta['6. Time Zone'] === 'string' && isTimeZone(meta['6. Time Zone']) ? meta['6. Time Zone'] : 'US/Eastern';
-    const out: PriceUpdate[] = [];
-    // The stamps are the bars' starts in exchange time (the last bar of a session is stamped 15:59 for 1min).
-    for (const [stamp, raw] of Object.entries(series as Record<string, Record<string, unknown>>)) {
-      const start = parseWallTime(stamp, zone);
-      if (!Number.isFinite(start)) {
-        rejected.push({ reason: `${what}: bar time ${JSON.stringify(stamp)} is not YYYY-MM-DD HH:MM:SS`, symbol, raw: { [stamp]: raw } });
-        continue;
+    async function intradayBars(symbol: string, now: number): Promise<PriceUpdate[]> {
+      const what = `TIME_SERIES_INTRADAY ${symbol}`;
+      const body = await client.get('/query', {
+        function: 'TIME_SERIES_INTRADAY', symbol, interval: avInterval, outputsize: 'compact', extended_hours: 'false', datatype: 'json',
+        ...(config.entitlement === 'none' ? {} : { entitlement: config.entitlement }),
+      }, what) as Record<string, unknown>;
+      const series = body[`Time Series (${avInterval})`];
+      if (typeof series !== 'object' || series === null) throw providerUnavailable(spec, `${what}: answer has no "Time Series (${avInterval})"`, 200);
+      const meta = (body['Meta Data'] ?? {}) as Record<string, unknown>;
+      const zone = typeof meta['6. Time Zone'] === 'string' && isTimeZone(meta['6. Time Zone']) ? meta['6. Time Zone'] : 'US/Eastern';
+      const out: PriceUpdate[] = [];
+      // The stamps are the bars' starts in exchange time (the last bar of a session is stamped 15:59 for 1min).
+      for (const [stamp, raw] of Object.entries(series as Record<string, Record<string, unknown>>)) {
+        const start = parseWallTime(stamp, zone);
+        if (!Number.isFinite(start)) {
+          reject({ reason: `${what}: bar time ${JSON.stringify(stamp)} is not YYYY-MM-DD HH:MM:SS`, symbol, raw: { [stamp]: raw } });
+          continue;
+        }
+        if (!publishableBar(config, cursor, symbol, start, now, { lookback: true })) continue;
+        const [open, high, low, close, volume] = ['1. open', '2. high', '3. low', '4. close', '5. volume'].map((k) => numberField(raw?.[k]));
+        if (open === undefined || high === undefined || low === undefined || close === undefined || volume === undefined) {
+          reject({ reason: `${what}: bar ${stamp} lacks a number among open, high, low, close and volume`, symbol, raw: { [stamp]: raw } });
+          continue;
+        }
+        out.push({ symbol, interval: config.barInterval, eventTime: start, open, high, low, close, volume, source: 'alphavantage', ingestTime: now,
+          quality: QUALITY.complete });
       }
-      if (!publishableBar(config, cursor, symbol, start, now, { lookback: true })) continue;
-      const [open, high, low, close, volume] = ['1. open', '2. high', '3. low', '4. close', '5. volume'].map((k) => numberField(raw?.[k]));
-      if (open === undefined || high === undefined || low === undefined || close === undefined || volume === undefined) {
-        rejected.push({ reason: `${what}: bar ${stamp} lacks a number among open, high, low, close and volume`, symbol, raw: { [stamp]: raw } });
-        continue;
+      return out.sort((a, b) => a.eventTime - b.eventTime);
+    }
+
+    async function quote(symbol: string, now: number): Promise<PriceUpdate[]> {
+      const what = `GLOBAL_QUOTE ${symbol}`;
+      const body = await client.get('/query', { function: 'GLOBAL_QUOTE', symbol, datatype: 'json' }, what) as Record<string, unknown>;
+      const q = body['Global Quote'] as Record<string, unknown> | undefined;
+      // An unknown symbol answers an empty quote: the request's fault, so the chain may ask the next source.
+      if (typeof q !== 'object' || q === null || Object.keys(q).length === 0) throw providerBadRequest(spec, `${what}: no quote for this symbol`, 200);
+      const price = numberField(q['05. price']);
+      const day = typeof q['07. latest trading day'] === 'string' ? q['07. latest trading day'] : '';
+      if (price === undefined || !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
+        reject({ reason: `${what}: quote has no price or latest trading day`, symbol, raw: q });
+        return [];
       }
-      out.push({ symbol, interval: config.barInterval, eventTime: start, open, high, low, close, volume, source: 'alphavantage', ingestTime: now,
-        quality: QUALITY.complete });
+      // GLOBAL_QUOTE carries no trade time, only the day: while that day's session trades, the tick is stamped with the
+      // second it was fetched; after the close, with the close, so the polls after it repeat nothing.
+      const session = US_CALENDAR.session(day);
+      const time = session && now >= session.open && now < session.close ? Math.floor(now / 1000) * 1000 : Math.min(sessionCloseUtc(day), now);
+      if (!cursor.isNew(symbol, 'tick', time)) return [];
+      return [tickOf({ symbol, time, price, open: numberField(q['02. open']), high: numberField(q['03. high']), low: numberField(q['04. low']),
+        volume: numberField(q['06. volume']), source: 'alphavantage', now })];
     }
-    return out.sort((a, b) => a.eventTime - b.eventTime);
-  }
 
-  async function quote(symbol: string, now: number): Promise<PriceUpdate[]> {
-    const what = `GLOBAL_QUOTE ${symbol}`;
-    const body = await client.get('/query', { function: 'GLOBAL_QUOTE', symbol, datatype: 'json' }, what) as Record<string, unknown>;
-    const q = body['Global Quote'] as Record<string, unknown> | undefined;
-    // An unknown symbol answers an empty quote: the request's fault, so the chain may ask the next source.
-    if (typeof q !== 'object' || q === null || Object.keys(q).length === 0) throw providerBadRequest(spec, `${what}: no quote for this symbol`, 200);
-    const price = numberField(q['05. price']);
-    const day = typeof q['07. latest trading day'] === 'string' ? q['07. latest trading day'] : '';
-    if (price === undefined || !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
-      rejected.push({ reason: `${what}: quote has no price or latest trading day`, symbol, raw: q });
-      return [];
-    }
-    // GLOBAL_QUOTE carries no trade time, only the day: while that day's session trades, the tick is stamped with the
-    // second it was fetched; after the close, with the close, so the polls after it repeat nothing.
-    const session = US_CALENDAR.session(day);
-    const time = session && now >= session.open && now < session.close ? Math.floor(now / 1000) * 1000 : Math.min(sessionCloseUtc(day), now);
-    if (!cursor.isNew(symbol, 'tick', time)) return [];
-    return [tickOf({ symbol, time, price, open: numberField(q['02. open']), high: numberField(q['03. high']), low: numberField(q['04. low']),
-      volume: numberField(q['06. volume']), source: 'alphavantage', now })];
-  }
-
-  return {
-    name: 'alphavantage',
-    async fetch(symbols, now) {
-      if (symbols.length === 0) return [];
-      const one = config.mode === 'quote' ? (s: string) => quote(s, now) : (s: string) => intradayBars(s, now);
-      return fetchEachSymbol(symbols, one, { logger, provider: 'Alpha Vantage', failed: failed.push });
-    },
-    acknowledge: cursor.acknowledge,
-    takeRejected: rejected.take,
-    takeFailedSymbols: failed.take,
-    health: () => client.health(),
-    close: () => client.close(),
-  };
+    return { bars: intradayBars, quote };
+  });
 }

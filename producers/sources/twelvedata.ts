@@ -8,10 +8,10 @@ import { RateLimitedError } from '../../lib/errors.ts';
 import type { PriceUpdate } from '../../schemas/types.generated.ts';
 import { intervalMs, QUALITY } from '../../topics/price-update.ts';
 import {
-  createProviderClient, providerBadRequest, providerClientFields, providerRefused, providerUnavailable, type ProviderClientDeps, type ProviderSpec,
+  createProviderClient, createProviderFeed, providerBadRequest, providerClientFields, providerRefused, providerUnavailable, type ProviderClientDeps,
+  type ProviderSource, type ProviderSpec,
 } from '../provider-client.ts';
-import { createCursor, createHandOff, fetchEachSymbol, liveFeedFields, numberField, parseWallTime, publishableBar, tickOf } from './live.ts';
-import type { PriceFeed, RejectedInput, SourceHealth } from './types.ts';
+import { liveFeedFields, numberField, parseWallTime, publishableBar, tickOf } from './live.ts';
 
 
 export const twelveDataConfigSchema = z.object({
@@ -20,10 +20,7 @@ export const twelveDataConfigSchema = z.object({
 });
 export type TwelveDataConfig = z.output<typeof twelveDataConfigSchema>;
 
-export interface TwelveDataSource extends PriceFeed {
-  readonly name: 'twelvedata';
-  health(): SourceHealth;
-}
+export type TwelveDataSource = ProviderSource<'twelvedata'>;
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -53,67 +50,52 @@ const spec: ProviderSpec = {
 export function createTwelveDataSource(input: z.input<typeof twelveDataConfigSchema>, deps: ProviderClientDeps): TwelveDataSource {
   const config = twelveDataConfigSchema.parse(input);
   const client = createProviderClient(spec, config, deps);
-  const { logger } = client;
-  const cursor = createCursor();
   const tdInterval = config.barInterval === '1m' ? '1min' : '5min';
   // Enough bars to cover the look-back, plus the one in progress.
   const outputsize = Math.min(5000, Math.ceil((config.lookbackMinutes * MINUTE) / intervalMs(config.barInterval)) + 1);
-  const rejected = createHandOff<RejectedInput>();
-  const failed = createHandOff<string>();
-
-  async function intradayBars(symbol: string, now: number): Promise<PriceUpdate[]> {
-    const what = `time_series ${symbol}`;
-    const body = await client.get('/time_series', { symbol, interval: tdInterval, outputsize: String(outputsize), timezone: 'UTC', format: 'JSON' },
-      what) as Record<string, unknown>;
-    if (!Array.isArray(body.values)) throw providerUnavailable(spec, `${what}: answer has no "values"`, 200);
-    const out: PriceUpdate[] = [];
-    for (const raw of body.values as Array<Record<string, unknown>>) {
-      const stamp = typeof raw?.datetime === 'string' ? raw.datetime : '';
-      const start = parseWallTime(stamp, 'UTC'); // asked with timezone=UTC; a bar's datetime is its start
-      if (!Number.isFinite(start)) {
-        rejected.push({ reason: `${what}: bar datetime ${JSON.stringify(stamp)} is not YYYY-MM-DD HH:MM:SS`, symbol, raw });
-        continue;
+  return createProviderFeed({ name: 'twelvedata', label: spec.label }, client, config.mode, ({ cursor, reject }) => {
+    async function intradayBars(symbol: string, now: number): Promise<PriceUpdate[]> {
+      const what = `time_series ${symbol}`;
+      const body = await client.get('/time_series', { symbol, interval: tdInterval, outputsize: String(outputsize), timezone: 'UTC', format: 'JSON' },
+        what) as Record<string, unknown>;
+      if (!Array.isArray(body.values)) throw providerUnavailable(spec, `${what}: answer has no "values"`, 200);
+      const out: PriceUpdate[] = [];
+      for (const raw of body.values as Array<Record<string, unknown>>) {
+        const stamp = typeof raw?.datetime === 'string' ? raw.datetime : '';
+        const start = parseWallTime(stamp, 'UTC'); // asked with timezone=UTC; a bar's datetime is its start
+        if (!Number.isFinite(start)) {
+          reject({ reason: `${what}: bar datetime ${JSON.stringify(stamp)} is not YYYY-MM-DD HH:MM:SS`, symbol, raw });
+          continue;
+        }
+        if (!publishableBar(config, cursor, symbol, start, now, { lookback: true })) continue;
+        const [open, high, low, close] = [raw.open, raw.high, raw.low, raw.close].map(numberField);
+        const volume = numberField(raw.volume);
+        if (open === undefined || high === undefined || low === undefined || close === undefined) {
+          reject({ reason: `${what}: bar ${stamp} lacks a number among open, high, low and close`, symbol, raw });
+          continue;
+        }
+        out.push({ symbol, interval: config.barInterval, eventTime: start, open, high, low, close, volume: volume ?? 0, source: 'twelvedata',
+          ingestTime: now, quality: volume === undefined ? QUALITY.filled : QUALITY.complete });
       }
-      if (!publishableBar(config, cursor, symbol, start, now, { lookback: true })) continue;
-      const [open, high, low, close] = [raw.open, raw.high, raw.low, raw.close].map(numberField);
-      const volume = numberField(raw.volume);
-      if (open === undefined || high === undefined || low === undefined || close === undefined) {
-        rejected.push({ reason: `${what}: bar ${stamp} lacks a number among open, high, low and close`, symbol, raw });
-        continue;
+      return out.sort((a, b) => a.eventTime - b.eventTime);
+    }
+
+    async function quote(symbol: string, now: number): Promise<PriceUpdate[]> {
+      const what = `quote ${symbol}`;
+      const q = await client.get('/quote', { symbol, format: 'JSON' }, what) as Record<string, unknown>;
+      const price = numberField(q.close);
+      // last_quote_at: the last minute candle's time; timestamp: the start of the quote's (daily) candle.
+      const seconds = numberField(q.last_quote_at) ?? numberField(q.timestamp);
+      if (price === undefined || seconds === undefined) {
+        reject({ reason: `${what}: quote has no close or timestamp`, symbol, raw: q });
+        return [];
       }
-      out.push({ symbol, interval: config.barInterval, eventTime: start, open, high, low, close, volume: volume ?? 0, source: 'twelvedata',
-        ingestTime: now, quality: volume === undefined ? QUALITY.filled : QUALITY.complete });
+      const time = Math.min(seconds * 1000, now);
+      if (!cursor.isNew(symbol, 'tick', time)) return [];
+      return [tickOf({ symbol, time, price, open: numberField(q.open), high: numberField(q.high), low: numberField(q.low), volume: numberField(q.volume),
+        source: 'twelvedata', now })];
     }
-    return out.sort((a, b) => a.eventTime - b.eventTime);
-  }
 
-  async function quote(symbol: string, now: number): Promise<PriceUpdate[]> {
-    const what = `quote ${symbol}`;
-    const q = await client.get('/quote', { symbol, format: 'JSON' }, what) as Record<string, unknown>;
-    const price = numberField(q.close);
-    // last_quote_at: the last minute candle's time; timestamp: the start of the quote's (daily) candle.
-    const seconds = numberField(q.last_quote_at) ?? numberField(q.timestamp);
-    if (price === undefined || seconds === undefined) {
-      rejected.push({ reason: `${what}: quote has no close or timestamp`, symbol, raw: q });
-      return [];
-    }
-    const time = Math.min(seconds * 1000, now);
-    if (!cursor.isNew(symbol, 'tick', time)) return [];
-    return [tickOf({ symbol, time, price, open: numberField(q.open), high: numberField(q.high), low: numberField(q.low), volume: numberField(q.volume),
-      source: 'twelvedata', now })];
-  }
-
-  return {
-    name: 'twelvedata',
-    async fetch(symbols, now) {
-      if (symbols.length === 0) return [];
-      const one = config.mode === 'quote' ? (s: string) => quote(s, now) : (s: string) => intradayBars(s, now);
-      return fetchEachSymbol(symbols, one, { logger, provider: 'Twelve Data', failed: failed.push });
-    },
-    acknowledge: cursor.acknowledge,
-    takeRejected: rejected.take,
-    takeFailedSymbols: failed.take,
-    health: () => client.health(),
-    close: () => client.close(),
-  };
+    return { bars: intradayBars, quote };
+  });
 }
