@@ -103,7 +103,8 @@ export class ProviderError extends MarketstreamError {
   /** The HTTP status, or the provider's own error code; null when no answer came (connection refused, timeout). */
   readonly status: number | null;
   readonly countsAgainstCircuit: boolean;
-  constructor(provider: string, message: string, o: { code: string; retriable: boolean; countsAgainstCircuit: boolean; status?: number | null; cause?: unknown }) {
+  constructor(provider: string, message: string,
+    o: { code: string; retriable: boolean; countsAgainstCircuit: boolean; status?: number | null; cause?: unknown }) {
     super(o.code, message, { retriable: o.retriable, cause: o.cause });
     this.provider = provider;
     this.status = o.status ?? null;

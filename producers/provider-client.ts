@@ -90,7 +90,9 @@ export function providerBadRequest(spec: Pick<ProviderSpec, 'name' | 'label'>, m
 /** The generic reading of a status the provider's own shapes did not explain. */
 function statusProblem(spec: ProviderSpec, { status }: ProviderAnswer, what: string, now: number): Error | null {
   if (status >= 200 && status < 300) return null;
-  if (status === 429) return new RateLimitedError(spec.name, `${spec.label} ${what}: answered 429 Too Many Requests`, { until: now + MINUTE, byProvider: true });
+  if (status === 429) {
+    return new RateLimitedError(spec.name, `${spec.label} ${what}: answered 429 Too Many Requests`, { until: now + MINUTE, byProvider: true });
+  }
   if (status === 401 || status === 403) return providerRefused(spec, `${what}: answered ${status} (API key or plan refused)`, status);
   if (status >= 500) return providerUnavailable(spec, `${what}: answered ${status}`, status);
   return providerBadRequest(spec, `${what}: answered ${status}`, status);

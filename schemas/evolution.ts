@@ -71,7 +71,9 @@ export function diffSchemas(before: AvroSchemaJson, after: AvroSchemaJson): Sche
       const [od, nd] = [o.default as string | undefined, n.default as string | undefined];
       if (added.length) out.push({ kind: 'symbols-added', record: short, symbols: added, ...(od === undefined ? {} : { oldDefault: od }) });
       if (removed.length) out.push({ kind: 'symbols-removed', record: short, symbols: removed, ...(nd === undefined ? {} : { default: nd }) });
-      if (od !== nd) out.push({ kind: 'enum-default-changed', record: short, ...(od === undefined ? {} : { from: od }), ...(nd === undefined ? {} : { to: nd }) });
+      if (od !== nd) {
+        out.push({ kind: 'enum-default-changed', record: short, ...(od === undefined ? {} : { from: od }), ...(nd === undefined ? {} : { to: nd }) });
+      }
     }
     if (!isRecord(n) || !isRecord(o)) continue;
     const ofields = new Map((o.fields as Json[]).map((f) => [f.name as string, f]));

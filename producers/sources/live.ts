@@ -64,7 +64,8 @@ export async function fetchEachSymbol(symbols: readonly string[], fetchOne: (sym
   if (failures.length > 0 && failures.length === symbols.length) throw failures[0]!.err;
   for (const f of failures) {
     o.failed(f.symbol);
-    o.logger.warn({ symbol: f.symbol, err: errorMessage(f.err) }, `${o.provider} request failed for this symbol: left to the next source of a chain, or to the next poll`);
+    o.logger.warn({ symbol: f.symbol, err: errorMessage(f.err) },
+      `${o.provider} request failed for this symbol: left to the next source of a chain, or to the next poll`);
   }
   return settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
 }

@@ -9,7 +9,6 @@
 // shapes), so a test can see that no client ever went past them.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { wallTimeToUtc, zoneOffsetMs } from '../../lib/time-zone.ts';
 import { yahooFixture } from './fake-yahoo.ts';
 
@@ -69,12 +68,28 @@ export const FAKE_KEYS = { alphavantage: 'av-test-key-123', twelvedata: 'td-test
 type Answer = { status: number; body: unknown; headers?: Record<string, string | string[]> };
 type Handler = (call: RecordedCall) => Answer;
 
-async function listen(server: http.Server, port = 0): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
+/**
+ * Listens on `port`, or on a free one below the ephemeral range (32768 and up on Linux) when none is given: a stopped
+ * server's port must stay refused, and a port that listen(0) handed out could go to another test's server meanwhile.
+ */
+async function listen(server: http.Server, port?: number): Promise<number> {
+  const attempt = (p: number) => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen(p, '127.0.0.1', () => { server.off('error', reject); resolve(); });
   });
-  return (server.address() as AddressInfo).port;
+  if (port !== undefined) {
+    await attempt(port);
+    return port;
+  }
+  for (;;) {
+    const p = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      await attempt(p);
+      return p;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'EADDRINUSE') throw err;
+    }
+  }
 }
 
 type Served = FakeServer;
@@ -83,7 +98,7 @@ async function startServer(provider: Provider, handler: (s: Served) => Handler):
   const calls: RecordedCall[] = [];
   const data: RecordedCall[] = [];
   let server: http.Server | null = null;
-  let port = 0;
+  let port: number | undefined;
   const self: Served = {
     provider, calls, limited: [], fail: 'ok', url: '',
     dataCalls: () => data,
@@ -136,8 +151,9 @@ function easternStamp(t: number): string {
 const utcStamp = (t: number) => new Date(t).toISOString().slice(0, 19).replace('T', ' ');
 const fixed = (n: number) => n.toFixed(4);
 
-export async function startFakeMarket(o: { limits?: { alphavantage?: { perMinute: number; perDay: number }; twelvedata?: { perMinute: number; perDay: number } };
-  symbols?: readonly string[] } = {}): Promise<FakeMarket> {
+type Limit = { perMinute: number; perDay: number };
+
+export async function startFakeMarket(o: { limits?: { alphavantage?: Limit; twelvedata?: Limit }; symbols?: readonly string[] } = {}): Promise<FakeMarket> {
   // The real clock until a test sets one.
   let fixedNow: number | null = null;
   const market = { get now() { return fixedNow ?? Date.now(); } };
@@ -214,7 +230,8 @@ export async function startFakeMarket(o: { limits?: { alphavantage?: { perMinute
       } } };
     }
     if (fn !== 'TIME_SERIES_INTRADAY' || call.query.get('interval') !== '1min') {
-      return { status: 200, body: { 'Error Message': `Invalid API call. Please retry or visit the documentation (https://www.alphavantage.co/documentation/) for ${fn}.` } };
+      const message = `Invalid API call. Please retry or visit the documentation (https://www.alphavantage.co/documentation/) for ${fn}.`;
+      return { status: 200, body: { 'Error Message': message } };
     }
     // compact: the latest 100 bars, newest first, stamped with their start in US/Eastern; the newest may be in progress.
     const bars = barsUpTo(symbol, 'alphavantage', 100).reverse();

@@ -128,7 +128,8 @@ function withSourceEnum(name: string, change: (e: SourceEnum) => SourceEnum): st
 }
 
 describe('price-update version 3: PriceSource gains alphavantage, twelvedata and a default (real Schema Registry)', () => {
-  it('registers after version 2 under BACKWARD; reads version 2 records, and a later version\'s new source as unknown; version 2 code cannot read it', async () => {
+  it('registers after version 2 under BACKWARD; reads version 2 records, and a later version\'s new source as unknown; version 2 code cannot read it',
+    async () => {
     const name = randomName('test-evolve-enum');
     const v3 = withName(priceUpdates, name);
     subjects.push(v3.subject);

@@ -96,7 +96,8 @@ describe('price source chain: yahoo → alphavantage → twelvedata, into Postgr
   /** One poll at `minute`:05 past 10:00 New York (the bar of `minute` in progress, the one before it just complete). */
   const poll = (minute: number) => { market.now = sessionTime(minute, 5); return producer.publishOnce(market.now); };
   const health = async () => (await (await fetch(`${obs.url}/health`)).json()) as { circuits: Record<string, { state: string }>; sources: SourceChainStatus };
-  const halfOpen = () => waitFor(async () => (await health()).circuits.yahoo!.state === 'half-open', { what: 'yahoo half-open', timeoutMs: 10_000, intervalMs: 25 });
+  const halfOpen = () => waitFor(async () => (await health()).circuits.yahoo!.state === 'half-open',
+    { what: 'yahoo half-open', timeoutMs: 10_000, intervalMs: 25 });
   const switchLines = () => lines.map((l) => JSON.parse(l) as { msg: string; from?: string; to?: string })
     .filter((l) => l.msg.startsWith('price source switched')).map((l) => `${l.from} → ${l.to}`);
 
@@ -183,7 +184,9 @@ describe('price source chain: yahoo → alphavantage → twelvedata, into Postgr
     const records = await readTopic(kafka, topics.prices!.name);
     expect(records).toHaveLength(2 * 20);
     const serde = createSerde(config);
-    const decoded = await Promise.all(records.map(async (r) => ({ header: r.headers.source?.toString(), value: (await serde.decode(topics.prices!, r.value!)).value })));
+    const decoded = await Promise.all(records.map(async (r) => ({
+      header: r.headers.source?.toString(), value: (await serde.decode(topics.prices!, r.value!)).value,
+    })));
     for (const d of decoded) expect(d.header).toBe(d.value.source);
 
     // PostgreSQL: 10:06 … 10:25 for both symbols, once each, none missing; each row the bar of the provider that produced it.

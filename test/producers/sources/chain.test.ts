@@ -31,7 +31,8 @@ let market: FakeMarket;
 let chain: SourceChain | undefined;
 beforeEach(async () => {
   vi.spyOn(console, 'error').mockImplementation(() => {});
-  market = await startFakeMarket({ symbols: ['AAPL', 'MSFT'], limits: { alphavantage: { perMinute: 100, perDay: 100 }, twelvedata: { perMinute: 100, perDay: 100 } } });
+  const roomy = { perMinute: 100, perDay: 100 };
+  market = await startFakeMarket({ symbols: ['AAPL', 'MSFT'], limits: { alphavantage: roomy, twelvedata: roomy } });
   lines.length = 0;
 });
 afterEach(async () => {
@@ -127,7 +128,8 @@ describe('source chain', () => {
     market.twelvedata.fail = 'bad-key';
     await expect(c.fetch(['AAPL'], sessionTime(41, 5))).rejects.toThrow(TransientError);
     await expect(c.fetch(['AAPL'], sessionTime(41, 5))).rejects.toThrow(
-      /^no price source answered: alphavantage: rate limit reached; next call at \S+; twelvedata: (Twelve Data time_series AAPL: 401|circuit for twelvedata is open)/);
+      new RegExp('^no price source answered: alphavantage: rate limit reached; next call at \\S+; '
+        + 'twelvedata: (Twelve Data time_series AAPL: 401|circuit for twelvedata is open)'));
     expect(market.alphavantage.calls.length).toBe(before);
     expect(c.status().members.map((m) => [m.name, m.available])).toEqual([['alphavantage', false], ['twelvedata', false]]);
   });

@@ -167,7 +167,9 @@ describe.each(['alphavantage', 'twelvedata'] as const)('%s source', (provider) =
     const refused = await errorOf(src.fetch(['AAPL'], market.now));
     expect((refused as Error).message).toMatch(/(Alpha Vantage|Twelve Data) \S+ AAPL: no answer \(ECONNREFUSED\)/);
     expect(src.health().circuit).toBe('open'); // 3 + 3 failures in a row
-    for (const e of [err, refused]) for (const key of Object.values(FAKE_KEYS)) expect(JSON.stringify({ m: (e as Error).message, s: (e as Error).stack })).not.toContain(key);
+    for (const e of [err, refused]) {
+      for (const key of Object.values(FAKE_KEYS)) expect(JSON.stringify({ m: (e as Error).message, s: (e as Error).stack })).not.toContain(key);
+    }
   });
 
   it('without an API key: unavailable, and nothing is sent', async () => {
