@@ -34,6 +34,8 @@ export interface Observability {
   circuit(upstream: string): CircuitListener;
   /** Another dependency for /health and /ready (pinged every LAG_REFRESH_SECONDS once started). */
   addDependency(name: string, ping: () => Promise<void>): void;
+  /** A part of /health under `name`, read at each request (the price source chain's `sources`). */
+  addHealthSection(name: string, report: () => unknown): void;
   /** Start-up is over (connected, groups started): /ready may turn 200. */
   started(): void;
   /** Shutdown has begun: /ready answers 503 from now on and probing stops. */
@@ -75,6 +77,7 @@ export async function startObservability(o: ObservabilityOptions): Promise<Obser
   const monitor: GroupMonitor = createGroupMonitor({ admin: adminClient, peek, config, logger: o.logger, metrics, ...(o.now ? { now: o.now } : {}) });
   const registry = createSchemaRegistryClient(config);
   const extraDeps = new Map<string, () => Promise<void>>();
+  const sections = new Map<string, () => unknown>();
   const deps = new Map<string, DependencyStatus>();
   const circuits = new Map<string, CircuitStatus>();
   const publishers = new Map<string, { lastSendAt: number | null; records: number }>();
@@ -145,6 +148,7 @@ export async function startObservability(o: ObservabilityOptions): Promise<Obser
       groups,
       publishers: Object.fromEntries([...publishers].map(([k, v]) => [k, { lastSendAt: iso(v.lastSendAt), records: v.records }])),
       circuits: Object.fromEntries(circuits),
+      ...Object.fromEntries([...sections].map(([name, report]) => [name, report()])),
     };
   }
 
@@ -194,6 +198,7 @@ export async function startObservability(o: ObservabilityOptions): Promise<Obser
       };
     },
     addDependency(name, ping) { extraDeps.set(name, ping); },
+    addHealthSection(name, report) { sections.set(name, report); },
     started() {
       if (phase !== 'starting') return;
       phase = 'running';

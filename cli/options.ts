@@ -1,7 +1,9 @@
 // Parsers for command-line option values shared by the commands (commander's custom option processing): each returns
 // the parsed value or throws InvalidArgumentError, whose message commander prints after the option name.
 import { InvalidArgumentError } from 'commander';
+import { configSpec } from '../lib/config.ts';
 import { isTimeZone } from '../lib/time-zone.ts';
+import type { PriceFeedName } from '../topics/price-update.ts';
 import { SYMBOL_PATTERN } from '../topics/rules.ts';
 
 /** `AAPL, msft` → ['AAPL', 'MSFT']: upper-cased ticker symbols, at least one. */
@@ -9,6 +11,13 @@ export function symbolList(v: string): string[] {
   const xs = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
   if (xs.length === 0 || !xs.every((x) => SYMBOL_PATTERN.test(x))) throw new InvalidArgumentError('expected a comma-separated list of ticker symbols');
   return xs;
+}
+
+/** One price source, or several comma-separated in order of preference (a chain), each once: as PRICE_SOURCE reads. */
+export function priceSourceList(v: string): PriceFeedName[] {
+  const parsed = configSpec.PRICE_SOURCE.schema.safeParse(v);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0]?.message ?? 'expected price source names');
+  return parsed.data;
 }
 
 /** An IANA time zone Intl knows (America/New_York, UTC). */

@@ -10,6 +10,15 @@ import { ConfigError } from './errors.ts';
 /** The synthetic source's seed when none is given (SYNTHETIC_SEED, and the source's own default). */
 export const SYNTHETIC_SEED_DEFAULT = 42;
 
+/**
+ * The free tiers' limits, the defaults of the providers' rate limits. Alpha Vantage: "up to 25 API requests per day"
+ * for a free key, and at most 5 a minute (the per-minute figure is from its "Note" answer; its docs page was not at
+ * hand). Twelve Data's Basic plan: 8 API credits per minute and 800 per day, reset at midnight UTC; a time_series or
+ * quote request costs one credit per symbol.
+ */
+export const ALPHAVANTAGE_FREE_TIER = { perMinute: 5, perDay: 25 } as const;
+export const TWELVEDATA_FREE_TIER = { perMinute: 8, perDay: 800 } as const;
+
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number({ error: `expected an integer between ${min} and ${max}` })
     .int(`expected an integer between ${min} and ${max}`).min(min, `expected an integer >= ${min}`).max(max, `expected an integer <= ${max}`);
@@ -24,6 +33,12 @@ const url = (protocols: string[]) => z.string().refine((v) => {
 const list = (item: RegExp, what: string) => z.string()
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
   .refine((xs) => xs.length > 0 && xs.every((x) => item.test(x)), `expected a comma-separated list of ${what}`);
+/** One of `values`, or several, comma-separated, each once (in order of preference). */
+const oneOrMore = <const T extends readonly [string, ...string[]]>(values: T) => z.string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .refine((xs) => xs.length > 0 && xs.every((x) => (values as readonly string[]).includes(x)) && new Set(xs).size === xs.length,
+    `expected one of ${values.join(', ')}, or several of them comma-separated (each once)`)
+  .transform((xs) => xs as T[number][]);
 
 /** Freshness limits per bar interval when FRESHNESS_LIMITS leaves one out (seconds; see the variable). */
 export const FRESHNESS_LIMIT_DEFAULTS: Readonly<Record<PriceInterval, number>> = { tick: 60, '1m': 300, '5m': 900, '1h': 3600, '1d': 21_600 };
@@ -158,8 +173,31 @@ export const configSpec = {
     doc: 'Override of the Claude price table (input/output USD per million tokens); empty = built-in table',
   },
   SYMBOLS: { schema: list(SYMBOL_PATTERN, 'ticker symbols (A-Z, 0-9, . ^ = -)'), default: 'AAPL,MSFT,GOOGL,TSLA,NVDA', doc: 'Symbols the producers follow' },
-  PRICE_SOURCE: { schema: oneOf(PRICE_FEEDS), default: 'synthetic', doc: 'Price producer source' },
+  PRICE_SOURCE: {
+    schema: oneOrMore(PRICE_FEEDS), default: 'synthetic',
+    doc: 'Price producer source, or a chain of them in order of preference (e.g. yahoo,alphavantage,twelvedata): the first that can be asked answers, ' +
+      'the next takes over when it fails (README "Price sources and failover")',
+  },
   PRICE_POLL_SECONDS: { schema: num(0.001), default: '60', doc: 'Seconds between price fetches' },
+  ALPHAVANTAGE_API_KEY: { schema: z.string(), default: '', doc: 'Alpha Vantage API key of the alphavantage source (secret)' },
+  ALPHAVANTAGE_BASE_URL: { schema: url(['http', 'https']), default: 'https://www.alphavantage.co', doc: 'Alpha Vantage API base URL' },
+  ALPHAVANTAGE_REQUESTS_PER_MINUTE: {
+    schema: int(0), default: String(ALPHAVANTAGE_FREE_TIER.perMinute),
+    doc: 'Most Alpha Vantage requests per minute (one per symbol and poll; default: the free tier); 0 = no limit',
+  },
+  ALPHAVANTAGE_REQUESTS_PER_DAY: {
+    schema: int(0), default: String(ALPHAVANTAGE_FREE_TIER.perDay),
+    doc: 'Most Alpha Vantage requests per day (default: the free tier, which 5 symbols spend in 5 polls); 0 = no limit',
+  },
+  TWELVEDATA_API_KEY: { schema: z.string(), default: '', doc: 'Twelve Data API key of the twelvedata source (secret)' },
+  TWELVEDATA_BASE_URL: { schema: url(['http', 'https']), default: 'https://api.twelvedata.com', doc: 'Twelve Data API base URL' },
+  TWELVEDATA_CREDITS_PER_MINUTE: {
+    schema: int(0), default: String(TWELVEDATA_FREE_TIER.perMinute),
+    doc: 'Most Twelve Data API credits per minute (one per symbol and poll; default: the Basic plan); 0 = no limit',
+  },
+  TWELVEDATA_CREDITS_PER_DAY: {
+    schema: int(0), default: String(TWELVEDATA_FREE_TIER.perDay), doc: 'Most Twelve Data API credits per day (default: the Basic plan); 0 = no limit',
+  },
   SYNTHETIC_SEED: { schema: int(0), default: String(SYNTHETIC_SEED_DEFAULT), doc: 'Seed of the synthetic source' },
   SYNTHETIC_CALENDAR: {
     schema: oneOf(CALENDAR_NAMES), default: 'us',
@@ -403,4 +441,6 @@ export function neo4jDatabase(config: Pick<Config, 'NEO4J_DATABASE'>): string | 
 }
 
 /** Variables whose values must never be printed. */
-export const secretVariables = ['KAFKA_SASL_PASSWORD', 'SCHEMA_REGISTRY_PASSWORD', 'NEO4J_PASSWORD', 'ANTHROPIC_API_KEY'] as const;
+export const secretVariables = [
+  'KAFKA_SASL_PASSWORD', 'SCHEMA_REGISTRY_PASSWORD', 'NEO4J_PASSWORD', 'ANTHROPIC_API_KEY', 'ALPHAVANTAGE_API_KEY', 'TWELVEDATA_API_KEY',
+] as const;

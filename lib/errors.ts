@@ -92,6 +92,44 @@ export class YahooCrumbError extends MarketstreamError {
   }
 }
 
+/**
+ * A price provider's HTTP API (Alpha Vantage, Twelve Data) failed a request. `countsAgainstCircuit`: the answer says
+ * the provider is unusable for now (down, 5xx, unreachable, refusing our key or plan), so repeated ones open its
+ * circuit and the source chain moves on; a bad request (an unknown symbol) says nothing about the provider's health.
+ * The message names the call (function and symbol), never the URL, which carries the API key.
+ */
+export class ProviderError extends MarketstreamError {
+  readonly provider: string;
+  /** The HTTP status, or the provider's own error code; null when no answer came (connection refused, timeout). */
+  readonly status: number | null;
+  readonly countsAgainstCircuit: boolean;
+  constructor(provider: string, message: string,
+    o: { code: string; retriable: boolean; countsAgainstCircuit: boolean; status?: number | null; cause?: unknown }) {
+    super(o.code, message, { retriable: o.retriable, cause: o.cause });
+    this.provider = provider;
+    this.status = o.status ?? null;
+    this.countsAgainstCircuit = o.countsAgainstCircuit;
+  }
+}
+
+/**
+ * A call to a price provider not made, or refused, for its rate limit: our own count of its free tier's calls said no
+ * (`byProvider` false), or the provider answered that we are over it (Alpha Vantage's "Note"/"Information", Twelve
+ * Data's code 429). Not retried at once and not held against the circuit (the provider is not unwell): the source is
+ * unavailable until `until`, and the chain asks the next one.
+ */
+export class RateLimitedError extends MarketstreamError {
+  readonly provider: string;
+  readonly until: number;
+  readonly byProvider: boolean;
+  constructor(provider: string, message: string, o: { until: number; byProvider: boolean }) {
+    super('RATE_LIMITED', message, { retriable: true });
+    this.provider = provider;
+    this.until = o.until;
+    this.byProvider = o.byProvider;
+  }
+}
+
 // ── The runner and operations ─────────────────────────────────────────
 
 /** A batch the runner gave up on because this member is stopping or lost the partition; left uncommitted. */

@@ -9,6 +9,7 @@ const redactPaths = [
   'password', '*.password', 'apiKey', '*.apiKey', 'authorization', '*.authorization', 'headers.authorization',
   "headers['x-api-key']", "*.headers['x-api-key']",
   'sasl.password', 'config.KAFKA_SASL_PASSWORD', 'config.SCHEMA_REGISTRY_PASSWORD', 'config.NEO4J_PASSWORD', 'config.ANTHROPIC_API_KEY',
+  'config.ALPHAVANTAGE_API_KEY', 'config.TWELVEDATA_API_KEY',
 ];
 
 const MASK = '***';

@@ -51,6 +51,8 @@ export interface Metrics {
   sourceFetch(source: string, outcome: 'ok' | 'empty' | 'error'): void;
   /** Bars a live source could no longer fetch after an outage longer than its lookback (for `backfill --gaps`). */
   sourceGap(source: string, interval: string, bars: number): void;
+  /** The price source chain's answering member changed from `from` to `to` (from null: the first answer, not a switch). */
+  sourceSwitch(from: string | null, to: string, chain: readonly string[]): void;
   circuitState(upstream: string, state: CircuitState): void;
   consumerLag(group: string, topic: string, partition: number, lag: number): void;
   /** Lag in seconds of a partition (the age of its oldest unconsumed record); null: unknown, the sample is removed. */
@@ -93,6 +95,8 @@ export const metricsDoc = [
   ['marketstream_source_fetches_total', 'counter', 'source, outcome', 'Source fetches: ok, empty or error'],
   ['marketstream_source_gap_bars_total', 'counter', 'source, interval',
     'Session bars a live source missed in an outage longer than its lookback (Yahoo lookbackMinutes): fill them with backfill --gaps'],
+  ['marketstream_source_switches_total', 'counter', 'from, to', 'Switches of the price source chain from one source to another (failover, and back)'],
+  ['marketstream_source_active', 'gauge', 'source', 'Price source chain: 1 for the source that answered the last poll, 0 for the others'],
   ['marketstream_circuit_state', 'gauge', 'upstream', 'Circuit breaker state: 0 closed, 1 half-open, 2 open'],
   ['marketstream_claude_requests_total', 'counter', 'model, outcome', 'Claude Messages API requests by outcome'],
   ['marketstream_claude_input_tokens_total', 'counter', 'model', 'Claude input tokens'],
@@ -147,6 +151,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const errors = counter('marketstream_errors_total', ['component', 'kind']);
   const fetches = counter('marketstream_source_fetches_total', ['source', 'outcome']);
   const gapBars = counter('marketstream_source_gap_bars_total', ['source', 'interval']);
+  const switches = counter('marketstream_source_switches_total', ['from', 'to']);
+  const activeSource = gauge('marketstream_source_active', ['source']);
   const circuit = gauge('marketstream_circuit_state', ['upstream']);
   const claudeRequests = counter('marketstream_claude_requests_total', ['model', 'outcome']);
   const claudeIn = counter('marketstream_claude_input_tokens_total', ['model']);
@@ -178,6 +184,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     error(component, kind) { errors.labels(component, kind).inc(); },
     sourceFetch(source, outcome) { fetches.labels(source, outcome).inc(); },
     sourceGap(source, interval, n) { if (n > 0) gapBars.labels(source, interval).inc(n); },
+    sourceSwitch(from, to, chain) {
+      if (from !== null) switches.labels(from, to).inc();
+      for (const s of chain) activeSource.labels(s).set(s === to ? 1 : 0);
+    },
     circuitState(upstream, state) { circuit.labels(upstream).set(CIRCUIT_VALUE[state]); },
     consumerLag(group, topic, partition, n) { lag.labels(group, topic, String(partition)).set(n); },
     consumerLagSeconds(group, topic, partition, seconds) {

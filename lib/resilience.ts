@@ -1,4 +1,4 @@
-// Calls to an unreliable upstream (Yahoo Finance, Claude): rate-limited (bottleneck), behind a circuit breaker
+// Calls to an unreliable upstream (Yahoo Finance, Alpha Vantage, Twelve Data, Claude): rate-limited (bottleneck), behind a circuit breaker
 // (opossum) and retried with exponential backoff and jitter (p-retry) while the error is retriable and the
 // circuit is not open. One instance per upstream; `run(fn)` wraps any call to it.
 import Bottleneck from 'bottleneck';

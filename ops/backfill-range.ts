@@ -1,13 +1,13 @@
 // Backfill ranges: `7D`, `1M`, `3M`, `6M`, `YTD`, `1Y`, `3Y`, `5Y`, `MAX` or N days back from now, turned into the
 // [from, to) window of bar starts to fetch. Pure; calendar arithmetic in UTC, `from` aligned down to a bar boundary so
 // two runs on the same day ask for the same bars.
-import { intervalMs, type PriceFeedName } from '../topics/price-update.ts';
+import { intervalMs, type HISTORY_FEEDS } from '../topics/price-update.ts';
 
 export const BACKFILL_RANGES = ['7D', '1M', '3M', '6M', 'YTD', '1Y', '3Y', '5Y', 'MAX'] as const;
 export type BackfillRange = (typeof BACKFILL_RANGES)[number];
 export const BACKFILL_INTERVALS = ['1d', '1h', '1m'] as const;
 export type BackfillInterval = (typeof BACKFILL_INTERVALS)[number];
-export type HistorySourceName = PriceFeedName;
+export type HistorySourceName = (typeof HISTORY_FEEDS)[number];
 
 const DAY_MS = 86_400_000;
 /** Yahoo serves hourly bars for the last 730 days only; asking for more fails the whole request. */

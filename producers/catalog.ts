@@ -21,15 +21,17 @@ import { createFileProfileSource, SAMPLE_PROFILES_FILE } from './graph/profiles.
 import { createYahooProfileSource } from './graph/yahoo-profiles.ts';
 import { createPriceProducer } from './price-producer.ts';
 import { lastPublishedBars, type LastPublishedQuery } from './resume.ts';
-import { instrumentedSource } from './source-registry.ts';
-import { createPriceSource, instrumentPriceFeed, type PriceSourceName } from './sources/index.ts';
-import type { YahooConfig } from './sources/yahoo.ts';
+import { defaultOf, instrumentedSource } from './source-registry.ts';
+import { createSourceChain } from './sources/chain.ts';
+import { createPriceSource, instrumentPriceFeed, type PriceFeed, type PriceSourceName } from './sources/index.ts';
+import { yahooConfigSchema, type YahooConfig } from './sources/yahoo.ts';
 
 /** What a job reports through (the CLI's observability satisfies it): metrics, circuits, sources, /health dependencies. */
 export interface JobObservability {
   readonly metrics: Metrics;
   circuit(upstream: string): CircuitListener;
   addDependency(name: string, ping: () => Promise<void>): void;
+  addHealthSection(name: string, report: () => unknown): void;
 }
 
 /** What jobs are built from; with `kafka` and `serde` the price producer can read back what it published (a restart). */
@@ -49,25 +51,50 @@ export interface Job {
 const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 export interface PricesJobOptions {
-  source?: PriceSourceName; symbols?: string[]; intervalSeconds?: number; file?: string; speed?: number; epochUnit?: 'ms' | 's'; timeZone?: string;
+  /** One source, or a chain of them in order of preference (default PRICE_SOURCE). */
+  source?: PriceSourceName | readonly PriceSourceName[];
+  symbols?: string[]; intervalSeconds?: number; file?: string; speed?: number; epochUnit?: 'ms' | 's'; timeZone?: string;
   seed?: number; bar?: PriceInterval; calendar?: CalendarName; yahooMode?: YahooConfig['mode']; count?: number; maxStalenessSeconds?: number;
 }
 
+/** The sources with a circuit breaker, reported under their name (gauge, /health). */
+const CIRCUITED: readonly PriceSourceName[] = ['yahoo', 'alphavantage', 'twelvedata'];
+
+/** The configuration of source `name` from the configuration and the command's options; `interval`: a chain's. */
+function sourceConfigOf(name: PriceSourceName, config: Config, o: PricesJobOptions, interval?: PriceInterval): unknown {
+  const live = defined({ mode: o.yahooMode });
+  switch (name) {
+    case 'synthetic':
+      return { seed: o.seed ?? config.SYNTHETIC_SEED, calendar: o.calendar ?? config.SYNTHETIC_CALENDAR, ...defined({ interval: interval ?? o.bar }) };
+    case 'yahoo': return live;
+    case 'alphavantage':
+      return { ...live, apiKey: config.ALPHAVANTAGE_API_KEY, baseUrl: config.ALPHAVANTAGE_BASE_URL,
+        callsPerMinute: config.ALPHAVANTAGE_REQUESTS_PER_MINUTE, callsPerDay: config.ALPHAVANTAGE_REQUESTS_PER_DAY };
+    case 'twelvedata':
+      return { ...live, apiKey: config.TWELVEDATA_API_KEY, baseUrl: config.TWELVEDATA_BASE_URL,
+        callsPerMinute: config.TWELVEDATA_CREDITS_PER_MINUTE, callsPerDay: config.TWELVEDATA_CREDITS_PER_DAY };
+    case 'file': return { path: o.file, ...defined({ speed: o.speed, epochUnit: o.epochUnit, timeZone: o.timeZone }) };
+  }
+}
+
 export function pricesJob({ config, logger, publisher, obs, kafka, serde }: JobContext, o: PricesJobOptions = {}): Job {
-  const name = o.source ?? (o.file ? 'file' : config.PRICE_SOURCE);
-  const sourceConfig = name === 'synthetic'
-    ? { seed: o.seed ?? config.SYNTHETIC_SEED, calendar: o.calendar ?? config.SYNTHETIC_CALENDAR, ...defined({ interval: o.bar }) }
-    : name === 'yahoo' ? defined({ mode: o.yahooMode })
-    : { path: o.file, ...defined({ speed: o.speed, epochUnit: o.epochUnit, timeZone: o.timeZone }) };
+  const names: readonly PriceSourceName[] = o.source !== undefined ? [o.source].flat() : o.file ? ['file'] : config.PRICE_SOURCE;
+  // A chain's members produce one series: the live providers' 1m bars (or ticks in quote mode), synthetic's alike.
+  const chainInterval: PriceInterval | undefined = names.length > 1 ? (o.yahooMode === 'quote' ? 'tick' : '1m') : undefined;
+  // Yahoo reports the bars an outage longer than its lookback cost (for `backfill --gaps`).
+  const onGap = (gap: { interval: string; bars: number }) => obs.metrics.sourceGap('yahoo', gap.interval, gap.bars);
+  const member = (name: PriceSourceName) => instrumentPriceFeed(createPriceSource(name, sourceConfigOf(name, config, o, chainInterval),
+    { logger, ...(CIRCUITED.includes(name) ? { circuit: obs.circuit(name) } : {}), ...(name === 'yahoo' ? { onGap } : {}) }), obs.metrics);
+  const chain = chainInterval === undefined ? undefined : createSourceChain(names.map(member), {
+    interval: chainInterval, lookbackMs: defaultOf(yahooConfigSchema, 'lookbackMinutes') * 60_000,
+  }, { logger, onSwitch: (from, to) => obs.metrics.sourceSwitch(from, to, names) });
+  if (chain) obs.addHealthSection('sources', chain.status);
+  const source: PriceFeed = chain ?? member(names[0]!);
+  const onlyFile = names.every((n) => n === 'file');
   const paced = (o.speed ?? 0) > 0;
-  const intervalSeconds = o.intervalSeconds ?? (name === 'file' ? (paced ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
-  const deps = {
-    logger,
-    ...(name === 'yahoo' ? { circuit: obs.circuit('yahoo'), onGap: (gap: { interval: string; bars: number }) => obs.metrics.sourceGap('yahoo', gap.interval, gap.bars) } : {}),
-  };
-  const source = instrumentPriceFeed(createPriceSource(name, sourceConfig, deps), obs.metrics);
+  const intervalSeconds = o.intervalSeconds ?? (onlyFile ? (paced ? 0.1 : 0) : config.PRICE_POLL_SECONDS);
   const producer = createPriceProducer({
-    config, logger, publisher, source, symbols: o.symbols ?? (name === 'file' ? [] : config.SYMBOLS),
+    config, logger, publisher, source, symbols: o.symbols ?? (onlyFile ? [] : config.SYMBOLS),
     intervalMs: intervalSeconds * 1000, ...defined({ maxTicks: o.count, maxStalenessMs: stalenessMs(o.maxStalenessSeconds) }),
     ...(kafka && serde ? {
       lastPublished: (q: LastPublishedQuery) => lastPublishedBars({ kafka, serde, topic: priceUpdatesOf(config), groupPrefix: config.KAFKA_GROUP_PREFIX }, q),
@@ -140,7 +167,10 @@ export interface JobEntry {
 }
 
 export const jobs = {
-  prices: { name: 'price-producer', description: 'prices from PRICE_SOURCE every PRICE_POLL_SECONDS → price-updates', create: (ctx) => pricesJob(ctx) },
+  prices: {
+    name: 'price-producer', description: 'prices from PRICE_SOURCE (one source or a failover chain) every PRICE_POLL_SECONDS → price-updates',
+    create: (ctx) => pricesJob(ctx),
+  },
   events: { name: 'events-producer', description: 'news from EVENT_SOURCE every EVENT_POLL_SECONDS → market-events', create: (ctx) => eventsJob(ctx) },
   graph: { name: 'graph-producer', description: 'company profiles and competitors → graph-mutations', create: (ctx) => graphJob(ctx) },
   correlations: {

@@ -8,7 +8,7 @@
 // refused while remembered: redrive it from the DLQ (ops/dlq) if it was wanted.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../lib/config.ts';
-import { standardHeaders } from '../lib/record-headers.ts';
+import { RecordHeaders, standardHeaders } from '../lib/record-headers.ts';
 import { ValidationError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { DeadLetter, Publisher } from '../lib/publisher.ts';
@@ -94,6 +94,8 @@ export interface PollingProducerSpec<T, R> {
   seen?: PublishedMemory<T>;
   /** The result a tick reports (and totals sum) from its counts. */
   resultOf(counts: TickCounts): R;
+  /** The `source` header of each record, when not the source's name (a chain's records name their provider). */
+  sourceOf?(record: T): string;
 }
 
 export function createPollingProducer<T, R extends { [K in keyof R]: number }>(
@@ -149,7 +151,10 @@ export function createPollingProducer<T, R extends { [K in keyof R]: number }>(
     }
     let rejected = 0;
     for (const r of rejectedInputs) if (refuse(refusalOf(r.symbol, r.raw, r.reason), deadLetterOf(r.symbol, r.raw, r.reason, headers), r.reason)) rejected++;
-    if (good.length > 0) await publisher.send(topic, good, { source: source.name, correlationId });
+    if (good.length > 0) {
+      const records = o.sourceOf ? { records: good.map((r) => ({ headers: { [RecordHeaders.source]: o.sourceOf!(r) } })) } : {};
+      await publisher.send(topic, good, { source: source.name, correlationId, ...records });
+    }
     if (o.seen) for (const r of good) o.seen.remember(r);
     if (bad.length > 0) await publisher.deadLetter(topic, bad);
     for (const refusal of badRefusals) refused.add(refusal);

@@ -36,6 +36,8 @@ export function createPriceProducer(opts: PriceProducerOptions): PriceProducer {
     keyOf: (p) => p.symbol,
     validate: (p, now) => validatePriceUpdate(p, now, validateOptions),
     resultOf: ({ fetched, published, invalid, rejected }) => ({ fetched, published, invalid, rejected }),
+    // A chain's records come from several providers: each record's `source` header names its own.
+    ...(opts.source.name === 'chain' ? { sourceOf: (p: PriceUpdate) => p.source } : {}),
   });
   const { source } = opts;
   const log = opts.logger.child({ component: 'price-producer', source: source.name });
@@ -47,7 +49,8 @@ export function createPriceProducer(opts: PriceProducerOptions): PriceProducer {
     const { interval, since, values } = source.resumeQuery(now);
     const symbols = opts.symbols ?? opts.config.SYMBOLS;
     try {
-      const { last, bars, complete } = await opts.lastPublished({ symbols, interval, since, sources: [source.name, 'backfill'], ...(values ? { values } : {}) });
+      const own = source.recordSources ?? (source.name === 'chain' ? [] : [source.name]);
+      const { last, bars, complete } = await opts.lastPublished({ symbols, interval, since, sources: [...own, 'backfill'], ...(values ? { values } : {}) });
       source.resume(last, bars);
       const found = Object.fromEntries([...last].map(([s, t]) => [s, new Date(t).toISOString()]));
       (complete ? log.info.bind(log) : log.warn.bind(log))({ interval, since: new Date(since).toISOString(), found, complete },

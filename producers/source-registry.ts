@@ -8,7 +8,7 @@ import type { CircuitListener } from '../lib/resilience.ts';
 
 export interface SourceDeps {
   logger: Logger;
-  /** HTTP client for sources that call out (yahoo). */
+  /** HTTP client for sources that call out (yahoo, alphavantage, twelvedata). */
   fetch?: typeof fetch;
   /** Hears the source's circuit breaker (sources that have one), for the gauge and /health. */
   circuit?: CircuitListener;

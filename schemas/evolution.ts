@@ -11,13 +11,15 @@ export type SchemaChange =
   | { kind: 'type-changed'; record: string; field: string; from: string; to: string }
   | { kind: 'default-changed'; record: string; field: string; from?: unknown; to?: unknown }
   | { kind: 'record-added' | 'record-removed'; record: string }
-  | { kind: 'symbols-added' | 'symbols-removed'; record: string; symbols: string[] };
+  | { kind: 'symbols-added'; record: string; symbols: string[]; oldDefault?: string }
+  | { kind: 'symbols-removed'; record: string; symbols: string[]; default?: string }
+  | { kind: 'enum-default-changed'; record: string; from?: string; to?: string };
 
 /** Whether a change keeps the fields' reading intact under BACKWARD (new code reading old records). */
 export function breaksBackward(c: SchemaChange): boolean {
   if (c.kind === 'field-added') return !('default' in c);
   if (c.kind === 'default-changed') return c.to === undefined; // a field that lost its default cannot be filled in
-  if (c.kind === 'symbols-removed') return true; // old records may hold the symbol (unless the enum has a default)
+  if (c.kind === 'symbols-removed') return c.default === undefined; // old records may hold the symbol: read as the enum's default, if it has one
   return c.kind === 'type-changed';
 }
 
@@ -39,8 +41,17 @@ export function describeChange(c: SchemaChange): string {
         : `field ${c.record}.${c.field} default ${c.from === undefined ? 'added' : `changed from ${def(c.from)}`} → ${def(c.to)}`;
     case 'record-added': return `type ${c.record} added`;
     case 'record-removed': return `type ${c.record} removed`;
-    case 'symbols-added': return `enum ${c.record}: symbols added ${c.symbols.join(', ')}`;
-    case 'symbols-removed': return `enum ${c.record}: symbols removed ${c.symbols.join(', ')} (old records holding them cannot be read)`;
+    case 'symbols-added':
+      // avsc resolves a writer's enum into the reader's once per schema: a reader without a default refuses every record.
+      return `enum ${c.record}: symbols added ${c.symbols.join(', ')}${c.oldDefault === undefined ? ' (code built on the previous version cannot read '
+        + 'any record written with this one, its enum having no default: upgrade consumers before producers)' : ''}`;
+    case 'symbols-removed':
+      return `enum ${c.record}: symbols removed ${c.symbols.join(', ')} (${c.default === undefined ? 'old records holding them cannot be read'
+        : `old records holding them read as ${c.default}`})`;
+    case 'enum-default-changed':
+      return c.to === undefined ? `enum ${c.record} lost its default (was ${c.from}): a reader of it cannot read a symbol added later`
+        : `enum ${c.record} default ${c.from === undefined ? 'added' : `changed from ${c.from}`} → ${c.to}: a reader of it reads a symbol it does ` +
+          `not know as ${c.to}`;
   }
 }
 
@@ -57,8 +68,12 @@ export function diffSchemas(before: AvroSchemaJson, after: AvroSchemaJson): Sche
       const [os, ns] = [o.symbols as string[], n.symbols as string[]];
       const added = ns.filter((s) => !os.includes(s));
       const removed = os.filter((s) => !ns.includes(s));
-      if (added.length) out.push({ kind: 'symbols-added', record: short, symbols: added });
-      if (removed.length) out.push({ kind: 'symbols-removed', record: short, symbols: removed });
+      const [od, nd] = [o.default as string | undefined, n.default as string | undefined];
+      if (added.length) out.push({ kind: 'symbols-added', record: short, symbols: added, ...(od === undefined ? {} : { oldDefault: od }) });
+      if (removed.length) out.push({ kind: 'symbols-removed', record: short, symbols: removed, ...(nd === undefined ? {} : { default: nd }) });
+      if (od !== nd) {
+        out.push({ kind: 'enum-default-changed', record: short, ...(od === undefined ? {} : { from: od }), ...(nd === undefined ? {} : { to: nd }) });
+      }
     }
     if (!isRecord(n) || !isRecord(o)) continue;
     const ofields = new Map((o.fields as Json[]).map((f) => [f.name as string, f]));

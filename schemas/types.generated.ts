@@ -192,5 +192,6 @@ export interface PriceUpdate {
   adjusted?: boolean | null;
 }
 
-export type PriceSource = 'yahoo' | 'synthetic' | 'file' | 'backfill';
-export const PriceSources = ['yahoo', 'synthetic', 'file', 'backfill'] as const satisfies readonly PriceSource[];
+/** The provider that produced the record (alphavantage, twelvedata and unknown since version 3); a reader meets a source added after its version as unknown */
+export type PriceSource = 'yahoo' | 'synthetic' | 'file' | 'backfill' | 'alphavantage' | 'twelvedata' | 'unknown';
+export const PriceSources = ['yahoo', 'synthetic', 'file', 'backfill', 'alphavantage', 'twelvedata', 'unknown'] as const satisfies readonly PriceSource[];

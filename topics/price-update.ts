@@ -11,9 +11,18 @@ export type PriceInterval = (typeof PRICE_INTERVALS)[number];
 
 const MS: Record<PriceInterval, number> = { tick: 0, '1m': 60_000, '5m': 300_000, '1h': 3_600_000, '1d': 86_400_000 };
 
-/** The sources a price producer reads from, by name: a record's `source` is one of them, or `backfill`. */
-export const PRICE_FEEDS = ['synthetic', 'yahoo', 'file'] as const satisfies readonly PriceSource[];
+/**
+ * The sources a price producer reads from, by name: a record's `source` is one of them, or `backfill` (`unknown` is only
+ * what a reader of an older contract version makes of a source added after it).
+ */
+export const PRICE_FEEDS = ['synthetic', 'yahoo', 'alphavantage', 'twelvedata', 'file'] as const satisfies readonly PriceSource[];
 export type PriceFeedName = (typeof PRICE_FEEDS)[number];
+
+/** The sources whose bars are live (a bar that ended long ago is stale), unlike backfill and file replays. */
+export const LIVE_PRICE_SOURCES: readonly PriceSource[] = ['yahoo', 'alphavantage', 'twelvedata', 'synthetic'];
+
+/** The sources with history for `backfill` (daily and hourly bars). */
+export const HISTORY_FEEDS = ['synthetic', 'yahoo', 'file'] as const satisfies readonly PriceFeedName[];
 
 /**
  * A record's `quality` as the sources set it (schemas/README.md): `complete` when every field is what the source
@@ -54,7 +63,7 @@ export function intervalMs(interval: PriceInterval): number {
 
 export interface ValidateOptions {
   /**
-   * Reject bars of live sources (yahoo, synthetic) that ended more than one interval plus this long before `now`.
+   * Reject bars of live sources (LIVE_PRICE_SOURCES) that ended more than one interval plus this long before `now`.
    * Off when undefined: consumers must leave it off, or a replay of the log would reject everything.
    * Backfill and file replays are never stale.
    */
@@ -88,7 +97,7 @@ export function validatePriceUpdate(p: PriceUpdate, now: number, opts: ValidateO
   if (p.ingestTime < MIN_TIMESTAMP_MS) return `ingestTime ${p.ingestTime} is before 1970-01-02`;
   const maxFuture = opts.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   if (p.eventTime > now + maxFuture) return `eventTime ${new Date(p.eventTime).toISOString()} is more than ${Math.round(maxFuture / 1000)} s in the future`;
-  if (opts.maxStalenessMs !== undefined && (p.source === 'yahoo' || p.source === 'synthetic')) {
+  if (opts.maxStalenessMs !== undefined && LIVE_PRICE_SOURCES.includes(p.source)) {
     // The freshest complete bar may have ended up to one interval ago; staleness is lateness beyond that.
     const length = intervalMs(p.interval);
     const age = now - (p.eventTime + length);

@@ -12,7 +12,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { createPublisher } from '../../lib/publisher.ts';
 import { createSerde } from '../../lib/serde.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
-import { PRICE_FEEDS } from '../../topics/price-update.ts';
+import { HISTORY_FEEDS } from '../../topics/price-update.ts';
 import { SYMBOL_PATTERN } from '../../topics/rules.ts';
 import { backfill, createHistorySource, parseTickers } from '../../ops/backfill.ts';
 import {
@@ -52,7 +52,7 @@ export function registerBackfill(program: Command): void {
     .option('--days <n>', 'how many days back (instead of --range)', positiveInt)
     .addOption(new Option('--interval <interval>', 'bar interval (1m: the last 29 days)').choices(BACKFILL_INTERVALS).default('1d'))
     .option('--parallel <n>', 'symbols fetched and published at once', positiveInt, 4)
-    .addOption(new Option('--source <name>', 'where the history comes from').choices(PRICE_FEEDS).default('synthetic'))
+    .addOption(new Option('--source <name>', 'where the history comes from').choices(HISTORY_FEEDS).default('synthetic'))
     .option('--file <path>', 'CSV or JSONL bars (source file)')
     .addOption(new Option('--epoch-unit <unit>', 'file: unit of numeric times (a number in the other unit\'s range is refused)')
       .choices(['ms', 's']).default('ms'))

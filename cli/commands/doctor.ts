@@ -47,7 +47,7 @@ export function localStackServers(config: Config): LocalStackServer[] {
 
 const SECTION_TITLES: Record<CheckSection, string> = {
   tools: 'tools', servers: 'servers', registry: 'schema registry subjects', topics: 'topics', groups: 'consumer groups',
-    dlq: 'dead-letter topics', claude: 'claude',
+    dlq: 'dead-letter topics', sources: 'price sources', claude: 'claude',
 };
 const MARKS: Record<Check['status'], string> = { ok: 'ok', warn: 'warn', fail: 'FAIL', info: 'info', skip: 'skip' };
 
@@ -71,7 +71,8 @@ export function formatReport(report: DoctorReport): string {
 
 export function registerDoctor(program: Command): void {
   program.command('doctor')
-    .description('check tools, servers and their versions, registry subjects, topics, consumer groups, DLQs and Claude; one line each with a fix hint; ' +
+    .description('check tools, servers and their versions, registry subjects, topics, consumer groups, DLQs, price sources (and a running chain\'s ' +
+      'switches) and Claude; one line each with a fix hint; ' +
       'exits 1 on any FAIL (warnings allowed), 2 on invalid configuration')
     .option('--json', 'print the report as JSON')
     .option('--timeout <seconds>', `longest time one check may take (default ${DEFAULT_TIMEOUT_MS / 1000})`, number(0.1, 'a number of seconds >= 0.1'))

@@ -11,11 +11,11 @@ import { syntheticConfigSchema } from '../../producers/sources/synthetic.ts';
 import { type YahooConfig, yahooConfigSchema } from '../../producers/sources/yahoo.ts';
 import { loadContext } from '../context.ts';
 import { pricesJob } from '../../producers/catalog.ts';
-import { integer, number, seconds, symbolList, timeZone } from '../options.ts';
+import { integer, number, priceSourceList, seconds, symbolList, timeZone } from '../options.ts';
 import { openPublishing, runUntilStopped } from '../producing.ts';
 
 interface PricesOptions {
-  source?: PriceSourceName;
+  source?: PriceSourceName[];
   symbols?: string[];
   interval?: number;
   file?: string;
@@ -40,7 +40,8 @@ export function registerProduce(program: Command): void {
   produceCommand(program).command('prices')
     .description('fetch prices every interval, validate them and publish to price-updates (invalid ones to price-updates.dlq).\n' +
       `Sources:\n${priceSourceNames.map((n) => `  ${n}: ${priceSources[n].description}`).join('\n')}`)
-    .addOption(new Option('--source <name>', 'price source (default PRICE_SOURCE)').choices(priceSourceNames))
+    .option('--source <names>', `price source, or a failover chain of them in order of preference, e.g. yahoo,alphavantage,twelvedata (default PRICE_SOURCE; ` +
+      `${priceSourceNames.join(', ')})`, priceSourceList)
     .option('--symbols <list>', 'comma-separated symbols (default SYMBOLS; for --file: all symbols in the file)', symbolList)
     .option('--interval <seconds>', 'seconds between fetches (default PRICE_POLL_SECONDS; for --file 0.1, or 0 at full speed)', seconds)
     .option('--file <path>', 'CSV or JSONL file of bars (source file)')
@@ -52,13 +53,13 @@ export function registerProduce(program: Command): void {
     .addOption(new Option('--bar <interval>', 'synthetic bar interval').choices(PRICE_INTERVALS).default(defaultOf(syntheticConfigSchema, 'interval')))
     .addOption(new Option('--calendar <name>', 'synthetic: us = exchange sessions only, 24x7 = never closes (default SYNTHETIC_CALENDAR)')
       .choices(CALENDAR_NAMES))
-    .addOption(new Option('--yahoo-mode <mode>', 'yahoo: completed intraday bars or quotes')
+    .addOption(new Option('--yahoo-mode <mode>', 'yahoo, alphavantage, twelvedata: completed intraday bars or quotes')
       .choices(yahooConfigSchema.shape.mode.unwrap().options).default(defaultOf(yahooConfigSchema, 'mode')))
     .option('--count <n>', 'stop after N ticks', integer(1))
     .option('--max-staleness <seconds>', 'dead-letter live bars later than one interval plus this; 0 = no check', seconds, DEFAULT_MAX_STALENESS_MS / 1000)
     .action(async (opts: PricesOptions, cmd: Command) => {
       const { config, logger } = loadContext('price-producer');
-      if ((opts.source ?? (opts.file ? 'file' : config.PRICE_SOURCE)) === 'file' && !opts.file) cmd.error('error: --source file needs --file <path>');
+      if ((opts.source ?? (opts.file ? ['file'] : config.PRICE_SOURCE)).includes('file') && !opts.file) cmd.error('error: --source file needs --file <path>');
       const ctx = { config, logger, ...(await openPublishing({ config, logger, command: 'produce prices', clientId: 'price-producer' })) };
       const job = pricesJob(ctx, {
         source: opts.source, symbols: opts.symbols, intervalSeconds: opts.interval, file: opts.file, speed: opts.speed, seed: opts.seed,

@@ -17,7 +17,7 @@ export function registerRun(program: Command): void {
       parseInstances, {})
     .action(async (opts: { instances: Partial<Record<SinkName, number>> }) => {
       const { config, logger } = loadContext('marketstream-run');
-      if (config.PRICE_SOURCE === 'file') {
+      if (config.PRICE_SOURCE.includes('file')) {
         program.error('run: PRICE_SOURCE=file needs a file; ' +
           'run `marketstream produce prices --source file --file <path>` beside `marketstream consume <group>`');
       }

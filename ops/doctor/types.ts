@@ -6,7 +6,7 @@
  */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'info' | 'skip';
 
-export type CheckSection = 'tools' | 'servers' | 'registry' | 'topics' | 'groups' | 'dlq' | 'claude';
+export type CheckSection = 'tools' | 'servers' | 'registry' | 'topics' | 'groups' | 'dlq' | 'sources' | 'claude';
 
 export interface Check {
   /** Stable id, e.g. `tool.java`, `server.redis`, `subject.price-updates-value`, `topic.price-updates`, `group.postgres`, `dlq.price-updates.dlq`. */
@@ -58,6 +58,8 @@ export interface DoctorOptions {
   localStack?: readonly LocalStackServer[];
   /** The package version, shown in the report. */
   version?: string;
+  /** Where a running price producer's /health is (default: METRICS_HOST:METRICS_PORT). */
+  healthUrl?: string;
 }
 
 export interface DoctorReport {

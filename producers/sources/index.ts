@@ -4,8 +4,10 @@ import type { z } from 'zod';
 import { PRICE_FEEDS, type PriceFeedName } from '../../topics/price-update.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import { buildSource, instrumentedSource, type SourceDeps, type SourceEntry } from '../source-registry.ts';
+import { alphaVantageConfigSchema, createAlphaVantageSource } from './alphavantage.ts';
 import { createFileSource, fileConfigSchema } from './file.ts';
 import { createSyntheticSource, syntheticConfigSchema } from './synthetic.ts';
+import { createTwelveDataSource, twelveDataConfigSchema } from './twelvedata.ts';
 import type { PriceFeed } from './types.ts';
 import { createYahooSource, yahooConfigSchema } from './yahoo.ts';
 
@@ -21,6 +23,14 @@ export const priceSources = {
   yahoo: entry({
     description: 'Yahoo Finance intraday bars or quotes (rate-limited, retried, circuit breaker)', configSchema: yahooConfigSchema,
     create: (config, deps) => createYahooSource(config, deps),
+  }),
+  alphavantage: entry({
+    description: 'Alpha Vantage intraday bars or quotes (ALPHAVANTAGE_API_KEY; free tier 5 requests/min, 25/day)', configSchema: alphaVantageConfigSchema,
+    create: (config, deps) => createAlphaVantageSource(config, deps),
+  }),
+  twelvedata: entry({
+    description: 'Twelve Data intraday bars or quotes (TWELVEDATA_API_KEY; Basic plan 8 credits/min, 800/day)', configSchema: twelveDataConfigSchema,
+    create: (config, deps) => createTwelveDataSource(config, deps),
   }),
   file: entry({ description: 'CSV or JSONL bars replayed at a chosen speed', configSchema: fileConfigSchema, create: (config) => createFileSource(config) }),
 } as const satisfies Record<PriceFeedName, SourceEntry<z.ZodType, PriceFeed>>;

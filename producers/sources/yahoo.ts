@@ -15,12 +15,11 @@ import type { CircuitState } from '../../lib/resilience.ts';
 import { US_CALENDAR } from '../../lib/calendar.ts';
 import { intervalMs, QUALITY, type PriceInterval } from '../../topics/price-update.ts';
 import { createYahooClient, yahooClientFields, type YahooClientDeps } from '../yahoo-client.ts';
-import type { HistoryRange, PriceFeed, RejectedInput } from './types.ts';
+import { createHandOff, fetchEachSymbol, liveFeedFields, tickOf } from './live.ts';
+import type { HistoryRange, PriceFeed, RejectedInput, SourceHealth } from './types.ts';
 
 export const yahooConfigSchema = z.object({
-  mode: z.enum(['bars', 'quote']).default('bars')
-    .describe('bars: completed intraday bars (chart); quote: one tick per symbol with the session-to-date open/high/low and volume'),
-  barInterval: z.enum(['1m', '5m']).default('1m').describe('Interval of the intraday bars in bars mode'),
+  ...liveFeedFields,
   lookbackMinutes: z.number().int().min(1).max(60 * 24 * 7).default(15)
     .describe('How far back each chart request reaches: missed polls, and the minutes Yahoo still revises (a changed bar is published again)'),
   settleSeconds: z.number().int().min(0).max(3600).default(120)
@@ -39,6 +38,7 @@ export interface YahooSource extends PriceFeed {
   readonly name: 'yahoo';
   history(symbol: string, range: HistoryRange): Promise<PriceUpdate[]>;
   circuitState(): CircuitState;
+  health(): SourceHealth;
 }
 
 /** The longest span of 1m bars one chart request may ask for. */
@@ -77,7 +77,8 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
   const reportedGap = new Map<string, number>();
   const settleMs = config.settleSeconds * 1000;
   const warnedMissing = new Set<string>();
-  let rejected: RejectedInput[] = [];
+  const rejected = createHandOff<RejectedInput>();
+  const failed = createHandOff<string>();
 
   // Yahoo's chart and quote answers carry neither a VWAP nor a trade count, so vwap and trades (price-update version 2)
   // stay unset (null) for Yahoo bars and ticks.
@@ -107,17 +108,11 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
         continue;
       }
       if (time <= (lastEventTime.get(q.symbol) ?? -Infinity)) continue; // unchanged since the last published poll (e.g. market closed)
-      const open = q.regularMarketOpen ?? price;
-      const complete = q.regularMarketOpen !== undefined && q.regularMarketDayHigh !== undefined && q.regularMarketDayLow !== undefined
-        && q.regularMarketVolume !== undefined;
-      // A tick's open/high/low are the session's to date, which include every price traded in it: Yahoo's day high/low
-      // often lag the last price (price 335.10, regularMarketDayHigh 334.54), so they are widened to take in the open and
-      // the price (schemas/README.md, "Ticks").
+      // Yahoo's day high/low often lag the last price (price 335.10, regularMarketDayHigh 334.54): tickOf widens them.
       out.push({
-        symbol: q.symbol, interval: 'tick', eventTime: time,
-        open, high: Math.max(q.regularMarketDayHigh ?? -Infinity, open, price), low: Math.min(q.regularMarketDayLow ?? Infinity, open, price), close: price,
-        volume: q.regularMarketVolume ?? 0,
-        source: 'yahoo', ingestTime: now, quality: complete ? QUALITY.complete : QUALITY.filled, adjusted: false,
+        ...tickOf({ symbol: q.symbol, time, price, open: q.regularMarketOpen, high: q.regularMarketDayHigh, low: q.regularMarketDayLow,
+          volume: q.regularMarketVolume, source: 'yahoo', now }),
+        adjusted: false,
       });
     }
     for (const s of symbols) {
@@ -139,10 +134,13 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
     const out: PriceUpdate[] = [];
     reportGap(symbol, now);
     const seen = published.get(symbol);
+    const last = lastEventTime.get(symbol) ?? -Infinity;
     for (const bar of chart.quotes) {
       const start = bar.date.getTime();
       // Only whole, aligned bars that have ended: the last entry is often the bar in progress, stamped "now".
       if (start % ms !== 0 || start + ms > now) continue;
+      // A bar another source of a chain published (acknowledged, never remembered here) is not Yahoo's to revise.
+      if (start <= last && !seen?.has(start)) continue;
       const u = toUpdate(symbol, interval, start, bar, 'yahoo', now, now >= start + ms + settleMs);
       if (u && seen?.get(start) !== fingerprint(u)) out.push(u); // new, or revised since it was published
     }
@@ -182,11 +180,7 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
     async fetch(symbols, now) {
       if (symbols.length === 0) return [];
       if (config.mode === 'quote') return quotes(symbols, now);
-      const settled = await Promise.allSettled(symbols.map((s) => intradayBars(s, now)));
-      const failures = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ symbol: symbols[i], err: r.reason as unknown }] : []));
-      if (failures.length === symbols.length) throw failures[0]?.err;
-      for (const f of failures) logger.warn({ symbol: f.symbol, err: (f.err as Error)?.message }, 'Yahoo chart request failed; symbol skipped this poll');
-      return settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+      return fetchEachSymbol(symbols, (s) => intradayBars(s, now), { logger, provider: 'Yahoo chart', failed: failed.push });
     },
 
     async history(symbol, range) {
@@ -231,7 +225,8 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
       const horizon = clock() - config.lookbackMinutes * 60_000 - intervalMs(config.barInterval);
       for (const r of records) {
         if (r.eventTime > (lastEventTime.get(r.symbol) ?? -Infinity)) lastEventTime.set(r.symbol, r.eventTime);
-        if (r.interval !== 'tick') remember(r, Math.min(horizon, r.eventTime));
+        // Yahoo's own bars only: one another source of a chain published is past the cursor, not a bar Yahoo revises.
+        if (r.interval !== 'tick' && r.source === 'yahoo') remember(r, Math.min(horizon, r.eventTime));
       }
     },
 
@@ -247,13 +242,15 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
       },
     } : {}),
 
-    takeRejected() {
-      const r = rejected;
-      rejected = [];
-      return r;
-    },
+    takeRejected: rejected.take,
+    takeFailedSymbols: failed.take,
 
     circuitState: () => resilient.state(),
+
+    health() {
+      const circuit = resilient.state();
+      return circuit === 'open' ? { circuit, available: false, reason: 'circuit open' } : { circuit, available: true };
+    },
 
     async close() {
       await resilient.shutdown();

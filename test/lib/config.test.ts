@@ -49,7 +49,13 @@ describe('configuration', () => {
   });
 
   it('a source outside the known ones is refused with the list of the known ones', () => {
-    expect(() => loadConfig({ PRICE_SOURCE: 'bloomberg' })).toThrow(/PRICE_SOURCE: expected synthetic, yahoo or file \(got "bloomberg"\)/);
+    const known = /expected one of synthetic, yahoo, alphavantage, twelvedata, file, or several of them comma-separated \(each once\)/;
+    expect(() => loadConfig({ PRICE_SOURCE: 'bloomberg' })).toThrow(new RegExp(`PRICE_SOURCE: ${known.source} \\(got "bloomberg"\\)`));
+    expect(() => loadConfig({ PRICE_SOURCE: 'yahoo,polygon' })).toThrow(known);
+    expect(() => loadConfig({ PRICE_SOURCE: 'yahoo,alphavantage,yahoo' })).toThrow(known); // each once
+    // A chain, in order of preference, any subset and order.
+    expect(loadConfig({ PRICE_SOURCE: 'twelvedata, yahoo,alphavantage' }).PRICE_SOURCE).toEqual(['twelvedata', 'yahoo', 'alphavantage']);
+    expect(loadConfig({}).PRICE_SOURCE).toEqual(['synthetic']);
     expect(() => loadConfig({ EVENT_SOURCE: 'rss' })).toThrow(/EVENT_SOURCE: expected file or yahoo \(got "rss"\)/);
   });
 

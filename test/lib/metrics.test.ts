@@ -61,6 +61,20 @@ describe('metrics', () => {
     expect(sample(text, 'marketstream_claude_request_duration_seconds_count', { model: 'claude-haiku-5-5' })).toBe(2);
   });
 
+  it('counts the price source chain\'s switches by from and to, and shows which source answers', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    const chain = ['yahoo', 'alphavantage', 'twelvedata'];
+    m.sourceSwitch(null, 'yahoo', chain); // the first answer is not a switch
+    m.sourceSwitch('yahoo', 'alphavantage', chain);
+    m.sourceSwitch('alphavantage', 'yahoo', chain);
+    m.sourceSwitch('yahoo', 'alphavantage', chain);
+    const text = await m.scrape();
+    expect(sample(text, 'marketstream_source_switches_total', { from: 'yahoo', to: 'alphavantage' })).toBe(2);
+    expect(sample(text, 'marketstream_source_switches_total', { from: 'alphavantage', to: 'yahoo' })).toBe(1);
+    expect(text).not.toMatch(/marketstream_source_switches_total\{from="null"/);
+    expect(chain.map((source) => sample(text, 'marketstream_source_active', { source }))).toEqual([0, 1, 0]);
+  });
+
   it('exposes the default process metrics and documents every marketstream metric it registers', async () => {
     const m = createMetrics();
     m.error('postgres-sink', 'TransientError');

@@ -121,3 +121,40 @@ describe('price-update v1 ↔ v2 (real Schema Registry)', () => {
     expect(await rest.request('GET', `/subjects/${v2.subject}/versions`)).toEqual([1]);
   });
 });
+
+/** The current contract with its PriceSource enum changed (version 3 is the current one). */
+type SourceEnum = { type: 'enum'; name: string; symbols: string[]; default?: string };
+function withSourceEnum(name: string, change: (e: SourceEnum) => SourceEnum): string {
+  return schemaFile(name, (fields) => fields.map((f) => (f.name === 'source' ? { ...f, type: change(f.type as SourceEnum) } : f)));
+}
+
+describe('price-update version 3: PriceSource gains alphavantage, twelvedata and a default (real Schema Registry)', () => {
+  it('registers after version 2 under BACKWARD; reads version 2 records, and a later version\'s new source as unknown; version 2 code cannot read it',
+    async () => {
+    const name = randomName('test-evolve-enum');
+    const v3 = withName(priceUpdates, name);
+    subjects.push(v3.subject);
+    const v2 = { ...v3, schemaFile: withSourceEnum('v2-enum', ({ default: _, ...e }) => ({ ...e, symbols: ['yahoo', 'synthetic', 'file', 'backfill'] })) };
+    const later = { ...v3, schemaFile: withSourceEnum('v4-enum', (e) => ({ ...e, symbols: [...e.symbols, 'polygon'] })) } as TopicDef<unknown>;
+    const serde = createSerde(config);
+    const old = await serde.encode(v2, base);
+    const fromTwelveData = await serde.encode(v3, { ...base, source: 'twelvedata', vwap: null, trades: null });
+    const fromYahoo = await serde.encode(v3, { ...base, source: 'yahoo' });
+    const fromPolygon = await serde.encode(later, { ...base, source: 'polygon' });
+    expect(await rest.request('GET', `/subjects/${v3.subject}/versions`)).toEqual([1, 2, 3]);
+    expect(await rest.request('GET', `/config/${v3.subject}?defaultToGlobal=false`)).toMatchObject({ compatibilityLevel: 'BACKWARD' });
+
+    const reader = createSerde(config);
+    expect((await reader.decode(v3, old)).value).toMatchObject({ source: 'synthetic' });
+    expect((await reader.decode(v3, fromTwelveData)).value).toMatchObject({ source: 'twelvedata' });
+    // A source added after version 3 reads as its default: the record is kept, its source unknown.
+    expect((await reader.decode(v3, fromPolygon)).value).toMatchObject({ source: 'unknown', close: base.close });
+    // Version 2 code cannot read version 3 records at all, whatever their source: its enum has no default, and avsc
+    // resolves the writer's enum into the reader's once per schema, not per value. BACKWARD promises new code reading
+    // old records, not the reverse: consumers are upgraded before producers (README "Price sources and failover").
+    const oldReader = createSerde(config);
+    for (const bytes of [fromYahoo, fromTwelveData]) {
+      await expect(oldReader.decode(v2, bytes)).rejects.toThrow(/cannot read "marketstream.prices.PriceSource" as "marketstream.prices.PriceSource"/);
+    }
+  });
+});

@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { storedFields } from '../../consumers/stored-fields.ts';
-import { loadSchema, schemasDir } from '../../schemas/avro.ts';
+import { loadSchema, parseSchema, schemasDir } from '../../schemas/avro.ts';
 import { backwardProblem, breaksBackward, describeChange, diffSchemas, recordFullName, typeLabel } from '../../schemas/evolution.ts';
 
 const record = (fields: unknown[], extra: Record<string, unknown> = {}) => ({ type: 'record', name: 'Bar', namespace: 'm.t', fields, ...extra });
@@ -43,7 +43,8 @@ describe('schema evolution', () => {
       'field Bar.close default added → 0',
       'field Bar.venue added (null | Venue, default null): old records read as null',
       'field Bar.note removed (was null | string, default null)',
-      'enum Side: symbols added SHORT',
+      'enum Side: symbols added SHORT (code built on the previous version cannot read any record written with this one, its enum having no default: '
+        + 'upgrade consumers before producers)',
       'type Venue added',
     ]);
     expect(typeLabel({ type: 'long', logicalType: 'timestamp-millis' })).toBe('long (timestamp-millis)');
@@ -63,6 +64,40 @@ describe('schema evolution', () => {
     const v2 = { ...v3, fields: v3.fields.filter((f) => f.name !== 'final' && f.name !== 'adjusted') };
     expect(backwardProblem(v2, v3)).toBeNull();
     expect(diffSchemas(v2, v3).map((c) => c.kind)).toEqual(['field-added', 'field-added']);
+  });
+
+  it('price-update version 3: PriceSource gains alphavantage, twelvedata and a default (unknown) that reads sources added later', () => {
+    type Enum = { type: 'enum'; name: string; symbols: string[]; default?: string };
+    type Schema = { fields: Array<{ name: string; type: unknown }> };
+    const v3 = loadSchema('price-update.avsc').json as Schema;
+    const withSource = (change: (e: Enum) => Enum): Schema => {
+      const copy = structuredClone(v3);
+      const field = copy.fields.find((f) => f.name === 'source')!;
+      field.type = change(field.type as Enum);
+      return copy;
+    };
+    const v2 = withSource(({ default: _, ...e }) => ({ ...e, symbols: ['yahoo', 'synthetic', 'file', 'backfill'] }));
+    expect(backwardProblem(v2, v3)).toBeNull();
+    expect(diffSchemas(v2, v3).map(describeChange)).toEqual([
+      'enum PriceSource: symbols added alphavantage, twelvedata, unknown (code built on the previous version cannot read any record written with this '
+        + 'one, its enum having no default: upgrade consumers before producers)',
+      'enum PriceSource default added → unknown: a reader of it reads a symbol it does not know as unknown',
+    ]);
+    // A later version with a source this one does not know (polygon): version 3 reads its records as unknown.
+    const later = withSource((e) => ({ ...e, symbols: [...e.symbols, 'polygon'] }));
+    expect(diffSchemas(v3, later).map(describeChange)).toEqual(['enum PriceSource: symbols added polygon']); // version 3 has a default
+    const bar = { symbol: 'AAPL', interval: '1m', eventTime: 1_767_625_200_000, open: 1, high: 1, low: 1, close: 1, volume: 0, source: 'polygon',
+      ingestTime: 1_767_625_260_000, quality: 1, vwap: null, trades: null };
+    const written = parseSchema(later).toBuffer(bar);
+    const reader = parseSchema(v3);
+    expect(reader.fromBuffer(written, reader.createResolver(parseSchema(later)))).toMatchObject({ source: 'unknown' });
+    // Without the default, version 2 cannot: why the default came with the new symbols.
+    expect(() => parseSchema(v2).createResolver(parseSchema(v3))).toThrow();
+    // Removing a symbol is BACKWARD too once the enum has a default: old records holding it read as the default.
+    const removed = withSource((e) => ({ ...e, symbols: e.symbols.filter((x) => x !== 'file') }));
+    expect(backwardProblem(v3, removed)).toBeNull();
+    expect(diffSchemas(v3, removed).filter(breaksBackward)).toEqual([]);
+    expect(diffSchemas(v3, removed).map(describeChange)).toEqual(['enum PriceSource: symbols removed file (old records holding them read as unknown)']);
   });
 });
 
