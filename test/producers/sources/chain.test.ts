@@ -42,7 +42,9 @@ afterEach(async () => {
 });
 
 const members = {
-  yahoo: (o: Record<string, unknown> = {}) => createYahooSource({ resilience: { ...FAST, ...o } }, { logger, fetch: market.yahooFetch }),
+  // settleSeconds 0: Yahoo's bars final when published, so a bar it offers again is one it revised, not one that settled
+  // (a provisional bar published again as final is Yahoo's own revision, tested in yahoo.test.ts).
+  yahoo: (o: Record<string, unknown> = {}) => createYahooSource({ settleSeconds: 0, resilience: { ...FAST, ...o } }, { logger, fetch: market.yahooFetch }),
   alphavantage: (o: Record<string, unknown> = {}) => createAlphaVantageSource({ apiKey: FAKE_KEYS.alphavantage, baseUrl: market.alphavantage.url,
     resilience: FAST, callsPerMinute: 0, callsPerDay: 0, ...o }, { logger }),
   twelvedata: () => createTwelveDataSource({ apiKey: FAKE_KEYS.twelvedata, baseUrl: market.twelvedata.url, resilience: FAST, callsPerMinute: 0,
