@@ -204,7 +204,8 @@ export function createYahooSource(input: z.input<typeof yahooConfigSchema>, deps
       }
       // The splits after the range (a chart answer carries those within its own period only).
       if (end < now - 86_400_000) {
-        const after = await run(() => yf.chart(symbol, { period1: new Date(end), period2: new Date(now), interval: '1d', events: 'split' }), `splits ${symbol}`);
+        const after = await run(() => yf.chart(symbol, { period1: new Date(end), period2: new Date(now), interval: '1d', events: 'split' }),
+          `splits ${symbol}`);
         splits.push(...(after.events?.splits ?? []));
       }
       for (const { quotes, gmtoffsetMs, from, to } of pieces) {
