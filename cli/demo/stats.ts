@@ -15,6 +15,11 @@ export interface DemoStats {
   topics: { topic: string; published: number }[];
   /** lagSeconds: the age of the oldest record the group has not consumed (0 caught up; null not known yet). */
   groups: { sink: string; group: string; lag: number | null; lagSeconds: number | null; written: number; consumed: number }[];
+  /**
+   * The price source answering: the chain's active member (marketstream_source_active), else the sources that fetched;
+   * with their fetches and errors.
+   */
+  priceSource: { active: string[]; fetches: number; errors: number };
   /** Per store, the oldest of its symbols' newest bars (seconds since that bar ended), from the sinks' writes. */
   freshness: { store: string; ageSeconds: number; symbol: string; interval: string }[];
   /** null: not read yet, or the store did not answer. */
@@ -93,12 +98,16 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
   return {
     async read() {
       if (!closed && Date.now() - storesAt >= STORE_REFRESH_MS) void refreshStores();
-      const [produced, lag, written, consumed, claudeCalls, claudeCost, claudeIn, claudeOut, lagSeconds, dataAge] = await Promise.all([
+      const [produced, lag, written, consumed, claudeCalls, claudeCost, claudeIn, claudeOut, lagSeconds, dataAge, sourceActive, sourceFetches] =
+        await Promise.all([
         'marketstream_records_produced_total', 'marketstream_consumer_lag_records', 'marketstream_sink_batch_records',
         'marketstream_records_consumed_total', 'marketstream_claude_requests_total', 'marketstream_claude_cost_usd_total',
         'marketstream_claude_input_tokens_total', 'marketstream_claude_output_tokens_total', 'marketstream_consumer_lag_seconds',
-        'marketstream_data_age_seconds',
+        'marketstream_data_age_seconds', 'marketstream_source_active', 'marketstream_source_fetches_total',
       ].map((name) => values(metrics, name)));
+      const active = sourceActive!.filter((v) => v.value === 1).map((v) => String(v.labels.source));
+      const fetched = [...new Set(sourceFetches!.filter((v) => v.value > 0).map((v) => String(v.labels.source)))];
+      const errors = sourceFetches!.filter((v) => v.labels.outcome === 'error').reduce((n, v) => n + v.value, 0);
       const lagSecondsBy = maxBy(lagSeconds!, 'group');
       // The stalest symbol of each store: what a reader of that store could be shown at worst.
       const stalest = new Map<string, DemoStats['freshness'][number]>();
@@ -126,6 +135,7 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
           };
         }),
         freshness: [...stalest.values()].sort((a, b) => a.store.localeCompare(b.store)),
+        priceSource: { active: active.length ? active : fetched, fetches: total(sourceFetches!), errors },
         stores: { postgres: stores.postgres, redis: stores.redis, neo4j: stores.neo4j, features: stores.features },
         claude: {
           enabled: Boolean(config.ANTHROPIC_API_KEY), model: config.ANTHROPIC_MODEL,

@@ -106,6 +106,7 @@ export function renderView(s: DemoStats, o: { logFile: string }): string[] {
     : 'price_data – rows · market_events – rows'}`);
   rows.push(`  Redis       ${redis ? `price:* ${fmt(redis.price)} keys · bars:* ${fmt(redis.bars)} keys` : 'price:* – keys · bars:* – keys'}`);
   rows.push(`  Neo4j       ${neo4j ? `${fmt(neo4j.nodes)} nodes · ${fmt(neo4j.relationships)} relationships` : '– nodes · – relationships'}`);
+  rows.push(`Price source  ${s.priceSource.active.join(', ') || '–'} · ${fmt(s.priceSource.fetches)} fetches (${fmt(s.priceSource.errors)} failed)`);
   rows.push(`Features      ${featuresText(s.stores.features)}`);
   rows.push(`Freshness     ${s.freshness.length ? s.freshness.map((f) => `${f.store} ${f.ageSeconds} s (${f.symbol} ${f.interval})`).join(' · ')
     : '– (no bar written yet)'}`);
@@ -123,6 +124,7 @@ export function statusLine(s: DemoStats): string {
     `PostgreSQL ${fmt(pg?.priceRows)} price rows, ${fmt(pg?.events)} events`,
     `Redis ${fmt(redis ? redis.price + redis.bars : null)} keys`,
     `Neo4j ${fmt(neo4j?.nodes)} nodes, ${fmt(neo4j?.relationships)} relationships`,
+    `price source ${s.priceSource.active.join(', ') || '–'}`,
     `features ${featuresText(s.stores.features)}`,
     `freshness ${s.freshness.map((f) => `${f.store} ${f.ageSeconds} s`).join(', ') || '–'}`,
     s.claude.enabled ? `Claude ${fmt(s.claude.calls)} calls $${s.claude.costUsd.toFixed(4)}` : 'rule-based classifier',

@@ -57,6 +57,8 @@ describe('marketstream demo', () => {
     expect(jsonLines(stderr), 'log records on stderr').toEqual([]);
     expect(stdout).toMatch(/^Starting the consumer groups…$/m);
     expect(stdout).toMatch(/^\[\d+ s\] published price-updates [\d,]+.* \| lag\/written postgres-sink .* \| Neo4j [\d,]+ nodes/m);
+    // The status line names the price source answering and how fresh each store is (its stalest symbol's newest bar).
+    expect(stdout).toMatch(/^\[\d+ s\] .*\| price source synthetic \|.*\| freshness \S+ \d+ s/m);
     const logFile = stdout.match(/^Logs: (\S+) \(JSON lines/m)?.[1];
     expect(logFile, 'log file path printed at start').toMatch(/\.stack\/logs\/demo-\S+\.log$/);
     try {
