@@ -10,9 +10,11 @@ import { createPublisher, type Publisher } from '../../lib/publisher.ts';
 import { RecordHeaders } from '../../lib/record-headers.ts';
 import { createSerde } from '../../lib/serde.ts';
 import { createPgPool } from '../../lib/stores/postgres.ts';
-import { startTracing, traceIdOf, type Tracing } from '../../lib/tracing.ts';
+import { createClaudeClient } from '../../lib/claude/index.ts';
+import { inStoreWriteSpan, startTracing, traceIdOf, type Tracing } from '../../lib/tracing.ts';
 import { ensureTopics } from '../../topics/admin.ts';
 import { priceUpdates, withName } from '../../topics/index.ts';
+import { fakeClaudeOptions, startFakeAnthropic, toolUseResponse } from '../helpers/fake-anthropic.ts';
 import { bar, consumeMessages, deleteTestTopics, randomName, randomSymbol, testConfig, testLogger, waitFor } from '../helpers/index.ts';
 
 interface OtlpSpan {
@@ -111,7 +113,8 @@ describe('traces across the pipeline (OTLP receiver on loopback)', () => {
       const queries = write ? spans.filter((s) => s.parentSpanId === write.spanId) : [];
       return send && write && queries.length > 0 ? { send, write, queries } : undefined;
     }, { what: 'the send, write and query spans at the receiver', timeoutMs: 15_000 }).catch((err: unknown) => {
-      throw new Error(`${String(err)}; spans received: ${JSON.stringify(receiver.spans.filter((s) => !s.name.startsWith("pg.")).map((s) => [s.name, s.traceId, s.spanId, s.parentSpanId]))}`);
+      const received = receiver.spans.filter((s) => !s.name.startsWith('pg.')).map((s) => [s.name, s.traceId, s.spanId, s.parentSpanId]);
+      throw new Error(`${String(err)}; spans received: ${JSON.stringify(received)}`);
     });
 
     const { send, write, queries } = found;
@@ -129,5 +132,34 @@ describe('traces across the pipeline (OTLP receiver on loopback)', () => {
     // The pg instrumentation's spans (client kind), children of the write: the upsert among them.
     expect(queries.every((q) => q.kind === 3)).toBe(true);
     expect(queries.some((q) => /price_data/i.test(String(attr(q, 'db.query.text') ?? attr(q, 'db.statement') ?? '')))).toBe(true);
+  });
+
+  it('a Claude call is a child span of the store write that asked for it; a write of records from two traces links the second', async () => {
+    const claude = await startFakeAnthropic();
+    try {
+      claude.enqueue(toolUseResponse({ type: 'earnings' }));
+      const client = createClaudeClient('claude', fakeClaudeOptions(claude, 'sk-test', () => {}));
+      // Two published batches (two traces), written together: the write's parent is the first, the second is a link.
+      const [first, second] = [crypto.randomUUID(), crypto.randomUUID()];
+      const parentOf = (id: string, span: string) => ({ [RecordHeaders.traceparent]: Buffer.from(`00-${traceIdOf(id)}-${span.repeat(16)}-01`) });
+      await inStoreWriteSpan('write enricher', {}, [parentOf(first, '1'), parentOf(second, '2')], async () => {
+        await client.create(client.params({ system: 'classify', tool: { name: 'classify_event', description: 'd', input_schema: { type: 'object' } },
+          maxTokens: 64, messages: [{ role: 'user', content: 'Apple beats estimates' }] }));
+      });
+      const found = await waitFor(async () => {
+        await tracing!.flush();
+        const write = receiver.spans.find((s) => s.name === 'write enricher' && s.traceId === traceIdOf(first));
+        const chat = write && receiver.spans.find((s) => s.name === 'chat claude-haiku-5-5' && s.parentSpanId === write.spanId);
+        return write && chat ? { write, chat } : undefined;
+      }, { what: 'the write and chat spans at the receiver', timeoutMs: 15_000 });
+      expect(found.chat.traceId).toBe(traceIdOf(first));
+      expect(found.chat.kind).toBe(3); // CLIENT
+      expect(attr(found.chat, 'gen_ai.request.model')).toBe('claude-haiku-5-5');
+      expect(Number(attr(found.chat, 'gen_ai.usage.input_tokens'))).toBe(812);
+      expect(found.write.links?.map((l) => l.traceId)).toEqual([traceIdOf(second)]);
+      expect(claude.requests).toHaveLength(1);
+    } finally {
+      await claude.close();
+    }
   });
 });
