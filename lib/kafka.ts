@@ -50,9 +50,12 @@ const CONNECTION_ERRORS: ReadonlySet<string> = new Set([
 
 /**
  * Answers of a broker that is no longer (or not yet) the one to ask: leadership moved after a broker died, or a new
- * topic's leader is still being elected. The metadata is refreshed and the call made again.
+ * topic's leader is still being elected; or a broker that does not know a topic created a moment ago yet (its metadata
+ * lags the controller's: seen on a 3-broker cluster with one broker dead, a command's topics just created). The
+ * metadata is refreshed and the call made again; a topic that really does not exist still fails, after the budget.
  */
-const LEADERSHIP_ERRORS: ReadonlySet<string> = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_CONTROLLER']);
+const LEADERSHIP_ERRORS: ReadonlySet<string> = new Set(['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_CONTROLLER',
+  'UNKNOWN_TOPIC_OR_PARTITION']);
 
 /**
  * A broker could not be reached, closed the connection, did not answer, or is not the leader any more (the error

@@ -375,8 +375,20 @@ export function createPublisher(deps: { kafka: Kafka; serde: Serde; logger: Logg
     async deadLetter(topic, records) {
       if (records.length === 0) return;
       // Chunks fit the DLQ topic's max.message.bytes, so a flood of bad records never makes one request it refuses.
-      const limit = await chunkBytes(topic.dlq);
-      await sendChunked(topic.dlq, dlqMessages(topic, records, limit), limit);
+      const send = async () => {
+        const limit = await chunkBytes(topic.dlq);
+        await sendChunked(topic.dlq, dlqMessages(topic, records, limit), limit);
+      };
+      try {
+        await send();
+      } catch (err) {
+        // The topic's limit is below the one read (lowered since, or not yet applied on every broker when it was read):
+        // read it again and fit the records to it, once. A limit nothing fits still fails, as before.
+        if (!isMessageTooLarge(err)) throw err;
+        log.warn({ topic: topic.dlq, err: errorMessage(err) }, 'the DLQ refused a record as too large: reading its max.message.bytes again');
+        maxBytes.delete(topic.dlq);
+        await send();
+      }
       log.debug({ topic: topic.dlq, count: records.length }, 'records dead-lettered');
     },
 
@@ -483,6 +495,16 @@ async function readPartitionCount(kafka: Kafka, topic: string): Promise<number> 
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Kafka refused a record as larger than the topic's max.message.bytes (kafkajs may wrap it, or gather it with others). */
+function isMessageTooLarge(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const x = e as { type?: unknown; errors?: unknown };
+    if (x.type === 'MESSAGE_TOO_LARGE') return true;
+    if (Array.isArray(x.errors) && x.errors.some(isMessageTooLarge)) return true;
+  }
+  return false;
 }
 
 async function readMaxMessageBytes(kafka: Kafka, topic: string): Promise<number> {
