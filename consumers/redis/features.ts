@@ -13,7 +13,7 @@ import type { TopicDef } from '../../topics/index.ts';
 import { featuresHandler } from '../features-handler.ts';
 import type { TopicHandler } from '../types.ts';
 import { supersedesOrEquals } from '../versions.ts';
-import { bySeries, execScripts, latestOf, type ScriptPipeline } from './batch.ts';
+import { bySeries, execScripts, latestOf, replaceMembers, type ScriptPipeline } from './batch.ts';
 import { featuresHashFields, featuresMember, redisKeys } from './keys.ts';
 
 // KEYS: hash, history. ARGV: the hash's TTL (ms), the cap, n, n × (ts, version or '', member), then the latest record's
@@ -22,24 +22,7 @@ import { featuresHashFields, featuresMember, redisKeys } from './keys.ts';
 // Unversioned records replace the member of their bar time (the behaviour from before versions), and lose to none.
 export const APPLY_FEATURES = `
 local ttl, cap, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local i, stale = 4, 0
-for _ = 1, n do
-  local ver, keep = tonumber(ARGV[i + 1]), true
-  if ver then
-    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[i], ARGV[i])) do
-      local ok, old = pcall(cjson.decode, m)
-      if ok and type(old) == 'table' and tonumber(old.v) and tonumber(old.v) > ver then keep = false end
-    end
-  end
-  if keep then
-    redis.call('ZREMRANGEBYSCORE', KEYS[2], ARGV[i], ARGV[i])
-    redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 2])
-  else
-    stale = stale + 1
-  end
-  i = i + 3
-end
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -cap - 1)
+${replaceMembers('KEYS[2]', '>')}
 if not redis.call('ZSCORE', KEYS[2], ARGV[i + 1]) then return {0, stale} end
 if redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[i], '+inf') > 0 then return {0, stale} end
 redis.call('DEL', KEYS[1])

@@ -14,7 +14,7 @@ import { intervalMs, isPriceInterval } from '../../topics/price-update.ts';
 import { priceHandler } from '../price-handler.ts';
 import type { Sink, SinkContext } from '../types.ts';
 import { supersedes } from '../versions.ts';
-import { bySeries, execScripts, latestOf, type ScriptPipeline } from './batch.ts';
+import { bySeries, execScripts, latestOf, replaceMembers, type ScriptPipeline } from './batch.ts';
 import { APPLY_FEATURES, redisFeaturesHandler, type WithFeaturesScript } from './features.ts';
 import { barMember, redisKeys } from './keys.ts';
 import { countRedis, replayLossRedis, resetRedis } from './store.ts';
@@ -28,24 +28,7 @@ import { countRedis, replayLossRedis, resetRedis } from './store.ts';
 // Unversioned writes keep the behaviour from before versions (an equal event time wins), and lose to any versioned one.
 const APPLY_BARS = `
 local expire_at, cap, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local i, stale = 4, 0
-for _ = 1, n do
-  local ver, keep = tonumber(ARGV[i + 1]), true
-  if ver then
-    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[i], ARGV[i])) do
-      local ok, old = pcall(cjson.decode, m)
-      if ok and type(old) == 'table' and tonumber(old.v) and tonumber(old.v) >= ver then keep = false end
-    end
-  end
-  if keep then
-    redis.call('ZREMRANGEBYSCORE', KEYS[3], ARGV[i], ARGV[i])
-    redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 2])
-  else
-    stale = stale + 1
-  end
-  i = i + 3
-end
-redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -cap - 1)
+${replaceMembers('KEYS[3]', '>=')}
 local ts, ver = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
 local mark = redis.call('GET', KEYS[2])
 if mark then
