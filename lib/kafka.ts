@@ -62,10 +62,15 @@ const LEADERSHIP_ERRORS: ReadonlySet<string> = new Set(['NOT_LEADER_FOR_PARTITIO
  * itself or one in its cause chain, or in a kafkajs aggregate).
  */
 export function isConnectionError(err: unknown): boolean {
+  return someKafkaError(err, (x) => CONNECTION_ERRORS.has(String(x.name)) || LEADERSHIP_ERRORS.has(String(x.type)));
+}
+
+/** Whether `err`, an error in its cause chain, or one gathered in a kafkajs aggregate (`errors`) passes `test`. */
+export function someKafkaError(err: unknown, test: (e: { name?: unknown; type?: unknown }) => boolean): boolean {
   for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const x = e as { name?: unknown; type?: unknown; errors?: unknown };
-    if (CONNECTION_ERRORS.has(String(x.name)) || LEADERSHIP_ERRORS.has(String(x.type))) return true;
-    if (Array.isArray(x.errors) && x.errors.some((inner) => isConnectionError(inner))) return true;
+    if (test(x)) return true;
+    if (Array.isArray(x.errors) && x.errors.some((inner) => someKafkaError(inner, test))) return true;
   }
   return false;
 }

@@ -16,7 +16,7 @@ import { DlqHeaders, dlqHeaders, type RecordOrigin } from './dlq.ts';
 import { RecordHeaders, standardHeaders } from './record-headers.ts';
 import { inPublishSpan, tracingOn } from './tracing.ts';
 import { errorMessage } from './errors.ts';
-import { createIdempotentProducer } from './kafka.ts';
+import { createIdempotentProducer, someKafkaError } from './kafka.ts';
 import type { Logger } from './logger.ts';
 import type { Serde } from './serde.ts';
 import type { TopicDef } from '../topics/index.ts';
@@ -498,14 +498,7 @@ async function readPartitionCount(kafka: Kafka, topic: string): Promise<number> 
 }
 
 /** Kafka refused a record as larger than the topic's max.message.bytes (kafkajs may wrap it, or gather it with others). */
-function isMessageTooLarge(err: unknown): boolean {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const x = e as { type?: unknown; errors?: unknown };
-    if (x.type === 'MESSAGE_TOO_LARGE') return true;
-    if (Array.isArray(x.errors) && x.errors.some(isMessageTooLarge)) return true;
-  }
-  return false;
-}
+const isMessageTooLarge = (err: unknown) => someKafkaError(err, (e) => e.type === 'MESSAGE_TOO_LARGE');
 
 async function readMaxMessageBytes(kafka: Kafka, topic: string): Promise<number> {
   const admin = kafka.admin();
