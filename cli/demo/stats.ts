@@ -108,7 +108,7 @@ export function createStatsReader(o: { config: Config; metrics: Metrics; symbols
       const active = sourceActive!.filter((v) => v.value === 1).map((v) => String(v.labels.source));
       const fetched = [...new Set(sourceFetches!.filter((v) => v.value > 0).map((v) => String(v.labels.source)))];
       const errors = sourceFetches!.filter((v) => v.labels.outcome === 'error').reduce((n, v) => n + v.value, 0);
-      const lagSecondsBy = maxBy(lagSeconds!, 'group');
+      const lagSecondsBy = sumBy(lagSeconds!, 'group', Math.max);
       // The stalest symbol of each store: what a reader of that store could be shown at worst.
       const stalest = new Map<string, DemoStats['freshness'][number]>();
       for (const v of dataAge!) {
@@ -171,20 +171,14 @@ async function values(metrics: Metrics, name: string): Promise<Sample[]> {
   return m ? ((await m.get()).values as Sample[]) : [];
 }
 
-function sumBy(samples: Sample[], label: string): Map<string, number> {
+/** The samples' values combined per value of `label` (added up by default). */
+function sumBy(samples: Sample[], label: string, combine = (a: number, b: number) => a + b): Map<string, number> {
   const out = new Map<string, number>();
   for (const s of samples) {
     const k = s.labels[label];
-    if (k !== undefined) out.set(String(k), (out.get(String(k)) ?? 0) + s.value);
-  }
-  return out;
-}
-
-function maxBy(samples: Sample[], label: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const s of samples) {
-    const k = s.labels[label];
-    if (k !== undefined) out.set(String(k), Math.max(out.get(String(k)) ?? 0, s.value));
+    if (k === undefined) continue;
+    const seen = out.get(String(k));
+    out.set(String(k), seen === undefined ? s.value : combine(seen, s.value));
   }
   return out;
 }

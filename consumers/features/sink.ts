@@ -52,7 +52,7 @@ export function definitionOf(p: IndicatorPeriods): string {
 
 const SOURCE = 'features';
 
-export function featuresRecord(key: FeatureKey, v: IndicatorValues, close: number, definition: string, computedAt: number): PriceFeatures {
+function featuresRecord(key: FeatureKey, v: IndicatorValues, close: number, definition: string, computedAt: number): PriceFeatures {
   return {
     symbol: key.symbol, interval: key.interval, eventTime: v.time, bars: v.bars, close, definition,
     sma: v.sma, emaFast: v.emaFast, emaSlow: v.emaSlow, macd: v.macd, macdSignal: v.macdSignal, macdHistogram: v.macdHistogram, rsi: v.rsi,

@@ -6,7 +6,6 @@ import type { Pool } from '../../lib/stores/postgres.ts';
 import { groupIdOf } from '../../consumers/catalog.ts';
 import type { IndicatorValues } from '../../consumers/features/indicators.ts';
 import { KeySeries } from '../../consumers/features/series.ts';
-import { definitionOf, periodsOf } from '../../consumers/features/sink.ts';
 import { load } from '../../consumers/features/state.ts';
 import { priceUpdatesOf } from '../../topics/index.ts';
 import type { LoggedRecord, RecordRef } from './records.ts';
@@ -31,13 +30,12 @@ export async function featuresOf(pool: Pool, config: Config, symbol: string): Pr
     'SELECT interval, version, partition, definition FROM feature_state WHERE group_id = $1 AND symbol = $2 AND version >= 0 ORDER BY interval',
     [group, symbol]);
   const topic = priceUpdatesOf(config).name;
-  const periods = periodsOf(config);
   const out: FeaturesExplained[] = [];
   for (const r of rows) {
     const snapshot = await load(pool, group, { symbol, interval: r.interval });
     if (!snapshot || r.partition === null) continue;
-    // The state was computed with its own definition; a configuration that differs is reported, not applied to it.
-    const series = new KeySeries(snapshot.base.periods ?? periods, config.FEATURES_HISTORY_BARS, snapshot);
+    // The state was computed with its own periods (in its snapshot), whatever the configuration says now.
+    const series = new KeySeries(snapshot.base.periods, config.FEATURES_HISTORY_BARS, snapshot);
     const values = series.latest;
     const last = snapshot.bars.at(-1);
     if (!values || !last) continue;
@@ -48,6 +46,3 @@ export async function featuresOf(pool: Pool, config: Config, symbol: string): Pr
   }
   return out;
 }
-
-/** The configured definition, for a note when the state's differs (a rebuild is due). */
-export const configuredDefinition = (config: Config) => definitionOf(periodsOf(config));
